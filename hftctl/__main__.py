@@ -1,0 +1,3 @@
+from hftctl.cli import main
+
+main()

@@ -1,0 +1,46 @@
+"""The ``hftctl`` command: one typer app, one module per subcommand in ``hftctl/commands``.
+
+Every user-facing error (``HftctlError``) becomes one line on stderr and a non-zero exit, so
+scripts can rely on exit codes and users never see a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from trogon.typer import init_tui
+
+from hftctl.commands import collect, connector, convert, health, mm, obi_mm, sim
+from hftctl.errors import HftctlError
+
+app = typer.Typer(
+    name="hftctl",
+    help="Market-making bots on exchange testnets: connector, collector, converter, bots, simulator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("connector", help="Bridge one exchange account and local bots over shared memory.")(connector.command)
+app.command("collect", help="Record market data to compressed files, directly or from a connector.")(collect.command)
+app.command("convert", help="Convert recordings to hftbacktest's .npz event format.")(convert.command)
+app.command("mm", help="Grid market maker driven through a connector.")(mm.command)
+app.command("obi-mm", help="Order-book-imbalance market maker driven through a connector.")(obi_mm.command)
+app.command("health", help="Is everything alive: connectors, shared memory, streams, bots.")(health.command)
+app.command("sim", help="Local exchange simulator speaking the real REST and websocket protocols.")(sim.command)
+init_tui(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except HftctlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

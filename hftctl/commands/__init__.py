@@ -1,0 +1,1 @@
+"""Thin CLI layer: each module parses options and calls a library function."""
