@@ -6,6 +6,7 @@ trade, bookTicker; Bybit orderbook.1/50/500 and publicTrade) so that recordings 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -92,3 +93,118 @@ def check_not_mainnet(urls: dict[str, str], allow_mainnet: bool = False) -> None
     for key, url in urls.items():
         if url and is_mainnet(url):
             raise HftctlError(f"{key} = {url} is a mainnet URL; pass --allow-mainnet to trade real money")
+
+
+# --- what the collector needs to know per exchange -----------------------------------------
+# Mirrors hftbacktest's collector: Binance is recorded from one combined-stream connection
+# (messages arrive as {"stream", "data"} envelopes and are written verbatim) plus REST depth
+# snapshots written as the raw REST body; Bybit subscribes by message and its orderbook topics
+# carry their own snapshots, so no REST snapshot is taken there.
+
+@dataclass(frozen=True)
+class DepthSeq:
+    """Sequence numbers of one depth diff: first/last update id, and the previous last id if sent."""
+
+    first: int
+    last: int
+    prev: int | None
+
+
+@dataclass(frozen=True)
+class PublicMessage:
+    """What the collector reads from a public message: whose it is, and its depth sequence if any."""
+
+    symbol: str
+    depth: DepthSeq | None = None
+    bad_depth: bool = False    # a depth diff without usable sequence ids
+
+
+_BINANCE = ("binancefutures", "binancespot")
+
+
+def _check_exchange(exchange: str) -> None:
+    if exchange not in TESTNET:
+        raise HftctlError(f"unknown exchange {exchange!r} (expected one of {', '.join(TESTNET)})")
+
+
+def takes_rest_snapshots(exchange: str) -> bool:
+    """Bybit's orderbook topics start with a snapshot after every (re)subscribe; Binance needs REST."""
+    _check_exchange(exchange)
+    return exchange in _BINANCE
+
+
+def public_stream_request(exchange: str, stream_url: str, symbols: list[str]) -> tuple[str, str | None]:
+    """The websocket URL to open and the subscribe message to send after connecting (or None)."""
+    _check_exchange(exchange)
+    streams = [s for sym in symbols for s in public_streams(exchange, sym)]
+    if exchange in _BINANCE:
+        # One combined-stream connection, as hftbacktest's collector does, so every line carries
+        # the {"stream", "data"} envelope the converters expect.
+        base = stream_url.rstrip("/")
+        for suffix in ("/ws", "/stream"):
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        return f"{base}/stream?streams={'/'.join(streams)}", None
+    return stream_url, json.dumps({"req_id": "subscribe", "op": "subscribe", "args": streams})
+
+
+def depth_snapshot_url(exchange: str, rest_url: str, symbol: str) -> str:
+    _check_exchange(exchange)
+    ep = TESTNET[exchange]
+    sym = symbol.upper()
+    if exchange == "bybit":
+        return f"{rest_url.rstrip('/')}{ep.snapshot_path}?category=linear&symbol={sym}&limit={ep.snapshot_limit}"
+    return f"{rest_url.rstrip('/')}{ep.snapshot_path}?symbol={sym}&limit={ep.snapshot_limit}"
+
+
+def is_depth_snapshot(exchange: str, body: object) -> bool:
+    """Is a REST response body a usable depth snapshot (and not an error object)?"""
+    _check_exchange(exchange)
+    if exchange in _BINANCE:
+        return (isinstance(body, dict) and isinstance(body.get("lastUpdateId"), int)
+                and isinstance(body.get("bids"), list) and isinstance(body.get("asks"), list))
+    return isinstance(body, dict) and body.get("retCode") == 0 and isinstance(body.get("result"), dict)
+
+
+def read_public_message(exchange: str, msg: object) -> PublicMessage | None:
+    """Route a decoded public websocket message to its symbol; None for acks/pongs/unknown shapes."""
+    if not isinstance(msg, dict):
+        return None
+    if exchange in _BINANCE:
+        data = msg.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("s"), str):
+            return None
+        if data.get("e") != "depthUpdate":
+            return PublicMessage(data["s"])
+        first, last = data.get("U"), data.get("u")
+        prev = data.get("pu") if exchange == "binancefutures" else None
+        if type(first) is not int or type(last) is not int or (exchange == "binancefutures" and type(prev) is not int):
+            return PublicMessage(data["s"], None, bad_depth=True)
+        return PublicMessage(data["s"], DepthSeq(first, last, prev))
+    if exchange == "bybit":
+        topic = msg.get("topic")
+        if not isinstance(topic, str) or "." not in topic:
+            return None
+        return PublicMessage(topic.rsplit(".", 1)[1])
+    _check_exchange(exchange)
+    return None
+
+
+def depth_is_continuous(exchange: str, prev_last: int, seq: DepthSeq) -> bool:
+    """Does this diff follow the previous one without a gap (Binance's U/u/pu rules)?"""
+    if exchange == "binancefutures":
+        return seq.prev == prev_last
+    return seq.first == prev_last + 1
+
+
+def gap_marker(exchange: str, symbol: str, reason: str, ts_ms: int) -> bytes:
+    """A recording line body that marks lost data. Shaped like an envelope with an event type no
+    converter knows, so hftbacktest's converters skip it while hftctl's can see the gap."""
+    _check_exchange(exchange)
+    if exchange in _BINANCE:
+        return json.dumps({"stream": f"{symbol.lower()}@gap",
+                           "data": {"e": "gap", "E": ts_ms, "s": symbol.upper(), "reason": reason}},
+                          separators=(",", ":")).encode()
+    return json.dumps({"topic": f"gap.{symbol.upper()}", "type": "gap", "ts": ts_ms, "reason": reason},
+                      separators=(",", ":")).encode()

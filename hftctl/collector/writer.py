@@ -1,0 +1,166 @@
+"""Per-symbol rotating recording files: ``{symbol}_{YYYYmmdd_HHMMSS}.gz`` of ``<local_ts_ns> <raw>`` lines.
+
+Lines are buffered in memory and written by ``flush()`` (the collector calls it at least every
+second) as one compressed member per file, with a single ``write`` so that a SIGKILL leaves
+either the whole member or none of it on disk. Files are opened for append: restarting within
+the same second adds members to the existing file instead of overwriting what it recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hftctl.collector.codec import Codec
+from hftctl.errors import HftctlError
+
+log = logging.getLogger(__name__)
+
+# A burst can outrun the flush timer; past this many buffered bytes a file is flushed at once so
+# memory stays bounded and a crash loses less.
+MAX_BUFFERED = 4 << 20
+
+
+def file_name(symbol: str, ts_ns: int, suffix: str) -> str:
+    """hftbacktest names files by lowercase symbol; the UTC start time tells rotations apart."""
+    stamp = datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).strftime("%Y%m%d_%H%M%S")
+    return f"{symbol.lower()}_{stamp}{suffix}"
+
+
+def _os_error(action: str, path: Path, exc: OSError) -> HftctlError:
+    return HftctlError(f"cannot {action} {path}: {exc.strerror or exc}")
+
+
+@dataclass
+class _SymbolFile:
+    path: Path
+    fd: int
+    period: int
+    chunks: list[bytes] = field(default_factory=list)
+    buffered: int = 0
+
+
+@dataclass
+class WriterStats:
+    lines: dict[str, int] = field(default_factory=dict)
+    bytes_written: int = 0     # compressed bytes on disk
+    files_opened: int = 0
+
+
+class RecordingWriter:
+    """Owns one open file per symbol; not thread-safe (the collector's event loop is its only user)."""
+
+    def __init__(self, out_dir: str | Path, codec: Codec, rotate_s: float = 3600.0) -> None:
+        self.out_dir = Path(out_dir)
+        self.codec = codec
+        self.rotate_ns = int(rotate_s * 1e9) if rotate_s > 0 else 0
+        self.stats = WriterStats()
+        self._files: dict[str, _SymbolFile] = {}
+        self._closed = False
+        prepare_out_dir(self.out_dir)
+
+    # -- public -------------------------------------------------------------------------------
+    def write(self, symbol: str, local_ts_ns: int, raw: bytes) -> None:
+        """Queue one line; ``raw`` is the message exactly as received (no trailing newline)."""
+        sym = symbol.lower()
+        period = local_ts_ns // self.rotate_ns if self.rotate_ns else 0
+        f = self._files.get(sym)
+        if f is None:
+            f = self._open(sym, local_ts_ns, period)
+        elif period > f.period:  # a clock stepping back keeps writing the current file
+            self._rotate(sym, f, period)
+            f = self._files[sym]
+        line = b"%d %s\n" % (local_ts_ns, raw)
+        f.chunks.append(line)
+        f.buffered += len(line)
+        self.stats.lines[sym] = self.stats.lines.get(sym, 0) + 1
+        if f.buffered >= MAX_BUFFERED:
+            self._flush_file(f)
+
+    def flush(self) -> None:
+        """Write every buffered line as complete compressed members."""
+        for f in self._files.values():
+            self._flush_file(f)
+
+    def close(self) -> None:
+        """Flush, fsync and close every file. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        error: HftctlError | None = None
+        for f in self._files.values():
+            try:
+                self._flush_file(f)
+                os.fsync(f.fd)
+            except HftctlError as e:
+                error = error or e
+            except OSError as e:
+                error = error or _os_error("sync", f.path, e)
+            finally:
+                os.close(f.fd)
+        self._files.clear()
+        if error:
+            raise error
+
+    def current_files(self) -> dict[str, Path]:
+        return {sym: f.path for sym, f in self._files.items()}
+
+    # -- internals ----------------------------------------------------------------------------
+    def _open(self, sym: str, ts_ns: int, period: int) -> _SymbolFile:
+        path = self.out_dir / file_name(sym, ts_ns, self.codec.suffix)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise _os_error("create", path, e) from None
+        log.info("recording %s to %s", sym, path)
+        f = _SymbolFile(path, fd, period)
+        self._files[sym] = f
+        self.stats.files_opened += 1
+        return f
+
+    def _rotate(self, sym: str, f: _SymbolFile, period: int) -> None:
+        self._flush_file(f)
+        try:
+            os.fsync(f.fd)
+        except OSError as e:
+            raise _os_error("sync", f.path, e) from None
+        finally:
+            os.close(f.fd)
+        del self._files[sym]
+        # Later files start on the rotation boundary (…_150000), like hftbacktest's hourly names.
+        self._open(sym, period * self.rotate_ns, period)
+
+    def _flush_file(self, f: _SymbolFile) -> None:
+        if not f.chunks:
+            return
+        data = self.codec.member(b"".join(f.chunks))
+        f.chunks.clear()
+        f.buffered = 0
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(f.fd, view)
+                view = view[n:]
+        except OSError as e:
+            raise _os_error("write", f.path, e) from None
+        self.stats.bytes_written += len(data)
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Fail at start, with one line, if recordings could not be written there."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _os_error("create output directory", out_dir, e) from None
+    if not out_dir.is_dir():
+        raise HftctlError(f"output path {out_dir} is not a directory")
+    probe = out_dir / f".hftctl-collect-probe-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise HftctlError(f"output directory {out_dir} is not writable: {e.strerror or e}") from None
