@@ -1,11 +1,51 @@
-"""`hftctl collect` (not built yet)."""
+"""`hftctl collect`: record public market data, directly from the exchange or from a connector."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-from hftctl.commands._common import not_implemented
+from hftctl.collector.main import collect
+from hftctl.collector.options import CollectOptions, check_symbols, parse_duration, resolve_urls
+from hftctl.errors import HftctlError
+from hftctl.log import setup_logging
 
 
-def command(args: list[str] = typer.Argument(None, help="Arguments (not implemented yet).")) -> None:
-    not_implemented("collect")
+def command(
+    source: str = typer.Argument(..., metavar="EXCHANGE|NAME",
+                                 help="Exchange (binancefutures, binancespot, bybit), or with --ipc the connector name."),
+    symbols: list[str] = typer.Argument(..., metavar="SYMBOL...", help="Symbols to record, e.g. btcusdt ethusdt."),
+    ipc: bool = typer.Option(False, "--ipc", help="Record what connector NAME publishes instead of connecting to the exchange."),
+    out: Path = typer.Option(Path("./data"), "--out", "-o", help="Output directory."),
+    compress: str = typer.Option("gzip", "--compress", help="gzip (.gz) or zstd (.zst)."),
+    rotate: str = typer.Option("1h", "--rotate", help="New file every DURATION (e.g. 1h, 30m, 1d, never)."),
+    snapshot_interval: str = typer.Option("0", "--snapshot-interval",
+                                          help="Extra REST depth snapshot every DURATION; 0 = only at start, after reconnects and gaps (hftbacktest's behaviour)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML with stream_url / api_url (a connector config works)."),
+    stream_url: Optional[str] = typer.Option(None, "--stream-url", help="Public websocket base URL (default: testnet)."),
+    rest_url: Optional[str] = typer.Option(None, "--rest-url", help="REST base URL for depth snapshots (default: testnet)."),
+    allow_mainnet: bool = typer.Option(False, "--allow-mainnet", help="Permit mainnet URLs."),
+    flush_interval: float = typer.Option(1.0, "--flush-interval", help="Seconds between flushes to disk (<= 1)."),
+    duration: Optional[str] = typer.Option(None, "--duration", help="Stop by itself after DURATION."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Live display (default: on a terminal)."),
+    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
+) -> None:
+    setup_logging(log_level, "collect")
+    if not 0 < flush_interval <= 1.0:
+        raise HftctlError("--flush-interval must be in (0, 1] seconds")
+    opts = CollectOptions(
+        symbols=check_symbols(symbols), out=out, compress=compress,
+        rotate_s=parse_duration(rotate, "--rotate"), flush_interval=flush_interval,
+        duration=parse_duration(duration, "--duration") if duration else None, progress=progress,
+        snapshot_interval=parse_duration(snapshot_interval, "--snapshot-interval"),
+    )
+    if ipc:
+        if stream_url or rest_url or config:
+            raise HftctlError("--ipc records from a connector; URL options and --config do not apply")
+        opts.ipc_name = source
+    else:
+        opts.exchange = source
+        opts.urls = resolve_urls(source, config, stream_url, rest_url, allow_mainnet)
+    collect(opts)

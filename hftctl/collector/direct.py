@@ -1,0 +1,228 @@
+"""Direct mode: the collector's own websocket connection and REST depth snapshots.
+
+Follows hftbacktest's collector: one combined-stream connection for all symbols, every message
+written verbatim with its local receive time, and a REST depth snapshot whenever the depth
+sequence cannot be trusted (first diff after connecting, a U/u/pu gap) so a converter can always
+rebuild the book. On top of that: exponential reconnect backoff, a gap mark in the file for
+every hole, optional periodic snapshots, and snapshot retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+from hftctl.collector.stats import CollectStats
+from hftctl.collector.writer import RecordingWriter
+from hftctl.errors import HftctlError
+from hftctl.exchanges import endpoints as ep
+
+log = logging.getLogger(__name__)
+
+# hftbacktest throttles snapshots to 100/min: Binance allows 2400 weight/min and a 1000-level
+# snapshot weighs 20.
+SNAPSHOTS_PER_MINUTE = 100
+SNAPSHOT_ATTEMPTS = 5
+
+
+@dataclass
+class DirectConfig:
+    exchange: str
+    symbols: list[str]
+    stream_url: str
+    rest_url: str
+    snapshot_interval: float = 0.0   # 0: only at start, after reconnects and gaps (hftbacktest)
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    heartbeat: float = 30.0
+
+
+class DirectSource:
+    def __init__(self, cfg: DirectConfig, writer: RecordingWriter, stats: CollectStats) -> None:
+        self.cfg = cfg
+        self.writer = writer
+        self.stats = stats
+        self.rest_snapshots = ep.takes_rest_snapshots(cfg.exchange)
+        self._prev_last: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Task] = {}
+        self._snapshot_times: collections.deque[float] = collections.deque()
+        self._http: aiohttp.ClientSession | None = None
+        self._received = 0
+        self.symbols = [s.upper() for s in cfg.symbols]
+        stats.source = f"{cfg.exchange} {cfg.stream_url}"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Record until cancelled; reconnects forever with backoff once the start checks passed."""
+        timeout = aiohttp.ClientTimeout(total=15, sock_connect=5)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            self._http = http
+            try:
+                await self._check_symbols()
+                periodic = (asyncio.create_task(self._periodic_snapshots())
+                            if self.rest_snapshots and self.cfg.snapshot_interval > 0 else None)
+                try:
+                    await self._keep_connected()
+                finally:
+                    if periodic:
+                        periodic.cancel()
+            finally:
+                for t in list(self._inflight.values()):
+                    t.cancel()
+                await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+
+    async def _check_symbols(self) -> None:
+        """Fail fast, with one line, on an unreachable REST endpoint or an unknown symbol."""
+        if not self.rest_snapshots:
+            return
+        for sym in self.symbols:
+            url = ep.depth_snapshot_url(self.cfg.exchange, self.cfg.rest_url, sym)
+            try:
+                async with self._http.get(url) as resp:
+                    body = await resp.read()
+                    status = resp.status
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+                raise HftctlError(f"cannot reach {self.cfg.rest_url}: {e or type(e).__name__}") from None
+            if 400 <= status < 500:
+                raise HftctlError(f"{self.cfg.exchange} rejected symbol {sym}: HTTP {status} {body[:200].decode(errors='replace')}")
+
+    async def _keep_connected(self) -> None:
+        url, subscribe = ep.public_stream_request(self.cfg.exchange, self.cfg.stream_url, self.symbols)
+        backoff = self.cfg.backoff_initial
+        while True:
+            self.stats.state = "connecting"
+            self._received = 0
+            try:
+                await self._session(url, subscribe)
+                log.warning("websocket closed by the server after %d messages", self._received)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+                log.warning("websocket error: %s", e or type(e).__name__)
+            if self._received:
+                # The connection that just dropped was carrying data: whatever the exchange sent
+                # until we are back is lost. One mark per drop, not per failed retry.
+                self._mark_gaps("reconnect")
+                backoff = self.cfg.backoff_initial
+            self.stats.reconnects += 1
+            self.stats.state = f"reconnecting in {backoff:.1f}s"
+            log.info("reconnecting in %.1f s", backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.cfg.backoff_max)
+
+    async def _session(self, url: str, subscribe: str | None) -> None:
+        async with self._http.ws_connect(url, heartbeat=self.cfg.heartbeat, max_msg_size=0,
+                                         timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+            log.info("connected to %s", url)
+            self.stats.state = "connected"
+            # A new connection has no sequence history: the first diff per symbol asks for a snapshot.
+            self._prev_last.clear()
+            if subscribe:
+                await ws.send_str(subscribe)
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    self._received += 1
+                    self._on_text(time.time_ns(), msg.data)
+                    if not self._received & 255:
+                        # aiohttp hands over queued frames without suspending; yield now and
+                        # then so the flush timer runs during a backlog.
+                        await asyncio.sleep(0)
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    raise aiohttp.ClientError(str(ws.exception()))
+
+    # -- messages -----------------------------------------------------------------------------
+    def _on_text(self, ts: int, text: str) -> None:
+        raw = text.encode()
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self.stats.malformed += 1
+            log.warning("dropping a message that is not JSON: %.120s", text)
+            return
+        pm = ep.read_public_message(self.cfg.exchange, obj)
+        if pm is None:
+            return  # subscription acks, pongs
+        if pm.bad_depth:
+            self.stats.malformed += 1
+            log.warning("depth diff without sequence ids, recorded as is: %.120s", text)
+        if b"\n" in raw:  # a line must stay a line
+            raw = orjson.dumps(obj)
+        if pm.depth is not None and self.rest_snapshots:
+            prev = self._prev_last.get(pm.symbol)
+            if prev is None:
+                self.request_snapshot(pm.symbol, "first diff")
+            elif not ep.depth_is_continuous(self.cfg.exchange, prev, pm.depth):
+                log.warning("%s: depth sequence gap (previous u=%d, this U=%d pu=%s); taking a snapshot",
+                            pm.symbol, prev, pm.depth.first, pm.depth.prev)
+                self.mark_gap(pm.symbol, "sequence", ts)
+                self.request_snapshot(pm.symbol, "sequence gap")
+            self._prev_last[pm.symbol] = pm.depth.last
+        self.writer.write(pm.symbol, ts, raw)
+        self.stats.count(pm.symbol.lower())
+
+    def mark_gap(self, symbol: str, reason: str, ts: int | None = None) -> None:
+        ts = ts or time.time_ns()
+        self.writer.write(symbol, ts, ep.gap_marker(self.cfg.exchange, symbol, reason, ts // 1_000_000))
+        self.stats.gaps += 1
+
+    def _mark_gaps(self, reason: str) -> None:
+        ts = time.time_ns()
+        for sym in self.symbols:
+            self.mark_gap(sym, reason, ts)
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def request_snapshot(self, symbol: str, reason: str) -> None:
+        if not self.rest_snapshots or symbol in self._inflight:
+            return
+        now = time.monotonic()
+        while self._snapshot_times and now - self._snapshot_times[0] > 60:
+            self._snapshot_times.popleft()
+        if len(self._snapshot_times) >= SNAPSHOTS_PER_MINUTE:
+            log.warning("%s: snapshot (%s) skipped: over %d snapshots/min", symbol, reason, SNAPSHOTS_PER_MINUTE)
+            return
+        self._snapshot_times.append(now)
+        task = asyncio.create_task(self._snapshot(symbol, reason))
+        self._inflight[symbol] = task
+        task.add_done_callback(lambda _t, s=symbol: self._inflight.pop(s, None))
+
+    async def _snapshot(self, symbol: str, reason: str) -> None:
+        url = ep.depth_snapshot_url(self.cfg.exchange, self.cfg.rest_url, symbol)
+        delay = 0.25
+        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+            problem = ""
+            try:
+                async with self._http.get(url) as resp:
+                    body = await resp.read()
+                    ts = time.time_ns()
+                    status = resp.status
+                if status == 200:
+                    obj = orjson.loads(body)
+                    if ep.is_depth_snapshot(self.cfg.exchange, obj):
+                        body = body.strip()
+                        if b"\n" in body:
+                            body = orjson.dumps(obj)
+                        self.writer.write(symbol, ts, body)
+                        self.stats.snapshots += 1
+                        log.info("%s: depth snapshot (%s)", symbol, reason)
+                        return
+                    problem = f"not a depth snapshot: {body[:120]!r}"
+                else:
+                    problem = f"HTTP {status}: {body[:120]!r}"
+            except orjson.JSONDecodeError:
+                problem = f"not JSON: {body[:120]!r}"
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+                problem = str(e) or type(e).__name__
+            log.warning("%s: snapshot attempt %d/%d failed: %s", symbol, attempt, SNAPSHOT_ATTEMPTS, problem)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        log.error("%s: no depth snapshot after %d attempts; the next gap or period retries", symbol, SNAPSHOT_ATTEMPTS)
+
+    async def _periodic_snapshots(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.snapshot_interval)
+            for sym in self.symbols:
+                self.request_snapshot(sym, "periodic")

@@ -1,0 +1,34 @@
+"""Entry point behind ``hftctl collect``: build the writer and the source, run until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from hftctl.collector.codec import make_codec
+from hftctl.collector.direct import DirectConfig, DirectSource
+from hftctl.collector.options import CollectOptions
+from hftctl.collector.runner import run_until_stopped
+from hftctl.collector.stats import CollectStats
+from hftctl.collector.writer import RecordingWriter
+
+log = logging.getLogger(__name__)
+
+
+def collect(opts: CollectOptions) -> CollectStats:
+    codec = make_codec(opts.compress)
+    writer = RecordingWriter(opts.out, codec, opts.rotate_s)
+    stats = CollectStats()
+    if opts.ipc_name is not None:
+        from hftctl.collector.ipc_source import IpcSource  # needs the connector's shared memory
+        source = IpcSource(opts.ipc_name, opts.symbols, writer, stats)
+    else:
+        assert opts.exchange and opts.urls
+        source = DirectSource(DirectConfig(opts.exchange, opts.symbols, opts.urls.stream_url,
+                                           opts.urls.rest_url, opts.snapshot_interval), writer, stats)
+    try:
+        asyncio.run(run_until_stopped(source.run, writer, stats, opts.flush_interval,
+                                      opts.progress, opts.duration))
+    finally:
+        writer.close()
+    return stats

@@ -1,0 +1,97 @@
+"""Collector options: durations, URL sources (flags > --config > testnet defaults), validation."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hftctl.errors import HftctlError
+from hftctl.exchanges import endpoints as ep
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SYMBOL = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def parse_duration(text: str, what: str) -> float:
+    """``3600``, ``90s``, ``30m``, ``1h``, ``1d``; ``0``/``never`` disables."""
+    t = text.strip().lower()
+    if t in ("0", "never", "off", "none"):
+        return 0.0
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", t)
+    if not m:
+        raise HftctlError(f"{what}: cannot read duration {text!r} (use e.g. 3600, 30m, 1h, 1d or never)")
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+def check_symbols(symbols: list[str]) -> list[str]:
+    if not symbols:
+        raise HftctlError("give at least one symbol, e.g. btcusdt")
+    for s in symbols:
+        if not _SYMBOL.match(s):
+            raise HftctlError(f"invalid symbol {s!r}")
+    return symbols
+
+
+@dataclass
+class Urls:
+    stream_url: str
+    rest_url: str
+
+
+def resolve_urls(exchange: str, config: Path | None, stream_url: str | None, rest_url: str | None,
+                 allow_mainnet: bool) -> Urls:
+    """Flags win over the config file (hftbacktest keys ``stream_url``/``api_url``), which wins
+    over the exchange's testnet defaults; mainnet hosts need --allow-mainnet."""
+    if exchange not in ep.TESTNET:
+        raise HftctlError(f"unknown exchange {exchange!r} (expected one of {', '.join(ep.TESTNET)})")
+    defaults = ep.TESTNET[exchange]
+    conf: dict = {}
+    if config is not None:
+        try:
+            conf = tomllib.loads(Path(config).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise HftctlError(f"config file not found: {config}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise HftctlError(f"cannot read config {config}: {e}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise HftctlError(f"{config}: malformed TOML: {e}") from None
+    urls = Urls(
+        stream_url=stream_url or _conf_url(conf, config, "stream_url", ("ws", "wss")) or defaults.stream_url,
+        rest_url=rest_url or _conf_url(conf, config, "api_url", ("http", "https"))
+        or _conf_url(conf, config, "rest_url", ("http", "https")) or defaults.rest_url,
+    )
+    for key, url, schemes in (("stream_url", urls.stream_url, ("ws", "wss")),
+                              ("rest_url", urls.rest_url, ("http", "https"))):
+        if not url.startswith(tuple(s + "://" for s in schemes)):
+            raise HftctlError(f"{key} = {url!r} is not a {'/'.join(schemes)} URL")
+    ep.check_not_mainnet({"stream_url": urls.stream_url, "rest_url": urls.rest_url}, allow_mainnet)
+    return urls
+
+
+def _conf_url(conf: dict, source: Path | None, key: str, schemes: tuple[str, ...]) -> str | None:
+    v = conf.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v.startswith(tuple(s + "://" for s in schemes)):
+        raise HftctlError(f"{source}: expected a {'/'.join(schemes)} URL for key '{key}'")
+    return v
+
+
+@dataclass
+class CollectOptions:
+    symbols: list[str]
+    out: Path
+    compress: str = "gzip"
+    rotate_s: float = 3600.0
+    flush_interval: float = 1.0
+    duration: float | None = None
+    progress: bool | None = None
+    # direct mode
+    exchange: str | None = None
+    urls: Urls | None = None
+    snapshot_interval: float = 0.0
+    # ipc mode
+    ipc_name: str | None = None
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,63 @@
+"""Run one collector source until SIGINT/SIGTERM: flush every second, show progress, close cleanly.
+
+Shared by direct and --ipc mode. The flush timer is what bounds the loss on SIGKILL; SIGINT and
+SIGTERM cancel the source and close every file (final member written, fsync) before exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Awaitable, Callable
+
+from hftctl.collector.progress import Progress
+from hftctl.collector.stats import CollectStats
+from hftctl.collector.writer import RecordingWriter
+from hftctl.errors import HftctlError
+
+log = logging.getLogger(__name__)
+
+
+async def run_until_stopped(source: Callable[[], Awaitable[None]], writer: RecordingWriter,
+                            stats: CollectStats, flush_interval: float = 1.0,
+                            progress: bool | None = None, duration: float | None = None) -> None:
+    """Run ``source()`` with periodic flushes; returns on a signal, after ``duration`` seconds,
+    or raises the source's or writer's ``HftctlError``."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration:
+        loop.call_later(duration, stop.set)
+    src = asyncio.create_task(source(), name="collector-source")
+    failure: BaseException | None = None
+    try:
+        with Progress(stats, writer, enabled=progress) as prog:
+            stopper = asyncio.create_task(stop.wait())
+            while True:
+                done, _ = await asyncio.wait({src, stopper}, timeout=flush_interval,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                writer.flush()
+                prog.tick()
+                if src in done:
+                    src.result()  # raises the source's error; a clean return ends the run
+                    break
+                if stopper in done:
+                    log.info("stopping")
+                    break
+            stopper.cancel()
+    except BaseException as e:
+        failure = e
+        raise
+    finally:
+        src.cancel()
+        await asyncio.gather(src, return_exceptions=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        try:
+            writer.close()
+        except HftctlError:
+            if failure is None:
+                raise
+        log.info("closed: %s", stats.summary())

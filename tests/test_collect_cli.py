@@ -1,0 +1,66 @@
+"""`hftctl collect` bad input: one line on stderr, exit 1, no traceback, nothing half-written."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def collect(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hftctl", "collect", *args], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when we return: nothing listens there
+
+
+@pytest.mark.parametrize("args, message", [
+    (["kraken", "btcusdt"], "error: unknown exchange 'kraken'"),
+    (["binancefutures", "btcusdt", "--rest-url", "https://fapi.binance.com"], "is a mainnet URL"),
+    (["binancefutures", "btcusdt", "--stream-url", "wss://fstream.binance.com/ws"], "is a mainnet URL"),
+    (["binancefutures", "btcusdt", "--rotate", "soon"], "--rotate: cannot read duration 'soon'"),
+    (["binancefutures", "btc/usdt"], "invalid symbol 'btc/usdt'"),
+    (["binancefutures", "btcusdt", "--compress", "lz4"], "unknown compression 'lz4'"),
+    (["binancefutures", "btcusdt", "--stream-url", "http://x"], "is not a ws/wss URL"),
+    (["binancefutures", "btcusdt", "--config", "/nonexistent.toml"], "config file not found"),
+    (["bf", "btcusdt", "--ipc", "--stream-url", "ws://127.0.0.1:1/ws"], "URL options and --config do not apply"),
+])
+def test_bad_arguments_are_one_line_errors(tmp_path, args, message):
+    out = collect(*args, "--out", str(tmp_path / "data"))
+    assert out.returncode == 1, out
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_malformed_config_is_one_line_error(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('stream_url = "ws://127.0.0.1:1/ws"\napi_url = [1, 2\n')
+    out = collect("binancefutures", "btcusdt", "--config", str(cfg), "--out", str(tmp_path))
+    assert out.returncode == 1 and "malformed TOML" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unreachable_exchange_is_one_line_error(tmp_path):
+    port = closed_port()
+    out = collect("binancefutures", "btcusdt", "--out", str(tmp_path), "--stream-url", f"ws://127.0.0.1:{port}/ws",
+                  "--rest-url", f"http://127.0.0.1:{port}")
+    assert out.returncode == 1
+    assert f"error: cannot reach http://127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unwritable_output_is_one_line_error(tmp_path):
+    blocker = tmp_path / "f"
+    blocker.write_text("")
+    out = collect("binancefutures", "btcusdt", "--out", str(blocker / "data"))
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith("error: cannot create output directory")
+    assert "Traceback" not in out.stderr
