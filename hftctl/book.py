@@ -227,19 +227,26 @@ class OrderBook:
         return [(self.to_price(t), levels[t]) for t in ticks]
 
     def qty_in_band(self, side: int, lo_px: float, hi_px: float) -> float:
-        """Total quantity of one side (+1 bids, -1 asks) priced within [lo_px, hi_px].
+        """Total quantity of one side (+1 bids, -1 asks) priced within [lo_px, hi_px]."""
+        lo = math.ceil(lo_px * self._inv_tick - 1e-9)
+        hi = math.floor(hi_px * self._inv_tick + 1e-9)
+        return self.qty_between_ticks(side, lo, hi)
+
+    def qty_between_ticks(self, side: int, lo: int, hi: int) -> float:
+        """Total quantity of one side with lo <= tick <= hi.
 
         Walks the band tick by tick when it is narrower than the side (the usual case for
         imbalance signals looking a few basis points deep), else scans the side.
         """
-        lo, hi = math.ceil(lo_px * self._inv_tick - 1e-9), math.floor(hi_px * self._inv_tick + 1e-9)
         levels = self.bids if side > 0 else self.asks
-        if hi < lo or not levels:
+        if not levels:
             return 0.0
         if side > 0:
             hi = min(hi, self.best_bid_tick)
         else:
             lo = max(lo, self.best_ask_tick)
+        if hi < lo:
+            return 0.0
         if hi - lo + 1 <= len(levels):
             get = levels.get
             return sum(get(t, 0.0) for t in range(lo, hi + 1))

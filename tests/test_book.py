@@ -142,3 +142,11 @@ def test_bad_tick_size_is_user_error():
         OrderBook(float("nan"))
     with pytest.raises(HftctlError):
         OrderBook(0.1, -1.0)
+
+
+def test_qty_between_ticks():
+    b = make_book()
+    assert b.qty_between_ticks(1, 995, 999) == pytest.approx(5.0)
+    assert b.qty_between_ticks(-1, 1001, 1002) == pytest.approx(1.5)
+    assert b.qty_between_ticks(-1, 1003, 1001) == 0.0
+    assert OrderBook(0.1).qty_between_ticks(1, 0, 10) == 0.0

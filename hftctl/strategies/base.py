@@ -1,0 +1,94 @@
+"""What the two market makers share: quote-grid reconciliation, status line, clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+
+from hftctl.bot.api import Bot
+from hftctl.bot.types import BUY, GTX, LIMIT, SELL
+
+log = logging.getLogger(__name__)
+
+Printer = Callable[[str], None]
+
+
+def order_id_for(tick: int, side: int) -> int:
+    """Quote ids from the price tick and side, so a quote at a price is recognised across steps."""
+    return tick * 2 + (0 if side == BUY else 1)
+
+
+def price_decimals(tick_size: float) -> int:
+    """Decimals to print prices with: the tick's own, at least 2 (the guide prints 97234.50)."""
+    d = 0
+    while d < 10 and abs(round(tick_size, d) - tick_size) > 1e-12:
+        d += 1
+    return max(2, d)
+
+
+def status_line(iteration: int, mid: float, bid: float, ask: float, pos: float, decimals: int,
+                extra: str = "") -> str:
+    line = (f"[{iteration:>6}] Mid: {mid:.{decimals}f} | Bid: {bid:.{decimals}f} | "
+            f"Ask: {ask:.{decimals}f} | Pos: {pos:.4f}")
+    return line + extra
+
+
+def max_quotes(position: float, max_position: float, order_qty: float, side: int) -> int:
+    """How many more ``order_qty`` fills on ``side`` keep |position| <= max_position."""
+    room = (max_position - position) if side == BUY else (max_position + position)
+    return max(0, math.floor(room / order_qty + 1e-9))
+
+
+def reconcile_grid(bot: Bot, i: int, new_bids: dict[int, float], new_asks: dict[int, float],
+                   qty: float) -> tuple[int, int]:
+    """Cancel working quotes not in the new grid, submit grid prices not yet quoted.
+
+    Returns (submitted, cancelled).
+    """
+    orders = bot.orders(i)
+    cancelled = 0
+    for oid, o in list(orders.items()):
+        if not o.cancellable:
+            continue
+        wanted = new_bids if o.side == BUY else new_asks
+        if oid not in wanted:
+            cancelled += bot.cancel(i, oid)
+    submitted = 0
+    for grid, side in ((new_bids, BUY), (new_asks, SELL)):
+        for oid, px in grid.items():
+            if oid not in orders:
+                bot.submit_order(i, side, oid, px, qty, GTX, LIMIT)
+                submitted += 1
+    return submitted, cancelled
+
+
+def run_loop(bot: Bot, step: Callable[[], None], interval_ns: int,
+             stop: threading.Event | None = None, max_iterations: int | None = None) -> None:
+    """Call ``step`` every ``interval_ns`` until the bot's run ends, ``stop`` is set or the count is hit."""
+    n = 0
+    while bot.elapse(interval_ns):
+        if stop is not None and stop.is_set():
+            break
+        step()
+        n += 1
+        if max_iterations is not None and n >= max_iterations:
+            break
+
+
+def shutdown(bot: Bot, timeout_ns: int = 5_000_000_000) -> int:
+    """Cancel every order and wait for the answers; returns orders still open afterwards."""
+    deadline = bot.current_timestamp + timeout_ns
+    while True:
+        bot.cancel_all()
+        bot.clear_inactive_orders()
+        if bot.open_orders() == 0 or bot.current_timestamp >= deadline:
+            break
+        if not bot.wait_next(min(100_000_000, deadline - bot.current_timestamp)):
+            bot.clear_inactive_orders()
+            break
+    left = bot.open_orders()
+    if left:
+        log.warning("%d order(s) still open after shutdown", left)
+    return left
