@@ -1,0 +1,156 @@
+"""Pull the fields a converter needs out of many JSON messages at once.
+
+Two tools, both exchange-agnostic: ``depth_levels`` reads a timestamp and two ``[[px,qty],...]``
+arrays by key from each message without building Python objects per level (the bulk of all
+rows), and ``load_messages`` parses small messages with one orjson call for all of them. Both
+fall back to one message at a time when the fast path fails, so a bad line is named and skipped
+instead of spoiling the chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from hftctl.convert.lines import LineTable
+from hftctl.convert.numbers import count_pairs, parse_pair_segments
+from hftctl.convert.problems import ProblemLog
+
+
+@dataclass
+class DepthLevels:
+    """Per message: its position in the table, timestamp, bid and ask counts; flat px/qty pairs."""
+
+    rows: np.ndarray      # int64 indices into the LineTable of the messages kept
+    ts: np.ndarray        # int64, the timestamp field as written (ms for Binance/Bybit)
+    n_bid: np.ndarray     # int64
+    n_ask: np.ndarray     # int64
+    values: np.ndarray    # float64, px0, qty0, px1, qty1, ... bids then asks, message by message
+
+
+def _segment(data: bytes, key: bytes, s: int, e: int) -> bytes | None:
+    k = data.find(key, s, e)
+    if k < 0:
+        return None
+    k += len(key)
+    if data.startswith(b"]", k):
+        return b""
+    close = data.find(b"]]", k, e)
+    return data[k:close + 1] if close >= 0 else None
+
+
+def _int_field(data: bytes, key: bytes, s: int, e: int) -> int | None:
+    k = data.find(key, s, e)
+    if k < 0:
+        return None
+    k += len(key)
+    stop = data.find(b",", k, e)
+    if stop < 0:
+        stop = data.find(b"}", k, e)
+    try:
+        return int(data[k:stop])
+    except ValueError:
+        return None
+
+
+def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_key: bytes,
+                 ask_key: bytes, problems: ProblemLog, what: str, tail: bytes = b"}}") -> DepthLevels:
+    """Read ``"<ts_key>":<int>`` and the bid/ask arrays of the messages at ``idx``.
+
+    ``ts_key`` None skips the timestamp (ts is 0). Keys include quotes and colon plus the opening
+    bracket, e.g. ``b'"b":['``. A message that does not end with ``tail`` is cut off and skipped.
+    """
+    data = table.data
+    keep: list[int] = []
+    ts_list: list[int] = []
+    segs: list[bytes] = []
+    nb: list[int] = []
+    na: list[int] = []
+    ts_key_full = b'"' + ts_key + b'":' if ts_key else None
+    starts = table.start[idx].tolist()
+    ends = table.end[idx].tolist()
+    for i, s, e in zip(idx.tolist(), starts, ends):
+        ok = data.endswith(tail, s, e)
+        ts = _int_field(data, ts_key_full, s, e) if (ok and ts_key_full) else 0
+        sb = _segment(data, bid_key, s, e) if ok else None
+        sa = _segment(data, ask_key, s, e) if sb is not None else None
+        if ts is None or sa is None:
+            problems.add(int(table.line_no[i]), f"malformed or truncated {what} message skipped")
+            continue
+        keep.append(i)
+        ts_list.append(ts)
+        segs.append(sb)
+        segs.append(sa)
+        nb.append(count_pairs(sb))
+        na.append(count_pairs(sa))
+    n_bid = np.array(nb, np.int64)
+    n_ask = np.array(na, np.int64)
+    values = parse_pair_segments(segs)
+    if values is None or len(values) != 2 * int(n_bid.sum() + n_ask.sum()):
+        return _depth_levels_slow(table, np.array(keep, np.int64), ts_list, segs, problems, what)
+    return DepthLevels(np.array(keep, np.int64), np.array(ts_list, np.int64), n_bid, n_ask, values)
+
+
+def _pairs_slow(segment: bytes) -> list[float] | None:
+    try:
+        levels = orjson.loads(b"[" + segment + b"]")
+        out: list[float] = []
+        for px, qty in levels:
+            out.append(float(px))
+            out.append(float(qty))
+        return out
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        return None
+
+
+def _depth_levels_slow(table: LineTable, keep: np.ndarray, ts_list: list[int], segs: list[bytes],
+                       problems: ProblemLog, what: str) -> DepthLevels:
+    rows, ts, nb, na, values = [], [], [], [], []
+    for k, i in enumerate(keep.tolist()):
+        bids = _pairs_slow(segs[2 * k]) if segs[2 * k] else []
+        asks = _pairs_slow(segs[2 * k + 1]) if segs[2 * k + 1] else []
+        if bids is None or asks is None:
+            problems.add(int(table.line_no[i]), f"bad price/quantity in {what} message skipped")
+            continue
+        rows.append(i)
+        ts.append(ts_list[k])
+        nb.append(len(bids) // 2)
+        na.append(len(asks) // 2)
+        values.extend(bids)
+        values.extend(asks)
+    return DepthLevels(np.array(rows, np.int64), np.array(ts, np.int64), np.array(nb, np.int64),
+                       np.array(na, np.int64), np.array(values, np.float64))
+
+
+def load_messages(table: LineTable, idx: np.ndarray, problems: ProblemLog,
+                  what: str) -> tuple[np.ndarray, list]:
+    """Parse the messages at ``idx`` with orjson; returns (indices kept, parsed objects)."""
+    data = table.data
+    parts = [data[s:e] for s, e in zip(table.start[idx].tolist(), table.end[idx].tolist())]
+    if not parts:
+        return idx, []
+    try:
+        objs = orjson.loads(b"[" + b",".join(parts) + b"]")
+        if len(objs) == len(parts):
+            return idx, objs
+    except orjson.JSONDecodeError:
+        pass
+    kept, objs = [], []
+    for i, part in zip(idx.tolist(), parts):
+        try:
+            objs.append(orjson.loads(part))
+            kept.append(i)
+        except orjson.JSONDecodeError as exc:
+            problems.add(int(table.line_no[i]), f"not valid JSON ({exc}); {what} message skipped")
+    return np.array(kept, np.int64), objs
+
+
+def side_rows(n_bid: np.ndarray, n_ask: np.ndarray, bid_value: int, ask_value: int) -> np.ndarray:
+    """Per row: ``bid_value`` for each bid then ``ask_value`` for each ask, message by message."""
+    counts = np.empty(2 * len(n_bid), np.int64)
+    counts[0::2] = n_bid
+    counts[1::2] = n_ask
+    pattern = np.tile(np.array([bid_value, ask_value], np.uint64), len(n_bid))
+    return np.repeat(pattern, counts)

@@ -1,0 +1,129 @@
+"""Split a chunk of recording text into lines and read each line's local timestamp, vectorised.
+
+Every line is ``<local_ts_ns> <raw JSON>``. Per-line Python work is what makes converters slow,
+so line boundaries, timestamps and a fixed-width head of each message are computed with numpy
+over the whole buffer; exchange mappers classify lines from that head without touching each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hftctl.convert.problems import ProblemLog
+
+TS_DIGITS = 19          # nanoseconds since the epoch have 19 digits from 2001 to 2286
+HEAD_WIDTH = 64         # bytes of each message kept for classification
+
+
+@dataclass
+class LineTable:
+    """The good lines of one chunk: where each message starts/ends, its local time, its head."""
+
+    data: bytes
+    line_no: np.ndarray      # int64, 1-based line number in the file
+    start: np.ndarray        # int64, offset of the message (after the timestamp and space)
+    end: np.ndarray          # int64, offset one past the message (newline excluded)
+    local_ts: np.ndarray     # int64 ns
+    head: np.ndarray         # uint8 (n, HEAD_WIDTH), message bytes, 0 past the line end
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def startswith(self, prefix: bytes, col: int | np.ndarray = 0) -> np.ndarray:
+        """Mask of lines whose message has ``prefix`` at column ``col`` (scalar or per line)."""
+        n = len(self)
+        if np.isscalar(col):
+            if col + len(prefix) > HEAD_WIDTH:
+                return np.zeros(n, bool)
+            sub = self.head[:, col:col + len(prefix)]
+            return np.all(sub == np.frombuffer(prefix, np.uint8), axis=1)
+        cols = np.asarray(col)[:, None] + np.arange(len(prefix))
+        ok = cols[:, -1] < HEAD_WIDTH
+        cols = np.minimum(cols, HEAD_WIDTH - 1)
+        sub = np.take_along_axis(self.head, cols, axis=1)
+        return ok & np.all(sub == np.frombuffer(prefix, np.uint8), axis=1)
+
+    def find(self, byte: int, start_col: int = 0) -> np.ndarray:
+        """Column of the first ``byte`` in each head at or after ``start_col``; -1 if absent."""
+        hit = self.head[:, start_col:] == byte
+        col = np.argmax(hit, axis=1)
+        found = hit[np.arange(len(col)), col]
+        return np.where(found, col + start_col, -1)
+
+    def message(self, i: int) -> bytes:
+        return self.data[int(self.start[i]):int(self.end[i])]
+
+
+def split_lines(data: bytes, first_line: int, problems: ProblemLog) -> LineTable:
+    """Index the lines of ``data``; lines without a valid timestamp are reported and dropped."""
+    buf = np.frombuffer(data, np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    if len(buf) and (len(nl) == 0 or nl[-1] != len(buf) - 1):
+        nl = np.append(nl, len(buf))            # last line without a newline
+    n = len(nl)
+    line_start = np.empty(n, np.int64)
+    if n:
+        line_start[0] = 0
+        line_start[1:] = nl[:-1] + 1
+    end = nl.astype(np.int64)
+    if n and data.endswith(b"\r\n"):
+        cr = (end > line_start) & (buf[np.maximum(end - 1, 0)] == 13)
+        end = np.where(cr, end - 1, end)
+    line_no = np.arange(first_line, first_line + n, dtype=np.int64)
+
+    blank = end == line_start
+    # Fast path: exactly 19 digits and a space (every line hftbacktest's collector writes).
+    length = end - line_start
+    pre = _gather(buf, line_start, TS_DIGITS + 1)
+    digits = pre[:, :TS_DIGITS] - np.uint8(48)
+    fast = (length > TS_DIGITS + 1) & np.all(digits <= 9, axis=1) & (pre[:, TS_DIGITS] == 32)
+    local_ts = np.zeros(n, np.int64)
+    for k in range(TS_DIGITS):
+        local_ts *= 10
+        local_ts += digits[:, k]
+    start = line_start + TS_DIGITS + 1
+
+    good = fast.copy()
+    for i in np.flatnonzero(~fast & ~blank).tolist():
+        ts, ok, msg_start = _slow_timestamp(data, int(line_start[i]), int(end[i]))
+        if ok:
+            local_ts[i] = ts
+            start[i] = msg_start
+            good[i] = True
+        else:
+            snippet = data[int(line_start[i]):min(int(end[i]), int(line_start[i]) + 40)]
+            problems.add(int(line_no[i]), f"not '<local_ts_ns> <json>': {snippet!r}")
+
+    keep = np.flatnonzero(good)
+    start, end, line_no, local_ts = start[keep], end[keep], line_no[keep], local_ts[keep]
+    head = _gather(buf, start, HEAD_WIDTH)
+    head[np.arange(HEAD_WIDTH) >= (end - start)[:, None]] = 0
+    return LineTable(data, line_no, start, end, local_ts, head)
+
+
+def _gather(buf: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
+    """Rows of ``width`` bytes starting at each offset (zero past the end of the buffer)."""
+    out = np.zeros((len(offsets), width), np.uint8)
+    if len(buf) >= width:
+        windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+        inside = offsets <= len(buf) - width
+        out[inside] = windows[offsets[inside]]
+    else:
+        inside = np.zeros(len(offsets), bool)
+    for i in np.flatnonzero(~inside).tolist():
+        tail = buf[int(offsets[i]):int(offsets[i]) + width]
+        out[i, :len(tail)] = tail
+    return out
+
+
+def _slow_timestamp(data: bytes, s: int, e: int) -> tuple[int, bool, int]:
+    line = data[s:e]
+    ts, sep, rest = line.partition(b" ")
+    if not sep or not ts.isdigit() or not rest.lstrip().startswith(b"{"):
+        return 0, False, 0
+    value = int(ts)
+    if value >= 1 << 63:
+        return 0, False, 0
+    return value, True, s + len(ts) + 1 + (len(rest) - len(rest.lstrip()))

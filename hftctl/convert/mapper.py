@@ -1,0 +1,46 @@
+"""The interface between the generic converter and an exchange's message format.
+
+An exchange module (``hftctl/exchanges/<exchange>/convert.py``) provides a ``Mapper``: it looks
+at a chunk of lines, recognises its message kinds and returns the rows for them in bulk. The
+generic side (reading, line splitting, assembly, correction, writing) knows nothing of exchanges.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from hftctl.convert.lines import LineTable
+from hftctl.convert.problems import ProblemLog
+from hftctl.convert.rows import RowBlock
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """Exchange-side options. ``opt`` mirrors hftbacktest's binancefutures ``opt``:
+    'm' adds markPrice rows (ids 100-102), 't' adds bookTicker rows (ids 103-104)."""
+
+    opt: str = ""
+    depth: int | None = None        # Bybit: orderbook depth to use (None: deepest recorded)
+
+
+class Mapper(ABC):
+    """Turns one exchange's recorded messages into event rows. One instance per input file."""
+
+    name: str = ""
+
+    def __init__(self, options: MapOptions) -> None:
+        self.options = options
+
+    @abstractmethod
+    def map_chunk(self, table: LineTable, problems: ProblemLog) -> list[RowBlock]:
+        """Rows for the messages of one chunk (chunks arrive in file order)."""
+
+    def finish(self, problems: ProblemLog) -> list[RowBlock]:
+        """Rows held back until the whole file was seen (e.g. a depth choice); default none."""
+        return []
+
+    @staticmethod
+    def detect(head: bytes) -> bool:
+        """Whether a message (the first bytes of one) looks like this exchange's."""
+        return False

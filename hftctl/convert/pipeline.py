@@ -1,0 +1,234 @@
+"""Convert recordings: read, map to rows, correct, validate, write -- one file or many in parallel.
+
+Several inputs and one output file make one merged, time-ordered event array (a recording split
+over several files, e.g. rotated hourly, becomes one backtest input). An output directory makes
+one ``.npz`` per input instead. Files are parsed in parallel worker processes (``jobs``); the
+corrections run once over the merged rows, so the result equals converting the concatenation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hftctl.convert import events as E
+from hftctl.convert.correction import correct_event_order, correct_local_timestamp, validate_event_order
+from hftctl.convert.detect import detect_exchange
+from hftctl.convert.lines import split_lines
+from hftctl.convert.mapper import MapOptions
+from hftctl.convert.npzfile import write_npz
+from hftctl.convert.problems import Problem, ProblemLog
+from hftctl.convert.registry import make_mapper
+from hftctl.convert.rows import RowBlock, assemble
+from hftctl.convert.source import input_size, read_chunks
+from hftctl.errors import HftctlError
+
+log = logging.getLogger(__name__)
+
+ONLY_KINDS = {
+    "depth": (E.DEPTH_EVENT, E.DEPTH_CLEAR_EVENT, E.DEPTH_SNAPSHOT_EVENT, E.DEPTH_BBO_EVENT),
+    "trades": (E.TRADE_EVENT,),
+}
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    exchange: str | None = None          # None: detect from content
+    opt: str = ""                        # hftbacktest's 'm' (markPrice) / 't' (bookTicker)
+    base_latency: int = 0                # ns, added only when local_ts needs correcting
+    correct_timestamps: bool = True
+    correct_order: bool = True
+    only: str | None = None              # 'depth' or 'trades'
+    depth: int | None = None             # Bybit orderbook depth (None: deepest recorded)
+    compress_level: int = 6
+    jobs: int = 0                        # 0: all cores
+
+
+@dataclass
+class FileRows:
+    """One file parsed, before correction."""
+
+    path: str
+    exchange: str
+    data: np.ndarray
+    problems: ProblemLog
+
+
+@dataclass
+class Summary:
+    outputs: list[tuple[str, int]] = field(default_factory=list)   # (path, rows)
+    problems: list[Problem] = field(default_factory=list)
+    skipped: int = 0
+    exchanges: dict[str, str] = field(default_factory=dict)
+
+
+def read_file(path: str, options: ConvertOptions,
+              progress: Callable[[int], None] | None = None) -> FileRows:
+    """Parse one recording into rows in file order (no correction yet)."""
+    problems = ProblemLog(path)
+    mapper = None
+    exchange = options.exchange
+    blocks: list[RowBlock] = []
+    for chunk in read_chunks(path, problems, progress):
+        if mapper is None:
+            if exchange is None:
+                exchange = detect_exchange(chunk.data[:1 << 20], path)
+            mapper = make_mapper(exchange, MapOptions(opt=options.opt, depth=options.depth))
+            log.info("%s: %s recording", path, exchange)
+        table = split_lines(chunk.data, chunk.first_line, problems)
+        blocks.extend(mapper.map_chunk(table, problems))
+    if mapper is not None:
+        blocks.extend(mapper.finish(problems))
+    data = assemble(blocks)
+    if options.only:
+        data = data[np.isin(data["ev"] & np.uint64(0xFF), np.array(ONLY_KINDS[options.only], np.uint64))]
+    return FileRows(path, exchange or "unknown", data, problems)
+
+
+def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:
+    """hftbacktest's corrections and validation over the rows of one output."""
+    if options.correct_timestamps:
+        correct_local_timestamp(data, options.base_latency)
+    if options.correct_order:
+        data = correct_event_order(data)
+        validate_event_order(data)
+    else:
+        data = data.copy()
+        data["ev"] |= np.uint64(E.EXCH_EVENT | E.LOCAL_EVENT)
+    return data
+
+
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Files as given; a folder stands for the regular, non-hidden files in it (sorted)."""
+    files: list[str] = []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = sorted(os.path.join(item, n) for n in os.listdir(item)
+                           if not n.startswith(".") and os.path.isfile(os.path.join(item, n)))
+            if not found:
+                raise HftctlError(f"{item}: folder has no files to convert")
+            files.extend(found)
+        elif os.path.exists(item):
+            files.append(item)
+        else:
+            raise HftctlError(f"{item}: no such file or folder")
+    return files
+
+
+def output_name(path: str, out_dir: str) -> str:
+    base = os.path.basename(path)
+    for suffix in (".gz", ".zst", ".zstd", ".txt", ".log", ".jsonl"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return os.path.join(out_dir, base + ".npz")
+
+
+def _worker_read(path: str, options: ConvertOptions) -> FileRows:
+    return read_file(path, options)
+
+
+def _worker_convert_one(path: str, out: str, options: ConvertOptions) -> tuple[FileRows, int]:
+    rows = read_file(path, options)
+    n = _write(rows.data, out, options) if len(rows.data) else 0
+    rows.data = rows.data[:0]          # nothing big to send back
+    return rows, n
+
+
+def _write(data: np.ndarray, out: str, options: ConvertOptions) -> int:
+    final = finalize(data, options)
+    write_npz(out, final, options.compress_level)
+    return len(final)
+
+
+def convert_files(inputs: list[str], output: str, options: ConvertOptions,
+                  progress: Callable[[int], None] | None = None) -> Summary:
+    """Convert ``inputs`` to ``output`` (an .npz, or a folder for one .npz per input).
+
+    ``progress`` receives byte counts of input consumed; call ``total_input_bytes`` for the total.
+    """
+    files = expand_inputs(inputs)
+    per_file = os.path.isdir(output) or output.endswith(os.sep)
+    if per_file:
+        os.makedirs(output, exist_ok=True)
+    elif os.path.dirname(output) and not os.path.isdir(os.path.dirname(output)):
+        raise HftctlError(f"{output}: folder {os.path.dirname(output)} does not exist")
+    jobs = options.jobs or os.cpu_count() or 1
+    jobs = max(1, min(jobs, len(files)))
+    summary = Summary()
+
+    if per_file:
+        outs = [output_name(p, output) for p in files]
+        if len(set(outs)) != len(outs):
+            raise HftctlError("two inputs would write the same output file; convert them separately")
+        if jobs == 1:
+            results = [_worker_convert_one_progress(p, o, options, progress) for p, o in zip(files, outs)]
+        else:
+            with ProcessPoolExecutor(jobs) as pool:
+                futs = [pool.submit(_worker_convert_one, p, o, options) for p, o in zip(files, outs)]
+                results = []
+                for p, fut in zip(files, futs):
+                    results.append(fut.result())
+                    if progress:
+                        progress(input_size(p))
+        for (rows, n), out in zip(results, outs):
+            _collect(summary, rows)
+            if n:
+                summary.outputs.append((out, n))
+            else:
+                summary.problems.append(Problem(rows.path, 0, "no events converted; no output written"))
+        if not summary.outputs:
+            raise HftctlError(_nothing_message(summary))
+        return summary
+
+    if jobs == 1:
+        parsed = [read_file(p, options, progress) for p in files]
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            futs = [pool.submit(_worker_read, p, options) for p in files]
+            parsed = []
+            for p, fut in zip(files, futs):
+                parsed.append(fut.result())
+                if progress:
+                    progress(input_size(p))
+    for rows in parsed:
+        _collect(summary, rows)
+    parsed = [r for r in parsed if len(r.data)]
+    if not parsed:
+        raise HftctlError(_nothing_message(summary))
+    exchanges = {r.exchange for r in parsed}
+    if len(exchanges) > 1:
+        raise HftctlError(f"inputs are from different exchanges ({', '.join(sorted(exchanges))}); "
+                          "convert them separately or into a folder")
+    # Files in recording order (by their first local timestamp), rows in file order within each.
+    parsed.sort(key=lambda r: int(r.data["local_ts"][0]))
+    data = parsed[0].data if len(parsed) == 1 else np.concatenate([r.data for r in parsed])
+    del parsed
+    summary.outputs.append((output, _write(data, output, options)))
+    return summary
+
+
+def _worker_convert_one_progress(path: str, out: str, options: ConvertOptions,
+                                 progress: Callable[[int], None] | None) -> tuple[FileRows, int]:
+    rows = read_file(path, options, progress)
+    n = _write(rows.data, out, options) if len(rows.data) else 0
+    return rows, n
+
+
+def _collect(summary: Summary, rows: FileRows) -> None:
+    summary.problems.extend(rows.problems.problems)
+    summary.skipped += rows.problems.skipped
+    summary.exchanges[rows.path] = rows.exchange
+
+
+def _nothing_message(summary: Summary) -> str:
+    first = f"; first problem: {summary.problems[0]}" if summary.problems else ""
+    return f"no events converted, nothing written{first}"
+
+
+def total_input_bytes(inputs: list[str]) -> int:
+    return sum(input_size(p) for p in expand_inputs(inputs))

@@ -1,0 +1,222 @@
+"""Binance futures (USD-M and COIN-M) recordings to event rows, exactly as hftbacktest 2.4.4 does.
+
+Mirrors ``hftbacktest.data.utils.binancefutures.convert`` (default options): depthUpdate levels
+are DEPTH_EVENT rows at the transaction time ``T``, bids then asks in message order; trades with
+``X == "MARKET"`` are TRADE_EVENT rows whose side is the taker's (``m`` true: buyer is the maker,
+so the seller initiated: SELL_EVENT); a REST depth snapshot becomes, per side, one DEPTH_CLEAR
+row at the snapshot's farthest price followed by DEPTH_SNAPSHOT rows. With ``opt`` 't' the
+bookTicker becomes ids 103/104, with 'm' markPriceUpdate becomes ids 100/101/102.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from hftctl.convert import events as E
+from hftctl.convert.extract import depth_levels, load_messages, side_rows
+from hftctl.convert.lines import LineTable
+from hftctl.convert.mapper import Mapper
+from hftctl.convert.problems import ProblemLog
+from hftctl.convert.rows import RowBlock
+
+log = logging.getLogger(__name__)
+
+MS = 1_000_000
+ENVELOPE = b'{"stream":"'
+
+# Streams hftctl knows but does not turn into rows (not an error when they are recorded).
+IGNORED_STREAMS = (b"aggTrade", b"kline", b"miniTicker", b"ticker", b"forceOrder", b"markPrice",
+                   b"bookTicker", b"continuousKline", b"compositeIndex", b"assetIndex")
+
+
+class BinanceMapper(Mapper):
+    """Shared by futures and spot: classify lines by stream name, convert each kind in bulk."""
+
+    name = "binancefutures"
+    depth_ts_key: bytes | None = b"T"
+
+    @staticmethod
+    def detect(head: bytes) -> bool:
+        return head.startswith(ENVELOPE) or head.startswith(b'{"lastUpdateId"')
+
+    # --- classification -------------------------------------------------------------------
+    def classify(self, table: LineTable, problems: ProblemLog) -> dict[str, np.ndarray]:
+        env = table.startswith(ENVELOPE)
+        at = table.find(ord("@"), len(ENVELOPE))
+        col = np.where(at >= 0, at + 1, 0)
+        kinds = {
+            "depth": env & (at >= 0) & table.startswith(b"depth", col),
+            "trade": env & (at >= 0) & table.startswith(b'trade"', col),
+            "bookTicker": env & (at >= 0) & table.startswith(b'bookTicker"', col),
+            "markPrice": env & (at >= 0) & table.startswith(b"markPrice", col),
+            "snapshot": table.startswith(b'{"lastUpdateId"'),
+        }
+        known = np.zeros(len(table), bool)
+        for mask in kinds.values():
+            known |= mask
+        ignorable = np.zeros(len(table), bool)
+        for name in IGNORED_STREAMS:
+            ignorable |= env & (at >= 0) & table.startswith(name, col)
+        acks = table.startswith(b'{"result"') | table.startswith(b'{"id"')
+        errors = table.startswith(b'{"code"')
+        unknown = ~(known | ignorable | acks | errors)
+        unknown_env = unknown & env
+        problems.add_lines(table.line_no[unknown_env].tolist(),
+                           "unknown stream "
+                           + (repr(self._stream_name(table, int(np.flatnonzero(unknown_env)[0])))
+                              if unknown_env.any() else "") + " skipped")
+        other = unknown & ~env
+        for i in np.flatnonzero(other)[:5].tolist():
+            problems.add(int(table.line_no[i]),
+                         f"not a {self.name} message: {table.message(i)[:60]!r}")
+        if other.sum() > 5:
+            problems.add_lines(table.line_no[other][5:].tolist(), "more unrecognised messages")
+        for i in np.flatnonzero(errors)[:20].tolist():
+            problems.add(int(table.line_no[i]), f"exchange error message: {table.message(i)[:120]!r}")
+        if errors.sum() > 20:
+            problems.add_lines(table.line_no[errors][20:].tolist(), "more exchange error messages")
+        return {k: np.flatnonzero(v) for k, v in kinds.items()}
+
+    @staticmethod
+    def _stream_name(table: LineTable, i: int) -> str:
+        msg = table.message(i)
+        end = msg.find(b'"', len(ENVELOPE))
+        return msg[len(ENVELOPE):end].decode("utf-8", "replace")
+
+    # --- conversion -----------------------------------------------------------------------
+    def map_chunk(self, table: LineTable, problems: ProblemLog) -> list[RowBlock]:
+        kinds = self.classify(table, problems)
+        blocks = [self.depth_rows(table, kinds["depth"], problems),
+                  self.trade_rows(table, kinds["trade"], problems),
+                  self.snapshot_rows(table, kinds["snapshot"], problems)]
+        if "t" in self.options.opt:
+            blocks.append(self.book_ticker_rows(table, kinds["bookTicker"], problems))
+        if "m" in self.options.opt:
+            blocks.append(self.mark_price_rows(table, kinds["markPrice"], problems))
+        return blocks
+
+    def depth_exch_ts(self, table: LineTable, rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        return ts * MS
+
+    def depth_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        lv = depth_levels(table, idx, self.depth_ts_key, b'"b":[', b'"a":[', problems, "depthUpdate")
+        per_msg = lv.n_bid + lv.n_ask
+        exch = self.depth_exch_ts(table, lv.rows, lv.ts)
+        return RowBlock(
+            line=np.repeat(table.line_no[lv.rows], per_msg),
+            ev=side_rows(lv.n_bid, lv.n_ask, E.DEPTH_EVENT | E.BUY_EVENT, E.DEPTH_EVENT | E.SELL_EVENT),
+            exch_ts=np.repeat(exch, per_msg),
+            local_ts=np.repeat(table.local_ts[lv.rows], per_msg),
+            px=lv.values[0::2].copy(),
+            qty=lv.values[1::2].copy(),
+        )
+
+    def trade_fields(self, d: dict) -> tuple[int, str, str, bool] | None:
+        """(ms timestamp, price, qty, buyer_is_maker) of a converted trade, None to drop it."""
+        if d["X"] != "MARKET":
+            return None
+        return d["T"], d["p"], d["q"], d["m"]
+
+    def trade_exch_ts(self, table: LineTable, rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        return ts * MS
+
+    def trade_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        idx, msgs = load_messages(table, idx, problems, "trade")
+        rows, ts, px, qty, side = [], [], [], [], []
+        for i, msg in zip(idx.tolist(), msgs):
+            try:
+                f = self.trade_fields(msg["data"])
+                if f is None:
+                    continue
+                t, p, q, m = int(f[0]), float(f[1]), float(f[2]), f[3]
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.add(int(table.line_no[i]), f"malformed trade message skipped ({exc!r})")
+                continue
+            rows.append(i)
+            ts.append(t)
+            px.append(p)
+            qty.append(q)
+            side.append(m)
+        rows_a = np.array(rows, np.int64)
+        ev = np.where(np.array(side, bool), E.TRADE_EVENT | E.SELL_EVENT,
+                      E.TRADE_EVENT | E.BUY_EVENT).astype(np.uint64)
+        return RowBlock(table.line_no[rows_a], ev,
+                        self.trade_exch_ts(table, rows_a, np.array(ts, np.int64)),
+                        table.local_ts[rows_a], np.array(px, np.float64), np.array(qty, np.float64))
+
+    def snapshot_exch_ts(self, table: LineTable, i: int, msg: dict) -> int:
+        return int(msg["T"]) * MS
+
+    def snapshot_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        idx, msgs = load_messages(table, idx, problems, "depth snapshot")
+        cols: list[tuple] = []
+        for i, msg in zip(idx.tolist(), msgs):
+            try:
+                exch = self.snapshot_exch_ts(table, i, msg)
+                local = int(table.local_ts[i])
+                line = int(table.line_no[i])
+                out = []
+                for key, side in (("bids", E.BUY_EVENT), ("asks", E.SELL_EVENT)):
+                    levels = msg[key]
+                    if len(levels) > 0:
+                        # Clears the book up to the snapshot's farthest price, then inserts it.
+                        out.append((line, E.DEPTH_CLEAR_EVENT | side, exch, local, float(levels[-1][0]), 0.0))
+                        out.extend((line, E.DEPTH_SNAPSHOT_EVENT | side, exch, local, float(px), float(q))
+                                   for px, q in levels)
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.add(int(table.line_no[i]), f"malformed depth snapshot skipped ({exc!r})")
+                continue
+            cols.extend(out)
+        return _block(cols)
+
+    def book_ticker_exch_ts(self, table: LineTable, i: int, d: dict) -> int:
+        return int(d["T"]) * MS
+
+    def book_ticker_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        idx, msgs = load_messages(table, idx, problems, "bookTicker")
+        cols: list[tuple] = []
+        for i, msg in zip(idx.tolist(), msgs):
+            try:
+                d = msg["data"]
+                exch = self.book_ticker_exch_ts(table, i, d)
+                local, line = int(table.local_ts[i]), int(table.line_no[i])
+                rows = [(line, E.BEST_BID_EVENT, exch, local, float(d["b"]), float(d["B"])),
+                        (line, E.BEST_ASK_EVENT, exch, local, float(d["a"]), float(d["A"]))]
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.add(int(table.line_no[i]), f"malformed bookTicker skipped ({exc!r})")
+                continue
+            cols.extend(rows)
+        return _block(cols)
+
+    def mark_price_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        idx, msgs = load_messages(table, idx, problems, "markPriceUpdate")
+        cols: list[tuple] = []
+        for i, msg in zip(idx.tolist(), msgs):
+            try:
+                d = msg["data"]
+                # hftbacktest stamps these with ``T`` (the next funding time), kept for equality.
+                exch = int(d["T"]) * MS
+                local, line = int(table.local_ts[i]), int(table.line_no[i])
+                rows = [(line, E.INDEX_PRICE_EVENT, exch, local, float(d["i"]), 0.0),
+                        (line, E.MARK_PRICE_EVENT, exch, local, float(d["p"]), 0.0),
+                        (line, E.FUNDING_RATE_EVENT, exch, local, float(d["r"]), 0.0)]
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.add(int(table.line_no[i]), f"malformed markPriceUpdate skipped ({exc!r})")
+                continue
+            cols.extend(rows)
+        return _block(cols)
+
+
+def _block(rows: list[tuple]) -> RowBlock:
+    if not rows:
+        z = np.zeros(0, np.int64)
+        return RowBlock(z, z.astype(np.uint64), z, z, z.astype(np.float64), z.astype(np.float64))
+    line, ev, exch, local, px, qty = zip(*rows)
+    return RowBlock(np.array(line, np.int64), np.array(ev, np.uint64), np.array(exch, np.int64),
+                    np.array(local, np.int64), np.array(px, np.float64), np.array(qty, np.float64))
+
+
+class BinanceFuturesMapper(BinanceMapper):
+    name = "binancefutures"
