@@ -1,0 +1,528 @@
+"""Broadcast channel connector -> bots: one writer, up to 200 readers, each with its own cursor.
+
+The writer never waits for readers (a stuck or SIGKILLed bot must not stall market data for
+the others); a reader that is lapped gets an ``Overrun`` with the exact number of messages it
+lost, then continues from the newest message. Readers claim a slot (their bot id = slot + 1)
+with an OFD byte lock, so the writer sees dead readers the moment the kernel drops the lock.
+
+Wake-ups: a reader about to block sets its byte in the flag array and waits on its own named
+semaphore; the writer finds set flags with one ``mmap.find`` per publish (no syscall when
+nobody sleeps) and posts only those readers' semaphores. A bounded busy-spin before sleeping
+(``spin_us``) trades a core for microsecond latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zlib
+
+import posix_ipc
+
+from hftctl.errors import HftctlError
+from hftctl.ipc import ring as R
+from hftctl.ipc.segments import (OWNER_LOCK, SLOT_LOCK_BASE, Segment, check_name, pid_alive,
+                                 sem_name, shm_name, unlink_channel_sems, unlink_sem, unlink_shm)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "bc"
+DEFAULT_CAPACITY = 8 << 20
+DEFAULT_MAX_READERS = 200
+
+_crc32 = zlib.crc32
+_REC = R.REC
+_REC_BYTES = R.REC_BYTES
+
+
+def _reader_sem(name: str, slot: int) -> str:
+    return sem_name(name, CHANNEL, f"r{slot}")
+
+
+def _open_or_replace(path: str, size: int, what: str) -> Segment:
+    """Create the segment; a leftover from a dead owner is replaced, a live owner is an error."""
+    for _ in range(50):
+        try:
+            return Segment.create(path, size)
+        except FileExistsError:
+            pass
+        try:
+            old = Segment.open(path)
+        except FileNotFoundError:
+            continue
+        try:
+            held = old.lock_held(OWNER_LOCK)
+            hdr = R.read_header(old)
+        finally:
+            old.close()
+        if held:
+            pid = hdr.owner_pid if hdr else "?"
+            raise HftctlError(f"{what} is already in use by a running process (pid {pid})")
+        log.info("replacing stale %s left by dead pid %s", path, hdr.owner_pid if hdr else "?")
+        unlink_shm(path)
+    raise HftctlError(f"{what}: could not create {path}")
+
+
+class ReaderInfo:
+    """One attached (or departed, not yet reaped) reader as the writer sees it."""
+    __slots__ = ("bot_id", "pid", "last_seq", "lag", "overruns", "alive")
+
+    def __init__(self, bot_id, pid, last_seq, lag, overruns, alive):
+        self.bot_id, self.pid, self.last_seq, self.lag = bot_id, pid, last_seq, lag
+        self.overruns, self.alive = overruns, alive
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __repr__(self) -> str:
+        return f"ReaderInfo({self.as_dict()})"
+
+
+class BroadcastWriter:
+    """The single writer of a broadcast channel (the connector)."""
+
+    def __init__(self, name: str, seg: Segment, capacity: int, max_payload: int, max_readers: int):
+        self.name = name
+        self._seg = seg
+        self._mm = seg.mm
+        self._h = memoryview(seg.mm)[:R.HEADER_BYTES].cast("Q")
+        self._slots = memoryview(seg.mm)[R.SLOTS_OFF:R.SLOTS_OFF + R.MAX_SLOTS_LIMIT * R.SLOT_BYTES].cast("Q")
+        self._cap = capacity
+        self._mask = capacity - 1
+        self._max_payload = max_payload
+        self._max_readers = max_readers
+        self._flags_end = R.FLAGS_OFF + max_readers
+        self._tail = 0
+        self._seq = 1
+        self._sems: dict[int, tuple[int, posix_ipc.Semaphore]] = {}
+        self._closed = False
+        self.generation = self._h[R.H_GENERATION]
+
+    @classmethod
+    def create(cls, name: str, capacity: int = DEFAULT_CAPACITY, max_payload: int | None = None,
+               max_readers: int = DEFAULT_MAX_READERS) -> "BroadcastWriter":
+        """Create the channel; replaces a stale one, refuses if another live writer owns it."""
+        check_name(name)
+        cap = R.round_capacity(capacity)
+        max_payload = max_payload or min(cap // 4, max(64 << 10, cap // 8))
+        if max_payload > cap // 4:
+            raise HftctlError(f"max_payload {max_payload} too large for capacity {cap} (max {cap // 4})")
+        if not 1 <= max_readers <= R.MAX_SLOTS_LIMIT:
+            raise HftctlError(f"max_readers must be 1..{R.MAX_SLOTS_LIMIT}")
+        path = shm_name(name, CHANNEL)
+        seg = _open_or_replace(path, R.DATA_OFF + cap, f"broadcast channel {name!r}")
+        if not seg.try_lock(OWNER_LOCK):
+            seg.close()
+            raise HftctlError(f"broadcast channel {name!r}: lost a creation race")
+        # Semaphores of the previous generation's readers are meaningless now.
+        unlink_channel_sems(name, CHANNEL)
+        R.init_header(seg.mm, R.KIND_BROADCAST, cap, max_payload, max_readers)
+        log.debug("created %s (%d KiB, max payload %d)", path, cap >> 10, max_payload)
+        return cls(name, seg, cap, max_payload, max_readers)
+
+    @property
+    def max_payload(self) -> int:
+        return self._max_payload
+
+    def publish(self, payload: bytes, dest: int = 0) -> int:
+        """Append one message for bot ``dest`` (0 = all); returns its sequence number."""
+        n = len(payload)
+        if n > self._max_payload:
+            raise HftctlError(f"message of {n} bytes exceeds the channel's max payload {self._max_payload}")
+        h = self._h
+        mm = self._mm
+        rec = (_REC_BYTES + n + 7) & ~7
+        pos = self._tail
+        off = pos & self._mask
+        seq = self._seq
+        if off + rec > self._cap:
+            gap = self._cap - off
+            h[R.H_TAIL_INTENT] = pos + gap + rec
+            if gap >= _REC_BYTES:
+                _REC.pack_into(mm, R.DATA_OFF + off, seq, R.PAD, 0, 0, 0)
+            pos += gap
+            off = 0
+        else:
+            h[R.H_TAIL_INTENT] = pos + rec
+        base = R.DATA_OFF + off
+        _REC.pack_into(mm, base, seq, n, dest, _crc32(payload, (seq ^ (n << 8) ^ (dest << 20) ^ (seq >> 32)) & 0xFFFFFFFF), 0)
+        mm[base + _REC_BYTES:base + _REC_BYTES + n] = payload
+        h[R.H_LATEST] = pos
+        self._tail = pos = pos + rec
+        h[R.H_TAIL] = pos
+        self._seq = seq + 1
+        h[R.H_WRITE_SEQ] = seq + 1
+        if mm.find(b"\x01", R.FLAGS_OFF, self._flags_end) >= 0:
+            self._wake()
+        return seq
+
+    def _wake(self) -> None:
+        mm = self._mm
+        i = mm.find(b"\x01", R.FLAGS_OFF, self._flags_end)
+        while i >= 0:
+            mm[i] = 0
+            slot = i - R.FLAGS_OFF
+            nonce = self._slots[slot * 4 + R.S_NONCE]
+            cached = self._sems.get(slot)
+            if cached is None or cached[0] != nonce:
+                try:
+                    cached = (nonce, posix_ipc.Semaphore(_reader_sem(self.name, slot)))
+                    self._sems[slot] = cached
+                except posix_ipc.ExistentialError:
+                    cached = None
+            if cached is not None:
+                try:
+                    cached[1].release()
+                except posix_ipc.Error:
+                    self._sems.pop(slot, None)
+            i = mm.find(b"\x01", i + 1, self._flags_end)
+
+    def heartbeat(self) -> None:
+        """Stamp the header so readers know the writer is alive; call at least every 0.5 s."""
+        self._h[R.H_HEARTBEAT] = time.monotonic_ns()
+
+    def readers(self) -> list[ReaderInfo]:
+        """Attached readers (and departed ones not yet reaped) with their lag in messages."""
+        out = []
+        last = self._seq - 1
+        for slot in range(self._max_readers):
+            pid = self._slots[slot * 4 + R.S_PID]
+            if not pid:
+                continue
+            seen = self._slots[slot * 4 + R.S_SEQ]
+            out.append(ReaderInfo(slot + 1, pid, seen, max(0, last - seen), self._slots[slot * 4 + R.S_LOST],
+                                  self._seg.lock_held(SLOT_LOCK_BASE + slot)))
+        return out
+
+    def reap(self) -> list[int]:
+        """Free the slots of readers that died or closed; returns their bot ids (cancel their orders)."""
+        gone = []
+        for info in self.readers():
+            if not info.alive:
+                slot = info.bot_id - 1
+                # The slot lock is free: claim it briefly so a reader attaching right now cannot
+                # have its fresh slot wiped.
+                if not self._seg.try_lock(SLOT_LOCK_BASE + slot):
+                    continue
+                try:
+                    for k in range(4):
+                        self._slots[slot * 4 + k] = 0
+                    self._mm[R.FLAGS_OFF + slot] = 0
+                    self._sems.pop(slot, None)
+                    unlink_sem(_reader_sem(self.name, slot))
+                finally:
+                    self._seg.unlock(SLOT_LOCK_BASE + slot)
+                gone.append(info.bot_id)
+        return gone
+
+    def close(self, unlink: bool = True) -> None:
+        """Mark closed (readers see WriterGone), wake sleepers, and by default remove the segment."""
+        if self._closed:
+            return
+        self._closed = True
+        self._h[R.H_CLOSED] = 1
+        self._mm[R.FLAGS_OFF:self._flags_end] = b"\x01" * self._max_readers
+        self._wake()
+        for _, sem in self._sems.values():
+            try:
+                sem.close()
+            except posix_ipc.Error:
+                pass
+        self._sems.clear()
+        if unlink and self._seg.still_named():
+            unlink_shm(self._seg.name)
+            unlink_channel_sems(self.name, CHANNEL)
+        self._h.release()
+        self._slots.release()
+        self._seg.close()
+
+    def __enter__(self) -> "BroadcastWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class BroadcastReader:
+    """One reader of a broadcast channel (a bot or the collector)."""
+
+    def __init__(self, name: str, seg: Segment, slot: int, spin_us: float) -> None:
+        self.name = name
+        self.bot_id = slot + 1
+        self.spin_us = spin_us
+        self._seg = seg
+        self._mm = seg.mm
+        self._h = R.check_header(seg.mm, seg.size, R.KIND_BROADCAST, f"broadcast channel {name!r}")
+        self._slot_q = memoryview(seg.mm)[R.SLOTS_OFF + slot * R.SLOT_BYTES:
+                                          R.SLOTS_OFF + (slot + 1) * R.SLOT_BYTES].cast("Q")
+        self._slot = slot
+        self._flag = R.FLAGS_OFF + slot
+        self._cap = self._h[R.H_CAPACITY]
+        self._mask = self._cap - 1
+        self._max_payload = self._h[R.H_MAX_PAYLOAD]
+        self.generation = self._h[R.H_GENERATION]
+        self._owner_pid = self._h[R.H_OWNER_PID]
+        # Start right after the newest message: a new reader wants new messages (and a snapshot).
+        self._cursor, self._expect = 0, 1
+        if self._h[R.H_TAIL]:
+            found = self._latest_valid()
+            if found is None:
+                raise HftctlError(f"broadcast channel {name!r}: cannot find a valid starting point")
+            self._cursor, self._expect = found[0] + R.rec_size(found[2]), found[1] + 1
+        self._lost_total = 0
+        self._next_liveness = 0.0
+        self._sem = posix_ipc.Semaphore(_reader_sem(name, slot), posix_ipc.O_CREAT, mode=0o600)
+        self._slot_q[R.S_SEQ] = 0
+        self._slot_q[R.S_LOST] = 0
+        self._slot_q[R.S_NONCE] = R.new_generation()
+        self._slot_q[R.S_PID] = os.getpid()
+        self._closed = False
+
+    @classmethod
+    def attach(cls, name: str, bot_id: int | None = None, timeout: float = 5.0,
+               spin_us: float = 0.0, _not_generation: int = 0) -> "BroadcastReader":
+        """Attach to connector NAME's broadcast channel, waiting up to ``timeout`` for it.
+
+        ``bot_id`` asks for a specific slot (re-attaching after a writer restart keeps the id);
+        otherwise the first free slot is taken.
+        """
+        check_name(name)
+        path = shm_name(name, CHANNEL)
+        deadline = time.monotonic() + timeout
+        while True:
+            seg = _try_open_live(path, _not_generation)
+            if seg is not None:
+                break
+            if time.monotonic() >= deadline:
+                raise HftctlError(f"no running connector {name!r} (broadcast channel {path} absent or dead)")
+            time.sleep(0.01)
+        try:
+            h = R.check_header(seg.mm, seg.size, R.KIND_BROADCAST, f"broadcast channel {name!r}")
+            max_slots = h[R.H_MAX_SLOTS]
+            slots = memoryview(seg.mm)[R.SLOTS_OFF:R.SLOTS_OFF + max_slots * R.SLOT_BYTES].cast("Q")
+            try:
+                slot = _claim_slot(seg, slots, max_slots, bot_id)
+            finally:
+                slots.release()
+                h.release()
+            if slot is None:
+                raise HftctlError(f"broadcast channel {name!r}: all {max_slots} reader slots are taken"
+                                  if bot_id is None else f"bot id {bot_id} is taken or out of range")
+            return cls(name, seg, slot, spin_us)
+        except BaseException:
+            seg.close()
+            raise
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    def poll(self) -> "R.Received | R.Overrun | None":
+        """Next message for this reader without blocking (None if there is none yet)."""
+        h = self._h
+        mm = self._mm
+        cap = self._cap
+        while True:
+            cur = self._cursor
+            if h[R.H_TAIL] == cur:
+                return None
+            off = cur & self._mask
+            if cap - off < _REC_BYTES:
+                self._cursor = cur + cap - off
+                continue
+            base = R.DATA_OFF + off
+            seq, n, dest, crc, _ = _REC.unpack_from(mm, base)
+            if seq != self._expect or n > self._max_payload:
+                if h[R.H_TAIL_INTENT] - cap > cur:
+                    return self._resync("lapped")
+                if n == R.PAD and seq == self._expect:
+                    self._cursor = cur + cap - off
+                    continue
+                return self._resync(f"corrupt: bad framing at seq {self._expect}")
+            data = mm[base + _REC_BYTES:base + _REC_BYTES + n]
+            if h[R.H_TAIL_INTENT] - cap > cur:
+                return self._resync("lapped")
+            self._cursor = cur + ((_REC_BYTES + n + 7) & ~7)
+            self._expect = seq + 1
+            self._slot_q[R.S_SEQ] = seq
+            if _crc32(data, (seq ^ (n << 8) ^ (dest << 20) ^ (seq >> 32)) & 0xFFFFFFFF) != crc:
+                return self._lost(1, f"corrupt: checksum mismatch at seq {seq}")
+            if dest and dest != self.bot_id:
+                continue
+            return R.Received(seq, dest, data)
+
+    def _lost(self, lost: int, reason: str) -> R.Overrun:
+        self._lost_total += lost
+        self._slot_q[R.S_LOST] = self._lost_total
+        if reason.startswith("corrupt"):
+            log.warning("broadcast channel %r: %s (%d message(s) skipped)", self.name, reason, lost)
+        return R.Overrun(lost, reason)
+
+    def _latest_valid(self) -> tuple[int, int, int] | None:
+        """(position, seq, length) of the newest record if it is intact, else None."""
+        h = self._h
+        for _ in range(100):
+            latest = h[R.H_LATEST]
+            base = R.DATA_OFF + (latest & self._mask)
+            seq, n, dest, crc, _ = _REC.unpack_from(self._mm, base)
+            ok = n <= self._max_payload and _crc32(
+                self._mm[base + _REC_BYTES:base + _REC_BYTES + n],
+                (seq ^ (n << 8) ^ (dest << 20) ^ (seq >> 32)) & 0xFFFFFFFF) == crc
+            if h[R.H_TAIL_INTENT] - self._cap <= latest:
+                return (latest, seq, n) if ok else None
+        return None  # the writer kept lapping us while we looked; try again on the next poll
+
+    def _resync(self, reason: str) -> R.Overrun | None:
+        """Jump to the newest intact record; the count lost is exact because records carry seq.
+
+        If the newest record itself is damaged (only a scribbler does that), wait for the next
+        one: return None now and report the loss once a valid record exists.
+        """
+        found = self._latest_valid()
+        if found is None or found[0] == self._cursor:
+            return None
+        latest, seq, _ = found
+        lost = max(0, seq - self._expect)
+        self._cursor = latest
+        self._expect = seq
+        return self._lost(lost, reason)
+
+    def recv(self, timeout: float | None = None, spin_us: float | None = None
+             ) -> "R.Received | R.Overrun | R.WriterGone | None":
+        """Next message, blocking up to ``timeout`` seconds (None = forever).
+
+        Spins for ``spin_us`` microseconds first (default: the reader's ``spin_us``), then sleeps
+        on its semaphore. Returns None on timeout and ``WriterGone`` once the writer is dead,
+        closed or silent for more than 1.5 s.
+        """
+        r = self.poll()
+        if r is not None:
+            return r
+        now = time.monotonic()
+        deadline = None if timeout is None else now + timeout
+        spin = self.spin_us if spin_us is None else spin_us
+        if spin > 0:
+            spin_end = now + min(spin / 1e6, timeout if timeout is not None else spin)
+            poll = self.poll
+            while True:
+                r = poll()
+                if r is not None:
+                    return r
+                if time.monotonic() >= spin_end:
+                    break
+        mm = self._mm
+        while True:
+            now = time.monotonic()
+            if now >= self._next_liveness:
+                self._next_liveness = now + R.LIVENESS_EVERY
+                gone = self._gone_reason()
+                if gone:
+                    return R.WriterGone(gone)
+            if deadline is not None and now >= deadline:
+                return None
+            mm[self._flag] = 1
+            r = self.poll()
+            if r is not None:
+                mm[self._flag] = 0
+                return r
+            wait = R.WAIT_SLICE if deadline is None else min(R.WAIT_SLICE, deadline - now)
+            try:
+                self._sem.acquire(max(wait, 0.0))
+            except posix_ipc.BusyError:
+                pass
+            mm[self._flag] = 0
+            r = self.poll()
+            if r is not None:
+                return r
+
+    # --- liveness ------------------------------------------------------------------------------
+
+    def _gone_reason(self) -> str | None:
+        h = self._h
+        if h[R.H_CLOSED]:
+            return "writer closed the channel"
+        if not self._seg.lock_held(OWNER_LOCK) or not pid_alive(self._owner_pid):
+            return f"writer pid {self._owner_pid} died"
+        age = (time.monotonic_ns() - h[R.H_HEARTBEAT]) / 1e9
+        if age > R.STALE_AFTER:
+            return f"writer pid {self._owner_pid} silent for {age:.1f}s"
+        return None
+
+    def writer_alive(self) -> bool:
+        return self._gone_reason() is None
+
+    @property
+    def lost_total(self) -> int:
+        return self._lost_total
+
+    def reattach(self, timeout: float = 5.0) -> bool:
+        """After WriterGone: attach to the restarted writer's new segment, keeping the bot id.
+
+        Returns False if no new live writer appeared within ``timeout``; the reader stays usable
+        (call again later).
+        """
+        old_gen = self.generation
+        try:
+            new = BroadcastReader.attach(self.name, bot_id=self.bot_id, timeout=timeout,
+                                         spin_us=self.spin_us, _not_generation=old_gen)
+        except HftctlError:
+            try:
+                new = BroadcastReader.attach(self.name, bot_id=None, timeout=0,
+                                             spin_us=self.spin_us, _not_generation=old_gen)
+            except HftctlError:
+                return False
+        self._release()
+        self.__dict__.update(new.__dict__)
+        return True
+
+    def _release(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._h.release()
+        self._slot_q.release()
+        self._sem.close()
+        # Leave the pid in the slot: the writer's reap() reports this bot as gone.
+        self._seg.close()
+
+    def close(self) -> None:
+        """Detach; the writer's ``reap()`` will report this bot id as gone."""
+        if self._closed:
+            return
+        try:
+            self._mm[self._flag] = 0
+        except ValueError:
+            pass
+        if self._seg.still_named():
+            unlink_sem(_reader_sem(self.name, self._slot))
+        self._release()
+
+    def __enter__(self) -> "BroadcastReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _try_open_live(path: str, not_generation: int) -> Segment | None:
+    """Open the segment if it exists, is initialised, has a live owner and a new generation."""
+    try:
+        seg = Segment.open(path)
+    except FileNotFoundError:
+        return None
+    hdr = R.read_header(seg)
+    if hdr is None or hdr.closed or hdr.generation == not_generation or not seg.lock_held(OWNER_LOCK):
+        seg.close()
+        return None
+    return seg
+
+
+def _claim_slot(seg: Segment, slots, max_slots: int, bot_id: int | None) -> int | None:
+    if bot_id is not None:
+        slot = bot_id - 1
+        return slot if 0 <= slot < max_slots and seg.try_lock(SLOT_LOCK_BASE + slot) else None
+    # Prefer never-used/reaped slots so the writer can still report a departed bot's id.
+    for want_empty in (True, False):
+        for slot in range(max_slots):
+            if (slots[slot * 4 + R.S_PID] == 0) == want_empty and seg.try_lock(SLOT_LOCK_BASE + slot):
+                return slot
+    return None

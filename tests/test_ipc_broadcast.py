@@ -1,0 +1,358 @@
+"""Broadcast channel across real processes and real shared memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import time
+import zlib
+
+import pytest
+
+from hftctl.errors import HftctlError
+from hftctl.ipc import BroadcastReader, BroadcastWriter, Overrun, Received, WriterGone
+from hftctl.ipc import ring as R
+from tests.ipc_helpers import CTX, chan, procs, record_offsets, start  # noqa: F401
+
+TOTAL = 100_000
+TARGETED_EVERY = 7
+HEAD = struct.Struct("<QI")   # message index, crc of the filler
+
+
+def make_payload(i: int) -> bytes:
+    filler = bytes([i & 0xFF]) * (i % 200)
+    return HEAD.pack(i, zlib.crc32(filler)) + filler
+
+
+def check_payload(data: bytes) -> int:
+    i, crc = HEAD.unpack_from(data)
+    filler = data[HEAD.size:]
+    assert len(filler) == i % 200 and zlib.crc32(filler) == crc, f"message {i} damaged"
+    return i
+
+
+def dest_of(i: int, nreaders: int) -> int:
+    return (i // TARGETED_EVERY) % nreaders + 1 if i % TARGETED_EVERY == 0 else 0
+
+
+def reader_proc(name, bot_id, spin_us, nreaders, ready, results):
+    try:
+        r = BroadcastReader.attach(name, bot_id=bot_id, timeout=10, spin_us=spin_us)
+        ready.put(r.bot_id)
+        want = [i for i in range(TOTAL) if dest_of(i, nreaders) in (0, r.bot_id)]
+        got, k, overruns = 0, 0, 0
+        while k < len(want):
+            m = r.recv(timeout=10)
+            if isinstance(m, Overrun):
+                overruns += 1
+                break
+            assert isinstance(m, Received), f"unexpected {m!r} after {k} messages"
+            i = check_payload(m.payload)
+            assert i == want[k], f"bot {r.bot_id}: expected message {want[k]}, got {i}"
+            assert m.dest in (0, r.bot_id)
+            k += 1
+            got += 1
+        results.put((r.bot_id, got, len(want), overruns))
+        r.close()
+    except BaseException as e:  # report instead of dying silently
+        results.put((bot_id, "error", repr(e), 0))
+
+
+def writer_proc(name, nreaders, capacity):
+    w = BroadcastWriter.create(name, capacity=capacity)
+    try:
+        deadline = time.monotonic() + 20
+        while len([x for x in w.readers() if x.alive]) < nreaders and time.monotonic() < deadline:
+            time.sleep(0.005)
+        for i in range(TOTAL):
+            if i % 2000 == 0:
+                # Test-level flow control: the channel itself never waits for readers, but this
+                # test is about ordering and completeness, not overruns, on a 2-core machine.
+                while max((x.lag for x in w.readers()), default=0) > 15_000:
+                    time.sleep(0.001)
+                w.heartbeat()
+            w.publish(make_payload(i), dest_of(i, nreaders))
+        time.sleep(30)  # stay alive (heartbeating is not needed for this test's duration)
+    finally:
+        w.close()
+
+
+def test_ordering_and_no_loss_100k_messages_three_reader_processes(chan, procs):
+    nreaders = 3
+    ready, results = CTX.Queue(), CTX.Queue()
+    # 4 MiB ring: 100k messages of ~130 B wrap it three times.
+    writer = start(procs, writer_proc, chan, nreaders, 4 << 20)
+    for bot_id, spin in zip((1, 2, 3), (0.0, 50.0, 0.0)):
+        start(procs, reader_proc, chan, bot_id, spin, nreaders, ready, results)
+    assert sorted(ready.get(timeout=15) for _ in range(nreaders)) == [1, 2, 3]
+    outcomes = sorted(results.get(timeout=60) for _ in range(nreaders))
+    for bot_id, got, want, overruns in outcomes:
+        assert got != "error", want
+        assert (got, overruns) == (want, 0), f"bot {bot_id}"
+    assert sum(o[1] for o in outcomes) == TOTAL + 2 * sum(1 for i in range(TOTAL) if dest_of(i, 3) == 0)
+    writer.kill()
+
+
+def test_variable_sizes_up_to_64k_survive_wrap_around(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 18)  # 256 KiB ring, 64 KiB max payload
+    r = BroadcastReader.attach(chan, timeout=1)
+    try:
+        assert w.max_payload >= 64 << 10
+        sizes = [0, 1, 7, 8, 9, 65536, 1000, 65536 - 24, 333, 65536] * 6
+        for k, n in enumerate(sizes):
+            payload = bytes([k & 0xFF]) * n
+            seq = w.publish(payload)
+            m = r.poll()
+            assert isinstance(m, Received) and m.seq == seq and m.payload == payload
+        assert r.poll() is None
+        with pytest.raises(HftctlError, match="exceeds the channel's max payload"):
+            w.publish(b"x" * (w.max_payload + 1))
+    finally:
+        r.close()
+        w.close()
+
+
+def test_overrun_reports_exact_lost_count_and_resumes_at_newest(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    r = BroadcastReader.attach(chan, timeout=1)
+    try:
+        for i in range(10):
+            w.publish(b"m%d" % i)
+        assert [r.poll().seq for _ in range(10)] == list(range(1, 11))
+        last = 0
+        for i in range(5000):  # 5000 x 40 B records = 3 laps of a 64 KiB ring
+            last = w.publish(b"x" * 16)
+        m = r.poll()
+        assert m == Overrun(lost=last - 11, reason="lapped")
+        m = r.poll()
+        assert isinstance(m, Received) and m.seq == last
+        assert r.poll() is None
+        assert r.lost_total == last - 11
+        info = {x.bot_id: x for x in w.readers()}[r.bot_id]
+        assert info.overruns == last - 11 and info.lag == 0 and info.alive
+    finally:
+        r.close()
+        w.close()
+
+
+def slow_reader_proc(name, results):
+    r = BroadcastReader.attach(name, timeout=10)
+    results.put("ready")
+    events = []
+    while True:
+        m = r.recv(timeout=3)
+        if m is None or isinstance(m, WriterGone):
+            break
+        if isinstance(m, Overrun):
+            events.append(("overrun", m.lost))
+            time.sleep(0.001)
+        else:
+            events.append(("msg", m.seq))
+            if m.seq % 500 == 0:
+                time.sleep(0.02)  # fall behind now and then
+    results.put(events)
+    r.close()
+
+
+def test_slow_reader_process_overruns_are_exact(chan, procs):
+    """Across processes: every seq is either received or counted in exactly one Overrun."""
+    results = CTX.Queue()
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    try:
+        start(procs, slow_reader_proc, chan, results)
+        assert results.get(timeout=10) == "ready"
+        total = 60_000
+        for i in range(total):
+            w.publish(struct.pack("<Q", i) * 4)
+            if i % 5000 == 0:
+                w.heartbeat()
+        w.close()
+        events = results.get(timeout=30)
+    finally:
+        w.close()
+    seen, prev, lost_total, pending_lost = 0, 0, 0, 0
+    for kind, val in events:
+        if kind == "msg":
+            assert val == prev + 1 + pending_lost, (prev, val, pending_lost)
+            prev, pending_lost, seen = val, 0, seen + 1
+        else:
+            pending_lost = val
+            lost_total += val
+    assert lost_total > 0, "the test did not provoke an overrun"
+    # The reader attached before the first message: every seq 1..total was seen or counted lost.
+    assert prev == total and seen + lost_total == total
+
+
+def blocking_reader_proc(name, ready, results, count):
+    r = BroadcastReader.attach(name, timeout=10)
+    ready.put(r.bot_id)
+    got = 0
+    while got < count:
+        m = r.recv(timeout=10)
+        assert isinstance(m, Received), m
+        got += 1
+    results.put(got)
+    r.close()
+
+
+def test_sigkilled_reader_blocks_neither_writer_nor_other_readers(chan, procs):
+    ready, results = CTX.Queue(), CTX.Queue()
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    try:
+        victim = start(procs, blocking_reader_proc, chan, ready, results, 10**9)
+        victim_id = ready.get(timeout=10)
+        n = 20_000
+        start(procs, blocking_reader_proc, chan, ready, results, n)
+        ready.get(timeout=10)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(5)
+        for i in range(n):
+            w.publish(b"%d" % i)
+            if i % 500 == 0:
+                # keep the healthy reader from being lapped; the dead one is ignored
+                while any(x.alive and x.lag > 1000 for x in w.readers()):
+                    time.sleep(0.0005)
+        assert results.get(timeout=20) == n
+        dead = [x for x in w.readers() if x.bot_id == victim_id]
+        assert dead and not dead[0].alive
+        assert victim_id in w.reap()
+        assert not os.path.exists(f"/dev/shm/sem.hftctl.{chan}.bc.r{victim_id - 1}")
+    finally:
+        w.close()
+
+
+def heartbeating_writer_proc(name, ready, tag):
+    w = BroadcastWriter.create(name, capacity=1 << 16)
+    ready.put(w.generation)
+    i = 0
+    while True:
+        w.publish(b"%s-%d" % (tag, i))
+        w.heartbeat()
+        i += 1
+        time.sleep(0.01)
+
+
+def test_sigkilled_writer_detected_within_2s_and_restarted_writer_reattached(chan, procs):
+    ready = CTX.Queue()
+    first = start(procs, heartbeating_writer_proc, chan, ready, b"first")
+    gen1 = ready.get(timeout=10)
+    r = BroadcastReader.attach(chan, timeout=5)
+    try:
+        bot_id = r.bot_id
+        assert isinstance(r.recv(timeout=2), Received) and r.writer_alive()
+        os.kill(first.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        while True:
+            m = r.recv(timeout=3)
+            if isinstance(m, WriterGone) or m is None:
+                break
+        detected_after = time.monotonic() - killed_at
+        assert isinstance(m, WriterGone), m
+        assert detected_after < 2.0, detected_after
+        assert not r.writer_alive()
+        first.join(5)
+
+        start(procs, heartbeating_writer_proc, chan, ready, b"second")
+        gen2 = ready.get(timeout=10)
+        assert gen2 != gen1
+        assert r.reattach(timeout=5)
+        assert r.bot_id == bot_id and r.generation == gen2 and r.writer_alive()
+        m = r.recv(timeout=2)
+        assert isinstance(m, Received) and m.payload.startswith(b"second-")
+    finally:
+        r.close()
+
+
+def test_hung_writer_without_heartbeat_is_reported_gone(chan, procs):
+    ready = CTX.Queue()
+    p = start(procs, heartbeating_writer_proc, chan, ready, b"x")
+    ready.get(timeout=10)
+    r = BroadcastReader.attach(chan, timeout=5)
+    try:
+        os.kill(p.pid, signal.SIGSTOP)  # alive, holds its lock, but silent
+        t0 = time.monotonic()
+        m = r.recv(timeout=0.5)
+        while isinstance(m, Received) or m is None:
+            m = r.recv(timeout=3)
+            assert time.monotonic() - t0 < 5
+        assert isinstance(m, WriterGone) and "silent" in m.reason
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        r.close()
+
+
+def test_closed_writer_wakes_blocked_reader_with_writer_gone(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    r = BroadcastReader.attach(chan, timeout=1)
+    try:
+        w.close()
+        m = r.recv(timeout=2)
+        assert isinstance(m, WriterGone) and "closed" in m.reason
+        assert not r.reattach(timeout=0.1)
+    finally:
+        r.close()
+        w.close()
+
+
+def test_corrupt_bytes_in_a_slot_are_reported_not_delivered(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    r = BroadcastReader.attach(chan, timeout=1)
+    try:
+        for i in range(8):
+            w.publish(b"payload-%d" % i)
+        mm = w._seg.mm
+        offs = record_offsets(mm, 8)
+        mm[offs[2] + R.REC_BYTES + 3] ^= 0xFF            # payload of seq 3
+        mm[offs[5]:offs[5] + R.REC_BYTES] = os.urandom(R.REC_BYTES)   # header of seq 6
+        got = []
+        while (m := r.poll()) is not None:
+            got.append(m if isinstance(m, Overrun) else m.seq)
+        assert got[:2] == [1, 2]
+        assert isinstance(got[2], Overrun) and got[2].lost == 1 and "checksum" in got[2].reason
+        assert got[3:5] == [4, 5]
+        # Framing of seq 6 destroyed: resync at the newest intact record, counting 6 and 7 lost.
+        assert isinstance(got[5], Overrun) and got[5].lost == 2 and "framing" in got[5].reason
+        assert got[6:] == [8]
+        w.publish(b"after")
+        m = r.poll()
+        assert isinstance(m, Received) and m.payload == b"after"
+    finally:
+        r.close()
+        w.close()
+
+
+def test_second_live_writer_is_refused_and_bad_names_rejected(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    try:
+        with pytest.raises(HftctlError, match="already in use"):
+            BroadcastWriter.create(chan, capacity=1 << 16)
+    finally:
+        w.close()
+    for bad in ("", "a/b", "x" * 65, "../etc", "sp ace"):
+        with pytest.raises(HftctlError, match="invalid connector name"):
+            BroadcastWriter.create(bad)
+    with pytest.raises(HftctlError, match="no running connector"):
+        BroadcastReader.attach(chan, timeout=0.05)
+
+
+def test_reader_slots_and_bot_ids(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16, max_readers=3)
+    readers = []
+    try:
+        readers = [BroadcastReader.attach(chan, timeout=1) for _ in range(3)]
+        assert [r.bot_id for r in readers] == [1, 2, 3]
+        with pytest.raises(HftctlError, match="all 3 reader slots are taken"):
+            BroadcastReader.attach(chan, timeout=0.1)
+        readers[1].close()
+        assert w.reap() == [2]
+        again = BroadcastReader.attach(chan, timeout=1)
+        readers.append(again)
+        assert again.bot_id == 2
+        with pytest.raises(HftctlError, match="bot id 1 is taken"):
+            BroadcastReader.attach(chan, bot_id=1, timeout=0.1)
+        assert {x.bot_id: x.pid for x in w.readers()} == {1: os.getpid(), 2: os.getpid(), 3: os.getpid()}
+    finally:
+        for r in readers:
+            r.close()
+        w.close()
