@@ -11,6 +11,7 @@ from hftctl.collector.options import CollectOptions
 from hftctl.collector.runner import run_until_stopped
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
+from hftctl.errors import HftctlError
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,10 @@ def collect(opts: CollectOptions) -> CollectStats:
     writer = RecordingWriter(opts.out, codec, opts.rotate_s)
     stats = CollectStats()
     if opts.ipc_name is not None:
-        from hftctl.collector.ipc_source import IpcSource  # needs the connector's shared memory
+        try:
+            from hftctl.collector.ipc_source import IpcSource  # needs the shared-memory transport
+        except ImportError as e:
+            raise HftctlError(f"--ipc is unavailable: {e}") from None
         source = IpcSource(opts.ipc_name, opts.symbols, writer, stats)
     else:
         assert opts.exchange and opts.urls

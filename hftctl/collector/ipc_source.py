@@ -1,0 +1,150 @@
+"""--ipc mode: record the RawMessage events a running connector publishes.
+
+The collector is one more reader of the connector's broadcast channel: it says Hello, asks for
+raw messages with SubscribeRaw (one per symbol), and writes each RawMessage's bytes verbatim with
+the connector's receive time, so the recording holds exactly what the bots were fed. Blocking
+ring reads run in a worker thread; files are only touched from the event loop.
+
+Losses are marked in the file, never hidden: a lapped reader (Overrun) and a connector that died
+or restarted each write a gap mark, and after either the collector asks for fresh snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+from hftctl.collector.stats import CollectStats
+from hftctl.collector.writer import RecordingWriter
+from hftctl.errors import HftctlError
+from hftctl.exchanges import endpoints as ep
+from hftctl.ipc import schema as s
+from hftctl.ipc.endpoint import BotEndpoint
+from hftctl.ipc.ring import Overrun, WriterGone
+
+log = logging.getLogger(__name__)
+
+BATCH = 4096            # messages taken from the ring per thread hop
+WAIT_S = 0.2            # longest blocking read, so flushes and signals are never held up
+HEARTBEAT_S = 1.0
+ATTACH_TIMEOUT_S = 5.0
+
+
+class IpcSource:
+    def __init__(self, name: str, symbols: list[str], writer: RecordingWriter, stats: CollectStats) -> None:
+        self.name = name
+        self.symbols = [x.upper() for x in symbols]
+        self._wanted = set(self.symbols)
+        self.writer = writer
+        self.stats = stats
+        self.exchange: str | None = None   # learnt from the first RawMessage (for gap marks)
+        self._ep: BotEndpoint | None = None
+        self._stopping = False
+        self._last_ts = 0
+        stats.source = f"connector {name!r}"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        # A connector that is not running: one-line error at start.
+        self._ep = BotEndpoint.attach(self.name, "collect", timeout=ATTACH_TIMEOUT_S)
+        self._subscribe()
+        last_beat = 0.0
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future | None = None
+        try:
+            while True:
+                pending = loop.run_in_executor(None, self._read_batch)
+                batch = await asyncio.shield(pending)
+                for item in batch:
+                    if isinstance(item, s.RawMessage):
+                        self._on_raw(item)
+                    elif isinstance(item, Overrun):
+                        log.warning("lost %d messages from connector %r (%s)", item.lost, self.name, item.reason)
+                        self._mark_gaps("overrun")
+                        self._ask_snapshots()
+                    elif isinstance(item, WriterGone):
+                        log.warning("connector %r gone: %s; waiting for it to come back", self.name, item.reason)
+                        self._mark_gaps("connector-gone")
+                        self.stats.state = f"connector gone ({item.reason})"
+                        pending = loop.run_in_executor(None, self._wait_reattach)
+                        await asyncio.shield(pending)
+                        self.stats.reconnects += 1
+                        log.info("connector %r is back", self.name)
+                        self._subscribe()
+                now = time.monotonic()
+                if now - last_beat >= HEARTBEAT_S:
+                    last_beat = now
+                    self._send(s.BotHeartbeat(self._ep.bot_id, time.time_ns()))
+        finally:
+            self._stopping = True
+            if pending is not None and not pending.done():
+                # the worker thread is inside recv(): let it return before the ring is unmapped
+                await asyncio.wait({pending}, timeout=5)
+            self._ep.close()
+
+    def _subscribe(self) -> None:
+        for sym in self.symbols:
+            self._send(s.SubscribeRaw(self._ep.bot_id, sym))
+        self._ask_snapshots()
+        self.stats.state = f"attached as bot {self._ep.bot_id}"
+        log.info("attached to connector %r as bot %d; raw messages of %s", self.name, self._ep.bot_id,
+                 ", ".join(self.symbols))
+
+    def _wait_reattach(self) -> None:
+        """Worker thread: retry in short steps so a stop request is noticed between them."""
+        while not self._stopping and not self._ep.reattach(timeout=WAIT_S):
+            pass
+
+    # -- ring ---------------------------------------------------------------------------------
+    def _read_batch(self) -> list:
+        """Worker thread: block briefly for the first item, then take whatever else is ready."""
+        endpoint = self._ep
+        first = endpoint.recv(timeout=WAIT_S)
+        if first is None:
+            return []
+        batch = [first]
+        while len(batch) < BATCH and not isinstance(batch[-1], WriterGone):
+            item = endpoint.recv(timeout=0.0)
+            if item is None:
+                break
+            batch.append(item)
+        return batch
+
+    def _send(self, msg: s.Message) -> None:
+        try:
+            self._ep.send(msg)
+        except HftctlError as e:
+            # The connector is stuck or gone; the broadcast side notices and reattaches.
+            log.warning("could not send %s to connector %r: %s", type(msg).__name__, self.name, e)
+
+    # -- messages -----------------------------------------------------------------------------
+    def _on_raw(self, msg: s.RawMessage) -> None:
+        if msg.symbol.upper() not in self._wanted:
+            return
+        self.exchange = self.exchange or msg.exchange
+        raw = msg.raw
+        if b"\n" in raw:  # a line must stay a line
+            self.stats.malformed += 1
+            log.warning("raw message with a newline from connector %r; newlines replaced", self.name)
+            raw = raw.replace(b"\r\n", b" ").replace(b"\n", b" ")
+        self.writer.write(msg.symbol, msg.local_ts, raw)
+        self._last_ts = msg.local_ts
+        if raw.startswith(b'{"lastUpdateId"'):
+            self.stats.snapshots += 1
+        else:
+            self.stats.count(msg.symbol.lower())
+
+    def _mark_gaps(self, reason: str) -> None:
+        if self.exchange not in ep.TESTNET:
+            return  # nothing recorded yet (exchange unknown): there is no hole to mark
+        # stamped like the last recorded message: the connector's clock, not ours
+        ts = self._last_ts
+        for sym in self.symbols:
+            self.writer.write(sym, ts, ep.gap_marker(self.exchange, sym, reason, ts // 1_000_000))
+            self.stats.gaps += 1
+
+    def _ask_snapshots(self) -> None:
+        for sym in self.symbols:
+            self._send(s.SnapshotRequest(self._ep.bot_id, sym))
