@@ -1,11 +1,23 @@
-"""`hftctl connector` (not built yet)."""
+"""`hftctl connector NAME EXCHANGE CONFIG.toml`: bridge one exchange account and local bots."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-from hftctl.commands._common import not_implemented
+from hftctl.connector.run import run_connector
+from hftctl.log import setup_logging
 
 
-def command(args: list[str] = typer.Argument(None, help="Arguments (not implemented yet).")) -> None:
-    not_implemented("connector")
+def command(
+    name: str = typer.Argument(..., help="Connector name; bots connect to it by this name (e.g. bf)."),
+    exchange: str = typer.Argument(..., help="binancefutures (binancespot, bybit: not yet)."),
+    config: Path = typer.Argument(..., help="TOML config (see configs/*.toml). Secrets may come from "
+                                            "HFTCTL_API_KEY / HFTCTL_SECRET instead."),
+    allow_mainnet: bool = typer.Option(False, "--allow-mainnet", help="Permit real-money (mainnet) URLs."),
+    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error (or HFTCTL_LOG)."),
+) -> None:
+    setup_logging(log_level, "connector")
+    run_connector(name, exchange, config, allow_mainnet)

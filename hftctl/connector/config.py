@@ -1,0 +1,131 @@
+"""Connector configuration: TOML file + environment secrets, validated with one-line errors.
+
+The file uses hftbacktest's connector keys (``stream_url``, ``api_url``, ``order_prefix``,
+``api_key``, ``secret`` for Binance...), so existing configs work unchanged. Each exchange
+package reads its own keys through :class:`ConfigReader`, which names the file and the key in
+every error. ``HFTCTL_API_KEY`` / ``HFTCTL_SECRET`` override the file so that secrets need not
+be written to disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from hftctl.connector.secrets import Secret
+from hftctl.errors import HftctlError
+
+ENV_API_KEY = "HFTCTL_API_KEY"
+ENV_SECRET = "HFTCTL_SECRET"
+_MISSING = object()
+
+
+class ConfigReader:
+    """Typed access to a config table; every failure is one line naming file and key."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = None) -> None:
+        self.data = data
+        self.source = source
+        self.env = os.environ if env is None else env
+
+    def _err(self, key: str, what: str) -> HftctlError:
+        return HftctlError(f"{self.source}: {what} '{key}'")
+
+    def _get(self, key: str, default: Any) -> Any:
+        if key in self.data:
+            return self.data[key]
+        if default is _MISSING:
+            raise self._err(key, "missing key")
+        return default
+
+    def str(self, key: str, default: Any = _MISSING) -> str:
+        v = self._get(key, default)
+        if not isinstance(v, str) or (v == "" and default is _MISSING):
+            raise self._err(key, "expected a non-empty string for key")
+        return v
+
+    def url(self, key: str, schemes: tuple[str, ...], default: Any = _MISSING) -> str:
+        v = self.str(key, default)
+        if not v.startswith(tuple(s + "://" for s in schemes)):
+            raise self._err(key, f"expected a {'/'.join(schemes)} URL for key")
+        return v.rstrip("/")
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float | None = None) -> float:
+        v = self._get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self._err(key, "expected a number for key")
+        if minimum is not None and v < minimum:
+            raise self._err(key, f"expected a number >= {minimum} for key")
+        return float(v)
+
+    def int(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+        v = self._get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self._err(key, "expected an integer for key")
+        if minimum is not None and v < minimum:
+            raise self._err(key, f"expected an integer >= {minimum} for key")
+        return v
+
+    def bool(self, key: str, default: Any = _MISSING) -> bool:
+        v = self._get(key, default)
+        if not isinstance(v, bool):
+            raise self._err(key, "expected true or false for key")
+        return v
+
+    def secret(self, key: str, env_var: str) -> Secret:
+        """A credential from ``env_var`` if set, else from the file; never echoed in errors."""
+        value = self.env.get(env_var) or self.data.get(key)
+        if value is None:
+            raise HftctlError(f"{self.source}: missing key '{key}' (or set {env_var})")
+        if not isinstance(value, str) or not value.strip():
+            raise HftctlError(f"{self.source}: expected a non-empty string for key '{key}'")
+        if value != value.strip():
+            # The testnet guide's "API key invalid" trap: pasted keys with stray whitespace.
+            raise HftctlError(f"{self.source}: key '{key}' has leading/trailing whitespace")
+        return Secret(value)
+
+    def order_prefix(self, key: str = "order_prefix", max_len: int = 8) -> str:
+        v = self.str(key)
+        if len(v) > max_len or not all(c.isascii() and (c.isalnum() or c == "_") for c in v):
+            raise self._err(key, f"expected 1-{max_len} letters, digits or '_' for key")
+        return v
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """Exchange-independent knobs (all optional in the file)."""
+
+    bot_heartbeat_timeout_s: float = 5.0   # 0 disables the watchdog
+    cancel_on_bot_timeout: bool = True
+    reconcile_interval_s: float = 30.0     # periodic REST reconciliation, besides reconnects
+    heartbeat_interval_s: float = 1.0      # connector -> bots Heartbeat
+
+    @classmethod
+    def read(cls, r: ConfigReader) -> "ConnectorSettings":
+        return cls(
+            bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0),
+            cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
+            reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0),
+            heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05),
+        )
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HftctlError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise HftctlError(f"cannot read config {p}: {e.__class__.__name__}: {e}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise HftctlError(f"{p}: malformed TOML: {e}") from None
+
+
+def open_config(path: str | Path, env: Mapping[str, str] | None = None) -> ConfigReader:
+    return ConfigReader(read_toml(path), str(path), env)

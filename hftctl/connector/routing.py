@@ -1,0 +1,146 @@
+"""Which bot owns which order, and what each exchange update means for that bot.
+
+Client order ids are ``{prefix}-{bot_id}-{gen}-{order_id}``: the exchange echoes them on every
+response and stream event, so an update can be routed to its owner without any other state,
+and ``gen`` (a per-connector bot session counter) keeps a new bot that reuses a dead bot's slot
+from receiving the dead bot's late updates.
+
+Updates arrive twice or out of order by design (REST response and stream event for the same
+change, REST reconciliation after a reconnect racing the stream). :meth:`OrderTable.apply`
+makes them idempotent: fills are derived from the growth of the cumulative filled quantity,
+never from the event's own "last fill" alone, and terminal states are sticky.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from hftctl.errors import HftctlError
+from hftctl.exchanges.base import Instrument
+from hftctl.ipc.schema import FINAL_STATUSES, OrderUpdate
+
+MAX_CLIENT_ID = 36     # Binance newClientOrderId and Bybit orderLinkId limit
+_EPS = 1e-12
+_ID = re.compile(r"^(?P<prefix>[A-Za-z0-9_]+)-(?P<bot>\d+)-(?P<gen>\d+)-(?P<oid>\d+)$")
+_RANK = {"new": 0, "partially_filled": 1}   # final statuses rank above both
+
+
+def make_client_id(prefix: str, bot_id: int, gen: int, order_id: int) -> str:
+    if order_id < 0:
+        raise HftctlError(f"order_id must be >= 0, got {order_id}")
+    cid = f"{prefix}-{bot_id}-{gen}-{order_id}"
+    if len(cid) > MAX_CLIENT_ID:
+        raise HftctlError(f"order_id {order_id} too large: client order id {cid!r} exceeds "
+                          f"{MAX_CLIENT_ID} characters")
+    return cid
+
+
+def parse_client_id(prefix: str, cid: str) -> tuple[int, int, int] | None:
+    """(bot_id, gen, order_id) if ``cid`` is one of ours, else None."""
+    m = _ID.match(cid)
+    if m is None or m.group("prefix") != prefix:
+        return None
+    return int(m.group("bot")), int(m.group("gen")), int(m.group("oid"))
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    bot_id: int
+    gen: int
+    order_id: int
+    client_order_id: str
+    instrument: Instrument
+    side: int
+    px: float
+    qty: float
+    order_type: str
+    time_in_force: str
+    status: str = "pending"        # until the exchange acknowledges
+    cum_qty: float = 0.0
+    notional: float = 0.0          # sum of fill px * qty, to derive fill prices from averages
+    exch_order_id: str = ""
+    pending_req_id: int | None = None
+    outcome_unknown: bool = False  # submit gave no answer; a later stream event may revive it
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in FINAL_STATUSES
+
+
+class OrderTable:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.by_cid: dict[str, OrderRecord] = {}
+        self.by_bot: dict[tuple[int, int], OrderRecord] = {}    # (bot_id, order_id)
+
+    def add(self, rec: OrderRecord) -> None:
+        self.by_cid[rec.client_order_id] = rec
+        self.by_bot[(rec.bot_id, rec.order_id)] = rec
+
+    def get(self, bot_id: int, order_id: int) -> OrderRecord | None:
+        return self.by_bot.get((bot_id, order_id))
+
+    def open_orders(self, bot_id: int | None = None, symbol: str | None = None) -> list[OrderRecord]:
+        return [r for r in self.by_cid.values() if r.is_open
+                and (bot_id is None or r.bot_id == bot_id)
+                and (symbol is None or r.instrument.symbol == symbol)]
+
+    def forget_bot(self, bot_id: int) -> None:
+        """Drop a departed bot's finished orders (open ones stay until they are final)."""
+        for key, rec in list(self.by_bot.items()):
+            if key[0] == bot_id and not rec.is_open:
+                del self.by_bot[key]
+                self.by_cid.pop(rec.client_order_id, None)
+
+    def apply(self, upd: OrderUpdate, from_rest_avg: bool = False) -> tuple[OrderRecord, OrderUpdate] | None:
+        """Fold an exchange update into our record; the bot's message, or None if nothing new.
+
+        ``from_rest_avg``: ``upd.exec_px`` is the order's average fill price (REST bodies),
+        not the price of a single fill (stream events).
+        """
+        rec = self.by_cid.get(upd.client_order_id)
+        if rec is None:
+            return None
+        if not rec.is_open and not rec.outcome_unknown:
+            return None        # terminal states are sticky; this is a late duplicate
+        rec.outcome_unknown = False
+        delta = upd.cum_qty - rec.cum_qty
+        exec_qty = exec_px = 0.0
+        if delta > _EPS:
+            exec_qty = delta
+            if not from_rest_avg and upd.exec_qty > _EPS:
+                exec_px = upd.exec_px
+            elif upd.exec_px > 0:
+                exec_px = (upd.exec_px * upd.cum_qty - rec.notional) / delta
+            rec.cum_qty = upd.cum_qty
+            rec.notional += exec_px * exec_qty
+        status = upd.status
+        if status not in FINAL_STATUSES and rec.status in _RANK and _RANK[status] < _RANK[rec.status]:
+            status = rec.status        # a stale "new" after a partial fill
+        changed = (exec_qty > 0 or status != rec.status or upd.px != rec.px or upd.qty != rec.qty)
+        if not changed:
+            return None
+        rec.status = status
+        rec.px, rec.qty = upd.px, upd.qty
+        if upd.exch_order_id:
+            rec.exch_order_id = upd.exch_order_id
+        req_id, rec.pending_req_id = rec.pending_req_id, None
+        rec.history.append(status)
+        out = replace(upd, order_id=rec.order_id, status=status, exec_qty=exec_qty, exec_px=exec_px,
+                      cum_qty=rec.cum_qty,
+                      leaves_qty=max(0.0, rec.qty - rec.cum_qty) if status not in FINAL_STATUSES else 0.0,
+                      req_id=req_id if req_id is not None else upd.req_id)
+        return rec, out
+
+    def local_update(self, rec: OrderRecord, status: str, reason: str, local_ts: int,
+                     req_id: int | None) -> OrderUpdate:
+        """An update the connector itself decides (rejection before/at the exchange)."""
+        rec.status = status
+        rec.history.append(status)
+        return OrderUpdate(
+            symbol=rec.instrument.symbol, order_id=rec.order_id, client_order_id=rec.client_order_id,
+            exch_order_id=rec.exch_order_id, side=rec.side, px=rec.px, qty=rec.qty, leaves_qty=0.0,
+            exec_qty=0.0, exec_px=0.0, cum_qty=rec.cum_qty, status=status, order_type=rec.order_type,
+            time_in_force=rec.time_in_force, exch_ts=0, local_ts=local_ts, reason=reason, req_id=req_id)

@@ -1,0 +1,65 @@
+"""``hftctl connector NAME EXCHANGE CONFIG``: load, guard, run until a signal, clean up.
+
+Shutdown order matters: stop taking requests, cancel every open order, close the exchange
+streams, and only then remove the shared-memory channels (bots see the writer go away last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from hftctl.connector.config import ConnectorSettings, open_config
+from hftctl.connector.secrets import install_redaction
+from hftctl.connector.service import Connector
+from hftctl.exchanges.base import exchange_module
+from hftctl.exchanges.endpoints import check_not_mainnet
+
+log = logging.getLogger("hftctl.connector")
+
+
+def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False):
+    """(exchange config, connector settings, exchange module); every problem is one line."""
+    module = exchange_module(exchange)
+    reader = open_config(config_path)
+    cfg = module.load_config(reader)
+    settings = ConnectorSettings.read(reader)
+    check_not_mainnet(cfg.urls(), allow_mainnet)
+    return cfg, settings, module
+
+
+def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainnet: bool = False) -> None:
+    from hftctl.ipc.segments import check_name   # shared-memory code only when we really run
+    check_name(name)
+    cfg, settings, module = load(exchange, config_path, allow_mainnet)
+    install_redaction([cfg.api_key, cfg.secret])
+    log.info("connector %s: %s (%s)", name, exchange, ", ".join(f"{k}={v}" for k, v in cfg.urls().items()))
+    asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings))
+
+
+async def _main(name: str, client, prefix: str, settings: ConnectorSettings) -> None:
+    from hftctl.connector.bridge import RingBridge
+    bridge = RingBridge(name)
+    conn = Connector(name, client, bridge, prefix, settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, conn.stop)
+    runner = loop.create_task(conn.run())
+    stopper = loop.create_task(conn._stopping.wait())
+    try:
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            runner.result()     # start-up failure: raise it (one-line error from the CLI)
+        log.info("stopping: cancelling open orders")
+    finally:
+        for t in (runner, stopper):
+            t.cancel()
+        await asyncio.gather(runner, stopper, return_exceptions=True)
+        try:
+            await asyncio.wait_for(conn.shutdown(), 20)
+        except Exception as e:
+            log.error("shutdown incomplete: %s", e)
+        bridge.close()
+        log.info("connector %s stopped; shared memory removed", name)

@@ -1,0 +1,419 @@
+"""The connector process: one exchange account, any number of bots, one asyncio loop.
+
+Everything that changes order state runs on the loop thread, so the order table needs no
+locks; bot requests arrive from the bridge's reader thread via ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+from hftctl.connector.books import BookCache
+from hftctl.connector.bots import BotRegistry, BotSession
+from hftctl.connector.config import ConnectorSettings
+from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
+from hftctl.errors import HftctlError
+from hftctl.exchanges.base import (ExchangeClient, ExchangeRejected, Instrument, OrderNotFound,
+                                   OrderRequest)
+from hftctl.ipc import schema as s
+
+log = logging.getLogger("hftctl.connector")
+
+# Error codes the connector itself uses in schema.Error (exchange codes are passed through).
+E_BAD_REQUEST = 1
+E_UNKNOWN_ORDER = 2
+E_NOT_REGISTERED = 3
+E_EXCHANGE = 4
+
+
+class Connector:
+    """Routes bot requests to the exchange and exchange events to the bots that own them."""
+
+    def __init__(self, name: str, exchange: ExchangeClient, bridge: Any, order_prefix: str,
+                 settings: ConnectorSettings) -> None:
+        self.name = name
+        self.exchange = exchange
+        self.bridge = bridge
+        self.settings = settings
+        self.prefix = order_prefix
+        self.bots = BotRegistry()
+        self.orders = OrderTable(order_prefix)
+        self.books = BookCache()
+        self.instruments: dict[str, Instrument] = {}
+        self.positions: dict[str, s.Position] = {}
+        self.balances: dict[str, s.Balance] = {}
+        self.streams: dict[str, str] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._reconcile_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
+                         "bots_timed_out": 0, "reconciles": 0}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.exchange.connect_market(self)
+        log.info("Connected to market data stream")
+        await self.exchange.connect_user()
+        log.info("Connected to user data stream")
+        await self._startup_reconcile()
+        self.bridge.start(self.loop, self.on_request)
+        log.info("Listening for bot connections...")
+        self._spawn(self._watchdog())
+        self._spawn(self._periodic_reconcile())
+        await self._stopping.wait()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def shutdown(self) -> None:
+        """Cancel every open order on the symbols we traded, then close the exchange side."""
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        symbols = set(self.instruments) | {r.instrument.symbol for r in self.orders.open_orders()}
+        for sym in sorted(symbols):
+            inst = self.instruments.get(sym) or Instrument(sym, 0.0, 0.0)
+            try:
+                await asyncio.wait_for(self.exchange.cancel_all(inst), 10)
+                log.info("cancelled all open orders on %s", sym)
+            except Exception as e:
+                log.error("cancel-all on %s failed at shutdown: %s", sym, e)
+        await self.exchange.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        assert self.loop is not None
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("connector task failed: %r", task.exception(), exc_info=task.exception())
+
+    # --- ExchangeSink -------------------------------------------------------------------------
+
+    def market(self, msg: s.Message) -> None:
+        self.books.apply(msg)
+        self.bridge.publish(msg, 0)
+
+    def raw(self, symbol: str, stream: str, local_ts: int, raw: bytes) -> None:
+        dests = self.bots.raw_subscribers(symbol)
+        if dests:
+            msg = s.RawMessage(self.exchange.name, symbol, stream, local_ts, raw)
+            for d in dests:
+                self.bridge.publish(msg, d)
+
+    def order(self, update: s.OrderUpdate, from_rest_avg: bool = False) -> None:
+        res = self.orders.apply(update, from_rest_avg)
+        if res is None:
+            if update.client_order_id not in self.orders.by_cid:
+                self._foreign_order(update)
+            return
+        rec, out = res
+        self.counters["order_updates"] += 1
+        self._send_to_owner(rec, out)
+
+    def position(self, pos: s.Position) -> None:
+        old = self.positions.get(pos.symbol)
+        self.positions[pos.symbol] = pos
+        if old is None or old.qty != pos.qty or old.entry_px != pos.entry_px:
+            self.bridge.publish(pos, 0)
+
+    def balance(self, bal: s.Balance) -> None:
+        old = self.balances.get(bal.asset)
+        self.balances[bal.asset] = bal
+        if old != bal:
+            self.bridge.publish(bal, 0)
+
+    def stream_state(self, stream: str, state: str) -> None:
+        self.streams[stream] = state
+        log.info("%s stream %s", stream, state)
+
+    def user_stream_reconnected(self) -> None:
+        self._spawn(self.reconcile("user stream reconnected"))
+
+    def _send_to_owner(self, rec: OrderRecord, msg: s.OrderUpdate) -> None:
+        bot = self.bots.bots.get(rec.bot_id)
+        if bot is None or bot.gen != rec.gen:
+            return      # the owner is gone; its orders are being cancelled
+        self.bridge.publish(msg, rec.bot_id)
+
+    def _foreign_order(self, update: s.OrderUpdate) -> None:
+        """An order we do not track: ours from a previous run (cancel it) or someone else's."""
+        parsed = parse_client_id(self.prefix, update.client_order_id)
+        if parsed is not None and update.status not in s.FINAL_STATUSES:
+            inst = self.instruments.get(update.symbol) or Instrument(update.symbol, 0.0, 0.0)
+            log.warning("cancelling orphan order %s (not owned by any live bot)", update.client_order_id)
+            self._spawn(self._cancel_quietly(inst, update.client_order_id))
+
+    async def _cancel_quietly(self, inst: Instrument, cid: str) -> None:
+        try:
+            await self.exchange.cancel(inst, cid)
+        except OrderNotFound:
+            pass
+        except Exception as e:
+            log.warning("cancel %s failed: %s", cid, e)
+
+    # --- bot requests -------------------------------------------------------------------------
+
+    def on_request(self, msg: s.Message) -> None:
+        """Called on the loop thread for every decoded request."""
+        self.counters["requests"] += 1
+        bot_id = getattr(msg, "bot_id", 0)
+        t = type(msg)
+        if t is s.Hello:
+            session, old = self.bots.hello(msg.bot_id, msg.pid, msg.name)
+            if old is not None:
+                self._spawn(self._retire(old, "slot reused"))
+            log.info("bot %d connected (%s, pid %d)", msg.bot_id, msg.name, msg.pid)
+            self._send_account(msg.bot_id)
+            return
+        if t is s.Bye:
+            old = self.bots.remove(bot_id)
+            if old is not None:
+                log.info("bot %d said goodbye", bot_id)
+                self._spawn(self._retire(old, "bot left"))
+            return
+        bot = self.bots.get_or_create(bot_id)
+        self.bots.touch(bot_id)
+        if t is s.BotHeartbeat:
+            return
+        if t is s.RegisterInstrument:
+            self._spawn(self._register(bot, msg))
+        elif t is s.SubmitOrder:
+            self._spawn(self._submit(bot, msg))
+        elif t is s.CancelOrder:
+            self._spawn(self._cancel(bot, msg))
+        elif t is s.ModifyOrder:
+            self._spawn(self._modify(bot, msg))
+        elif t is s.CancelAll:
+            self._spawn(self._cancel_all(bot, msg))
+        elif t is s.SnapshotRequest:
+            self._send_snapshot(bot_id, msg.symbol)
+        elif t is s.SubscribeRaw:
+            sym = msg.symbol.upper() if msg.symbol else None
+            bot.raw_symbols.add(sym)
+            if sym is not None and sym not in self.instruments:
+                self._spawn(self._ensure_symbol(Instrument(sym, 0.0, 0.0)))
+        else:
+            self._error(bot_id, E_BAD_REQUEST, f"unexpected message {t.__name__}")
+
+    def _error(self, bot_id: int, code: int, text: str, req_id: int | None = None,
+               symbol: str | None = None) -> None:
+        self.bridge.publish(s.Error(code, text, req_id, symbol), bot_id)
+
+    def _send_account(self, bot_id: int) -> None:
+        for pos in self.positions.values():
+            self.bridge.publish(pos, bot_id)
+        for bal in self.balances.values():
+            self.bridge.publish(bal, bot_id)
+
+    def _send_snapshot(self, bot_id: int, symbol: str) -> None:
+        snap = self.books.snapshot(symbol.upper())
+        if snap is not None:
+            self.bridge.publish(snap, bot_id)
+        # else: the book is syncing; the bot gets the broadcast snapshot when it is ready
+
+    async def _ensure_symbol(self, inst: Instrument) -> None:
+        known = self.instruments.get(inst.symbol)
+        if known is None or (not known.tick_size and inst.tick_size):
+            self.instruments[inst.symbol] = inst
+        self.books.ensure(inst.symbol, inst.tick_size or None)
+        await self.exchange.subscribe(inst)
+
+    async def _register(self, bot: BotSession, msg: s.RegisterInstrument) -> None:
+        sym = msg.symbol.upper()
+        if not (msg.tick_size > 0 and msg.lot_size > 0):
+            self._error(bot.bot_id, E_BAD_REQUEST, f"{sym}: tick_size and lot_size must be > 0",
+                        symbol=sym)
+            return
+        inst = Instrument(sym, msg.tick_size, msg.lot_size)
+        bot.instruments[sym] = inst
+        await self._ensure_symbol(inst)
+        self._send_snapshot(bot.bot_id, sym)
+        pos = self.positions.get(sym)
+        if pos is not None:
+            self.bridge.publish(pos, bot.bot_id)
+
+    def _instrument(self, bot: BotSession, symbol: str, req_id: int) -> Instrument | None:
+        inst = bot.instruments.get(symbol.upper())
+        if inst is None:
+            self._error(bot.bot_id, E_NOT_REGISTERED, f"{symbol}: register the instrument first",
+                        req_id, symbol)
+        return inst
+
+    async def _submit(self, bot: BotSession, msg: s.SubmitOrder) -> None:
+        inst = self._instrument(bot, msg.symbol, msg.req_id)
+        if inst is None:
+            return
+        existing = self.orders.get(bot.bot_id, msg.order_id)
+        if existing is not None and existing.gen == bot.gen and existing.is_open:
+            self._error(bot.bot_id, E_BAD_REQUEST, f"order_id {msg.order_id} is still open",
+                        msg.req_id, inst.symbol)
+            return
+        try:
+            cid = make_client_id(self.prefix, bot.bot_id, bot.gen, msg.order_id)
+        except HftctlError as e:
+            self._error(bot.bot_id, E_BAD_REQUEST, str(e), msg.req_id, inst.symbol)
+            return
+        rec = OrderRecord(bot.bot_id, bot.gen, msg.order_id, cid, inst, msg.side, msg.px, msg.qty,
+                          msg.order_type, msg.time_in_force, pending_req_id=msg.req_id)
+        self.orders.add(rec)
+        req = OrderRequest(inst, cid, msg.side, msg.px, msg.qty, msg.order_type, msg.time_in_force)
+        try:
+            resp = await self.exchange.submit(req)
+        except ExchangeRejected as e:
+            rec.outcome_unknown = e.code == -1
+            self._send_to_owner(rec, self.orders.local_update(
+                rec, "rejected", f"{e.code} {e.reason}", time.time_ns(), msg.req_id))
+            return
+        self.order(resp, from_rest_avg=True)
+
+    async def _cancel(self, bot: BotSession, msg: s.CancelOrder) -> None:
+        rec = self.orders.get(bot.bot_id, msg.order_id)
+        if rec is None or rec.gen != bot.gen:
+            self._error(bot.bot_id, E_UNKNOWN_ORDER, f"unknown order_id {msg.order_id}", msg.req_id,
+                        msg.symbol)
+            return
+        if not rec.is_open:
+            self._error(bot.bot_id, E_UNKNOWN_ORDER,
+                        f"order_id {msg.order_id} is already {rec.status}", msg.req_id, msg.symbol)
+            return
+        rec.pending_req_id = msg.req_id
+        try:
+            resp = await self.exchange.cancel(rec.instrument, rec.client_order_id)
+        except ExchangeRejected as e:
+            # Typically "unknown order": it filled or expired meanwhile. Learn its real state.
+            self._error(bot.bot_id, E_EXCHANGE, f"cancel failed: {e.code} {e.reason}", msg.req_id,
+                        rec.instrument.symbol)
+            await self._refresh(rec)
+            return
+        self.order(resp, from_rest_avg=True)
+
+    async def _modify(self, bot: BotSession, msg: s.ModifyOrder) -> None:
+        rec = self.orders.get(bot.bot_id, msg.order_id)
+        if rec is None or rec.gen != bot.gen or not rec.is_open:
+            self._error(bot.bot_id, E_UNKNOWN_ORDER, f"no open order_id {msg.order_id}", msg.req_id,
+                        msg.symbol)
+            return
+        rec.pending_req_id = msg.req_id
+        try:
+            resp = await self.exchange.modify(rec.instrument, rec.client_order_id, rec.side,
+                                              msg.px, msg.qty)
+        except ExchangeRejected as e:
+            self._error(bot.bot_id, E_EXCHANGE, f"modify failed: {e.code} {e.reason}", msg.req_id,
+                        rec.instrument.symbol)
+            await self._refresh(rec)
+            return
+        self.order(resp, from_rest_avg=True)
+
+    async def _cancel_all(self, bot: BotSession, msg: s.CancelAll) -> None:
+        sym = msg.symbol.upper() if msg.symbol else None
+        recs = [r for r in self.orders.open_orders(bot.bot_id, sym) if r.gen == bot.gen]
+        await asyncio.gather(*(self._cancel(bot, s.CancelOrder(bot.bot_id, msg.req_id,
+                                                               r.instrument.symbol, r.order_id))
+                               for r in recs))
+
+    async def _refresh(self, rec: OrderRecord) -> None:
+        try:
+            upd = await self.exchange.query_order(rec.instrument, rec.client_order_id)
+        except OrderNotFound:
+            if rec.status == "pending":
+                self._send_to_owner(rec, self.orders.local_update(
+                    rec, "rejected", "order not found at the exchange", time.time_ns(), None))
+            return
+        except Exception as e:
+            log.warning("query %s failed: %s", rec.client_order_id, e)
+            return
+        self.order(upd, from_rest_avg=True)
+
+    # --- bot liveness -------------------------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        timeout = self.settings.bot_heartbeat_timeout_s
+        while True:
+            await asyncio.sleep(0.25)
+            self.bridge.heartbeat()
+            for bot_id in self.bridge.reap():
+                bot = self.bots.remove(bot_id)
+                if bot is not None:
+                    log.warning("bot %d (%s) detached from the channel", bot_id, bot.name)
+                    await self._retire(bot, "bot process gone")
+            if timeout > 0:
+                for bot in self.bots.silent(timeout):
+                    self.bots.remove(bot.bot_id)
+                    self.counters["bots_timed_out"] += 1
+                    log.warning("bot %d (%s) silent for more than %.1fs", bot.bot_id, bot.name, timeout)
+                    if self.settings.cancel_on_bot_timeout:
+                        await self._retire(bot, "heartbeat timeout")
+            self._publish_status()
+
+    def _publish_status(self) -> None:
+        now = time.time_ns()
+        self.bridge.publish(s.Heartbeat(now, os.getpid()), 0)
+        self.bridge.publish(s.ConnectorStatus(self.exchange.name, now, dict(self.streams),
+                                              self.exchange.book_states()), 0)
+
+    async def _retire(self, bot: BotSession, why: str) -> None:
+        recs = [r for r in self.orders.open_orders(bot.bot_id) if r.gen == bot.gen]
+        if recs:
+            log.warning("cancelling %d open order(s) of bot %d (%s)", len(recs), bot.bot_id, why)
+        await asyncio.gather(*(self._cancel_quietly(r.instrument, r.client_order_id) for r in recs))
+        self.orders.forget_bot(bot.bot_id)
+
+    # --- reconciliation -----------------------------------------------------------------------
+
+    async def _startup_reconcile(self) -> None:
+        """Account state for bots, and orphans from a previous run of this prefix cancelled."""
+        try:
+            for bal in await self.exchange.balances():
+                self.balance(bal)
+            for pos in await self.exchange.positions():
+                self.position(pos)
+            for upd in await self.exchange.open_orders():
+                self._foreign_order(upd)
+        except ExchangeRejected as e:
+            raise HftctlError(f"cannot read the account: {e}") from None
+
+    async def _periodic_reconcile(self) -> None:
+        interval = self.settings.reconcile_interval_s
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            await self.reconcile("periodic")
+
+    async def reconcile(self, why: str) -> None:
+        """Bring orders, positions and balances in line with REST; synthesises missed updates."""
+        async with self._reconcile_lock:
+            self.counters["reconciles"] += 1
+            log.info("reconciling orders and positions by REST (%s)", why)
+            try:
+                open_now = {u.client_order_id: u for u in await self.exchange.open_orders()}
+            except Exception as e:
+                log.warning("reconcile: open orders unavailable: %s", e)
+                return
+            before = self.counters["order_updates"]
+            for upd in open_now.values():
+                self.order(upd, from_rest_avg=True)
+            for rec in self.orders.open_orders():
+                if rec.client_order_id not in open_now and rec.status != "pending":
+                    # Not open any more: filled, cancelled or expired while we were away.
+                    await self._refresh(rec)
+            self.counters["reconciled_updates"] += self.counters["order_updates"] - before
+            try:
+                for pos in await self.exchange.positions():
+                    self.position(pos)
+                for bal in await self.exchange.balances():
+                    self.balance(bal)
+            except Exception as e:
+                log.warning("reconcile: account unavailable: %s", e)

@@ -1,0 +1,151 @@
+"""The one interface the connector uses for any exchange.
+
+An exchange client turns the exchange's REST and websocket protocols into ``hftctl.ipc.schema``
+messages and pushes them into an :class:`ExchangeSink`; the connector never sees an exchange
+field name. Order requests come in as exchange-neutral :class:`OrderRequest` values carrying the
+client order id the connector chose, so responses and stream updates can be routed back to the
+owning bot by that id alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hftctl.errors import HftctlError
+from hftctl.ipc.schema import Balance, Message, OrderUpdate, Position
+
+
+class ExchangeRejected(HftctlError):
+    """The exchange refused a request; ``code``/``reason`` are the exchange's own."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"exchange rejected request: {code} {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class OrderNotFound(ExchangeRejected):
+    """The exchange does not know the order (already final, never placed, wrong id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """What a bot registered: prices and quantities are rounded to these steps on the wire."""
+
+    symbol: str          # exchange spelling, upper case
+    tick_size: float
+    lot_size: float
+
+
+@dataclass(slots=True)
+class OrderRequest:
+    """A new order as the connector hands it to an exchange client."""
+
+    instrument: Instrument
+    client_order_id: str
+    side: int            # +1 buy, -1 sell
+    px: float
+    qty: float
+    order_type: str      # "limit" | "market"
+    time_in_force: str   # "gtc" | "gtx" | "ioc" | "fok"
+
+
+class ExchangeSink(Protocol):
+    """Where an exchange client delivers what it learns; implemented by the connector.
+
+    ``order`` receives ``OrderUpdate`` values whose ``order_id`` is 0: only the
+    ``client_order_id`` is known at this level, the connector maps it to a bot and its id.
+    """
+
+    def market(self, msg: Message) -> None: ...             # DepthSnapshot/Diff/Clear, Trade, BBO
+    def raw(self, symbol: str, stream: str, local_ts: int, raw: bytes) -> None: ...
+    def order(self, update: OrderUpdate) -> None: ...
+    def position(self, pos: Position) -> None: ...
+    def balance(self, bal: Balance) -> None: ...
+    def stream_state(self, stream: str, state: str) -> None: ...
+    def user_stream_reconnected(self) -> None: ...          # -> connector reconciles by REST
+
+
+class ExchangeClient(ABC):
+    """One exchange account: market data on demand, user data, orders and account state."""
+
+    name: str
+
+    @abstractmethod
+    async def connect_market(self, sink: ExchangeSink, timeout_s: float = 30.0) -> None:
+        """Measure the server clock and open the market stream; returns once it is up."""
+
+    @abstractmethod
+    async def connect_user(self, timeout_s: float = 30.0) -> None:
+        """Open the user-data stream (orders, account); returns once it is up."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop streams and background tasks; open orders are the connector's business."""
+
+    @abstractmethod
+    async def subscribe(self, instrument: Instrument) -> None:
+        """Start depth/trade/BBO for a symbol and synchronise its book (idempotent)."""
+
+    @abstractmethod
+    async def resync(self, symbol: str, reason: str) -> None:
+        """Drop the symbol's book and rebuild it from a fresh snapshot."""
+
+    @abstractmethod
+    async def submit(self, req: OrderRequest) -> OrderUpdate:
+        """Place an order; never blindly re-submits (ambiguous results are queried by id)."""
+
+    @abstractmethod
+    async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate: ...
+
+    @abstractmethod
+    async def modify(self, instrument: Instrument, client_order_id: str, side: int,
+                     px: float, qty: float) -> OrderUpdate: ...
+
+    @abstractmethod
+    async def cancel_all(self, instrument: Instrument) -> None: ...
+
+    @abstractmethod
+    async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
+        """Current state of one order (raises OrderNotFound)."""
+
+    @abstractmethod
+    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]: ...
+
+    @abstractmethod
+    async def positions(self) -> list[Position]: ...
+
+    @abstractmethod
+    async def balances(self) -> list[Balance]: ...
+
+    def urls(self) -> dict[str, str]:
+        """Config key -> URL, for the mainnet guard and for logs."""
+        return {}
+
+    def book_states(self) -> dict[str, str]:
+        """Symbol -> "synced" / "syncing"."""
+        return {}
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for status output and tests (reconnects, gaps, clock resyncs...)."""
+        return {}
+
+
+# Exchange name -> module that provides ``load_config(reader)`` and ``create_client(config)``.
+_MODULES = {
+    "binancefutures": "hftctl.exchanges.binancefutures.client",
+}
+_NOT_YET = {"binancespot", "bybit"}
+
+
+def exchange_module(name: str) -> Any:
+    """The module implementing exchange ``name`` for the connector, or a one-line error."""
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
+    if name in _NOT_YET:
+        raise HftctlError(f"exchange {name!r}: connector support is not implemented yet "
+                          f"(available: {', '.join(sorted(_MODULES))})")
+    raise HftctlError(f"unknown exchange {name!r} (expected one of binancefutures, binancespot, bybit)")

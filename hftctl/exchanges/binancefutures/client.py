@@ -1,0 +1,289 @@
+"""Binance USD-M futures behind :class:`hftctl.exchanges.base.ExchangeClient`.
+
+Wires the REST client, the market stream (+ per-symbol book sync) and the user stream
+(+ listenKey upkeep) together and turns everything into schema messages for the connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from hftctl.exchanges.base import (ExchangeClient, ExchangeRejected, ExchangeSink, Instrument,
+                                   OrderNotFound, OrderRequest)
+from hftctl.exchanges.binancefutures import messages as wire
+from hftctl.exchanges.binancefutures import orders
+from hftctl.exchanges.binancefutures.config import BinanceFuturesConfig, load_config
+from hftctl.exchanges.binancefutures.depth_sync import DepthSync
+from hftctl.exchanges.binancefutures.listen_key import ListenKey
+from hftctl.exchanges.binancefutures.market_stream import MarketStream
+from hftctl.exchanges.binancefutures.rest import AmbiguousResult, BinanceFuturesRest
+from hftctl.exchanges.binancefutures.user_stream import UserStream
+from hftctl.exchanges.endpoints import TESTNET
+from hftctl.ipc.schema import Balance, OrderUpdate, Position
+
+log = logging.getLogger(__name__)
+
+ORDER = "/fapi/v1/order"
+DEPTH = TESTNET["binancefutures"].snapshot_path
+# How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
+_AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
+_SNAPSHOT_RETRY_S = 0.25
+
+__all__ = ["BinanceFuturesClient", "load_config", "create_client"]
+
+
+def create_client(cfg: BinanceFuturesConfig) -> "BinanceFuturesClient":
+    return BinanceFuturesClient(cfg)
+
+
+class _NullSink:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
+
+
+class BinanceFuturesClient(ExchangeClient):
+    name = "binancefutures"
+
+    def __init__(self, cfg: BinanceFuturesConfig) -> None:
+        self.cfg = cfg
+        self.rest = BinanceFuturesRest(cfg)
+        self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s)
+        self.sink: ExchangeSink = _NullSink()
+        self.syncs: dict[str, DepthSync] = {}
+        self._snapshot_tasks: dict[str, asyncio.Task] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.market = MarketStream(cfg.ws_root, self._on_market_event, self._on_market_reconnect,
+                                   lambda s: self.sink.stream_state("market", s),
+                                   cfg.reconnect_min_s, cfg.reconnect_max_s)
+        self.user = UserStream(cfg.ws_root, self.listen_key, self._on_user_event,
+                               self._on_user_reconnect, lambda s: self.sink.stream_state("user", s),
+                               cfg.reconnect_min_s, cfg.reconnect_max_s)
+
+    def urls(self) -> dict[str, str]:
+        return self.cfg.urls()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def connect_market(self, sink: ExchangeSink, timeout_s: float = 30.0) -> None:
+        self.sink = sink
+        await self.rest.open()
+        await self.rest.sync_time()
+        self._spawn(self.market.ws.run())
+        self._spawn(self._time_resync_loop())
+        await self._wait_connected(self.market.ws.connected, "market data", timeout_s)
+
+    async def connect_user(self, timeout_s: float = 30.0) -> None:
+        await self.listen_key.create()
+        self._spawn(self.user.ws.run())
+        self._spawn(self.listen_key.keepalive_loop(self.user.ws.drop))
+        await self._wait_connected(self.user.ws.connected, "user data", timeout_s)
+
+    async def _wait_connected(self, event: asyncio.Event, what: str, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(event.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            raise ExchangeRejected(-1, f"could not connect to the {what} stream at "
+                                       f"{self.cfg.ws_root} within {timeout_s:.0f}s") from None
+
+    async def close(self) -> None:
+        await self.market.ws.stop()
+        await self.user.ws.stop()
+        for t in self._tasks + list(self._snapshot_tasks.values()):
+            t.cancel()
+        await asyncio.gather(*self._tasks, *self._snapshot_tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        if self.listen_key.key:
+            try:
+                await self.rest.with_key("DELETE", "/fapi/v1/listenKey")
+            except Exception as e:
+                log.debug("closing listenKey failed: %s", e)
+        await self.rest.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        return task
+
+    async def _time_resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.time_resync_s)
+            try:
+                await self.rest.sync_time()
+            except Exception as e:
+                log.warning("server time re-measure failed: %s", e)
+
+    # --- market data --------------------------------------------------------------------------
+
+    async def subscribe(self, instrument: Instrument) -> None:
+        sym = instrument.symbol
+        if sym not in self.syncs:
+            self.syncs[sym] = DepthSync(sym)
+        await self.market.subscribe(sym)
+
+    async def resync(self, symbol: str, reason: str) -> None:
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            return
+        for m in sync.reset(reason):
+            self.sink.market(m)
+
+    def book_states(self) -> dict[str, str]:
+        return {s: d.state for s, d in self.syncs.items()}
+
+    def _on_market_event(self, stream: str, data: dict, raw: bytes, local_ts: int) -> None:
+        sym = data.get("s")
+        if not isinstance(sym, str):
+            return
+        self.sink.raw(sym, stream, local_ts, raw)
+        kind = stream.partition("@")[2]
+        try:
+            if kind.startswith("depth"):
+                sync = self.syncs.get(sym)
+                if sync is None:
+                    return
+                for m in sync.on_update(wire.depth_update(data), local_ts):
+                    self.sink.market(m)
+                if sync.needs_snapshot and sync.buffer:
+                    self._fetch_snapshot(sym, 0.0)
+            elif kind == "trade":
+                self.sink.market(wire.trade(data, local_ts))
+            elif kind == "bookTicker":
+                self.sink.market(wire.book_ticker(data, local_ts))
+        except wire.MalformedMessage as e:
+            log.warning("market stream %s: malformed message skipped: %s", stream, e)
+
+    def _fetch_snapshot(self, symbol: str, delay: float) -> None:
+        task = self._snapshot_tasks.get(symbol)
+        if task is not None and not task.done():
+            return
+        self._snapshot_tasks[symbol] = asyncio.get_running_loop().create_task(
+            self._snapshot(symbol, delay))
+
+    async def _snapshot(self, symbol: str, delay: float) -> None:
+        sync = self.syncs[symbol]
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            body = await self.rest.public(DEPTH,
+                                          {"symbol": symbol, "limit": self.cfg.snapshot_limit})
+            local_ts = time.time_ns()
+            # The collector records snapshots as the raw REST body, no envelope.
+            self.sink.raw(symbol, "depthSnapshot", local_ts, orjson.dumps(body))
+            if sync.needs_snapshot or sync.synced:
+                for m in sync.on_snapshot(wire.depth_snapshot(body), local_ts):
+                    self.sink.market(m)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("%s depth snapshot failed: %s", symbol, e)
+            sync.needs_snapshot = True
+        finally:
+            self._snapshot_tasks.pop(symbol, None)
+        if sync.needs_snapshot and sync.buffer:
+            self._fetch_snapshot(symbol, _SNAPSHOT_RETRY_S)
+
+    async def _on_market_reconnect(self) -> None:
+        # Events sent while we were away are gone: every book must be rebuilt.
+        for sym, sync in self.syncs.items():
+            for m in sync.reset("market stream reconnected"):
+                self.sink.market(m)
+
+    # --- user data ----------------------------------------------------------------------------
+
+    def _on_user_event(self, msg: dict, local_ts: int) -> None:
+        kind = msg.get("e")
+        try:
+            if kind == "ORDER_TRADE_UPDATE":
+                self.sink.order(wire.order_trade_update(msg, local_ts))
+            elif kind == "ACCOUNT_UPDATE":
+                positions, balances = wire.account_update(msg)
+                for p in positions:
+                    self.sink.position(p)
+                for b in balances:
+                    self.sink.balance(b)
+            else:
+                log.debug("user stream: %s ignored", kind)
+        except wire.MalformedMessage as e:
+            log.warning("user stream: malformed %s skipped: %s", kind, e)
+
+    async def _on_user_reconnect(self) -> None:
+        self.sink.user_stream_reconnected()
+
+    # --- orders -------------------------------------------------------------------------------
+
+    async def submit(self, req: OrderRequest) -> OrderUpdate:
+        try:
+            body = await self.rest.signed("POST", ORDER, orders.new_order_params(req), safe=False,
+                                          is_order=True)
+        except AmbiguousResult as e:
+            log.warning("submit %s: outcome unknown (%s); querying by client id",
+                        req.client_order_id, e)
+            return await self._resolve_ambiguous(req)
+        return wire.order_body(body, time.time_ns())
+
+    async def _resolve_ambiguous(self, req: OrderRequest) -> OrderUpdate:
+        for delay in _AMBIGUOUS_QUERY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                return await self.query_order(req.instrument, req.client_order_id)
+            except OrderNotFound:
+                continue
+            except (ExchangeRejected, AmbiguousResult) as e:
+                log.warning("query %s failed: %s", req.client_order_id, e)
+        raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
+
+    async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
+        body = await self.rest.signed("DELETE", ORDER, orders.by_client_id(instrument, client_order_id),
+                                      safe=True)
+        return wire.order_body(body, time.time_ns())
+
+    async def modify(self, instrument: Instrument, client_order_id: str, side: int,
+                     px: float, qty: float) -> OrderUpdate:
+        # Binance's amend is idempotent for equal parameters, so a retry after a 5xx is safe.
+        body = await self.rest.signed("PUT", ORDER,
+                                      orders.modify_params(instrument, client_order_id, side, px, qty),
+                                      safe=True, is_order=True)
+        return wire.order_body(body, time.time_ns())
+
+    async def cancel_all(self, instrument: Instrument) -> None:
+        await self.rest.signed("DELETE", "/fapi/v1/allOpenOrders", {"symbol": instrument.symbol},
+                               safe=True)
+
+    async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
+        body = await self.rest.signed("GET", ORDER, orders.by_client_id(instrument, client_order_id),
+                                      safe=True)
+        return wire.order_body(body, time.time_ns())
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        body = await self.rest.signed("GET", "/fapi/v1/openOrders",
+                                      {"symbol": symbol} if symbol else {}, safe=True)
+        now = time.time_ns()
+        return [wire.order_body(o, now) for o in body or []]
+
+    async def positions(self) -> list[Position]:
+        body = await self.rest.signed("GET", "/fapi/v2/positionRisk", {}, safe=True)
+        now = time.time_ns()
+        return [wire.position_risk(p, now) for p in body or [] if p.get("positionSide", "BOTH") == "BOTH"]
+
+    async def balances(self) -> list[Balance]:
+        body = await self.rest.signed("GET", "/fapi/v2/balance", {}, safe=True)
+        return [wire.balance(b) for b in body or []]
+
+    # --- status -------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "clock_offset_ms": round(self.rest.offset_ms, 1),
+            "clock_resyncs": self.rest.clock_resyncs,
+            "throttled": self.rest.limiter.throttled,
+            "market_connects": self.market.ws.connects,
+            "user_connects": self.user.ws.connects,
+            "listen_key_renewals": self.listen_key.renewals,
+            "depth_gaps": sum(s.gaps for s in self.syncs.values()),
+            "depth_resyncs": sum(s.resyncs for s in self.syncs.values()),
+        }

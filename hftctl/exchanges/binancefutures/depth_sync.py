@@ -1,0 +1,102 @@
+"""Local order book sync for Binance USD-M futures, per "How to manage a local order book correctly".
+
+1. buffer diff events from the stream; 2. fetch a REST snapshot; 3. drop events with
+``u < lastUpdateId``; 4. the first applied event must have ``U <= lastUpdateId <= u``;
+5. afterwards each event's ``pu`` must equal the previous event's ``u``, otherwise start again
+from step 2. This module is pure state (no I/O) so it can be checked on real recordings; the
+client fetches snapshots when :attr:`DepthSync.needs_snapshot` says so.
+
+Output is schema messages: a ``DepthSnapshot`` followed by ``DepthDiff``s, and a
+``DepthClear`` whenever sync is lost, so bots never apply a diff to a book with a hole in it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hftctl.exchanges.binancefutures.messages import DepthSnapshotBody, DepthUpdate
+from hftctl.ipc.schema import DepthClear, DepthDiff, DepthSnapshot, Message
+
+log = logging.getLogger(__name__)
+
+MAX_BUFFER = 20_000   # events kept while waiting for a snapshot; beyond that, start over
+
+
+class DepthSync:
+    """One symbol's sync state: ``syncing`` (buffering, no book) or ``synced``."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.synced = False
+        self.last_final_id: int | None = None
+        self.buffer: list[DepthUpdate] = []
+        self.needs_snapshot = True    # client: fetch one and call on_snapshot
+        self.gaps = 0
+        self.resyncs = 0
+        self._pending: tuple[DepthSnapshotBody, int] | None = None
+
+    @property
+    def state(self) -> str:
+        return "synced" if self.synced else "syncing"
+
+    def reset(self, reason: str) -> list[Message]:
+        """Forget the book (gap, reconnect): tell bots to clear, then wait for a new snapshot."""
+        was_synced = self.synced
+        self.synced = False
+        self.last_final_id = None
+        self.buffer.clear()
+        self._pending = None
+        self.needs_snapshot = True
+        self.resyncs += 1
+        return [DepthClear(self.symbol, reason)] if was_synced else []
+
+    def on_update(self, ev: DepthUpdate, local_ts: int) -> list[Message]:
+        if not self.synced:
+            if len(self.buffer) >= MAX_BUFFER:
+                self.buffer.clear()
+                self._pending = None
+                self.needs_snapshot = True
+            self.buffer.append(ev)
+            if self._pending is not None:
+                snap, ts = self._pending
+                return self.on_snapshot(snap, ts)
+            return []
+        if ev.prev_final_id != self.last_final_id:
+            if ev.final_id <= (self.last_final_id or 0):
+                return []   # delivered again after a reconnect: already applied
+            self.gaps += 1
+            log.warning("%s depth gap: pu=%d but previous u=%s; resynchronising",
+                        self.symbol, ev.prev_final_id, self.last_final_id)
+            out = self.reset(f"sequence gap: pu={ev.prev_final_id} expected {self.last_final_id}")
+            self.buffer.append(ev)
+            return out
+        self.last_final_id = ev.final_id
+        return [DepthDiff(self.symbol, ev.exch_ts, local_ts, ev.bids, ev.asks)]
+
+    def on_snapshot(self, snap: DepthSnapshotBody, local_ts: int) -> list[Message]:
+        """Bridge the snapshot to the buffered stream; [] while the bridge is not there yet."""
+        lid = snap.last_update_id
+        self.needs_snapshot = False
+        self._pending = None
+        self.buffer = [e for e in self.buffer if e.final_id >= lid]
+        if not self.buffer:
+            self._pending = (snap, local_ts)   # wait for the stream to reach the snapshot
+            return []
+        first = self.buffer[0]
+        if first.first_id > lid:
+            # The stream is already past the snapshot (events in between are lost): refetch.
+            log.info("%s snapshot %d older than first buffered event U=%d; refetching",
+                     self.symbol, lid, first.first_id)
+            self.needs_snapshot = True
+            return []
+        out: list[Message] = [DepthSnapshot(self.symbol, snap.exch_ts, local_ts, snap.bids, snap.asks)]
+        buffered, self.buffer = self.buffer, []
+        self.synced = True
+        self.last_final_id = buffered[0].prev_final_id   # accept the bridging event as in sequence
+        for i, ev in enumerate(buffered):
+            out.extend(self.on_update(ev, local_ts))
+            if not self.synced:
+                # A gap inside the buffer voids the snapshot just sent (DepthClear is in out).
+                self.buffer.extend(buffered[i + 1:])
+                return out
+        return out

@@ -1,0 +1,59 @@
+"""The user-data listenKey: create it, keep it alive, renew it when Binance lets it lapse.
+
+Binance expires a listenKey 60 minutes after the last keepalive (PUT) and then sends
+``listenKeyExpired`` on the stream; a keepalive for an unknown key fails with -1125. In both
+cases we create a fresh key and the user stream reconnects with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from hftctl.exchanges.base import ExchangeRejected
+from hftctl.exchanges.binancefutures.rest import BinanceFuturesRest
+
+log = logging.getLogger(__name__)
+
+PATH = "/fapi/v1/listenKey"
+_UNKNOWN_KEY = -1125
+
+
+class ListenKey:
+    def __init__(self, rest: BinanceFuturesRest, keepalive_s: float) -> None:
+        self.rest = rest
+        self.keepalive_s = keepalive_s
+        self.key: str | None = None
+        self.renewals = 0
+        self.keepalives = 0
+
+    async def create(self) -> str:
+        body = await self.rest.with_key("POST", PATH)
+        key = body.get("listenKey") if isinstance(body, dict) else None
+        if not isinstance(key, str) or not key:
+            raise ExchangeRejected(-1, f"listenKey response without a key: {str(body)[:100]}")
+        self.key = key
+        return key
+
+    async def renew(self) -> str:
+        self.renewals += 1
+        key = await self.create()
+        log.info("listenKey renewed")
+        return key
+
+    async def keepalive_loop(self, on_renewed: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(self.keepalive_s)
+            try:
+                await self.rest.with_key("PUT", PATH)
+                self.keepalives += 1
+            except ExchangeRejected as e:
+                if e.code != _UNKNOWN_KEY:
+                    log.warning("listenKey keepalive failed: %s", e)
+                    continue
+                log.warning("listenKey no longer valid (%s); renewing", e.reason)
+                await self.renew()
+                await on_renewed()
+            except Exception as e:   # network trouble: try again next period
+                log.warning("listenKey keepalive failed: %s: %s", e.__class__.__name__, e)

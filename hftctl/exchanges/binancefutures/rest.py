@@ -1,0 +1,179 @@
+"""Binance USD-M futures REST: signing, server clock offset, rate limits and safe retries.
+
+Retry policy (the part that loses money when wrong):
+- ``-1021`` (timestamp outside recvWindow) means the request was rejected unprocessed: we
+  re-measure the clock and send it again, for any method.
+- 429/418 means "not processed, slow down": we honour Retry-After; only idempotent requests
+  (GET, cancels) are retried, a new order is reported back as rejected.
+- 5xx, timeouts and dropped connections leave the outcome unknown: idempotent requests are
+  retried, anything else raises :class:`AmbiguousResult` so the caller can query by client id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from hftctl.exchanges.base import ExchangeRejected, OrderNotFound
+from hftctl.exchanges.binancefutures.config import BinanceFuturesConfig
+from hftctl.exchanges.binancefutures.rate_limit import RateLimiter
+from hftctl.exchanges.signing import binance_signature
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND = {-2011, -2013}     # unknown order sent / order does not exist
+_TIMESTAMP = -1021
+_MAX_ATTEMPTS = 4
+
+
+class AmbiguousResult(Exception):
+    """A state-changing request may or may not have been executed."""
+
+
+class BinanceFuturesRest:
+    def __init__(self, cfg: BinanceFuturesConfig) -> None:
+        self.cfg = cfg
+        self.offset_ms = 0.0        # server time - local time
+        self.limiter = RateLimiter(cfg.weight_limit_1m, cfg.order_limit_10s, cfg.order_limit_1m,
+                                   cfg.throttle_ratio)
+        self.clock_resyncs = 0
+        self._session: aiohttp.ClientSession | None = None
+        self._time_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.cfg.request_timeout_s),
+                json_serialize=lambda o: orjson.dumps(o).decode())
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- clock --------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000 + self.offset_ms)
+
+    async def sync_time(self) -> float:
+        """Offset = server time - midpoint of our request; keeps signed requests inside recvWindow."""
+        async with self._time_lock:
+            best: tuple[float, float] | None = None
+            for _ in range(3):   # keep the sample with the shortest round trip
+                t0 = time.time() * 1000
+                body = await self._send("GET", "/fapi/v1/time", {}, signed=False, safe=True)
+                t1 = time.time() * 1000
+                rtt, offset = t1 - t0, body["serverTime"] - (t0 + t1) / 2
+                if best is None or rtt < best[0]:
+                    best = (rtt, offset)
+            assert best is not None
+            self.offset_ms = best[1]
+            self.clock_resyncs += 1
+            log.info("server clock offset %.1f ms (rtt %.1f ms)", best[1], best[0])
+            return self.offset_ms
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def public(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self._send("GET", path, params or {}, signed=False, safe=True)
+
+    async def with_key(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        """API-key (unsigned) endpoints such as the listenKey ones."""
+        return await self._send(method, path, params or {}, signed=False, safe=method != "POST",
+                                api_key=True)
+
+    async def signed(self, method: str, path: str, params: dict[str, Any], *, safe: bool,
+                     is_order: bool = False) -> Any:
+        return await self._send(method, path, params, signed=True, safe=safe, api_key=True,
+                                is_order=is_order)
+
+    async def _send(self, method: str, path: str, params: dict[str, Any], *, signed: bool,
+                    safe: bool, api_key: bool = False, is_order: bool = False) -> Any:
+        if self._session is None:
+            await self.open()
+        assert self._session is not None
+        headers = {"X-MBX-APIKEY": self.cfg.api_key.reveal()} if api_key or signed else {}
+        resynced = False
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            await self.limiter.acquire(is_order)
+            query = urlencode(params)
+            if signed:
+                query = f"{query}&" if query else ""
+                query += f"timestamp={self.now_ms()}&recvWindow={self.cfg.recv_window_ms}"
+                query += f"&signature={binance_signature(self.cfg.secret.reveal(), query)}"
+            url = URL(f"{self.cfg.api_url}{path}" + (f"?{query}" if query else ""), encoded=True)
+            try:
+                async with self._session.request(method, url, headers=headers) as resp:
+                    self.limiter.update(resp.headers)
+                    raw = await resp.read()
+                    status = resp.status
+                    retry_after = resp.headers.get("Retry-After")
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+                if not safe:
+                    raise AmbiguousResult(f"{method} {path}: {e.__class__.__name__}") from None
+                log.warning("%s %s failed (%s), retry %d", method, path, e.__class__.__name__, attempt)
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            body = _parse(raw)
+            if status < 400:
+                return body
+            code, msg = _error(body, status)
+            if code == _TIMESTAMP and not resynced:
+                # Rejected before processing: safe to resend once with a fresh clock.
+                log.warning("%s %s: %s %s; re-measuring server clock", method, path, code, msg)
+                resynced = True
+                await self.sync_time()
+                continue
+            if status in (418, 429):
+                wait = _float(retry_after, 1.0)
+                self.limiter.back_off(wait)
+                if safe and attempt < _MAX_ATTEMPTS:
+                    log.warning("%s %s: HTTP %d, backing off %.1fs", method, path, status, wait)
+                    continue
+                raise ExchangeRejected(code, msg or f"HTTP {status} rate limited")
+            if status >= 500:
+                if safe and attempt < _MAX_ATTEMPTS:
+                    log.warning("%s %s: HTTP %d, retry %d", method, path, status, attempt)
+                    await asyncio.sleep(self._backoff(attempt))
+                    continue
+                if not safe:
+                    raise AmbiguousResult(f"{method} {path}: HTTP {status} {msg}")
+            if code in _NOT_FOUND:
+                raise OrderNotFound(code, msg)
+            raise ExchangeRejected(code, msg)
+        raise ExchangeRejected(-1, f"{method} {path}: gave up after {_MAX_ATTEMPTS} attempts")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(2.0, 0.1 * 2 ** attempt) * (0.5 + random.random())
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"code": -1, "msg": raw[:200].decode("utf-8", "replace")}
+
+
+def _error(body: Any, status: int) -> tuple[int, str]:
+    if isinstance(body, dict):
+        code, msg = body.get("code"), body.get("msg")
+        return (code if isinstance(code, int) else -status, str(msg) if msg is not None else "")
+    return -status, f"HTTP {status}"
+
+
+def _float(v: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(v)) if v is not None else default
+    except ValueError:
+        return default

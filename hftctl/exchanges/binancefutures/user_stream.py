@@ -1,0 +1,66 @@
+"""User data stream (orders, account) on ``<root>/ws/<listenKey>``.
+
+Every reconnect after the first is reported to the connector, which reconciles open orders
+and positions by REST: events sent while we were disconnected are never replayed by Binance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import orjson
+
+from hftctl.exchanges.binancefutures.listen_key import ListenKey
+from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
+
+log = logging.getLogger(__name__)
+
+OnEvent = Callable[[dict, int], None]   # (event, local_ts)
+
+
+class UserStream:
+    def __init__(self, ws_root: str, listen_key: ListenKey, on_event: OnEvent,
+                 on_reconnect: Callable[[], Awaitable[None]], on_state: Callable[[str], None],
+                 min_s: float, max_s: float) -> None:
+        self._root = ws_root
+        self.listen_key = listen_key
+        self._on_event = on_event
+        self._on_reconnect = on_reconnect
+        self.ws = ReconnectingWebSocket("user", self._url, self._on_open, self._on_message,
+                                        on_state, min_s, max_s)
+        self.expired_events = 0
+        self._drop_task: asyncio.Task | None = None
+
+    async def _url(self) -> str:
+        key = self.listen_key.key or await self.listen_key.create()
+        return f"{self._root}/ws/{key}"
+
+    async def _on_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
+        if connects > 1:
+            await self._on_reconnect()
+
+    async def renew(self) -> None:
+        """Reconnect with a freshly created key (listenKeyExpired, -1125)."""
+        await self.listen_key.renew()
+        await self.ws.drop()
+
+    def _on_message(self, payload: bytes | str, local_ts: int) -> None:
+        try:
+            msg = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            log.warning("user stream: undecodable message skipped: %r", payload[:120])
+            return
+        if isinstance(msg, dict) and isinstance(msg.get("data"), dict):
+            msg = msg["data"]   # tolerate combined-stream envelopes
+        if not isinstance(msg, dict):
+            return
+        if msg.get("e") == "listenKeyExpired":
+            self.expired_events += 1
+            log.warning("listenKey expired; renewing")
+            self.listen_key.key = None   # the reconnect creates a new one
+            self._drop_task = asyncio.get_running_loop().create_task(self.ws.drop())
+            return
+        self._on_event(msg, local_ts)

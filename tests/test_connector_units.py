@@ -1,0 +1,141 @@
+"""Connector pieces that need no processes: client ids, update folding, config errors, secrets."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from hftctl.connector.config import ConfigReader, open_config
+from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
+from hftctl.connector.secrets import RedactingFilter, Secret
+from hftctl.errors import HftctlError
+from hftctl.exchanges.base import Instrument
+from hftctl.exchanges.binancefutures import messages as wire
+from hftctl.exchanges.binancefutures.config import load_config
+from hftctl.exchanges.binancefutures.orders import fmt_step
+from hftctl.ipc.schema import OrderUpdate
+
+INST = Instrument("BTCUSDT", 0.1, 0.001)
+
+
+def test_client_ids_round_trip_and_stay_within_binance_limits():
+    cid = make_client_id("sim", 7, 12, 123456789)
+    assert parse_client_id("sim", cid) == (7, 12, 123456789)
+    assert parse_client_id("other", cid) is None
+    assert parse_client_id("sim", "web_abc123") is None
+    with pytest.raises(HftctlError, match="exceeds 36"):
+        make_client_id("abcdefgh", 200, 99999, 2**63 - 1)
+
+
+def _upd(status, cum, last=0.0, last_px=0.0, px=100.0, qty=1.0, cid="p-1-1-5"):
+    return OrderUpdate("BTCUSDT", 0, cid, "9", 1, px, qty, max(0, qty - cum), last, last_px, cum,
+                       status, "limit", "gtc", 0, 0)
+
+
+def test_updates_are_folded_idempotently():
+    table = OrderTable("p")
+    rec = OrderRecord(1, 1, 5, "p-1-1-5", INST, 1, 100.0, 1.0, "limit", "gtc", pending_req_id=42)
+    table.add(rec)
+    _, out = table.apply(_upd("new", 0.0), from_rest_avg=True)
+    assert out.order_id == 5 and out.req_id == 42 and out.status == "new"
+    _, out = table.apply(_upd("partially_filled", 0.4, 0.4, 99.5))
+    assert (out.exec_qty, out.exec_px, out.cum_qty) == (0.4, 99.5, 0.4) and out.req_id is None
+    assert table.apply(_upd("partially_filled", 0.4, 0.4, 99.5)) is None       # duplicate
+    assert table.apply(_upd("new", 0.0), from_rest_avg=True) is None             # stale REST body
+    # REST reconciliation found the rest filled at an average of 99.8: the missed fill is 0.6 @ 100.0
+    _, out = table.apply(_upd("filled", 1.0, 0.0, 99.8), from_rest_avg=True)
+    assert out.status == "filled" and out.exec_qty == pytest.approx(0.6)
+    assert out.exec_px == pytest.approx((99.8 * 1.0 - 0.4 * 99.5) / 0.6)
+    assert table.apply(_upd("filled", 1.0, 0.6, 100.0)) is None                 # late stream copy
+    assert not rec.is_open and table.open_orders() == []
+
+
+def test_amendment_changes_price_and_reaches_the_bot():
+    table = OrderTable("p")
+    table.add(OrderRecord(1, 1, 5, "p-1-1-5", INST, 1, 100.0, 1.0, "limit", "gtc"))
+    table.apply(_upd("new", 0.0))
+    _, out = table.apply(_upd("new", 0.0, px=101.0, qty=2.0))
+    assert (out.px, out.qty, out.leaves_qty) == (101.0, 2.0, 2.0)
+
+
+def test_price_and_quantity_formatting_matches_the_step():
+    assert fmt_step(0.1 * 3, 0.1) == "0.3"
+    assert fmt_step(61800.20000000001, 0.1) == "61800.2"
+    assert fmt_step(0.0015, 0.001) in ("0.002", "0.001")
+    assert fmt_step(5.0, 1.0) == "5"
+
+
+def test_order_trade_update_from_binance_docs_example():
+    msg = {"e": "ORDER_TRADE_UPDATE", "E": 1568879465651, "T": 1568879465650, "o": {
+        "s": "BTCUSDT", "c": "p-1-1-5", "S": "SELL", "o": "LIMIT", "f": "GTC", "q": "0.001",
+        "p": "7000", "ap": "0", "sp": "0", "x": "TRADE", "X": "PARTIALLY_FILLED", "i": 8886774,
+        "l": "0.0005", "z": "0.0005", "L": "7000", "T": 1568879465650, "t": 1}}
+    u = wire.order_trade_update(msg, 1)
+    assert (u.side, u.status, u.exec_qty, u.cum_qty, u.leaves_qty) == (-1, "partially_filled", 0.0005, 0.0005, 0.0005)
+    with pytest.raises(wire.MalformedMessage):
+        wire.order_trade_update({"e": "ORDER_TRADE_UPDATE", "o": {"s": "X"}}, 1)
+
+
+GOOD = {"stream_url": "wss://fstream.binancefuture.com/ws", "api_url": "https://demo-fapi.binance.com",
+        "order_prefix": "t", "api_key": "k" * 16, "secret": "s" * 16}
+
+
+@pytest.mark.parametrize("change,msg", [
+    ({"api_url": None}, "missing key 'api_url'"),
+    ({"stream_url": 5}, "expected a non-empty string for key 'stream_url'"),
+    ({"stream_url": "https://x"}, "expected a ws/wss URL for key 'stream_url'"),
+    ({"order_prefix": "a-b"}, "key 'order_prefix'"),
+    ({"secret": None}, "missing key 'secret' (or set HFTCTL_SECRET)"),
+    ({"api_key": " padded "}, "leading/trailing whitespace"),
+    ({"recv_window_ms": "5000"}, "expected an integer for key 'recv_window_ms'"),
+])
+def test_config_errors_name_the_key(change, msg):
+    data = {**GOOD, **change}
+    data = {k: v for k, v in data.items() if v is not None}
+    with pytest.raises(HftctlError) as e:
+        load_config(ConfigReader(data, "cfg.toml", env={}))
+    assert msg in str(e.value) and "\n" not in str(e.value)
+
+
+def test_env_secrets_override_the_file_and_never_show():
+    cfg = load_config(ConfigReader(GOOD, "cfg.toml", env={"HFTCTL_SECRET": "from-env-secret"}))
+    assert cfg.secret.reveal() == "from-env-secret"
+    assert "from-env-secret" not in repr(cfg) and "k" * 16 not in repr(cfg)
+    assert "from-env" not in f"{cfg.secret} {cfg.secret!r}"
+    record = logging.LogRecord("x", logging.INFO, "", 0, "signed url ?sig=%s&x", ("from-env-secret",), None)
+    RedactingFilter(["from-env-secret"]).filter(record)
+    assert record.getMessage() == "signed url ?sig=***&x"
+    assert Secret("a") == Secret("a")
+
+
+def test_open_config_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("api_url = [\n")
+    with pytest.raises(HftctlError, match="malformed TOML"):
+        open_config(bad)
+    with pytest.raises(HftctlError, match="config file not found"):
+        open_config(tmp_path / "none.toml")
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["bf", "binancefutures", "{missing}"], "config file not found"),
+    (["bf", "binancefutures", "{nokey}"], "missing key 'api_url'"),
+    (["bf", "binancefutures", "{mainnet}"], "is a mainnet URL; pass --allow-mainnet"),
+    (["bf", "bybit", "configs/bybit_testnet.toml"], "not implemented yet"),
+    (["bf", "kraken", "configs/local_sim.toml"], "unknown exchange 'kraken'"),
+])
+def test_cli_bad_input_is_one_line(tmp_path, args, expect):
+    nokey = tmp_path / "nokey.toml"
+    nokey.write_text('stream_url = "ws://127.0.0.1:1/ws"\n')
+    mainnet = tmp_path / "mainnet.toml"
+    mainnet.write_text("\n".join(f'{k} = "{v}"' for k, v in {**GOOD, "api_url": "https://fapi.binance.com"}.items()))
+    args = [a.format(missing=tmp_path / "none.toml", nokey=nokey, mainnet=mainnet) for a in args]
+    r = subprocess.run([sys.executable, "-m", "hftctl", "connector", *args], capture_output=True,
+                       text=True, timeout=60, cwd=__import__("pathlib").Path(__file__).parent.parent)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert lines[-1].startswith("error: ") and expect in lines[-1], r.stderr
