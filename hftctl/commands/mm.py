@@ -1,11 +1,52 @@
-"""`hftctl mm` (not built yet)."""
+"""`hftctl mm`: the grid market maker, live, dry-run or backtest."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-from hftctl.commands._common import not_implemented
+from hftctl.bot.runner import check_mode, execution_model, run_backtest, run_live
+from hftctl.bot.types import Instrument
+from hftctl.log import setup_logging
+from hftctl.strategies.grid_mm import GridMarketMaker, load_grid_config
 
 
-def command(args: list[str] = typer.Argument(None, help="Arguments (not implemented yet).")) -> None:
-    not_implemented("mm")
+def command(
+    connector: Optional[str] = typer.Option(None, "--connector", help="Connector name (default bf)."),
+    symbol: Optional[str] = typer.Option(None, "--symbol", help="Symbol, e.g. btcusdt."),
+    tick_size: Optional[float] = typer.Option(None, "--tick-size", help="Price step (default 0.1)."),
+    lot_size: Optional[float] = typer.Option(None, "--lot-size", help="Quantity step (default 0.001)."),
+    half_spread: Optional[float] = typer.Option(None, "--half-spread", help="Fraction of mid (0.0005 = 0.05%)."),
+    grid_interval: Optional[float] = typer.Option(None, "--grid-interval", help="Fraction of mid between grid levels."),
+    grid_num: Optional[int] = typer.Option(None, "--grid-num", help="Quotes per side."),
+    order_qty: Optional[float] = typer.Option(None, "--order-qty", help="Quantity per quote."),
+    max_position: Optional[float] = typer.Option(None, "--max-position", help="Largest |position|."),
+    skew: Optional[float] = typer.Option(None, "--skew", help="Quote shift per order_qty of position (default 0)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML with the same keys (configs/mm.toml); flags override it."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Live market data, simulated orders; nothing is sent."),
+    backtest: Optional[Path] = typer.Option(None, "--backtest", help="Replay FILE.npz (hftctl convert output) instead."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Backtest: write the equity curve PNG here."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds: stop live after this long / backtest only the first part of the data."),
+    latency_ms: float = typer.Option(10.0, "--latency-ms", help="Simulated one-way order latency (backtest, dry run)."),
+    maker_fee: float = typer.Option(0.0002, "--maker-fee", help="Simulated maker fee rate (negative = rebate)."),
+    taker_fee: float = typer.Option(0.0005, "--taker-fee", help="Simulated taker fee rate."),
+    json_out: bool = typer.Option(False, "--json", help="Backtest: print the result as JSON."),
+    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
+) -> None:
+    setup_logging(log_level, "mm")
+    check_mode(dry_run, backtest, plot)
+    cfg = load_grid_config(config, dict(
+        connector=connector, symbol=symbol, tick_size=tick_size, lot_size=lot_size,
+        half_spread=half_spread, grid_interval=grid_interval, grid_num=grid_num,
+        order_qty=order_qty, max_position=max_position, skew=skew))
+    instrument = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, cfg.connector)
+    model = execution_model(latency_ms, maker_fee, taker_fee)
+    if backtest is not None:
+        run_backtest(lambda bot: GridMarketMaker(bot, cfg, out=lambda _l: None), backtest, instrument,
+                     model=model, plot=plot, duration_s=duration, as_json=json_out, out=typer.echo)
+        return
+    code = run_live(lambda bot: GridMarketMaker(bot, cfg, out=typer.echo), cfg.connector, instrument,
+                    dry_run=dry_run, name="mm", duration_s=duration, out=typer.echo, model=model)
+    raise typer.Exit(code)

@@ -1,11 +1,47 @@
-"""`hftctl obi-mm` (not built yet)."""
+"""`hftctl obi-mm`: the order-book-imbalance market maker, live, dry-run or backtest."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-from hftctl.commands._common import not_implemented
+from hftctl.bot.runner import check_mode, execution_model, run_backtest, run_live
+from hftctl.bot.types import Instrument
+from hftctl.log import setup_logging
+from hftctl.strategies.obi_mm import ObiMarketMaker, load_obi_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "obi_mm.toml"
 
 
-def command(args: list[str] = typer.Argument(None, help="Arguments (not implemented yet).")) -> None:
-    not_implemented("obi-mm")
+def command(
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML with [global], [params], [stop_loss] (default configs/obi_mm.toml)."),
+    connector: str = typer.Option("bf", "--connector", help="Connector name."),
+    symbol: str = typer.Option("btcusdt", "--symbol", help="Symbol, e.g. btcusdt."),
+    tick_size: float = typer.Option(0.1, "--tick-size", help="Price step."),
+    lot_size: float = typer.Option(0.001, "--lot-size", help="Quantity step."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Live market data, simulated orders; nothing is sent."),
+    backtest: Optional[Path] = typer.Option(None, "--backtest", help="Replay FILE.npz (hftctl convert output) instead."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Backtest: write the equity curve PNG here."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds: stop live after this long / backtest only the first part of the data."),
+    latency_ms: float = typer.Option(10.0, "--latency-ms", help="Simulated one-way order latency (backtest, dry run)."),
+    maker_fee: float = typer.Option(0.0002, "--maker-fee", help="Simulated maker fee rate (negative = rebate)."),
+    taker_fee: float = typer.Option(0.0005, "--taker-fee", help="Simulated taker fee rate."),
+    json_out: bool = typer.Option(False, "--json", help="Backtest: print the result as JSON."),
+    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
+) -> None:
+    setup_logging(log_level, "obi-mm")
+    check_mode(dry_run, backtest, plot)
+    cfg = load_obi_config(config or DEFAULT_CONFIG)
+    instrument = Instrument(symbol, tick_size, lot_size, connector)
+    model = execution_model(latency_ms, maker_fee, taker_fee)
+    if backtest is not None:
+        run_backtest(lambda bot: ObiMarketMaker(bot, cfg, connector=connector, symbol=symbol, out=lambda _l: None),
+                     backtest, instrument, model=model, plot=plot, duration_s=duration,
+                     as_json=json_out, out=typer.echo)
+        return
+    code = run_live(lambda bot: ObiMarketMaker(bot, cfg, connector=connector, symbol=symbol, out=typer.echo),
+                    connector, instrument, dry_run=dry_run, name="obi-mm", duration_s=duration,
+                    out=typer.echo, model=model)
+    raise typer.Exit(code)

@@ -1,0 +1,116 @@
+"""Backtest results: PnL, position, trades, fees, drawdown, and the equity-curve plot."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hftctl.bot.backtest import BacktestBot
+from hftctl.errors import HftctlError
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    symbol: str
+    start_ns: int
+    end_ns: int
+    events: int
+    pnl: float              # equity at the end, net of fees (marked to the last mid)
+    gross_pnl: float        # the same before fees
+    fees: float
+    position: float
+    trades: int
+    volume: float
+    traded_value: float
+    max_drawdown: float     # largest fall of the net equity curve from a previous peak
+    last_mid: float
+    open_orders: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+def max_drawdown(equity: list[float]) -> float:
+    peak = float("-inf")
+    worst = 0.0
+    for e in equity:
+        if e > peak:
+            peak = e
+        elif peak - e > worst:
+            worst = peak - e
+    return worst
+
+
+def build_report(bot: BacktestBot) -> BacktestReport:
+    bot._maybe_record()
+    acc = bot.account(0)
+    mid = bot.depth(0).mid
+    if mid != mid and bot.records:
+        mid = bot.records[-1][3]
+    equity = [r[1] for r in bot.records]
+    pnl = acc.equity(mid) if mid == mid else 0.0
+    equity.append(pnl)
+    return BacktestReport(
+        symbol=bot.instruments[0].symbol, start_ns=bot.start_timestamp, end_ns=bot.current_timestamp,
+        events=bot.events_processed, pnl=pnl, gross_pnl=pnl + acc.fee, fees=acc.fee,
+        position=acc.position, trades=acc.num_trades, volume=acc.trading_volume,
+        traded_value=acc.trading_value, max_drawdown=max_drawdown(equity), last_mid=mid,
+        open_orders=bot.open_orders(0),
+    )
+
+
+def format_report(r: BacktestReport) -> str:
+    secs = (r.end_ns - r.start_ns) / 1e9
+    return "\n".join([
+        "======================================",
+        f" Backtest result: {r.symbol}",
+        "======================================",
+        f"Duration: {secs:.1f} s ({r.events} events)",
+        f"PnL (net of fees): {r.pnl:.4f}",
+        f"PnL (before fees): {r.gross_pnl:.4f}",
+        f"Fees: {r.fees:.4f}",
+        f"Position: {r.position:.4f}",
+        f"Trades: {r.trades}",
+        f"Volume: {r.volume:.4f} (value {r.traded_value:.2f})",
+        f"Max drawdown: {r.max_drawdown:.4f}",
+        f"Last mid: {r.last_mid:.2f}",
+        "======================================",
+    ])
+
+
+def plot_equity(bot: BacktestBot, path: str | Path, title: str = "") -> Path:
+    """Write the equity (net of fees) and position curves to a PNG.
+
+    matplotlib is the optional ``plot`` extra, imported only here so bots never pay for it.
+    """
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise HftctlError("--plot needs matplotlib: pip install 'hftctl[plot]'") from None
+    if not bot.records:
+        raise HftctlError("nothing to plot: the backtest recorded no equity samples")
+    t0 = bot.records[0][0]
+    xs = [(r[0] - t0) / 1e9 for r in bot.records]
+    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(10, 6))
+    ax1.plot(xs, [r[1] for r in bot.records], color="tab:blue")
+    ax1.set_ylabel("equity (net of fees)")
+    ax1.set_title(title or f"{bot.instruments[0].symbol} backtest")
+    ax1.grid(True, alpha=0.3)
+    ax2.plot(xs, [r[2] for r in bot.records], color="tab:orange")
+    ax2.set_ylabel("position")
+    ax2.set_xlabel("seconds")
+    ax2.grid(True, alpha=0.3)
+    fig.tight_layout()
+    out = Path(path)
+    try:
+        fig.savefig(out, dpi=100)
+    except OSError as exc:
+        raise HftctlError(f"cannot write plot {out}: {exc}") from None
+    finally:
+        plt.close(fig)
+    return out

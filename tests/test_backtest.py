@@ -1,0 +1,245 @@
+"""Backtest back-end: the fill/latency/fee model on hand-made events, then real data via the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hftctl.bot.backtest import (BUY_EVENT, DEPTH_CLEAR_EVENT, DEPTH_EVENT, DEPTH_SNAPSHOT_EVENT,
+                                 EXCH_EVENT, LOCAL_EVENT, SELL_EVENT, TRADE_EVENT, BacktestBot)
+from hftctl.bot.matching import ExecutionModel
+from hftctl.bot.report import build_report, max_drawdown
+from hftctl.bot.types import GTC, GTX, IOC, MARKET, Instrument
+from hftctl.errors import HftctlError
+
+DTYPE = [("ev", "<u8"), ("exch_ts", "<i8"), ("local_ts", "<i8"), ("px", "<f8"), ("qty", "<f8"),
+         ("order_id", "<u8"), ("ival", "<i8"), ("fval", "<f8")]
+MS = 1_000_000
+T0 = 1_700_000_000_000_000_000
+INST = Instrument("btcusdt", 0.1, 0.001)
+MODEL = ExecutionModel(entry_latency_ns=10 * MS, response_latency_ns=10 * MS, maker_fee=0.0002, taker_fee=0.0005)
+
+
+def events(rows: list[tuple[int, int, float, float]]) -> np.ndarray:
+    """rows of (ms after T0, ev flags, px, qty); all visible locally and at the exchange."""
+    a = np.zeros(len(rows), dtype=DTYPE)
+    for k, (ms, ev, px, qty) in enumerate(rows):
+        a[k] = (ev | EXCH_EVENT | LOCAL_EVENT, T0 + ms * MS - 1000, T0 + ms * MS, px, qty, 0, 0, 0.0)
+    return a
+
+
+def base_book() -> list[tuple[int, int, float, float]]:
+    return [
+        (0, DEPTH_CLEAR_EVENT | BUY_EVENT, 0.0, 0.0),
+        (0, DEPTH_CLEAR_EVENT | SELL_EVENT, 0.0, 0.0),
+        (0, DEPTH_SNAPSHOT_EVENT | BUY_EVENT, 100.0, 1.0),
+        (0, DEPTH_SNAPSHOT_EVENT | BUY_EVENT, 99.9, 2.0),
+        (0, DEPTH_SNAPSHOT_EVENT | SELL_EVENT, 100.1, 1.0),
+        (0, DEPTH_SNAPSHOT_EVENT | SELL_EVENT, 100.2, 2.0),
+    ]
+
+
+def test_resting_buy_fills_only_when_trade_prints_through_after_latency():
+    data = events(base_book() + [
+        (5, TRADE_EVENT | SELL_EVENT, 99.9, 0.5),     # before our order reaches the exchange
+        (30, TRADE_EVENT | SELL_EVENT, 99.9, 0.5),    # at our price: no fill (we are last in queue)
+        (50, TRADE_EVENT | SELL_EVENT, 99.8, 0.5),    # through our price: fill at 99.9
+        (100, DEPTH_EVENT | BUY_EVENT, 99.9, 3.0),
+    ])
+    bot = BacktestBot(data, INST, MODEL)
+    assert bot.elapse(1 * MS)
+    assert bot.depth().best_bid == 100.0 and bot.depth().best_ask == 100.1
+    o = bot.submit_buy_order(0, 7, 99.9, 0.002, GTX)
+    assert o.req == "new" and not o.cancellable
+    bot.elapse(25 * MS)                                 # t=26ms: ack arrived (t=1+10+10)
+    assert o.status == "new" and o.req is None and o.exch_ts == T0 + 11 * MS
+    bot.elapse(20 * MS)                                 # t=46: trade at 99.9 did not fill
+    assert o.status == "new" and bot.position() == 0
+    bot.elapse(10 * MS)                                 # t=56: fill at t=50 not yet known
+    assert o.status == "new"
+    bot.elapse(10 * MS)                                 # t=66: fill response delivered
+    assert o.status == "filled" and o.exec_px == 99.9 and o.cum_qty == pytest.approx(0.002)
+    acc = bot.account()
+    assert acc.position == pytest.approx(0.002)
+    assert acc.balance == pytest.approx(-99.9 * 0.002)
+    assert acc.fee == pytest.approx(99.9 * 0.002 * 0.0002)
+    assert acc.num_trades == 1
+    bot.clear_inactive_orders()
+    assert 7 not in bot.orders()
+
+
+def test_resting_sell_fills_when_market_crosses_it():
+    data = events(base_book() + [
+        (40, DEPTH_EVENT | BUY_EVENT, 100.3, 1.0),    # bid jumps above our ask 100.2
+    ])
+    bot = BacktestBot(data, INST, MODEL)
+    bot.elapse(1 * MS)
+    o = bot.submit_sell_order(0, 1, 100.2, 0.001)
+    bot.elapse(100 * MS)
+    assert o.status == "filled" and o.exec_px == pytest.approx(100.2)
+    assert bot.position() == pytest.approx(-0.001)
+    # the crossing bid removed asks at or below it from the book
+    assert bot.depth().best_ask_tick > bot.depth().to_tick(100.3)
+
+
+def test_post_only_that_would_cross_expires_and_taker_orders_pay_taker_fee():
+    bot = BacktestBot(events(base_book() + [(500, DEPTH_EVENT | BUY_EVENT, 99.0, 1.0)]), INST, MODEL)
+    bot.elapse(1 * MS)
+    gtx = bot.submit_buy_order(0, 1, 100.1, 0.001, GTX)
+    mkt = bot.submit_buy_order(0, 2, 100.0, 0.003, IOC, MARKET)
+    gtc = bot.submit_sell_order(0, 3, 99.0, 0.001, GTC)         # crosses: takes the best bid
+    ioc = bot.submit_sell_order(0, 4, 101.0, 0.001, IOC)        # nothing to take
+    bot.elapse(30 * MS)
+    assert gtx.status == "expired"
+    assert mkt.status == "filled" and mkt.exec_px == pytest.approx(100.1)
+    assert gtc.status == "filled" and gtc.exec_px == pytest.approx(100.0)
+    assert ioc.status == "expired"
+    acc = bot.account()
+    assert acc.position == pytest.approx(0.002)
+    assert acc.fee == pytest.approx((100.1 * 0.003 + 100.0 * 0.001) * 0.0005)
+
+
+def test_cancel_and_modify_round_trip():
+    bot = BacktestBot(events(base_book() + [(500, TRADE_EVENT | SELL_EVENT, 99.0, 1.0)]), INST, MODEL)
+    bot.elapse(1 * MS)
+    a = bot.submit_buy_order(0, 1, 99.5, 0.001)
+    b = bot.submit_buy_order(0, 2, 99.6, 0.001)
+    assert not bot.cancel(0, 1)                  # not cancellable before the ack
+    bot.elapse(30 * MS)
+    assert bot.cancel(0, 1)
+    assert bot.modify(0, 2, 98.0, 0.002)
+    bot.elapse(30 * MS)
+    assert a.status == "canceled"
+    assert b.status == "new" and b.px == pytest.approx(98.0) and b.leaves_qty == pytest.approx(0.002)
+    bot.elapse(1000 * MS)                        # the trade at 99.0 does not reach 98.0
+    assert b.status == "new" and bot.position() == 0
+    assert bot.open_orders() == 1
+
+
+def test_end_of_data_and_wait_next():
+    bot = BacktestBot(events(base_book() + [(10, TRADE_EVENT | BUY_EVENT, 100.1, 1.0)]), INST, MODEL)
+    assert bot.wait_next(1_000 * MS)             # wakes at the first event
+    assert bot.current_timestamp == T0
+    assert bot.wait_next(1_000 * MS)
+    assert bot.current_timestamp == T0 + 10 * MS
+    assert len(bot.last_trades()) == 1 and bot.last_trades()[0].px == 100.1
+    bot.clear_last_trades()
+    assert not bot.last_trades()
+    assert not bot.elapse(1_000 * MS)            # data exhausted
+
+
+def test_max_drawdown():
+    assert max_drawdown([0, 5, 3, 6, 1, 2]) == 5
+    assert max_drawdown([0, 1, 2]) == 0
+    assert max_drawdown([]) == 0
+
+
+def test_bad_backtest_inputs_are_clear_errors(tmp_path: Path):
+    with pytest.raises(HftctlError, match="not found"):
+        BacktestBot(tmp_path / "missing.npz", INST)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(HftctlError, match="not a readable"):
+        BacktestBot(bad, INST)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, data=np.zeros(3, dtype=[("a", "<i8")]))
+    with pytest.raises(HftctlError, match="missing fields"):
+        BacktestBot(wrong, INST)
+
+
+# --- real data through the CLI ---------------------------------------------------------------
+
+REFERENCE = "reference/usdm_btcusdt_20240808.npz"
+
+
+def hftctl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hftctl", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_mm_backtest_prints_metrics_and_writes_png(shared_data: Path, tmp_path: Path):
+    png = tmp_path / "mm.png"
+    r = hftctl("mm", "--backtest", str(shared_data / REFERENCE), "--duration", "120",
+               "--half-spread", "0.0001", "--grid-interval", "0.00005", "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    for label in ("PnL (net of fees):", "Position:", "Trades:", "Fees:", "Max drawdown:"):
+        assert label in r.stdout
+    assert "Simple Market Making Strategy" in r.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_backtest_json_is_consistent_and_respects_max_position(shared_data: Path):
+    r = hftctl("mm", "--backtest", str(shared_data / REFERENCE), "--duration", "120", "--json",
+               "--half-spread", "0.0001", "--grid-interval", "0.00005", "--max-position", "0.004")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["trades"] > 0 and rep["events"] > 100_000
+    assert rep["pnl"] == pytest.approx(rep["gross_pnl"] - rep["fees"])
+    assert rep["fees"] == pytest.approx(rep["traded_value"] * 0.0002, rel=1e-6)   # all maker fills
+    assert abs(rep["position"]) <= 0.004 + 1e-9
+    assert rep["max_drawdown"] >= 0
+
+
+def test_obi_backtest_runs_guide_config(shared_data: Path, tmp_path: Path):
+    png = tmp_path / "obi.png"
+    r = hftctl("obi-mm", "--backtest", str(shared_data / REFERENCE), "--plot", str(png), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["trades"] > 0
+    assert abs(rep["position"]) <= 0.02 + 1e-9
+    assert png.exists()
+
+
+def test_obi_position_stays_within_max_position_in_process(shared_data: Path):
+    from hftctl.strategies.obi_mm import ObiMarketMaker, load_obi_config
+    cfg = load_obi_config(Path(__file__).parent.parent / "configs" / "obi_mm.toml")
+    cfg.params.update_interval_ns = 1_000_000_000
+    cfg.params.volatility_interval_ns = 10_000_000_000
+    cfg.params.volatility_window = 6
+    cfg.glob.max_position = 0.004
+    bot = BacktestBot(shared_data / REFERENCE, INST, MODEL, duration_ns=150 * 1_000_000_000)
+    s = ObiMarketMaker(bot, cfg, out=lambda _l: None)
+    worst = 0.0
+    while bot.elapse(1_000_000_000):
+        s.step()
+        worst = max(worst, abs(bot.position()))
+    assert s.iteration > 100
+    assert worst <= 0.004 + 1e-9
+    assert build_report(bot).trades > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["mm", "--backtest", "/nonexistent/x.npz"], "backtest data not found"),
+    (["mm", "--config", "/nonexistent/mm.toml", "--backtest", "x.npz"], "config file not found"),
+    (["mm", "--grid-num", "0", "--backtest", "x.npz"], "grid_num must be positive"),
+    (["mm", "--dry-run", "--backtest", "x.npz"], "exclusive"),
+    (["obi-mm", "--plot", "x.png"], "--plot only applies"),
+    (["obi-mm", "--connector", "nosuchconnector", "--dry-run"], "nosuchconnector"),
+])
+def test_cli_errors_are_one_line(args: list[str], message: str):
+    r = hftctl(*args, timeout=60)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert message in r.stderr
+
+
+def test_obi_config_errors(tmp_path: Path):
+    good = (Path(__file__).parent.parent / "configs" / "obi_mm.toml").read_text()
+    cases = {
+        "missing.toml": (good.replace("window = 360", ""), "missing key window"),
+        "typo.toml": (good.replace("skew = 0.01", "skw = 0.01"), "unknown key(s) skw"),
+        "type.toml": (good.replace("grid_num = 3", 'grid_num = "three"'), "expected an integer"),
+        "table.toml": (good.replace("[stop_loss]", "[stoploss]"), "unknown table"),
+        "broken.toml": ("[global\norder_qty = ", "malformed TOML"),
+    }
+    for name, (text, message) in cases.items():
+        p = tmp_path / name
+        p.write_text(text)
+        r = hftctl("obi-mm", "--config", str(p), "--backtest", "x.npz", timeout=60)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, (name, r.stderr)
+        assert message in r.stderr, (name, r.stderr)
