@@ -41,7 +41,7 @@ def _segment(data: bytes, key: bytes, s: int, e: int) -> bytes | None:
     return data[k:close + 1] if close >= 0 else None
 
 
-def _int_field(data: bytes, key: bytes, s: int, e: int) -> int | None:
+def int_field(data: bytes, key: bytes, s: int, e: int) -> int | None:
     k = data.find(key, s, e)
     if k < 0:
         return None
@@ -53,6 +53,29 @@ def _int_field(data: bytes, key: bytes, s: int, e: int) -> int | None:
         return int(data[k:stop])
     except ValueError:
         return None
+
+
+def str_field(data: bytes, key: bytes, s: int, e: int) -> bytes | None:
+    """Raw value of a JSON string field ``key`` (given as ``b'"p":"'``) within data[s:e]."""
+    k = data.find(key, s, e)
+    if k < 0:
+        return None
+    k += len(key)
+    stop = data.find(b'"', k, e)
+    return data[k:stop] if stop >= 0 else None
+
+
+def bool_field(data: bytes, key: bytes, s: int, e: int) -> bool | None:
+    """Value of a JSON boolean field ``key`` (given as ``b'"m":'``) within data[s:e]."""
+    k = data.find(key, s, e)
+    if k < 0:
+        return None
+    k += len(key)
+    if data.startswith(b"true", k):
+        return True
+    if data.startswith(b"false", k):
+        return False
+    return None
 
 
 def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_key: bytes,
@@ -73,7 +96,7 @@ def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_ke
     ends = table.end[idx].tolist()
     for i, s, e in zip(idx.tolist(), starts, ends):
         ok = data.endswith(tail, s, e)
-        ts = _int_field(data, ts_key_full, s, e) if (ok and ts_key_full) else 0
+        ts = int_field(data, ts_key_full, s, e) if (ok and ts_key_full) else 0
         sb = _segment(data, bid_key, s, e) if ok else None
         sa = _segment(data, ask_key, s, e) if sb is not None else None
         if ts is None or sa is None:
@@ -154,3 +177,39 @@ def side_rows(n_bid: np.ndarray, n_ask: np.ndarray, bid_value: int, ask_value: i
     counts[1::2] = n_ask
     pattern = np.tile(np.array([bid_value, ask_value], np.uint64), len(n_bid))
     return np.repeat(pattern, counts)
+
+
+def book_rows(lv: DepthLevels, snapshot: np.ndarray, update_kind: int, snapshot_kind: int,
+              clear_kind: int, buy: int, sell: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows for depth messages, some of them full snapshots: (message index, ev, px, qty).
+
+    Per message, bids then asks. A snapshot side with levels starts with one ``clear_kind`` row at
+    its farthest price (qty 0) so the book is wiped up to there before the snapshot is inserted,
+    as hftbacktest's converters do.
+    """
+    m = len(lv.rows)
+    seg_count = np.empty(2 * m, np.int64)
+    seg_count[0::2] = lv.n_bid
+    seg_count[1::2] = lv.n_ask
+    seg_snap = np.repeat(snapshot.astype(bool), 2)
+    extra = (seg_snap & (seg_count > 0)).astype(np.int64)
+    seg_rows = seg_count + extra
+    seg_out = np.cumsum(seg_rows) - seg_rows
+    seg_lvl = np.cumsum(seg_count) - seg_count
+    side = np.tile(np.array([buy, sell], np.uint64), m)
+    total = int(seg_rows.sum())
+    n_lvl = int(seg_count.sum())
+    ev = np.empty(total, np.uint64)
+    px = np.empty(total, np.float64)
+    qty = np.zeros(total, np.float64)
+    msg = np.repeat(np.repeat(np.arange(m, dtype=np.int64), 2), seg_rows)
+    lvl_pos = np.arange(n_lvl, dtype=np.int64) + np.repeat(seg_out + extra - seg_lvl, seg_count)
+    kind = np.where(seg_snap, snapshot_kind, update_kind).astype(np.uint64)
+    ev[lvl_pos] = np.repeat(kind | side, seg_count)
+    px[lvl_pos] = lv.values[0::2]
+    qty[lvl_pos] = lv.values[1::2]
+    has = extra.astype(bool)
+    clear_pos = seg_out[has]
+    ev[clear_pos] = np.uint64(clear_kind) | side[has]
+    px[clear_pos] = lv.values[0::2][(seg_lvl + seg_count - 1)[has]]
+    return msg, ev, px, qty

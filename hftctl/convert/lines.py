@@ -31,19 +31,26 @@ class LineTable:
     def __len__(self) -> int:
         return len(self.start)
 
-    def startswith(self, prefix: bytes, col: int | np.ndarray = 0) -> np.ndarray:
-        """Mask of lines whose message has ``prefix`` at column ``col`` (scalar or per line)."""
-        n = len(self)
-        if np.isscalar(col):
-            if col + len(prefix) > HEAD_WIDTH:
-                return np.zeros(n, bool)
-            sub = self.head[:, col:col + len(prefix)]
-            return np.all(sub == np.frombuffer(prefix, np.uint8), axis=1)
-        cols = np.asarray(col)[:, None] + np.arange(len(prefix))
-        ok = cols[:, -1] < HEAD_WIDTH
-        cols = np.minimum(cols, HEAD_WIDTH - 1)
-        sub = np.take_along_axis(self.head, cols, axis=1)
-        return ok & np.all(sub == np.frombuffer(prefix, np.uint8), axis=1)
+    def startswith(self, prefix: bytes, col: int = 0) -> np.ndarray:
+        """Mask of lines whose message has ``prefix`` at column ``col``."""
+        if col + len(prefix) > HEAD_WIDTH:
+            return np.zeros(len(self), bool)
+        return rows_startwith(self.head[:, col:], prefix)
+
+    def bytes_at(self, col: np.ndarray, width: int) -> np.ndarray:
+        """``width`` head bytes from a per-line column (0 where past the head or col < 0).
+
+        Columns take few distinct values (one per stream-name length), so slicing per distinct
+        column is much cheaper than a per-element gather.
+        """
+        out = np.zeros((len(self), width), np.uint8)
+        for c in np.unique(col).tolist():
+            if c < 0 or c >= HEAD_WIDTH:
+                continue
+            rows = col == c
+            w = min(width, HEAD_WIDTH - c)
+            out[rows, :w] = self.head[rows, c:c + w]
+        return out
 
     def find(self, byte: int, start_col: int = 0) -> np.ndarray:
         """Column of the first ``byte`` in each head at or after ``start_col``; -1 if absent."""
@@ -54,6 +61,23 @@ class LineTable:
 
     def message(self, i: int) -> bytes:
         return self.data[int(self.start[i]):int(self.end[i])]
+
+
+def rows_startwith(mat: np.ndarray, prefix: bytes) -> np.ndarray:
+    """Mask of rows of a uint8 matrix that begin with ``prefix``, compared 8 bytes at a time."""
+    n, k = len(mat), len(prefix)
+    w = -(-k // 8) * 8
+    sub = np.zeros((n, w), np.uint8)
+    sub[:, :min(k, mat.shape[1])] = mat[:, :k]
+    pat = np.zeros(w, np.uint8)
+    pat[:k] = np.frombuffer(prefix, np.uint8)
+    keep = np.zeros(w, np.uint8)
+    keep[:k] = 0xFF
+    words, pw, kw = sub.view("<u8"), pat.view("<u8"), keep.view("<u8")
+    out = (words[:, 0] & kw[0]) == pw[0]
+    for j in range(1, w // 8):
+        out &= (words[:, j] & kw[j]) == pw[j]
+    return out
 
 
 def split_lines(data: bytes, first_line: int, problems: ProblemLog) -> LineTable:

@@ -44,3 +44,11 @@ def assemble(blocks: list[RowBlock]) -> np.ndarray:
         col = np.concatenate([getattr(b, name) for b in blocks])
         out[name] = col if order is None else col[order]
     return out
+
+
+def concat_blocks(blocks: list[RowBlock]) -> RowBlock:
+    """One block from several of the same message kind, kept in line order."""
+    line = np.concatenate([b.line for b in blocks])
+    order = np.argsort(line, kind="stable")
+    return RowBlock(line[order], *(np.concatenate([getattr(b, n) for b in blocks])[order]
+                                   for n in ("ev", "exch_ts", "local_ts", "px", "qty")))

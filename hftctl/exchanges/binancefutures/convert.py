@@ -15,11 +15,12 @@ import logging
 import numpy as np
 
 from hftctl.convert import events as E
-from hftctl.convert.extract import depth_levels, load_messages, side_rows
-from hftctl.convert.lines import LineTable
+from hftctl.convert.extract import bool_field, depth_levels, int_field, load_messages, side_rows, str_field
+from hftctl.convert.numbers import parse_numbers
+from hftctl.convert.lines import LineTable, rows_startwith
 from hftctl.convert.mapper import Mapper
 from hftctl.convert.problems import ProblemLog
-from hftctl.convert.rows import RowBlock
+from hftctl.convert.rows import RowBlock, concat_blocks as _concat
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,16 @@ class BinanceMapper(Mapper):
     def classify(self, table: LineTable, problems: ProblemLog) -> dict[str, np.ndarray]:
         env = table.startswith(ENVELOPE)
         at = table.find(ord("@"), len(ENVELOPE))
-        col = np.where(at >= 0, at + 1, 0)
+        stream = table.bytes_at(np.where(env & (at >= 0), at + 1, -1), 16)
+
+        def is_stream(prefix: bytes) -> np.ndarray:
+            return rows_startwith(stream, prefix)
+
         kinds = {
-            "depth": env & (at >= 0) & table.startswith(b"depth", col),
-            "trade": env & (at >= 0) & table.startswith(b'trade"', col),
-            "bookTicker": env & (at >= 0) & table.startswith(b'bookTicker"', col),
-            "markPrice": env & (at >= 0) & table.startswith(b"markPrice", col),
+            "depth": is_stream(b"depth"),
+            "trade": is_stream(b'trade"'),
+            "bookTicker": is_stream(b'bookTicker"'),
+            "markPrice": is_stream(b"markPrice"),
             "snapshot": table.startswith(b'{"lastUpdateId"'),
         }
         known = np.zeros(len(table), bool)
@@ -58,7 +63,7 @@ class BinanceMapper(Mapper):
             known |= mask
         ignorable = np.zeros(len(table), bool)
         for name in IGNORED_STREAMS:
-            ignorable |= env & (at >= 0) & table.startswith(name, col)
+            ignorable |= is_stream(name)
         acks = table.startswith(b'{"result"') | table.startswith(b'{"id"')
         errors = table.startswith(b'{"code"')
         unknown = ~(known | ignorable | acks | errors)
@@ -113,24 +118,65 @@ class BinanceMapper(Mapper):
             qty=lv.values[1::2].copy(),
         )
 
-    def trade_fields(self, d: dict) -> tuple[int, str, str, bool] | None:
-        """(ms timestamp, price, qty, buyer_is_maker) of a converted trade, None to drop it."""
-        if d["X"] != "MARKET":
-            return None
-        return d["T"], d["p"], d["q"], d["m"]
+    # Futures trades carry X (MARKET, or INSURANCE_FUND/ADL...); hftbacktest keeps MARKET only.
+    require_market = True
 
     def trade_exch_ts(self, table: LineTable, rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
         return ts * MS
 
     def trade_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        data = table.data
+        rows, ts, px, qty, sell = [], [], [], [], []
+        slow: list[int] = []
+        for i, s, e in zip(idx.tolist(), table.start[idx].tolist(), table.end[idx].tolist()):
+            if not data.endswith(b"}}", s, e):
+                slow.append(i)
+                continue
+            if self.require_market:
+                x = str_field(data, b'"X":"', s, e)
+                if x != b"MARKET":
+                    if x is None:
+                        slow.append(i)
+                    continue
+            t = int_field(data, b'"T":', s, e)
+            p = str_field(data, b'"p":"', s, e)
+            q = str_field(data, b'"q":"', s, e)
+            m = bool_field(data, b'"m":', s, e)
+            if t is None or p is None or q is None or m is None:
+                slow.append(i)
+                continue
+            rows.append(i)
+            ts.append(t)
+            px.append(p)
+            qty.append(q)
+            sell.append(m)       # buyer is the maker: the seller took liquidity
+        pxa, qtya = parse_numbers(px), parse_numbers(qty)
+        if pxa is None or qtya is None:
+            slow.extend(rows)
+            rows, ts, sell, pxa, qtya = [], [], [], np.zeros(0), np.zeros(0)
+        if slow:
+            return _concat([self._trade_block(table, np.array(rows, np.int64), ts, sell, pxa, qtya),
+                            self._trade_rows_slow(table, np.array(sorted(slow), np.int64), problems)])
+        return self._trade_block(table, np.array(rows, np.int64), ts, sell, pxa, qtya)
+
+    def _trade_block(self, table: LineTable, rows: np.ndarray, ts: list[int], sell: list[bool],
+                     px: np.ndarray, qty: np.ndarray) -> RowBlock:
+        ev = np.where(np.array(sell, bool), E.TRADE_EVENT | E.SELL_EVENT,
+                      E.TRADE_EVENT | E.BUY_EVENT).astype(np.uint64)
+        return RowBlock(table.line_no[rows], ev,
+                        self.trade_exch_ts(table, rows, np.array(ts, np.int64)),
+                        table.local_ts[rows], np.asarray(px, np.float64), np.asarray(qty, np.float64))
+
+    def _trade_rows_slow(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        """One message at a time, to keep the good ones and name the bad ones."""
         idx, msgs = load_messages(table, idx, problems, "trade")
-        rows, ts, px, qty, side = [], [], [], [], []
+        rows, ts, px, qty, sell = [], [], [], [], []
         for i, msg in zip(idx.tolist(), msgs):
             try:
-                f = self.trade_fields(msg["data"])
-                if f is None:
+                d = msg["data"]
+                if self.require_market and d["X"] != "MARKET":
                     continue
-                t, p, q, m = int(f[0]), float(f[1]), float(f[2]), f[3]
+                t, p, q, m = int(d["T"]), float(d["p"]), float(d["q"]), bool(d["m"])
             except (KeyError, TypeError, ValueError) as exc:
                 problems.add(int(table.line_no[i]), f"malformed trade message skipped ({exc!r})")
                 continue
@@ -138,13 +184,9 @@ class BinanceMapper(Mapper):
             ts.append(t)
             px.append(p)
             qty.append(q)
-            side.append(m)
-        rows_a = np.array(rows, np.int64)
-        ev = np.where(np.array(side, bool), E.TRADE_EVENT | E.SELL_EVENT,
-                      E.TRADE_EVENT | E.BUY_EVENT).astype(np.uint64)
-        return RowBlock(table.line_no[rows_a], ev,
-                        self.trade_exch_ts(table, rows_a, np.array(ts, np.int64)),
-                        table.local_ts[rows_a], np.array(px, np.float64), np.array(qty, np.float64))
+            sell.append(m)
+        return self._trade_block(table, np.array(rows, np.int64), ts, sell,
+                                 np.array(px, np.float64), np.array(qty, np.float64))
 
     def snapshot_exch_ts(self, table: LineTable, i: int, msg: dict) -> int:
         return int(msg["T"]) * MS
