@@ -20,6 +20,7 @@ import re
 import struct
 import time
 from dataclasses import dataclass
+from typing import Iterable
 
 import posix_ipc
 
@@ -195,10 +196,12 @@ class SegmentInfo:
     detail: str = ""
 
 
-def list_segments() -> list[SegmentInfo]:
-    """Every hftctl segment and semaphore in /dev/shm, with liveness and staleness."""
+def list_segments(connectors: Iterable[str] | None = None) -> list[SegmentInfo]:
+    """Every hftctl segment and semaphore in /dev/shm (or only those of ``connectors``),
+    with liveness and staleness."""
     from hftctl.ipc import ring  # header layout lives with the rings
 
+    only = None if connectors is None else set(connectors)
     infos: list[SegmentInfo] = []
     shm_live: dict[str, SegmentInfo] = {}
     live_slots: dict[str, set[int]] = {}
@@ -207,6 +210,8 @@ def list_segments() -> list[SegmentInfo]:
         if not f.startswith(PREFIX):
             continue
         connector, _, channel = f[len(PREFIX):].rpartition(".")
+        if only is not None and connector not in only:
+            continue
         info = SegmentInfo(f, "shm", connector or f, channel or "?", 0, False, False)
         try:
             seg = Segment.open("/" + f)
@@ -244,6 +249,8 @@ def list_segments() -> list[SegmentInfo]:
             continue
         rest = f[len("sem." + PREFIX):]
         parts = rest.split(".")
+        if only is not None and parts[0] not in only:
+            continue
         parent = PREFIX + ".".join(parts[:2]) if len(parts) >= 3 else ""
         info = SegmentInfo(f, "sem", parts[0], parts[1] if len(parts) > 1 else "?", 0, False, False)
         seg_info = shm_live.get(parent)
@@ -263,10 +270,11 @@ def list_segments() -> list[SegmentInfo]:
     return infos
 
 
-def clean_stale() -> list[str]:
-    """Remove only the stale hftctl segments/semaphores (owner dead); returns what was removed."""
+def clean_stale(connectors: Iterable[str] | None = None) -> list[str]:
+    """Remove only the stale hftctl segments/semaphores (owner dead), optionally only those of
+    ``connectors``; returns the /dev/shm file names removed."""
     removed = []
-    for info in list_segments():
+    for info in list_segments(connectors):
         if not info.stale:
             continue
         ok = unlink_shm("/" + info.file) if info.kind == "shm" else unlink_sem("/" + info.file[4:])
