@@ -29,11 +29,19 @@ NO_ASK = 1 << 62
 _WALK_LIMIT = 32
 
 
+def _decimals(step: float) -> int:
+    """Decimal places of a price step (0.1 -> 1, 0.0001 -> 4, 5.0 -> 0)."""
+    for d in range(16):
+        if abs(round(step, d) - step) <= step * 1e-9:
+            return d
+    return 16
+
+
 class OrderBook:
     """Bids and asks by integer tick, with cached best bid/ask ticks."""
 
     __slots__ = ("tick_size", "lot_size", "bids", "asks", "best_bid_tick", "best_ask_tick",
-                 "_inv_tick")
+                 "_inv_tick", "_decimals")
 
     def __init__(self, tick_size: float, lot_size: float = 0.0) -> None:
         if not (tick_size > 0 and math.isfinite(tick_size)):
@@ -43,6 +51,7 @@ class OrderBook:
         self.tick_size = float(tick_size)
         self.lot_size = float(lot_size)
         self._inv_tick = 1.0 / self.tick_size
+        self._decimals = _decimals(self.tick_size)
         self.bids: dict[int, float] = {}
         self.asks: dict[int, float] = {}
         self.best_bid_tick = NO_BID
@@ -55,8 +64,8 @@ class OrderBook:
 
     def to_price(self, tick: int) -> float:
         # Multiplying by tick_size gives 0.30000000000000004 for 3 * 0.1; rounding to the
-        # tick's own decimals keeps printed and compared prices clean.
-        return round(tick * self.tick_size, 12)
+        # tick's own decimals keeps prices sent to exchanges and printed clean.
+        return round(tick * self.tick_size, self._decimals)
 
     # --- updates ----------------------------------------------------------------------------
 

@@ -150,3 +150,11 @@ def test_qty_between_ticks():
     assert b.qty_between_ticks(-1, 1001, 1002) == pytest.approx(1.5)
     assert b.qty_between_ticks(-1, 1003, 1001) == 0.0
     assert OrderBook(0.1).qty_between_ticks(1, 0, 10) == 0.0
+
+
+def test_prices_are_clean_decimals():
+    b = OrderBook(0.1)
+    assert b.to_price(600006) == 60000.6
+    assert repr(b.to_price(600006)) == "60000.6"
+    assert OrderBook(0.0001).to_price(12345) == 1.2345
+    assert OrderBook(5.0).to_price(3) == 15.0

@@ -15,7 +15,6 @@ a final state; the connector also cancels a bot's orders when it sees the bot di
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -37,9 +36,9 @@ class Transport(Protocol):
 
     bot_id: int
 
-    def send(self, msg: s.Message) -> None: ...
+    def send(self, msg: s.Message) -> object: ...
 
-    def recv(self, timeout: float) -> object | None: ...
+    def recv(self, timeout: float | None = 0.0) -> object | None: ...
 
     def close(self) -> None: ...
 
@@ -67,7 +66,7 @@ class LiveBot(Bot):
         self._ex = [VirtualExchange(self._books[k], self._orders[k], self._accounts[k], model)
                     for k in range(len(self.instruments))] if dry_run else []
         self.current_timestamp = time.time_ns()
-        self._send(s.Hello(self.bot_id, os.getpid(), name))
+        # The endpoint already said Hello when it attached.
         for inst in self.instruments:
             self._send(s.RegisterInstrument(self.bot_id, inst.symbol.upper(), inst.tick_size, inst.lot_size))
             self._send(s.SnapshotRequest(self.bot_id, inst.symbol.upper()))
@@ -129,9 +128,7 @@ class LiveBot(Bot):
 
     def _handle(self, msg: object) -> bool:
         kind = type(msg).__name__
-        if kind == "Received":              # raw ring record: decode with the schema
-            msg = s.decode(msg.payload)      # type: ignore[attr-defined]
-        elif kind == "Overrun":
+        if kind == "Overrun":
             log.warning("fell behind the connector (%s); resynchronising books", msg)
             for k, inst in enumerate(self.instruments):
                 self._books[k].clear()
@@ -276,9 +273,8 @@ class LiveBot(Bot):
                 left = self.open_orders()
                 if left:
                     log.warning("%d order(s) not confirmed cancelled at shutdown", left)
-                self._send(s.Bye(self.bot_id))
         except ConnectorGone:
             pass
         finally:
-            self.transport.close()
+            self.transport.close()          # says Bye if the connector is still there
         return left

@@ -52,10 +52,10 @@ def run_backtest(make: Callable[[Bot], Strategy], data: str | Path, instrument: 
     return report
 
 
-def open_transport(connector: str, timeout: float = 5.0):
-    """The bot end of connector NAME's channels (hftctl.ipc.endpoint)."""
-    from hftctl.ipc.endpoint import BotEndpoint    # lands with the IPC layer
-    return BotEndpoint.attach(connector, timeout=timeout)
+def open_transport(connector: str, name: str, timeout: float = 5.0):
+    """The bot end of connector NAME's channels; attaching says Hello."""
+    from hftctl.ipc.endpoint import BotEndpoint
+    return BotEndpoint.attach(connector, bot_name=name, timeout=timeout)
 
 
 def run_live(make: Callable[[Bot], Strategy], connector: str, instrument: Instrument, *,
@@ -77,7 +77,7 @@ def run_live(make: Callable[[Bot], Strategy], connector: str, instrument: Instru
         timer.daemon = True
         timer.start()
     if transport is None:
-        transport = open_transport(connector)
+        transport = open_transport(connector, name)
     bot = None
     left = 0
     try:

@@ -92,3 +92,32 @@ def shutdown(bot: Bot, timeout_ns: int = 5_000_000_000) -> int:
     if left:
         log.warning("%d order(s) still open after shutdown", left)
     return left
+
+
+class RejectionGuard:
+    """Pause quoting for a while after the exchange rejects an order.
+
+    A parameter the exchange refuses (e.g. a notional below its minimum) would otherwise be
+    retried every step straight into the rate limit; instead each distinct reason is printed
+    once and new quotes wait ``pause_ns``. Call ``check`` before ``clear_inactive_orders``.
+    """
+
+    def __init__(self, out: Printer, pause_ns: int = 5_000_000_000) -> None:
+        self.out = out
+        self.pause_ns = pause_ns
+        self.paused_until = 0
+        self.rejected = 0
+        self._reported: set[str] = set()
+
+    def check(self, bot: Bot, i: int) -> bool:
+        """True while quoting should pause."""
+        now = bot.current_timestamp
+        for o in bot.orders(i).values():
+            if o.status == "rejected" and o.req is None:
+                self.rejected += 1
+                self.paused_until = now + self.pause_ns
+                reason = o.reason or "no reason given"
+                if reason not in self._reported:
+                    self._reported.add(reason)
+                    self.out(f"WARNING: order rejected by the exchange: {reason}")
+        return now < self.paused_until

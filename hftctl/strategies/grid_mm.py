@@ -64,6 +64,7 @@ class GridMarketMaker:
         self.bot, self.cfg, self.out, self.i = bot, cfg, out, i
         self.iteration = 0
         self.decimals = base.price_decimals(bot.depth(i).tick_size)
+        self.guard = base.RejectionGuard(out)
 
     def banner(self) -> str:
         c = self.cfg
@@ -78,6 +79,7 @@ class GridMarketMaker:
 
     def step(self) -> None:
         bot, c, i = self.bot, self.cfg, self.i
+        paused = self.guard.check(bot, i)
         bot.clear_inactive_orders(i)
         book = bot.depth(i)
         if not book.ready:
@@ -102,7 +104,8 @@ class GridMarketMaker:
         for k in range(min(c.grid_num, base.max_quotes(pos, c.max_position, c.order_qty, SELL))):
             px = ask_px + k * step
             new_asks[base.order_id_for(book.to_tick(px), SELL)] = px
-        base.reconcile_grid(bot, i, new_bids, new_asks, c.order_qty)
+        if not paused:
+            base.reconcile_grid(bot, i, new_bids, new_asks, c.order_qty)
 
         if self.iteration % c.status_every == 0:
             self.out(base.status_line(self.iteration, mid, best_bid, best_ask, pos, self.decimals))

@@ -117,6 +117,7 @@ class ObiMarketMaker:
         self.iteration = 0
         self.alpha = 0.0
         self.decimals = base.price_decimals(bot.depth(i).tick_size)
+        self.guard = base.RejectionGuard(out)
 
     def banner(self) -> str:
         g, p = self.cfg.glob, self.cfg.params
@@ -134,6 +135,7 @@ class ObiMarketMaker:
     def step(self) -> None:
         bot, i = self.bot, self.i
         g, p = self.cfg.glob, self.cfg.params
+        paused = self.guard.check(bot, i)
         bot.clear_inactive_orders(i)
         now = bot.current_timestamp
         period = now // p.update_interval_ns
@@ -171,12 +173,12 @@ class ObiMarketMaker:
                 half_spread=p.half_spread,
                 vol_ratio=volatility_ratio(self.volatility, self.cfg.stop_loss.volatility_mean, p.power),
                 skew=p.skew, position=pos, order_qty=g.order_qty, tick_size=book.tick_size)
-            self._quote(bid_px, ask_px, pos, now)
+            self._quote(bid_px, ask_px, pos, now, paused)
         if self.iteration % self.status_every == 0:
             self.out(base.status_line(self.iteration, mid, best_bid, best_ask, pos, self.decimals,
                                       f" | Alpha: {self.alpha:+.2f} | Vol: {self.volatility:.5f}"))
 
-    def _quote(self, bid_px: float, ask_px: float, pos: float, now: int) -> None:
+    def _quote(self, bid_px: float, ask_px: float, pos: float, now: int, paused: bool) -> None:
         bot, i, g, p = self.bot, self.i, self.cfg.glob, self.cfg.params
         book = bot.depth(i)
         new_bids: dict[int, float] = {}
@@ -208,6 +210,8 @@ class ObiMarketMaker:
             else:
                 working[o.side] += 1
                 working_qty[o.side] += o.leaves_qty
+        if paused:
+            return
         for grid, side in ((new_bids, BUY), (new_asks, SELL)):
             for oid, px in grid.items():
                 if oid in orders:
