@@ -1,0 +1,27 @@
+"""Binance USD-M futures protocol adapter for the sim: instruments, REST and websocket routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hftctl.exchanges.binancefutures.sim_instruments import DEFAULT_SYMBOLS, SPECS
+from hftctl.exchanges.binancefutures.sim_rest import BinanceFuturesRest
+from hftctl.exchanges.binancefutures.sim_ws import BinanceFuturesStreams
+from hftctl.sim.config import SimConfig
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.wshub import WsHub
+
+QUOTE = "USDT"
+__all__ = ["DEFAULT_SYMBOLS", "QUOTE", "SPECS", "install"]
+
+
+def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
+            ping_interval_s: float) -> list:
+    """Register routes; returns the background coroutines the adapter needs running."""
+    rest = BinanceFuturesRest(engine, config, hub.faults)
+    streams = BinanceFuturesStreams(engine, hub, ping_interval_s)
+    rest.on_listen_key_closed = streams.close_listen_key
+    rest.routes(app)
+    streams.routes(app)
+    app["rest_stats"] = rest
+    return [streams.run_aggregators()]

@@ -1,0 +1,282 @@
+"""The sim's Binance USD-M futures websockets: market streams and the user-data stream.
+
+URLs as on fstream: /ws/<stream>[/<stream>...] (raw payloads), /stream?streams=a/b (combined
+{"stream","data"} envelopes), /ws/<listenKey> (user data); live SUBSCRIBE / UNSUBSCRIBE /
+LIST_SUBSCRIPTIONS frames answered with {"result": ..., "id": ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import defaultdict
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from hftctl.exchanges.binancefutures import sim_messages as wire
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, ListenKeyExpired, OrderEvent, Trade
+from hftctl.sim.wshub import WsClient, WsHub
+
+log = logging.getLogger(__name__)
+
+_DEPTH_RE = re.compile(r"^([a-z0-9]+)@depth(5|10|20)?(?:@(0ms|100ms|250ms|500ms))?$")
+_PAYLOAD_KEYS = ("method", "params", "id")
+
+
+def _normalize(name: str) -> str:
+    """Binance stream names: lower-case symbol, camel-case kind (btcusdt@bookTicker)."""
+    sym, at, kind = name.partition("@")
+    return sym.lower() + at + kind if at else name
+
+
+class _DepthAggregator:
+    """One update-speed's depth stream for a symbol: levels merged over the interval, U of the
+    first and u of the last merged event, pu = this stream's previous u (gaps propagate)."""
+
+    def __init__(self, symbol: str, interval_ms: int, levels: int | None) -> None:
+        self.symbol = symbol
+        self.interval_ms = interval_ms
+        self.levels = levels
+        self.bids: dict[str, str] = {}
+        self.asks: dict[str, str] = {}
+        self.first = 0
+        self.last = 0
+        self.prev = None          # u of this stream's previous message
+        self.gap = False
+        self.next_due = time.monotonic()
+
+    def add(self, ev: DepthUpdate) -> None:
+        if not self.first:
+            self.first = ev.first_id
+            if self.prev is None:
+                self.prev = ev.prev_id
+        elif ev.prev_id != self.last:
+            self.gap = True
+        self.last = ev.last_id
+        if self.levels is None:
+            for p, q in ev.bids:
+                self.bids[p] = q
+            for p, q in ev.asks:
+                self.asks[p] = q
+
+
+class BinanceFuturesStreams:
+    def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.ping_interval_s = ping_interval_s
+        self.subs: dict[str, set[WsClient]] = defaultdict(set)
+        self.user_conns: dict[str, set[WsClient]] = defaultdict(set)
+        self.aggs: dict[str, _DepthAggregator] = {}
+        engine.market_listeners.append(self.on_market)
+        engine.user_listeners.append(self.on_user)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/ws", self.handle_ws)
+        app.router.add_get("/ws/{streams:.+}", self.handle_ws)
+        app.router.add_get("/stream", self.handle_combined)
+
+    # ---- connections -------------------------------------------------------------------------
+    async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
+        path = request.match_info.get("streams", "")
+        return await self._serve(request, [s for s in path.split("/") if s], combined=False)
+
+    async def handle_combined(self, request: web.Request) -> web.WebSocketResponse:
+        streams = request.query.get("streams", "")
+        return await self._serve(request, [s for s in streams.split("/") if s], combined=True)
+
+    async def _serve(self, request: web.Request, streams: list[str], combined: bool):
+        ws = web.WebSocketResponse(heartbeat=self.ping_interval_s, autoping=True)
+        await ws.prepare(request)
+        client = WsClient(ws, request, self.hub.faults)
+        client.state["combined"] = combined
+        client.state["streams"] = set()
+        self.hub.add(client)
+        try:
+            for name in streams:
+                if not self._subscribe(client, name):
+                    await ws.close(code=1008, message=b"invalid listen key or stream")
+                    return ws
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    self._on_frame(client, msg.data)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._unsubscribe_all(client)
+            self.hub.remove(client)
+            await client.close()
+        return ws
+
+    def _subscribe(self, client: WsClient, name: str) -> bool:
+        if "@" not in name and not name.startswith("!"):
+            account = self.engine.listen_key_account(name, time.monotonic())
+            if account is None:
+                return False
+            self.user_conns[name].add(client)
+            client.state["streams"].add(name)
+            return True
+        name = _normalize(name)
+        m = _DEPTH_RE.match(name)
+        if m:
+            symbol, levels, speed = m.group(1).upper(), m.group(2), m.group(3)
+            interval = 250 if speed is None else int(speed[:-2])
+            if levels or interval:
+                if name not in self.aggs and symbol in self.engine.specs:
+                    self.aggs[name] = _DepthAggregator(symbol, interval or 250,
+                                                       int(levels) if levels else None)
+        self.subs[name].add(client)
+        client.state["streams"].add(name)
+        return True
+
+    def _unsubscribe(self, client: WsClient, name: str) -> None:
+        self.subs.get(name, set()).discard(client)
+        self.user_conns.get(name, set()).discard(client)
+        client.state["streams"].discard(name)
+
+    def _unsubscribe_all(self, client: WsClient) -> None:
+        for name in list(client.state.get("streams", ())):
+            self._unsubscribe(client, name)
+
+    def _on_frame(self, client: WsClient, text: str) -> None:
+        try:
+            req = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            client.send(orjson.dumps({"error": {"code": 3, "msg": f"Invalid JSON: {exc}"}, "id": None}))
+            return
+        if not isinstance(req, dict):
+            client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request"}, "id": None}))
+            return
+        rid = req.get("id")
+        method = req.get("method")
+        params = req.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request: params must be "
+                                                    "a list of stream names"}, "id": rid}))
+                return
+            for name in params:
+                if method == "SUBSCRIBE":
+                    self._subscribe(client, name)
+                else:
+                    self._unsubscribe(client, _normalize(name))
+            client.send(orjson.dumps({"result": None, "id": rid}))
+        elif method == "LIST_SUBSCRIPTIONS":
+            client.send(orjson.dumps({"result": sorted(client.state["streams"]), "id": rid}))
+        elif method == "SET_PROPERTY":
+            if isinstance(params, list) and len(params) == 2 and params[0] == "combined":
+                client.state["combined"] = bool(params[1])
+                client.send(orjson.dumps({"result": None, "id": rid}))
+            else:
+                client.send(orjson.dumps({"error": {"code": 0, "msg": "Unknown property"}, "id": rid}))
+        elif method == "GET_PROPERTY":
+            if params == ["combined"]:
+                client.send(orjson.dumps({"result": client.state["combined"], "id": rid}))
+            else:
+                client.send(orjson.dumps({"error": {"code": 0, "msg": "Unknown property"}, "id": rid}))
+        else:
+            client.send(orjson.dumps({"error": {"code": 2, "msg": f"Invalid request: unknown method {method!r}"},
+                                      "id": rid}))
+
+    # ---- fan-out ------------------------------------------------------------------------------
+    def _send(self, name: str, clients: set[WsClient], payload: dict) -> None:
+        raw = orjson.dumps(payload)
+        wrapped = None
+        for c in clients:
+            if c.state["combined"]:
+                if wrapped is None:
+                    wrapped = b'{"stream":"' + name.encode() + b'","data":' + raw + b"}"
+                c.send(wrapped)
+            else:
+                c.send(raw)
+
+    def on_market(self, ev) -> None:
+        subs = self.subs
+        if type(ev) is DepthUpdate:
+            sym = ev.symbol.lower()
+            name = sym + "@depth@0ms"
+            clients = subs.get(name)
+            if clients:
+                self._send(name, clients, wire.depth_update(ev))
+            for agg in self.aggs.values():
+                if agg.symbol == ev.symbol:
+                    agg.add(ev)
+        elif type(ev) is Trade:
+            sym = ev.symbol.lower()
+            clients = subs.get(sym + "@trade")
+            if clients:
+                self._send(sym + "@trade", clients, wire.trade(ev))
+            clients = subs.get(sym + "@aggTrade")
+            if clients:
+                self._send(sym + "@aggTrade", clients, wire.agg_trade(ev))
+        elif type(ev) is BookTicker:
+            name = ev.symbol.lower() + "@bookTicker"
+            clients = subs.get(name)
+            if clients:
+                self._send(name, clients, wire.book_ticker(ev))
+
+    async def run_aggregators(self) -> None:
+        """Flush the 100/250/500 ms depth streams and partial-book streams on their cadence."""
+        while True:
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            for name, agg in self.aggs.items():
+                if now < agg.next_due:
+                    continue
+                agg.next_due = now + agg.interval_ms / 1000
+                if not agg.first:
+                    continue
+                clients = self.subs.get(name)
+                book = self.engine.books[agg.symbol]
+                t = self.engine.now_ms()
+                pu = agg.prev + 1 if agg.gap else agg.prev
+                if agg.levels is None:
+                    bids = [[p, q] for p, q in agg.bids.items()]
+                    asks = [[p, q] for p, q in agg.asks.items()]
+                else:
+                    bids = book.wire_levels(1, agg.levels)
+                    asks = book.wire_levels(-1, agg.levels)
+                payload = {"e": "depthUpdate", "E": t, "T": t, "s": agg.symbol, "U": agg.first,
+                           "u": agg.last, "pu": pu, "b": bids, "a": asks}
+                agg.prev = agg.last
+                agg.first = 0
+                agg.gap = False
+                agg.bids = {}
+                agg.asks = {}
+                if clients:
+                    self._send(name, clients, payload)
+
+    def on_user(self, ev) -> None:
+        if type(ev) is OrderEvent:
+            account = ev.order.account
+            payload = None
+            for key in account.listen_keys:
+                clients = self.user_conns.get(key)
+                if clients:
+                    if payload is None:
+                        payload = wire.order_trade_update(ev, self.engine.specs[ev.order.symbol])
+                    self._send(key, clients, payload)
+        elif type(ev) is AccountEvent:
+            payload = None
+            for key in ev.account.listen_keys:
+                clients = self.user_conns.get(key)
+                if clients:
+                    if payload is None:
+                        payload = wire.account_update(self.engine, ev)
+                    self._send(key, clients, payload)
+        elif type(ev) is ListenKeyExpired:
+            clients = self.user_conns.pop(ev.listen_key, set())
+            if clients:
+                self._send(ev.listen_key, clients, wire.listen_key_expired(ev))
+                for c in clients:
+                    c.finish()
+
+    def close_listen_key(self, key: str) -> None:
+        for c in self.user_conns.pop(key, set()):
+            c.finish()

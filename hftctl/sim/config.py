@@ -1,0 +1,117 @@
+"""The sim's configuration: accounts (keys, balances, fees), the synthetic market, rate limits.
+
+Everything has a default so `hftctl sim` runs with no file; a file that exists but is wrong is a
+one-line error naming the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from hftctl.errors import HftctlError
+from hftctl.sim.accounts import Account
+from hftctl.sim.market import SyntheticParams
+
+DEFAULT_API_KEY = "hftctl-sim-key"
+DEFAULT_SECRET = "hftctl-sim-secret"
+
+
+@dataclass
+class RateLimits:
+    enabled: bool = True
+    weight_per_min: int = 2400          # Binance USD-M REQUEST_WEIGHT per IP
+    orders_per_min: int = 1200          # ORDERS per account
+    orders_per_10s: int = 300
+
+
+@dataclass
+class SimConfig:
+    accounts: list[Account] = field(default_factory=list)
+    symbols: list[str] = field(default_factory=list)     # empty: the exchange's defaults
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    listen_key_ttl_s: float = 3600.0
+
+
+def default_account(quote: str = "USDT") -> Account:
+    return Account("default", DEFAULT_API_KEY, DEFAULT_SECRET, {quote: 100_000.0})
+
+
+def load_config(path: Path | None, quote: str = "USDT") -> SimConfig:
+    if path is None:
+        return SimConfig(accounts=[default_account(quote)])
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HftctlError(f"sim config {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HftctlError(f"cannot read sim config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise HftctlError(f"sim config {path} is not valid TOML: {exc}") from None
+    cfg = SimConfig()
+    _check_keys(path, "", data, {"accounts", "symbols", "synthetic", "rate_limits", "listen_key_ttl_s"})
+    for i, entry in enumerate(data.get("accounts", [])):
+        where = f"accounts[{i}]"
+        if not isinstance(entry, dict):
+            raise HftctlError(f"sim config {path}: {where} must be a table")
+        _check_keys(path, where, entry, {"name", "api_key", "secret", "balances", "maker_fee",
+                                         "taker_fee", "leverage"})
+        for key in ("api_key", "secret"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise HftctlError(f"sim config {path}: {where}.{key} is missing or not a string")
+        balances = entry.get("balances", {quote: 100_000.0})
+        if not isinstance(balances, dict) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in balances.values()):
+            raise HftctlError(f"sim config {path}: {where}.balances must map assets to non-negative numbers")
+        acct = Account(str(entry.get("name", f"account{i}")), entry["api_key"], entry["secret"],
+                       {k: float(v) for k, v in balances.items()})
+        for key in ("maker_fee", "taker_fee"):
+            if key in entry:
+                setattr(acct, key, _number(path, f"{where}.{key}", entry[key], -0.01, 0.1))
+        if "leverage" in entry:
+            acct.leverage = int(_number(path, f"{where}.leverage", entry["leverage"], 1, 125))
+        if any(a.api_key == acct.api_key for a in cfg.accounts):
+            raise HftctlError(f"sim config {path}: {where}.api_key is used by two accounts")
+        cfg.accounts.append(acct)
+    if not cfg.accounts:
+        cfg.accounts.append(default_account(quote))
+    symbols = data.get("symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+        raise HftctlError(f"sim config {path}: symbols must be a list of strings")
+    cfg.symbols = [s.upper() for s in symbols]
+    for section, target in (("synthetic", cfg.synthetic), ("rate_limits", cfg.rate_limits)):
+        values = data.get(section, {})
+        if not isinstance(values, dict):
+            raise HftctlError(f"sim config {path}: [{section}] must be a table")
+        known = {f.name: f for f in fields(target)}
+        _check_keys(path, section, values, set(known))
+        for key, value in values.items():
+            current = getattr(target, key)
+            if isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise HftctlError(f"sim config {path}: {section}.{key} must be true or false")
+                setattr(target, key, value)
+            else:
+                num = _number(path, f"{section}.{key}", value, 0, 1e12)
+                setattr(target, key, int(num) if isinstance(current, int) else float(num))
+    if "listen_key_ttl_s" in data:
+        cfg.listen_key_ttl_s = _number(path, "listen_key_ttl_s", data["listen_key_ttl_s"], 1, 1e9)
+    if cfg.synthetic.interval_ms <= 0 or cfg.synthetic.levels < 5 or cfg.synthetic.spread_ticks < 1:
+        raise HftctlError(f"sim config {path}: synthetic needs interval_ms > 0, levels >= 5, spread_ticks >= 1")
+    return cfg
+
+
+def _check_keys(path, where: str, table: dict, known: set[str]) -> None:
+    unknown = set(table) - known
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise HftctlError(f"sim config {path}: unknown key {prefix}{sorted(unknown)[0]} "
+                          f"(known: {', '.join(sorted(known))})")
+
+
+def _number(path, name: str, value, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise HftctlError(f"sim config {path}: {name} must be a number in [{lo}, {hi}], got {value!r}")
+    return float(value)

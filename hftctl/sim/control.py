@@ -1,0 +1,103 @@
+"""The sim's own control endpoints (/_sim/...): state for tests and fault switches."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from aiohttp import web
+
+from hftctl.errors import HftctlError
+
+
+def _json(data, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+class Control:
+    def __init__(self, sim) -> None:
+        self.sim = sim
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/_sim/state", self.state)
+        app.router.add_get("/_sim/fault", self.get_fault)
+        app.router.add_post("/_sim/fault", self.post_fault)
+
+    def _book(self, symbol: str, depth: int | None) -> dict:
+        book = self.sim.engine.books[symbol]
+        n = depth or max(len(book.bids), len(book.asks), 1)
+        return {"lastUpdateId": book.last_update_id, "bids": book.wire_levels(1, n),
+                "asks": book.wire_levels(-1, n)}
+
+    async def state(self, request: web.Request) -> web.Response:
+        engine = self.sim.engine
+        symbol = request.query.get("symbol")
+        depth = request.query.get("depth")
+        try:
+            depth_n = int(depth) if depth else None
+        except ValueError:
+            return _json({"error": f"depth must be an integer, got {depth!r}"}, 400)
+        if symbol is not None:
+            symbol = symbol.upper()
+            if symbol not in engine.specs:
+                return _json({"error": f"unknown symbol {symbol} (known: {', '.join(engine.specs)})"}, 404)
+        symbols = [symbol] if symbol else list(engine.specs)
+        accounts = []
+        for acct in engine.accounts:
+            orders = [o for o in acct.orders.values() if symbol is None or o.symbol == symbol]
+            accounts.append({
+                "name": acct.name, "api_key": acct.api_key,
+                "balances": {a: round(v, 8) for a, v in acct.balances.items()},
+                "positions": [{"symbol": p.symbol, "qty": engine.specs[p.symbol].qty(p.lots),
+                               "entry_price": p.entry_price, "realized_pnl": p.realized_pnl}
+                              for p in acct.positions.values() if symbol is None or p.symbol == symbol],
+                "open_orders": [{"order_id": o.order_id, "client_order_id": o.client_id,
+                                 "symbol": o.symbol, "side": "BUY" if o.side > 0 else "SELL",
+                                 "type": o.type, "tif": o.tif,
+                                 "price": engine.specs[o.symbol].price_str(o.price_ticks),
+                                 "qty": engine.specs[o.symbol].qty_str(o.qty_lots),
+                                 "filled": engine.specs[o.symbol].qty_str(o.filled_lots),
+                                 "status": o.status} for o in orders],
+                "listen_keys": len(acct.listen_keys)})
+        body = {
+            "exchange": self.sim.options.exchange, "server_time": engine.now_ms(),
+            "books": {s: self._book(s, depth_n) for s in symbols},
+            "accounts": accounts,
+            "counters": dict(engine.counters) | self.sim.extra_counters(),
+            "faults": self.sim.faults.as_dict(),
+            "replay": [{"symbol": r.stats.symbol, "path": str(r.path), "lines_emitted": r.stats.lines_emitted,
+                        "loops": r.stats.loops, "recorded_elapsed_s": round(r.stats.recorded_elapsed_s, 3),
+                        "wall_elapsed_s": round(r.stats.wall_elapsed_s, 3),
+                        "achieved_speed": round(r.stats.achieved_speed, 3),
+                        "requested_speed": r.speed, "max_lag_ms": round(r.stats.max_lag_ms, 1),
+                        "finished": r.stats.finished} for r in self.sim.replays],
+        }
+        if symbol:
+            body["symbol"] = symbol
+            body["book"] = body["books"][symbol]
+        return _json(body)
+
+    async def get_fault(self, request: web.Request) -> web.Response:
+        return _json({"faults": self.sim.faults.as_dict()})
+
+    async def post_fault(self, request: web.Request) -> web.Response:
+        try:
+            values = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return _json({"error": f"body is not JSON: {exc}"}, 400)
+        if not isinstance(values, dict):
+            return _json({"error": "body must be a JSON object of switches"}, 400)
+        drop = values.pop("drop_ws", False)
+        expire = values.pop("expire_listen_key", None)
+        try:
+            self.sim.faults.update(values)
+        except HftctlError as exc:
+            return _json({"error": str(exc)}, 400)
+        out: dict = {}
+        if drop:
+            out["dropped"] = self.sim.hub.drop_all()
+        if expire:
+            only = "*" if expire is True else str(expire)
+            out["expired"] = self.sim.engine.expire_listen_keys(time.monotonic(), only)
+        out["faults"] = self.sim.faults.as_dict()
+        return _json(out)

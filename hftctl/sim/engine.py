@@ -1,0 +1,494 @@
+"""The exchange-neutral core: public books fed by a market source, users' orders and their fills.
+
+Fill rule (documented in docs/sim.md):
+- An incoming order that crosses takes liquidity (taker fee) from, best price first, other
+  accounts' resting orders and the public book's levels. Taking does not change the public book:
+  the book is the market's (replayed or synthetic) and users' orders are not part of it.
+- A resting order fills (maker fee, at its own price) when a public trade prints strictly
+  through its price (buy: trade price < order price), up to the trade's quantity, or when the
+  public book's opposite side moves onto or through it, up to the quantity offered there.
+- Post-only (GTX) orders that would take are rejected; IOC/market remainders expire; FOK fills
+  completely or expires without fills.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+
+from hftctl.sim.accounts import Account, apply_fill
+from hftctl.sim.book import SimBook
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, ListenKeyExpired, OrderEvent, Trade
+from hftctl.sim.faults import Faults
+from hftctl.sim.instruments import SymbolSpec
+from hftctl.sim.orders import Order
+
+log = logging.getLogger(__name__)
+
+_DONE_KEEP = 50_000
+
+
+class SimReject(Exception):
+    """An order request the exchange refuses; adapters map `reason` to their own error codes."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class _Seq:
+    """Sequence numbering of one symbol's depth stream: source ids shifted so they only grow."""
+
+    __slots__ = ("offset", "last_u", "trade_offset", "last_trade")
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.last_u = 0
+        self.trade_offset = 0
+        self.last_trade = 0
+
+
+class SimEngine:
+    def __init__(self, specs: dict[str, SymbolSpec], accounts: list[Account], faults: Faults) -> None:
+        self.specs = specs
+        self.faults = faults
+        self.books = {s: SimBook(spec) for s, spec in specs.items()}
+        self.seq = {s: _Seq() for s in specs}
+        self.accounts_by_key = {a.api_key: a for a in accounts}
+        self.accounts = accounts
+        self.resting: dict[str, dict[int, Order]] = {s: {} for s in specs}
+        self.done: OrderedDict[int, Order] = OrderedDict()
+        self.listen_keys: dict[str, Account] = {}
+        self._snapshot_marks: set[str] = set()
+        self.market_listeners: list[Callable] = []
+        self.user_listeners: list[Callable] = []
+        self._next_order_id = 4_000_000_000
+        self._next_trade_id = 1
+        self.counters = {"orders_received": 0, "orders_rejected": 0, "orders_canceled": 0,
+                         "orders_expired": 0, "fills": 0, "maker_fills": 0, "taker_fills": 0,
+                         "depth_updates": 0, "trades": 0, "gaps_injected": 0}
+
+    # ---- clock ---------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return self.faults.now_ms()
+
+    # ---- market input (called by market sources) ----------------------------------------
+    def rebase(self, symbol: str, next_first_id: int, next_trade_id: int | None = None) -> None:
+        """Make source ids restart (a replay loop) while wire ids keep increasing."""
+        seq = self.seq[symbol]
+        seq.offset = seq.last_u + 1 - next_first_id
+        if next_trade_id is not None:
+            seq.trade_offset = seq.last_trade + 1 - next_trade_id
+
+    def market_depth(self, symbol: str, bids: list, asks: list, first_id: int, last_id: int,
+                     trans_lag_ms: int = 0) -> DepthUpdate:
+        seq = self.seq[symbol]
+        book = self.books[symbol]
+        book.apply_wire(bids, asks)
+        if self.faults.take_gap():
+            seq.last_u += 1            # a phantom event the client never sees: pu won't match
+            self.counters["gaps_injected"] += 1
+        u_first = first_id + seq.offset
+        u_last = last_id + seq.offset
+        pu = seq.last_u
+        if u_first <= pu:
+            u_first = pu + 1
+        if u_last < u_first:
+            u_last = u_first
+        if symbol in self._snapshot_marks:
+            # a REST snapshot at id pu was served: let this event's range cover it (U <= id <= u),
+            # so even a client that subscribed after the snapshot meets Binance's first-event rule
+            self._snapshot_marks.discard(symbol)
+            u_first = pu
+        seq.last_u = u_last
+        book.last_update_id = u_last
+        now = self.now_ms()
+        ev = DepthUpdate(symbol, u_first, u_last, pu, bids, asks, now, now - trans_lag_ms)
+        self.counters["depth_updates"] += 1
+        for fn in self.market_listeners:
+            fn(ev)
+        if self.resting[symbol]:
+            self._fill_on_book_cross(symbol)
+        return ev
+
+    def market_trade(self, symbol: str, price: str, qty: str, buyer_is_maker: bool,
+                     source_trade_id: int | None = None, trans_lag_ms: int = 0) -> Trade:
+        seq = self.seq[symbol]
+        spec = self.specs[symbol]
+        tid = (source_trade_id + seq.trade_offset) if source_trade_id is not None else seq.last_trade + 1
+        if tid <= seq.last_trade:
+            tid = seq.last_trade + 1
+        seq.last_trade = tid
+        now = self.now_ms()
+        ev = Trade(symbol, tid, price, qty, buyer_is_maker, now, now - trans_lag_ms,
+                   spec.book_ticks(price), spec.book_lots(qty))
+        self.counters["trades"] += 1
+        for fn in self.market_listeners:
+            fn(ev)
+        if self.resting[symbol]:
+            self._fill_on_trade(ev)
+        return ev
+
+    def market_book_ticker(self, symbol: str, bid: str, bid_qty: str, ask: str, ask_qty: str,
+                           source_update_id: int | None = None, trans_lag_ms: int = 0) -> BookTicker:
+        seq = self.seq[symbol]
+        uid = source_update_id + seq.offset if source_update_id is not None else seq.last_u
+        now = self.now_ms()
+        ev = BookTicker(symbol, uid, bid, bid_qty, ask, ask_qty, now, now - trans_lag_ms)
+        for fn in self.market_listeners:
+            fn(ev)
+        return ev
+
+    def snapshot_served(self, symbol: str) -> None:
+        self._snapshot_marks.add(symbol)
+
+    # ---- accounts ----------------------------------------------------------------------
+    def account_for_key(self, api_key: str) -> Account | None:
+        return self.accounts_by_key.get(api_key)
+
+    def create_listen_key(self, account: Account, ttl_s: float, now_s: float) -> str:
+        """Binance futures hands back the account's live key if it has one."""
+        for key, expiry in account.listen_keys.items():
+            if expiry > now_s:
+                account.listen_keys[key] = now_s + ttl_s
+                return key
+        key = account.new_listen_key()
+        account.listen_keys[key] = now_s + ttl_s
+        self.listen_keys[key] = account
+        return key
+
+    def keepalive_listen_key(self, key: str, ttl_s: float, now_s: float) -> bool:
+        account = self.listen_keys.get(key)
+        if account is None or account.listen_keys.get(key, 0) <= now_s:
+            return False
+        account.listen_keys[key] = now_s + ttl_s
+        return True
+
+    def close_listen_key(self, key: str) -> bool:
+        account = self.listen_keys.pop(key, None)
+        if account is None:
+            return False
+        account.listen_keys.pop(key, None)
+        return True
+
+    def listen_key_account(self, key: str, now_s: float) -> Account | None:
+        account = self.listen_keys.get(key)
+        if account is None or account.listen_keys.get(key, 0) <= now_s:
+            return None
+        return account
+
+    def expire_listen_keys(self, now_s: float, only: str | None = None) -> list[str]:
+        """Expire keys past their deadline (or `only`, or all when only == "*") and tell the streams."""
+        expired = []
+        for key, account in list(self.listen_keys.items()):
+            deadline = account.listen_keys.get(key, 0)
+            if (only == "*" or key == only) or (only is None and deadline <= now_s):
+                del self.listen_keys[key]
+                account.listen_keys.pop(key, None)
+                expired.append(key)
+                ev = ListenKeyExpired(account, key, self.now_ms())
+                for fn in self.user_listeners:
+                    fn(ev)
+        return expired
+
+    # ---- orders ------------------------------------------------------------------------
+    def _new_order_id(self) -> int:
+        self._next_order_id += 1
+        return self._next_order_id
+
+    def place(self, account: Account, symbol: str, side: int, type_: str, tif: str,
+              price_ticks: int, qty_lots: int, client_id: str | None = None,
+              reduce_only: bool = False) -> Order:
+        self.counters["orders_received"] += 1
+        try:
+            order = self._validate_new(account, symbol, side, type_, tif, price_ticks, qty_lots,
+                                       client_id, reduce_only)
+        except SimReject:
+            self.counters["orders_rejected"] += 1
+            raise
+        account.orders[order.order_id] = order
+        self._publish(OrderEvent(order, "NEW", order.create_ms))
+        self._take(order)
+        if order.remaining > 0 and order.is_open:
+            if order.type == "MARKET" or order.tif in ("IOC", "FOK"):
+                self._finish(order, "EXPIRED")
+            else:
+                self.resting[symbol][order.order_id] = order
+        return order
+
+    def _validate_new(self, account, symbol, side, type_, tif, price_ticks, qty_lots, client_id,
+                      reduce_only) -> Order:
+        spec = self.specs.get(symbol)
+        if spec is None:
+            raise SimReject("unknown_symbol", symbol)
+        if qty_lots <= 0:
+            raise SimReject("qty_nonpositive")
+        qty = qty_lots * spec.step
+        if qty < spec.min_qty - 1e-12 or qty > spec.max_qty + 1e-12:
+            raise SimReject("lot_size", f"quantity {spec.qty_str(qty_lots)} outside "
+                            f"[{spec.min_qty}, {spec.max_qty}]")
+        book = self.books[symbol]
+        if type_ == "LIMIT":
+            price = price_ticks * spec.tick
+            if price_ticks <= 0 or price < spec.min_price - 1e-12 or price > spec.max_price + 1e-12:
+                raise SimReject("price_filter", f"price {spec.price_str(price_ticks)} outside "
+                                f"[{spec.min_price}, {spec.max_price}]")
+        else:
+            ref = book.best_ask if side > 0 else book.best_bid
+            if ref is None:
+                raise SimReject("no_liquidity")
+            price = ref * spec.tick
+        if not reduce_only and price * qty < spec.min_notional - 1e-9:
+            raise SimReject("min_notional", str(spec.min_notional))
+        if client_id:
+            for o in account.orders.values():
+                if o.client_id == client_id:
+                    raise SimReject("duplicate_client_id", client_id)
+        pos = account.position(symbol)
+        if reduce_only:
+            if pos.lots == 0 or (pos.lots > 0) == (side > 0) or qty_lots > abs(pos.lots):
+                raise SimReject("reduce_only")
+        elif not (pos.lots != 0 and (pos.lots > 0) != (side > 0) and qty_lots <= abs(pos.lots)):
+            need = price * qty / account.leverage
+            if need > self.available_balance(account, spec.quote) + 1e-9:
+                raise SimReject("margin")
+        if type_ == "LIMIT" and tif == "GTX" and self._crosses(account, symbol, side, price_ticks):
+            raise SimReject("would_take")
+        now = self.now_ms()
+        oid = self._new_order_id()
+        return Order(oid, client_id or f"sim-{secrets.token_hex(8)}", account, symbol, side, type_,
+                     tif, price_ticks if type_ == "LIMIT" else 0, qty_lots, reduce_only, now, now)
+
+    def _crosses(self, account: Account, symbol: str, side: int, price_ticks: int) -> bool:
+        book = self.books[symbol]
+        best = book.best_ask if side > 0 else book.best_bid
+        if best is not None and (price_ticks >= best if side > 0 else price_ticks <= best):
+            return True
+        for o in self.resting[symbol].values():
+            if o.side != side and o.account is not account:
+                if (side > 0 and o.price_ticks <= price_ticks) or (side < 0 and o.price_ticks >= price_ticks):
+                    return True
+        return False
+
+    def _liquidity(self, order: Order) -> list[tuple[int, Order | None, int]]:
+        """Crossing liquidity for an aggressive order, best price first: (ticks, maker order or
+        None for the public book, lots)."""
+        symbol, side = order.symbol, order.side
+        limit = order.price_ticks if order.type == "LIMIT" else None
+        book = self.books[symbol]
+        out: list[tuple[int, int, Order | None, int]] = []
+        levels = book.asks if side > 0 else book.bids
+        best = book.best_ask if side > 0 else book.best_bid
+        if best is not None and (limit is None or (best <= limit if side > 0 else best >= limit)):
+            need = order.remaining
+            keys = sorted(levels) if side > 0 else sorted(levels, reverse=True)
+            for t in keys:
+                if limit is not None and (t > limit if side > 0 else t < limit):
+                    break
+                out.append((t, 1, None, levels[t]))
+                need -= levels[t]
+                if need <= 0:
+                    break
+        for o in self.resting[symbol].values():
+            if o.side == side or o.account is order.account:
+                continue       # own orders are not matched (self-trade prevention)
+            if limit is None or (o.price_ticks <= limit if side > 0 else o.price_ticks >= limit):
+                out.append((o.price_ticks, 0, o, o.remaining))
+        # best price first; at one price, users' resting orders (older) before the public level
+        out.sort(key=lambda x: (x[0] if side > 0 else -x[0], x[1], x[2].order_id if x[2] else 0))
+        return [(t, o, n) for t, _, o, n in out]
+
+    def _take(self, order: Order) -> None:
+        if order.type == "LIMIT" and order.tif == "GTX":
+            return
+        liquidity = self._liquidity(order)
+        if order.tif == "FOK" or order.type == "MARKET" and order.tif == "FOK":
+            if sum(n for _, _, n in liquidity) < order.remaining:
+                return
+        for ticks, maker, lots in liquidity:
+            if order.remaining <= 0:
+                break
+            n = min(order.remaining, lots)
+            if n <= 0:
+                continue
+            self._fill(order, n, ticks, is_maker=False)
+            if maker is not None:
+                self._fill(maker, n, ticks, is_maker=True)
+
+    def _fill(self, order: Order, lots: int, ticks: int, is_maker: bool) -> None:
+        account = order.account
+        spec = self.specs[order.symbol]
+        price = ticks * spec.tick
+        notional = price * lots * spec.step
+        fee = notional * (account.maker_fee if is_maker else account.taker_fee)
+        pos = account.position(order.symbol)
+        realized = apply_fill(pos, lots * order.side, price, spec.step)
+        account.balances[spec.quote] = account.balances.get(spec.quote, 0.0) + realized - fee
+        now = self.now_ms()
+        pos.update_ms = now
+        order.filled_lots += lots
+        order.cum_quote += notional
+        order.update_ms = order.last_trade_ms = now
+        order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+        self._next_trade_id += 1
+        self.counters["fills"] += 1
+        self.counters["maker_fills" if is_maker else "taker_fills"] += 1
+        if order.status == "FILLED":
+            self._retire(order)
+        self._publish(OrderEvent(order, "TRADE", now, lots, ticks, fee, is_maker,
+                                 self._next_trade_id, realized))
+        self._publish(AccountEvent(account, "ORDER", now, [spec.quote],
+                                   {spec.quote: realized - fee}, [pos]))
+
+    def _retire(self, order: Order) -> None:
+        self.resting[order.symbol].pop(order.order_id, None)
+        order.account.orders.pop(order.order_id, None)
+        self.done[order.order_id] = order
+        if len(self.done) > _DONE_KEEP:
+            self.done.popitem(last=False)
+
+    def _finish(self, order: Order, status: str) -> None:
+        order.status = status
+        order.update_ms = self.now_ms()
+        self._retire(order)
+        self.counters["orders_canceled" if status == "CANCELED" else "orders_expired"] += 1
+        self._publish(OrderEvent(order, status, order.update_ms))
+
+    def find_order(self, account: Account, symbol: str, order_id: int | None = None,
+                   client_id: str | None = None, include_done: bool = False) -> Order | None:
+        if order_id is not None:
+            o = account.orders.get(order_id)
+            if o is None and include_done:
+                o = self.done.get(order_id)
+            if o is not None and o.account is account and o.symbol == symbol:
+                return o
+            return None
+        if client_id:
+            for o in account.orders.values():
+                if o.client_id == client_id and o.symbol == symbol:
+                    return o
+            if include_done:
+                for o in reversed(self.done.values()):
+                    if o.client_id == client_id and o.account is account and o.symbol == symbol:
+                        return o
+        return None
+
+    def cancel(self, account: Account, symbol: str, order_id: int | None = None,
+               client_id: str | None = None) -> Order:
+        if symbol not in self.specs:
+            raise SimReject("unknown_symbol", symbol)
+        order = self.find_order(account, symbol, order_id, client_id)
+        if order is None or not order.is_open:
+            raise SimReject("unknown_order")
+        self._finish(order, "CANCELED")
+        return order
+
+    def cancel_all(self, account: Account, symbol: str) -> list[Order]:
+        if symbol not in self.specs:
+            raise SimReject("unknown_symbol", symbol)
+        orders = [o for o in account.orders.values() if o.symbol == symbol]
+        for o in orders:
+            self._finish(o, "CANCELED")
+        return orders
+
+    def modify(self, account: Account, symbol: str, order_id: int | None, client_id: str | None,
+               side: int, price_ticks: int, qty_lots: int) -> Order:
+        if symbol not in self.specs:
+            raise SimReject("unknown_symbol", symbol)
+        order = self.find_order(account, symbol, order_id, client_id)
+        if order is None or not order.is_open:
+            raise SimReject("unknown_order")
+        if order.type != "LIMIT":
+            raise SimReject("modify_type")
+        if side != order.side:
+            raise SimReject("modify_side")
+        if qty_lots <= order.filled_lots:
+            raise SimReject("modify_qty")
+        if price_ticks == order.price_ticks and qty_lots == order.qty_lots:
+            raise SimReject("no_change")
+        if order.tif == "GTX" and self._crosses(account, symbol, side, price_ticks):
+            raise SimReject("would_take")
+        order.price_ticks = price_ticks
+        order.qty_lots = qty_lots
+        order.update_ms = self.now_ms()
+        self._publish(OrderEvent(order, "AMENDMENT", order.update_ms))
+        self._take(order)
+        return order
+
+    def open_orders(self, account: Account, symbol: str | None = None) -> list[Order]:
+        return [o for o in account.orders.values() if symbol is None or o.symbol == symbol]
+
+    # ---- passive fills --------------------------------------------------------------------
+    def _fill_on_trade(self, trade: Trade) -> None:
+        left = trade.lots
+        hits = [o for o in self.resting[trade.symbol].values()
+                if (o.side > 0 and o.price_ticks > trade.ticks) or (o.side < 0 and o.price_ticks < trade.ticks)]
+        hits.sort(key=lambda o: (-o.price_ticks * o.side, o.order_id))
+        for o in hits:
+            if left <= 0:
+                break
+            n = min(o.remaining, left)
+            left -= n
+            self._fill(o, n, o.price_ticks, is_maker=True)
+
+    def _fill_on_book_cross(self, symbol: str) -> None:
+        book = self.books[symbol]
+        bb, ba = book.best_bid, book.best_ask
+        hits = [o for o in self.resting[symbol].values()
+                if (o.side > 0 and ba is not None and o.price_ticks >= ba)
+                or (o.side < 0 and bb is not None and o.price_ticks <= bb)]
+        if not hits:
+            return
+        hits.sort(key=lambda o: (-o.price_ticks * o.side, o.order_id))
+        offered = {1: sum(n for t, n in book.asks.items() if t <= max(o.price_ticks for o in hits if o.side > 0))
+                   if any(o.side > 0 for o in hits) else 0,
+                   -1: sum(n for t, n in book.bids.items() if t >= min(o.price_ticks for o in hits if o.side < 0))
+                   if any(o.side < 0 for o in hits) else 0}
+        for o in hits:
+            if not o.is_open:
+                continue
+            n = min(o.remaining, offered[o.side])
+            if n <= 0:
+                continue
+            offered[o.side] -= n
+            self._fill(o, n, o.price_ticks, is_maker=True)
+
+    # ---- account views -----------------------------------------------------------------
+    def mark_price(self, symbol: str) -> float:
+        mid = self.books[symbol].mid()
+        return mid if mid is not None else 0.0
+
+    def unrealized(self, account: Account, symbol: str | None = None) -> float:
+        total = 0.0
+        for s, pos in account.positions.items():
+            if pos.lots and (symbol is None or s == symbol):
+                mark = self.mark_price(s)
+                if mark:
+                    total += (mark - pos.entry_price) * pos.lots * self.specs[s].step
+        return total
+
+    def position_margin(self, account: Account) -> float:
+        total = 0.0
+        for s, pos in account.positions.items():
+            if pos.lots:
+                total += abs(pos.lots) * self.specs[s].step * (self.mark_price(s) or pos.entry_price) / account.leverage
+        return total
+
+    def order_margin(self, account: Account) -> float:
+        total = 0.0
+        for o in account.orders.values():
+            if o.type == "LIMIT" and not o.reduce_only:
+                spec = self.specs[o.symbol]
+                total += o.remaining * spec.step * o.price_ticks * spec.tick / account.leverage
+        return total
+
+    def available_balance(self, account: Account, asset: str) -> float:
+        return (account.balances.get(asset, 0.0) + self.unrealized(account)
+                - self.position_margin(account) - self.order_margin(account))
+
+    def _publish(self, event) -> None:
+        for fn in self.user_listeners:
+            fn(event)

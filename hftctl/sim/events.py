@@ -1,0 +1,85 @@
+"""Exchange-neutral events the engine publishes; protocol adapters encode them to wire messages.
+
+Listeners are called synchronously while the engine's state is exactly as the event describes,
+so adapters may read the referenced Order/Account without copying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hftctl.sim.accounts import Account, Position
+    from hftctl.sim.orders import Order
+
+
+@dataclass(slots=True)
+class DepthUpdate:
+    symbol: str
+    first_id: int            # U
+    last_id: int             # u
+    prev_id: int             # pu (== previous event's u unless a gap was injected)
+    bids: list               # [[price str, qty str], ...]
+    asks: list
+    event_ms: int            # E
+    trans_ms: int            # T
+
+
+@dataclass(slots=True)
+class Trade:
+    symbol: str
+    trade_id: int
+    price: str
+    qty: str
+    buyer_is_maker: bool
+    event_ms: int
+    trade_ms: int
+    ticks: int = 0
+    lots: int = 0
+
+
+@dataclass(slots=True)
+class BookTicker:
+    symbol: str
+    update_id: int
+    bid: str
+    bid_qty: str
+    ask: str
+    ask_qty: str
+    event_ms: int
+    trans_ms: int
+
+
+@dataclass(slots=True)
+class OrderEvent:
+    """One state change of a user's order (new, trade, canceled, expired, amended)."""
+
+    order: "Order"
+    exec_type: str           # NEW | TRADE | CANCELED | EXPIRED | AMENDMENT
+    event_ms: int
+    last_lots: int = 0
+    last_ticks: int = 0
+    commission: float = 0.0
+    is_maker: bool = False
+    trade_id: int = 0
+    realized_pnl: float = 0.0
+
+
+@dataclass(slots=True)
+class AccountEvent:
+    """Balances and positions after a change; reason follows Binance's ACCOUNT_UPDATE "m"."""
+
+    account: "Account"
+    reason: str
+    event_ms: int
+    assets: list[str] = field(default_factory=list)
+    balance_changes: dict[str, float] = field(default_factory=dict)
+    positions: list["Position"] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ListenKeyExpired:
+    account: "Account"
+    listen_key: str
+    event_ms: int

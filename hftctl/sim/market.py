@@ -1,0 +1,296 @@
+"""Market sources that drive the engine: a recording replay or a seeded synthetic market."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hftctl.errors import HftctlError
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.recording import RecordingInfo, iter_lines, loads, scan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyntheticParams:
+    interval_ms: float = 100.0      # one book update per symbol this often
+    move_prob: float = 0.3          # chance per update that the mid moves one tick
+    spread_ticks: int = 1
+    levels: int = 50                # per side
+    trades_per_s: float = 4.0
+    mean_level_qty: float = 0.5     # in base units, scaled by level distance
+    mean_trade_qty: float = 0.05
+
+
+class SyntheticMarket:
+    """A random walk of the best bid with a dense book around it and trades at the touch.
+
+    Seeded so that a test or demo sees the same market every run."""
+
+    def __init__(self, engine: SimEngine, symbols: list[str], seed: int, params: SyntheticParams) -> None:
+        self.engine = engine
+        self.symbols = symbols
+        self.params = params
+        self.rng = random.Random(seed)
+        self._src_id: dict[str, int] = {}
+        self.running = True
+
+    def _qty(self, spec, distance: int) -> int:
+        mean = self.params.mean_level_qty * (1 + distance / 10)
+        lots = round(self.rng.expovariate(1 / mean) / spec.step)
+        return max(1, lots)
+
+    def seed_books(self) -> None:
+        p = self.params
+        for s in self.symbols:
+            spec = self.engine.specs[s]
+            book = self.engine.books[s]
+            bb = round(spec.start_price / spec.tick)
+            bids = {bb - i: self._qty(spec, i) for i in range(p.levels)}
+            asks = {bb + p.spread_ticks + i: self._qty(spec, i) for i in range(p.levels)}
+            book.replace(bids, asks)
+            start = 1_000_000 + self.rng.randrange(1_000_000)
+            self._src_id[s] = start
+            self.engine.seq[s].last_u = start
+            book.last_update_id = start
+
+    async def run(self) -> None:
+        p = self.params
+        dt = p.interval_ms / 1000
+        next_t = time.monotonic()
+        while self.running:
+            for s in self.symbols:
+                self._step(s, dt)
+            next_t += dt
+            delay = next_t - time.monotonic()
+            if delay < -1:
+                next_t = time.monotonic()      # fell far behind (suspended?): don't burst
+            await asyncio.sleep(max(0.0, delay))
+
+    def _step(self, symbol: str, dt: float) -> None:
+        p, rng, engine = self.params, self.rng, self.engine
+        spec = engine.specs[symbol]
+        book = engine.books[symbol]
+        bids, asks = book.bids, book.asks
+        bb, ba = book.best_bid, book.best_ask
+        if bb is None or ba is None:
+            return
+        changes_b: dict[int, int] = {}
+        changes_a: dict[int, int] = {}
+        # trades at the touch, consuming the level they hit
+        n_trades = _poisson(rng, p.trades_per_s * dt)
+        for _ in range(n_trades):
+            buyer_taker = rng.random() < 0.5
+            level = ba if buyer_taker else bb
+            side_levels = asks if buyer_taker else bids
+            avail = side_levels.get(level, 0)
+            lots = min(avail, max(1, round(rng.expovariate(1 / p.mean_trade_qty) / spec.step)))
+            if lots <= 0:
+                continue
+            engine.market_trade(symbol, spec.price_str(level), spec.qty_str(lots), not buyer_taker)
+            left = avail - lots
+            (changes_a if buyer_taker else changes_b)[level] = left if left > 0 else self._qty(spec, 0)
+        # random walk of the touch
+        move = 0
+        if rng.random() < p.move_prob:
+            move = 1 if rng.random() < 0.5 else -1
+        new_bb = bb + move
+        new_ba = new_bb + p.spread_ticks
+        if move:
+            if move > 0:
+                changes_a[ba] = 0 if new_ba > ba else changes_a.get(ba, asks.get(ba, 0))
+                changes_b[new_bb] = self._qty(spec, 0)
+                changes_a[new_ba + p.levels - 1] = self._qty(spec, p.levels)
+                changes_b[new_bb - p.levels] = 0
+            else:
+                changes_b[bb] = 0
+                changes_a[new_ba] = self._qty(spec, 0)
+                changes_b[new_bb - p.levels + 1] = self._qty(spec, p.levels)
+                changes_a[new_ba + p.levels] = 0
+        # a few size changes inside the book
+        for _ in range(3):
+            i = rng.randrange(p.levels)
+            changes_b.setdefault(new_bb - i, self._qty(spec, i))
+            changes_a.setdefault(new_ba + i, self._qty(spec, i))
+        # keep every level on its own side of the touch
+        changes_b = {t: (n if t <= new_bb else 0) for t, n in changes_b.items() if t in bids or t <= new_bb}
+        changes_a = {t: (n if t >= new_ba else 0) for t, n in changes_a.items() if t in asks or t >= new_ba}
+        for t in [t for t in bids if t > new_bb]:
+            changes_b[t] = 0
+        for t in [t for t in asks if t < new_ba]:
+            changes_a[t] = 0
+        changes_b = {t: n for t, n in changes_b.items() if bids.get(t, 0) != n}
+        changes_a = {t: n for t, n in changes_a.items() if asks.get(t, 0) != n}
+        if not changes_b and not changes_a:
+            return
+        first = self._src_id[symbol] + 1
+        last = first + rng.randrange(len(changes_b) + len(changes_a) + 1)
+        self._src_id[symbol] = last
+        wire_b = [[spec.price_str(t), spec.qty_str(n)] for t, n in sorted(changes_b.items(), reverse=True)]
+        wire_a = [[spec.price_str(t), spec.qty_str(n)] for t, n in sorted(changes_a.items())]
+        top_before = (book.best_bid, book.best_ask, bids.get(bb), asks.get(ba))
+        engine.market_depth(symbol, wire_b, wire_a, first, last, trans_lag_ms=1)
+        nb, na = book.best_bid, book.best_ask
+        if nb is not None and na is not None and (nb, na, bids.get(nb), asks.get(na)) != top_before:
+            engine.market_book_ticker(symbol, spec.price_str(nb), spec.qty_str(bids[nb]),
+                                      spec.price_str(na), spec.qty_str(asks[na]), last)
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    limit, k, prod = math.exp(-lam), 0, rng.random()
+    while prod > limit:
+        k += 1
+        prod *= rng.random()
+    return k
+
+
+@dataclass
+class ReplayStats:
+    symbol: str
+    lines_emitted: int = 0
+    loops: int = 0
+    recorded_elapsed_s: float = 0.0
+    wall_elapsed_s: float = 0.0
+    max_lag_ms: float = 0.0
+    finished: bool = False
+
+    @property
+    def achieved_speed(self) -> float:
+        return self.recorded_elapsed_s / self.wall_elapsed_s if self.wall_elapsed_s > 0 else 0.0
+
+
+class ReplayMarket:
+    """Re-emits a recording's messages at `speed` x real time with fresh timestamps.
+
+    The book starts from the recording's REST snapshot (plus the diffs buffered before it, as a
+    client would) so the sim's REST snapshot and diff stream agree; when looping, one synthetic
+    diff turns the final book back into the starting book and ids keep increasing."""
+
+    def __init__(self, engine: SimEngine, path: Path, speed: float, loop: bool,
+                 info: RecordingInfo | None = None) -> None:
+        if speed <= 0:
+            raise HftctlError(f"--speed must be > 0, got {speed}")
+        self.engine = engine
+        self.path = path
+        self.info = info or scan(path)
+        self.symbol = self.info.symbol
+        if self.symbol not in engine.specs:
+            raise HftctlError(f"replay file {path}: symbol {self.symbol} is not listed by this exchange "
+                              f"(known: {', '.join(sorted(engine.specs))})")
+        self.speed = speed
+        self.loop = loop
+        self.stats = ReplayStats(self.symbol)
+        self._start_book: tuple[dict, dict] | None = None
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except HftctlError as exc:
+            log.error("replay stopped: %s", exc)
+            self.stats.finished = True
+
+    async def _run(self) -> None:
+        engine, symbol = self.engine, self.symbol
+        book = engine.books[symbol]
+        seq = engine.seq[symbol]
+        body_start = 0
+        snap_i = self.info.snapshot_line
+        if snap_i is not None:
+            pending = []
+            for i, (_ts, raw) in enumerate(iter_lines(self.path)):
+                if i == snap_i:
+                    snap = loads(self.path, raw)
+                    book.replace({}, {})
+                    book.apply_wire(snap["bids"], snap["asks"])
+                    last = snap["lastUpdateId"]
+                    for d in pending:
+                        if d["u"] > last:
+                            book.apply_wire(d["b"], d["a"])
+                            last = d["u"]
+                    seq.last_u = last
+                    book.last_update_id = last
+                    break
+                if b"@depth" in raw[:40]:
+                    pending.append(loads(self.path, raw)["data"])
+            body_start = snap_i + 1
+        self._start_book = (dict(book.bids), dict(book.asks))
+        first_body_ids: tuple[int, int] | None = None
+        wall0 = time.monotonic()
+        while True:
+            ts0 = None
+            for i, (ts, raw) in enumerate(iter_lines(self.path)):
+                if i < body_start:
+                    continue
+                if ts0 is None:
+                    ts0 = ts
+                    loop_wall0 = time.monotonic()
+                target = loop_wall0 + (ts - ts0) / 1e9 / self.speed
+                now = time.monotonic()
+                if target > now + 0.001:
+                    await asyncio.sleep(target - now)
+                else:
+                    lag = (now - target) * 1000
+                    if lag > self.stats.max_lag_ms:
+                        self.stats.max_lag_ms = lag
+                    if self.stats.lines_emitted % 200 == 0:
+                        await asyncio.sleep(0)      # behind schedule: still serve clients
+                ids = self._emit(raw)
+                if first_body_ids is None and ids is not None:
+                    first_body_ids = ids
+                self.stats.lines_emitted += 1
+                self.stats.recorded_elapsed_s += 0 if ts0 is None else 0
+                self.stats.wall_elapsed_s = time.monotonic() - wall0
+                self._recorded_now = (ts - ts0) / 1e9
+                self.stats.recorded_elapsed_s = self.stats.loops * self._span() + self._recorded_now
+            if not self.loop:
+                self.stats.finished = True
+                log.info("replay of %s finished (%d messages)", self.path, self.stats.lines_emitted)
+                return
+            self.stats.loops += 1
+            # turn the final book back into the starting book with one ordinary diff
+            bids, asks = book.diff_to(*self._start_book)
+            nxt = seq.last_u + 1 - seq.offset
+            engine.market_depth(symbol, bids, asks, nxt, nxt)
+            if first_body_ids is not None:
+                engine.rebase(symbol, first_body_ids[0], first_body_ids[1])
+
+    def _span(self) -> float:
+        return (self.info.last_ts - self.info.first_ts) / 1e9
+
+    def _emit(self, raw: bytes) -> tuple[int, int] | None:
+        """Dispatch one recorded line; returns (first depth id, trade id) hints for looping."""
+        msg = loads(self.path, raw)
+        stream = msg.get("stream")
+        d = msg.get("data")
+        if not stream or not isinstance(d, dict):
+            return None
+        kind = stream.split("@", 1)[1] if "@" in stream else ""
+        engine, symbol = self.engine, self.symbol
+        try:
+            if kind.startswith("depth"):
+                lag = d.get("E", 0) - d.get("T", d.get("E", 0))
+                engine.market_depth(symbol, d["b"], d["a"], d["U"], d["u"], lag)
+                self._first_u = getattr(self, "_first_u", d["U"])
+            elif kind == "trade":
+                engine.market_trade(symbol, d["p"], d["q"], d["m"], d["t"], d["E"] - d["T"])
+                self._first_t = getattr(self, "_first_t", d["t"])
+            elif kind == "aggTrade":
+                engine.market_trade(symbol, d["p"], d["q"], d["m"], d["a"], d["E"] - d["T"])
+                self._first_t = getattr(self, "_first_t", d["a"])
+            elif kind == "bookTicker":
+                engine.market_book_ticker(symbol, d["b"], d["B"], d["a"], d["A"], d.get("u"),
+                                          d.get("E", 0) - d.get("T", d.get("E", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("skipping malformed %s message in %s: %s", kind, self.path, exc)
+            return None
+        if hasattr(self, "_first_u") and hasattr(self, "_first_t"):
+            return self._first_u, self._first_t
+        return None

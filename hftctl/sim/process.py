@@ -1,0 +1,88 @@
+"""Starting a real `hftctl sim` process for tests and the demo, and always cleaning it up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hftctl.errors import HftctlError
+
+
+@dataclass
+class SimHandle:
+    pid: int
+    exchange: str
+    host: str
+    port: int
+    rest_url: str
+    ws_url: str
+    control_url: str
+    process: subprocess.Popen = field(repr=False)
+    log_path: Path = field(repr=False)
+
+    def stop(self, timeout: float = 5.0) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in `timeout` seconds; returns the exit code."""
+        p = self.process
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout)
+        return p.returncode
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@contextmanager
+def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = None,
+              timeout: float = 20.0, env: dict | None = None) -> Iterator[SimHandle]:
+    """Run `hftctl sim --port 0` and yield once it listens (its ready file exists)."""
+    workdir = Path(tempfile.mkdtemp(prefix="hftctl-sim-"))
+    ready = workdir / "ready.json"
+    log_path = workdir / "sim.log"
+    cmd = [sys.executable, "-m", "hftctl", "sim", "--exchange", exchange, "--port", "0",
+           "--ready-file", str(ready), *(extra_args or [])]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **(env or {})})
+    handle = None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if ready.exists():
+                info = json.loads(ready.read_text())
+                handle = SimHandle(process=proc, log_path=log_path, **info)
+                break
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+                raise HftctlError(f"sim exited with code {proc.returncode} before listening: {tail[0]}")
+            if time.monotonic() > deadline:
+                raise HftctlError(f"sim did not become ready within {timeout} s")
+            time.sleep(0.05)
+        yield handle
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for f in workdir.iterdir():
+            if f != log_path:
+                f.unlink(missing_ok=True)

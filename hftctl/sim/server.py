@@ -1,0 +1,188 @@
+"""Assembling and running the sim: engine + market source + one exchange's protocol adapter +
+control endpoints on one aiohttp server, and the ready file that tells callers where it listens."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from hftctl.errors import HftctlError
+from hftctl.sim.config import load_config
+from hftctl.sim.control import Control
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.faults import Faults
+from hftctl.sim.market import ReplayMarket, SyntheticMarket
+from hftctl.sim.recording import scan
+from hftctl.sim.wshub import WsHub
+
+log = logging.getLogger(__name__)
+
+# exchange -> module implementing the protocol adapter (SPECS, DEFAULT_SYMBOLS, QUOTE, install)
+ADAPTERS = {
+    "binancefutures": "hftctl.exchanges.binancefutures.sim_server",
+}
+PLANNED = {"binancespot", "bybit"}
+
+
+@dataclass
+class SimOptions:
+    exchange: str = "binancefutures"
+    host: str = "127.0.0.1"
+    port: int = 17001
+    replay: list[Path] = field(default_factory=list)
+    speed: float = 1.0
+    loop: bool = False
+    seed: int = 1
+    config: Path | None = None
+    ready_file: Path | None = None
+    faults: dict = field(default_factory=dict)
+    ws_ping_interval_s: float = 180.0
+    rate_limits: bool | None = None          # None: as the config says
+    symbols: list[str] | None = None
+
+
+def _adapter(exchange: str):
+    if exchange in PLANNED:
+        raise HftctlError(f"hftctl sim: exchange {exchange!r} is not simulated yet "
+                          "(only binancefutures; see docs/sim.md, 'Not yet')")
+    module = ADAPTERS.get(exchange)
+    if module is None:
+        raise HftctlError(f"unknown exchange {exchange!r} (expected one of binancefutures, binancespot, bybit)")
+    return importlib.import_module(module)
+
+
+class Sim:
+    """Everything one sim process runs; built synchronously so bad input fails before listening."""
+
+    def __init__(self, options: SimOptions) -> None:
+        self.options = options
+        self.adapter = _adapter(options.exchange)
+        if options.host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("sim listening on %s, not loopback", options.host)
+        self.config = load_config(options.config, self.adapter.QUOTE)
+        if options.rate_limits is not None:
+            self.config.rate_limits.enabled = options.rate_limits
+        self.faults = Faults()
+        try:
+            self.faults.update(options.faults)
+        except HftctlError as exc:
+            raise HftctlError(f"bad fault option: {exc}") from None
+        infos = [scan(Path(p)) for p in options.replay]
+        if infos:
+            symbols = [i.symbol for i in infos]
+            if len(set(symbols)) != len(symbols):
+                raise HftctlError("two replay files carry the same symbol")
+        else:
+            symbols = options.symbols or self.config.symbols or list(self.adapter.DEFAULT_SYMBOLS)
+        unknown = [s for s in symbols if s not in self.adapter.SPECS]
+        if unknown:
+            raise HftctlError(f"symbol {unknown[0]} is not listed by the {options.exchange} sim "
+                              f"(known: {', '.join(self.adapter.SPECS)})")
+        specs = {s: self.adapter.SPECS[s] for s in symbols}
+        self.engine = SimEngine(specs, self.config.accounts, self.faults)
+        self.hub = WsHub(self.faults)
+        self.replays = [ReplayMarket(self.engine, i.path, options.speed, options.loop, i) for i in infos]
+        self.synthetic = None
+        if not infos:
+            self.synthetic = SyntheticMarket(self.engine, symbols, options.seed, self.config.synthetic)
+            self.synthetic.seed_books()
+        self.app = web.Application(client_max_size=1 << 20)
+        self.background = self.adapter.install(self.app, self.engine, self.hub, self.config,
+                                               options.ws_ping_interval_s)
+        Control(self).routes(self.app)
+        self._tasks: list[asyncio.Task] = []
+
+    def extra_counters(self) -> dict:
+        rest = self.app.get("rest_stats")
+        return {"rest_requests": rest.requests if rest else 0,
+                "ws_connections": len(self.hub.clients), "ws_dropped": self.hub.dropped}
+
+    async def _expire_listen_keys(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for key in self.engine.expire_listen_keys(time.monotonic()):
+                log.info("listenKey %s... expired", key[:8])
+
+    async def start(self) -> web.AppRunner:
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.options.host, self.options.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise HftctlError(f"cannot listen on {self.options.host}:{self.options.port}: "
+                              f"{exc.strerror or exc}") from None
+        loop = asyncio.get_running_loop()
+        coros = list(self.background) + [self.hub.run_dropper(), self._expire_listen_keys()]
+        coros += [r.run() for r in self.replays]
+        if self.synthetic:
+            coros.append(self.synthetic.run())
+        self._tasks = [loop.create_task(c) for c in coros]
+        return runner
+
+    def bound_port(self, runner: web.AppRunner) -> int:
+        for site in runner.sites:
+            server = getattr(site, "_server", None)
+            if server and server.sockets:
+                return server.sockets[0].getsockname()[1]
+        return self.options.port
+
+    def ready_info(self, port: int) -> dict:
+        host = self.options.host
+        base = f"http://{host}:{port}"
+        return {"pid": os.getpid(), "exchange": self.options.exchange, "host": host, "port": port,
+                "rest_url": base, "ws_url": f"ws://{host}:{port}/ws", "control_url": f"{base}/_sim"}
+
+    async def stop(self, runner: web.AppRunner) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await self.hub.close_all()
+        await runner.cleanup()
+
+
+def write_ready_file(path: Path, info: dict) -> None:
+    """Atomic: readers never see half a file."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, path)
+
+
+async def serve(options: SimOptions) -> None:
+    sim = Sim(options)
+    runner = await sim.start()
+    port = sim.bound_port(runner)
+    info = sim.ready_info(port)
+    if options.ready_file:
+        write_ready_file(Path(options.ready_file), info)
+    source = (f"replay of {', '.join(str(p) for p in options.replay)} at {options.speed}x"
+              if options.replay else f"synthetic market (seed {options.seed})")
+    log.info("sim %s listening on %s (%s; symbols %s)", options.exchange, info["rest_url"], source,
+             ", ".join(sim.engine.specs))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("sim stopping")
+        await sim.stop(runner)
+        if options.ready_file:
+            try:
+                Path(options.ready_file).unlink()
+            except OSError:
+                pass
+
+
+def run(options: SimOptions) -> None:
+    asyncio.run(serve(options))

@@ -1,0 +1,136 @@
+"""Replay of real recordings through a real sim process, and the CLI's bad-input errors."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import time
+
+import aiohttp
+import orjson
+import pytest
+
+from hftctl.sim.process import start_sim
+from tests.conftest import ROOT
+from tests.test_sim_support import LocalBook, public
+
+
+def _small_recording(shared_data, path, lines: int = 400):
+    """The first `lines` lines of the real usdm recording (its snapshot is line 55)."""
+    src = shared_data / "recordings" / "usdm" / "btcusdt_20240808.gz"
+    with gzip.open(src, "rb") as f, gzip.open(path, "wb") as out:
+        for i, line in enumerate(f):
+            if i >= lines:
+                break
+            out.write(line)
+    return path
+
+
+async def _rebuild_and_compare(session, handle, ws, seconds: float) -> LocalBook:
+    snap = (await public(session, handle.rest_url, "/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": 1000}))[1]
+    book = LocalBook(snap)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        env = orjson.loads((await ws.receive(timeout=5)).data)
+        if env["stream"] == "btcusdt@depth@0ms":
+            book.apply(env["data"])
+    state = await (await session.get(f"{handle.control_url}/state?symbol=BTCUSDT&depth=500")).json()
+    while book.last < state["book"]["lastUpdateId"]:
+        env = orjson.loads((await ws.receive(timeout=5)).data)
+        if env["stream"] == "btcusdt@depth@0ms":
+            book.apply(env["data"])
+    assert book.last == state["book"]["lastUpdateId"]
+    bids, asks = book.levels()
+    # a 1000-level snapshot only knows the top of a deeper book; compare the top 500
+    assert bids[:500] == state["book"]["bids"] and asks[:500] == state["book"]["asks"]
+    return book
+
+
+async def test_replay_of_real_recording_is_fresh_and_consistent(shared_data):
+    rec = shared_data / "recordings" / "usdm" / "btcusdt_20240808.gz"
+    with start_sim(extra_args=["--replay", str(rec), "--speed", "10"]) as h:
+        async with aiohttp.ClientSession() as s:
+            url = f"{h.ws_url.replace('/ws', '/stream')}?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker"
+            async with s.ws_connect(url) as ws:
+                kinds: dict[str, dict] = {}
+                while len(kinds) < 3:
+                    env = orjson.loads((await ws.receive(timeout=5)).data)
+                    kinds.setdefault(env["stream"], env["data"])
+                now = time.time() * 1000
+                for d in kinds.values():
+                    assert abs(d["E"] - now) < 3000          # fresh, not 2024's timestamps
+                assert set(kinds["btcusdt@trade"]) == {"e", "E", "T", "s", "t", "p", "q", "X", "m"}
+                assert set(kinds["btcusdt@bookTicker"]) == {"e", "u", "s", "b", "B", "a", "A", "T", "E"}
+                await _rebuild_and_compare(s, h, ws, 2.0)
+            state = await (await s.get(f"{h.control_url}/state")).json()
+            assert list(state["books"]) == ["BTCUSDT"]
+            replay = state["replay"][0]
+            assert replay["achieved_speed"] > 8, replay
+
+
+async def test_replay_loop_keeps_sequence_numbers_increasing(shared_data, tmp_path):
+    rec = _small_recording(shared_data, tmp_path / "small.gz")
+    with start_sim(extra_args=["--replay", str(rec), "--speed", "4", "--loop"]) as h:
+        async with aiohttp.ClientSession() as s:
+            url = f"{h.ws_url.replace('/ws', '/stream')}?streams=btcusdt@depth@0ms"
+            async with s.ws_connect(url) as ws:
+                prev = None
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < 2.5:
+                    d = orjson.loads((await ws.receive(timeout=5)).data)["data"]
+                    if prev is not None:
+                        assert d["pu"] == prev and d["u"] > prev
+                    prev = d["u"]
+                await _rebuild_and_compare(s, h, ws, 1.0)
+            state = await (await s.get(f"{h.control_url}/state")).json()
+            assert state["replay"][0]["loops"] >= 2
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hftctl", "sim", "--port", "0", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("case", ["missing_replay", "corrupt_gzip", "truncated_gzip", "not_a_recording",
+                                  "bad_toml", "bad_config_value", "unknown_key", "unknown_exchange",
+                                  "planned_exchange"])
+def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
+    args: list[str]
+    if case == "missing_replay":
+        args, expect = ["--replay", str(tmp_path / "nope.gz")], "does not exist"
+    elif case == "corrupt_gzip":
+        bad = tmp_path / "bad.gz"
+        bad.write_bytes(b"\x1f\x8b\x08\x00garbage-not-deflate" * 10)
+        args, expect = ["--replay", str(bad)], "corrupt"
+    elif case == "truncated_gzip":
+        good = _small_recording(shared_data, tmp_path / "good.gz", 2000).read_bytes()
+        cut = tmp_path / "cut.gz"
+        cut.write_bytes(good[: len(good) // 2])
+        args, expect = ["--replay", str(cut)], "truncated"
+    elif case == "not_a_recording":
+        txt = tmp_path / "x.gz"
+        with gzip.open(txt, "wb") as f:
+            f.write(b"hello world\n")
+        args, expect = ["--replay", str(txt)], "not a recording line"
+    elif case == "bad_toml":
+        cfg = tmp_path / "sim.toml"
+        cfg.write_text("[[accounts]\napi_key = ")
+        args, expect = ["--config", str(cfg)], "not valid TOML"
+    elif case == "bad_config_value":
+        cfg = tmp_path / "sim.toml"
+        cfg.write_text('[[accounts]]\napi_key = "k"\nsecret = "s"\ntaker_fee = "high"\n')
+        args, expect = ["--config", str(cfg)], "taker_fee"
+    elif case == "unknown_key":
+        cfg = tmp_path / "sim.toml"
+        cfg.write_text('[synthetic]\nvolatility = 3\n')
+        args, expect = ["--config", str(cfg)], "unknown key synthetic.volatility"
+    elif case == "unknown_exchange":
+        args, expect = ["--exchange", "kraken"], "unknown exchange"
+    else:
+        args, expect = ["--exchange", "bybit"], "not simulated yet"
+    out = _cli(*args)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
+    lines = [ln for ln in out.stderr.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expect in lines[0], out.stderr
