@@ -29,7 +29,7 @@ def run_convert(paths: list[str], options: ConvertOptions, quiet: bool = False,
         summary = convert_files(inputs, output, options)
     elapsed = time.perf_counter() - t0
 
-    for problem in summary.problems:
+    for problem in sorted(summary.problems, key=lambda p: (p.path, p.line)):
         print(f"warning: {problem}", file=sys.stderr)
     if summary.skipped > len(summary.problems):
         print(f"warning: {summary.skipped - len(summary.problems)} more skipped lines not listed",

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
-READ_SIZE = 4 << 20        # compressed bytes read per step
+READ_SIZE = 1 << 20        # compressed bytes read per step
 CHUNK_TARGET = 48 << 20    # decompressed bytes handed to the parser at a time
 
 
@@ -59,24 +59,43 @@ class _Decoder:
             self._obj = None
         self.started = False
 
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes) -> tuple[bytes, str]:
+        """Decompress ``data``; on damage, return what came out before it and the reason."""
         if self._obj is None:
-            return data
-        out = []
+            return data, ""
+        out: list[bytes] = []
         while data:
             self.started = True
-            out.append(self._obj.decompress(data))
+            backup = self._obj.copy() if self.kind == "gzip" else None
+            try:
+                out.append(self._obj.decompress(data))
+            except (zlib.error, zstandard.ZstdError) as exc:
+                reason = f"corrupt {self.kind} data ({exc})"
+                if backup is not None:
+                    out.append(_salvage(backup, data))
+                return b"".join(out), reason
             if self._obj.eof:
                 data = self._obj.unused_data
                 self._new()
             else:
                 data = b""
-        return b"".join(out)
+        return b"".join(out), ""
 
     @property
     def complete(self) -> bool:
         """True when the stream ended on a member/frame boundary (not cut off)."""
         return self._obj is None or not self.started
+
+
+def _salvage(obj, data: bytes, step: int = 512) -> bytes:
+    """Re-decompress ``data`` in small steps up to the damage, keeping everything before it."""
+    out = []
+    for i in range(0, len(data), step):
+        try:
+            out.append(obj.decompress(data[i:i + step]))
+        except zlib.error:
+            break
+    return b"".join(out)
 
 
 def read_chunks(path: str, problems: ProblemLog,
@@ -112,15 +131,12 @@ def read_chunks(path: str, problems: ProblemLog,
                 break
             if progress:
                 progress(len(raw))
-            try:
-                text = decoder.feed(raw)
-            except (zlib.error, zstandard.ZstdError) as exc:
-                broken = f"corrupt {kind} data ({exc})"
+            text, broken = decoder.feed(raw)
+            if text:
+                parts.append(text)
+                size += len(text)
+            if broken:
                 break
-            if not text:
-                continue
-            parts.append(text)
-            size += len(text)
             if size >= CHUNK_TARGET:
                 data = pending + b"".join(parts)
                 cut = data.rfind(b"\n") + 1
@@ -140,8 +156,8 @@ def read_chunks(path: str, problems: ProblemLog,
                 problems.add(line_no + data.count(b"\n", 0, cut),
                              f"{broken}: incomplete last line skipped; lines before it converted")
             else:
-                last = line_no + data.count(b"\n") - 1
-                problems.add(0, f"{broken} after line {last}; lines before it converted")
+                last = line_no + data.count(b"\n")
+                problems.add(last, f"{broken}; the lines before it were converted")
             data = data[:cut]
         if data:
             yield Chunk(data, line_no)
