@@ -126,6 +126,7 @@ def test_open_config_errors(tmp_path):
     (["bf", "binancefutures", "{mainnet}"], "is a mainnet URL; pass --allow-mainnet"),
     (["bf", "bybit", "configs/bybit_testnet.toml"], "not implemented yet"),
     (["bf", "kraken", "configs/local_sim.toml"], "unknown exchange 'kraken'"),
+    (["b f", "binancefutures", "configs/local_sim.toml"], "invalid connector name"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, expect):
     nokey = tmp_path / "nokey.toml"

@@ -1,8 +1,9 @@
-"""The connector's two shared-memory channels: events out (broadcast), requests in.
+"""The connector's side of the shared-memory channels, fitted to an asyncio loop.
 
 Requests are read by one background thread that blocks on the channel's semaphore and hands
-each decoded message to the asyncio loop with ``call_soon_threadsafe``: the loop never blocks
-on shared memory, and a request is acted on within one loop iteration of arriving.
+each decoded message to the loop with ``call_soon_threadsafe``: the loop never blocks on shared
+memory, and a request is acted on within one loop iteration of arriving. Events are published
+from the loop thread only (the broadcast channel has a single writer).
 """
 
 from __future__ import annotations
@@ -12,27 +13,25 @@ import logging
 import threading
 from collections.abc import Callable
 
-from hftctl.ipc import ring as R
+import posix_ipc
+
 from hftctl.ipc import schema as s
-from hftctl.ipc.broadcast import BroadcastWriter
-from hftctl.ipc.request import RequestReader
+from hftctl.ipc.endpoint import ConnectorEndpoint
+from hftctl.ipc.ring import Overrun
 
 log = logging.getLogger(__name__)
+
+_REQUEST_TYPES = frozenset(s.REQUESTS)
 
 
 class RingBridge:
     def __init__(self, name: str) -> None:
         self.name = name
-        self.events = BroadcastWriter.create(name)
-        try:
-            self.requests = RequestReader.create(name)
-        except BaseException:
-            self.events.close()
-            raise
+        self.endpoint = ConnectorEndpoint.create(name)
+        self._max_payload = self.endpoint.events.max_payload
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.bad_requests = 0
-        self.published = 0
 
     def start(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
         self._thread = threading.Thread(target=self._read_requests, args=(loop, handler),
@@ -40,23 +39,22 @@ class RingBridge:
         self._thread.start()
 
     def _read_requests(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
-        recv = self.requests.recv
+        recv = self.endpoint.recv
         while not self._stop.is_set():
-            r = recv(timeout=0.2)
+            try:
+                r = recv(timeout=0.2)
+            except posix_ipc.SignalError:
+                continue    # SIGTERM/SIGINT may land on this thread: the loop handles them
             if r is None:
                 continue
-            if isinstance(r, R.Overrun):
+            if isinstance(r, Overrun):
                 log.warning("request channel: %d request(s) lost (%s)", r.lost, r.reason)
                 continue
-            try:
-                msg = s.decode(r.payload)
-            except s.SchemaError as e:
+            sender, msg = r
+            if type(msg) not in _REQUEST_TYPES or (sender and getattr(msg, "bot_id", sender) != sender):
+                # A bot may only speak for itself: its sender id is fixed by its channel slot.
                 self.bad_requests += 1
-                log.warning("malformed request from sender %d ignored: %s", r.sender, e)
-                continue
-            if type(msg) not in _REQUEST_TYPES:
-                self.bad_requests += 1
-                log.warning("sender %d sent an event type as request: %s", r.sender, type(msg).__name__)
+                log.warning("request %s from bot %d refused", type(msg).__name__, sender)
                 continue
             try:
                 loop.call_soon_threadsafe(handler, msg)
@@ -65,28 +63,22 @@ class RingBridge:
 
     def publish(self, msg: s.Message, dest: int = 0) -> None:
         data = s.encode(msg)
-        if len(data) > self.events.max_payload:
+        if len(data) > self._max_payload:
             log.error("%s of %d bytes exceeds the channel's max payload; not sent",
                       type(msg).__name__, len(data))
             return
-        self.events.publish(data, dest)
-        self.published += 1
+        self.endpoint.events.publish(data, dest)
 
     def heartbeat(self) -> None:
-        self.events.heartbeat()
-        self.requests.heartbeat()
+        self.endpoint.heartbeat()
 
     def reap(self) -> list[int]:
         """Bot ids whose reader went away (process died or closed)."""
-        return self.events.reap()
+        return self.endpoint.gone_bots()
 
     def close(self) -> None:
         """Stop reading and remove both channels' shared memory and semaphores."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        self.requests.close()
-        self.events.close()
-
-
-_REQUEST_TYPES = frozenset(s.REQUESTS)
+        self.endpoint.close()
