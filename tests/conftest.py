@@ -18,6 +18,40 @@ def _hftctl_segments() -> set[str]:
         return set()
 
 
+def _ours_or_orphaned(pid: int) -> bool:
+    """True if ``pid`` is this pytest process or one of its descendants (a process a test forgot
+    to stop), or unknown. Segments owned by unrelated live processes (another test run or a
+    connector on the same machine) are not this run's leak."""
+    me = os.getpid()
+    while pid > 1:
+        if pid == me:
+            return True
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+            pid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
+def _leaked(before: set[str]) -> list[str]:
+    from hftctl.ipc.segments import list_segments
+
+    new = _hftctl_segments() - before
+    if not new:
+        return []
+    infos = {i.file: i for i in list_segments()}
+    leaked = []
+    for name in sorted(new):
+        info = infos.get(name)
+        if info is None:  # vanished meanwhile, or not ours to judge
+            continue
+        if info.stale or not info.owner_pid or _ours_or_orphaned(info.owner_pid):
+            leaked.append(name)
+    return leaked
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The read-only real exchange recordings (../shared/data); never copied into the repo."""
@@ -31,5 +65,5 @@ def no_leaked_segments():
     """Fail the run if tests leave hftctl shared-memory segments or semaphores behind."""
     before = _hftctl_segments()
     yield
-    leaked = _hftctl_segments() - before
-    assert not leaked, f"tests leaked shared-memory segments: {sorted(leaked)}"
+    leaked = _leaked(before)
+    assert not leaked, f"tests leaked shared-memory segments: {leaked}"
