@@ -176,7 +176,7 @@ def main() -> None:
             ep.send(s.ModifyOrder(ep.bot_id, next(req), args.symbol, 1, round(bb - FAR + 10 * TICK, 1), args.qty * 2))
             ep.send(s.CancelOrder(ep.bot_id, next(req), args.symbol, 2))
             submit(1, 0.0, args.qty, typ="market", tif="ioc")      # 4: market buy, fills
-            submit(1, ba, args.qty, tif="gtx")                     # 5: post-only at the ask: rejected/expired
+            submit(1, ba + 100 * TICK, args.qty, tif="gtx")        # 5: post-only through the ask: refused
             step = 2
             flow_end = now + args.flow_seconds
         elif step == 2:
