@@ -1,11 +1,30 @@
-"""`hftctl health` (not built yet)."""
+"""`hftctl health`: is everything alive? Exit 0 healthy, 1 degraded, 2 down."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
-from hftctl.commands._common import not_implemented
+from hftctl.log import setup_logging
 
 
-def command(args: list[str] = typer.Argument(None, help="Arguments (not implemented yet).")) -> None:
-    not_implemented("health")
+def command(
+    connector: Optional[str] = typer.Option(None, "--connector", help="Only this connector (NAME)."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document instead of tables (for monitoring)."),
+    clean: bool = typer.Option(False, "--clean", help="First remove hftctl's shared memory and status files left by dead processes."),
+    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
+) -> None:
+    setup_logging(log_level, "health")
+    from hftctl.health import check
+    from hftctl.health.render import render, to_json
+    from hftctl.ipc.segments import check_name
+
+    if connector is not None:
+        check_name(connector)
+    report = check(connector, clean)
+    if json_out:
+        typer.echo(to_json(report))
+    else:
+        render(report)
+    raise typer.Exit(report.exit_code)
