@@ -35,6 +35,7 @@ def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainn
     check_name(name)
     cfg, settings, module = load(exchange, config_path, allow_mainnet)
     install_redaction([cfg.api_key, cfg.secret])
+    log.debug("config %r; %r", cfg, settings)
     log.info("connector %s: %s (%s)", name, exchange, ", ".join(f"{k}={v}" for k, v in cfg.urls().items()))
     asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings))
 

@@ -124,6 +124,7 @@ class BinanceFuturesRest:
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             body = _parse(raw)
+            log.debug("%s %s -> %d (weight %s)", method, path, status, self.limiter.used["weight_1m"])
             if status < 400:
                 return body
             code, msg = _error(body, status)

@@ -1,0 +1,63 @@
+"""Two bots on one connector: isolation, a silent bot and a killed bot lose their orders, secrets stay out of logs."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from hftctl.connector.routing import parse_client_id
+from hftctl.sim.process import start_sim
+from tests.connector_procs import bot, connector, sim_state, wait_for, write_config
+
+API_KEY = "env-api-key-7f3a9c21"
+SECRET = "env-secret-b84d02e6f1c3"
+
+
+def _open_cids(sim, prefix: str) -> set[str]:
+    st = sim_state(sim)
+    return {o["client_order_id"] for a in st["accounts"] for o in a["open_orders"]
+            if o["client_order_id"].startswith(prefix + "-")}
+
+
+def _dump(path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def test_isolation_watchdog_kill_and_secrets(tmp_path):
+    sim_cfg = tmp_path / "sim.toml"
+    sim_cfg.write_text(f'[[accounts]]\nname = "env"\napi_key = "{API_KEY}"\nsecret = "{SECRET}"\n')
+    with start_sim(extra_args=["--config", str(sim_cfg)]) as sim:
+        # The file holds placeholders; the real credentials come from the environment.
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="iso", api_key="placeholder-key",
+                           secret="placeholder-secret", extra="bot_heartbeat_timeout_s = 1.5")
+        env = {"HFTCTL_API_KEY": API_KEY, "HFTCTL_SECRET": SECRET}
+        with connector("ctiso", cfg, tmp_path, env=env, args=["--log-level", "debug"]) as conn:
+            out_a, out_b = tmp_path / "a.json", tmp_path / "b.json"
+            with bot("ctiso", out_a, "--mode", "rest") as a, bot("ctiso", out_b, "--mode", "rest") as b:
+                va = wait_for(lambda: _dump(out_a), 30, "bot A's orders")
+                vb = wait_for(lambda: _dump(out_b), 30, "bot B's orders")
+                ida, idb = va["bot_id"], vb["bot_id"]
+                assert ida != idb
+                # Each bot saw updates for its own orders only, and all of them are live at the sim.
+                for v in (va, vb):
+                    assert len(v["open_cids"]) == 6
+                    assert {parse_client_id("iso", c)[0] for c in v["cids_seen"]} == {v["bot_id"]}
+                assert _open_cids(sim, "iso") == set(va["open_cids"]) | set(vb["open_cids"])
+
+                # B stops (alive, but silent): the watchdog cancels its orders, A's stay.
+                b.send_signal(signal.SIGSTOP)
+                try:
+                    wait_for(lambda: _open_cids(sim, "iso") == set(va["open_cids"]), 15,
+                             "silent bot's orders cancelled")
+                finally:
+                    b.send_signal(signal.SIGCONT)
+                # A is SIGKILLed: no Bye, no heartbeat; its orders go too.
+                a.kill()
+                a.wait(5)
+                wait_for(lambda: not _open_cids(sim, "iso"), 15, "killed bot's orders cancelled")
+            text = conn.text()
+            assert "silent for more than 1.5s" in text
+            assert "detached from the channel" in text or "bot process gone" in text
+            assert "Connected to user data stream" in text
+            for secret in (API_KEY, SECRET):
+                assert secret not in text
