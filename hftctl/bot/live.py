@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+import posix_ipc
+
 from hftctl.bot.api import MAX_TRADES, Bot
 from hftctl.bot.matching import ExecutionModel, VirtualExchange
 from hftctl.bot.types import Instrument, Order, TradeTick
@@ -104,7 +106,10 @@ class LiveBot(Bot):
 
     def _poll_once(self, timeout_ns: int) -> bool:
         """Wait for one message (or the timeout), apply it; True if something happened."""
-        msg = self.transport.recv(max(timeout_ns, 0) / 1e9)
+        try:
+            msg = self.transport.recv(max(timeout_ns, 0) / 1e9)
+        except posix_ipc.SignalError:
+            msg = None       # SIGINT/SIGTERM woke the wait; the stop flag is checked by the caller
         now = time.time_ns()
         self.current_timestamp = now
         happened = False
@@ -202,7 +207,10 @@ class LiveBot(Bot):
             return False
         k, oid = ref
         o = self._orders[k].get(oid)
-        if o is not None:
+        if o is not None and o.req is None:
+            # e.g. a cancel that crossed the fill: the order already reached its final state
+            log.debug("%s order %s: late request error: %s", self.instruments[k].symbol, oid, e.message)
+        elif o is not None:
             log.warning("%s order %s: %s request failed: %s", self.instruments[k].symbol, oid, o.req, e.message)
             if o.req == "new":
                 o.status = "rejected"

@@ -95,18 +95,22 @@ def shutdown(bot: Bot, timeout_ns: int = 5_000_000_000) -> int:
 
 
 class RejectionGuard:
-    """Pause quoting for a while after the exchange rejects an order.
+    """Pause quoting for a while when the exchange keeps rejecting orders.
 
     A parameter the exchange refuses (e.g. a notional below its minimum) would otherwise be
-    retried every step straight into the rate limit; instead each distinct reason is printed
-    once and new quotes wait ``pause_ns``. Call ``check`` before ``clear_inactive_orders``.
+    retried every step straight into the rate limit. Occasional rejections are normal (a
+    post-only quote the market crossed while it travelled), so quoting pauses for ``pause_ns``
+    only once ``burst`` rejections arrive within ``window_ns``. Each distinct reason is printed
+    once. Call ``check`` before ``clear_inactive_orders``.
     """
 
-    def __init__(self, out: Printer, pause_ns: int = 5_000_000_000) -> None:
+    def __init__(self, out: Printer, pause_ns: int = 5_000_000_000, burst: int = 5,
+                 window_ns: int = 10_000_000_000) -> None:
         self.out = out
-        self.pause_ns = pause_ns
+        self.pause_ns, self.burst, self.window_ns = pause_ns, burst, window_ns
         self.paused_until = 0
         self.rejected = 0
+        self._recent: list[int] = []
         self._reported: set[str] = set()
 
     def check(self, bot: Bot, i: int) -> bool:
@@ -115,9 +119,15 @@ class RejectionGuard:
         for o in bot.orders(i).values():
             if o.status == "rejected" and o.req is None:
                 self.rejected += 1
-                self.paused_until = now + self.pause_ns
+                self._recent.append(now)
                 reason = o.reason or "no reason given"
                 if reason not in self._reported:
                     self._reported.add(reason)
                     self.out(f"WARNING: order rejected by the exchange: {reason}")
+        self._recent = [t for t in self._recent if now - t < self.window_ns]
+        if len(self._recent) >= self.burst and now >= self.paused_until:
+            self.paused_until = now + self.pause_ns
+            self._recent.clear()
+            self.out(f"WARNING: {self.burst} rejections in {self.window_ns / 1e9:.0f}s; "
+                     f"pausing new quotes for {self.pause_ns / 1e9:.0f}s")
         return now < self.paused_until
