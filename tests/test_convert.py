@@ -194,3 +194,22 @@ def test_event_order_closed_form_matches_loop(seed):
     except AssertionError:            # hftbacktest asserts on equal keys with different rows
         return
     assert np.array_equal(fast, ref)
+
+
+@pytest.mark.parametrize("rel, exchange", [(USDM, "binancefutures"), (SPOT, "binancespot")])
+def test_trade_fast_path_equals_careful_path(shared_data, rel, exchange):
+    """The one-regex trade path is taken on real files and agrees with the field-by-field path."""
+    from hftctl.convert.lines import split_lines
+    from hftctl.convert.mapper import MapOptions
+    from hftctl.convert.problems import ProblemLog
+    from hftctl.convert.registry import make_mapper
+
+    with gzip.open(shared_data / rel, "rb") as f:
+        table = split_lines(f.read(), 1, ProblemLog(rel))
+    mapper = make_mapper(exchange, MapOptions())
+    idx = mapper.classify(table, ProblemLog(rel))["trade"]
+    fast = mapper._trade_rows_regex(table, idx)
+    careful = mapper._trade_rows_find(table, idx, ProblemLog(rel))
+    assert fast is not None and len(fast) > 1000
+    for name in ("line", "ev", "exch_ts", "local_ts", "px", "qty"):
+        assert np.array_equal(getattr(fast, name), getattr(careful, name)), name

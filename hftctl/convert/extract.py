@@ -94,20 +94,33 @@ def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_ke
     ts_key_full = b'"' + ts_key + b'":' if ts_key else None
     starts = table.start[idx].tolist()
     ends = table.end[idx].tolist()
+    find = data.find
     for i, s, e in zip(idx.tolist(), starts, ends):
-        ok = data.endswith(tail, s, e)
-        ts = int_field(data, ts_key_full, s, e) if (ok and ts_key_full) else 0
-        sb = _segment(data, bid_key, s, e) if ok else None
-        sa = _segment(data, ask_key, s, e) if sb is not None else None
-        if ts is None or sa is None:
+        ts = int_field(data, ts_key_full, s, e) if ts_key_full else 0
+        # Each byte is scanned once: bids' end, then the ask key after it, then asks' end.
+        kb = find(bid_key, s, e)
+        if kb < 0 or ts is None or not data.endswith(tail, s, e):
             problems.add(int(table.line_no[i]), f"malformed or truncated {what} message skipped")
             continue
+        kb += len(bid_key)
+        eb = kb if data[kb] == 93 else find(b"]]", kb, e) + 1       # 93 is "]"
+        ka = find(ask_key, eb, e) if eb > 0 else -1
+        if ka < 0:
+            problems.add(int(table.line_no[i]), f"malformed or truncated {what} message skipped")
+            continue
+        ka += len(ask_key)
+        ea = ka if data[ka] == 93 else find(b"]]", ka, e) + 1
+        if ea <= 0:
+            problems.add(int(table.line_no[i]), f"malformed or truncated {what} message skipped")
+            continue
+        sb = data[kb:eb]
+        sa = data[ka:ea]
         keep.append(i)
         ts_list.append(ts)
         segs.append(sb)
         segs.append(sa)
-        nb.append(count_pairs(sb))
-        na.append(count_pairs(sa))
+        nb.append(sb.count(b"],[") + 1 if sb else 0)
+        na.append(sa.count(b"],[") + 1 if sa else 0)
     n_bid = np.array(nb, np.int64)
     n_ask = np.array(na, np.int64)
     values = parse_pair_segments(segs)

@@ -11,6 +11,7 @@ bookTicker becomes ids 103/104, with 'm' markPriceUpdate becomes ids 100/101/102
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 
@@ -124,7 +125,40 @@ class BinanceMapper(Mapper):
     def trade_exch_ts(self, table: LineTable, rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
         return ts * MS
 
+    # One match per well-formed trade line: (T, p, q, m), X == MARKET required by the pattern.
+    # Binance writes fields in a fixed order; any line that does not fit goes the careful way.
+    trade_pattern = re.compile(
+        rb'(?m)^\{"stream":"[^"]*","data":\{"e":"trade",.*?"T":(\d+),.*?"p":"([^"]*)","q":"([^"]*)",'
+        rb'"X":"MARKET","m":(true|false)\}\}$')
+    trade_groups = (0, 1, 2, 3)          # positions of T, p, q, m in the pattern's groups
+
     def trade_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
+        fast = self._trade_rows_regex(table, idx)
+        return fast if fast is not None else self._trade_rows_find(table, idx, problems)
+
+    def _trade_rows_regex(self, table: LineTable, idx: np.ndarray) -> RowBlock | None:
+        """All trades with one regex scan, or None if some line does not fit the pattern."""
+        if not len(idx):
+            return None
+        data = table.data
+        joined = b"\n".join([data[s:e] for s, e in zip(table.start[idx].tolist(), table.end[idx].tolist())])
+        found = self.trade_pattern.findall(joined)
+        if self.require_market:
+            n_market = joined.count(b'"X":"MARKET"')
+            if n_market != len(idx) or len(found) != len(idx):
+                return None      # non-MARKET trades or odd lines: take the careful path
+        elif len(found) != len(idx):
+            return None
+        g_t, g_p, g_q, g_m = self.trade_groups
+        ts = [int(f[g_t]) for f in found]
+        px = parse_numbers([f[g_p] for f in found])
+        qty = parse_numbers([f[g_q] for f in found])
+        if px is None or qty is None:
+            return None
+        sell = [f[g_m] == b"true" for f in found]
+        return self._trade_block(table, idx, ts, sell, px, qty)
+
+    def _trade_rows_find(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
         data = table.data
         rows, ts, px, qty, sell = [], [], [], [], []
         slow: list[int] = []

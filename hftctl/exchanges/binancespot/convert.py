@@ -15,6 +15,8 @@ exchange-side order stays causal; with no timestamped message yet, feed_latency 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from hftctl.convert.lines import LineTable
@@ -29,6 +31,10 @@ class BinanceSpotMapper(BinanceMapper):
     name = "binancespot"
     depth_ts_key = b"E"
     require_market = False          # spot trades have no X field; all are market trades
+    trade_pattern = re.compile(
+        rb'(?m)^\{"stream":"[^"]*","data":\{"e":"trade",.*?"p":"([^"]*)","q":"([^"]*)",.*?"T":(\d+),'
+        rb'"m":(true|false)[,}].*\}\}$')
+    trade_groups = (2, 0, 1, 3)
 
     def __init__(self, options) -> None:
         super().__init__(options)
