@@ -253,3 +253,50 @@ async def _next_pong(ws):
         msg = await ws.receive(timeout=5)
         if msg.type == aiohttp.WSMsgType.PONG:
             return msg
+
+
+async def test_order_errors_as_binance_returns_them(quiet_sim):
+    base, A = quiet_sim.rest_url, ("alice-key", "alice-secret")
+    good = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+            "quantity": "0.010", "price": "50000.0"}
+    cases = [
+        ({"symbol": "NOPEUSDT"}, -1121), ({"price": "50000.05"}, -4014), ({"quantity": "0.0105"}, -1111),
+        ({"quantity": "1e-3"}, -1100), ({"quantity": "0.001"}, -4164), ({"quantity": "5000"}, -1013),
+        ({"side": "UP"}, -1117), ({"type": "STOP_LOSS"}, -1116), ({"timeInForce": "GTD"}, -1115),
+        ({"newClientOrderId": "bad id!"}, -4015), ({"quantity": "45"}, -2019),
+    ]
+    async with aiohttp.ClientSession() as s:
+        for change, code in cases:
+            status, body, _ = await signed(s, "POST", base, "/fapi/v1/order", good | change, *A)
+            assert (status, body.get("code")) == (400, code), (change, body)
+        params = dict(good)
+        del params["price"]
+        status, body, _ = await signed(s, "POST", base, "/fapi/v1/order", params, *A)
+        assert body == {"code": -1102, "msg": "Mandatory parameter 'price' was not sent, was empty/null, or malformed."}
+        status, body, _ = await signed(s, "PUT", base, "/fapi/v1/order", {
+            "symbol": "BTCUSDT", "orderId": 1, "side": "BUY", "quantity": "0.01", "price": "50000"}, *A)
+        assert body["code"] == -2013
+        status, body, _ = await signed(s, "GET", base, "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": 1}, *A)
+        assert body["code"] == -2013
+
+
+async def test_rate_limits_weight_and_order_count(tmp_path):
+    cfg = tmp_path / "sim.toml"
+    cfg.write_text("[rate_limits]\nweight_per_min = 40\norders_per_10s = 3\n")
+    async with aiohttp.ClientSession() as s:
+        with start_sim(extra_args=["--config", str(cfg)]) as h:
+            codes = []
+            for _ in range(4):
+                status, body, headers = await signed(s, "POST", h.rest_url, "/fapi/v1/order", {
+                    "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                    "quantity": "0.010", "price": "50000.0"})
+                codes.append(body.get("code", status))
+            assert codes[:3] == [200, 200, 200] and codes[3] == -1015
+            assert headers["X-MBX-ORDER-COUNT-10S"] == "4"
+            last = None
+            for _ in range(60):
+                status, body, headers = await public(s, h.rest_url, "/fapi/v1/time")
+                last = (status, body.get("code"), int(headers["X-MBX-USED-WEIGHT-1M"]))
+                if status == 429:
+                    break
+            assert last[:2] == (429, -1003) and last[2] > 40

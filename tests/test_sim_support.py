@@ -8,6 +8,7 @@ import time
 from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from hftctl.exchanges.signing import binance_signature
 
@@ -25,7 +26,8 @@ def sign(params: dict, secret: str = SECRET, ts_ms: int | None = None) -> str:
 async def signed(session: aiohttp.ClientSession, method: str, base: str, path: str, params: dict,
                  key: str = KEY, secret: str = SECRET, ts_ms: int | None = None):
     """Returns (status, json body, headers)."""
-    url = f"{base}{path}?{sign(params, secret, ts_ms)}"
+    # encoded=True: send the query exactly as signed (yarl would otherwise re-quote it)
+    url = URL(f"{base}{path}?{sign(params, secret, ts_ms)}", encoded=True)
     async with session.request(method, url, headers={"X-MBX-APIKEY": key}) as r:
         return r.status, await r.json(), r.headers
 

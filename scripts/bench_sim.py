@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Benchmark of `hftctl sim`: (1) signed order requests per second (new + cancel from concurrent
+aiohttp clients) against the unsigned /fapi/v1/ping rate measured in the same run as baseline;
+(2) replay of the usdm BTCUSDT recording at 10x real time with a websocket client attached:
+achieved speed vs requested, and how late messages reach the client.
+
+Usage: .venv/bin/python scripts/bench_sim.py [--seconds 5] [--concurrency 32] [--replay-seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hftctl.exchanges.signing import binance_signature  # noqa: E402
+from hftctl.sim.process import start_sim  # noqa: E402
+
+KEY, SECRET = "hftctl-sim-key", "hftctl-sim-secret"
+RECORDING = ROOT.parent / "shared" / "data" / "recordings" / "usdm" / "btcusdt_20240808.gz"
+
+
+def _signed(params: dict) -> str:
+    params["timestamp"] = int(time.time() * 1000)
+    q = urlencode(params)
+    return f"{q}&signature={binance_signature(SECRET, q)}"
+
+
+async def _rate(base: str, seconds: float, concurrency: int, orders: bool) -> tuple[float, int]:
+    """Requests per second completed (errors counted separately)."""
+    done = errors = 0
+    stop_at = time.monotonic() + seconds
+    headers = {"X-MBX-APIKEY": KEY}
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as s:
+        async with s.get(f"{base}/fapi/v1/depth?symbol=BTCUSDT&limit=5") as r:
+            bid = float((await r.json())["bids"][0][0])
+        price = f"{bid - 500:.1f}"
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.monotonic() < stop_at:
+                if not orders:
+                    async with s.get(f"{base}/fapi/v1/ping") as r:
+                        await r.read()
+                        done += 1
+                        errors += r.status != 200
+                    continue
+                q = _signed({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                             "quantity": "0.002", "price": price})
+                async with s.post(f"{base}/fapi/v1/order?{q}", headers=headers) as r:
+                    body = orjson.loads(await r.read())
+                    done += 1
+                    if r.status != 200:
+                        errors += 1
+                        continue
+                q = _signed({"symbol": "BTCUSDT", "orderId": body["orderId"]})
+                async with s.delete(f"{base}/fapi/v1/order?{q}", headers=headers) as r:
+                    await r.read()
+                    done += 1
+                    errors += r.status != 200
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.monotonic() - t0
+    return done / elapsed, errors
+
+
+async def _replay(h, seconds: float) -> dict:
+    url = f"{h.ws_url.replace('/ws', '/stream')}?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker"
+    lags: list[float] = []
+    n = 0
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, max_msg_size=0) as ws:
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                try:
+                    msg = await ws.receive(timeout=2)
+                except asyncio.TimeoutError:
+                    break
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                d = orjson.loads(msg.data)["data"]
+                lags.append(time.time() * 1000 - d["E"])
+                n += 1
+        async with s.get(f"{h.control_url}/state?depth=1") as r:
+            state = await r.json()
+    rep = state["replay"][0]
+    lags.sort()
+    return {"messages": n, "achieved_speed": rep["achieved_speed"], "requested_speed": rep["requested_speed"],
+            "recorded_s": rep["recorded_elapsed_s"], "wall_s": rep["wall_elapsed_s"],
+            "max_schedule_lag_ms": rep["max_lag_ms"],
+            "client_lag_p50_ms": statistics.median(lags) if lags else float("nan"),
+            "client_lag_p99_ms": lags[int(len(lags) * 0.99)] if lags else float("nan")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--replay-seconds", type=float, default=20.0)
+    ap.add_argument("--speed", type=float, default=10.0)
+    args = ap.parse_args()
+
+    with start_sim(extra_args=["--no-rate-limits", "--log-level", "warning"]) as h:
+        ping_rate, ping_err = asyncio.run(_rate(h.rest_url, args.seconds, args.concurrency, orders=False))
+        order_rate, order_err = asyncio.run(_rate(h.rest_url, args.seconds, args.concurrency, orders=True))
+    print(f"(1) order requests: {order_rate:,.0f} signed req/s (new+cancel, {args.concurrency} concurrent "
+          f"clients, {order_err} errors); baseline unsigned ping {ping_rate:,.0f} req/s "
+          f"({ping_err} errors); ratio {order_rate / ping_rate:.2f}; target >= 1,000 req/s: "
+          f"{'OK' if order_rate >= 1000 else 'MISSED'}")
+    if not RECORDING.exists():
+        print(f"(2) replay: skipped, {RECORDING} not found")
+        return
+    with start_sim(extra_args=["--replay", str(RECORDING), "--speed", str(args.speed),
+                               "--log-level", "warning"]) as h:
+        r = asyncio.run(_replay(h, args.replay_seconds))
+    ok = r["achieved_speed"] >= 0.95 * r["requested_speed"]
+    print(f"(2) replay at {r['requested_speed']:g}x: achieved {r['achieved_speed']:.2f}x "
+          f"(ratio {r['achieved_speed'] / r['requested_speed']:.3f}; {r['recorded_s']:.1f} s of recording in "
+          f"{r['wall_s']:.1f} s), {r['messages']:,} messages to the client "
+          f"({r['messages'] / max(r['wall_s'], 1e-9):,.0f}/s), max schedule lag {r['max_schedule_lag_ms']:.1f} ms, "
+          f"client lag p50 {r['client_lag_p50_ms']:.1f} ms p99 {r['client_lag_p99_ms']:.1f} ms: "
+          f"{'keeps up' if ok else 'FALLS BEHIND'}")
+
+
+if __name__ == "__main__":
+    main()
