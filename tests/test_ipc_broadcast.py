@@ -356,3 +356,74 @@ def test_reader_slots_and_bot_ids(chan):
         for r in readers:
             r.close()
         w.close()
+
+
+def drain_single(r):
+    out = []
+    while (m := r.poll()) is not None:
+        out.append(m if isinstance(m, Overrun) else (m.seq, m.dest, m.payload))
+    return out
+
+
+def drain_batched(r):
+    out = []
+    while batch := r.poll_many(max_n=37):
+        out.extend(m if isinstance(m, Overrun) else (m.seq, m.dest, m.payload) for m in batch)
+    return out
+
+
+def test_batched_publish_and_poll_have_the_same_semantics_as_single_calls(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    single = BroadcastReader.attach(chan, timeout=1)
+    batched = BroadcastReader.attach(chan, timeout=1)
+    other = batched.bot_id + 1
+    try:
+        got_single, got_batched, total = [], [], 0
+        for round_ in range(40):
+            # round 13 publishes more than a ring's worth: both readers must report the same overrun
+            count = 3000 if round_ == 13 else 1 + round_ * 7
+            payloads = [bytes([round_]) * ((round_ * 31 + k) % 300) for k in range(count)]
+            dest = (0, single.bot_id, batched.bot_id, other)[round_ % 4]
+            if round_ % 2:
+                last = w.publish_many(payloads, dest)
+            else:
+                last = [w.publish(p, dest) for p in payloads][-1]
+            total += count
+            assert last == total
+            got_single += drain_single(single)
+            got_batched += drain_batched(batched)
+        overruns = [m for m in got_batched if isinstance(m, Overrun)]
+        assert len(overruns) == 1 and overruns[0].reason == "lapped" and overruns[0].lost > 0
+        assert [m for m in got_single if isinstance(m, Overrun)] == overruns
+        def for_me(got, me):
+            return [m for m in got if isinstance(m, Overrun) or m[1] in (0, me)]
+        assert got_single == for_me(got_single, single.bot_id)
+        assert got_batched == for_me(got_batched, batched.bot_id)
+        # identical apart from messages addressed to the other one
+        assert [m for m in got_single if isinstance(m, Overrun) or m[1] != single.bot_id] == \
+               [m for m in got_batched if isinstance(m, Overrun) or m[1] != batched.bot_id]
+        assert w.publish_many([]) == total
+        w.publish(b"one")
+        assert [m.payload for m in batched.recv_many(timeout=1)] == [b"one"]
+        assert batched.recv_many(timeout=0.01) == []
+        with pytest.raises(HftctlError, match="max payload"):
+            w.publish_many([b"ok", b"x" * (w.max_payload + 1)])
+    finally:
+        single.close()
+        batched.close()
+        w.close()
+
+
+def test_poll_many_reports_corruption_in_order(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    r = BroadcastReader.attach(chan, timeout=1)
+    try:
+        w.publish_many([b"m%d" % i for i in range(6)])
+        offs = record_offsets(w._seg.mm, 6)
+        w._seg.mm[offs[3] + R.REC_BYTES] ^= 1
+        first = r.poll_many()
+        assert [m.seq for m in first[:-1]] == [1, 2, 3] and first[-1] == Overrun(1, "corrupt: checksum mismatch at seq 4")
+        assert [m.seq for m in r.poll_many()] == [5, 6]
+    finally:
+        r.close()
+        w.close()

@@ -23,6 +23,11 @@ import posix_ipc
 
 from hftctl.errors import HftctlError
 from hftctl.ipc import ring as R
+from hftctl.ipc.ring import (
+    DATA_OFF, HEADER_BYTES, H_CAPACITY, H_CLOSED, H_GENERATION, H_HEAD, H_HEARTBEAT,
+    H_LOCK_EPOCH, H_LOCK_OWNER, H_MAX_PAYLOAD, H_OWNER_PID, H_READ_SEQ, H_SLEEPING, H_TAIL,
+    H_WRITE_SEQ, PAD
+)
 from hftctl.ipc.broadcast import _open_or_replace
 from hftctl.ipc.segments import (OWNER_LOCK, RECOVERY_LOCK, Segment, check_name, pid_alive,
                                  sem_name, shm_name, unlink_channel_sems, unlink_shm)
@@ -35,6 +40,7 @@ LOCK_TIMEOUT = 5.0       # a send gives up after this long without the lock
 ANONYMOUS_HOLD = 1.0     # lock held with no owner pid and no epoch change this long = holder died
 
 _crc32 = zlib.crc32
+_Busy = posix_ipc.BusyError
 _REC = R.REC
 _REC_BYTES = R.REC_BYTES
 
@@ -54,10 +60,10 @@ class RequestReader:
         self.name = name
         self._seg = seg
         self._mm = seg.mm
-        self._h = memoryview(seg.mm)[:R.HEADER_BYTES].cast("Q")
-        self._cap = self._h[R.H_CAPACITY]
+        self._h = memoryview(seg.mm)[:HEADER_BYTES].cast("Q")
+        self._cap = self._h[H_CAPACITY]
         self._mask = self._cap - 1
-        self._max_payload = self._h[R.H_MAX_PAYLOAD]
+        self._max_payload = self._h[H_MAX_PAYLOAD]
         self._lock = lock
         self._wake = wake
         self._cursor = 0
@@ -74,7 +80,7 @@ class RequestReader:
         if max_payload > cap // 4:
             raise HftctlError(f"max_payload {max_payload} too large for capacity {cap} (max {cap // 4})")
         path = shm_name(name, CHANNEL)
-        seg = _open_or_replace(path, R.DATA_OFF + cap, f"request channel {name!r}")
+        seg = _open_or_replace(path, DATA_OFF + cap, f"request channel {name!r}")
         if not seg.try_lock(OWNER_LOCK):
             seg.close()
             raise HftctlError(f"request channel {name!r}: lost a creation race")
@@ -91,15 +97,15 @@ class RequestReader:
         cap = self._cap
         while True:
             cur = self._cursor
-            if h[R.H_TAIL] == cur:
+            if h[H_TAIL] == cur:
                 return None
             off = cur & self._mask
             if cap - off < _REC_BYTES:
                 self._advance(cur + cap - off)
                 continue
-            base = R.DATA_OFF + off
+            base = DATA_OFF + off
             seq, n, sender, crc, _ = _REC.unpack_from(mm, base)
-            if n == R.PAD and seq == self._expect:
+            if n == PAD and seq == self._expect:
                 self._advance(cur + cap - off)
                 continue
             if seq != self._expect or n > self._max_payload:
@@ -112,15 +118,16 @@ class RequestReader:
                 return self._corrupt(lost, f"bad framing at seq {self._expect - lost}")
             data = mm[base + _REC_BYTES:base + _REC_BYTES + n]
             self._expect = seq + 1
-            self._advance(cur + ((_REC_BYTES + n + 7) & ~7))
-            h[R.H_READ_SEQ] = seq
-            if _crc32(data, (seq ^ (n << 8) ^ (sender << 20) ^ (seq >> 32)) & 0xFFFFFFFF) != crc:
+            self._cursor = cur = cur + ((_REC_BYTES + n + 7) & ~7)
+            h[H_HEAD] = cur     # writers may now reuse the space
+            h[H_READ_SEQ] = seq
+            if _crc32(data, seq ^ (n << 8) ^ (sender << 20)) != crc:
                 return self._corrupt(1, f"checksum mismatch at seq {seq}")
             return R.Request(seq, sender, data)
 
     def _advance(self, pos: int) -> None:
         self._cursor = pos
-        self._h[R.H_HEAD] = pos
+        self._h[H_HEAD] = pos
 
     def _stable_tail(self) -> tuple[int, int]:
         """(tail, next seq) as one consistent pair, read under the writers' lock."""
@@ -128,9 +135,9 @@ class RequestReader:
             self._lock.acquire(1.0)
         except posix_ipc.BusyError:
             # The holder is stuck or dead: then it cannot commit either, so the pair is stable.
-            return self._h[R.H_TAIL], self._h[R.H_WRITE_SEQ]
+            return self._h[H_TAIL], self._h[H_WRITE_SEQ]
         try:
-            return self._h[R.H_TAIL], self._h[R.H_WRITE_SEQ]
+            return self._h[H_TAIL], self._h[H_WRITE_SEQ]
         finally:
             self._lock.release()
 
@@ -160,29 +167,29 @@ class RequestReader:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return None
-            h[R.H_SLEEPING] = 1
+            h[H_SLEEPING] = 1
             r = self.poll()
             if r is not None:
-                h[R.H_SLEEPING] = 0
+                h[H_SLEEPING] = 0
                 return r
             wait = R.WAIT_SLICE if deadline is None else min(R.WAIT_SLICE, deadline - now)
             try:
                 self._wake.acquire(max(wait, 0.0))
             except posix_ipc.BusyError:
                 pass
-            h[R.H_SLEEPING] = 0
+            h[H_SLEEPING] = 0
             r = self.poll()
             if r is not None:
                 return r
 
     def heartbeat(self) -> None:
-        self._h[R.H_HEARTBEAT] = time.monotonic_ns()
+        self._h[H_HEARTBEAT] = time.monotonic_ns()
 
     def close(self, unlink: bool = True) -> None:
         if self._closed:
             return
         self._closed = True
-        self._h[R.H_CLOSED] = 1
+        self._h[H_CLOSED] = 1
         if unlink and self._seg.still_named():
             unlink_shm(self._seg.name)
             unlink_channel_sems(self.name, CHANNEL)
@@ -207,11 +214,11 @@ class RequestWriter:
         self._seg = seg
         self._mm = seg.mm
         self._h = R.check_header(seg.mm, seg.size, R.KIND_REQUEST, f"request channel {name!r}")
-        self._cap = self._h[R.H_CAPACITY]
+        self._cap = self._h[H_CAPACITY]
         self._mask = self._cap - 1
-        self._max_payload = self._h[R.H_MAX_PAYLOAD]
-        self._owner_pid = self._h[R.H_OWNER_PID]
-        self.generation = self._h[R.H_GENERATION]
+        self._max_payload = self._h[H_MAX_PAYLOAD]
+        self._owner_pid = self._h[H_OWNER_PID]
+        self.generation = self._h[H_GENERATION]
         self._pid = os.getpid()
         try:
             self._lock = posix_ipc.Semaphore(_lock_sem(name))
@@ -254,43 +261,49 @@ class RequestWriter:
         mm = self._mm
         cap = self._cap
         rec = (_REC_BYTES + n + 7) & ~7
-        self._acquire(timeout)
+        lock = self._lock
         try:
-            pos = h[R.H_TAIL]
+            lock.acquire(0)             # uncontended: no syscall, no clock
+            h[H_LOCK_OWNER] = self._pid
+            h[H_LOCK_EPOCH] += 1
+        except _Busy:
+            self._acquire(timeout)
+        try:
+            pos = h[H_TAIL]
             off = pos & self._mask
             gap = cap - off if off + rec > cap else 0
-            if pos + gap + rec - h[R.H_HEAD] > cap:
+            if pos + gap + rec - h[H_HEAD] > cap:
                 self._wait_for_space(pos + gap + rec - cap, timeout)
-            seq = h[R.H_WRITE_SEQ]
+            seq = h[H_WRITE_SEQ]
             if gap:
                 if gap >= _REC_BYTES:
-                    _REC.pack_into(mm, R.DATA_OFF + off, seq, R.PAD, 0, 0, 0)
+                    _REC.pack_into(mm, DATA_OFF + off, seq, PAD, 0, 0, 0)
                 pos += gap
                 off = 0
-            base = R.DATA_OFF + off
+            base = DATA_OFF + off
             sender = self.sender
             _REC.pack_into(mm, base, seq, n, sender,
-                           _crc32(payload, (seq ^ (n << 8) ^ (sender << 20) ^ (seq >> 32)) & 0xFFFFFFFF), 0)
+                           _crc32(payload, seq ^ (n << 8) ^ (sender << 20)), 0)
             mm[base + _REC_BYTES:base + _REC_BYTES + n] = payload
-            h[R.H_TAIL] = pos + rec
-            h[R.H_WRITE_SEQ] = seq + 1
+            h[H_TAIL] = pos + rec
+            h[H_WRITE_SEQ] = seq + 1
         finally:
-            h[R.H_LOCK_OWNER] = 0
-            self._lock.release()
-        if h[R.H_SLEEPING]:
-            h[R.H_SLEEPING] = 0
+            h[H_LOCK_OWNER] = 0
+            lock.release()
+        if h[H_SLEEPING]:
+            h[H_SLEEPING] = 0
             self._wake.release()
         return seq
 
     def _wait_for_space(self, need_head: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while self._h[R.H_HEAD] < need_head:
+        while self._h[H_HEAD] < need_head:
             if not self.reader_alive():
                 raise HftctlError(f"request channel {self.name!r}: the connector (pid {self._owner_pid}) is gone")
             if time.monotonic() >= deadline:
                 raise HftctlError(f"request channel {self.name!r} is full: the connector is not reading")
-            if self._h[R.H_SLEEPING]:
-                self._h[R.H_SLEEPING] = 0
+            if self._h[H_SLEEPING]:
+                self._h[H_SLEEPING] = 0
                 self._wake.release()
             time.sleep(0.0002)
 
@@ -305,11 +318,11 @@ class RequestWriter:
                 break
             except posix_ipc.BusyError:
                 pass
-            owner = h[R.H_LOCK_OWNER]
-            epoch = h[R.H_LOCK_EPOCH]
+            owner = h[H_LOCK_OWNER]
+            epoch = h[H_LOCK_EPOCH]
             now = time.monotonic()
             if owner and not pid_alive(owner):
-                if self._take_over(lambda: h[R.H_LOCK_OWNER] == owner):
+                if self._take_over(lambda: h[H_LOCK_OWNER] == owner):
                     log.warning("request channel %r: took over the writer lock from dead pid %d",
                                 self.name, owner)
                     return
@@ -319,7 +332,7 @@ class RequestWriter:
                 if anon_since is None or epoch != anon_epoch:
                     anon_since, anon_epoch = now, epoch
                 elif now - anon_since > ANONYMOUS_HOLD and self._take_over(
-                        lambda: h[R.H_LOCK_OWNER] == 0 and h[R.H_LOCK_EPOCH] == anon_epoch):
+                        lambda: h[H_LOCK_OWNER] == 0 and h[H_LOCK_EPOCH] == anon_epoch):
                     log.warning("request channel %r: took over a writer lock abandoned by an unknown process",
                                 self.name)
                     return
@@ -328,8 +341,8 @@ class RequestWriter:
             if now >= deadline:
                 raise HftctlError(f"request channel {self.name!r}: writer lock busy for {timeout:.1f}s "
                                   f"(held by pid {owner or 'unknown'})")
-        h[R.H_LOCK_OWNER] = self._pid
-        h[R.H_LOCK_EPOCH] += 1
+        h[H_LOCK_OWNER] = self._pid
+        h[H_LOCK_EPOCH] += 1
 
     def _take_over(self, still_abandoned) -> bool:
         """Become the lock holder in place of a dead one (the semaphore stays at 0: we inherit it)."""
@@ -338,8 +351,8 @@ class RequestWriter:
         try:
             if self._lock.value != 0 or not still_abandoned():
                 return False
-            h[R.H_LOCK_OWNER] = self._pid
-            h[R.H_LOCK_EPOCH] += 1
+            h[H_LOCK_OWNER] = self._pid
+            h[H_LOCK_EPOCH] += 1
             self.recoveries += 1
             return True
         finally:
@@ -347,7 +360,7 @@ class RequestWriter:
 
     def reader_alive(self) -> bool:
         """False once the connector closed the channel or died (its segment lock is free)."""
-        return (not self._h[R.H_CLOSED] and self._seg.lock_held(OWNER_LOCK)
+        return (not self._h[H_CLOSED] and self._seg.lock_held(OWNER_LOCK)
                 and pid_alive(self._owner_pid))
 
     def close(self) -> None:

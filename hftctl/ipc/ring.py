@@ -78,10 +78,6 @@ def rec_size(n: int) -> int:
     return (REC_BYTES + n + 7) & ~7
 
 
-def seed(seq: int, n: int, peer: int) -> int:
-    return (seq ^ (n << 8) ^ (peer << 20) ^ (seq >> 32)) & 0xFFFF_FFFF
-
-
 def round_capacity(capacity: int) -> int:
     """Capacity must be a power of two (offset = position & mask)."""
     cap = MIN_CAPACITY
