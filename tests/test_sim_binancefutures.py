@@ -223,6 +223,11 @@ async def test_subscribe_frames_and_combined_streams(sim):
             assert reply["result"] == ["btcusdt@bookTicker", "ethusdt@trade"]
             await ws.send_str('{"method":"UNSUBSCRIBE","params":["btcusdt@bookTicker","ethusdt@trade"],"id":9}')
             assert (await _next_event(ws, lambda d: d.get("id") == 9)) == {"result": None, "id": 9}
+        async with s.ws_connect(sim.ws_url.replace("/ws", "/stream")) as ws:     # combined + SUBSCRIBE
+            await ws.send_str('{"method":"SUBSCRIBE","params":["btcusdt@depth@0ms"],"id":1}')
+            assert (await _next_event(ws, lambda d: "id" in d)) == {"result": None, "id": 1}
+            env = await _next_event(ws, lambda d: "stream" in d)
+            assert env["stream"] == "btcusdt@depth@0ms" and env["data"]["e"] == "depthUpdate"
         url = sim.ws_url.replace("/ws", "/stream") + "?streams=ethusdt@depth@100ms/btcusdt@bookTicker"
         async with s.ws_connect(url) as ws:
             prev_u = None

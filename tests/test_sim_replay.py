@@ -62,6 +62,12 @@ async def test_replay_of_real_recording_is_fresh_and_consistent(shared_data):
                     assert abs(d["E"] - now) < 3000          # fresh, not 2024's timestamps
                 assert set(kinds["btcusdt@trade"]) == {"e", "E", "T", "s", "t", "p", "q", "X", "m"}
                 assert set(kinds["btcusdt@bookTicker"]) == {"e", "u", "s", "b", "B", "a", "A", "T", "E"}
+                last_t: dict[str, int] = {}
+                for _ in range(500):       # T never goes backwards on a stream and is never after E
+                    env = orjson.loads((await ws.receive(timeout=5)).data)
+                    d = env["data"]
+                    assert last_t.get(env["stream"], 0) <= d["T"] <= d["E"]
+                    last_t[env["stream"]] = d["T"]
                 await _rebuild_and_compare(s, h, ws, 2.0)
             state = await (await s.get(f"{h.control_url}/state")).json()
             assert list(state["books"]) == ["BTCUSDT"]

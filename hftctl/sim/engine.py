@@ -42,13 +42,24 @@ class SimReject(Exception):
 class _Seq:
     """Sequence numbering of one symbol's depth stream: source ids shifted so they only grow."""
 
-    __slots__ = ("offset", "last_u", "trade_offset", "last_trade")
+    __slots__ = ("offset", "last_u", "trade_offset", "last_trade", "last_t")
 
     def __init__(self) -> None:
+        self.last_t = [0, 0, 0]       # last T per stream kind (depth, trade, bookTicker)
         self.offset = 0
         self.last_u = 0
         self.trade_offset = 0
         self.last_trade = 0
+
+
+def _trans(seq: _Seq, kind: int, now: int, lag_ms: int) -> int:
+    """Transaction time T = E - the recorded E-T gap, but never going backwards on a stream (as
+    on the exchange) and never after E."""
+    t = now - lag_ms if 0 <= lag_ms else now
+    if t < seq.last_t[kind]:
+        t = min(seq.last_t[kind], now)
+    seq.last_t[kind] = t
+    return t
 
 
 class SimEngine:
@@ -106,7 +117,7 @@ class SimEngine:
         seq.last_u = u_last
         book.last_update_id = u_last
         now = self.now_ms()
-        ev = DepthUpdate(symbol, u_first, u_last, pu, bids, asks, now, now - trans_lag_ms)
+        ev = DepthUpdate(symbol, u_first, u_last, pu, bids, asks, now, _trans(seq, 0, now, trans_lag_ms))
         self.counters["depth_updates"] += 1
         for fn in self.market_listeners:
             fn(ev)
@@ -123,7 +134,7 @@ class SimEngine:
             tid = seq.last_trade + 1
         seq.last_trade = tid
         now = self.now_ms()
-        ev = Trade(symbol, tid, price, qty, buyer_is_maker, now, now - trans_lag_ms,
+        ev = Trade(symbol, tid, price, qty, buyer_is_maker, now, _trans(seq, 1, now, trans_lag_ms),
                    spec.book_ticks(price), spec.book_lots(qty))
         self.counters["trades"] += 1
         for fn in self.market_listeners:
@@ -137,7 +148,7 @@ class SimEngine:
         seq = self.seq[symbol]
         uid = source_update_id + seq.offset if source_update_id is not None else seq.last_u
         now = self.now_ms()
-        ev = BookTicker(symbol, uid, bid, bid_qty, ask, ask_qty, now, now - trans_lag_ms)
+        ev = BookTicker(symbol, uid, bid, bid_qty, ask, ask_qty, now, _trans(seq, 2, now, trans_lag_ms))
         for fn in self.market_listeners:
             fn(ev)
         return ev
