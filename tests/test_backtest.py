@@ -243,3 +243,16 @@ def test_obi_config_errors(tmp_path: Path):
         r = hftctl("obi-mm", "--config", str(p), "--backtest", "x.npz", timeout=60)
         assert r.returncode == 1 and "Traceback" not in r.stderr, (name, r.stderr)
         assert message in r.stderr, (name, r.stderr)
+
+
+def test_start_obi_mm_script_passes_flags_through(shared_data: Path):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "start_obi_mm.sh"
+    r = subprocess.run([str(script), "--symbol", "btcusdt", "--backtest", str(shared_data / REFERENCE),
+                        "--duration", "30", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["symbol"] == "btcusdt"
+    r = subprocess.run([str(script), "--config"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--config needs a value" in r.stderr
+    r = subprocess.run([str(script), "--config", "/nonexistent.toml", "--dry-run"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and "config file not found" in r.stderr and "Traceback" not in r.stderr

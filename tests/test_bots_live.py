@@ -177,3 +177,35 @@ def test_dry_run_sends_no_order(tmp_path: Path, shared_data: Path):
         assert "[    10] Mid: " in mm_text
         assert "] Mid: " in obi_text
         assert "(virtual)" in mm_text
+
+
+def test_bot_exits_with_clear_error_when_connector_dies(tmp_path: Path, shared_data: Path):
+    with stack(tmp_path, shared_data) as (sim, name):
+        out = tmp_path / "mm.out"
+        mm = start_bot("mm", "--connector", name, "--symbol", "ethusdt", "--tick-size", "0.01",
+                       "--order-qty", "0.05", "--dry-run", out=out)
+        try:
+            deadline = time.monotonic() + 20
+            while "[    10] Mid:" not in out.read_text():
+                assert mm.poll() is None and time.monotonic() < deadline, out.read_text()
+                time.sleep(0.2)
+            conn_pid = _connector_pid(name)
+            os.kill(conn_pid, signal.SIGKILL)
+            mm.wait(20)
+        finally:
+            if mm.poll() is None:
+                mm.kill()
+                mm.wait(5)
+        text = out.read_text()
+        assert mm.returncode == 1, text
+        assert "error: connector gone" in text
+        assert "Traceback" not in text
+
+
+def _connector_pid(name: str) -> int:
+    """The connector process of this test's stack (it owns the broadcast channel)."""
+    from hftctl.ipc.segments import list_segments
+    for seg in list_segments([name]):
+        if seg.kind == "shm" and seg.channel == "bc" and seg.owner_pid:
+            return seg.owner_pid
+    raise AssertionError(f"no live segment for {name}: {list_segments([name])}")
