@@ -32,6 +32,7 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     listen_keys: dict[str, float] = field(default_factory=dict)   # key -> expiry (monotonic s)
     orders: dict[int, object] = field(default_factory=dict)       # open orders by id
+    locked: dict[str, float] = field(default_factory=dict)        # spot: held by open orders
 
     def position(self, symbol: str) -> Position:
         pos = self.positions.get(symbol)

@@ -18,7 +18,8 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 
-from hftctl.sim.accounts import Account, apply_fill
+from hftctl.sim.accounting import LinearAccounting, SpotAccounting
+from hftctl.sim.accounts import Account
 from hftctl.sim.book import SimBook
 from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, ListenKeyExpired, OrderEvent, Trade
 from hftctl.sim.faults import Faults
@@ -63,7 +64,9 @@ def _trans(seq: _Seq, kind: int, now: int, lag_ms: int) -> int:
 
 
 class SimEngine:
-    def __init__(self, specs: dict[str, SymbolSpec], accounts: list[Account], faults: Faults) -> None:
+    def __init__(self, specs: dict[str, SymbolSpec], accounts: list[Account], faults: Faults,
+                 accounting: LinearAccounting | SpotAccounting | None = None) -> None:
+        self.accounting = accounting or LinearAccounting()
         self.specs = specs
         self.faults = faults
         self.books = {s: SimBook(spec) for s, spec in specs.items()}
@@ -221,6 +224,7 @@ class SimEngine:
             self.counters["orders_rejected"] += 1
             raise
         account.orders[order.order_id] = order
+        self.accounting.on_accept(self, order)
         self._publish(OrderEvent(order, "NEW", order.create_ms))
         self._take(order)
         if order.remaining > 0 and order.is_open:
@@ -258,14 +262,7 @@ class SimEngine:
             for o in account.orders.values():
                 if o.client_id == client_id:
                     raise SimReject("duplicate_client_id", client_id)
-        pos = account.position(symbol)
-        if reduce_only:
-            if pos.lots == 0 or (pos.lots > 0) == (side > 0) or qty_lots > abs(pos.lots):
-                raise SimReject("reduce_only")
-        elif not (pos.lots != 0 and (pos.lots > 0) != (side > 0) and qty_lots <= abs(pos.lots)):
-            need = price * qty / account.leverage
-            if need > self.available_balance(account, spec.quote) + 1e-9:
-                raise SimReject("margin")
+        self.accounting.check_new(self, account, spec, side, qty_lots, price, reduce_only)
         if type_ == "LIMIT" and tif == "GTX" and self._crosses(account, symbol, side, price_ticks):
             raise SimReject("would_take")
         now = self.now_ms()
@@ -332,14 +329,9 @@ class SimEngine:
     def _fill(self, order: Order, lots: int, ticks: int, is_maker: bool) -> None:
         account = order.account
         spec = self.specs[order.symbol]
-        price = ticks * spec.tick
-        notional = price * lots * spec.step
-        fee = notional * (account.maker_fee if is_maker else account.taker_fee)
-        pos = account.position(order.symbol)
-        realized = apply_fill(pos, lots * order.side, price, spec.step)
-        account.balances[spec.quote] = account.balances.get(spec.quote, 0.0) + realized - fee
+        notional = ticks * spec.tick * lots * spec.step
+        effect = self.accounting.on_fill(self, order, lots, ticks, is_maker)
         now = self.now_ms()
-        pos.update_ms = now
         order.filled_lots += lots
         order.cum_quote += notional
         order.update_ms = order.last_trade_ms = now
@@ -349,12 +341,12 @@ class SimEngine:
         self.counters["maker_fills" if is_maker else "taker_fills"] += 1
         if order.status == "FILLED":
             self._retire(order)
-        self._publish(OrderEvent(order, "TRADE", now, lots, ticks, fee, is_maker,
-                                 self._next_trade_id, realized))
-        self._publish(AccountEvent(account, "ORDER", now, [spec.quote],
-                                   {spec.quote: realized - fee}, [pos]))
+        self._publish(OrderEvent(order, "TRADE", now, lots, ticks, effect.fee, is_maker,
+                                 self._next_trade_id, effect.realized, effect.fee_asset))
+        self._publish(AccountEvent(account, "ORDER", now, effect.assets, effect.changes, effect.positions))
 
     def _retire(self, order: Order) -> None:
+        self.accounting.on_done(self, order)
         self.resting[order.symbol].pop(order.order_id, None)
         order.account.orders.pop(order.order_id, None)
         self.done[order.order_id] = order

@@ -64,6 +64,7 @@ class OrderEvent:
     is_maker: bool = False
     trade_id: int = 0
     realized_pnl: float = 0.0
+    commission_asset: str = ""
 
 
 @dataclass(slots=True)

@@ -60,7 +60,11 @@ class Request:
         return v
 
 
-class BinanceFuturesRest:
+class BinanceRestBase:
+    """What Binance's REST APIs share: parameters, HMAC auth, weights, order counts, listen keys."""
+
+    REJECTS = REJECTS
+
     def __init__(self, engine: SimEngine, config: SimConfig, faults: Faults) -> None:
         self.engine = engine
         self.config = config
@@ -70,33 +74,9 @@ class BinanceFuturesRest:
         self.requests = 0
         self.on_listen_key_closed = lambda key: None
 
-    # ---- plumbing ------------------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
-        r = app.router
-        for method, path, handler, weight, signed in (
-            ("GET", "/fapi/v1/ping", self.ping, 1, False),
-            ("GET", "/fapi/v1/time", self.time, 1, False),
-            ("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1, False),
-            ("GET", "/fapi/v1/depth", self.depth, 0, False),
-            ("GET", "/fapi/v1/ticker/bookTicker", self.ticker_book, 2, False),
-            ("POST", "/fapi/v1/order", self.new_order, 0, True),
-            ("PUT", "/fapi/v1/order", self.modify_order, 1, True),
-            ("DELETE", "/fapi/v1/order", self.cancel_order, 1, True),
-            ("GET", "/fapi/v1/order", self.query_order, 1, True),
-            ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, 1, True),
-            ("GET", "/fapi/v1/openOrders", self.open_orders, 1, True),
-            ("GET", "/fapi/v2/positionRisk", self.position_risk, 5, True),
-            ("GET", "/fapi/v3/positionRisk", self.position_risk_v3, 5, True),
-            ("GET", "/fapi/v2/account", self.account, 5, True),
-            ("GET", "/fapi/v3/account", self.account, 5, True),
-            ("GET", "/fapi/v2/balance", self.balance, 5, True),
-            ("GET", "/fapi/v3/balance", self.balance, 5, True),
-            ("POST", "/fapi/v1/leverage", self.leverage, 1, True),
-            ("POST", "/fapi/v1/listenKey", self.listen_key_new, 1, False),
-            ("PUT", "/fapi/v1/listenKey", self.listen_key_keepalive, 1, False),
-            ("DELETE", "/fapi/v1/listenKey", self.listen_key_close, 1, False),
-        ):
-            r.add_route(method, path, self._wrap(handler, weight, signed))
+        for method, path, handler, weight, signed in self.route_table():
+            app.router.add_route(method, path, self._wrap(handler, weight, signed))
 
     def _wrap(self, handler, weight: int, signed: bool):
         async def endpoint(request: web.Request) -> web.Response:
@@ -136,10 +116,13 @@ class BinanceFuturesRest:
     def _dynamic_weight(self, handler, req: Request) -> int:
         if handler == self.depth:
             try:
-                return _DEPTH_WEIGHT.get(int(req.get("limit", "500")), 20)
+                return self.depth_weight(int(req.get("limit", "500")))
             except ValueError:
                 return 20
         return 0
+
+    def depth_weight(self, limit: int) -> int:
+        return _DEPTH_WEIGHT.get(limit, 20)
 
     def _api_key(self, request: web.Request) -> Account:
         key = request.headers.get("X-MBX-APIKEY", "")
@@ -197,7 +180,86 @@ class BinanceFuturesRest:
             raise err(INVALID_SYMBOL)
         return spec
 
-    # ---- public ---------------------------------------------------------------------------
+    def _order_fields(self, req: Request, spec: SymbolSpec, type_: str) -> tuple[int, int]:
+        try:
+            qty = spec.lots(req.need("quantity"))
+        except BadNumber as e:
+            raise (illegal("quantity") if e.reason == "illegal" else err(QTY_PRECISION)) from None
+        price = 0
+        if type_ == "LIMIT":
+            try:
+                price = spec.ticks(req.need("price"))
+            except BadNumber as e:
+                raise (illegal("price") if e.reason == "illegal" else err(PRICE_TICK)) from None
+        return price, qty
+
+    def _reject(self, exc: SimReject) -> BinanceError:
+        status, code, msg = self.REJECTS.get(exc.reason, (400, -1013, exc.reason))
+        return BinanceError(status, code, msg.format(detail=exc.detail) if "{detail}" in msg else msg)
+
+    def _find_ids(self, req: Request) -> tuple[int | None, str | None]:
+        oid = req.get("orderId")
+        cid = req.get("origClientOrderId")
+        if oid is None and cid is None:
+            raise missing("orderId")
+        try:
+            return (int(oid) if oid is not None else None), cid
+        except ValueError:
+            raise illegal("orderId") from None
+
+    async def listen_key_new(self, req: Request, headers) -> dict:
+        key = self.engine.create_listen_key(req.account, self.config.listen_key_ttl_s, time.monotonic())
+        return {"listenKey": key}
+
+    async def listen_key_keepalive(self, req: Request, headers) -> dict:
+        key = req.get("listenKey")
+        if key is None:
+            # Binance futures keeps alive the account's current key when none is named
+            live = [k for k, exp in req.account.listen_keys.items() if exp > time.monotonic()]
+            if not live:
+                raise err(LISTEN_KEY_UNKNOWN)
+            key = live[0]
+        if self.engine.listen_keys.get(key) is not req.account or not self.engine.keepalive_listen_key(
+                key, self.config.listen_key_ttl_s, time.monotonic()):
+            raise err(LISTEN_KEY_UNKNOWN)
+        return {"listenKey": key}
+
+    async def listen_key_close(self, req: Request, headers) -> dict:
+        key = req.get("listenKey")
+        keys = [key] if key else list(req.account.listen_keys)
+        for k in keys:
+            if self.engine.listen_keys.get(k) is req.account:
+                self.engine.close_listen_key(k)
+                self.on_listen_key_closed(k)
+        return {}
+
+
+class BinanceFuturesRest(BinanceRestBase):
+    def route_table(self) -> list[tuple]:
+        return [
+            ("GET", "/fapi/v1/ping", self.ping, 1, False),
+            ("GET", "/fapi/v1/time", self.time, 1, False),
+            ("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1, False),
+            ("GET", "/fapi/v1/depth", self.depth, 0, False),
+            ("GET", "/fapi/v1/ticker/bookTicker", self.ticker_book, 2, False),
+            ("POST", "/fapi/v1/order", self.new_order, 0, True),
+            ("PUT", "/fapi/v1/order", self.modify_order, 1, True),
+            ("DELETE", "/fapi/v1/order", self.cancel_order, 1, True),
+            ("GET", "/fapi/v1/order", self.query_order, 1, True),
+            ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, 1, True),
+            ("GET", "/fapi/v1/openOrders", self.open_orders, 1, True),
+            ("GET", "/fapi/v2/positionRisk", self.position_risk, 5, True),
+            ("GET", "/fapi/v3/positionRisk", self.position_risk_v3, 5, True),
+            ("GET", "/fapi/v2/account", self.account, 5, True),
+            ("GET", "/fapi/v3/account", self.account, 5, True),
+            ("GET", "/fapi/v2/balance", self.balance, 5, True),
+            ("GET", "/fapi/v3/balance", self.balance, 5, True),
+            ("POST", "/fapi/v1/leverage", self.leverage, 1, True),
+            ("POST", "/fapi/v1/listenKey", self.listen_key_new, 1, False),
+            ("PUT", "/fapi/v1/listenKey", self.listen_key_keepalive, 1, False),
+            ("DELETE", "/fapi/v1/listenKey", self.listen_key_close, 1, False),
+        ]
+
     async def ping(self, req: Request, headers) -> dict:
         return {}
 
@@ -236,24 +298,6 @@ class BinanceFuturesRest:
                         "time": self.engine.now_ms(), "lastUpdateId": book.last_update_id})
         return out[0] if spec else out
 
-    # ---- orders ---------------------------------------------------------------------------
-    def _order_fields(self, req: Request, spec: SymbolSpec, type_: str) -> tuple[int, int]:
-        try:
-            qty = spec.lots(req.need("quantity"))
-        except BadNumber as e:
-            raise (illegal("quantity") if e.reason == "illegal" else err(QTY_PRECISION)) from None
-        price = 0
-        if type_ == "LIMIT":
-            try:
-                price = spec.ticks(req.need("price"))
-            except BadNumber as e:
-                raise (illegal("price") if e.reason == "illegal" else err(PRICE_TICK)) from None
-        return price, qty
-
-    def _reject(self, exc: SimReject) -> BinanceError:
-        status, code, msg = REJECTS.get(exc.reason, (400, -1013, exc.reason))
-        return BinanceError(status, code, msg.format(detail=exc.detail) if "{detail}" in msg else msg)
-
     async def new_order(self, req: Request, headers) -> dict:
         spec = self._symbol(req)
         self._count_order(req.account, headers)
@@ -279,16 +323,6 @@ class BinanceFuturesRest:
         except SimReject as exc:
             raise self._reject(exc) from None
         return wire.order_body(order, spec)
-
-    def _find_ids(self, req: Request) -> tuple[int | None, str | None]:
-        oid = req.get("orderId")
-        cid = req.get("origClientOrderId")
-        if oid is None and cid is None:
-            raise missing("orderId")
-        try:
-            return (int(oid) if oid is not None else None), cid
-        except ValueError:
-            raise illegal("orderId") from None
 
     async def cancel_order(self, req: Request, headers) -> dict:
         spec = self._symbol(req)
@@ -335,7 +369,6 @@ class BinanceFuturesRest:
         orders = self.engine.open_orders(req.account, spec.symbol if spec else None)
         return [wire.order_body(o, self.engine.specs[o.symbol], with_time=True) for o in orders]
 
-    # ---- account --------------------------------------------------------------------------
     async def position_risk(self, req: Request, headers) -> list:
         spec = self._symbol(req, required=False)
         symbols = [spec.symbol] if spec else list(self.engine.specs)
@@ -361,29 +394,3 @@ class BinanceFuturesRest:
         req.account.leverage = int(value)
         return {"leverage": int(value), "maxNotionalValue": "20000000", "symbol": spec.symbol}
 
-    # ---- listen keys (API key only, no signature) -----------------------------------------
-    async def listen_key_new(self, req: Request, headers) -> dict:
-        key = self.engine.create_listen_key(req.account, self.config.listen_key_ttl_s, time.monotonic())
-        return {"listenKey": key}
-
-    async def listen_key_keepalive(self, req: Request, headers) -> dict:
-        key = req.get("listenKey")
-        if key is None:
-            # Binance futures keeps alive the account's current key when none is named
-            live = [k for k, exp in req.account.listen_keys.items() if exp > time.monotonic()]
-            if not live:
-                raise err(LISTEN_KEY_UNKNOWN)
-            key = live[0]
-        if self.engine.listen_keys.get(key) is not req.account or not self.engine.keepalive_listen_key(
-                key, self.config.listen_key_ttl_s, time.monotonic()):
-            raise err(LISTEN_KEY_UNKNOWN)
-        return {"listenKey": key}
-
-    async def listen_key_close(self, req: Request, headers) -> dict:
-        key = req.get("listenKey")
-        keys = [key] if key else list(req.account.listen_keys)
-        for k in keys:
-            if self.engine.listen_keys.get(k) is req.account:
-                self.engine.close_listen_key(k)
-                self.on_listen_key_closed(k)
-        return {}

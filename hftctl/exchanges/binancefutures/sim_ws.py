@@ -23,7 +23,7 @@ from hftctl.sim.wshub import WsClient, WsHub
 
 log = logging.getLogger(__name__)
 
-_DEPTH_RE = re.compile(r"^([a-z0-9]+)@depth(5|10|20)?(?:@(0ms|100ms|250ms|500ms))?$")
+_DEPTH_RE = re.compile(r"^([a-z0-9]+)@depth(5|10|20)?(?:@(\d+ms))?$")
 _PAYLOAD_KEYS = ("method", "params", "id")
 
 
@@ -64,7 +64,13 @@ class _DepthAggregator:
                 self.asks[p] = q
 
 
-class BinanceFuturesStreams:
+class BinanceStreamsBase:
+    """Connections, subscriptions and fan-out shared by Binance's websocket APIs; subclasses say
+    which update speeds exist and how each message is encoded."""
+
+    SPEEDS_MS = (0, 100, 250, 500)
+    DEFAULT_MS = 250
+
     def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float) -> None:
         self.engine = engine
         self.hub = hub
@@ -126,10 +132,12 @@ class BinanceFuturesStreams:
         m = _DEPTH_RE.match(name)
         if m:
             symbol, levels, speed = m.group(1).upper(), m.group(2), m.group(3)
-            interval = 250 if speed is None else int(speed[:-2])
+            interval = self.DEFAULT_MS if speed is None else int(speed[:-2])
+            if interval not in self.SPEEDS_MS:
+                return True          # Binance accepts unknown stream names and sends nothing
             if levels or interval:
                 if name not in self.aggs and symbol in self.engine.specs:
-                    self.aggs[name] = _DepthAggregator(symbol, interval or 250,
+                    self.aggs[name] = _DepthAggregator(symbol, interval or self.DEFAULT_MS,
                                                        int(levels) if levels else None)
         self.subs[name].add(client)
         client.state["streams"].add(name)
@@ -203,7 +211,7 @@ class BinanceFuturesStreams:
             name = sym + "@depth@0ms"
             clients = subs.get(name)
             if clients:
-                self._send(name, clients, wire.depth_update(ev))
+                self._send(name, clients, self.encode_depth(ev))
             for agg in self.aggs.values():
                 if agg.symbol == ev.symbol:
                     agg.add(ev)
@@ -211,15 +219,15 @@ class BinanceFuturesStreams:
             sym = ev.symbol.lower()
             clients = subs.get(sym + "@trade")
             if clients:
-                self._send(sym + "@trade", clients, wire.trade(ev))
+                self._send(sym + "@trade", clients, self.encode_trade(ev))
             clients = subs.get(sym + "@aggTrade")
             if clients:
-                self._send(sym + "@aggTrade", clients, wire.agg_trade(ev))
+                self._send(sym + "@aggTrade", clients, self.encode_agg_trade(ev))
         elif type(ev) is BookTicker:
             name = ev.symbol.lower() + "@bookTicker"
             clients = subs.get(name)
             if clients:
-                self._send(name, clients, wire.book_ticker(ev))
+                self._send(name, clients, self.encode_book_ticker(ev))
 
     async def run_aggregators(self) -> None:
         """Flush the 100/250/500 ms depth streams and partial-book streams on their cadence."""
@@ -237,13 +245,11 @@ class BinanceFuturesStreams:
                 t = self.engine.now_ms()
                 pu = agg.prev + 1 if agg.gap else agg.prev
                 if agg.levels is None:
-                    bids = [[p, q] for p, q in agg.bids.items()]
-                    asks = [[p, q] for p, q in agg.asks.items()]
+                    payload = self.encode_merged_depth(agg, t, pu, [[p, q] for p, q in agg.bids.items()],
+                                                       [[p, q] for p, q in agg.asks.items()])
                 else:
-                    bids = book.wire_levels(1, agg.levels)
-                    asks = book.wire_levels(-1, agg.levels)
-                payload = {"e": "depthUpdate", "E": t, "T": t, "s": agg.symbol, "U": agg.first,
-                           "u": agg.last, "pu": pu, "b": bids, "a": asks}
+                    payload = self.encode_partial_depth(agg, t, pu, book.wire_levels(1, agg.levels),
+                                                        book.wire_levels(-1, agg.levels))
                 agg.prev = agg.last
                 agg.first = 0
                 agg.gap = False
@@ -260,7 +266,7 @@ class BinanceFuturesStreams:
                 clients = self.user_conns.get(key)
                 if clients:
                     if payload is None:
-                        payload = wire.order_trade_update(ev, self.engine.specs[ev.order.symbol])
+                        payload = self.encode_order(ev)
                     self._send(key, clients, payload)
         elif type(ev) is AccountEvent:
             payload = None
@@ -268,15 +274,46 @@ class BinanceFuturesStreams:
                 clients = self.user_conns.get(key)
                 if clients:
                     if payload is None:
-                        payload = wire.account_update(self.engine, ev)
+                        payload = self.encode_account(ev)
                     self._send(key, clients, payload)
         elif type(ev) is ListenKeyExpired:
             clients = self.user_conns.pop(ev.listen_key, set())
             if clients:
-                self._send(ev.listen_key, clients, wire.listen_key_expired(ev))
+                self._send(ev.listen_key, clients, self.encode_expired(ev))
                 for c in clients:
                     c.finish()
 
     def close_listen_key(self, key: str) -> None:
         for c in self.user_conns.pop(key, set()):
             c.finish()
+
+
+class BinanceFuturesStreams(BinanceStreamsBase):
+    """fstream: depth@0ms/100ms/250ms/500ms with pu, partial books in the diff format."""
+
+    def encode_depth(self, ev: DepthUpdate) -> dict:
+        return wire.depth_update(ev)
+
+    def encode_merged_depth(self, agg: _DepthAggregator, t: int, pu: int, bids: list, asks: list) -> dict:
+        return {"e": "depthUpdate", "E": t, "T": t, "s": agg.symbol, "U": agg.first, "u": agg.last,
+                "pu": pu, "b": bids, "a": asks}
+
+    encode_partial_depth = encode_merged_depth
+
+    def encode_trade(self, ev: Trade) -> dict:
+        return wire.trade(ev)
+
+    def encode_agg_trade(self, ev: Trade) -> dict:
+        return wire.agg_trade(ev)
+
+    def encode_book_ticker(self, ev: BookTicker) -> dict:
+        return wire.book_ticker(ev)
+
+    def encode_order(self, ev: OrderEvent) -> dict:
+        return wire.order_trade_update(ev, self.engine.specs[ev.order.symbol])
+
+    def encode_account(self, ev: AccountEvent) -> dict:
+        return wire.account_update(self.engine, ev)
+
+    def encode_expired(self, ev: ListenKeyExpired) -> dict:
+        return wire.listen_key_expired(ev)
