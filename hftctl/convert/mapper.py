@@ -28,6 +28,8 @@ class Mapper(ABC):
     """Turns one exchange's recorded messages into event rows. One instance per input file."""
 
     name: str = ""
+    # True if map_chunk keeps no state between chunks, so chunks may be parsed in parallel.
+    parallel_safe: bool = False
 
     def __init__(self, options: MapOptions) -> None:
         self.options = options

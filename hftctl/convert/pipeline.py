@@ -9,10 +9,11 @@ corrections run once over the merged rows, so the result equals converting the c
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from hftctl.convert.npzfile import write_npz
 from hftctl.convert.problems import Problem, ProblemLog
 from hftctl.convert.registry import make_mapper
 from hftctl.convert.rows import RowBlock, assemble
-from hftctl.convert.source import input_size, read_chunks
+from hftctl.convert.source import Chunk, input_size, read_chunks, sample_text
 from hftctl.errors import HftctlError
 
 log = logging.getLogger(__name__)
@@ -67,27 +68,63 @@ class Summary:
     exchanges: dict[str, str] = field(default_factory=dict)
 
 
+# A file smaller than this (compressed) is parsed in one process: workers would cost more.
+PARALLEL_MIN_BYTES = 1 << 20
+
+
 def read_file(path: str, options: ConvertOptions,
               progress: Callable[[int], None] | None = None) -> FileRows:
-    """Parse one recording into rows in file order (no correction yet)."""
+    """Parse one recording into rows in file order (no correction yet).
+
+    Chunks of a large file are parsed by ``options.jobs`` worker processes when the exchange's
+    mapper keeps no state between chunks; rows are put back in file order either way.
+    """
     problems = ProblemLog(path)
-    mapper = None
     exchange = options.exchange
+    if exchange is None:
+        sample = sample_text(path)
+        if not sample:
+            list(read_chunks(path, problems))      # reports why (empty, unreadable, corrupt)
+            return FileRows(path, "unknown", assemble([]), problems)
+        exchange = detect_exchange(sample, path)
+    map_options = MapOptions(opt=options.opt, depth=options.depth)
+    mapper = make_mapper(exchange, map_options)
+    log.info("%s: %s recording", path, exchange)
+    jobs = options.jobs or os.cpu_count() or 1
+    pool = None
+    if jobs > 1 and mapper.parallel_safe and input_size(path) >= PARALLEL_MIN_BYTES:
+        # Forked before the reader thread starts: a fork never copies a running thread's locks.
+        pool = multiprocessing.get_context("fork").Pool(jobs)
     blocks: list[RowBlock] = []
-    for chunk in read_chunks(path, problems, progress):
-        if mapper is None:
-            if exchange is None:
-                exchange = detect_exchange(chunk.data[:1 << 20], path)
-            mapper = make_mapper(exchange, MapOptions(opt=options.opt, depth=options.depth))
-            log.info("%s: %s recording", path, exchange)
-        table = split_lines(chunk.data, chunk.first_line, problems)
-        blocks.extend(mapper.map_chunk(table, problems))
-    if mapper is not None:
-        blocks.extend(mapper.finish(problems))
+    pending = []
+    try:
+        for chunk in read_chunks(path, problems, progress):
+            if pool is not None:
+                pending.append(pool.apply_async(_map_chunk, (exchange, map_options, path, chunk)))
+            else:
+                table = split_lines(chunk.data, chunk.first_line, problems)
+                blocks.extend(mapper.map_chunk(table, problems))
+        for result in pending:
+            chunk_blocks, chunk_problems = result.get()
+            blocks.extend(chunk_blocks)
+            problems.merge(chunk_problems)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    blocks.extend(mapper.finish(problems))
     data = assemble(blocks)
     if options.only:
         data = data[np.isin(data["ev"] & np.uint64(0xFF), np.array(ONLY_KINDS[options.only], np.uint64))]
-    return FileRows(path, exchange or "unknown", data, problems)
+    return FileRows(path, exchange, data, problems)
+
+
+def _map_chunk(exchange: str, map_options: MapOptions, path: str, chunk: Chunk):
+    """Worker: rows of one chunk (mappers used here keep no state between chunks)."""
+    problems = ProblemLog(path)
+    mapper = make_mapper(exchange, map_options)
+    table = split_lines(chunk.data, chunk.first_line, problems)
+    return mapper.map_chunk(table, problems), problems
 
 
 def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:
@@ -129,11 +166,11 @@ def output_name(path: str, out_dir: str) -> str:
 
 
 def _worker_read(path: str, options: ConvertOptions) -> FileRows:
-    return read_file(path, options)
+    return read_file(path, replace(options, jobs=1))      # files are the unit of parallelism here
 
 
 def _worker_convert_one(path: str, out: str, options: ConvertOptions) -> tuple[FileRows, int]:
-    rows = read_file(path, options)
+    rows = read_file(path, replace(options, jobs=1))
     n = _write(rows.data, out, options) if len(rows.data) else 0
     rows.data = rows.data[:0]          # nothing big to send back
     return rows, n

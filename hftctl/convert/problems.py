@@ -45,3 +45,9 @@ class ProblemLog:
         more = f" (and {len(lines) - 1} more lines like it)" if len(lines) > 1 else ""
         if len(self.problems) < MAX_LISTED_PER_FILE:
             self.problems.append(Problem(self.path, lines[0], message + more))
+
+    def merge(self, other: "ProblemLog") -> None:
+        """Add the problems a worker found in part of the same file."""
+        self.skipped += other.skipped
+        room = MAX_LISTED_PER_FILE - len(self.problems)
+        self.problems.extend(other.problems[:max(room, 0)])

@@ -296,3 +296,4 @@ def _block(rows: list[tuple]) -> RowBlock:
 
 class BinanceFuturesMapper(BinanceMapper):
     name = "binancefutures"
+    parallel_safe = True

@@ -7,8 +7,9 @@ exchange time. For those, exch_ts is derived:
 
     exch_ts = max(local_ts - feed_latency, latest exch_ts of an earlier depth/trade line)
 
-where ``feed_latency`` is the median of local_ts - exch_ts over the depth and trade messages
-seen so far (it absorbs the recorder's clock offset, about -1.27 s in the sample recordings).
+where ``feed_latency`` is the median of local_ts - exch_ts over the depth and trade messages of
+the first chunk of the file that has any (8 MB of text, minutes of data), kept for the rest of
+the file; it absorbs the recorder's clock offset (about -1.27 s in the sample recordings).
 The clamp keeps a derived time from going back before exchange events already received, so
 exchange-side order stays causal; with no timestamped message yet, feed_latency is 0.
 """
@@ -57,7 +58,7 @@ class BinanceSpotMapper(BinanceMapper):
         lines = np.concatenate([b.line for b in timed])
         exch = np.concatenate([b.exch_ts for b in timed])
         local = np.concatenate([b.local_ts for b in timed])
-        if len(lines):
+        if len(lines) and self._latency is None:
             self._latency = int(np.median(local - exch))
         latency = self._latency or 0
         # Latest known exch_ts strictly before each line, carried over from earlier chunks.
