@@ -119,6 +119,7 @@ def main() -> None:
     req = iter(range(1, 1 << 30))
     next_oid = iter(range(1, 1 << 30))
     placed_at: dict[int, float] = {}
+    cancel_sent: set[int] = set()
     step = 0
     flow_end = None
     last_hb = last_action = 0.0
@@ -185,7 +186,8 @@ def main() -> None:
                 side = 1 if len(placed_at) % 2 else -1
                 submit(side, bb if side > 0 else ba, args.qty)
                 for oid in view.open_ids():
-                    if oid > 5 and now - placed_at.get(oid, now) > 1.5:
+                    if oid > 5 and oid not in cancel_sent and now - placed_at.get(oid, now) > 1.5:
+                        cancel_sent.add(oid)
                         ep.send(s.CancelOrder(ep.bot_id, next(req), args.symbol, oid))
             else:
                 step = 3

@@ -114,3 +114,19 @@ def test_stale_snapshot_is_refetched_and_early_snapshot_waits():
 def test_malformed_depth_event_is_a_clear_error(bad):
     with pytest.raises(wire.MalformedMessage):
         wire.depth_update(bad)
+
+
+def test_quiet_snapshot_is_accepted_and_checked_by_the_next_event():
+    ev = lambda U, u, pu: wire.DepthUpdate("X", U, u, pu, 0, [(1.0, 1.0)], [])
+    sync = DepthSync("X")
+    assert sync.on_snapshot(wire.DepthSnapshotBody(100, 0, [(1.0, 2.0)], []), 0) == []
+    assert sync.waiting_for_bridge
+    assert [type(m) for m in sync.accept_quiet_snapshot()] == [DepthSnapshot] and sync.synced
+    assert sync.on_update(ev(90, 99, 89), 0) == []                          # older: ignored
+    assert [type(m) for m in sync.on_update(ev(100, 105, 100), 0)] == [DepthDiff]
+    assert [type(m) for m in sync.on_update(ev(106, 107, 105), 0)] == [DepthDiff]
+    # A first event that starts after the snapshot means updates were missed.
+    sync = DepthSync("X")
+    sync.on_snapshot(wire.DepthSnapshotBody(100, 0, [], []), 0)
+    sync.accept_quiet_snapshot()
+    assert [type(m) for m in sync.on_update(ev(120, 125, 118), 0)] == [DepthClear]

@@ -33,6 +33,8 @@ DEPTH = TESTNET["binancefutures"].snapshot_path
 # How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
 _AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
 _SNAPSHOT_RETRY_S = 0.25
+_SUBSCRIBE_SETTLE_S = 0.3   # snapshot this long after (re)subscribing, even if no event came
+_QUIET_S = 1.0              # a held snapshot with no event after this long is taken as the book
 
 __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
 
@@ -123,7 +125,8 @@ class BinanceFuturesClient(ExchangeClient):
         sym = instrument.symbol
         if sym not in self.syncs:
             self.syncs[sym] = DepthSync(sym)
-        await self.market.subscribe(sym)
+        if await self.market.subscribe(sym):
+            self._fetch_snapshot(sym, _SUBSCRIBE_SETTLE_S)
 
     async def resync(self, symbol: str, reason: str) -> None:
         sync = self.syncs.get(symbol)
@@ -131,6 +134,7 @@ class BinanceFuturesClient(ExchangeClient):
             return
         for m in sync.reset(reason):
             self.sink.market(m)
+        self._fetch_snapshot(symbol, 0.0)
 
     def book_states(self) -> dict[str, str]:
         return {s: d.state for s, d in self.syncs.items()}
@@ -174,8 +178,12 @@ class BinanceFuturesClient(ExchangeClient):
             local_ts = time.time_ns()
             # The collector records snapshots as the raw REST body, no envelope.
             self.sink.raw(symbol, "depthSnapshot", local_ts, orjson.dumps(body))
-            if sync.needs_snapshot or sync.synced:
+            if sync.needs_snapshot:
                 for m in sync.on_snapshot(wire.depth_snapshot(body), local_ts):
+                    self.sink.market(m)
+            if sync.waiting_for_bridge:
+                await asyncio.sleep(_QUIET_S)
+                for m in sync.accept_quiet_snapshot():
                     self.sink.market(m)
         except asyncio.CancelledError:
             raise
@@ -184,7 +192,7 @@ class BinanceFuturesClient(ExchangeClient):
             sync.needs_snapshot = True
         finally:
             self._snapshot_tasks.pop(symbol, None)
-        if sync.needs_snapshot and sync.buffer:
+        if sync.needs_snapshot:
             self._fetch_snapshot(symbol, _SNAPSHOT_RETRY_S)
 
     async def _on_market_reconnect(self) -> None:
@@ -192,6 +200,7 @@ class BinanceFuturesClient(ExchangeClient):
         for sym, sync in self.syncs.items():
             for m in sync.reset("market stream reconnected"):
                 self.sink.market(m)
+            self._fetch_snapshot(sym, _SUBSCRIBE_SETTLE_S)
 
     # --- user data ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class BinanceFuturesConfig:
     order_limit_10s: int = 300
     order_limit_1m: int = 1200
     throttle_ratio: float = 0.9
+    retry_after_cap_s: float = 60.0     # longest Retry-After we honour before trying again
 
     @property
     def ws_root(self) -> str:
@@ -57,4 +58,5 @@ def load_config(r: ConfigReader) -> BinanceFuturesConfig:
         order_limit_10s=r.int("order_limit_10s", d.order_limit_10s, 1),
         order_limit_1m=r.int("order_limit_1m", d.order_limit_1m, 1),
         throttle_ratio=r.number("throttle_ratio", d.throttle_ratio, 0.1),
+        retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0),
     )

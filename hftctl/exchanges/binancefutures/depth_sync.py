@@ -34,6 +34,7 @@ class DepthSync:
         self.gaps = 0
         self.resyncs = 0
         self._pending: tuple[DepthSnapshotBody, int] | None = None
+        self._quiet_lid: int | None = None   # synced from a snapshot no event has bridged yet
 
     @property
     def state(self) -> str:
@@ -46,6 +47,7 @@ class DepthSync:
         self.last_final_id = None
         self.buffer.clear()
         self._pending = None
+        self._quiet_lid = None
         self.needs_snapshot = True
         self.resyncs += 1
         return [DepthClear(self.symbol, reason)] if was_synced else []
@@ -61,6 +63,16 @@ class DepthSync:
                 snap, ts = self._pending
                 return self.on_snapshot(snap, ts)
             return []
+        if self._quiet_lid is not None:
+            lid = self._quiet_lid
+            if ev.final_id < lid:
+                return []           # older than the snapshot we already sent
+            if ev.prev_final_id <= lid:
+                # The first event after a quiet snapshot: it continues from at or before the
+                # snapshot's update id, so nothing between them was missed.
+                self._quiet_lid = None
+                self.last_final_id = ev.final_id
+                return [DepthDiff(self.symbol, ev.exch_ts, local_ts, ev.bids, ev.asks)]
         if ev.prev_final_id != self.last_final_id:
             if ev.final_id <= (self.last_final_id or 0):
                 return []   # delivered again after a reconnect: already applied
@@ -72,6 +84,27 @@ class DepthSync:
             return out
         self.last_final_id = ev.final_id
         return [DepthDiff(self.symbol, ev.exch_ts, local_ts, ev.bids, ev.asks)]
+
+    @property
+    def waiting_for_bridge(self) -> bool:
+        return self._pending is not None and not self.buffer
+
+    def accept_quiet_snapshot(self) -> list[Message]:
+        """No event has arrived since the held snapshot (a quiet market): it is the book.
+
+        Binance's procedure assumes a busy stream; on a quiet symbol (or a finished replay)
+        the bridging event may never come. The next event is then checked against the
+        snapshot's update id instead of a previous event's ``u``.
+        """
+        if self._pending is None or self.buffer or self.synced:
+            return []
+        snap, local_ts = self._pending
+        self._pending = None
+        self.synced = True
+        self.needs_snapshot = False
+        self.last_final_id = snap.last_update_id
+        self._quiet_lid = snap.last_update_id
+        return [DepthSnapshot(self.symbol, snap.exch_ts, local_ts, snap.bids, snap.asks)]
 
     def on_snapshot(self, snap: DepthSnapshotBody, local_ts: int) -> list[Message]:
         """Bridge the snapshot to the buffered stream; [] while the bridge is not there yet."""

@@ -29,14 +29,23 @@ class ListenKey:
         self.keepalives = 0
 
     async def create(self) -> str:
+        """POST returns the active key (extending it) or a new one if it lapsed.
+
+        Called before every user-stream (re)connect, so a key that expired while we were
+        disconnected is replaced instead of being retried forever.
+        """
         body = await self.rest.with_key("POST", PATH)
         key = body.get("listenKey") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key:
             raise ExchangeRejected(-1, f"listenKey response without a key: {str(body)[:100]}")
+        if self.key is not None and key != self.key:
+            self.renewals += 1
+            log.info("listenKey renewed")
         self.key = key
         return key
 
     async def renew(self) -> str:
+        self.key = None
         self.renewals += 1
         key = await self.create()
         log.info("listenKey renewed")

@@ -62,5 +62,5 @@ class RateLimiter:
         wait = self._wait_for(is_order)
         if wait > 0:
             self.throttled += 1
-            log.warning("throttling requests for %.2fs (used %s of %s)", wait, self.used, self.limits)
+            log.info("throttling requests for %.2fs (used %s of %s)", wait, self.used, self.limits)
             await asyncio.sleep(wait)

@@ -87,9 +87,9 @@ class BinanceFuturesRest:
         return await self._send("GET", path, params or {}, signed=False, safe=True)
 
     async def with_key(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
-        """API-key (unsigned) endpoints such as the listenKey ones."""
-        return await self._send(method, path, params or {}, signed=False, safe=method != "POST",
-                                api_key=True)
+        """API-key (unsigned) endpoints: the listenKey ones, all idempotent (POST returns the
+        active key if there is one), so they are retried like GETs."""
+        return await self._send(method, path, params or {}, signed=False, safe=True, api_key=True)
 
     async def signed(self, method: str, path: str, params: dict[str, Any], *, safe: bool,
                      is_order: bool = False) -> Any:
@@ -135,7 +135,7 @@ class BinanceFuturesRest:
                 await self.sync_time()
                 continue
             if status in (418, 429):
-                wait = _float(retry_after, 1.0)
+                wait = min(_float(retry_after, 1.0), self.cfg.retry_after_cap_s)
                 self.limiter.back_off(wait)
                 if safe and attempt < _MAX_ATTEMPTS:
                     log.warning("%s %s: HTTP %d, backing off %.1fs", method, path, status, wait)

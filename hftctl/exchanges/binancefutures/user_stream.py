@@ -35,17 +35,11 @@ class UserStream:
         self._drop_task: asyncio.Task | None = None
 
     async def _url(self) -> str:
-        key = self.listen_key.key or await self.listen_key.create()
-        return f"{self._root}/ws/{key}"
+        return f"{self._root}/ws/{await self.listen_key.create()}"
 
     async def _on_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
         if connects > 1:
             await self._on_reconnect()
-
-    async def renew(self) -> None:
-        """Reconnect with a freshly created key (listenKeyExpired, -1125)."""
-        await self.listen_key.renew()
-        await self.ws.drop()
 
     def _on_message(self, payload: bytes | str, local_ts: int) -> None:
         try:
@@ -60,7 +54,6 @@ class UserStream:
         if msg.get("e") == "listenKeyExpired":
             self.expired_events += 1
             log.warning("listenKey expired; renewing")
-            self.listen_key.key = None   # the reconnect creates a new one
             self._drop_task = asyncio.get_running_loop().create_task(self.ws.drop())
             return
         self._on_event(msg, local_ts)
