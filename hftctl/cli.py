@@ -11,7 +11,7 @@ import sys
 import typer
 from trogon.typer import init_tui
 
-from hftctl.commands import collect, connector, convert, health, mm, obi_mm, sim
+from hftctl.commands import collect, connector, convert, demo, health, mm, obi_mm, sim
 from hftctl.errors import HftctlError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command("convert", help="Convert recordings to hftbacktest's .npz event form
 app.command("mm", help="Grid market maker driven through a connector.")(mm.command)
 app.command("obi-mm", help="Order-book-imbalance market maker driven through a connector.")(obi_mm.command)
 app.command("health", help="Is everything alive: connectors, shared memory, streams, bots.")(health.command)
+app.command("demo", help="The whole stack offline for a bounded time: sim, connector, collector, mm.")(demo.command)
 app.command("sim", help="Local exchange simulator speaking the real REST and websocket protocols.")(sim.command)
 init_tui(app)
 

@@ -1,0 +1,1 @@
+"""``hftctl demo``: sim + connector + collector --ipc + grid market maker, offline, bounded."""
