@@ -17,6 +17,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import resource
 import socket
 import sys
 import time
@@ -29,6 +30,12 @@ from hftctl.ipc import ring as R  # noqa: E402
 CTX = mp.get_context("fork")
 SPIN_FOREVER = 5e6  # µs: "busy-poll", the sleeping path is only a safety net
 STOP = b"\x00stop"
+
+
+def cpu_s() -> float:
+    """User + system CPU seconds of this process (load-independent cost measure)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def percentile(sorted_ns: list[int], q: float) -> float:
@@ -90,31 +97,45 @@ def ring_rtt(size: int, n: int, spin_us: float) -> list[int]:
     return out
 
 
-def ring_sink(name: str, n: int, spin_us: float, result) -> None:
+def ring_sink(name: str, n: int, spin_us: float, batched: bool, result) -> None:
     rd = BroadcastReader.attach(name, timeout=10, spin_us=spin_us)
     result.put("ready")
     got = lost = 0
     t0 = None
-    recv = rd.recv
-    while got + lost < n:
-        m = recv(5.0)
-        if m is None:
-            break
-        if t0 is None:
-            t0 = time.perf_counter()
-        if type(m) is Overrun:
-            lost += m.lost
-        else:
-            got += 1
-    result.put((got, lost, time.perf_counter() - t0))
+    c0 = cpu_s()
+    if batched:
+        recv_many = rd.recv_many
+        while got + lost < n:
+            ms = recv_many(5.0)
+            if not ms:
+                break
+            if t0 is None:
+                t0 = time.perf_counter()
+            if type(ms[-1]) is Overrun:
+                lost += ms.pop().lost
+            got += len(ms)
+    else:
+        recv = rd.recv
+        while got + lost < n:
+            m = recv(5.0)
+            if m is None:
+                break
+            if t0 is None:
+                t0 = time.perf_counter()
+            if type(m) is Overrun:
+                lost += m.lost
+            else:
+                got += 1
+    result.put((got, lost, time.perf_counter() - t0, cpu_s() - c0))
     rd.close()
 
 
-def ring_throughput(n: int, spin_us: float, batch_check: int = 4096) -> dict:
+def ring_throughput(n: int, spin_us: float, batch: int = 0, batch_check: int = 4096) -> dict:
+    """``batch`` > 0: the producer uses publish_many(batch) and the consumer recv_many."""
     name = f"bench-tp-{os.getpid()}"
     w = BroadcastWriter.create(name)
     result = CTX.Queue()
-    p = CTX.Process(target=ring_sink, args=(name, n, spin_us, result), daemon=True)
+    p = CTX.Process(target=ring_sink, args=(name, n, spin_us, batch > 0, result), daemon=True)
     p.start()
     try:
         result.get(timeout=10)
@@ -124,22 +145,34 @@ def ring_throughput(n: int, spin_us: float, batch_check: int = 4096) -> dict:
         # measure delivered throughput rather than overruns.
         slot_seq = memoryview(w._seg.mm)[R.SLOTS_OFF:R.SLOTS_OFF + 32].cast("Q")
         window = (w._cap // R.rec_size(64)) // 2
-        publish = w.publish
         t0 = time.perf_counter()
-        for i in range(n):
-            if i % batch_check == 0:
-                while i - slot_seq[R.S_SEQ] > window:
-                    pass
-            publish(payload)
+        c0 = cpu_s()
+        if batch:
+            chunk = [payload] * batch
+            publish_many = w.publish_many
+            for i in range(0, n, batch):
+                if i % batch_check < batch:
+                    while i - slot_seq[R.S_SEQ] > window:
+                        time.sleep(0.0001)  # leave the CPU to the consumer
+                publish_many(chunk if i + batch <= n else chunk[:n - i])
+        else:
+            publish = w.publish
+            for i in range(n):
+                if i % batch_check == 0:
+                    while i - slot_seq[R.S_SEQ] > window:
+                        time.sleep(0.0001)  # leave the CPU to the consumer
+                publish(payload)
         t_send = time.perf_counter() - t0
-        got, lost, t_recv = result.get(timeout=120)
+        c_send = cpu_s() - c0
+        got, lost, t_recv, c_recv = result.get(timeout=120)
         slot_seq.release()
     finally:
         w.close()
         p.join(10)
         if p.is_alive():
             p.kill()
-    return {"msgs_per_s": got / t_recv, "received": got, "lost": lost, "send_s": t_send, "recv_s": t_recv}
+    return {"msgs_per_s": got / t_recv, "received": got, "lost": lost, "send_s": t_send, "recv_s": t_recv,
+            "cpu_us_per_msg": (c_send + c_recv) / n * 1e6}
 
 
 # --- multiprocessing.Pipe ----------------------------------------------------------------------
@@ -175,10 +208,11 @@ def pipe_rtt(size: int, n: int) -> list[int]:
 def pipe_sink(conn, n, result) -> None:
     conn.recv_bytes()
     t0 = time.perf_counter()
+    c0 = cpu_s()
     recv = conn.recv_bytes
     for _ in range(n):
         recv()
-    result.put(time.perf_counter() - t0)
+    result.put((time.perf_counter() - t0, cpu_s() - c0))
 
 
 def pipe_throughput(n: int) -> dict:
@@ -189,11 +223,13 @@ def pipe_throughput(n: int) -> dict:
     send = b.send_bytes
     send(b"go")
     payload = b"t" * 64
+    c0 = cpu_s()
     for _ in range(n):
         send(payload)
-    t = result.get(timeout=300)
+    c_send = cpu_s() - c0
+    t, c_recv = result.get(timeout=300)
     p.join(10)
-    return {"msgs_per_s": n / t, "received": n, "lost": 0}
+    return {"msgs_per_s": n / t, "received": n, "lost": 0, "cpu_us_per_msg": (c_send + c_recv) / n * 1e6}
 
 
 # --- Unix domain socket ----------------------------------------------------------------------
@@ -243,9 +279,10 @@ def uds_sink(sock, n, result) -> None:
     buf = bytearray(64)
     recv_exact(sock, buf, 64)
     t0 = time.perf_counter()
+    c0 = cpu_s()
     for _ in range(n):
         recv_exact(sock, buf, 64)
-    result.put(time.perf_counter() - t0)
+    result.put((time.perf_counter() - t0, cpu_s() - c0))
 
 
 def uds_throughput(n: int) -> dict:
@@ -256,12 +293,14 @@ def uds_throughput(n: int) -> dict:
     payload = b"t" * 64
     send = a.sendall
     send(payload)
+    c0 = cpu_s()
     for _ in range(n):
         send(payload)
-    t = result.get(timeout=300)
+    c_send = cpu_s() - c0
+    t, c_recv = result.get(timeout=300)
     p.join(10)
     a.close()
-    return {"msgs_per_s": n / t, "received": n, "lost": 0}
+    return {"msgs_per_s": n / t, "received": n, "lost": 0, "cpu_us_per_msg": (c_send + c_recv) / n * 1e6}
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -271,44 +310,67 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="10k round trips, 100k throughput messages")
     ap.add_argument("--rtt", type=int, default=None, help="round trips per size (default 100000)")
     ap.add_argument("--messages", type=int, default=None, help="throughput messages (default 1000000)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds the counts are split over")
     args = ap.parse_args()
     n_rtt = args.rtt or (10_000 if args.quick else 100_000)
     n_tp = args.messages or (100_000 if args.quick else 1_000_000)
 
-    rtt: dict[str, dict] = {}
-    for size in (64, 1024):
-        rtt[f"ring_spin/{size}"] = summarise(ring_rtt(size, n_rtt, SPIN_FOREVER))
-        rtt[f"ring_block/{size}"] = summarise(ring_rtt(size, n_rtt, 0.0))
-        rtt[f"pipe/{size}"] = summarise(pipe_rtt(size, n_rtt))
-        rtt[f"uds/{size}"] = summarise(uds_rtt(size, n_rtt))
-    tp = {
-        "ring_spin": ring_throughput(n_tp, SPIN_FOREVER),
-        "ring_block": ring_throughput(n_tp, 0.0),
-        "pipe": pipe_throughput(n_tp),
-        "uds": uds_throughput(n_tp),
-    }
+    rounds = args.rounds
+    # Interleave transports over several rounds so a noisy neighbour on this machine hurts all of
+    # them alike; RTT samples are pooled, throughput is the median of the rounds.
+    samples: dict[str, list[int]] = {}
+    tps: dict[str, list[dict]] = {}
+    per_round_rtt = max(1, n_rtt // rounds)
+    per_round_tp = max(1, n_tp // rounds)
+    for _ in range(rounds):
+        for size in (64, 1024):
+            samples.setdefault(f"ring_spin/{size}", []).extend(ring_rtt(size, per_round_rtt, SPIN_FOREVER))
+            samples.setdefault(f"ring_block/{size}", []).extend(ring_rtt(size, per_round_rtt, 0.0))
+            samples.setdefault(f"pipe/{size}", []).extend(pipe_rtt(size, per_round_rtt))
+            samples.setdefault(f"uds/{size}", []).extend(uds_rtt(size, per_round_rtt))
+        tps.setdefault("ring_spin", []).append(ring_throughput(per_round_tp, SPIN_FOREVER))
+        tps.setdefault("ring_block", []).append(ring_throughput(per_round_tp, 0.0))
+        tps.setdefault("ring_spin_batch64", []).append(ring_throughput(per_round_tp, SPIN_FOREVER, batch=64))
+        tps.setdefault("ring_block_batch64", []).append(ring_throughput(per_round_tp, 0.0, batch=64))
+        tps.setdefault("pipe", []).append(pipe_throughput(per_round_tp))
+        tps.setdefault("uds", []).append(uds_throughput(per_round_tp))
+    rtt = {k: summarise(v) for k, v in samples.items()}
+    tp = {}
+    for k, runs in tps.items():
+        runs.sort(key=lambda r: r["msgs_per_s"])
+        med = dict(runs[len(runs) // 2])
+        med["rounds_msgs_per_s"] = [round(r["msgs_per_s"]) for r in runs]
+        med["lost"] = sum(r["lost"] for r in runs)
+        tp[k] = med
+    n_rtt, n_tp = per_round_rtt * rounds, per_round_tp * rounds
 
     print(f"round trip, {n_rtt} per size (µs)")
     print(f"{'transport':<12} {'size':>5} {'p50':>8} {'p99':>8} {'mean':>8}")
     for key, v in rtt.items():
         kind, size = key.split("/")
         print(f"{kind:<12} {size:>5} {v['p50_us']:>8.2f} {v['p99_us']:>8.2f} {v['mean_us']:>8.2f}")
-    print(f"\none-way throughput, {n_tp} x 64 B")
-    print(f"{'transport':<12} {'msg/s':>12} {'lost':>6}")
+    print(f"\none-way throughput, {n_tp} x 64 B (median of {rounds} rounds)")
+    print(f"{'transport':<20} {'msg/s':>12} {'lost':>6} {'cpu µs/msg':>11}  rounds (msg/s)")
     for kind, v in tp.items():
-        print(f"{kind:<12} {v['msgs_per_s']:>12,.0f} {v['lost']:>6}")
+        print(f"{kind:<20} {v['msgs_per_s']:>12,.0f} {v['lost']:>6} {v['cpu_us_per_msg']:>11.2f}  {v['rounds_msgs_per_s']}")
 
     ratios = {}
     for size in (64, 1024):
         for mode in ("spin", "block"):
             ratios[f"rtt_p50_ring_{mode}_over_uds/{size}"] = rtt[f"ring_{mode}/{size}"]["p50_us"] / rtt[f"uds/{size}"]["p50_us"]
-    for mode in ("spin", "block"):
+    for mode in ("spin", "block", "spin_batch64", "block_batch64"):
         ratios[f"throughput_ring_{mode}_over_pipe"] = tp[f"ring_{mode}"]["msgs_per_s"] / tp["pipe"]["msgs_per_s"]
+    for mode in ("block", "block_batch64"):
+        ratios[f"cpu_per_msg_pipe_over_ring_{mode}"] = tp["pipe"]["cpu_us_per_msg"] / tp[f"ring_{mode}"]["cpu_us_per_msg"]
     print("\nratios (targets: RTT p50 ring/UDS <= 0.5, throughput ring/Pipe >= 2.0)")
     for k, v in ratios.items():
+        if k.startswith("cpu"):
+            print(f"  {k:<46} {v:6.2f}  (informational: CPU cost, insensitive to machine load)")
+            continue
         target_ok = v <= 0.5 if k.startswith("rtt") else v >= 2.0
-        print(f"  {k:<40} {v:6.2f}  {'meets target' if target_ok else 'MISSES target'}")
-    print(json.dumps({"bench": "ipc", "rtt_n": n_rtt, "throughput_n": n_tp, "cpus": os.cpu_count(),
+        print(f"  {k:<46} {v:6.2f}  {'meets target' if target_ok else 'MISSES target'}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(json.dumps({"bench": "ipc", "rounds": rounds, "loadavg": os.getloadavg()[0], "rtt_n": n_rtt, "throughput_n": n_tp, "cpus": os.cpu_count(),
                       "rtt": rtt, "throughput": tp, "ratios": ratios}))
     return 0
 

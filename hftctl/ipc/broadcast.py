@@ -521,14 +521,9 @@ class BroadcastReader:
         deadline = None if timeout is None else now + timeout
         spin = self.spin_us if spin_us is None else spin_us
         if spin > 0:
-            spin_end = now + min(spin / 1e6, timeout if timeout is not None else spin)
-            poll = self.poll
-            while True:
-                r = poll()
-                if r is not None:
-                    return r
-                if time.monotonic() >= spin_end:
-                    break
+            r = R.spin_poll(self.poll, min(spin / 1e6, timeout if timeout is not None else spin))
+            if r is not None:
+                return r
         mm = self._mm
         while True:
             now = time.monotonic()

@@ -154,14 +154,9 @@ class RequestReader:
         now = time.monotonic()
         deadline = None if timeout is None else now + timeout
         if spin_us > 0:
-            spin_end = now + min(spin_us / 1e6, timeout if timeout is not None else spin_us)
-            poll = self.poll
-            while True:
-                r = poll()
-                if r is not None:
-                    return r
-                if time.monotonic() >= spin_end:
-                    break
+            r = R.spin_poll(self.poll, min(spin_us / 1e6, timeout if timeout is not None else spin_us))
+            if r is not None:
+                return r
         h = self._h
         while True:
             now = time.monotonic()
