@@ -229,20 +229,26 @@ def test_cli_errors_are_one_line(args: list[str], message: str):
 
 
 def test_obi_config_errors(tmp_path: Path):
+    from hftctl.strategies.obi_mm import load_obi_config
     good = (Path(__file__).parent.parent / "configs" / "obi_mm.toml").read_text()
     cases = {
         "missing.toml": (good.replace("window = 360", ""), "missing key window"),
         "typo.toml": (good.replace("skew = 0.01", "skw = 0.01"), "unknown key(s) skw"),
         "type.toml": (good.replace("grid_num = 3", 'grid_num = "three"'), "expected an integer"),
         "table.toml": (good.replace("[stop_loss]", "[stoploss]"), "unknown table"),
+        "negative.toml": (good.replace("order_qty = 0.002", "order_qty = -1"), "order_qty must be positive"),
         "broken.toml": ("[global\norder_qty = ", "malformed TOML"),
     }
     for name, (text, message) in cases.items():
         p = tmp_path / name
         p.write_text(text)
-        r = hftctl("obi-mm", "--config", str(p), "--backtest", "x.npz", timeout=60)
-        assert r.returncode == 1 and "Traceback" not in r.stderr, (name, r.stderr)
-        assert message in r.stderr, (name, r.stderr)
+        with pytest.raises(HftctlError) as exc:
+            load_obi_config(p)
+        assert message in str(exc.value), (name, str(exc.value))
+    # and through the CLI: one line, exit 1, no traceback
+    r = hftctl("obi-mm", "--config", str(tmp_path / "typo.toml"), "--backtest", "x.npz", timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "unknown key(s) skw" in r.stderr
 
 
 def test_start_obi_mm_script_passes_flags_through(shared_data: Path):

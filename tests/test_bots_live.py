@@ -24,7 +24,7 @@ from hftctl.ipc.segments import unlink_channel_sems, unlink_shm
 from hftctl.sim.process import start_sim
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_S = float(os.environ.get("HFTCTL_LIVE_BOT_SECONDS", "25"))
+RUN_S = float(os.environ.get("HFTCTL_LIVE_BOT_SECONDS", "20"))
 
 
 def sim_state(sim, symbol: str | None = None) -> dict:
@@ -163,7 +163,7 @@ def test_dry_run_sends_no_order(tmp_path: Path, shared_data: Path):
         obi = start_bot("obi-mm", "--connector", name, "--dry-run",
                         "--config", str(obi_test_config(tmp_path, 0.006)), out=obi_out)
         try:
-            time.sleep(12)
+            time.sleep(8)
             assert mm.poll() is None and obi.poll() is None
         finally:
             mm_text = interrupt(mm, mm_out)

@@ -41,11 +41,23 @@ def max_quotes(position: float, max_position: float, order_qty: float, side: int
     return max(0, math.floor(room / order_qty + 1e-9))
 
 
+def working_qty(bot: Bot, i: int) -> dict[int, float]:
+    """Quantity per side that could still fill: every live order, including ones being cancelled."""
+    out = {BUY: 0.0, SELL: 0.0}
+    for o in bot.orders(i).values():
+        if o.active:
+            out[o.side] += o.leaves_qty
+    return out
+
+
 def reconcile_grid(bot: Bot, i: int, new_bids: dict[int, float], new_asks: dict[int, float],
-                   qty: float) -> tuple[int, int]:
+                   qty: float, position: float, max_position: float) -> tuple[int, int]:
     """Cancel working quotes not in the new grid, submit grid prices not yet quoted.
 
-    Returns (submitted, cancelled).
+    Grids are ordered nearest price first. A new quote is only sent while the position plus
+    everything that could still fill on that side (working quotes, those whose cancel is in
+    flight included) stays within ``max_position``, so |position| cannot exceed it even if every
+    order fills before a cancel lands. Returns (submitted, cancelled).
     """
     orders = bot.orders(i)
     cancelled = 0
@@ -55,12 +67,17 @@ def reconcile_grid(bot: Bot, i: int, new_bids: dict[int, float], new_asks: dict[
         wanted = new_bids if o.side == BUY else new_asks
         if oid not in wanted:
             cancelled += bot.cancel(i, oid)
+    exposure = working_qty(bot, i)
     submitted = 0
     for grid, side in ((new_bids, BUY), (new_asks, SELL)):
         for oid, px in grid.items():
-            if oid not in orders:
-                bot.submit_order(i, side, oid, px, qty, GTX, LIMIT)
-                submitted += 1
+            if oid in orders:
+                continue
+            if side * position + exposure[side] + qty > max_position + 1e-9:
+                break
+            bot.submit_order(i, side, oid, px, qty, GTX, LIMIT)
+            exposure[side] += qty
+            submitted += 1
     return submitted, cancelled
 
 

@@ -105,7 +105,7 @@ class GridMarketMaker:
             px = ask_px + k * step
             new_asks[base.order_id_for(book.to_tick(px), SELL)] = px
         if not paused:
-            base.reconcile_grid(bot, i, new_bids, new_asks, c.order_qty)
+            base.reconcile_grid(bot, i, new_bids, new_asks, c.order_qty, pos, c.max_position)
 
         if self.iteration % c.status_every == 0:
             self.out(base.status_line(self.iteration, mid, best_bid, best_ask, pos, self.decimals))

@@ -197,19 +197,16 @@ class ObiMarketMaker:
             return now - o.exch_ts < live_ns
 
         orders = bot.orders(i)
+        exposure = base.working_qty(bot, i)     # counted before cancels: those may still fill
         working = {BUY: 0, SELL: 0}
-        working_qty = {BUY: 0.0, SELL: 0.0}
         for oid, o in list(orders.items()):
             if not o.cancellable:
-                if o.active:
-                    working_qty[o.side] += o.leaves_qty
                 continue
             wanted = new_bids if o.side == BUY else new_asks
             if oid not in wanted and not keep(oid, o):
                 bot.cancel(i, oid)
             else:
                 working[o.side] += 1
-                working_qty[o.side] += o.leaves_qty
         if paused:
             return
         for grid, side in ((new_bids, BUY), (new_asks, SELL)):
@@ -217,10 +214,10 @@ class ObiMarketMaker:
                 if oid in orders:
                     continue
                 effective = pos + side * 0.3 * working[side] * g.order_qty
-                hard = side * pos + working_qty[side] + g.order_qty
+                hard = side * pos + exposure[side] + g.order_qty
                 if side * effective < g.max_position and hard <= g.max_position + 1e-9:
                     bot.submit_order(i, side, oid, px, g.order_qty)
-                    working_qty[side] += g.order_qty
+                    exposure[side] += g.order_qty
 
     def _flatten(self, mid: float, pos: float) -> None:
         bot, i = self.bot, self.i
