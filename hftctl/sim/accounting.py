@@ -43,8 +43,9 @@ class LinearAccounting:
             if need > engine.available_balance(account, spec.quote) + 1e-9:
                 raise SimReject("margin")
 
-    def on_accept(self, engine: "SimEngine", order: "Order") -> None:
-        pass
+    def on_accept(self, engine: "SimEngine", order: "Order") -> list[str] | None:
+        """Assets whose free/locked split changed (-> an account event), or None."""
+        return None
 
     def on_fill(self, engine: "SimEngine", order: "Order", lots: int, ticks: int, is_maker: bool) -> FillEffect:
         account = order.account
@@ -57,8 +58,8 @@ class LinearAccounting:
         pos.update_ms = engine.now_ms()
         return FillEffect(fee, spec.quote, realized, [spec.quote], {spec.quote: realized - fee}, [pos])
 
-    def on_done(self, engine: "SimEngine", order: "Order") -> None:
-        pass
+    def on_done(self, engine: "SimEngine", order: "Order") -> list[str] | None:
+        return None
 
 
 class SpotAccounting:
@@ -81,14 +82,15 @@ class SpotAccounting:
         account.balances[asset] = account.balances.get(asset, 0.0) - amount
         account.locked[asset] = account.locked.get(asset, 0.0) + amount
 
-    def on_accept(self, engine: "SimEngine", order: "Order") -> None:
+    def on_accept(self, engine: "SimEngine", order: "Order") -> list[str] | None:
         if order.type != "LIMIT":
-            return
+            return None
         spec = engine.specs[order.symbol]
         if order.side > 0:
             self._lock(order.account, spec.quote, order.price_ticks * spec.tick * order.qty_lots * spec.step)
-        else:
-            self._lock(order.account, spec.base, order.qty_lots * spec.step)
+            return [spec.quote]
+        self._lock(order.account, spec.base, order.qty_lots * spec.step)
+        return [spec.base]
 
     def on_fill(self, engine: "SimEngine", order: "Order", lots: int, ticks: int, is_maker: bool) -> FillEffect:
         account = order.account
@@ -115,12 +117,13 @@ class SpotAccounting:
             fee_asset = spec.quote
         return FillEffect(fee, fee_asset, 0.0, [spec.base, spec.quote], changes)
 
-    def on_done(self, engine: "SimEngine", order: "Order") -> None:
+    def on_done(self, engine: "SimEngine", order: "Order") -> list[str] | None:
         """Unlock what the unfilled remainder still holds."""
         if order.type != "LIMIT" or order.remaining <= 0:
-            return
+            return None
         spec = engine.specs[order.symbol]
         if order.side > 0:
             self._lock(order.account, spec.quote, -order.price_ticks * spec.tick * order.remaining * spec.step)
-        else:
-            self._lock(order.account, spec.base, -order.remaining * spec.step)
+            return [spec.quote]
+        self._lock(order.account, spec.base, -order.remaining * spec.step)
+        return [spec.base]

@@ -35,13 +35,15 @@ class SimConfig:
     listen_key_ttl_s: float = 3600.0
 
 
-def default_account(quote: str = "USDT") -> Account:
-    return Account("default", DEFAULT_API_KEY, DEFAULT_SECRET, {quote: 100_000.0})
+def default_account(balances: dict[str, float] | None = None) -> Account:
+    return Account("default", DEFAULT_API_KEY, DEFAULT_SECRET, dict(balances or {"USDT": 100_000.0}))
 
 
-def load_config(path: Path | None, quote: str = "USDT") -> SimConfig:
+def load_config(path: Path | None, default_balances: dict[str, float] | None = None) -> SimConfig:
+    """`default_balances`: the exchange's starting balances for accounts that name none."""
+    default_balances = dict(default_balances or {"USDT": 100_000.0})
     if path is None:
-        return SimConfig(accounts=[default_account(quote)])
+        return SimConfig(accounts=[default_account(default_balances)])
     try:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -61,7 +63,7 @@ def load_config(path: Path | None, quote: str = "USDT") -> SimConfig:
         for key in ("api_key", "secret"):
             if not isinstance(entry.get(key), str) or not entry[key]:
                 raise HftctlError(f"sim config {path}: {where}.{key} is missing or not a string")
-        balances = entry.get("balances", {quote: 100_000.0})
+        balances = entry.get("balances", default_balances)
         if not isinstance(balances, dict) or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in balances.values()):
             raise HftctlError(f"sim config {path}: {where}.balances must map assets to non-negative numbers")
@@ -76,7 +78,7 @@ def load_config(path: Path | None, quote: str = "USDT") -> SimConfig:
             raise HftctlError(f"sim config {path}: {where}.api_key is used by two accounts")
         cfg.accounts.append(acct)
     if not cfg.accounts:
-        cfg.accounts.append(default_account(quote))
+        cfg.accounts.append(default_account(default_balances))
     symbols = data.get("symbols", [])
     if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
         raise HftctlError(f"sim config {path}: symbols must be a list of strings")

@@ -77,6 +77,7 @@ class SimEngine:
         self.done: OrderedDict[int, Order] = OrderedDict()
         self.listen_keys: dict[str, Account] = {}
         self._snapshot_marks: set[str] = set()
+        self._released: list[str] | None = None
         self.market_listeners: list[Callable] = []
         self.user_listeners: list[Callable] = []
         self._next_order_id = 4_000_000_000
@@ -224,8 +225,10 @@ class SimEngine:
             self.counters["orders_rejected"] += 1
             raise
         account.orders[order.order_id] = order
-        self.accounting.on_accept(self, order)
+        locked = self.accounting.on_accept(self, order)
         self._publish(OrderEvent(order, "NEW", order.create_ms))
+        if locked:
+            self._publish(AccountEvent(account, "ORDER", order.create_ms, locked))
         self._take(order)
         if order.remaining > 0 and order.is_open:
             if order.type == "MARKET" or order.tif in ("IOC", "FOK"):
@@ -341,12 +344,15 @@ class SimEngine:
         self.counters["maker_fills" if is_maker else "taker_fills"] += 1
         if order.status == "FILLED":
             self._retire(order)
+        if order.fills is None:
+            order.fills = []
+        order.fills.append((ticks, lots, effect.fee, effect.fee_asset, self._next_trade_id, is_maker))
         self._publish(OrderEvent(order, "TRADE", now, lots, ticks, effect.fee, is_maker,
                                  self._next_trade_id, effect.realized, effect.fee_asset))
         self._publish(AccountEvent(account, "ORDER", now, effect.assets, effect.changes, effect.positions))
 
     def _retire(self, order: Order) -> None:
-        self.accounting.on_done(self, order)
+        self._released = self.accounting.on_done(self, order)
         self.resting[order.symbol].pop(order.order_id, None)
         order.account.orders.pop(order.order_id, None)
         self.done[order.order_id] = order
@@ -359,6 +365,8 @@ class SimEngine:
         self._retire(order)
         self.counters["orders_canceled" if status == "CANCELED" else "orders_expired"] += 1
         self._publish(OrderEvent(order, status, order.update_ms))
+        if self._released:
+            self._publish(AccountEvent(order.account, "ORDER", order.update_ms, self._released))
 
     def find_order(self, account: Account, symbol: str, order_id: int | None = None,
                    client_id: str | None = None, include_done: bool = False) -> Order | None:

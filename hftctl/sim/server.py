@@ -26,11 +26,13 @@ from hftctl.sim.wshub import WsHub
 
 log = logging.getLogger(__name__)
 
-# exchange -> module implementing the protocol adapter (SPECS, DEFAULT_SYMBOLS, QUOTE, install)
+# exchange -> module implementing the protocol adapter
+# (SPECS, DEFAULT_SYMBOLS, DEFAULT_BALANCES, accounting(), install())
 ADAPTERS = {
     "binancefutures": "hftctl.exchanges.binancefutures.sim_server",
+    "binancespot": "hftctl.exchanges.binancespot.sim_server",
 }
-PLANNED = {"binancespot", "bybit"}
+PLANNED = {"bybit"}
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Sim:
         self.adapter = _adapter(options.exchange)
         if options.host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("sim listening on %s, not loopback", options.host)
-        self.config = load_config(options.config, self.adapter.QUOTE)
+        self.config = load_config(options.config, self.adapter.DEFAULT_BALANCES)
         if options.rate_limits is not None:
             self.config.rate_limits.enabled = options.rate_limits
         self.faults = Faults()
@@ -88,7 +90,7 @@ class Sim:
             raise HftctlError(f"symbol {unknown[0]} is not listed by the {options.exchange} sim "
                               f"(known: {', '.join(self.adapter.SPECS)})")
         specs = {s: self.adapter.SPECS[s] for s in symbols}
-        self.engine = SimEngine(specs, self.config.accounts, self.faults)
+        self.engine = SimEngine(specs, self.config.accounts, self.faults, self.adapter.accounting())
         self.hub = WsHub(self.faults)
         self.replays = [ReplayMarket(self.engine, i.path, options.speed, options.loop, i) for i in infos]
         self.synthetic = None

@@ -64,6 +64,8 @@ class BinanceRestBase:
     """What Binance's REST APIs share: parameters, HMAC auth, weights, order counts, listen keys."""
 
     REJECTS = REJECTS
+    PRICE_TICK_ERR = PRICE_TICK
+    QTY_STEP_ERR = QTY_PRECISION
 
     def __init__(self, engine: SimEngine, config: SimConfig, faults: Faults) -> None:
         self.engine = engine
@@ -184,13 +186,13 @@ class BinanceRestBase:
         try:
             qty = spec.lots(req.need("quantity"))
         except BadNumber as e:
-            raise (illegal("quantity") if e.reason == "illegal" else err(QTY_PRECISION)) from None
+            raise (illegal("quantity") if e.reason == "illegal" else err(self.QTY_STEP_ERR)) from None
         price = 0
         if type_ == "LIMIT":
             try:
                 price = spec.ticks(req.need("price"))
             except BadNumber as e:
-                raise (illegal("price") if e.reason == "illegal" else err(PRICE_TICK)) from None
+                raise (illegal("price") if e.reason == "illegal" else err(self.PRICE_TICK_ERR)) from None
         return price, qty
 
     def _reject(self, exc: SimReject) -> BinanceError:

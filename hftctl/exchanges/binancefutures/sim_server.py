@@ -7,12 +7,17 @@ from aiohttp import web
 from hftctl.exchanges.binancefutures.sim_instruments import DEFAULT_SYMBOLS, SPECS
 from hftctl.exchanges.binancefutures.sim_rest import BinanceFuturesRest
 from hftctl.exchanges.binancefutures.sim_ws import BinanceFuturesStreams
+from hftctl.sim.accounting import LinearAccounting
 from hftctl.sim.config import SimConfig
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsHub
 
-QUOTE = "USDT"
-__all__ = ["DEFAULT_SYMBOLS", "QUOTE", "SPECS", "install"]
+DEFAULT_BALANCES = {"USDT": 100_000.0}
+__all__ = ["DEFAULT_BALANCES", "DEFAULT_SYMBOLS", "SPECS", "accounting", "install"]
+
+
+def accounting() -> LinearAccounting:
+    return LinearAccounting()
 
 
 def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,

@@ -1,0 +1,31 @@
+"""Binance spot protocol adapter for the sim: instruments, REST and websocket routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hftctl.exchanges.binancespot.sim_instruments import DEFAULT_SYMBOLS, SPECS
+from hftctl.exchanges.binancespot.sim_rest import BinanceSpotRest
+from hftctl.exchanges.binancespot.sim_ws import BinanceSpotStreams
+from hftctl.sim.accounting import SpotAccounting
+from hftctl.sim.config import SimConfig
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.wshub import WsHub
+
+DEFAULT_BALANCES = {"USDT": 100_000.0, "BTC": 1.0, "ETH": 10.0}
+__all__ = ["DEFAULT_BALANCES", "DEFAULT_SYMBOLS", "SPECS", "accounting", "install"]
+
+
+def accounting() -> SpotAccounting:
+    return SpotAccounting()
+
+
+def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
+            ping_interval_s: float) -> list:
+    rest = BinanceSpotRest(engine, config, hub.faults)
+    streams = BinanceSpotStreams(engine, hub, ping_interval_s)
+    rest.on_listen_key_closed = streams.close_listen_key
+    rest.routes(app)
+    streams.routes(app)
+    app["rest_stats"] = rest
+    return [streams.run_aggregators()]

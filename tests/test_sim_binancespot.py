@@ -1,0 +1,142 @@
+"""The sim speaking Binance spot (/api/v3, executionReport, outboundAccountPosition, depth U/u)."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import orjson
+import pytest
+
+from hftctl.sim.process import start_sim
+from tests.test_sim_support import public, signed
+
+
+class SpotBook:
+    """Binance spot's local-book procedure: first event U <= id+1 <= u, then U == previous u + 1."""
+
+    def __init__(self, snap: dict) -> None:
+        self.last = snap["lastUpdateId"]
+        self.bids = dict(map(tuple, snap["bids"]))
+        self.asks = dict(map(tuple, snap["asks"]))
+        self.synced = False
+
+    def apply(self, d: dict) -> None:
+        if d["u"] <= self.last:
+            return
+        if not self.synced:
+            assert d["U"] <= self.last + 1 <= d["u"]
+            self.synced = True
+        else:
+            assert d["U"] == self.last + 1, ("gap", d["U"], self.last)
+        for side, levels in ((self.bids, d["b"]), (self.asks, d["a"])):
+            for p, q in levels:
+                if float(q) == 0:
+                    side.pop(p, None)
+                else:
+                    side[p] = q
+        self.last = d["u"]
+
+    def levels(self, n: int):
+        return (sorted(map(list, self.bids.items()), key=lambda x: -float(x[0]))[:n],
+                sorted(map(list, self.asks.items()), key=lambda x: float(x[0]))[:n])
+
+
+async def _matches_state(session, handle, ws, book: SpotBook, depth: int) -> None:
+    """Merged (100 ms) diffs only line up with the sim's book at message boundaries: apply the
+    next message, read the state at once, and compare when both are at the same update id."""
+    for _ in range(100):
+        book.apply(orjson.loads((await ws.receive(timeout=5)).data))
+        state = await (await session.get(f"{handle.control_url}/state?symbol=BTCUSDT&depth={depth}")).json()
+        if state["book"]["lastUpdateId"] == book.last:
+            assert book.levels(depth) == (state["book"]["bids"], state["book"]["asks"])
+            return
+    pytest.fail("the stream never lined up with /_sim/state")
+
+
+@pytest.fixture(scope="module")
+def spot():
+    with start_sim("binancespot", extra_args=["--seed", "5"]) as h:
+        yield h
+
+
+async def _next(ws, pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
+        d = orjson.loads(msg.data)
+        if pred(d):
+            return d
+
+
+async def test_spot_orders_balances_and_user_stream(spot):
+    base = spot.rest_url
+    async with aiohttp.ClientSession() as s:
+        _, depth, _ = await public(s, base, "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5})
+        ask = float(depth["asks"][0][0])
+        assert depth["asks"][0][0].endswith("000000")           # 8-decimal strings as on spot
+        _, lk, _ = await public(s, base, "/api/v3/userDataStream", method="POST", key="hftctl-sim-key")
+        async with s.ws_connect(f"{spot.ws_url}/{lk['listenKey']}") as ws:
+            status, body, _ = await signed(s, "POST", base, "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER", "quantity": "0.01", "price": f"{ask:.2f}"})
+            assert (status, body["code"]) == (400, -2010)
+            status, o, _ = await signed(s, "POST", base, "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": "0.01000", "price": "50000.00", "newClientOrderId": "spot-1"})
+            assert status == 200 and o["status"] == "NEW" and o["fills"] == []
+            er = await _next(ws, lambda d: d["e"] == "executionReport")
+            assert (er["x"], er["X"], er["c"], er["o"], er["w"]) == ("NEW", "NEW", "spot-1", "LIMIT", True)
+            pos = await _next(ws, lambda d: d["e"] == "outboundAccountPosition")
+            assert pos["B"] == [{"a": "USDT", "f": "99500.00000000", "l": "500.00000000"}]
+            status, c, _ = await signed(s, "DELETE", base, "/api/v3/order",
+                                        {"symbol": "BTCUSDT", "origClientOrderId": "spot-1"})
+            assert c["status"] == "CANCELED" and c["origClientOrderId"] == "spot-1"
+            er = await _next(ws, lambda d: d["e"] == "executionReport")
+            assert (er["x"], er["X"]) == ("CANCELED", "CANCELED")
+            pos = await _next(ws, lambda d: d["e"] == "outboundAccountPosition")
+            assert pos["B"] == [{"a": "USDT", "f": "100000.00000000", "l": "0.00000000"}]
+            status, m, _ = await signed(s, "POST", base, "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.02"})
+            assert m["status"] == "FILLED" and m["fills"] and m["fills"][0]["commissionAsset"] == "BTC"
+            er = await _next(ws, lambda d: d["e"] == "executionReport" and d["x"] == "TRADE")
+            assert er["X"] == "FILLED" and er["N"] == "BTC" and er["m"] is False
+            _, acct, _ = await signed(s, "GET", base, "/api/v3/account", {})
+            bal = {b["asset"]: b for b in acct["balances"]}
+            spent = float(m["cummulativeQuoteQty"])
+            assert float(bal["USDT"]["free"]) == pytest.approx(100000 - spent)
+            assert float(bal["BTC"]["free"]) == pytest.approx(1 + 0.02 * (1 - 0.0005))
+            status, body, _ = await signed(s, "POST", base, "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": "5", "price": "90000"})
+            assert (status, body["code"]) == (400, -2010) and "insufficient balance" in body["msg"]
+            status, body, _ = await signed(s, "POST", base, "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTD",
+                "quantity": "0.01", "price": "50000"})
+            assert body["code"] == -1115
+
+
+async def test_spot_book_from_snapshot_and_diffs(spot):
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(f"{spot.ws_url}/btcusdt@depth@100ms") as ws:
+            first = orjson.loads((await ws.receive(timeout=5)).data)
+            assert set(first) == {"e", "E", "s", "U", "u", "b", "a"}
+            _, snap, _ = await public(s, spot.rest_url, "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 1000})
+            book = SpotBook(snap)
+            for _ in range(5):
+                book.apply(orjson.loads((await ws.receive(timeout=5)).data))
+            await _matches_state(s, spot, ws, book, 100)
+
+
+async def test_spot_replay_of_real_recording(shared_data):
+    rec = shared_data / "recordings" / "spot" / "btcusdt_20240808.gz"
+    with start_sim("binancespot", extra_args=["--replay", str(rec), "--speed", "10"]) as h:
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(f"{h.ws_url}/btcusdt@depth@100ms") as ws:
+                _, snap, _ = await public(s, h.rest_url, "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 1000})
+                book = SpotBook(snap)
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < 1.5:
+                    d = orjson.loads((await ws.receive(timeout=5)).data)
+                    assert abs(d["E"] - time.time() * 1000) < 3000
+                    book.apply(d)
+                await _matches_state(s, h, ws, book, 200)
