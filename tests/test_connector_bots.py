@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import time
+
+import orjson
 
 from hftctl.connector.routing import parse_client_id
+from hftctl.ipc import schema as s
+from hftctl.ipc.endpoint import BotEndpoint
 from hftctl.sim.process import start_sim
 from tests.connector_procs import bot, connector, sim_state, wait_for, write_config
 
@@ -32,6 +37,7 @@ def test_isolation_watchdog_kill_and_secrets(tmp_path):
                            secret="placeholder-secret", extra="bot_heartbeat_timeout_s = 1.5")
         env = {"HFTCTL_API_KEY": API_KEY, "HFTCTL_SECRET": SECRET}
         with connector("ctiso", cfg, tmp_path, env=env, args=["--log-level", "debug"]) as conn:
+            _check_raw_publishing("ctiso")
             out_a, out_b = tmp_path / "a.json", tmp_path / "b.json"
             with bot("ctiso", out_a, "--mode", "rest") as a, bot("ctiso", out_b, "--mode", "rest") as b:
                 va = wait_for(lambda: _dump(out_a), 30, "bot A's orders")
@@ -61,3 +67,20 @@ def test_isolation_watchdog_kill_and_secrets(tmp_path):
             assert "Connected to user data stream" in text
             for secret in (API_KEY, SECRET):
                 assert secret not in text
+
+
+def _check_raw_publishing(name: str) -> None:
+    """What `hftctl collect --ipc` relies on: verbatim envelopes and REST snapshot bodies."""
+    with BotEndpoint.attach(name, "raw-subscriber") as ep:
+        ep.send(s.SubscribeRaw(ep.bot_id, "BTCUSDT"))
+        streams: dict[str, bytes] = {}
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not {"btcusdt@depth@0ms", "btcusdt@trade", "depthSnapshot"} <= set(streams):
+            m = ep.recv(0.2)
+            if isinstance(m, s.RawMessage):
+                assert m.exchange == "binancefutures" and m.symbol == "BTCUSDT" and m.local_ts > 0
+                streams.setdefault(m.stream, m.raw)
+        assert {"btcusdt@depth@0ms", "btcusdt@trade", "depthSnapshot"} <= set(streams), sorted(streams)
+        env = orjson.loads(streams["btcusdt@depth@0ms"])
+        assert env["stream"] == "btcusdt@depth@0ms" and env["data"]["e"] == "depthUpdate"
+        assert "lastUpdateId" in orjson.loads(streams["depthSnapshot"])

@@ -16,6 +16,7 @@ from hftctl.exchanges.base import Instrument
 from hftctl.exchanges.binancefutures import messages as wire
 from hftctl.exchanges.binancefutures.config import load_config
 from hftctl.exchanges.binancefutures.orders import fmt_step
+from hftctl.exchanges.binancefutures.rate_limit import RateLimiter
 from hftctl.ipc.schema import OrderUpdate
 
 INST = Instrument("BTCUSDT", 0.1, 0.001)
@@ -140,3 +141,15 @@ def test_cli_bad_input_is_one_line(tmp_path, args, expect):
     assert "Traceback" not in r.stderr
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert lines[-1].startswith("error: ") and expect in lines[-1], r.stderr
+
+
+def test_rate_limiter_holds_requests_before_the_exchange_would_refuse():
+    now = [1000.5]
+    rl = RateLimiter(100, 10, 100, ratio=0.9, clock=lambda: now[0])
+    rl.update({"X-MBX-USED-WEIGHT-1M": "50", "X-MBX-ORDER-COUNT-10S": "9"})
+    assert rl.wait_for(is_order=False) == 0            # weight is fine
+    assert 0 < rl.wait_for(is_order=True) <= 10        # order budget of this 10 s window nearly spent
+    rl.update({"X-MBX-USED-WEIGHT-1M": "95"})
+    assert rl.wait_for(is_order=False) == pytest.approx(1020 - 1000.5 + 0.05)   # until the minute rolls
+    now[0] = 1021.0                                    # new windows: fresh budgets
+    assert rl.wait_for(is_order=True) == 0

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    def __init__(self, weight_1m: int, orders_10s: int, orders_1m: int, ratio: float = 0.9) -> None:
+    def __init__(self, weight_1m: int, orders_10s: int, orders_1m: int, ratio: float = 0.9,
+                 clock=time.time) -> None:
+        self._clock = clock
         self.limits = {"weight_1m": weight_1m, "orders_10s": orders_10s, "orders_1m": orders_1m}
         self.ratio = ratio
         self.used = {"weight_1m": 0, "orders_10s": 0, "orders_1m": 0}
@@ -30,7 +32,7 @@ class RateLimiter:
         return now - (now % span)
 
     def update(self, headers: Mapping[str, str]) -> None:
-        now = time.time()
+        now = self._clock()
         for kind, header in (("weight_1m", "X-MBX-USED-WEIGHT-1M"),
                              ("orders_10s", "X-MBX-ORDER-COUNT-10S"),
                              ("orders_1m", "X-MBX-ORDER-COUNT-1M")):
@@ -46,8 +48,9 @@ class RateLimiter:
     def back_off(self, seconds: float) -> None:
         self.banned_until = max(self.banned_until, time.monotonic() + seconds)
 
-    def _wait_for(self, is_order: bool) -> float:
-        now = time.time()
+    def wait_for(self, is_order: bool) -> float:
+        """Seconds to hold a request so that it does not spend the last of a budget."""
+        now = self._clock()
         wait = max(0.0, self.banned_until - time.monotonic())
         kinds = ("weight_1m", "orders_10s", "orders_1m") if is_order else ("weight_1m",)
         for kind in kinds:
@@ -59,7 +62,7 @@ class RateLimiter:
         return wait
 
     async def acquire(self, is_order: bool) -> None:
-        wait = self._wait_for(is_order)
+        wait = self.wait_for(is_order)
         if wait > 0:
             self.throttled += 1
             log.info("throttling requests for %.2fs (used %s of %s)", wait, self.used, self.limits)
