@@ -38,6 +38,10 @@ DEFAULT_CAPACITY = 8 << 20
 DEFAULT_MAX_READERS = 200
 
 _crc32 = zlib.crc32
+_tuple_new = tuple.__new__
+_Received = R.Received
+_Request = R.Request
+_now_ns = time.monotonic_ns
 _REC = R.REC
 _REC_BYTES = R.REC_BYTES
 
@@ -123,6 +127,7 @@ class BroadcastWriter:
             raise HftctlError(f"broadcast channel {name!r}: lost a creation race")
         # Semaphores of the previous generation's readers are meaningless now.
         unlink_channel_sems(name, CHANNEL)
+        R.prefault(seg.mm, cap)
         R.init_header(seg.mm, R.KIND_BROADCAST, cap, max_payload, max_readers)
         log.debug("created %s (%d KiB, max payload %d)", path, cap >> 10, max_payload)
         return cls(name, seg, cap, max_payload, max_readers)
@@ -161,6 +166,8 @@ class BroadcastWriter:
         h[H_WRITE_SEQ] = seq + 1
         if mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
             self._wake()
+        if not seq & 1023:
+            h[H_HEARTBEAT] = _now_ns()  # a busy writer stays "alive" even if it forgets heartbeat()
         return seq
 
     def publish_many(self, payloads: "Sequence[bytes]", dest: int = 0) -> int:
@@ -205,6 +212,7 @@ class BroadcastWriter:
         h[H_TAIL] = pos
         self._seq = seq
         h[H_WRITE_SEQ] = seq
+        h[H_HEARTBEAT] = _now_ns()
         if mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
             self._wake()
         return seq - 1
@@ -400,7 +408,7 @@ class BroadcastReader:
                 return self._lost(1, f"corrupt: checksum mismatch at seq {seq}")
             if dest and dest != self.bot_id:
                 continue
-            return R.Received(seq, dest, data)
+            return _tuple_new(_Received, (seq, dest, data))
 
     def poll_many(self, max_n: int = 1024) -> "list[R.Received | R.Overrun]":
         """Up to ``max_n`` available messages without blocking; an Overrun, if any, comes last.
@@ -443,7 +451,7 @@ class BroadcastReader:
                     return out
                 if dest and dest != bot_id:
                     continue
-                out.append(R.Received(seq, dest, data))
+                out.append(_tuple_new(_Received, (seq, dest, data)))
         finally:
             self._cursor = cur
             self._expect = expect

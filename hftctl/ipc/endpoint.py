@@ -57,8 +57,6 @@ class ConnectorEndpoint:
             except schema.SchemaError as e:
                 self.bad_messages += 1
                 log.warning("connector %r: malformed request from bot %d skipped: %s", self.name, r.sender, e)
-                if left == 0.0:
-                    continue
 
     def heartbeat(self) -> None:
         """Stamp both channels; call at least every 0.5 s so bots can tell the connector is alive."""
@@ -126,8 +124,6 @@ class BotEndpoint:
             except schema.SchemaError as e:
                 self.bad_messages += 1
                 log.warning("bot %d: malformed event seq %d skipped: %s", self.bot_id, r.seq, e)
-                if left == 0.0:
-                    continue
 
     def reattach(self, timeout: float = 5.0) -> bool:
         """After WriterGone: join the restarted connector (same bot id if free) and say Hello."""

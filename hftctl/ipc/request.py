@@ -40,6 +40,9 @@ LOCK_TIMEOUT = 5.0       # a send gives up after this long without the lock
 ANONYMOUS_HOLD = 1.0     # lock held with no owner pid and no epoch change this long = holder died
 
 _crc32 = zlib.crc32
+_tuple_new = tuple.__new__
+_Received = R.Received
+_Request = R.Request
 _Busy = posix_ipc.BusyError
 _REC = R.REC
 _REC_BYTES = R.REC_BYTES
@@ -87,6 +90,7 @@ class RequestReader:
         unlink_channel_sems(name, CHANNEL)
         lock = posix_ipc.Semaphore(_lock_sem(name), posix_ipc.O_CREX, mode=0o600, initial_value=1)
         wake = posix_ipc.Semaphore(_wake_sem(name), posix_ipc.O_CREX, mode=0o600, initial_value=0)
+        R.prefault(seg.mm, cap)
         R.init_header(seg.mm, R.KIND_REQUEST, cap, max_payload, 0)
         return cls(name, seg, lock, wake)
 
@@ -123,7 +127,7 @@ class RequestReader:
             h[H_READ_SEQ] = seq
             if _crc32(data, seq ^ (n << 8) ^ (sender << 20)) != crc:
                 return self._corrupt(1, f"checksum mismatch at seq {seq}")
-            return R.Request(seq, sender, data)
+            return _tuple_new(_Request, (seq, sender, data))
 
     def _advance(self, pos: int) -> None:
         self._cursor = pos
