@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark `hftctl convert` against hftbacktest 2.4.4's converter on the same recording.
 
-Each tool runs in its own subprocess (so peak RSS is its own): imports are excluded from the
-timing, each conversion runs RUNS times and the median counts (hftbacktest's first run includes
-numba compilation, reported separately). Three cases: writing each tool's default .npz
+Each tool runs in its own subprocesses (so peak RSS is its own), alternating tool by tool for
+ROUNDS rounds so machine load hits both alike; in each, imports and one warm-up run (numba
+compilation for hftbacktest) are untimed, then RUNS conversions are timed. Reported: the median
+and the best wall time over all timed runs, rows/s from the median, and the ratio. Three cases: writing each tool's default .npz
 (hftbacktest: np.savez_compressed = deflate 6; hftctl: deflate 1), writing the same deflate-6
 file, and converting in memory without writing. Needs the `bench` extra (hftbacktest==2.4.4).
 
-    .venv/bin/python scripts/bench_convert.py [RECORDING.gz] [--runs 3]
+    .venv/bin/python scripts/bench_convert.py [RECORDING.gz] [--runs 3] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,12 +40,13 @@ else:
         if out:
             return convert_files([path], out, opts).outputs[0][1]
         return len(finalize(read_file(path, opts).data, opts))
-times, rows = [], 0
+rows = run()                       # warm-up: numba compile, page cache
+times = []
 for _ in range(runs):
     t = time.perf_counter()
     rows = run()
     times.append(time.perf_counter() - t)
-print(json.dumps({"rows": rows, "first": times[0], "median": statistics.median(times),
+print(json.dumps({"rows": rows, "times": times,
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -59,7 +62,8 @@ def measure(tool: str, path: str, out: str, runs: int, level: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("recording", nargs="?", default=DEFAULT_INPUT)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3, help="timed conversions per subprocess")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating subprocess rounds per tool")
     args = ap.parse_args()
     path = os.path.abspath(args.recording)
     try:
@@ -67,32 +71,45 @@ def main() -> None:
     except ImportError:
         sys.exit("hftbacktest is not installed: pip install -e '.[bench]' (hftbacktest==2.4.4)")
 
+    load = os.getloadavg()[0]
     print(f"input: {path} ({os.path.getsize(path) / 1e6:.1f} MB), {os.cpu_count()} cores, "
-          f"median of {args.runs} runs each\n")
+          f"load {load:.2f}, {args.rounds} rounds x {args.runs} timed runs per tool and case\n")
     with tempfile.TemporaryDirectory() as tmp:
         cases = [
             ("write .npz, each tool's default", os.path.join(tmp, "a.npz"), 1),
             ("write .npz, both deflate level 6", os.path.join(tmp, "b.npz"), 6),
             ("in memory, no file", "", 1),
         ]
-        ref_cache: dict[bool, dict] = {}
-        header = f"{'case':36} {'tool':12} {'rows':>9} {'median s':>9} {'rows/s':>11} {'peak RSS':>9} {'ratio':>6}"
+        header = (f"{'case':34} {'tool':12} {'rows':>9} {'median s':>9} {'best s':>7} "
+                  f"{'rows/s':>11} {'peak RSS':>9} {'ratio':>6}")
         print(header)
         print("-" * len(header))
+        ref_by_out: dict[bool, dict] = {}
         for name, out, level in cases:
-            writes = bool(out)
-            if writes not in ref_cache:
-                ref_cache[writes] = measure("hftbacktest", path, out, args.runs, 6)
-            ref = ref_cache[writes]
-            ours = measure("hftctl", path, out, args.runs, level)
+            results: dict[str, dict] = {"hftbacktest": {"times": [], "maxrss_kb": 0},
+                                        "hftctl": {"times": [], "maxrss_kb": 0}}
+            reuse = bool(out) in ref_by_out           # hftbacktest always writes deflate 6
+            for _ in range(args.rounds):
+                tools = ("hftctl",) if reuse else ("hftbacktest", "hftctl")
+                for tool in tools:
+                    r = measure(tool, path, out, args.runs, level)
+                    results[tool]["rows"] = r["rows"]
+                    results[tool]["times"] += r["times"]
+                    results[tool]["maxrss_kb"] = max(results[tool]["maxrss_kb"], r["maxrss_kb"])
+            if reuse:
+                results["hftbacktest"] = ref_by_out[bool(out)]
+            ref_by_out[bool(out)] = results["hftbacktest"]
+            ref, ours = results["hftbacktest"], results["hftctl"]
             if ours["rows"] != ref["rows"]:
                 sys.exit(f"row counts differ: hftctl {ours['rows']} vs hftbacktest {ref['rows']}")
-            for tool, r in (("hftbacktest", ref), ("hftctl", ours)):
-                rate = r["rows"] / r["median"]
-                ratio = (ours["rows"] / ours["median"]) / (ref["rows"] / ref["median"])
-                print(f"{name:36} {tool:12} {r['rows']:>9,} {r['median']:>9.3f} {rate:>11,.0f} "
-                      f"{r['maxrss_kb'] / 1024:>7.0f}MB {ratio if tool == 'hftctl' else 1.0:>5.2f}x")
-        print(f"\nhftbacktest first run (numba compile included): {ref_cache[True]['first']:.3f} s")
+            rate = {t: r["rows"] / statistics.median(r["times"]) for t, r in results.items()}
+            for tool, r in results.items():
+                ratio = rate["hftctl"] / rate["hftbacktest"] if tool == "hftctl" else 1.0
+                print(f"{name:34} {tool:12} {r['rows']:>9,} {statistics.median(r['times']):>9.3f} "
+                      f"{min(r['times']):>7.3f} {rate[tool]:>11,.0f} {r['maxrss_kb'] / 1024:>7.0f}MB "
+                      f"{ratio:>5.2f}x")
+        print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (figures are wall time; "
+              "compare on an idle machine)")
 
 
 if __name__ == "__main__":

@@ -119,8 +119,8 @@ def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_ke
         ts_list.append(ts)
         segs.append(sb)
         segs.append(sa)
-        nb.append(sb.count(b"],[") + 1 if sb else 0)
-        na.append(sa.count(b"],[") + 1 if sa else 0)
+        nb.append(sb.count(b"["))         # one "[" opens each [px,qty] pair
+        na.append(sa.count(b"["))
     n_bid = np.array(nb, np.int64)
     n_ask = np.array(na, np.int64)
     values = parse_pair_segments(segs)

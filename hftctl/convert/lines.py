@@ -67,14 +67,18 @@ def rows_startwith(mat: np.ndarray, prefix: bytes) -> np.ndarray:
     """Mask of rows of a uint8 matrix that begin with ``prefix``, compared 8 bytes at a time."""
     n, k = len(mat), len(prefix)
     w = -(-k // 8) * 8
-    sub = np.zeros((n, w), np.uint8)
-    sub[:, :min(k, mat.shape[1])] = mat[:, :k]
+    if mat.flags.c_contiguous and mat.shape[1] % 8 == 0 and mat.shape[1] >= w:
+        words = mat.view("<u8")               # no copy: heads are whole 8-byte words
+    else:
+        sub = np.zeros((n, w), np.uint8)
+        sub[:, :min(k, mat.shape[1])] = mat[:, :k]
+        words = sub.view("<u8")
     pat = np.zeros(w, np.uint8)
     pat[:k] = np.frombuffer(prefix, np.uint8)
     keep = np.zeros(w, np.uint8)
     keep[:k] = 0xFF
-    words, pw, kw = sub.view("<u8"), pat.view("<u8"), keep.view("<u8")
-    out = (words[:, 0] & kw[0]) == pw[0]
+    pw, kw = pat.view("<u8"), keep.view("<u8")
+    out = (words[:, 0] & kw[0]) == pw[0] if kw[0] != 0xFFFFFFFFFFFFFFFF else words[:, 0] == pw[0]
     for j in range(1, w // 8):
         out &= (words[:, j] & kw[j]) == pw[j]
     return out

@@ -37,10 +37,8 @@ def parse_pair_segments(segments: list[bytes]) -> np.ndarray | None:
 
 
 def count_pairs(segment: bytes) -> int:
-    """Number of ``[px,qty]`` pairs in a segment (pairs are separated by ``],[``)."""
-    if not segment:
-        return 0
-    return segment.count(b"],[") + 1
+    """Number of ``[px,qty]`` pairs in a segment (each opens with ``[``)."""
+    return segment.count(b"[")
 
 
 def parse_numbers(texts: list[bytes]) -> np.ndarray | None:
