@@ -216,3 +216,14 @@ def test_trade_fast_path_equals_careful_path(shared_data, rel, exchange):
     assert fast is not None and len(fast) > 1000
     for name in ("line", "ev", "exch_ts", "local_ts", "px", "qty"):
         assert np.array_equal(getattr(fast, name), getattr(careful, name)), name
+
+
+def test_chunks_parsed_in_worker_processes_equal(shared_data, monkeypatch):
+    """Large files are parsed chunk by chunk in forked workers; same rows, same order."""
+    from hftctl.convert import pipeline, source
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(source, "CHUNK_TARGET", 2 << 20)            # several chunks
+    parallel = convert(shared_data / CM, jobs=2)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1 << 62)
+    assert np.array_equal(parallel, convert(shared_data / CM, jobs=1))
