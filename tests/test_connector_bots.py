@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 
 import orjson
@@ -12,7 +14,7 @@ from hftctl.connector.routing import parse_client_id
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import BotEndpoint
 from hftctl.sim.process import start_sim
-from tests.connector_procs import bot, connector, sim_state, wait_for, write_config
+from tests.connector_procs import ROOT, bot, connector, segments, sim_state, wait_for, write_config
 
 API_KEY = "env-api-key-7f3a9c21"
 SECRET = "env-secret-b84d02e6f1c3"
@@ -32,6 +34,7 @@ def test_isolation_watchdog_kill_and_secrets(tmp_path):
     sim_cfg = tmp_path / "sim.toml"
     sim_cfg.write_text(f'[[accounts]]\nname = "env"\napi_key = "{API_KEY}"\nsecret = "{SECRET}"\n')
     with start_sim(extra_args=["--config", str(sim_cfg)]) as sim:
+        _check_wrong_secret_is_one_line(sim, tmp_path)
         # The file holds placeholders; the real credentials come from the environment.
         cfg = write_config(tmp_path / "c.toml", sim, prefix="iso", api_key="placeholder-key",
                            secret="placeholder-secret", extra="bot_heartbeat_timeout_s = 1.5")
@@ -84,3 +87,16 @@ def _check_raw_publishing(name: str) -> None:
         env = orjson.loads(streams["btcusdt@depth@0ms"])
         assert env["stream"] == "btcusdt@depth@0ms" and env["data"]["e"] == "depthUpdate"
         assert "lastUpdateId" in orjson.loads(streams["depthSnapshot"])
+
+
+def _check_wrong_secret_is_one_line(sim, tmp_path) -> None:
+    """The exchange refuses the credentials: one line, exit 1, no secret, nothing left in /dev/shm."""
+    cfg = write_config(tmp_path / "wrong.toml", sim, api_key=API_KEY, secret="wrong-secret-5d1e")
+    r = subprocess.run([sys.executable, "-m", "hftctl", "connector", "ctbad", "binancefutures", str(cfg),
+                        "--log-level", "debug"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and any(c in last for c in ("-1022", "-2014", "-2015")), last
+    assert "wrong-secret-5d1e" not in r.stderr and API_KEY not in r.stderr
+    assert segments("ctbad") == []

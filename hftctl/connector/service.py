@@ -340,8 +340,9 @@ class Connector:
 
     async def _watchdog(self) -> None:
         timeout = self.settings.bot_heartbeat_timeout_s
+        next_status = 0.0
         while True:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)     # the channels need a heartbeat at least every 0.5 s
             self.bridge.heartbeat()
             for bot_id in self.bridge.reap():
                 bot = self.bots.remove(bot_id)
@@ -355,7 +356,9 @@ class Connector:
                     log.warning("bot %d (%s) silent for more than %.1fs", bot.bot_id, bot.name, timeout)
                     if self.settings.cancel_on_bot_timeout:
                         await self._retire(bot, "heartbeat timeout")
-            self._publish_status()
+            if time.monotonic() >= next_status:
+                next_status = time.monotonic() + self.settings.heartbeat_interval_s
+                self._publish_status()
 
     def _publish_status(self) -> None:
         now = time.time_ns()
