@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from hftctl.ipc.segments import unlink_channel_sems, unlink_shm
 from hftctl.sim.process import start_sim
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from hftctl.bot.api import MAX_TRADES, Bot, BotError
-from hftctl.bot.matching import INF, ExecutionModel, VirtualExchange
+from hftctl.bot.api import MAX_TRADES, Bot
+from hftctl.bot.matching import ExecutionModel, VirtualExchange
 from hftctl.bot.types import Instrument, Order, TradeTick
 from hftctl.errors import HftctlError
 
@@ -99,6 +100,9 @@ class BacktestBot(Bot):
         self._next_record = self._ts[0]
         # Equity curve samples: (ts, equity net of fees, position, mid).
         self.records: list[tuple[int, float, float, float]] = []
+        # on_progress(events_done, events_total), called about every 0.5% of the data.
+        self.on_progress: Callable[[int, int], None] | None = None
+        self._next_progress = 0
 
     @property
     def events_processed(self) -> int:
@@ -112,12 +116,12 @@ class BacktestBot(Bot):
 
     def elapse(self, duration_ns: int) -> bool:
         alive = self._advance(self.current_timestamp + duration_ns, wake=False)
-        self._maybe_record()
+        self.sample_equity()
         return alive
 
     def wait_next(self, timeout_ns: int) -> bool:
         alive = self._advance(self.current_timestamp + timeout_ns, wake=True)
-        self._maybe_record()
+        self.sample_equity()
         return alive
 
     def run_to_end(self) -> None:
@@ -186,7 +190,11 @@ class BacktestBot(Bot):
         finally:
             self._i = i
 
-    def _maybe_record(self) -> None:
+    def sample_equity(self) -> None:
+        """Append an equity-curve sample if ``record_interval_ns`` has passed; report progress."""
+        if self.on_progress is not None and self._i >= self._next_progress:
+            self._next_progress = self._i + max(self._n // 200, 1)
+            self.on_progress(self._i, self._n)
         ts = self.current_timestamp
         if ts >= self._next_record:
             book = self._books[0]
@@ -212,4 +220,4 @@ class BacktestBot(Bot):
         return self._ex.requests_seen
 
 
-__all__ = ["BacktestBot", "load_events", "BotError", "INF"]
+__all__ = ["BacktestBot", "load_events"]

@@ -44,7 +44,7 @@ def max_drawdown(equity: list[float]) -> float:
 
 
 def build_report(bot: BacktestBot) -> BacktestReport:
-    bot._maybe_record()
+    bot.sample_equity()
     acc = bot.account(0)
     mid = bot.depth(0).mid
     if mid != mid and bot.records:

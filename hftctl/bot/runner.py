@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -42,7 +44,8 @@ def run_backtest(make: Callable[[Bot], Strategy], data: str | Path, instrument: 
     strategy = make(bot)
     if not as_json:
         out(strategy.banner())
-    strategy.run()
+    with _progress(bot):
+        strategy.run()
     report = build_report(bot)
     out(report.to_json() if as_json else format_report(report))
     if plot is not None:
@@ -50,6 +53,25 @@ def run_backtest(make: Callable[[Bot], Strategy], data: str | Path, instrument: 
         if not as_json:
             out(f"Equity curve written to {path}")
     return report
+
+
+@contextmanager
+def _progress(bot):
+    """A progress bar on stderr while a backtest runs, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} events"),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("backtest", total=bot.events_total)
+        bot.on_progress = lambda done, total: progress.update(task, completed=done)
+        try:
+            yield
+        finally:
+            bot.on_progress = None
 
 
 def open_transport(connector: str, name: str, timeout: float = 5.0):
