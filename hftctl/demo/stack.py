@@ -156,8 +156,8 @@ class Stack:
         wait_until(attached, 30, what, self.children, interval=0.1)
 
     def _mm_args(self) -> list[str]:
-        """Quotes one tick from the mid, a size just above the minimum notional: enough fills to
-        watch in a minute on either market."""
+        """Quotes at the touch and one tick apart behind it, a size just above the minimum
+        notional: enough fills to watch in a minute on either market."""
         m = self.market
         assert m is not None
         qty = max(m.lot, math.ceil(m.min_notional * 1.2 / m.mid / m.lot) * m.lot) if m.min_notional else m.lot * 10
@@ -165,7 +165,7 @@ class Stack:
         half = m.tick / m.mid
         return ["mm", "--connector", self.opts.name, "--symbol", m.symbol.lower(),
                 "--tick-size", f"{m.tick:g}", "--lot-size", f"{m.lot:g}",
-                "--half-spread", f"{half:.3g}", "--grid-interval", f"{2 * half:.3g}", "--grid-num", "3",
+                "--half-spread", "0", "--grid-interval", f"{half:.3g}", "--grid-num", "3",
                 "--order-qty", f"{qty:g}", "--max-position", f"{10 * qty:g}"]
 
     # --- stop ---------------------------------------------------------------------------------
