@@ -100,3 +100,18 @@ def _check_wrong_secret_is_one_line(sim, tmp_path) -> None:
     assert last.startswith("error: ") and any(c in last for c in ("-1022", "-2014", "-2015")), last
     assert "wrong-secret-5d1e" not in r.stderr and API_KEY not in r.stderr
     assert segments("ctbad") == []
+
+
+def test_orders_left_by_a_killed_connector_are_cancelled_by_the_next(tmp_path):
+    with start_sim() as sim:
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="orph")
+        out = tmp_path / "a.json"
+        with connector("ctorph", cfg, tmp_path) as conn:
+            with bot("ctorph", out, "--mode", "rest"):
+                wait_for(lambda: _dump(out), 30, "bot's orders")
+                assert len(_open_cids(sim, "orph")) == 6
+                conn.stop(signal.SIGKILL)        # no chance to cancel anything
+            assert len(_open_cids(sim, "orph")) == 6
+        with connector("ctorph", cfg, tmp_path) as conn2:
+            wait_for(lambda: not _open_cids(sim, "orph"), 15, "orphans cancelled")
+            assert "cancelling orphan order" in conn2.text()
