@@ -262,3 +262,17 @@ def test_start_obi_mm_script_passes_flags_through(shared_data: Path):
     r = subprocess.run([str(script), "--config", "/nonexistent.toml", "--dry-run"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 1 and "config file not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_backtest_on_hftctl_convert_output_matches_reference(shared_data: Path, tmp_path: Path):
+    """The whole offline path: recording -> hftctl convert -> hftctl mm --backtest."""
+    npz = tmp_path / "btcusdt.npz"
+    r = hftctl("convert", str(shared_data / "recordings" / "usdm" / "btcusdt_20240808.gz"), str(npz))
+    assert r.returncode == 0, r.stderr
+    args = ("mm", "--duration", "90", "--json", "--half-spread", "0.0001", "--grid-interval", "0.00005")
+    ours = hftctl(*args, "--backtest", str(npz))
+    ref = hftctl(*args, "--backtest", str(shared_data / REFERENCE))
+    assert ours.returncode == 0 and ref.returncode == 0, ours.stderr + ref.stderr
+    a, b = json.loads(ours.stdout), json.loads(ref.stdout)
+    assert a["trades"] > 0
+    assert a == b
