@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+import orjson
 
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import ConnectorEndpoint
@@ -32,6 +32,12 @@ def recorded(shared_data: Path, rel: str, n: int) -> list[tuple[int, bytes]]:
             ts, raw = line.rstrip(b"\n").split(b" ", 1)
             out.append((int(ts), raw))
     return out
+
+
+def raw_event(symbol: str, ts: int, raw: bytes) -> s.RawMessage:
+    """What the connector publishes for a recorded line (stream name as the connector gives it)."""
+    stream = orjson.loads(raw).get("stream", "depthSnapshot")
+    return s.RawMessage("binancefutures", symbol, stream, ts, raw)
 
 
 def start_collector(name: str, out: Path, *symbols: str) -> subprocess.Popen:
@@ -86,9 +92,9 @@ def test_ipc_records_raw_messages_verbatim_for_the_asked_symbols(tmp_path, share
             assert s.SubscribeRaw(hello.bot_id, "BTCUSDT") in requests
             for (bts, braw), (ets, eraw) in itertools.zip_longest(btc, eth, fillvalue=(None, None)):
                 if bts is not None:
-                    ep.publish(s.RawMessage("binancefutures", "BTCUSDT", "btcusdt@x", bts, braw))
+                    ep.publish(raw_event("BTCUSDT", bts, braw))
                 if ets is not None:
-                    ep.publish(s.RawMessage("binancefutures", "ETHUSDT", "ethusdt@x", ets, eraw))
+                    ep.publish(raw_event("ETHUSDT", ets, eraw))
             ep.publish(s.Trade("BTCUSDT", 1, 2, s.BUY, 1.0, 1.0))  # not raw: not recorded
             pump(ep, requests, lambda rq: sum(isinstance(m, s.BotHeartbeat) for m in rq) >= 2)
         finally:
@@ -102,9 +108,12 @@ def test_ipc_records_raw_messages_verbatim_for_the_asked_symbols(tmp_path, share
     assert "Traceback" not in err
 
 
-def test_ipc_marks_overrun_and_connector_restart_as_gaps(tmp_path, shared_data):
+def test_ipc_marks_sequence_gap_overrun_and_connector_restart(tmp_path, shared_data):
     name = f"tcol{os.getpid()}x{next(_names)}"
     btc = recorded(shared_data, "usdm/btcusdt_20240808.gz", 6000)
+    # one depth diff the connector never got: the recording must mark the hole
+    missing = next(i for i in range(100, 500) if b"@depth" in btc[i][1][:40])
+    btc = btc[:missing] + btc[missing + 1:]
     first, lost, after_restart = btc[:500], btc[500:4500], btc[4500:]
     ep = ConnectorEndpoint.create(name, capacity=256 << 10)
     p = start_collector(name, tmp_path, "BTCUSDT")
@@ -112,12 +121,12 @@ def test_ipc_marks_overrun_and_connector_restart_as_gaps(tmp_path, shared_data):
         requests: list = []
         pump(ep, requests, lambda rq: any(isinstance(m, s.SubscribeRaw) for m in rq))
         for ts, raw in first:
-            ep.publish(s.RawMessage("binancefutures", "BTCUSDT", "x", ts, raw))
+            ep.publish(raw_event("BTCUSDT", ts, raw))
         pump(ep, requests, lambda rq: sum(isinstance(m, s.BotHeartbeat) for m in rq) >= 2)
         # A stopped reader gets lapped: the ring holds far less than what is published meanwhile.
         p.send_signal(signal.SIGSTOP)
         for ts, raw in lost:
-            ep.publish(s.RawMessage("binancefutures", "BTCUSDT", "x", ts, raw))
+            ep.publish(raw_event("BTCUSDT", ts, raw))
         p.send_signal(signal.SIGCONT)
         n_snap = sum(isinstance(m, s.SnapshotRequest) for m in requests)
         pump(ep, requests, lambda rq: sum(isinstance(m, s.SnapshotRequest) for m in rq) > n_snap)
@@ -128,7 +137,7 @@ def test_ipc_marks_overrun_and_connector_restart_as_gaps(tmp_path, shared_data):
         requests = []
         pump(ep, requests, lambda rq: any(isinstance(m, s.SubscribeRaw) for m in rq), timeout=20)
         for ts, raw in after_restart:
-            ep.publish(s.RawMessage("binancefutures", "BTCUSDT", "x", ts, raw))
+            ep.publish(raw_event("BTCUSDT", ts, raw))
         pump(ep, requests, lambda rq: sum(isinstance(m, s.BotHeartbeat) for m in rq) >= 2)
     finally:
         _, err = stop(p)
@@ -137,7 +146,9 @@ def test_ipc_marks_overrun_and_connector_restart_as_gaps(tmp_path, shared_data):
     lines = read_lines(tmp_path)
     gaps = [i for i, ln in enumerate(lines) if b'"e":"gap"' in ln]
     reasons = [lines[i].split(b'"reason":"')[1].split(b'"')[0] for i in gaps]
-    assert reasons == [b"overrun", b"connector-gone"], reasons
+    assert reasons == [b"sequence", b"overrun", b"connector-gone"], reasons
+    # marked just before the next diff, the first one that shows the hole
+    assert gaps[0] == next(i for i in range(missing, len(btc)) if b"@depth" in btc[i][1][:40])
     body = [ln for ln in lines if b'"e":"gap"' not in ln]
     expected = {b"%d %s" % m for m in btc}
     assert set(body) <= expected
@@ -145,7 +156,7 @@ def test_ipc_marks_overrun_and_connector_restart_as_gaps(tmp_path, shared_data):
     assert body[:len(first)] == [b"%d %s" % m for m in first]
     assert body[-len(after_restart):] == [b"%d %s" % m for m in after_restart]
     assert len(body) < len(btc)
-    assert gaps[0] >= len(first) and lines[gaps[1] + 1:] == [b"%d %s" % m for m in after_restart]
+    assert gaps[1] >= len(first) and lines[gaps[2] + 1:] == [b"%d %s" % m for m in after_restart]
     assert "lost" in err and "gone" in err
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
+from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
 from hftctl.errors import HftctlError
@@ -49,7 +50,7 @@ class DirectSource:
         self.writer = writer
         self.stats = stats
         self.rest_snapshots = ep.takes_rest_snapshots(cfg.exchange)
-        self._prev_last: dict[str, int] = {}
+        self._seq = DepthSequence(cfg.exchange)
         self._inflight: dict[str, asyncio.Task] = {}
         self._snapshot_times: collections.deque[float] = collections.deque()
         self._http: aiohttp.ClientSession | None = None
@@ -120,7 +121,7 @@ class DirectSource:
             log.info("connected to %s", url)
             self.stats.state = "connected"
             # A new connection has no sequence history: the first diff per symbol asks for a snapshot.
-            self._prev_last.clear()
+            self._seq.reset()
             if subscribe:
                 await ws.send_str(subscribe)
             async for msg in ws:
@@ -152,15 +153,15 @@ class DirectSource:
         if b"\n" in raw:  # a line must stay a line
             raw = orjson.dumps(obj)
         if pm.depth is not None and self.rest_snapshots:
-            prev = self._prev_last.get(pm.symbol)
-            if prev is None:
+            prev = self._seq.previous(pm.symbol)
+            verdict = self._seq.check(pm.symbol, pm.depth)
+            if verdict == DepthSequence.FIRST:
                 self.request_snapshot(pm.symbol, "first diff")
-            elif not ep.depth_is_continuous(self.cfg.exchange, prev, pm.depth):
+            elif verdict == DepthSequence.GAP:
                 log.warning("%s: depth sequence gap (previous u=%d, this U=%d pu=%s); taking a snapshot",
                             pm.symbol, prev, pm.depth.first, pm.depth.prev)
                 self.mark_gap(pm.symbol, "sequence", ts)
                 self.request_snapshot(pm.symbol, "sequence gap")
-            self._prev_last[pm.symbol] = pm.depth.last
         self.writer.write(pm.symbol, ts, raw)
         self.stats.count(pm.symbol.lower())
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 
+import orjson
+
+from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
 from hftctl.errors import HftctlError
@@ -43,6 +45,7 @@ class IpcSource:
         self._ep: BotEndpoint | None = None
         self._stopping = False
         self._last_ts = 0
+        self._seq: DepthSequence | None = None
         stats.source = f"connector {name!r}"
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -129,21 +132,45 @@ class IpcSource:
             self.stats.malformed += 1
             log.warning("raw message with a newline from connector %r; newlines replaced", self.name)
             raw = raw.replace(b"\r\n", b" ").replace(b"\n", b" ")
-        self.writer.write(msg.symbol, msg.local_ts, raw)
         self._last_ts = msg.local_ts
+        if "@depth" in msg.stream:
+            self._check_sequence(msg, raw)
+        self.writer.write(msg.symbol, msg.local_ts, raw)
         if raw.startswith(b'{"lastUpdateId"'):
             self.stats.snapshots += 1
         else:
             self.stats.count(msg.symbol.lower())
 
+    def _check_sequence(self, msg: s.RawMessage, raw: bytes) -> None:
+        """The connector resyncs its own book after a gap (and its fresh snapshot reaches us as a
+        raw message), but the hole in the recording still has to be marked."""
+        if self._seq is None or self._seq.exchange != msg.exchange:
+            if msg.exchange not in ep.TESTNET:
+                return
+            self._seq = DepthSequence(msg.exchange)
+        try:
+            pm = ep.read_public_message(msg.exchange, orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            return
+        if pm is None or pm.depth is None:
+            return
+        if self._seq.check(pm.symbol, pm.depth) == DepthSequence.GAP:
+            log.warning("%s: depth sequence gap in the connector's stream", pm.symbol)
+            self._mark_gap(msg.symbol, "sequence")
+
     def _mark_gaps(self, reason: str) -> None:
+        if self._seq is not None:
+            self._seq.reset()  # after a hole the next diff starts a new sequence
+        for sym in self.symbols:
+            self._mark_gap(sym, reason)
+
+    def _mark_gap(self, symbol: str, reason: str) -> None:
         if self.exchange not in ep.TESTNET:
             return  # nothing recorded yet (exchange unknown): there is no hole to mark
         # stamped like the last recorded message: the connector's clock, not ours
         ts = self._last_ts
-        for sym in self.symbols:
-            self.writer.write(sym, ts, ep.gap_marker(self.exchange, sym, reason, ts // 1_000_000))
-            self.stats.gaps += 1
+        self.writer.write(symbol, ts, ep.gap_marker(self.exchange, symbol, reason, ts // 1_000_000))
+        self.stats.gaps += 1
 
     def _ask_snapshots(self) -> None:
         for sym in self.symbols:

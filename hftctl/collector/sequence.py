@@ -1,0 +1,31 @@
+"""Depth sequence tracking shared by direct and --ipc mode: is this diff the next one?"""
+
+from __future__ import annotations
+
+from hftctl.exchanges import endpoints as ep
+
+
+class DepthSequence:
+    """Last update id per symbol; ``check`` says whether a diff continues it."""
+
+    FIRST = "first"   # no history (start, reconnect): a snapshot is needed, nothing was lost
+    GAP = "gap"       # diffs were lost between the previous one and this one
+
+    def __init__(self, exchange: str) -> None:
+        self.exchange = exchange
+        self._last: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self._last.clear()
+
+    def check(self, symbol: str, seq: ep.DepthSeq) -> str | None:
+        prev = self._last.get(symbol)
+        self._last[symbol] = seq.last
+        if prev is None:
+            return self.FIRST
+        if not ep.depth_is_continuous(self.exchange, prev, seq):
+            return self.GAP
+        return None
+
+    def previous(self, symbol: str) -> int | None:
+        return self._last.get(symbol)
