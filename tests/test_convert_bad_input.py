@@ -65,8 +65,8 @@ def test_corrupt_gzip_middle(shared_data, tmp_path):
 def test_bad_lines_named_and_skipped(tmp_path, cm_lines):
     lines = list(cm_lines[:3000])
     lines.insert(100, b"1723161255030314667 this is not json\n")                      # line 101
-    lines.insert(200, b'1723161255030314667 {"stream":"btcusdt@kline_1m","data":{}}\n')  # 201: known, ignored
-    lines.insert(300, b'1723161255030314667 {"stream":"btcusdt@weird","data":{"e":"x"}}\n')  # 301
+    lines.insert(200, b'1723161255030314667 {"stream":"btcusd_perp@kline_1m","data":{}}\n')  # 201: known, ignored
+    lines.insert(300, b'1723161255030314667 {"stream":"btcusd_perp@weird","data":{"e":"x"}}\n')  # 301
     lines.insert(400, b"garbage without timestamp\n")                                    # 401
     bad_depth = next(i for i in range(500, 3000) if b"@depth" in lines[i])
     lines[bad_depth] = lines[bad_depth][:200] + b"\n"                                    # cut-off JSON
@@ -130,3 +130,10 @@ def test_convert_data_script(shared_data, tmp_path):
                           timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert len(np.load(out)["data"]) > 100_000
+
+
+def test_refuses_to_merge_different_symbols(shared_data, tmp_path):
+    usdm = shared_data / "recordings/usdm"
+    proc = hftctl(str(usdm), str(tmp_path / "both.npz"), "-q")
+    assert proc.returncode == 1 and "different symbols" in proc.stderr and "btcusdt" in proc.stderr
+    assert not (tmp_path / "both.npz").exists()

@@ -122,3 +122,8 @@ def test_equals_hftbacktest_bybit(tmp_path, depth):
         ref = bybit.convert_depth(str(path), single_depth_level=depth)
     _, _, final = rows(path, depth=depth)
     assert np.array_equal(final, ref)
+
+
+def test_symbol_seen(tmp_path):
+    r = read_file(str(write(tmp_path / "b.gz", messages())), ConvertOptions())
+    assert r.symbols == {"btcusdt"}

@@ -52,6 +52,16 @@ class LineTable:
             out[rows, :w] = self.head[rows, c:c + w]
         return out
 
+    def distinct(self, rows: np.ndarray, start: int, stop: np.ndarray) -> set[bytes]:
+        """Distinct head[start:stop[i]] over ``rows`` (e.g. the symbols in stream names)."""
+        if not len(rows):
+            return set()
+        width = HEAD_WIDTH - start
+        sub = self.head[rows, start:].copy()
+        sub[np.arange(width) >= (stop[rows] - start)[:, None]] = 0
+        uniq = np.unique(sub.view(f"V{width}").ravel())
+        return {bytes(u).rstrip(b"\0") for u in uniq}
+
     def find(self, byte: int, start_col: int = 0) -> np.ndarray:
         """Column of the first ``byte`` in each head at or after ``start_col``; -1 if absent."""
         hit = self.head[:, start_col:] == byte

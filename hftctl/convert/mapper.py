@@ -33,6 +33,7 @@ class Mapper(ABC):
 
     def __init__(self, options: MapOptions) -> None:
         self.options = options
+        self.symbols: set[str] = set()      # seen in stream names/topics, lower case
 
     @abstractmethod
     def map_chunk(self, table: LineTable, problems: ProblemLog) -> list[RowBlock]:

@@ -58,6 +58,7 @@ class FileRows:
     exchange: str
     data: np.ndarray
     problems: ProblemLog
+    symbols: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -107,9 +108,10 @@ def read_file(path: str, options: ConvertOptions,
                 table = split_lines(chunk.data, chunk.first_line, problems)
                 blocks.extend(mapper.map_chunk(table, problems))
         for result in pending:
-            chunk_blocks, chunk_problems = result.get()
+            chunk_blocks, chunk_problems, chunk_symbols = result.get()
             blocks.extend(chunk_blocks)
             problems.merge(chunk_problems)
+            mapper.symbols |= chunk_symbols
     finally:
         if pool is not None:
             pool.terminate()
@@ -118,7 +120,10 @@ def read_file(path: str, options: ConvertOptions,
     data = assemble(blocks)
     if options.only:
         data = data[np.isin(data["ev"] & np.uint64(0xFF), np.array(ONLY_KINDS[options.only], np.uint64))]
-    return FileRows(path, exchange, data, problems)
+    if len(mapper.symbols) > 1:
+        log.warning("%s: several symbols in one recording (%s); their events are mixed in one array",
+                    path, ", ".join(sorted(mapper.symbols)))
+    return FileRows(path, exchange, data, problems, frozenset(mapper.symbols))
 
 
 def _map_chunk(exchange: str, map_options: MapOptions, path: str, chunk: Chunk):
@@ -126,7 +131,7 @@ def _map_chunk(exchange: str, map_options: MapOptions, path: str, chunk: Chunk):
     problems = ProblemLog(path)
     mapper = make_mapper(exchange, map_options)
     table = split_lines(chunk.data, chunk.first_line, problems)
-    return mapper.map_chunk(table, problems), problems
+    return mapper.map_chunk(table, problems), problems, mapper.symbols
 
 
 def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:
@@ -243,6 +248,11 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
     if len(exchanges) > 1:
         raise HftctlError(f"inputs are from different exchanges ({', '.join(sorted(exchanges))}); "
                           "convert them separately or into a folder")
+    symbols = {r.symbols for r in parsed}
+    if len(symbols) > 1:
+        names = ", ".join(sorted({s for group in symbols for s in group}))
+        raise HftctlError(f"inputs hold different symbols ({names}); merging them would mix two books "
+                          "in one array. Give an output folder (OUT/) for one .npz per input")
     # Files in recording order (by their first local timestamp), rows in file order within each.
     parsed.sort(key=lambda r: int(r.data["local_ts"][0]))
     data = parsed[0].data if len(parsed) == 1 else np.concatenate([r.data for r in parsed])

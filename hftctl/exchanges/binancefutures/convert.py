@@ -65,6 +65,9 @@ class BinanceMapper(Mapper):
         ignorable = np.zeros(len(table), bool)
         for name in IGNORED_STREAMS:
             ignorable |= is_stream(name)
+        with_at = np.flatnonzero(env & (at >= 0))
+        self.symbols |= {sym.decode("ascii", "replace").lower()
+                         for sym in table.distinct(with_at, len(ENVELOPE), at)}
         acks = table.startswith(b'{"result"') | table.startswith(b'{"id"')
         errors = table.startswith(b'{"code"')
         unknown = ~(known | ignorable | acks | errors)

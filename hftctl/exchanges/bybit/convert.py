@@ -57,6 +57,9 @@ class BybitMapper(Mapper):
             first = int(np.flatnonzero(unknown)[0])
             problems.add_lines(table.line_no[unknown].tolist(),
                                f"unknown Bybit message {table.message(first)[:60]!r} skipped")
+        quote = table.find(ord('"'), len(TOPIC))
+        for topic_name in table.distinct(np.flatnonzero(book | trade), len(TOPIC), quote):
+            self.symbols.add(topic_name.rsplit(b".", 1)[-1].decode("ascii", "replace").lower())
         for depth, idx in self._by_depth(table, np.flatnonzero(book)).items():
             self._depth_blocks.setdefault(depth, []).append(self._book_rows(table, idx, problems))
         return [self._trade_rows(table, np.flatnonzero(trade), problems)]
