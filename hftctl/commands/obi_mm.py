@@ -16,7 +16,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "obi_mm.toml"
 
 
 def command(
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML with [global], [params], [stop_loss] (default configs/obi_mm.toml)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML with \\[global], \\[params], \\[stop_loss] tables (default configs/obi_mm.toml)."),
     connector: str = typer.Option("bf", "--connector", help="Connector name."),
     symbol: str = typer.Option("btcusdt", "--symbol", help="Symbol, e.g. btcusdt."),
     tick_size: float = typer.Option(0.1, "--tick-size", help="Price step."),
