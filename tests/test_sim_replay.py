@@ -100,7 +100,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("case", ["missing_replay", "corrupt_gzip", "truncated_gzip", "not_a_recording",
                                   "bad_toml", "bad_config_value", "unknown_key", "unknown_exchange",
-                                  "planned_exchange"])
+                                  "unknown_symbol"])
 def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
     args: list[str]
     if case == "missing_replay":
@@ -134,7 +134,7 @@ def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
     elif case == "unknown_exchange":
         args, expect = ["--exchange", "kraken"], "unknown exchange"
     else:
-        args, expect = ["--exchange", "bybit"], "not simulated yet"
+        args, expect = ["--exchange", "bybit", "--symbol", "DOGEUSDT"], "not listed"
     out = _cli(*args)
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr

@@ -103,7 +103,7 @@ class SimEngine:
         seq = self.seq[symbol]
         book = self.books[symbol]
         book.apply_wire(bids, asks)
-        if self.faults.take_gap():
+        if self.faults.take_gap(symbol):
             seq.last_u += 1            # a phantom event the client never sees: pu won't match
             self.counters["gaps_injected"] += 1
         u_first = first_id + seq.offset
@@ -216,14 +216,23 @@ class SimEngine:
 
     def place(self, account: Account, symbol: str, side: int, type_: str, tif: str,
               price_ticks: int, qty_lots: int, client_id: str | None = None,
-              reduce_only: bool = False) -> Order:
+              reduce_only: bool = False, post_only_rejects: bool = True) -> Order:
+        """`post_only_rejects`: a GTX order that would take is refused (Binance) or accepted and
+        cancelled at once with reason "post_only" (Bybit)."""
         self.counters["orders_received"] += 1
         try:
             order = self._validate_new(account, symbol, side, type_, tif, price_ticks, qty_lots,
-                                       client_id, reduce_only)
+                                       client_id, reduce_only, post_only_rejects)
         except SimReject:
             self.counters["orders_rejected"] += 1
             raise
+        if not post_only_rejects and tif == "GTX" and self._crosses(account, symbol, side, price_ticks):
+            order.reason = "post_only"
+            order.status = "EXPIRED"
+            self.done[order.order_id] = order
+            self.counters["orders_expired"] += 1
+            self._publish(OrderEvent(order, "EXPIRED", order.create_ms))
+            return order
         account.orders[order.order_id] = order
         locked = self.accounting.on_accept(self, order)
         self._publish(OrderEvent(order, "NEW", order.create_ms))
@@ -238,7 +247,7 @@ class SimEngine:
         return order
 
     def _validate_new(self, account, symbol, side, type_, tif, price_ticks, qty_lots, client_id,
-                      reduce_only) -> Order:
+                      reduce_only, post_only_rejects: bool = True) -> Order:
         spec = self.specs.get(symbol)
         if spec is None:
             raise SimReject("unknown_symbol", symbol)
@@ -266,7 +275,8 @@ class SimEngine:
                 if o.client_id == client_id:
                     raise SimReject("duplicate_client_id", client_id)
         self.accounting.check_new(self, account, spec, side, qty_lots, price, reduce_only)
-        if type_ == "LIMIT" and tif == "GTX" and self._crosses(account, symbol, side, price_ticks):
+        if (post_only_rejects and type_ == "LIMIT" and tif == "GTX"
+                and self._crosses(account, symbol, side, price_ticks)):
             raise SimReject("would_take")
         now = self.now_ms()
         oid = self._new_order_id()

@@ -14,7 +14,7 @@ from hftctl.errors import HftctlError
 class Faults:
     drop_ws_every_s: float = 0.0     # close every websocket this often (0: never)
     gap_every: int = 0               # skip a depth sequence number every N depth events (0: never)
-    skip_depth_seq: int = 0          # one-shot: skip a sequence number on the next N depth events
+    skip_depth_seq: int = 0          # one-shot: each symbol's next N depth events skip a sequence number
     ws_delay_ms: float = 0.0         # hold every outgoing websocket message this long
     rest_delay_ms: float = 0.0       # hold every REST response this long
     rest_5xx_rate: float = 0.0       # fraction of REST calls answered 503
@@ -23,19 +23,22 @@ class Faults:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(0)
-        self._depth_count = 0
+        self._depth_count: dict[str, int] = {}
+        self._skip_left: dict[str, int] = {}
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + self.clock_shift_ms
 
-    def take_gap(self) -> bool:
+    def take_gap(self, symbol: str) -> bool:
         """Called once per depth event: should this event pretend one before it was lost?"""
         if self.skip_depth_seq > 0:
-            self.skip_depth_seq -= 1
-            return True
+            left = self._skip_left.setdefault(symbol, self.skip_depth_seq)
+            if left > 0:
+                self._skip_left[symbol] = left - 1
+                return True
         if self.gap_every > 0:
-            self._depth_count += 1
-            if self._depth_count % self.gap_every == 0:
+            n = self._depth_count[symbol] = self._depth_count.get(symbol, 0) + 1
+            if n % self.gap_every == 0:
                 return True
         return False
 
@@ -61,6 +64,8 @@ class Faults:
                 raise HftctlError(f"fault switch {key} is a fraction between 0 and 1, got {value}")
             current = getattr(self, key)
             setattr(self, key, int(value) if isinstance(current, int) else float(value))
+            if key == "skip_depth_seq":
+                self._skip_left = {}      # a new one-shot for every symbol
 
     def as_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items()}

@@ -29,6 +29,7 @@ class Order:
     cum_quote: float = 0.0   # sum(price * qty) of fills
     status: str = "NEW"
     last_trade_ms: int = 0
+    reason: str = ""            # why it ended early, e.g. "post_only" (Bybit cancels instead of rejecting)
     fills: list | None = None   # (ticks, lots, commission, commission asset, trade id, is_maker)
 
     @property

@@ -28,6 +28,7 @@ class SimHandle:
     control_url: str
     process: subprocess.Popen = field(repr=False)
     log_path: Path = field(repr=False)
+    extra: dict = field(default_factory=dict)     # exchange-specific URLs (Bybit private/trade ws)
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then SIGKILL if it does not exit in `timeout` seconds; returns the exit code."""
@@ -66,7 +67,9 @@ def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = N
         while True:
             if ready.exists():
                 info = json.loads(ready.read_text())
-                handle = SimHandle(process=proc, log_path=log_path, **info)
+                known = {k: info.pop(k) for k in ("pid", "exchange", "host", "port", "rest_url", "ws_url",
+                                                  "control_url")}
+                handle = SimHandle(process=proc, log_path=log_path, extra=info, **known)
                 break
             if proc.poll() is not None:
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]

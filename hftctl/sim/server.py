@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 ADAPTERS = {
     "binancefutures": "hftctl.exchanges.binancefutures.sim_server",
     "binancespot": "hftctl.exchanges.binancespot.sim_server",
+    "bybit": "hftctl.exchanges.bybit.sim_server",
 }
-PLANNED = {"bybit"}
+PLANNED: set[str] = set()
 
 
 @dataclass
@@ -142,8 +143,11 @@ class Sim:
     def ready_info(self, port: int) -> dict:
         host = self.options.host
         base = f"http://{host}:{port}"
-        return {"pid": os.getpid(), "exchange": self.options.exchange, "host": host, "port": port,
+        info = {"pid": os.getpid(), "exchange": self.options.exchange, "host": host, "port": port,
                 "rest_url": base, "ws_url": f"ws://{host}:{port}/ws", "control_url": f"{base}/_sim"}
+        # an exchange whose websockets live elsewhere (Bybit: /v5/public/linear, /v5/private, ...)
+        info.update({k: v.format(host=host, port=port) for k, v in getattr(self.adapter, "READY_URLS", {}).items()})
+        return info
 
     async def stop(self, runner: web.AppRunner) -> None:
         for t in self._tasks:
