@@ -1,7 +1,7 @@
-"""Binance USD-M futures behind :class:`hftctl.exchanges.base.ExchangeClient`.
-
-Wires the REST client, the market stream (+ per-symbol book sync) and the user stream
-(+ listenKey upkeep) together and turns everything into schema messages for the connector.
+"""Binance behind :class:`hftctl.exchanges.base.ExchangeClient`: :class:`BinanceClient` holds
+everything USD-M futures and spot share (REST client, market stream + book sync, user stream +
+listenKey upkeep); :class:`BinanceFuturesClient` adds the USD-M paths and messages. Spot
+(``hftctl.exchanges.binancespot.client``) subclasses the same base.
 """
 
 from __future__ import annotations
@@ -9,37 +9,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from types import ModuleType
 from typing import Any
 
 import orjson
 
 from hftctl.exchanges.base import (ExchangeClient, ExchangeRejected, ExchangeSink, Instrument,
                                    OrderNotFound, OrderRequest)
-from hftctl.exchanges.binancefutures import messages as wire
+from hftctl.exchanges.binancefutures import messages as futures_wire
 from hftctl.exchanges.binancefutures import orders
-from hftctl.exchanges.binancefutures.config import BinanceFuturesConfig, load_config
+from hftctl.exchanges.binancefutures.config import BinanceConfig, load_config
 from hftctl.exchanges.binancefutures.depth_sync import DepthSync
 from hftctl.exchanges.binancefutures.listen_key import ListenKey
 from hftctl.exchanges.binancefutures.market_stream import MarketStream
-from hftctl.exchanges.binancefutures.rest import AmbiguousResult, BinanceFuturesRest
+from hftctl.exchanges.binancefutures.rest import AmbiguousResult, BinanceRest
 from hftctl.exchanges.binancefutures.user_stream import UserStream
 from hftctl.exchanges.endpoints import TESTNET
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 log = logging.getLogger(__name__)
 
-ORDER = "/fapi/v1/order"
-DEPTH = TESTNET["binancefutures"].snapshot_path
 # How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
 _AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
 _SNAPSHOT_RETRY_S = 0.25
 _SUBSCRIBE_SETTLE_S = 0.3   # snapshot this long after (re)subscribing, even if no event came
 _QUIET_S = 1.0              # a held snapshot with no event after this long is taken as the book
 
-__all__ = ["BinanceFuturesClient", "load_config", "create_client"]
+__all__ = ["BinanceClient", "BinanceFuturesClient", "load_config", "create_client"]
 
 
-def create_client(cfg: BinanceFuturesConfig) -> "BinanceFuturesClient":
+def create_client(cfg: BinanceConfig) -> "BinanceFuturesClient":
     return BinanceFuturesClient(cfg)
 
 
@@ -48,18 +47,29 @@ class _NullSink:
         return lambda *a, **k: None
 
 
-class BinanceFuturesClient(ExchangeClient):
-    name = "binancefutures"
+class BinanceClient(ExchangeClient):
+    """The shared Binance machinery; subclasses set the paths and the wire module."""
 
-    def __init__(self, cfg: BinanceFuturesConfig) -> None:
+    name = ""
+    wire: ModuleType            # depth_update, depth_snapshot, trade, book_ticker, order_body
+    time_path = ""
+    order_path = ""
+    open_orders_path = ""
+    cancel_all_path = ""
+    listen_key_path = ""
+    depth_first_offset = 0      # see DepthSync
+
+    def __init__(self, cfg: BinanceConfig) -> None:
         self.cfg = cfg
-        self.rest = BinanceFuturesRest(cfg)
-        self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s)
+        self.depth_path = TESTNET[self.name].snapshot_path
+        self.rest = BinanceRest(cfg, self.time_path)
+        self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.listen_key_path)
         self.sink: ExchangeSink = _NullSink()
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
         self._tasks: list[asyncio.Task] = []
-        self.market = MarketStream(cfg.ws_root, self._on_market_event, self._on_market_reconnect,
+        self.market = MarketStream(cfg.ws_root, self.name, self._on_market_event,
+                                   self._on_market_reconnect,
                                    lambda s: self.sink.stream_state("market", s),
                                    cfg.reconnect_min_s, cfg.reconnect_max_s)
         self.user = UserStream(cfg.ws_root, self.listen_key, self._on_user_event,
@@ -101,7 +111,7 @@ class BinanceFuturesClient(ExchangeClient):
         self._tasks.clear()
         if self.listen_key.key:
             try:
-                await self.rest.with_key("DELETE", "/fapi/v1/listenKey")
+                await self.rest.with_key("DELETE", self.listen_key_path)
             except Exception as e:
                 log.debug("closing listenKey failed: %s", e)
         await self.rest.close()
@@ -124,7 +134,7 @@ class BinanceFuturesClient(ExchangeClient):
     async def subscribe(self, instrument: Instrument) -> None:
         sym = instrument.symbol
         if sym not in self.syncs:
-            self.syncs[sym] = DepthSync(sym)
+            self.syncs[sym] = DepthSync(sym, self.depth_first_offset)
         if await self.market.subscribe(sym):
             self._fetch_snapshot(sym, _SUBSCRIBE_SETTLE_S)
 
@@ -150,15 +160,15 @@ class BinanceFuturesClient(ExchangeClient):
                 sync = self.syncs.get(sym)
                 if sync is None:
                     return
-                for m in sync.on_update(wire.depth_update(data), local_ts):
+                for m in sync.on_update(self.wire.depth_update(data), local_ts):
                     self.sink.market(m)
                 if sync.needs_snapshot and sync.buffer:
                     self._fetch_snapshot(sym, 0.0)
             elif kind == "trade":
-                self.sink.market(wire.trade(data, local_ts))
+                self.sink.market(self.wire.trade(data, local_ts))
             elif kind == "bookTicker":
-                self.sink.market(wire.book_ticker(data, local_ts))
-        except wire.MalformedMessage as e:
+                self.sink.market(self.wire.book_ticker(data, local_ts))
+        except futures_wire.MalformedMessage as e:
             log.warning("market stream %s: malformed message skipped: %s", stream, e)
 
     def _fetch_snapshot(self, symbol: str, delay: float) -> None:
@@ -173,13 +183,13 @@ class BinanceFuturesClient(ExchangeClient):
         try:
             if delay:
                 await asyncio.sleep(delay)
-            body = await self.rest.public(DEPTH,
+            body = await self.rest.public(self.depth_path,
                                           {"symbol": symbol, "limit": self.cfg.snapshot_limit})
             local_ts = time.time_ns()
             # The collector records snapshots as the raw REST body, no envelope.
             self.sink.raw(symbol, "depthSnapshot", local_ts, orjson.dumps(body))
             if sync.needs_snapshot:
-                for m in sync.on_snapshot(wire.depth_snapshot(body), local_ts):
+                for m in sync.on_snapshot(self.wire.depth_snapshot(body), local_ts):
                     self.sink.market(m)
             if sync.waiting_for_bridge:
                 await asyncio.sleep(_QUIET_S)
@@ -205,20 +215,7 @@ class BinanceFuturesClient(ExchangeClient):
     # --- user data ----------------------------------------------------------------------------
 
     def _on_user_event(self, msg: dict, local_ts: int) -> None:
-        kind = msg.get("e")
-        try:
-            if kind == "ORDER_TRADE_UPDATE":
-                self.sink.order(wire.order_trade_update(msg, local_ts))
-            elif kind == "ACCOUNT_UPDATE":
-                positions, balances = wire.account_update(msg)
-                for p in positions:
-                    self.sink.position(p)
-                for b in balances:
-                    self.sink.balance(b)
-            else:
-                log.debug("user stream: %s ignored", kind)
-        except wire.MalformedMessage as e:
-            log.warning("user stream: malformed %s skipped: %s", kind, e)
+        raise NotImplementedError
 
     async def _on_user_reconnect(self) -> None:
         self.sink.user_stream_reconnected()
@@ -227,13 +224,16 @@ class BinanceFuturesClient(ExchangeClient):
 
     async def submit(self, req: OrderRequest) -> OrderUpdate:
         try:
-            body = await self.rest.signed("POST", ORDER, orders.new_order_params(req), safe=False,
-                                          is_order=True)
+            body = await self.rest.signed("POST", self.order_path, self.new_order_params(req),
+                                          safe=False, is_order=True)
         except AmbiguousResult as e:
             log.warning("submit %s: outcome unknown (%s); querying by client id",
                         req.client_order_id, e)
             return await self._resolve_ambiguous(req)
-        return wire.order_body(body, time.time_ns())
+        return self.wire.order_body(body, time.time_ns())
+
+    def new_order_params(self, req: OrderRequest) -> dict[str, str]:
+        return orders.new_order_params(req)
 
     async def _resolve_ambiguous(self, req: OrderRequest) -> OrderUpdate:
         for delay in _AMBIGUOUS_QUERY_DELAYS:
@@ -247,41 +247,23 @@ class BinanceFuturesClient(ExchangeClient):
         raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
 
     async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
-        body = await self.rest.signed("DELETE", ORDER, orders.by_client_id(instrument, client_order_id),
-                                      safe=True)
-        return wire.order_body(body, time.time_ns())
-
-    async def modify(self, instrument: Instrument, client_order_id: str, side: int,
-                     px: float, qty: float) -> OrderUpdate:
-        # Binance's amend is idempotent for equal parameters, so a retry after a 5xx is safe.
-        body = await self.rest.signed("PUT", ORDER,
-                                      orders.modify_params(instrument, client_order_id, side, px, qty),
-                                      safe=True, is_order=True)
-        return wire.order_body(body, time.time_ns())
+        body = await self.rest.signed("DELETE", self.order_path,
+                                      orders.by_client_id(instrument, client_order_id), safe=True)
+        return self.wire.order_body(body, time.time_ns())
 
     async def cancel_all(self, instrument: Instrument) -> None:
-        await self.rest.signed("DELETE", "/fapi/v1/allOpenOrders", {"symbol": instrument.symbol},
-                               safe=True)
+        await self.rest.signed("DELETE", self.cancel_all_path, {"symbol": instrument.symbol}, safe=True)
 
     async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
-        body = await self.rest.signed("GET", ORDER, orders.by_client_id(instrument, client_order_id),
-                                      safe=True)
-        return wire.order_body(body, time.time_ns())
+        body = await self.rest.signed("GET", self.order_path,
+                                      orders.by_client_id(instrument, client_order_id), safe=True)
+        return self.wire.order_body(body, time.time_ns())
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        body = await self.rest.signed("GET", "/fapi/v1/openOrders",
+        body = await self.rest.signed("GET", self.open_orders_path,
                                       {"symbol": symbol} if symbol else {}, safe=True)
         now = time.time_ns()
-        return [wire.order_body(o, now) for o in body or []]
-
-    async def positions(self) -> list[Position]:
-        body = await self.rest.signed("GET", "/fapi/v2/positionRisk", {}, safe=True)
-        now = time.time_ns()
-        return [wire.position_risk(p, now) for p in body or [] if p.get("positionSide", "BOTH") == "BOTH"]
-
-    async def balances(self) -> list[Balance]:
-        body = await self.rest.signed("GET", "/fapi/v2/balance", {}, safe=True)
-        return [wire.balance(b) for b in body or []]
+        return [self.wire.order_body(o, now) for o in body or []]
 
     # --- status -------------------------------------------------------------------------------
 
@@ -296,3 +278,50 @@ class BinanceFuturesClient(ExchangeClient):
             "depth_gaps": sum(s.gaps for s in self.syncs.values()),
             "depth_resyncs": sum(s.resyncs for s in self.syncs.values()),
         }
+
+
+class BinanceFuturesClient(BinanceClient):
+    """USD-M futures: /fapi paths, ORDER_TRADE_UPDATE / ACCOUNT_UPDATE, positions, amend."""
+
+    name = "binancefutures"
+    wire = futures_wire
+    time_path = "/fapi/v1/time"
+    order_path = "/fapi/v1/order"
+    open_orders_path = "/fapi/v1/openOrders"
+    cancel_all_path = "/fapi/v1/allOpenOrders"
+    listen_key_path = "/fapi/v1/listenKey"
+    depth_first_offset = 0
+
+    def _on_user_event(self, msg: dict, local_ts: int) -> None:
+        kind = msg.get("e")
+        try:
+            if kind == "ORDER_TRADE_UPDATE":
+                self.sink.order(futures_wire.order_trade_update(msg, local_ts))
+            elif kind == "ACCOUNT_UPDATE":
+                positions, balances = futures_wire.account_update(msg)
+                for p in positions:
+                    self.sink.position(p)
+                for b in balances:
+                    self.sink.balance(b)
+            else:
+                log.debug("user stream: %s ignored", kind)
+        except futures_wire.MalformedMessage as e:
+            log.warning("user stream: malformed %s skipped: %s", kind, e)
+
+    async def modify(self, instrument: Instrument, client_order_id: str, side: int,
+                     px: float, qty: float) -> OrderUpdate:
+        # Binance's amend is idempotent for equal parameters, so a retry after a 5xx is safe.
+        body = await self.rest.signed("PUT", self.order_path,
+                                      orders.modify_params(instrument, client_order_id, side, px, qty),
+                                      safe=True, is_order=True)
+        return futures_wire.order_body(body, time.time_ns())
+
+    async def positions(self) -> list[Position]:
+        body = await self.rest.signed("GET", "/fapi/v2/positionRisk", {}, safe=True)
+        now = time.time_ns()
+        return [futures_wire.position_risk(p, now) for p in body or []
+                if p.get("positionSide", "BOTH") == "BOTH"]
+
+    async def balances(self) -> list[Balance]:
+        body = await self.rest.signed("GET", "/fapi/v2/balance", {}, safe=True)
+        return [futures_wire.balance(b) for b in body or []]

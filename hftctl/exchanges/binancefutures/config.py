@@ -1,4 +1,4 @@
-"""Binance USD-M futures connector settings (hftbacktest's keys plus optional tuning knobs)."""
+"""Binance connector settings, USD-M futures and spot alike (hftbacktest's keys plus optional knobs)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hftctl.connector.secrets import Secret
 
 
 @dataclass(frozen=True)
-class BinanceFuturesConfig:
+class BinanceConfig:
     stream_url: str                     # e.g. wss://fstream.binancefuture.com/ws
     api_url: str                        # e.g. https://demo-fapi.binance.com
     order_prefix: str
@@ -39,9 +39,9 @@ class BinanceFuturesConfig:
         return {"stream_url": self.stream_url, "api_url": self.api_url}
 
 
-def load_config(r: ConfigReader) -> BinanceFuturesConfig:
-    d = BinanceFuturesConfig
-    return BinanceFuturesConfig(
+def load_config(r: ConfigReader) -> BinanceConfig:
+    d = BinanceConfig
+    return BinanceConfig(
         stream_url=r.url("stream_url", ("ws", "wss")),
         api_url=r.url("api_url", ("http", "https")),
         order_prefix=r.order_prefix(),

@@ -25,8 +25,11 @@ MAX_BUFFER = 20_000   # events kept while waiting for a snapshot; beyond that, s
 class DepthSync:
     """One symbol's sync state: ``syncing`` (buffering, no book) or ``synced``."""
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, first_offset: int = 0) -> None:
         self.symbol = symbol
+        # USD-M: the first event has U <= lastUpdateId <= u (offset 0); spot: U <= lastUpdateId+1
+        # <= u and events with u <= lastUpdateId are dropped (offset 1).
+        self.first_offset = first_offset
         self.synced = False
         self.last_final_id: int | None = None
         self.buffer: list[DepthUpdate] = []
@@ -65,7 +68,7 @@ class DepthSync:
             return []
         if self._quiet_lid is not None:
             lid = self._quiet_lid
-            if ev.final_id < lid:
+            if ev.final_id < lid + self.first_offset:
                 return []           # older than the snapshot we already sent
             if ev.prev_final_id <= lid:
                 # The first event after a quiet snapshot: it continues from at or before the
@@ -108,7 +111,7 @@ class DepthSync:
 
     def on_snapshot(self, snap: DepthSnapshotBody, local_ts: int) -> list[Message]:
         """Bridge the snapshot to the buffered stream; [] while the bridge is not there yet."""
-        lid = snap.last_update_id
+        lid = snap.last_update_id + self.first_offset
         self.needs_snapshot = False
         self._pending = None
         self.buffer = [e for e in self.buffer if e.final_id >= lid]
@@ -119,7 +122,7 @@ class DepthSync:
         if first.first_id > lid:
             # The stream is already past the snapshot (events in between are lost): refetch.
             log.info("%s snapshot %d older than first buffered event U=%d; refetching",
-                     self.symbol, lid, first.first_id)
+                     self.symbol, snap.last_update_id, first.first_id)
             self.needs_snapshot = True
             return []
         out: list[Message] = [DepthSnapshot(self.symbol, snap.exch_ts, local_ts, snap.bids, snap.asks)]

@@ -1,4 +1,4 @@
-"""The user-data listenKey: create it, keep it alive, renew it when Binance lets it lapse.
+"""The user-data listenKey (futures and spot): create it, keep it alive, renew it when it lapses.
 
 Binance expires a listenKey 60 minutes after the last keepalive (PUT) and then sends
 ``listenKeyExpired`` on the stream; a keepalive for an unknown key fails with -1125. In both
@@ -12,17 +12,18 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from hftctl.exchanges.base import ExchangeRejected
-from hftctl.exchanges.binancefutures.rest import BinanceFuturesRest
+from hftctl.exchanges.binancefutures.rest import BinanceRest
 
 log = logging.getLogger(__name__)
 
-PATH = "/fapi/v1/listenKey"
+FUTURES_PATH = "/fapi/v1/listenKey"
 _UNKNOWN_KEY = -1125
 
 
 class ListenKey:
-    def __init__(self, rest: BinanceFuturesRest, keepalive_s: float) -> None:
+    def __init__(self, rest: BinanceRest, keepalive_s: float, path: str = FUTURES_PATH) -> None:
         self.rest = rest
+        self.path = path
         self.keepalive_s = keepalive_s
         self.key: str | None = None
         self.renewals = 0
@@ -34,7 +35,7 @@ class ListenKey:
         Called before every user-stream (re)connect, so a key that expired while we were
         disconnected is replaced instead of being retried forever.
         """
-        body = await self.rest.with_key("POST", PATH)
+        body = await self.rest.with_key("POST", self.path)
         key = body.get("listenKey") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key:
             raise ExchangeRejected(-1, f"listenKey response without a key: {str(body)[:100]}")
@@ -55,7 +56,7 @@ class ListenKey:
         while True:
             await asyncio.sleep(self.keepalive_s)
             try:
-                await self.rest.with_key("PUT", PATH)
+                await self.rest.with_key("PUT", self.path)
                 self.keepalives += 1
             except ExchangeRejected as e:
                 if e.code != _UNKNOWN_KEY:

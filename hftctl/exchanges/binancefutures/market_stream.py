@@ -1,4 +1,4 @@
-"""Public market data over one combined-stream websocket, symbols subscribed on demand.
+"""Binance public market data over one combined-stream websocket, symbols subscribed on demand.
 
 We connect to ``<root>/stream`` (combined streams, so every event arrives in a
 ``{"stream", "data"}`` envelope that names its stream, the same form the collector records) and
@@ -25,10 +25,11 @@ OnEvent = Callable[[str, dict, bytes, int], None]
 
 
 class MarketStream:
-    def __init__(self, ws_root: str, on_event: OnEvent,
+    def __init__(self, ws_root: str, exchange: str, on_event: OnEvent,
                  on_reconnect: Callable[[], Awaitable[None]],
                  on_state: Callable[[str], None], min_s: float, max_s: float) -> None:
         self.symbols: list[str] = []
+        self.exchange = exchange
         self._ids = itertools.count(1)
         self._on_event = on_event
         self._on_reconnect = on_reconnect
@@ -46,7 +47,7 @@ class MarketStream:
             await self._on_reconnect()
 
     def _subscribe_msg(self, symbols: list[str]) -> dict:
-        params = [s for sym in symbols for s in public_streams("binancefutures", sym)]
+        params = [s for sym in symbols for s in public_streams(self.exchange, sym)]
         return {"method": "SUBSCRIBE", "params": params, "id": next(self._ids)}
 
     async def subscribe(self, symbol: str) -> bool:
@@ -55,7 +56,7 @@ class MarketStream:
             return False
         self.symbols.append(symbol)
         await self.ws.send_json(self._subscribe_msg([symbol]))
-        log.info("subscribed %s", ", ".join(public_streams("binancefutures", symbol)))
+        log.info("subscribed %s", ", ".join(public_streams(self.exchange, symbol)))
         return True
 
     def _on_message(self, payload: bytes | str, local_ts: int) -> None:

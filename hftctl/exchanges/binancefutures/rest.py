@@ -1,4 +1,4 @@
-"""Binance USD-M futures REST: signing, server clock offset, rate limits and safe retries.
+"""Binance REST (USD-M futures and spot share it): signing, clock offset, rate limits, safe retries.
 
 Retry policy (the part that loses money when wrong):
 - ``-1021`` (timestamp outside recvWindow) means the request was rejected unprocessed: we
@@ -23,7 +23,7 @@ import orjson
 from yarl import URL
 
 from hftctl.exchanges.base import ExchangeRejected, OrderNotFound
-from hftctl.exchanges.binancefutures.config import BinanceFuturesConfig
+from hftctl.exchanges.binancefutures.config import BinanceConfig
 from hftctl.exchanges.binancefutures.rate_limit import RateLimiter
 from hftctl.exchanges.signing import binance_signature
 
@@ -38,9 +38,10 @@ class AmbiguousResult(Exception):
     """A state-changing request may or may not have been executed."""
 
 
-class BinanceFuturesRest:
-    def __init__(self, cfg: BinanceFuturesConfig) -> None:
+class BinanceRest:
+    def __init__(self, cfg: BinanceConfig, time_path: str = "/fapi/v1/time") -> None:
         self.cfg = cfg
+        self.time_path = time_path
         self.offset_ms = 0.0        # server time - local time
         self.limiter = RateLimiter(cfg.weight_limit_1m, cfg.order_limit_10s, cfg.order_limit_1m,
                                    cfg.throttle_ratio)
@@ -70,7 +71,7 @@ class BinanceFuturesRest:
             best: tuple[float, float] | None = None
             for _ in range(3):   # keep the sample with the shortest round trip
                 t0 = time.time() * 1000
-                body = await self._send("GET", "/fapi/v1/time", {}, signed=False, safe=True)
+                body = await self._send("GET", self.time_path, {}, signed=False, safe=True)
                 t1 = time.time() * 1000
                 rtt, offset = t1 - t0, body["serverTime"] - (t0 + t1) / 2
                 if best is None or rtt < best[0]:
