@@ -89,8 +89,6 @@ def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_ke
     keep: list[int] = []
     ts_list: list[int] = []
     segs: list[bytes] = []
-    nb: list[int] = []
-    na: list[int] = []
     ts_key_full = b'"' + ts_key + b'":' if ts_key else None
     starts = table.start[idx].tolist()
     ends = table.end[idx].tolist()
@@ -113,20 +111,27 @@ def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_ke
         if ea <= 0:
             problems.add(int(table.line_no[i]), f"malformed or truncated {what} message skipped")
             continue
-        sb = data[kb:eb]
-        sa = data[ka:ea]
         keep.append(i)
         ts_list.append(ts)
-        segs.append(sb)
-        segs.append(sa)
-        nb.append(sb.count(b"["))         # one "[" opens each [px,qty] pair
-        na.append(sa.count(b"["))
-    n_bid = np.array(nb, np.int64)
-    n_ask = np.array(na, np.int64)
+        segs.append(data[kb:eb])
+        segs.append(data[ka:ea])
+    counts = _pair_counts(segs)          # bids, asks, bids, asks, ...
+    n_bid = counts[0::2].copy()
+    n_ask = counts[1::2].copy()
     values = parse_pair_segments(segs)
     if values is None or len(values) != 2 * int(n_bid.sum() + n_ask.sum()):
         return _depth_levels_slow(table, np.array(keep, np.int64), ts_list, segs, problems, what)
     return DepthLevels(np.array(keep, np.int64), np.array(ts_list, np.int64), n_bid, n_ask, values)
+
+
+def _pair_counts(segs: list[bytes]) -> np.ndarray:
+    """Pairs per segment, all at once: each [px,qty] pair opens with one "[" (numpy, no loop)."""
+    if not segs:
+        return np.zeros(0, np.int64)
+    lengths = np.fromiter(map(len, segs), np.int64, len(segs))
+    ends = np.cumsum(lengths)
+    opens = np.flatnonzero(np.frombuffer(b"".join(segs), np.uint8) == 91)    # "["
+    return np.diff(np.searchsorted(opens, ends), prepend=0)
 
 
 def _pairs_slow(segment: bytes) -> list[float] | None:

@@ -34,6 +34,7 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 READ_SIZE = 1 << 20        # compressed bytes read per step
 CHUNK_TARGET = 8 << 20     # decompressed bytes handed to the parser at a time
+FIRST_CHUNK = 2 << 20
 
 
 @dataclass
@@ -214,7 +215,8 @@ def _chunks(pieces: queue.Queue, problems: ProblemLog) -> Iterator[Chunk]:
             break
         parts.append(text)
         size += len(text)
-        if size >= CHUNK_TARGET:
+        # The first chunk is small so parsing starts while the rest is being decompressed.
+        if size >= (CHUNK_TARGET if line_no > 1 else FIRST_CHUNK):
             data = pending + b"".join(parts)
             cut = data.rfind(b"\n") + 1
             if cut:
