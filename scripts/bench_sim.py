@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -104,6 +105,21 @@ async def _replay(h, seconds: float) -> dict:
             "client_lag_p99_ms": lags[int(len(lags) * 0.99)] if lags else float("nan")}
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (so the figure survives a busy machine)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(h, seconds: float, concurrency: int, orders: bool) -> tuple[float, int, float]:
+    """(requests/s, errors, sim CPU microseconds per request)."""
+    c0, t0 = _cpu_s(h.pid), time.monotonic()
+    rate, errors = asyncio.run(_rate(h.rest_url, seconds, concurrency, orders))
+    n = rate * (time.monotonic() - t0)
+    return rate, errors, (_cpu_s(h.pid) - c0) / max(n, 1) * 1e6
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -112,13 +128,17 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=10.0)
     args = ap.parse_args()
 
+    load = os.getloadavg()[0]
     with start_sim(extra_args=["--no-rate-limits", "--log-level", "warning"]) as h:
-        ping_rate, ping_err = asyncio.run(_rate(h.rest_url, args.seconds, args.concurrency, orders=False))
-        order_rate, order_err = asyncio.run(_rate(h.rest_url, args.seconds, args.concurrency, orders=True))
+        ping_rate, ping_err, ping_us = _measure(h, args.seconds, args.concurrency, orders=False)
+        order_rate, order_err, order_us = _measure(h, args.seconds, args.concurrency, orders=True)
     print(f"(1) order requests: {order_rate:,.0f} signed req/s (new+cancel, {args.concurrency} concurrent "
-          f"clients, {order_err} errors); baseline unsigned ping {ping_rate:,.0f} req/s "
+          f"aiohttp clients in one process, {order_err} errors); baseline unsigned ping {ping_rate:,.0f} req/s "
           f"({ping_err} errors); ratio {order_rate / ping_rate:.2f}; target >= 1,000 req/s: "
           f"{'OK' if order_rate >= 1000 else 'MISSED'}")
+    print(f"    sim CPU per request: order {order_us:,.0f} us, ping {ping_us:,.0f} us (ratio "
+          f"{order_us / ping_us:.2f}) -> one sim core sustains ~{1e6 / order_us:,.0f} order req/s; "
+          f"load average at start {load:.1f} on {os.cpu_count()} cores")
     if not RECORDING.exists():
         print(f"(2) replay: skipped, {RECORDING} not found")
         return
