@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from hftctl.errors import HftctlError
-from hftctl.ipc import BroadcastReader, BroadcastWriter, Overrun, Received, WriterGone
+from hftctl.ipc import BroadcastReader, BroadcastWriter, Overrun, Received, WriterGone, inspect_readers
 from hftctl.ipc import ring as R
 from tests.ipc_helpers import CTX, chan, procs, record_offsets, start  # noqa: F401
 
@@ -352,6 +352,11 @@ def test_reader_slots_and_bot_ids(chan):
         with pytest.raises(HftctlError, match="bot id 1 is taken"):
             BroadcastReader.attach(chan, bot_id=1, timeout=0.1)
         assert {x.bot_id: x.pid for x in w.readers()} == {1: os.getpid(), 2: os.getpid(), 3: os.getpid()}
+        w.publish(b"m")
+        readers[0].poll()
+        seen_elsewhere = [x.as_dict() for x in inspect_readers(chan)]   # what `hftctl health` sees
+        assert seen_elsewhere == [x.as_dict() for x in w.readers()]
+        assert [(x["bot_id"], x["lag"], x["alive"]) for x in seen_elsewhere] == [(1, 0, True), (2, 1, True), (3, 1, True)]
     finally:
         for r in readers:
             r.close()

@@ -5,7 +5,7 @@
 directions with schema encoding; ``segments`` lists and cleans hftctl's /dev/shm objects.
 """
 
-from hftctl.ipc.broadcast import BroadcastReader, BroadcastWriter
+from hftctl.ipc.broadcast import BroadcastReader, BroadcastWriter, ReaderInfo, inspect_readers
 from hftctl.ipc.endpoint import BotEndpoint, ConnectorEndpoint
 from hftctl.ipc.request import RequestReader, RequestWriter
 from hftctl.ipc.ring import Overrun, Received, Request, WriterGone
@@ -14,5 +14,5 @@ from hftctl.ipc.segments import SegmentInfo, clean_stale, list_segments
 __all__ = [
     "BroadcastReader", "BroadcastWriter", "BotEndpoint", "ConnectorEndpoint", "RequestReader",
     "RequestWriter", "Overrun", "Received", "Request", "WriterGone", "SegmentInfo", "clean_stale",
-    "list_segments",
+    "list_segments", "ReaderInfo", "inspect_readers",
 ]

@@ -17,9 +17,9 @@ import logging
 import os
 from collections.abc import Sequence
 import time
-import zlib
 
 import posix_ipc
+from xxhash import xxh3_64_intdigest
 
 from hftctl.errors import HftctlError
 from hftctl.ipc import ring as R
@@ -37,7 +37,8 @@ CHANNEL = "bc"
 DEFAULT_CAPACITY = 8 << 20
 DEFAULT_MAX_READERS = 200
 
-_crc32 = zlib.crc32
+_hash = xxh3_64_intdigest
+_M64 = 0xFFFF_FFFF_FFFF_FFFF
 _tuple_new = tuple.__new__
 _Received = R.Received
 _Request = R.Request
@@ -151,13 +152,13 @@ class BroadcastWriter:
             gap = self._cap - off
             h[H_TAIL_INTENT] = pos + gap + rec
             if gap >= _REC_BYTES:
-                _REC.pack_into(mm, DATA_OFF + off, seq, PAD, 0, 0, 0)
+                _REC.pack_into(mm, DATA_OFF + off, seq, PAD, 0, 0)
             pos += gap
             off = 0
         else:
             h[H_TAIL_INTENT] = pos + rec
         base = DATA_OFF + off
-        _REC.pack_into(mm, base, seq, n, dest, _crc32(payload, seq ^ (n << 8) ^ (dest << 20)), 0)
+        _REC.pack_into(mm, base, seq, n, dest, _hash(payload, (seq ^ (n << 20) ^ (dest << 44)) & _M64))
         mm[base + _REC_BYTES:base + _REC_BYTES + n] = payload
         h[H_LATEST] = pos
         self._tail = pos = pos + rec
@@ -194,13 +195,13 @@ class BroadcastWriter:
                 gap = cap - off
                 h[H_TAIL_INTENT] = pos + gap + rec
                 if gap >= _REC_BYTES:
-                    _REC.pack_into(mm, DATA_OFF + off, seq, PAD, 0, 0, 0)
+                    _REC.pack_into(mm, DATA_OFF + off, seq, PAD, 0, 0)
                 pos += gap
                 off = 0
             else:
                 h[H_TAIL_INTENT] = pos + rec
             base = DATA_OFF + off
-            _REC.pack_into(mm, base, seq, n, dest, _crc32(payload, seq ^ (n << 8) ^ (dest << 20)), 0)
+            _REC.pack_into(mm, base, seq, n, dest, _hash(payload, (seq ^ (n << 20) ^ (dest << 44)) & _M64))
             mm[base + _REC_BYTES:base + _REC_BYTES + n] = payload
             start = pos
             pos += rec
@@ -244,16 +245,7 @@ class BroadcastWriter:
 
     def readers(self) -> list[ReaderInfo]:
         """Attached readers (and departed ones not yet reaped) with their lag in messages."""
-        out = []
-        last = self._seq - 1
-        for slot in range(self._max_readers):
-            pid = self._slots[slot * 4 + S_PID]
-            if not pid:
-                continue
-            seen = self._slots[slot * 4 + S_SEQ]
-            out.append(ReaderInfo(slot + 1, pid, seen, max(0, last - seen), self._slots[slot * 4 + S_LOST],
-                                  self._seg.lock_held(SLOT_LOCK_BASE + slot)))
-        return out
+        return _reader_infos(self._seg, self._slots, self._max_readers, self._seq - 1)
 
     def reap(self) -> list[int]:
         """Free the slots of readers that died or closed; returns their bot ids (cancel their orders)."""
@@ -390,7 +382,7 @@ class BroadcastReader:
                 self._cursor = cur + cap - off
                 continue
             base = DATA_OFF + off
-            seq, n, dest, crc, _ = _REC.unpack_from(mm, base)
+            seq, n, dest, digest = _REC.unpack_from(mm, base)
             if seq != self._expect or n > self._max_payload:
                 if h[H_TAIL_INTENT] - cap > cur:
                     return self._resync("lapped")
@@ -404,7 +396,7 @@ class BroadcastReader:
             self._cursor = cur + ((_REC_BYTES + n + 7) & ~7)
             self._expect = seq + 1
             self._slot_q[S_SEQ] = seq
-            if _crc32(data, seq ^ (n << 8) ^ (dest << 20)) != crc:
+            if _hash(data, (seq ^ (n << 20) ^ (dest << 44)) & _M64) != digest:
                 return self._lost(1, f"corrupt: checksum mismatch at seq {seq}")
             if dest and dest != self.bot_id:
                 continue
@@ -434,7 +426,7 @@ class BroadcastReader:
                     cur += cap - off
                     continue
                 base = DATA_OFF + off
-                seq, n, dest, crc, _ = _REC.unpack_from(mm, base)
+                seq, n, dest, digest = _REC.unpack_from(mm, base)
                 if seq != expect or n > maxp:
                     if n == PAD and seq == expect and h[H_TAIL_INTENT] - cap <= cur:
                         cur += cap - off
@@ -445,7 +437,7 @@ class BroadcastReader:
                     break
                 cur += (_REC_BYTES + n + 7) & ~7
                 expect = seq + 1
-                if _crc32(data, seq ^ (n << 8) ^ (dest << 20)) != crc:
+                if _hash(data, (seq ^ (n << 20) ^ (dest << 44)) & _M64) != digest:
                     self._cursor, self._expect = cur, expect
                     out.append(self._lost(1, f"corrupt: checksum mismatch at seq {seq}"))
                     return out
@@ -491,10 +483,10 @@ class BroadcastReader:
         for _ in range(100):
             latest = h[H_LATEST]
             base = DATA_OFF + (latest & self._mask)
-            seq, n, dest, crc, _ = _REC.unpack_from(self._mm, base)
-            ok = n <= self._max_payload and _crc32(
+            seq, n, dest, digest = _REC.unpack_from(self._mm, base)
+            ok = n <= self._max_payload and _hash(
                 self._mm[base + _REC_BYTES:base + _REC_BYTES + n],
-                seq ^ (n << 8) ^ (dest << 20)) == crc
+                (seq ^ (n << 20) ^ (dest << 44)) & _M64) == digest
             if h[H_TAIL_INTENT] - self._cap <= latest:
                 return (latest, seq, n) if ok else None
         return None  # the writer kept lapping us while we looked; try again on the next poll
@@ -624,6 +616,39 @@ class BroadcastReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _reader_infos(seg: Segment, slots, max_readers: int, last_seq: int) -> list[ReaderInfo]:
+    out = []
+    for slot in range(max_readers):
+        pid = slots[slot * 4 + S_PID]
+        if not pid:
+            continue
+        seen = slots[slot * 4 + S_SEQ]
+        out.append(ReaderInfo(slot + 1, pid, seen, max(0, last_seq - seen), slots[slot * 4 + S_LOST],
+                              seg.lock_held(SLOT_LOCK_BASE + slot)))
+    return out
+
+
+def inspect_readers(name: str) -> list[ReaderInfo]:
+    """The readers of connector NAME's broadcast channel, seen from any process (health checks)."""
+    check_name(name)
+    try:
+        seg = Segment.open(shm_name(name, CHANNEL))
+    except FileNotFoundError:
+        raise HftctlError(f"no broadcast channel for connector {name!r}") from None
+    try:
+        h = R.check_header(seg.mm, seg.size, R.KIND_BROADCAST, f"broadcast channel {name!r}")
+        max_readers = h[H_MAX_SLOTS]
+        last = h[H_WRITE_SEQ] - 1
+        h.release()
+        slots = memoryview(seg.mm)[SLOTS_OFF:SLOTS_OFF + max_readers * SLOT_BYTES].cast("Q")
+        try:
+            return _reader_infos(seg, slots, max_readers, last)
+        finally:
+            slots.release()
+    finally:
+        seg.close()
 
 
 def _try_open_live(path: str, not_generation: int) -> Segment | None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-import zlib
 
 import posix_ipc
+from xxhash import xxh3_64_intdigest
 
 from hftctl.errors import HftctlError
 from hftctl.ipc import ring as R
@@ -39,7 +39,8 @@ DEFAULT_CAPACITY = 2 << 20
 LOCK_TIMEOUT = 5.0       # a send gives up after this long without the lock
 ANONYMOUS_HOLD = 1.0     # lock held with no owner pid and no epoch change this long = holder died
 
-_crc32 = zlib.crc32
+_hash = xxh3_64_intdigest
+_M64 = 0xFFFF_FFFF_FFFF_FFFF
 _tuple_new = tuple.__new__
 _Received = R.Received
 _Request = R.Request
@@ -108,7 +109,7 @@ class RequestReader:
                 self._advance(cur + cap - off)
                 continue
             base = DATA_OFF + off
-            seq, n, sender, crc, _ = _REC.unpack_from(mm, base)
+            seq, n, sender, digest = _REC.unpack_from(mm, base)
             if n == PAD and seq == self._expect:
                 self._advance(cur + cap - off)
                 continue
@@ -125,7 +126,7 @@ class RequestReader:
             self._cursor = cur = cur + ((_REC_BYTES + n + 7) & ~7)
             h[H_HEAD] = cur     # writers may now reuse the space
             h[H_READ_SEQ] = seq
-            if _crc32(data, seq ^ (n << 8) ^ (sender << 20)) != crc:
+            if _hash(data, (seq ^ (n << 20) ^ (sender << 44)) & _M64) != digest:
                 return self._corrupt(1, f"checksum mismatch at seq {seq}")
             return _tuple_new(_Request, (seq, sender, data))
 
@@ -276,13 +277,13 @@ class RequestWriter:
             seq = h[H_WRITE_SEQ]
             if gap:
                 if gap >= _REC_BYTES:
-                    _REC.pack_into(mm, DATA_OFF + off, seq, PAD, 0, 0, 0)
+                    _REC.pack_into(mm, DATA_OFF + off, seq, PAD, 0, 0)
                 pos += gap
                 off = 0
             base = DATA_OFF + off
             sender = self.sender
             _REC.pack_into(mm, base, seq, n, sender,
-                           _crc32(payload, seq ^ (n << 8) ^ (sender << 20)), 0)
+                           _hash(payload, (seq ^ (n << 20) ^ (sender << 44)) & _M64))
             mm[base + _REC_BYTES:base + _REC_BYTES + n] = payload
             h[H_TAIL] = pos + rec
             h[H_WRITE_SEQ] = seq + 1
