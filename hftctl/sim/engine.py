@@ -463,18 +463,21 @@ class SimEngine:
                 or (o.side < 0 and bb is not None and o.price_ticks <= bb)]
         if not hits:
             return
+        # best-priced orders first; each takes from what is offered at or through its price,
+        # minus what better-priced orders already took on this update
         hits.sort(key=lambda o: (-o.price_ticks * o.side, o.order_id))
-        offered = {1: sum(n for t, n in book.asks.items() if t <= max(o.price_ticks for o in hits if o.side > 0))
-                   if any(o.side > 0 for o in hits) else 0,
-                   -1: sum(n for t, n in book.bids.items() if t >= min(o.price_ticks for o in hits if o.side < 0))
-                   if any(o.side < 0 for o in hits) else 0}
+        used = {1: 0, -1: 0}
         for o in hits:
             if not o.is_open:
                 continue
-            n = min(o.remaining, offered[o.side])
+            if o.side > 0:
+                offered = sum(n for t, n in book.asks.items() if t <= o.price_ticks)
+            else:
+                offered = sum(n for t, n in book.bids.items() if t >= o.price_ticks)
+            n = min(o.remaining, offered - used[o.side])
             if n <= 0:
                 continue
-            offered[o.side] -= n
+            used[o.side] += n
             self._fill(o, n, o.price_ticks, is_maker=True)
 
     # ---- account views -----------------------------------------------------------------

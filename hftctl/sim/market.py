@@ -189,6 +189,8 @@ class ReplayMarket:
         self.loop = loop
         self.stats = ReplayStats(self.symbol)
         self._start_book: tuple[dict, dict] | None = None
+        self._first_u: int | None = None      # first depth id and trade id after the snapshot:
+        self._first_t: int | None = None      # where a loop's ids restart from
 
     async def run(self) -> None:
         try:
@@ -243,13 +245,11 @@ class ReplayMarket:
                     if self.stats.lines_emitted % 200 == 0:
                         await asyncio.sleep(0)      # behind schedule: still serve clients
                 ids = self._emit(raw)
-                if first_body_ids is None and ids is not None:
+                if ids is not None and (first_body_ids is None or not first_body_ids[1]):
                     first_body_ids = ids
                 self.stats.lines_emitted += 1
-                self.stats.recorded_elapsed_s += 0 if ts0 is None else 0
                 self.stats.wall_elapsed_s = time.monotonic() - wall0
-                self._recorded_now = (ts - ts0) / 1e9
-                self.stats.recorded_elapsed_s = self.stats.loops * self._span() + self._recorded_now
+                self.stats.recorded_elapsed_s = self.stats.loops * self._span() + (ts - ts0) / 1e9
             if not self.loop:
                 self.stats.finished = True
                 log.info("replay of %s finished (%d messages)", self.path, self.stats.lines_emitted)
@@ -260,7 +260,7 @@ class ReplayMarket:
             nxt = seq.last_u + 1 - seq.offset
             engine.market_depth(symbol, bids, asks, nxt, nxt)
             if first_body_ids is not None:
-                engine.rebase(symbol, first_body_ids[0], first_body_ids[1])
+                engine.rebase(symbol, first_body_ids[0], first_body_ids[1] or None)
 
     def _span(self) -> float:
         return (self.info.last_ts - self.info.first_ts) / 1e9
@@ -278,19 +278,22 @@ class ReplayMarket:
             if kind.startswith("depth"):
                 lag = d.get("E", 0) - d.get("T", d.get("E", 0))
                 engine.market_depth(symbol, d["b"], d["a"], d["U"], d["u"], lag)
-                self._first_u = getattr(self, "_first_u", d["U"])
+                if self._first_u is None:
+                    self._first_u = d["U"]
             elif kind == "trade":
                 engine.market_trade(symbol, d["p"], d["q"], d["m"], d["t"], d["E"] - d["T"])
-                self._first_t = getattr(self, "_first_t", d["t"])
+                if self._first_t is None:
+                    self._first_t = d["t"]
             elif kind == "aggTrade":
                 engine.market_trade(symbol, d["p"], d["q"], d["m"], d["a"], d["E"] - d["T"])
-                self._first_t = getattr(self, "_first_t", d["a"])
+                if self._first_t is None:
+                    self._first_t = d["a"]
             elif kind == "bookTicker":
                 engine.market_book_ticker(symbol, d["b"], d["B"], d["a"], d["A"], d.get("u"),
                                           d.get("E", 0) - d.get("T", d.get("E", 0)))
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("skipping malformed %s message in %s: %s", kind, self.path, exc)
             return None
-        if hasattr(self, "_first_u") and hasattr(self, "_first_t"):
-            return self._first_u, self._first_t
+        if self._first_u is not None:
+            return self._first_u, self._first_t if self._first_t is not None else 0
         return None
