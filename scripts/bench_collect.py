@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Benchmark `hftctl collect` against the sim replaying the real btcusdt recording.
+
+One invocation, same machine, same stream, same time window, so the ratios mean something:
+- baseline: a bare aiohttp client on the same combined stream that only counts messages
+  (the floor any Python websocket recorder pays to receive);
+- collect: `hftctl collect binancefutures btcusdt` (parse + sequence check + write + gzip).
+Both run side by side against one `hftctl sim --replay ... --speed 10 --loop`. Costs are taken
+over a steady-state window (after a warm-up, so interpreter start-up and imports do not count):
+each process's CPU time from /proc/<pid>/stat at the window's edges, and the messages it received
+inside the window by their local receive time (the collector's from its recording). A second
+phase (``--max-speed``, default 100x) shows how far the collector keeps up when the sim sends as fast as it can.
+
+Prints messages/s sustained, CPU seconds per 10,000 messages, the ratio to the baseline and
+whether the collector recorded everything the baseline saw; the last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hftctl.sim.process import start_sim  # noqa: E402
+from hftctl.exchanges.endpoints import public_stream_request  # noqa: E402
+
+RECORDING = ROOT.parent / "shared" / "data" / "recordings" / "usdm" / "btcusdt_20240808.gz"
+
+BASELINE = r"""
+import array, asyncio, sys, time, aiohttp
+async def main(url):
+    stamps = array.array("q")
+    loop = asyncio.get_running_loop()
+    window = loop.run_in_executor(None, sys.stdin.readline)   # "t0 t1" once the window is over
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, max_msg_size=0) as ws:
+            print("connected", flush=True)
+            while not window.done():
+                try:
+                    msg = await ws.receive(timeout=0.2)
+                except asyncio.TimeoutError:
+                    continue
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    stamps.append(time.time_ns())
+                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    break
+    t0, t1 = map(int, (await window).split())
+    print(sum(1 for t in stamps if t0 <= t < t1))
+asyncio.run(main(sys.argv[1]))
+"""
+SETTLE_S = 2.0   # after both clients receive, before the window opens
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def count_messages(out: Path, t0: int, t1: int) -> tuple[int, int, int]:
+    """(market data lines in [t0, t1), all market data lines, snapshot + gap lines)."""
+    import gzip
+    window, data, other = 0, 0, 0
+    for path in out.iterdir():
+        ls = gzip.decompress(path.read_bytes()).splitlines()
+        for line in ls:
+            if line[20:40].startswith(b'{"stream"') and b'"e":"gap"' not in line:
+                data += 1
+                window += t0 <= int(line[:19]) < t1
+            else:
+                other += 1
+    return window, data, other
+
+
+def run_phase(speed: float, seconds: float) -> dict:
+    with start_sim(extra_args=["--replay", str(RECORDING), "--speed", str(speed), "--loop",
+                               "--log-level", "warning"]) as sim, \
+            tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp:
+        url, _ = public_stream_request("binancefutures", sim.ws_url, ["BTCUSDT"])
+        out = Path(tmp)
+        collector = subprocess.Popen(
+            [sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "--out", str(out),
+             "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, "--no-progress", "--log-level", "warning"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        baseline = subprocess.Popen([sys.executable, "-c", BASELINE, url], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+        try:
+            # the window opens once both are receiving (start-up and imports are not measured)
+            assert baseline.stdout.readline().strip() == "connected"
+            deadline = time.monotonic() + 60
+            while not any(p.stat().st_size for p in out.iterdir()):
+                if time.monotonic() > deadline or collector.poll() is not None:
+                    raise SystemExit(f"collector did not start: {collector.stderr.read().decode()[-500:]}")
+                time.sleep(0.1)
+            time.sleep(SETTLE_S)
+            t0 = time.time_ns()
+            cpu0 = cpu_of(collector.pid), cpu_of(baseline.pid)
+            time.sleep(seconds)
+            cpu1 = cpu_of(collector.pid), cpu_of(baseline.pid)
+            t1 = time.time_ns()
+            time.sleep(1.5)  # messages received before t1 reach the collector's file
+            collector.send_signal(signal.SIGINT)
+            base_out, _ = baseline.communicate(f"{t0} {t1}\n", timeout=30)
+            _, err = collector.communicate(timeout=30)
+        finally:
+            for p in (collector, baseline):
+                if p.poll() is None:
+                    p.send_signal(signal.SIGKILL)
+                    p.wait()
+        if collector.returncode != 0:
+            raise SystemExit(f"collector failed: {err.decode()[-500:]}")
+        window, total, other = count_messages(out, t0, t1)
+        base_n = int(base_out.strip() or 0)
+        c_cpu, b_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+        result = {"speed": speed, "seconds": seconds, "messages": window, "messages_total": total,
+                  "snapshot_or_gap_lines": other, "msgs_per_s": window / seconds,
+                  "collect_cpu_s": c_cpu, "collect_cpu_per_10k": c_cpu / window * 10_000 if window else float("nan"),
+                  "collect_cpu_share": c_cpu / seconds,
+                  "baseline_messages": base_n, "baseline_cpu_s": b_cpu,
+                  "baseline_cpu_per_10k": b_cpu / base_n * 10_000 if base_n else float("nan")}
+        result["cpu_ratio_vs_baseline"] = result["collect_cpu_per_10k"] / result["baseline_cpu_per_10k"]
+        return result
+
+
+def report(title: str, r: dict) -> None:
+    print(title)
+    print(f"  collect : {r['messages']:>8} messages  {r['msgs_per_s']:>8.0f} msg/s  "
+          f"{r['collect_cpu_per_10k']:.3f} CPU s / 10k msgs  ({100 * r['collect_cpu_share']:.0f}% of a core)")
+    print(f"  baseline: {r['baseline_messages']:>8} messages  {r['baseline_messages'] / r['seconds']:>8.0f} msg/s  "
+          f"{r['baseline_cpu_per_10k']:.3f} CPU s / 10k msgs  (receive-only client)")
+    print(f"  collect CPU per message / baseline: {r['cpu_ratio_vs_baseline']:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    ap.add_argument("--speed", type=float, default=10.0, help="replay speed of the main phase")
+    ap.add_argument("--max-speed", type=float, default=100.0, help="replay speed of the stress phase (0: skip)")
+    args = ap.parse_args()
+    if not RECORDING.exists():
+        raise SystemExit(f"recording not found: {RECORDING}")
+
+    main_phase = run_phase(args.speed, args.seconds)
+    report(f"sim replay at {args.speed:g}x, {args.seconds:g} s steady-state window:", main_phase)
+    result = {"main": main_phase}
+    if args.max_speed > 0:
+        stress = run_phase(args.max_speed, args.seconds)
+        report(f"sim replay at {args.max_speed:g}x (as fast as the sim sends), {args.seconds:g} s window:", stress)
+        result["stress"] = stress
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
