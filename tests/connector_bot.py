@@ -23,14 +23,14 @@ from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import BotEndpoint
 from hftctl.ipc.ring import Overrun, WriterGone
 
-TICK, LOT = 0.1, 0.001
-FAR = 3000 * TICK     # far enough from the touch never to fill during a test
+TICK, LOT = 0.1, 0.001      # --tick/--lot override (e.g. spot BTCUSDT: 0.01 / 0.00001)
+FAR = 300.0                 # price distance that never fills during a test
 
 
 class View:
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, tick: float, lot: float) -> None:
         self.symbol = symbol
-        self.book = OrderBook(TICK, LOT)
+        self.book = OrderBook(tick, lot)
         self.book_ok = False
         self.orders: dict[int, dict] = {}
         self.position = 0.0
@@ -42,6 +42,7 @@ class View:
         self.snapshots = 0
         self.overruns = 0
         self.rejects: list[str] = []
+        self.balances: dict[str, list[float]] = {}
 
     def on(self, m: s.Message) -> None:
         t = type(m)
@@ -68,6 +69,8 @@ class View:
                 self.rejects.append(f"{m.order_id}: {m.reason}")
         elif t is s.Position and m.symbol == self.symbol:
             self.position = m.qty
+        elif t is s.Balance:
+            self.balances[m.asset] = [m.wallet, m.available]
         elif t is s.Error:
             self.errors.append(f"{m.code} {m.message} req={m.req_id}")
 
@@ -83,6 +86,7 @@ class View:
             "position": self.position, "fills": self.fills, "filled_signed": self.filled_signed,
             "errors": self.errors, "rejects": self.rejects, "cids_seen": sorted(self.cids_seen),
             "clears": self.clears, "snapshots": self.snapshots, "overruns": self.overruns,
+            "balances": self.balances,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -97,7 +101,11 @@ def main() -> None:
     ap.add_argument("--mode", choices=("flow", "rest"), default="flow")
     ap.add_argument("--flow-seconds", type=float, default=10.0)
     ap.add_argument("--qty", type=float, default=0.01)
+    ap.add_argument("--no-modify", action="store_true", help="the exchange has no amend (spot)")
+    ap.add_argument("--tick", type=float, default=TICK)
+    ap.add_argument("--lot", type=float, default=LOT)
     args = ap.parse_args()
+    tick = args.tick
 
     dump_now = False
     stop = False
@@ -114,8 +122,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_term)
 
     ep = BotEndpoint.attach(args.name, f"testbot-{os.getpid()}", timeout=10)
-    view = View(args.symbol)
-    ep.send(s.RegisterInstrument(ep.bot_id, args.symbol, TICK, LOT))
+    view = View(args.symbol, tick, args.lot)
+    ep.send(s.RegisterInstrument(ep.bot_id, args.symbol, tick, args.lot))
     req = iter(range(1, 1 << 30))
     next_oid = iter(range(1, 1 << 30))
     placed_at: dict[int, float] = {}
@@ -127,7 +135,7 @@ def main() -> None:
     def submit(side: int, px: float, qty: float, typ: str = "limit", tif: str = "gtc") -> int:
         oid = next(next_oid)
         placed_at[oid] = time.monotonic()
-        ep.send(s.SubmitOrder(ep.bot_id, next(req), args.symbol, oid, side, round(px, 1), qty, typ, tif))
+        ep.send(s.SubmitOrder(ep.bot_id, next(req), args.symbol, oid, side, round(round(px / tick) * tick, 8), qty, typ, tif))
         return oid
 
     while not stop:
@@ -160,8 +168,8 @@ def main() -> None:
         if args.mode == "rest":
             # Orders far from the touch that stay open: for the kill and isolation tests.
             if step < 3:
-                submit(1, bb - FAR - step * TICK, args.qty)
-                submit(-1, ba + FAR + step * TICK, args.qty)
+                submit(1, bb - FAR - step * tick, args.qty)
+                submit(-1, ba + FAR + step * tick, args.qty)
                 step += 1
             elif step == 3 and len(view.open_ids()) >= 6:
                 view.dump(args.out, ep.bot_id)
@@ -171,13 +179,14 @@ def main() -> None:
         if step == 0:
             submit(1, bb - FAR, args.qty)                          # 1: will be modified
             submit(-1, ba + FAR, args.qty)                         # 2: will be cancelled
-            submit(1, bb - FAR - 10 * TICK, args.qty, tif="gtx")  # 3: post-only, stays open
+            submit(1, bb - FAR - 10 * tick, args.qty, tif="gtx")  # 3: post-only, stays open
             step = 1
         elif step == 1 and all(view.orders.get(i, {}).get("status") == "new" for i in (1, 2, 3)):
-            ep.send(s.ModifyOrder(ep.bot_id, next(req), args.symbol, 1, round(bb - FAR + 10 * TICK, 1), args.qty * 2))
+            if not args.no_modify:
+                ep.send(s.ModifyOrder(ep.bot_id, next(req), args.symbol, 1, round(bb - FAR + 10 * tick, 8), args.qty * 2))
             ep.send(s.CancelOrder(ep.bot_id, next(req), args.symbol, 2))
             submit(1, 0.0, args.qty, typ="market", tif="ioc")      # 4: market buy, fills
-            submit(1, ba + 100 * TICK, args.qty, tif="gtx")        # 5: post-only through the ask: refused
+            submit(1, ba + 30.0, args.qty, tif="gtx")              # 5: post-only through the ask: refused
             step = 2
             flow_end = now + args.flow_seconds
         elif step == 2:

@@ -60,10 +60,10 @@ class Proc:
 
 @contextmanager
 def connector(name: str, config: Path, tmp: Path, env: dict | None = None,
-              args: list[str] | None = None) -> Iterator[Proc]:
+              args: list[str] | None = None, exchange: str = "binancefutures") -> Iterator[Proc]:
     log = tmp / f"connector-{name}.log"
     with open(log, "wb") as f:
-        p = subprocess.Popen([sys.executable, "-m", "hftctl", "connector", name, "binancefutures",
+        p = subprocess.Popen([sys.executable, "-m", "hftctl", "connector", name, exchange,
                               str(config), *(args or [])], stdout=f, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, cwd=ROOT, env={**os.environ, **(env or {})})
     proc = Proc(p, log)

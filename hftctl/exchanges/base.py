@@ -137,8 +137,9 @@ class ExchangeClient(ABC):
 # Exchange name -> module that provides ``load_config(reader)`` and ``create_client(config)``.
 _MODULES = {
     "binancefutures": "hftctl.exchanges.binancefutures.client",
+    "binancespot": "hftctl.exchanges.binancespot.client",
 }
-_NOT_YET = {"binancespot", "bybit"}
+_NOT_YET = {"bybit"}
 
 
 def exchange_module(name: str) -> Any:

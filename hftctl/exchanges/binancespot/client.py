@@ -1,0 +1,67 @@
+"""Binance spot behind :class:`hftctl.exchanges.base.ExchangeClient`, on the shared Binance base.
+
+What differs from USD-M futures: /api/v3 paths, the depth bridge rule (``U <= lastUpdateId+1``),
+``executionReport``/``outboundAccountPosition`` on the user stream, post-only as
+``LIMIT_MAKER``, no positions, and no amend (ModifyOrder is refused with a clear error).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hftctl.exchanges.base import ExchangeRejected, Instrument, OrderRequest
+from hftctl.exchanges.binancefutures import orders
+from hftctl.exchanges.binancefutures.client import BinanceClient
+from hftctl.exchanges.binancefutures.config import BinanceConfig, load_config
+from hftctl.exchanges.binancespot import messages as spot_wire
+from hftctl.ipc.schema import Balance, OrderUpdate, Position
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BinanceSpotClient", "load_config", "create_client"]
+
+
+def create_client(cfg: BinanceConfig) -> "BinanceSpotClient":
+    return BinanceSpotClient(cfg)
+
+
+class BinanceSpotClient(BinanceClient):
+    name = "binancespot"
+    wire = spot_wire
+    time_path = "/api/v3/time"
+    order_path = "/api/v3/order"
+    open_orders_path = "/api/v3/openOrders"
+    cancel_all_path = "/api/v3/openOrders"
+    listen_key_path = "/api/v3/userDataStream"
+    depth_first_offset = 1
+
+    def new_order_params(self, req: OrderRequest) -> dict[str, str]:
+        p = orders.new_order_params(req)
+        if req.order_type == "limit" and req.time_in_force == "gtx":
+            p["type"] = "LIMIT_MAKER"        # spot's post-only; it takes no timeInForce
+            del p["timeInForce"]
+        return p
+
+    def _on_user_event(self, msg: dict, local_ts: int) -> None:
+        kind = msg.get("e")
+        try:
+            if kind == "executionReport":
+                self.sink.order(spot_wire.execution_report(msg, local_ts))
+            elif kind == "outboundAccountPosition":
+                for b in spot_wire.account_position(msg):
+                    self.sink.balance(b)
+            else:
+                log.debug("user stream: %s ignored", kind)
+        except spot_wire.MalformedMessage as e:
+            log.warning("user stream: malformed %s skipped: %s", kind, e)
+
+    async def modify(self, instrument: Instrument, client_order_id: str, side: int,
+                     px: float, qty: float) -> OrderUpdate:
+        raise ExchangeRejected(-1, "binancespot has no order amend; cancel and submit instead")
+
+    async def positions(self) -> list[Position]:
+        return []     # spot has balances only
+
+    async def balances(self) -> list[Balance]:
+        body = await self.rest.signed("GET", "/api/v3/account", {}, safe=True)
+        return spot_wire.account_balances(body)
