@@ -151,7 +151,7 @@ def test_both_bots_live_then_sigint_leaves_no_orders(tmp_path: Path, shared_data
         assert "Traceback" not in mm_text + obi_text
 
 
-def test_dry_run_sends_no_order(tmp_path: Path, shared_data: Path):
+def test_dry_run_sends_no_order_and_dead_connector_stops_bot(tmp_path: Path, shared_data: Path):
     with stack(tmp_path, shared_data) as (sim, name):
         assert sim_state(sim)["counters"]["orders_received"] == 0
         mm_out, obi_out = tmp_path / "mm.out", tmp_path / "obi.out"
@@ -176,10 +176,8 @@ def test_dry_run_sends_no_order(tmp_path: Path, shared_data: Path):
         assert "] Mid: " in obi_text
         assert "(virtual)" in mm_text
 
-
-def test_bot_exits_with_clear_error_when_connector_dies(tmp_path: Path, shared_data: Path):
-    with stack(tmp_path, shared_data) as (sim, name):
-        out = tmp_path / "mm.out"
+        # then the connector dies under a running bot: one clear line, exit 1
+        out = tmp_path / "mm2.out"
         mm = start_bot("mm", "--connector", name, "--symbol", "ethusdt", "--tick-size", "0.01",
                        "--order-qty", "0.05", "--dry-run", out=out)
         try:
@@ -187,8 +185,7 @@ def test_bot_exits_with_clear_error_when_connector_dies(tmp_path: Path, shared_d
             while "[    10] Mid:" not in out.read_text():
                 assert mm.poll() is None and time.monotonic() < deadline, out.read_text()
                 time.sleep(0.2)
-            conn_pid = _connector_pid(name)
-            os.kill(conn_pid, signal.SIGKILL)
+            os.kill(_connector_pid(name), signal.SIGKILL)
             mm.wait(20)
         finally:
             if mm.poll() is None:
