@@ -227,3 +227,19 @@ def test_chunks_parsed_in_worker_processes_equal(shared_data, monkeypatch):
     parallel = convert(shared_data / CM, jobs=2)
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1 << 62)
     assert np.array_equal(parallel, convert(shared_data / CM, jobs=1))
+
+
+def test_binance_gap_marks_are_not_errors(shared_data, tmp_path):
+    from hftctl.exchanges.endpoints import gap_marker
+
+    with gzip.open(shared_data / CM, "rb") as f:
+        lines = [f.readline() for _ in range(2000)]
+    clean = tmp_path / "clean.gz"
+    clean.write_bytes(gzip.compress(b"".join(lines), 1))
+    lines.insert(1000, lines[1000].split(b" ")[0] + b" "
+                 + gap_marker("binancefutures", "BTCUSD_PERP", "sequence", 1723161255000) + b"\n")
+    marked = tmp_path / "gap.gz"
+    marked.write_bytes(gzip.compress(b"".join(lines), 1))
+    r = read_file(str(marked), ConvertOptions())
+    assert r.problems.skipped == 0
+    assert np.array_equal(r.data, read_file(str(clean), ConvertOptions()).data)

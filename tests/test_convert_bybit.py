@@ -127,3 +127,13 @@ def test_equals_hftbacktest_bybit(tmp_path, depth):
 def test_symbol_seen(tmp_path):
     r = read_file(str(write(tmp_path / "b.gz", messages())), ConvertOptions())
     assert r.symbols == {"btcusdt"}
+
+
+def test_collector_gap_marks_are_not_errors(tmp_path):
+    """hftctl collect writes gap marks where it lost data (endpoints.gap_marker): known, skipped."""
+    from hftctl.exchanges.endpoints import gap_marker
+
+    msgs = messages()
+    msgs.insert(5, json.loads(gap_marker("bybit", "BTCUSDT", "reconnect", T0 + 21)))
+    r = read_file(str(write(tmp_path / "g.gz", msgs)), ConvertOptions())
+    assert r.problems.skipped == 0 and len(r.data) == 17

@@ -34,6 +34,9 @@ class Mapper(ABC):
     def __init__(self, options: MapOptions) -> None:
         self.options = options
         self.symbols: set[str] = set()      # seen in stream names/topics, lower case
+        # Gap marks hftctl's collector writes where it lost data (a reconnect, a sequence gap);
+        # not bad input: the book is rebuilt from the snapshot that follows each of them.
+        self.gaps = 0
 
     @abstractmethod
     def map_chunk(self, table: LineTable, problems: ProblemLog) -> list[RowBlock]:

@@ -108,10 +108,11 @@ def read_file(path: str, options: ConvertOptions,
                 table = split_lines(chunk.data, chunk.first_line, problems)
                 blocks.extend(mapper.map_chunk(table, problems))
         for result in pending:
-            chunk_blocks, chunk_problems, chunk_symbols = result.get()
+            chunk_blocks, chunk_problems, chunk_symbols, chunk_gaps = result.get()
             blocks.extend(chunk_blocks)
             problems.merge(chunk_problems)
             mapper.symbols |= chunk_symbols
+            mapper.gaps += chunk_gaps
     finally:
         if pool is not None:
             pool.terminate()
@@ -120,6 +121,9 @@ def read_file(path: str, options: ConvertOptions,
     data = assemble(blocks)
     if options.only:
         data = data[np.isin(data["ev"] & np.uint64(0xFF), np.array(ONLY_KINDS[options.only], np.uint64))]
+    if mapper.gaps:
+        log.warning("%s: %d gap mark(s): the recorder lost data there; the book restarts from "
+                    "the snapshot after each", path, mapper.gaps)
     if len(mapper.symbols) > 1:
         log.warning("%s: several symbols in one recording (%s); their events are mixed in one array",
                     path, ", ".join(sorted(mapper.symbols)))
@@ -131,7 +135,7 @@ def _map_chunk(exchange: str, map_options: MapOptions, path: str, chunk: Chunk):
     problems = ProblemLog(path)
     mapper = make_mapper(exchange, map_options)
     table = split_lines(chunk.data, chunk.first_line, problems)
-    return mapper.map_chunk(table, problems), problems, mapper.symbols
+    return mapper.map_chunk(table, problems), problems, mapper.symbols, mapper.gaps
 
 
 def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:

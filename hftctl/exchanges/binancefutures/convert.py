@@ -58,7 +58,9 @@ class BinanceMapper(Mapper):
             "bookTicker": is_stream(b'bookTicker"'),
             "markPrice": is_stream(b"markPrice"),
             "snapshot": table.startswith(b'{"lastUpdateId"'),
+            "gap": is_stream(b'gap"'),          # hftctl collector's lost-data mark
         }
+        self.gaps += int(kinds["gap"].sum())
         known = np.zeros(len(table), bool)
         for mask in kinds.values():
             known |= mask

@@ -49,6 +49,9 @@ class BybitMapper(Mapper):
         ignored = np.zeros(len(table), bool)
         for name in IGNORED_TOPICS:
             ignored |= has_topic & rows_startwith(topic, name)
+        gap = has_topic & rows_startwith(topic, b"gap.")       # hftctl collector's lost-data mark
+        self.gaps += int(gap.sum())
+        ignored |= gap
         control = np.zeros(len(table), bool)
         for name in CONTROL:
             control |= table.startswith(name)
