@@ -10,19 +10,20 @@ import pytest
 from hftctl.book import OrderBook
 from hftctl.exchanges.binancefutures import messages as wire
 from hftctl.exchanges.binancefutures.depth_sync import DepthSync
+from hftctl.exchanges.binancespot import messages as spot_wire
 from hftctl.ipc.schema import DepthClear, DepthDiff, DepthSnapshot
 
 
-def _load(shared_data, limit=30_000):
+def _load(shared_data, limit=30_000, path="recordings/usdm/btcusdt_20240808.gz"):
     """(snapshot body, [depth events]) from the recording, in receive order."""
     snap, events = None, []
-    with gzip.open(shared_data / "recordings/usdm/btcusdt_20240808.gz") as f:
+    with gzip.open(shared_data / path) as f:
         for line in f:
             _, raw = line.split(b" ", 1)
             d = orjson.loads(raw)
             if "lastUpdateId" in d:
                 snap = (d, len(events))
-            elif d["stream"].endswith("@depth@0ms"):
+            elif "@depth@" in d["stream"]:
                 events.append(d["data"])
                 if len(events) >= limit:
                     break
@@ -130,3 +131,19 @@ def test_quiet_snapshot_is_accepted_and_checked_by_the_next_event():
     sync.on_snapshot(wire.DepthSnapshotBody(100, 0, [], []), 0)
     sync.accept_quiet_snapshot()
     assert [type(m) for m in sync.on_update(ev(120, 125, 118), 0)] == [DepthClear]
+
+
+def test_real_spot_recording_syncs_with_the_spot_rule(shared_data):
+    """Spot: drop u <= lastUpdateId, bridge with U <= lastUpdateId + 1 <= u, then U == prev u + 1."""
+    (snap_body, at), events = _load(shared_data, path="recordings/spot/btcusdt_20240808.gz")
+    sync = DepthSync("BTCUSDT", first_offset=1)
+    out = []
+    for i, ev in enumerate(events):
+        if i == at:
+            out += sync.on_snapshot(spot_wire.depth_snapshot(snap_body), 0)
+        out += sync.on_update(spot_wire.depth_update(ev), 0)
+    assert sync.synced and sync.gaps == 0
+    lid = snap_body["lastUpdateId"]
+    applied = [e for e in events if e["u"] > lid]
+    assert applied[0]["U"] <= lid + 1 <= applied[0]["u"]
+    assert [type(m) for m in out].count(DepthDiff) == len(applied)
