@@ -22,6 +22,7 @@ from rich.live import Live
 from hftctl.demo.live import Monitor
 from hftctl.demo.stack import DemoOptions, Stack
 from hftctl.errors import HftctlError
+from hftctl.health import check
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class DemoResult:
     pnl: float | None = None
     orders: int = 0
     recorded_lines: int = 0
+    health: str = ""                    # `hftctl health --connector NAME` verdict just before the stop
+    health_problems: list[str] = field(default_factory=list)
 
 
 def _raise_stopped(signum, frame):
@@ -82,6 +85,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
             con.print(f"stack up: sim :{stack.sim_info['port']}, connector {opts.name}, collector, mm "
                       f"- running {opts.seconds:g}s")
             _watch(stack, monitor, opts.seconds, con, live_display)
+            report = check(opts.name)
+            result.health, result.health_problems = report.verdict, report.problems
         except (KeyboardInterrupt, Stopped):
             result.interrupted = True
             con.print("[yellow]interrupted: stopping everything cleanly[/]")
@@ -192,6 +197,9 @@ def _summary(stack: Stack, result: DemoResult, con: Console) -> None:
     pnl = "-" if result.pnl is None else f"{result.pnl:+.4f} USDT"
     con.print(f"trading: {result.orders} orders sent, {result.fills} fills, final position {result.position:g} "
               f"{stack.symbol}, PnL {pnl}")
+    if result.health:
+        con.print(f"hftctl health --connector {stack.opts.name} before the stop: {result.health}"
+                  + "".join(f"\n  - {p}" for p in result.health_problems))
     codes = ", ".join(f"{k} {v}" for k, v in result.exit_codes.items())
     con.print(f"processes stopped: {codes}" + (f" (killed after timeout: {', '.join(result.killed)})" if result.killed else ""))
     if result.leftovers:

@@ -1,17 +1,18 @@
 """A read-only look at a connector's broadcast channel from outside: owner, heartbeat, readers.
 
 ``hftctl health`` must not attach to a channel (it would take a reader slot and show up as a
-bot), so it maps the segment, reads the header and the reader slots, and asks the kernel which
-slot locks are held. Layout and locks come from ``hftctl.ipc.ring`` / ``hftctl.ipc.segments``.
+bot), so it reads the header (``hftctl.ipc.ring.read_header``), asks the kernel whether the
+owner lock is held, and lists the reader slots with ``hftctl.ipc.broadcast.inspect_readers``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hftctl.errors import HftctlError
 from hftctl.ipc import ring as R
-from hftctl.ipc.broadcast import CHANNEL
-from hftctl.ipc.segments import OWNER_LOCK, SLOT_LOCK_BASE, Segment, shm_name
+from hftctl.ipc.broadcast import CHANNEL, inspect_readers
+from hftctl.ipc.segments import OWNER_LOCK, Segment, shm_name
 
 
 @dataclass
@@ -21,10 +22,6 @@ class RingReader:
     alive: bool             # its slot lock is held (the kernel drops it when the reader dies)
     lag: int | None         # messages published but not yet read (None: has not read yet)
     overruns: int           # messages it lost by falling a whole ring behind
-
-    def as_dict(self) -> dict:
-        return {"bot_id": self.bot_id, "pid": self.pid, "alive": self.alive, "lag": self.lag,
-                "overruns": self.overruns}
 
 
 @dataclass
@@ -49,20 +46,13 @@ def view_broadcast(connector: str) -> RingView | None:
             return None
         view = RingView(connector, hdr.owner_pid, seg.lock_held(OWNER_LOCK) and not hdr.closed,
                         hdr.heartbeat_age, hdr.write_seq - 1)
-        n = min(hdr.max_slots, R.MAX_SLOTS_LIMIT)
-        slots = memoryview(seg.mm)[R.SLOTS_OFF:R.SLOTS_OFF + n * R.SLOT_BYTES].cast("Q")
-        try:
-            last = hdr.write_seq - 1
-            for slot in range(n):
-                pid = slots[slot * 4 + R.S_PID]
-                if not pid:
-                    continue
-                seen = slots[slot * 4 + R.S_SEQ]
-                view.readers.append(RingReader(
-                    slot + 1, pid, seg.lock_held(SLOT_LOCK_BASE + slot),
-                    max(0, last - seen) if seen else None, slots[slot * 4 + R.S_LOST]))
-        finally:
-            slots.release()
-        return view
     finally:
         seg.close()
+    try:
+        readers = inspect_readers(connector)
+    except HftctlError:         # replaced or removed between the two looks
+        readers = []
+    # A reader that has not read anything yet has last_seq 0: its lag is unknown, not "all".
+    view.readers = [RingReader(r.bot_id, r.pid, r.alive, r.lag if r.last_seq else None, r.overruns)
+                    for r in readers]
+    return view
