@@ -61,6 +61,19 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def private_status_dir(tmp_path_factory):
+    """Processes started by tests publish their hftctl.status files in a private directory, so a
+    test run (SIGKILLed bots included) never shows up in, or litters, the user's `hftctl health`."""
+    old = os.environ.get("HFTCTL_STATUS_DIR")
+    os.environ["HFTCTL_STATUS_DIR"] = str(tmp_path_factory.mktemp("hftctl-status"))
+    yield
+    if old is None:
+        os.environ.pop("HFTCTL_STATUS_DIR", None)
+    else:
+        os.environ["HFTCTL_STATUS_DIR"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
 def no_leaked_segments():
     """Fail the run if tests leave hftctl shared-memory segments or semaphores behind."""
     before = _hftctl_segments()
