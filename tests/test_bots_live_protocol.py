@@ -166,3 +166,14 @@ def test_dry_run_bot_sends_no_order_requests(connector):
     time.sleep(0.1)
     kinds = {type(m).__name__ for m in fake.requests}
     assert kinds <= {"Hello", "RegisterInstrument", "SnapshotRequest", "BotHeartbeat", "Bye"}, kinds
+
+
+def test_no_market_data_for_a_symbol_stops_the_bot_with_a_clear_error(connector):
+    name, fake = connector
+    bot = LiveBot(BotEndpoint.attach(name, bot_name="u"), [Instrument("foousdt", 0.1, 0.001)],
+                  name="u", dry_run=True, first_data_timeout_s=0.3)
+    deadline = time.monotonic() + 5
+    while bot.elapse(50_000_000):
+        assert time.monotonic() < deadline
+    assert bot.error is not None and "no market data for FOOUSDT" in bot.error
+    bot.close()

@@ -53,7 +53,8 @@ class LiveBot(Bot):
     """Bot API on live market data from connector NAME; ``dry_run`` keeps orders virtual."""
 
     def __init__(self, transport: Transport, instruments: Sequence[Instrument], *, name: str = "bot",
-                 dry_run: bool = False, model: ExecutionModel = DRY_RUN_MODEL) -> None:
+                 dry_run: bool = False, model: ExecutionModel = DRY_RUN_MODEL,
+                 first_data_timeout_s: float = 30.0) -> None:
         super().__init__(instruments)
         self.transport = transport
         self.dry_run = dry_run
@@ -68,6 +69,10 @@ class LiveBot(Bot):
         self._ex = [VirtualExchange(self._books[k], self._orders[k], self._accounts[k], model)
                     for k in range(len(self.instruments))] if dry_run else []
         self.current_timestamp = time.time_ns()
+        # A symbol the exchange does not know never gets a book; stop with a clear error
+        # instead of waiting forever (only before the first snapshot: later resyncs may be slow).
+        self._no_data_deadline = self.current_timestamp + int(first_data_timeout_s * 1e9)
+        self._has_data = [False] * len(self.instruments)
         # The endpoint already said Hello when it attached.
         for inst in self.instruments:
             self._send(s.RegisterInstrument(self.bot_id, inst.symbol.upper(), inst.tick_size, inst.lot_size))
@@ -121,6 +126,13 @@ class LiveBot(Bot):
 
     def _tick(self, now: int) -> bool:
         self.current_timestamp = now
+        if self._no_data_deadline and now >= self._no_data_deadline:
+            self._no_data_deadline = 0
+            missing = [self.instruments[k].symbol.upper() for k, ok in enumerate(self._has_data) if not ok]
+            if missing:
+                self.error = (f"no market data for {', '.join(missing)} from connector "
+                              f"{getattr(self.transport, 'name', '?')!r} (unknown symbol, or the "
+                              f"connector cannot subscribe to it; see the connector's log)")
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + HEARTBEAT_NS
             self._send(s.BotHeartbeat(self.bot_id, now))
@@ -155,6 +167,7 @@ class LiveBot(Bot):
         if isinstance(msg, s.DepthSnapshot):
             if k is None:
                 return False
+            self._has_data[k] = True
             self._books[k].apply_snapshot(msg.bids, msg.asks)
             if self.dry_run:
                 self._ex[k].on_depth(self.current_timestamp)
@@ -200,7 +213,7 @@ class LiveBot(Bot):
 
     def _on_error(self, e: s.Error) -> bool:
         if e.req_id is None:
-            log.warning("connector error %s: %s", e.code, e.message)
+            log.warning("connector error %s: %s%s", e.code, e.message, f" ({e.symbol})" if e.symbol else "")
             return False
         ref = self._req_orders.pop(e.req_id, None)
         if ref is None:
