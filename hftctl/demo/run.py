@@ -209,4 +209,6 @@ def _summary(stack: Stack, result: DemoResult, con: Console) -> None:
                   + (f" (removed after a killed connector: {', '.join(stack.leftovers_removed)})"
                      if stack.leftovers_removed else ""))
     if result.npz is not None:
-        con.print(f"next: hftctl mm --backtest {result.npz} --plot equity.png")
+        m = stack.market
+        inst = f" --symbol {m.symbol.lower()} --tick-size {m.tick:g} --lot-size {m.lot:g}" if m else ""
+        con.print(f"next: hftctl mm --backtest {result.npz}{inst} --plot equity.png")
