@@ -157,3 +157,25 @@ def test_fault_flags_on_the_command_line():
                 assert gaps >= 2
     with start_sim(extra_args=["--gap-every", "4", "--clock-shift-ms", "5000"]) as h:
         asyncio.run(check(h))
+
+
+def test_listen_key_expires_without_keepalive(tmp_path):
+    """Binance expires a listenKey that is not kept alive (the sim's TTL is configurable)."""
+    cfg = tmp_path / "sim.toml"
+    cfg.write_text("listen_key_ttl_s = 1.5\n")
+
+    async def check(h):
+        async with aiohttp.ClientSession() as s:
+            _, a, _ = await public(s, h.rest_url, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
+            async with s.ws_connect(f"{h.ws_url}/{a['listenKey']}") as ws:
+                t0 = time.monotonic()
+                for _ in range(4):                       # keepalive holds it past its TTL
+                    await asyncio.sleep(0.5)
+                    status, _, _ = await public(s, h.rest_url, "/fapi/v1/listenKey", method="PUT",
+                                                key="hftctl-sim-key")
+                    assert status == 200
+                assert time.monotonic() - t0 > 1.5
+                d = orjson.loads((await ws.receive(timeout=5)).data)     # then it lapses
+                assert d == {"e": "listenKeyExpired", "E": d["E"], "listenKey": a["listenKey"]}
+    with start_sim(extra_args=["--config", str(cfg)]) as h:
+        asyncio.run(check(h))

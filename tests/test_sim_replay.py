@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import subprocess
 import sys
@@ -140,3 +141,26 @@ def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
     assert "Traceback" not in out.stderr
     lines = [ln for ln in out.stderr.strip().splitlines() if ln]
     assert len(lines) == 1 and lines[0].startswith("error: ") and expect in lines[0], out.stderr
+
+
+async def test_malformed_lines_in_a_recording_are_skipped(shared_data, tmp_path):
+    """A recording with a garbled message (e.g. a collector killed mid-write) still replays."""
+    src = _small_recording(shared_data, tmp_path / "small.gz", 300)
+    with gzip.open(src, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    lines.insert(120, b'1723161255400000000 {"stream":"btcusdt@trade","data":{"e":"trade","p":\n')
+    lines.insert(140, b'1723161255400000001 {"stream":"btcusdt@trade","data":{"e":"trade"}}\n')
+    bad = tmp_path / "bad_lines.gz"
+    with gzip.open(bad, "wb") as f:
+        f.writelines(lines)
+    with start_sim(extra_args=["--replay", str(bad), "--speed", "20"]) as h:
+        async with aiohttp.ClientSession() as s:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                state = await (await s.get(f"{h.control_url}/state?depth=1")).json()
+                if state["replay"][0]["finished"]:
+                    break
+                await asyncio.sleep(0.2)
+            rep = state["replay"][0]
+            assert rep["finished"] and rep["skipped"] == 2 and rep["lines_emitted"] > 200, rep
+            assert "skipping malformed" in h.log_text()

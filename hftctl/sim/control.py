@@ -70,7 +70,7 @@ class Control:
                         "wall_elapsed_s": round(r.stats.wall_elapsed_s, 3),
                         "achieved_speed": round(r.stats.achieved_speed, 3),
                         "requested_speed": r.speed, "max_lag_ms": round(r.stats.max_lag_ms, 1),
-                        "finished": r.stats.finished} for r in self.sim.replays],
+                        "finished": r.stats.finished, "skipped": r.stats.skipped} for r in self.sim.replays],
         }
         if symbol:
             body["symbol"] = symbol

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from hftctl.errors import HftctlError
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.recording import RecordingInfo, iter_lines, loads, scan
@@ -161,6 +163,7 @@ class ReplayStats:
     wall_elapsed_s: float = 0.0
     max_lag_ms: float = 0.0
     finished: bool = False
+    skipped: int = 0              # malformed lines / messages left out
 
     @property
     def achieved_speed(self) -> float:
@@ -267,7 +270,15 @@ class ReplayMarket:
 
     def _emit(self, raw: bytes) -> tuple[int, int] | None:
         """Dispatch one recorded line; returns (first depth id, trade id) hints for looping."""
-        msg = loads(self.path, raw)
+        try:
+            msg = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            self.stats.skipped += 1
+            log.warning("skipping malformed line in %s: %s", self.path, exc)
+            return None
+        if not isinstance(msg, dict):
+            self.stats.skipped += 1
+            return None
         stream = msg.get("stream")
         d = msg.get("data")
         if not stream or not isinstance(d, dict):
@@ -291,7 +302,8 @@ class ReplayMarket:
             elif kind == "bookTicker":
                 engine.market_book_ticker(symbol, d["b"], d["B"], d["a"], d["A"], d.get("u"),
                                           d.get("E", 0) - d.get("T", d.get("E", 0)))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.stats.skipped += 1
             log.warning("skipping malformed %s message in %s: %s", kind, self.path, exc)
             return None
         if self._first_u is not None:
