@@ -3,7 +3,6 @@ Binance USD-M futures wire format."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import aiohttp

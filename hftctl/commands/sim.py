@@ -11,7 +11,7 @@ from hftctl.sim.server import SimOptions, run
 
 
 def command(
-    exchange: str = typer.Option("binancefutures", help="Protocol to speak (binancefutures)."),
+    exchange: str = typer.Option("binancefutures", help="Protocol to speak: binancefutures, binancespot or bybit."),
     replay: list[Path] = typer.Option(None, help="Replay a recording (gzip/zstd collector format); repeat for more symbols."),
     speed: float = typer.Option(1.0, help="Replay speed multiplier (x real time)."),
     loop: bool = typer.Option(False, "--loop", help="Restart the replay at its end (sequence numbers keep increasing)."),
