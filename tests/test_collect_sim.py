@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -161,3 +162,29 @@ def test_sigkill_mid_run_leaves_a_readable_recording(tmp_path, shared_data, comp
     # and the converter takes it without a single problem
     rows = read_file(str(path), ConvertOptions())
     assert rows.problems.skipped == 0 and len(rows.data) > 1000
+
+
+def test_ipc_recording_through_a_real_connector_reproduces_the_sims_book(tmp_path, shared_data):
+    from tests.connector_procs import connector, write_config
+
+    name = f"ccol{os.getpid()}"
+    with start_sim(extra_args=replay_args(shared_data)) as sim:
+        cfg = write_config(tmp_path / "connector.toml", sim, prefix="c")
+        out = tmp_path / "data"
+        with connector(name, cfg, tmp_path):
+            p = subprocess.Popen(
+                [sys.executable, "-m", "hftctl", "collect", "--ipc", name, "btcusdt", "--out", str(out),
+                 "--no-progress"], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            try:
+                wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
+                time.sleep(1.5)
+            finally:
+                err = stop(p)
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+        lines = recording_lines(out)
+        assert sum(b'"lastUpdateId"' in ln[20:40] for ln in lines) >= 1  # the connector's snapshot, raw
+        assert {json.loads(ln[20:]).get("stream") for ln in lines} == {
+            "btcusdt@depth@0ms", "btcusdt@trade", "btcusdt@bookTicker", None}
+        assert_books_match(out, sim)
