@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import posix_ipc
 from xxhash import xxh3_64_intdigest
@@ -28,8 +29,10 @@ from hftctl.ipc.ring import (
     H_LATEST, H_MAX_PAYLOAD, H_MAX_SLOTS, H_OWNER_PID, H_TAIL, H_TAIL_INTENT, H_WRITE_SEQ,
     PAD, SLOTS_OFF, SLOT_BYTES, S_LOST, S_NONCE, S_PID, S_SEQ
 )
-from hftctl.ipc.segments import (OWNER_LOCK, SLOT_LOCK_BASE, Segment, check_name, pid_alive,
-                                 sem_name, shm_name, unlink_channel_sems, unlink_sem, unlink_shm)
+from hftctl.ipc.segments import (
+    OWNER_LOCK, SLOT_LOCK_BASE, Segment, check_name, create_owned, pid_alive, sem_name,
+    shm_name, unlink_channel_sems, unlink_sem, unlink_shm
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,43 +54,18 @@ def _reader_sem(name: str, slot: int) -> str:
     return sem_name(name, CHANNEL, f"r{slot}")
 
 
-def _open_or_replace(path: str, size: int, what: str) -> Segment:
-    """Create the segment; a leftover from a dead owner is replaced, a live owner is an error."""
-    for _ in range(50):
-        try:
-            return Segment.create(path, size)
-        except FileExistsError:
-            pass
-        try:
-            old = Segment.open(path)
-        except FileNotFoundError:
-            continue
-        try:
-            held = old.lock_held(OWNER_LOCK)
-            hdr = R.read_header(old)
-        finally:
-            old.close()
-        if held:
-            pid = hdr.owner_pid if hdr else "?"
-            raise HftctlError(f"{what} is already in use by a running process (pid {pid})")
-        log.info("replacing stale %s left by dead pid %s", path, hdr.owner_pid if hdr else "?")
-        unlink_shm(path)
-    raise HftctlError(f"{what}: could not create {path}")
-
-
+@dataclass(slots=True)
 class ReaderInfo:
     """One attached (or departed, not yet reaped) reader as the writer sees it."""
-    __slots__ = ("bot_id", "pid", "last_seq", "lag", "overruns", "alive")
-
-    def __init__(self, bot_id, pid, last_seq, lag, overruns, alive):
-        self.bot_id, self.pid, self.last_seq, self.lag = bot_id, pid, last_seq, lag
-        self.overruns, self.alive = overruns, alive
+    bot_id: int
+    pid: int
+    last_seq: int      # last sequence number it consumed
+    lag: int           # messages published since
+    overruns: int      # messages it lost in total (lapped or corrupt)
+    alive: bool        # its process still holds the slot
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __repr__(self) -> str:
-        return f"ReaderInfo({self.as_dict()})"
+        return asdict(self)
 
 
 class BroadcastWriter:
@@ -122,10 +100,7 @@ class BroadcastWriter:
         if not 1 <= max_readers <= R.MAX_SLOTS_LIMIT:
             raise HftctlError(f"max_readers must be 1..{R.MAX_SLOTS_LIMIT}")
         path = shm_name(name, CHANNEL)
-        seg = _open_or_replace(path, DATA_OFF + cap, f"broadcast channel {name!r}")
-        if not seg.try_lock(OWNER_LOCK):
-            seg.close()
-            raise HftctlError(f"broadcast channel {name!r}: lost a creation race")
+        seg = create_owned(path, DATA_OFF + cap, f"broadcast channel {name!r}")
         # Semaphores of the previous generation's readers are meaningless now.
         unlink_channel_sems(name, CHANNEL)
         R.prefault(seg.mm, cap)

@@ -28,9 +28,10 @@ from hftctl.ipc.ring import (
     H_LOCK_EPOCH, H_LOCK_OWNER, H_MAX_PAYLOAD, H_OWNER_PID, H_READ_SEQ, H_SLEEPING, H_TAIL,
     H_WRITE_SEQ, PAD
 )
-from hftctl.ipc.broadcast import _open_or_replace
-from hftctl.ipc.segments import (OWNER_LOCK, RECOVERY_LOCK, Segment, check_name, pid_alive,
-                                 sem_name, shm_name, unlink_channel_sems, unlink_shm)
+from hftctl.ipc.segments import (
+    OWNER_LOCK, RECOVERY_LOCK, Segment, check_name, create_owned, pid_alive, sem_name, shm_name,
+    unlink_channel_sems, unlink_shm
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,7 @@ class RequestReader:
         if max_payload > cap // 4:
             raise HftctlError(f"max_payload {max_payload} too large for capacity {cap} (max {cap // 4})")
         path = shm_name(name, CHANNEL)
-        seg = _open_or_replace(path, DATA_OFF + cap, f"request channel {name!r}")
-        if not seg.try_lock(OWNER_LOCK):
-            seg.close()
-            raise HftctlError(f"request channel {name!r}: lost a creation race")
+        seg = create_owned(path, DATA_OFF + cap, f"request channel {name!r}")
         unlink_channel_sems(name, CHANNEL)
         lock = posix_ipc.Semaphore(_lock_sem(name), posix_ipc.O_CREX, mode=0o600, initial_value=1)
         wake = posix_ipc.Semaphore(_wake_sem(name), posix_ipc.O_CREX, mode=0o600, initial_value=0)

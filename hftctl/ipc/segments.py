@@ -149,6 +149,46 @@ class Segment:
             pass
 
 
+def create_owned(path: str, size: int, what: str) -> Segment:
+    """Create segment ``path`` and hold its owner lock.
+
+    A leftover of a dead owner is replaced; a live owner is an error (two connectors with one
+    NAME would corrupt each other). A segment that exists but is not initialised yet belongs to
+    a creator that is microseconds into its own ``create_owned``: wait, never steal it.
+    """
+    from hftctl.ipc import ring  # header layout lives with the rings
+
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            seg = Segment.create(path, size)
+        except FileExistsError:
+            seg = None
+        if seg is not None:
+            if seg.try_lock(OWNER_LOCK):
+                return seg
+            seg.close()
+            raise HftctlError(f"{what}: lost a creation race")
+        try:
+            old = Segment.open(path)
+        except FileNotFoundError:
+            continue
+        try:
+            held = old.lock_held(OWNER_LOCK)
+            hdr = ring.read_header(old)
+            young = time.time() - os.fstat(old.fd).st_mtime < 1.0
+        finally:
+            old.close()
+        if held:
+            raise HftctlError(f"{what} is already in use by a running process (pid {hdr.owner_pid if hdr else '?'})")
+        if hdr is None and young:
+            time.sleep(0.01)
+            continue
+        log.info("replacing stale %s left by dead pid %s", path, hdr.owner_pid if hdr else "?")
+        unlink_shm(path)
+    raise HftctlError(f"{what}: could not create {path}")
+
+
 def unlink_shm(name: str) -> bool:
     try:
         posix_ipc.unlink_shared_memory(name)
