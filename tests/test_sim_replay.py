@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import subprocess
 import sys
 import time
@@ -101,7 +102,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("case", ["missing_replay", "corrupt_gzip", "truncated_gzip", "not_a_recording",
                                   "bad_toml", "bad_config_value", "unknown_key", "unknown_exchange",
-                                  "unknown_symbol"])
+                                  "unknown_symbol", "port_in_use"])
 def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
     args: list[str]
     if case == "missing_replay":
@@ -134,9 +135,16 @@ def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
         args, expect = ["--config", str(cfg)], "unknown key synthetic.volatility"
     elif case == "unknown_exchange":
         args, expect = ["--exchange", "kraken"], "unknown exchange"
-    else:
+    elif case == "unknown_symbol":
         args, expect = ["--exchange", "bybit", "--symbol", "DOGEUSDT"], "not listed"
+    else:
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        args, expect = ["--port", str(busy.getsockname()[1])], "address already in use"
     out = _cli(*args)
+    if case == "port_in_use":
+        busy.close()
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
     lines = [ln for ln in out.stderr.strip().splitlines() if ln]

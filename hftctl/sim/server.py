@@ -4,6 +4,7 @@ control endpoints on one aiohttp server, and the ready file that tells callers w
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import json
 import logging
@@ -123,8 +124,10 @@ class Sim:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise HftctlError(f"cannot listen on {self.options.host}:{self.options.port}: "
-                              f"{exc.strerror or exc}") from None
+            for coro in self.background:
+                coro.close()         # never started: close quietly
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise HftctlError(f"cannot listen on {self.options.host}:{self.options.port}: {reason}") from None
         loop = asyncio.get_running_loop()
         coros = list(self.background) + [self.hub.run_dropper(), self._expire_listen_keys()]
         coros += [r.run() for r in self.replays]
