@@ -130,29 +130,64 @@ class BacktestBot(Bot):
             pass
 
     def _advance(self, until: int, wake: bool) -> bool:
-        """Replay rows and exchange traffic up to ``until`` (or the first event if ``wake``)."""
+        """Replay rows and exchange traffic up to ``until`` (or the first event if ``wake``).
+
+        The hot loop keeps the book's best ticks and the exchange's trigger prices in locals and
+        updates the book's dicts directly (the common cases of ``OrderBook.update_*_tick``);
+        everything rare (crossing updates, deleting the best level, fills) goes through the
+        book's and exchange's own methods after syncing the locals back.
+        """
         i, n = self._i, self._n
         ts_l, kinds, sides, ticks, qtys = self._ts, self._kinds, self._sides, self._ticks, self._qty
         book, ex = self._books[0], self._ex
         trades = self._trades[0]
-        upd_bid, upd_ask = book.update_bid_tick, book.update_ask_tick
+        bids, asks = book.bids, book.asks
         woke = False
         try:
             while True:
                 q = ex.next_ts
                 limit = until if until < q else q
+                mb, ms = ex.max_buy_tick, ex.min_sell_tick
+                bb, ba = book.best_bid_tick, book.best_ask_tick
                 while i < n:
                     t_row = ts_l[i]
                     if t_row > limit:
                         break
                     k = kinds[i]
                     if k == DEPTH_EVENT or k == DEPTH_SNAPSHOT_EVENT:
+                        t = ticks[i]
+                        qty = qtys[i]
                         if sides[i] > 0:
-                            upd_bid(ticks[i], qtys[i])
+                            if qty > 0:
+                                bids[t] = qty
+                                if t > bb:
+                                    if t >= ba:
+                                        book.update_bid_tick(t, qty)
+                                        bb, ba = book.best_bid_tick, book.best_ask_tick
+                                    else:
+                                        bb = book.best_bid_tick = t
+                            elif t == bb:
+                                book.update_bid_tick(t, 0.0)
+                                bb = book.best_bid_tick
+                            else:
+                                bids.pop(t, None)
                         else:
-                            upd_ask(ticks[i], qtys[i])
-                        if book.best_ask_tick <= ex.max_buy_tick or book.best_bid_tick >= ex.min_sell_tick:
+                            if qty > 0:
+                                asks[t] = qty
+                                if t < ba:
+                                    if t <= bb:
+                                        book.update_ask_tick(t, qty)
+                                        bb, ba = book.best_bid_tick, book.best_ask_tick
+                                    else:
+                                        ba = book.best_ask_tick = t
+                            elif t == ba:
+                                book.update_ask_tick(t, 0.0)
+                                ba = book.best_ask_tick
+                            else:
+                                asks.pop(t, None)
+                        if ba <= mb or bb >= ms:
                             ex.on_depth(t_row)
+                            mb, ms = ex.max_buy_tick, ex.min_sell_tick
                             nq = ex.next_ts
                             if nq < limit:
                                 limit = nq
@@ -160,15 +195,16 @@ class BacktestBot(Bot):
                         if len(trades) < MAX_TRADES:
                             trades.append(TradeTick(t_row, self._exch_ts[i], sides[i], self._px[i], qtys[i]))
                         tk = ticks[i]
-                        if tk < ex.max_buy_tick or tk > ex.min_sell_tick:
+                        if tk < mb or tk > ms:
                             ex.on_trade(t_row, tk)
+                            mb, ms = ex.max_buy_tick, ex.min_sell_tick
                             nq = ex.next_ts
                             if nq < limit:
                                 limit = nq
                     elif k == DEPTH_CLEAR_EVENT:
                         book.clear(sides[i])
-                    elif k == DEPTH_BBO_EVENT:
-                        pass  # best bid/offer rows duplicate what the depth stream says
+                        bb, ba = book.best_bid_tick, book.best_ask_tick
+                    # DEPTH_BBO_EVENT rows duplicate what the depth stream says: skipped.
                     i += 1
                     if wake and (i >= n or ts_l[i] != t_row):
                         self.current_timestamp = t_row
