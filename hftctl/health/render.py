@@ -37,9 +37,8 @@ def render(report: HealthReport, console: Console | None = None) -> None:
         return
     for c in report.connectors:
         con.print()
-        con.print(f"[bold]connector {c.name}[/]  {c.exchange or '?'}  pid {c.pid or '?'}  {_yes(c.alive)}  "
-                  f"heartbeat {_age(c.heartbeat_age)}  status {_age(c.status_age)}  "
-                  f"{c.messages} messages published")
+        con.print(f"[bold]connector {c.name}[/] ({c.exchange or '?'}) pid {c.pid or '?'} {_yes(c.alive)}, "
+                  f"heartbeat {_age(c.heartbeat_age)}, {c.messages} messages sent")
         if c.streams or c.books:
             t = Table(box=None, pad_edge=False)
             for col in ("stream / book", "state", "last message"):
