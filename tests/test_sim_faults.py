@@ -155,7 +155,16 @@ def test_fault_flags_on_the_command_line():
                     gaps += prev is not None and d["pu"] != prev
                     prev = d["u"]
                 assert gaps >= 2
-    with start_sim(extra_args=["--gap-every", "4", "--clock-shift-ms", "5000"]) as h:
+            # the server pings (Binance: every 3 min) and drops a client that never answers
+            async with s.ws_connect(f"{h.ws_url}/ethusdt@trade", autoping=False) as ws:
+                kinds = []
+                while True:
+                    msg = await ws.receive(timeout=5)
+                    kinds.append(msg.type)
+                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                        break
+                assert aiohttp.WSMsgType.PING in kinds
+    with start_sim(extra_args=["--gap-every", "4", "--clock-shift-ms", "5000", "--ws-ping-interval", "0.6"]) as h:
         asyncio.run(check(h))
 
 
