@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from hftctl.errors import HftctlError
 
-__all__ = ["OrderBook", "NO_BID", "NO_ASK"]
+__all__ = ["OrderBook", "NO_BID", "NO_ASK", "tick_decimals"]
 
 # Sentinels for an empty side: ints, so hot-path comparisons need no None checks.
 NO_BID = -(1 << 62)
@@ -29,7 +29,7 @@ NO_ASK = 1 << 62
 _WALK_LIMIT = 32
 
 
-def _decimals(step: float) -> int:
+def tick_decimals(step: float) -> int:
     """Decimal places of a price step (0.1 -> 1, 0.0001 -> 4, 5.0 -> 0)."""
     for d in range(16):
         if abs(round(step, d) - step) <= step * 1e-9:
@@ -51,7 +51,7 @@ class OrderBook:
         self.tick_size = float(tick_size)
         self.lot_size = float(lot_size)
         self._inv_tick = 1.0 / self.tick_size
-        self._decimals = _decimals(self.tick_size)
+        self._decimals = tick_decimals(self.tick_size)
         self.bids: dict[int, float] = {}
         self.asks: dict[int, float] = {}
         self.best_bid_tick = NO_BID

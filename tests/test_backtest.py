@@ -276,3 +276,27 @@ def test_backtest_on_hftctl_convert_output_matches_reference(shared_data: Path, 
     a, b = json.loads(ours.stdout), json.loads(ref.stdout)
     assert a["trades"] > 0
     assert a == b
+
+
+def test_replayed_book_equals_order_book_fed_row_by_row(shared_data: Path):
+    """The replay loop's inlined book updates agree with OrderBook's own methods."""
+    from hftctl.book import OrderBook
+    from hftctl.bot.backtest import load_events
+    data = load_events(shared_data / REFERENCE)
+    local = data[(data["ev"] & LOCAL_EVENT) != 0][:150_000]
+    bot = BacktestBot(local, INST, MODEL)
+    ref = OrderBook(0.1)
+    checked = 0
+    for row in local.tolist():
+        ev, px, qty = row[0], row[3], row[4]
+        kind, side = ev & 0xFF, 1 if ev & BUY_EVENT else -1
+        if kind in (DEPTH_EVENT, DEPTH_SNAPSHOT_EVENT):
+            (ref.update_bid if side > 0 else ref.update_ask)(px, qty)
+        elif kind == DEPTH_CLEAR_EVENT:
+            ref.clear(side)
+    while bot.elapse(10_000_000_000):
+        checked += 1
+    book = bot.depth()
+    assert checked > 5
+    assert book.bids == ref.bids and book.asks == ref.asks
+    assert (book.best_bid_tick, book.best_ask_tick) == (ref.best_bid_tick, ref.best_ask_tick)

@@ -7,6 +7,7 @@ import math
 import threading
 from collections.abc import Callable
 
+from hftctl.book import tick_decimals
 from hftctl.bot.api import Bot
 from hftctl.bot.types import BUY, GTX, LIMIT, SELL
 
@@ -22,10 +23,7 @@ def order_id_for(tick: int, side: int) -> int:
 
 def price_decimals(tick_size: float) -> int:
     """Decimals to print prices with: the tick's own, at least 2 (the guide prints 97234.50)."""
-    d = 0
-    while d < 10 and abs(round(tick_size, d) - tick_size) > 1e-12:
-        d += 1
-    return max(2, d)
+    return max(2, tick_decimals(tick_size))
 
 
 def status_line(iteration: int, mid: float, bid: float, ask: float, pos: float, decimals: int,
