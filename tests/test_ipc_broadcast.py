@@ -432,3 +432,22 @@ def test_poll_many_reports_corruption_in_order(chan):
     finally:
         r.close()
         w.close()
+
+
+def test_poll_with_a_backlog_keeps_order_and_reports_damage_in_place(chan):
+    """poll() copies a backlog in one go (local buffer); damage must still surface in order."""
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    r = BroadcastReader.attach(chan, timeout=1)
+    try:
+        w.publish_many([b"%04d" % i + b"." * 96 for i in range(200)])
+        offs = record_offsets(w._seg.mm, 200)
+        w._seg.mm[offs[49] + R.REC_BYTES + 10] ^= 0x80          # seq 50
+        got = []
+        while (m := r.poll()) is not None:
+            got.append(m if isinstance(m, Overrun) else m.seq)
+        assert got == list(range(1, 50)) + [Overrun(1, "corrupt: checksum mismatch at seq 50")] + list(range(51, 201))
+        assert r.lost_total == 1
+        assert {x.bot_id: x.lag for x in w.readers()} == {r.bot_id: 0}
+    finally:
+        r.close()
+        w.close()

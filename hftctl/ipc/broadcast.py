@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -48,6 +49,7 @@ _Request = R.Request
 _now_ns = time.monotonic_ns
 _REC = R.REC
 _REC_BYTES = R.REC_BYTES
+_BACKLOG_BYTES = 4096
 
 
 def _reader_sem(name: str, slot: int) -> str:
@@ -304,6 +306,7 @@ class BroadcastReader:
         self._slot_q[S_LOST] = 0
         self._slot_q[S_NONCE] = R.new_generation()
         self._slot_q[S_PID] = os.getpid()
+        self._buf: deque = deque()
         self._closed = False
 
     @classmethod
@@ -344,7 +347,24 @@ class BroadcastReader:
     # --- receiving ---------------------------------------------------------------------------
 
     def poll(self) -> "R.Received | R.Overrun | None":
-        """Next message for this reader without blocking (None if there is none yet)."""
+        """Next message for this reader without blocking (None if there is none yet).
+
+        With a backlog (more than 4 KiB unread) it copies up to 256 messages at once into a
+        local buffer and hands them out one by one: same order and checks, about half the
+        per-message cost of reading them one at a time.
+        """
+        buf = self._buf
+        if buf:
+            return buf.popleft()
+        if self._h[H_TAIL] - self._cursor > _BACKLOG_BYTES:
+            out = self.poll_many(256)
+            if not out:
+                return None
+            buf.extend(out)
+            return buf.popleft()
+        return self._poll_one()
+
+    def _poll_one(self) -> "R.Received | R.Overrun | None":
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -384,6 +404,12 @@ class BroadcastReader:
         overhead is most of the cost in Python).
         """
         out: list = []
+        buf = self._buf
+        while buf and len(out) < max_n:
+            m = buf.popleft()
+            out.append(m)
+            if type(m) is R.Overrun:
+                return out
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -425,7 +451,7 @@ class BroadcastReader:
             if seq:
                 self._slot_q[S_SEQ] = expect - 1
         if cur != tail and len(out) < max_n:
-            r = self.poll()  # hit a lap or damage: let poll report it
+            r = self._poll_one()  # hit a lap or damage: the single-message path reports it
             if r is not None:
                 out.append(r)
         return out
