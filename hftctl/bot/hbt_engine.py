@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from hftctl.book import tick_decimals
 from hftctl.bot.matching import ExecutionModel
 from hftctl.bot.types import BUY, FOK, GTC, GTX, IOC, LIMIT, MARKET, Instrument
 from hftctl.errors import HftctlError
@@ -51,6 +52,7 @@ class HbtDepth:
         self._hbt = hbt
         self.tick_size = tick_size
         self._inv = 1.0 / tick_size
+        self._decimals = tick_decimals(tick_size)
 
     @property
     def _d(self):
@@ -86,7 +88,7 @@ class HbtDepth:
         return round(px * self._inv)
 
     def to_price(self, tick: int) -> float:
-        return round(tick * self.tick_size, 10)
+        return round(tick * self.tick_size, self._decimals)
 
     def qty_between_ticks(self, side: int, lo: int, hi: int) -> float:
         d = self._d
