@@ -237,7 +237,10 @@ class LiveBot(Bot):
             raise AssertionError("dry-run bot tried to send an order request")  # never reachable
         self.requests_sent[type(msg).__name__] = self.requests_sent.get(type(msg).__name__, 0) + 1
         try:
-            self.transport.send(msg)
+            try:
+                self.transport.send(msg)
+            except posix_ipc.SignalError:       # a Ctrl-C landed during a wait: send again
+                self.transport.send(msg)
         except HftctlError as exc:
             self.error = f"cannot reach connector: {exc}"
             raise ConnectorGone(self.error) from None
