@@ -53,14 +53,21 @@ class LineTable:
         return out
 
     def distinct(self, rows: np.ndarray, start: int, stop: np.ndarray) -> set[bytes]:
-        """Distinct head[start:stop[i]] over ``rows`` (e.g. the symbols in stream names)."""
-        if not len(rows):
-            return set()
-        width = HEAD_WIDTH - start
-        sub = self.head[rows, start:].copy()
-        sub[np.arange(width) >= (stop[rows] - start)[:, None]] = 0
-        uniq = np.unique(sub.view(f"V{width}").ravel())
-        return {bytes(u).rstrip(b"\0") for u in uniq}
+        """Distinct head[start:stop[i]] over ``rows`` (e.g. the symbols in stream names).
+
+        One pass per distinct value (recordings hold one or a few), no sorting of all rows.
+        """
+        found: set[bytes] = set()
+        remaining = rows
+        while len(remaining):
+            i = int(remaining[0])
+            name = self.head[i, start:int(stop[i])].tobytes()
+            found.add(name)
+            same = (stop[remaining] == stop[i]) & rows_startwith(
+                self.head[remaining, start:], name)
+            same[0] = True
+            remaining = remaining[~same]
+        return found
 
     def find(self, byte: int, start_col: int = 0) -> np.ndarray:
         """Column of the first ``byte`` in each head at or after ``start_col``; -1 if absent."""
