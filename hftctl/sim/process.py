@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,6 +44,7 @@ class SimHandle:
         return p.returncode
 
     def log_text(self) -> str:
+        """The sim's stdout/stderr so far (the file is removed when start_sim's block exits)."""
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:
@@ -86,6 +88,4 @@ def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = N
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-        for f in workdir.iterdir():
-            if f != log_path:
-                f.unlink(missing_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
