@@ -83,6 +83,17 @@ class HealthReport:
         return EXIT_CODES[self.verdict]
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = _rounded(asdict(self))
         d["exit_code"] = self.exit_code
         return d
+
+
+def _rounded(v: Any) -> Any:
+    """Ages to the millisecond: more digits are noise in a monitoring document."""
+    if isinstance(v, float):
+        return round(v, 3)
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_rounded(x) for x in v]
+    return v
