@@ -326,7 +326,7 @@ class SimEngine:
         if order.type == "LIMIT" and order.tif == "GTX":
             return
         liquidity = self._liquidity(order)
-        if order.tif == "FOK" or order.type == "MARKET" and order.tif == "FOK":
+        if order.tif == "FOK":
             if sum(n for _, _, n in liquidity) < order.remaining:
                 return
         for ticks, maker, lots in liquidity:
