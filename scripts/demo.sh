@@ -6,6 +6,13 @@
 # Needs nothing on stdin and no terminal (CI=true works); output lands in ./hftctl-demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${PYTHON:-}" ]; then      # the first Python >= 3.11 on PATH
+    for c in python3 python3.13 python3.12 python3.11; do
+        if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            PYTHON=$c; break
+        fi
+    done
+fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     echo "creating .venv with $("$PY" --version 2>&1)"
