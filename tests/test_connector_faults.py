@@ -1,7 +1,7 @@
 """The connector under fire: dropped websockets, depth gaps, 429s/503s, an expired listenKey and a
 shifted server clock while a bot trades; at the end the bot's view must equal the sim's.
 
-HFTCTL_FAULT_SECONDS sets how long the faults last (default 24 s for CI; e.g. 60 or 300 by hand).
+HFTCTL_FAULT_SECONDS sets how long the faults last (default 20 s for CI; e.g. 60 or 300 by hand).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hftctl.sim.process import start_sim
 from tests.connector_procs import bot, bot_view, connector, sim_fault, sim_state, wait_for, write_config
 from tests.test_connector_sim import _assert_view_matches_sim, _ours, _replay_done
 
-FAULT_SECONDS = float(os.environ.get("HFTCTL_FAULT_SECONDS", "24"))
+FAULT_SECONDS = float(os.environ.get("HFTCTL_FAULT_SECONDS", "20"))
 RECORDING_SECONDS = 345.0      # span of the USD-M recording
 
 

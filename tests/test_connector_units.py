@@ -125,7 +125,7 @@ def test_open_config_errors(tmp_path):
     (["bf", "binancefutures", "{missing}"], "config file not found"),
     (["bf", "binancefutures", "{nokey}"], "missing key 'api_url'"),
     (["bf", "binancefutures", "{mainnet}"], "is a mainnet URL; pass --allow-mainnet"),
-    (["bf", "bybit", "configs/bybit_testnet.toml"], "not implemented yet"),
+    (["bf", "bybit", "configs/local_sim.toml"], "missing key 'public_url'"),
     (["bf", "kraken", "configs/local_sim.toml"], "unknown exchange 'kraken'"),
     (["b f", "binancefutures", "configs/local_sim.toml"], "invalid connector name"),
 ])

@@ -31,48 +31,48 @@ class ConfigReader:
         self.source = source
         self.env = os.environ if env is None else env
 
-    def _err(self, key: str, what: str) -> HftctlError:
+    def error(self, key: str, what: str) -> HftctlError:
         return HftctlError(f"{self.source}: {what} '{key}'")
 
     def _get(self, key: str, default: Any) -> Any:
         if key in self.data:
             return self.data[key]
         if default is _MISSING:
-            raise self._err(key, "missing key")
+            raise self.error(key, "missing key")
         return default
 
     def str(self, key: str, default: Any = _MISSING) -> str:
         v = self._get(key, default)
         if not isinstance(v, str) or (v == "" and default is _MISSING):
-            raise self._err(key, "expected a non-empty string for key")
+            raise self.error(key, "expected a non-empty string for key")
         return v
 
     def url(self, key: str, schemes: tuple[str, ...], default: Any = _MISSING) -> str:
         v = self.str(key, default)
         if not v.startswith(tuple(s + "://" for s in schemes)):
-            raise self._err(key, f"expected a {'/'.join(schemes)} URL for key")
+            raise self.error(key, f"expected a {'/'.join(schemes)} URL for key")
         return v.rstrip("/")
 
     def number(self, key: str, default: Any = _MISSING, minimum: float | None = None) -> float:
         v = self._get(key, default)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self._err(key, "expected a number for key")
+            raise self.error(key, "expected a number for key")
         if minimum is not None and v < minimum:
-            raise self._err(key, f"expected a number >= {minimum} for key")
+            raise self.error(key, f"expected a number >= {minimum} for key")
         return float(v)
 
     def int(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
         v = self._get(key, default)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise self._err(key, "expected an integer for key")
+            raise self.error(key, "expected an integer for key")
         if minimum is not None and v < minimum:
-            raise self._err(key, f"expected an integer >= {minimum} for key")
+            raise self.error(key, f"expected an integer >= {minimum} for key")
         return v
 
     def bool(self, key: str, default: Any = _MISSING) -> bool:
         v = self._get(key, default)
         if not isinstance(v, bool):
-            raise self._err(key, "expected true or false for key")
+            raise self.error(key, "expected true or false for key")
         return v
 
     def secret(self, key: str, env_var: str) -> Secret:
@@ -90,7 +90,7 @@ class ConfigReader:
     def order_prefix(self, key: str = "order_prefix", max_len: int = 8) -> str:
         v = self.str(key)
         if len(v) > max_len or not all(c.isascii() and (c.isalnum() or c == "_") for c in v):
-            raise self._err(key, f"expected 1-{max_len} letters, digits or '_' for key")
+            raise self.error(key, f"expected 1-{max_len} letters, digits or '_' for key")
         return v
 
 

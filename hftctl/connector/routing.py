@@ -62,6 +62,7 @@ class OrderRecord:
     exch_order_id: str = ""
     pending_req_id: int | None = None
     outcome_unknown: bool = False  # submit gave no answer; a later stream event may revive it
+    submitted: bool = False        # the exchange acknowledged the submit
     history: list[str] = field(default_factory=list)
 
     @property

@@ -48,7 +48,7 @@ async def _main(name: str, client, prefix: str, settings: ConnectorSettings) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, conn.stop)
     runner = loop.create_task(conn.run())
-    stopper = loop.create_task(conn._stopping.wait())
+    stopper = loop.create_task(conn.stopped())
     try:
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if runner in done:

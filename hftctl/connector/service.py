@@ -72,6 +72,10 @@ class Connector:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def stopped(self) -> None:
+        """Returns once a stop was requested (signal handler)."""
+        await self._stopping.wait()
+
     async def shutdown(self) -> None:
         """Cancel every open order on the symbols we traded, then close the exchange side."""
         for t in list(self._tasks):
@@ -276,7 +280,9 @@ class Connector:
             self._send_to_owner(rec, self.orders.local_update(
                 rec, "rejected", f"{e.code} {e.reason}", time.time_ns(), msg.req_id))
             return
-        self.order(resp, from_rest_avg=True)
+        rec.submitted = True
+        if resp is not None:
+            self.order(resp, from_rest_avg=True)
 
     async def _cancel(self, bot: BotSession, msg: s.CancelOrder) -> None:
         rec = self.orders.get(bot.bot_id, msg.order_id)
@@ -297,7 +303,8 @@ class Connector:
                         rec.instrument.symbol)
             await self._refresh(rec)
             return
-        self.order(resp, from_rest_avg=True)
+        if resp is not None:
+            self.order(resp, from_rest_avg=True)
 
     async def _modify(self, bot: BotSession, msg: s.ModifyOrder) -> None:
         rec = self.orders.get(bot.bot_id, msg.order_id)
@@ -314,7 +321,8 @@ class Connector:
                         rec.instrument.symbol)
             await self._refresh(rec)
             return
-        self.order(resp, from_rest_avg=True)
+        if resp is not None:
+            self.order(resp, from_rest_avg=True)
 
     async def _cancel_all(self, bot: BotSession, msg: s.CancelAll) -> None:
         sym = msg.symbol.upper() if msg.symbol else None
@@ -409,7 +417,7 @@ class Connector:
             for upd in open_now.values():
                 self.order(upd, from_rest_avg=True)
             for rec in self.orders.open_orders():
-                if rec.client_order_id not in open_now and rec.status != "pending":
+                if rec.client_order_id not in open_now and (rec.status != "pending" or rec.submitted):
                     # Not open any more: filled, cancelled or expired while we were away.
                     await self._refresh(rec)
             self.counters["reconciled_updates"] += self.counters["order_updates"] - before

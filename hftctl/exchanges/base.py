@@ -31,6 +31,10 @@ class OrderNotFound(ExchangeRejected):
     """The exchange does not know the order (already final, never placed, wrong id)."""
 
 
+class AmbiguousResult(Exception):
+    """A state-changing request may or may not have been executed (5xx, timeout, lost socket)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """What a bot registered: prices and quantities are rounded to these steps on the wire."""
@@ -94,16 +98,19 @@ class ExchangeClient(ABC):
     async def resync(self, symbol: str, reason: str) -> None:
         """Drop the symbol's book and rebuild it from a fresh snapshot."""
 
+    # submit/cancel/modify return the order's state after the request, or None when the exchange
+    # only acknowledged it and the state will arrive on the user stream.
+
     @abstractmethod
-    async def submit(self, req: OrderRequest) -> OrderUpdate:
+    async def submit(self, req: OrderRequest) -> OrderUpdate | None:
         """Place an order; never blindly re-submits (ambiguous results are queried by id)."""
 
     @abstractmethod
-    async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate: ...
+    async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate | None: ...
 
     @abstractmethod
     async def modify(self, instrument: Instrument, client_order_id: str, side: int,
-                     px: float, qty: float) -> OrderUpdate: ...
+                     px: float, qty: float) -> OrderUpdate | None: ...
 
     @abstractmethod
     async def cancel_all(self, instrument: Instrument) -> None: ...
@@ -138,8 +145,9 @@ class ExchangeClient(ABC):
 _MODULES = {
     "binancefutures": "hftctl.exchanges.binancefutures.client",
     "binancespot": "hftctl.exchanges.binancespot.client",
+    "bybit": "hftctl.exchanges.bybit.client",
 }
-_NOT_YET = {"bybit"}
+_NOT_YET: set[str] = set()
 
 
 def exchange_module(name: str) -> Any:

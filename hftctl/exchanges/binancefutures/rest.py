@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from hftctl.exchanges.base import ExchangeRejected, OrderNotFound
+from hftctl.exchanges.base import AmbiguousResult, ExchangeRejected, OrderNotFound
 from hftctl.exchanges.binancefutures.config import BinanceConfig
 from hftctl.exchanges.binancefutures.rate_limit import RateLimiter
 from hftctl.exchanges.signing import binance_signature
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 _NOT_FOUND = {-2011, -2013}     # unknown order sent / order does not exist
 _TIMESTAMP = -1021
 _MAX_ATTEMPTS = 4
-
-
-class AmbiguousResult(Exception):
-    """A state-changing request may or may not have been executed."""
 
 
 class BinanceRest:

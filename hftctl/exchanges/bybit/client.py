@@ -1,0 +1,319 @@
+"""Bybit v5 linear behind :class:`hftctl.exchanges.base.ExchangeClient`.
+
+Public data on ``public_url`` (``orderbook.{depth}.{symbol}``, ``publicTrade.{symbol}``),
+orders/positions/wallet on ``private_url`` after the ``auth`` op, orders placed over REST
+(``/v5/order/create|amend|cancel``). Bybit acknowledges an order request with its ids only,
+so the client reads the order back (``/v5/order/realtime``) to report its state at once; the
+private stream then carries every later change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+
+from hftctl.exchanges.base import (AmbiguousResult, ExchangeClient, ExchangeRejected, ExchangeSink,
+                                   Instrument, OrderNotFound, OrderRequest)
+from hftctl.exchanges.binancefutures.orders import fmt_step
+from hftctl.exchanges.bybit import messages as wire
+from hftctl.exchanges.bybit.config import BybitConfig, load_config
+from hftctl.exchanges.bybit.depth_sync import BybitBookSync
+from hftctl.exchanges.bybit.rest import BybitRest
+from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
+from hftctl.exchanges.signing import bybit_ws_auth_signature
+from hftctl.ipc.schema import Balance, OrderUpdate, Position
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BybitClient", "load_config", "create_client"]
+
+SIDE = {1: "Buy", -1: "Sell"}
+TIF = {"gtc": "GTC", "gtx": "PostOnly", "ioc": "IOC", "fok": "FOK"}
+_PRIVATE_TOPICS = ["order", "position", "wallet"]
+_AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
+
+
+def create_client(cfg: BybitConfig) -> "BybitClient":
+    return BybitClient(cfg)
+
+
+class _NullSink:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
+
+
+class BybitClient(ExchangeClient):
+    name = "bybit"
+
+    def __init__(self, cfg: BybitConfig) -> None:
+        self.cfg = cfg
+        self.rest = BybitRest(cfg)
+        self.sink: ExchangeSink = _NullSink()
+        self.symbols: list[str] = []
+        self.syncs: dict[str, BybitBookSync] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._auth: asyncio.Future | None = None
+        self.public = ReconnectingWebSocket("market", self._public_url, self._public_open, self._on_public,
+                                            lambda s: self.sink.stream_state("market", s),
+                                            cfg.reconnect_min_s, cfg.reconnect_max_s)
+        self.private = ReconnectingWebSocket("user", self._private_url, self._private_open, self._on_private,
+                                             lambda s: self.sink.stream_state("user", s),
+                                             cfg.reconnect_min_s, cfg.reconnect_max_s)
+
+    def urls(self) -> dict[str, str]:
+        return self.cfg.urls()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def connect_market(self, sink: ExchangeSink, timeout_s: float = 30.0) -> None:
+        self.sink = sink
+        await self.rest.open()
+        await self.rest.sync_time()
+        self._spawn(self.public.run())
+        self._spawn(self._ping_loop())
+        self._spawn(self._time_resync_loop())
+        await self._wait(self.public.connected.wait(), f"market data stream at {self.cfg.public_url}", timeout_s)
+
+    async def connect_user(self, timeout_s: float = 30.0) -> None:
+        self._auth = asyncio.get_running_loop().create_future()
+        self._spawn(self.private.run())
+        ok, msg = await self._wait(self._auth, f"user data stream at {self.cfg.private_url}", timeout_s)
+        if not ok:
+            raise ExchangeRejected(-1, f"user data stream authentication failed: {msg}")
+
+    async def _wait(self, aw: Any, what: str, timeout_s: float) -> Any:
+        try:
+            return await asyncio.wait_for(aw, timeout_s)
+        except asyncio.TimeoutError:
+            raise ExchangeRejected(-1, f"could not connect to the {what} within {timeout_s:.0f}s") from None
+
+    async def close(self) -> None:
+        await self.public.stop()
+        await self.private.stop()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.rest.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(t)
+        return t
+
+    async def _ping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.ping_interval_s)
+            for ws in (self.public, self.private):
+                try:
+                    await ws.send_json({"op": "ping"})
+                except Exception as e:
+                    log.debug("ping failed: %s", e)
+
+    async def _time_resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.time_resync_s)
+            try:
+                await self.rest.sync_time()
+            except Exception as e:
+                log.warning("server time re-measure failed: %s", e)
+
+    # --- market data --------------------------------------------------------------------------
+
+    def _topics(self, symbol: str) -> list[str]:
+        return [f"orderbook.{self.cfg.book_depth}.{symbol}", f"publicTrade.{symbol}"]
+
+    async def _public_url(self) -> str:
+        return self.cfg.public_url
+
+    async def _public_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
+        if connects > 1:
+            for sync in self.syncs.values():
+                for m in sync.reset("market stream reconnected"):
+                    self.sink.market(m)
+        if self.symbols:
+            await ws.send_json({"op": "subscribe", "args": [t for s in self.symbols for t in self._topics(s)]})
+
+    async def subscribe(self, instrument: Instrument) -> None:
+        sym = instrument.symbol
+        if sym in self.syncs:
+            return
+        self.syncs[sym] = BybitBookSync(sym)
+        self.symbols.append(sym)
+        await self.public.send_json({"op": "subscribe", "args": self._topics(sym)})
+        log.info("subscribed %s", ", ".join(self._topics(sym)))
+
+    async def resync(self, symbol: str, reason: str) -> None:
+        sync = self.syncs.get(symbol)
+        if sync is not None:
+            for m in sync.reset(reason):
+                self.sink.market(m)
+            await self._resubscribe_book(symbol)
+
+    async def _resubscribe_book(self, symbol: str) -> None:
+        topic = f"orderbook.{self.cfg.book_depth}.{symbol}"
+        await self.public.send_json({"op": "unsubscribe", "args": [topic]})
+        await self.public.send_json({"op": "subscribe", "args": [topic]})
+
+    def book_states(self) -> dict[str, str]:
+        return {s: d.state for s, d in self.syncs.items()}
+
+    def _on_public(self, payload: bytes | str, local_ts: int) -> None:
+        raw = payload.encode() if isinstance(payload, str) else payload
+        try:
+            m = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            log.warning("market stream: undecodable message skipped: %r", raw[:120])
+            return
+        topic = m.get("topic") if isinstance(m, dict) else None
+        if not isinstance(topic, str):
+            if isinstance(m, dict) and m.get("success") is False:
+                log.error("market stream request failed: %s", m.get("ret_msg"))
+            return
+        kind, _, sym = topic.rpartition(".")
+        self.sink.raw(sym, topic, local_ts, raw)
+        try:
+            if kind.startswith("orderbook"):
+                sync = self.syncs.get(sym)
+                if sync is None:
+                    return
+                for msg in sync.on_message(wire.book(m), local_ts):
+                    self.sink.market(msg)
+                if sync.needs_resubscribe:
+                    sync.needs_resubscribe = False
+                    self._spawn(self._resubscribe_book(sym))
+            elif kind == "publicTrade":
+                for t in wire.trades(m, local_ts):
+                    self.sink.market(t)
+        except wire.MalformedMessage as e:
+            log.warning("market stream %s: malformed message skipped: %s", topic, e)
+
+    # --- user data ----------------------------------------------------------------------------
+
+    async def _private_url(self) -> str:
+        return self.cfg.private_url
+
+    async def _private_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
+        expires = self.rest.now_ms() + 10_000
+        await ws.send_json({"op": "auth", "args": [
+            self.cfg.api_key.reveal(), expires, bybit_ws_auth_signature(self.cfg.secret.reveal(), expires)]})
+        if connects > 1:
+            self.sink.user_stream_reconnected()
+
+    def _on_private(self, payload: bytes | str, local_ts: int) -> None:
+        try:
+            m = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            log.warning("user stream: undecodable message skipped")
+            return
+        if not isinstance(m, dict):
+            return
+        if m.get("op") == "auth":
+            ok = bool(m.get("success"))
+            if ok:
+                self._spawn(self.private.send_json({"op": "subscribe", "args": _PRIVATE_TOPICS}))
+            else:
+                log.error("user stream authentication failed: %s", m.get("ret_msg"))
+            if self._auth is not None and not self._auth.done():
+                self._auth.set_result((ok, m.get("ret_msg", "")))
+            return
+        topic = m.get("topic")
+        try:
+            if topic == "order":
+                for o in m.get("data", []):
+                    self.sink.order(wire.order(o, local_ts))
+            elif topic == "position":
+                now = time.time_ns()
+                for p in m.get("data", []):
+                    self.sink.position(wire.position(p, now))
+            elif topic == "wallet":
+                for w in m.get("data", []):
+                    for b in wire.wallet(w):
+                        self.sink.balance(b)
+        except wire.MalformedMessage as e:
+            log.warning("user stream: malformed %s skipped: %s", topic, e)
+
+    # --- orders -------------------------------------------------------------------------------
+
+    def _base(self, inst: Instrument, cid: str) -> dict[str, str]:
+        return {"category": self.cfg.category, "symbol": inst.symbol, "orderLinkId": cid}
+
+    async def submit(self, req: OrderRequest) -> OrderUpdate | None:
+        inst = req.instrument
+        body = {**self._base(inst, req.client_order_id), "side": SIDE[req.side],
+                "orderType": "Market" if req.order_type == "market" else "Limit",
+                "qty": fmt_step(req.qty, inst.lot_size)}
+        if req.order_type == "limit":
+            body["price"] = fmt_step(req.px, inst.tick_size)
+            body["timeInForce"] = TIF[req.time_in_force]
+        try:
+            await self.rest.post("/v5/order/create", body, safe=False)
+        except AmbiguousResult as e:
+            log.warning("submit %s: outcome unknown (%s); querying by orderLinkId", req.client_order_id, e)
+            for delay in _AMBIGUOUS_QUERY_DELAYS:
+                await asyncio.sleep(delay)
+                try:
+                    return await self.query_order(inst, req.client_order_id)
+                except OrderNotFound:
+                    continue
+                except (ExchangeRejected, AmbiguousResult) as e2:
+                    log.warning("query %s failed: %s", req.client_order_id, e2)
+            raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
+        return await self._read_back(inst, req.client_order_id)
+
+    async def _read_back(self, inst: Instrument, cid: str) -> OrderUpdate | None:
+        """The order's state after an acknowledged request; None leaves it to the stream."""
+        try:
+            return await self.query_order(inst, cid)
+        except Exception as e:
+            log.debug("read-back of %s failed (%s); the private stream will report it", cid, e)
+            return None
+
+    async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate | None:
+        await self.rest.post("/v5/order/cancel", self._base(instrument, client_order_id), safe=True)
+        return await self._read_back(instrument, client_order_id)
+
+    async def modify(self, instrument: Instrument, client_order_id: str, side: int,
+                     px: float, qty: float) -> OrderUpdate | None:
+        body = {**self._base(instrument, client_order_id), "qty": fmt_step(qty, instrument.lot_size),
+                "price": fmt_step(px, instrument.tick_size)}
+        await self.rest.post("/v5/order/amend", body, safe=True)
+        return await self._read_back(instrument, client_order_id)
+
+    async def cancel_all(self, instrument: Instrument) -> None:
+        await self.rest.post("/v5/order/cancel-all", {"category": self.cfg.category,
+                                                      "symbol": instrument.symbol}, safe=True)
+
+    async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
+        res = await self.rest.get("/v5/order/realtime", self._base(instrument, client_order_id))
+        rows = (res or {}).get("list") or []
+        if not rows:
+            raise OrderNotFound(110001, f"order {client_order_id} not found")
+        return wire.order(rows[0], time.time_ns())
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        params = {"category": self.cfg.category, "openOnly": "0"}
+        params.update({"symbol": symbol} if symbol else {"settleCoin": "USDT"})
+        res = await self.rest.get("/v5/order/realtime", params)
+        now = time.time_ns()
+        return [u for u in (wire.order(o, now) for o in (res or {}).get("list") or [])
+                if u.status in ("new", "partially_filled")]
+
+    async def positions(self) -> list[Position]:
+        res = await self.rest.get("/v5/position/list", {"category": self.cfg.category, "settleCoin": "USDT"})
+        now = time.time_ns()
+        return [wire.position(p, now) for p in (res or {}).get("list") or []]
+
+    async def balances(self) -> list[Balance]:
+        res = await self.rest.get("/v5/account/wallet-balance", {"accountType": "UNIFIED"})
+        return [b for w in (res or {}).get("list") or [] for b in wire.wallet(w)]
+
+    def stats(self) -> dict[str, Any]:
+        return {"clock_offset_ms": round(self.rest.offset_ms, 1), "clock_resyncs": self.rest.clock_resyncs,
+                "throttled": self.rest.throttled, "market_connects": self.public.connects,
+                "user_connects": self.private.connects,
+                "depth_gaps": sum(s.gaps for s in self.syncs.values())}

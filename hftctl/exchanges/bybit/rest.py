@@ -1,0 +1,163 @@
+"""Bybit v5 REST: header signing, server clock offset, retCode errors, rate limits, safe retries.
+
+Bybit answers most errors with HTTP 200 and a non-zero ``retCode``. The retry policy matches
+the Binance one: 10002 (timestamp outside recv_window) was not processed, so re-measure the
+clock and resend once; 10006 (too many visits) is retried only for idempotent requests; 5xx
+and lost connections are retried only for idempotent requests, otherwise the caller gets
+:class:`AmbiguousResult` and queries the order by its orderLinkId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from hftctl.exchanges.base import AmbiguousResult, ExchangeRejected, OrderNotFound
+from hftctl.exchanges.bybit.config import BybitConfig
+from hftctl.exchanges.signing import bybit_signature
+
+log = logging.getLogger(__name__)
+
+_CLOCK = 10002
+_RATE = 10006
+_NOT_FOUND = {110001, 110008}
+_MAX_ATTEMPTS = 4
+
+
+class BybitRest:
+    def __init__(self, cfg: BybitConfig) -> None:
+        self.cfg = cfg
+        self.offset_ms = 0.0
+        self.clock_resyncs = 0
+        self.throttled = 0
+        self._hold_until = 0.0          # monotonic; set from rate-limit headers / 10006
+        self._session: aiohttp.ClientSession | None = None
+        self._time_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.cfg.request_timeout_s))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000 + self.offset_ms)
+
+    async def sync_time(self) -> float:
+        async with self._time_lock:
+            best: tuple[float, float] | None = None
+            for _ in range(3):
+                t0 = time.time() * 1000
+                res = await self._send("GET", "/v5/market/time", {}, signed=False, safe=True)
+                t1 = time.time() * 1000
+                server = int(res["timeNano"]) / 1e6
+                if best is None or t1 - t0 < best[0]:
+                    best = (t1 - t0, server - (t0 + t1) / 2)
+            assert best is not None
+            self.offset_ms = best[1]
+            self.clock_resyncs += 1
+            log.info("server clock offset %.1f ms (rtt %.1f ms)", best[1], best[0])
+            return self.offset_ms
+
+    async def get(self, path: str, params: dict[str, Any], signed: bool = True) -> Any:
+        return await self._send("GET", path, params, signed=signed, safe=True)
+
+    async def post(self, path: str, body: dict[str, Any], *, safe: bool) -> Any:
+        return await self._send("POST", path, body, signed=True, safe=safe)
+
+    def _track(self, headers: Any) -> None:
+        """X-Bapi-Limit-Status is what is left of this endpoint's budget until the reset time."""
+        left, reset = headers.get("X-Bapi-Limit-Status"), headers.get("X-Bapi-Limit-Reset-Timestamp")
+        try:
+            if left is not None and int(left) <= 1 and reset is not None:
+                wait = min(self.cfg.retry_after_cap_s, max(0.0, int(reset) / 1000 - time.time()))
+                self._hold_until = max(self._hold_until, time.monotonic() + wait)
+        except ValueError:
+            pass
+
+    async def _send(self, method: str, path: str, params: dict[str, Any], *, signed: bool,
+                    safe: bool) -> Any:
+        if self._session is None:
+            await self.open()
+        assert self._session is not None
+        resynced = False
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            hold = self._hold_until - time.monotonic()
+            if hold > 0:
+                self.throttled += 1
+                log.info("throttling requests for %.2fs", hold)
+                await asyncio.sleep(hold)
+            if method == "GET":
+                payload = urlencode(params)
+                url = URL(f"{self.cfg.rest_url}{path}" + (f"?{payload}" if payload else ""), encoded=True)
+                data = None
+            else:
+                payload = orjson.dumps(params).decode()
+                url = URL(f"{self.cfg.rest_url}{path}", encoded=True)
+                data = payload
+            headers = {"Content-Type": "application/json"}
+            if signed:
+                ts = str(self.now_ms())
+                recv = str(self.cfg.recv_window_ms)
+                key = self.cfg.api_key.reveal()
+                headers.update({"X-BAPI-API-KEY": key, "X-BAPI-TIMESTAMP": ts, "X-BAPI-RECV-WINDOW": recv,
+                                "X-BAPI-SIGN": bybit_signature(self.cfg.secret.reveal(), ts, key, recv, payload),
+                                "X-BAPI-SIGN-TYPE": "2"})
+            try:
+                async with self._session.request(method, url, data=data, headers=headers) as resp:
+                    self._track(resp.headers)
+                    raw, status = await resp.read(), resp.status
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+                if not safe:
+                    raise AmbiguousResult(f"{method} {path}: {e.__class__.__name__}") from None
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = {}
+            code = body.get("retCode", -status) if isinstance(body, dict) else -status
+            msg = str(body.get("retMsg", "")) if isinstance(body, dict) else ""
+            # Bybit echoes the signed string (with the API key) in sign errors: never pass it on.
+            msg = msg.replace(self.cfg.api_key.reveal(), "***")
+            log.debug("%s %s -> %d retCode %s", method, path, status, code)
+            if status < 400 and code == 0:
+                return body.get("result")
+            if code == _CLOCK and not resynced:
+                log.warning("%s %s: %s; re-measuring server clock", method, path, code)
+                resynced = True
+                await self.sync_time()
+                continue
+            if code == _RATE or status in (403, 429):
+                self._hold_until = max(self._hold_until, time.monotonic() + min(1.0, self.cfg.retry_after_cap_s))
+                if safe and attempt < _MAX_ATTEMPTS:
+                    log.warning("%s %s: rate limited (%s), backing off", method, path, code)
+                    continue
+                raise ExchangeRejected(code, msg or "rate limited")
+            if status >= 500:
+                if safe and attempt < _MAX_ATTEMPTS:
+                    log.warning("%s %s: HTTP %d, retry %d", method, path, status, attempt)
+                    await asyncio.sleep(_backoff(attempt))
+                    continue
+                if not safe:
+                    raise AmbiguousResult(f"{method} {path}: HTTP {status} {msg}")
+            if code in _NOT_FOUND:
+                raise OrderNotFound(code, msg)
+            raise ExchangeRejected(code, msg or f"HTTP {status}")
+        raise ExchangeRejected(-1, f"{method} {path}: gave up after {_MAX_ATTEMPTS} attempts")
+
+
+def _backoff(attempt: int) -> float:
+    return min(2.0, 0.1 * 2 ** attempt) * (0.5 + random.random())
