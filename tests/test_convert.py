@@ -220,10 +220,10 @@ def test_trade_fast_path_equals_careful_path(shared_data, rel, exchange):
 
 def test_chunks_parsed_in_worker_processes_equal(shared_data, monkeypatch):
     """Large files are parsed chunk by chunk in forked workers; same rows, same order."""
-    from hftctl.convert import pipeline, source
+    from hftctl.convert import pipeline
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(source, "CHUNK_TARGET", 2 << 20)            # several chunks
+    monkeypatch.setattr(pipeline, "SHARE_CHUNK", 2 << 20)            # several chunks
     parallel = convert(shared_data / CM, jobs=2)
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1 << 62)
     assert np.array_equal(parallel, convert(shared_data / CM, jobs=1))

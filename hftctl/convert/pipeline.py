@@ -9,8 +9,8 @@ corrections run once over the merged rows, so the result equals converting the c
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import pickle
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -26,7 +26,7 @@ from hftctl.convert.npzfile import write_npz
 from hftctl.convert.problems import Problem, ProblemLog
 from hftctl.convert.registry import make_mapper
 from hftctl.convert.rows import RowBlock, assemble
-from hftctl.convert.source import Chunk, input_size, read_chunks, sample_text
+from hftctl.convert.source import input_size, read_chunks, sample_text
 from hftctl.errors import HftctlError
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,10 @@ class Summary:
     exchanges: dict[str, str] = field(default_factory=dict)
 
 
-# Below this (compressed) one process parses the file: forking workers and shipping chunks
-# costs more CPU than it saves on two cores (measured on the 3.6 MB usdm sample).
-PARALLEL_MIN_BYTES = 32 << 20
+# Below this (compressed) one process parses the file. Forked CPython pays copy-on-write faults
+# and result pickling; on the 3.6 MB usdm sample that cost more than the second core saved.
+PARALLEL_MIN_BYTES = 64 << 20
+SHARE_CHUNK = 4 << 20      # chunk size when processes share a file (even split of the work)
 
 
 def read_file(path: str, options: ConvertOptions,
@@ -93,30 +94,13 @@ def read_file(path: str, options: ConvertOptions,
     mapper = make_mapper(exchange, map_options)
     log.info("%s: %s recording", path, exchange)
     jobs = options.jobs or os.cpu_count() or 1
-    pool = None
     if jobs > 1 and mapper.parallel_safe and input_size(path) >= PARALLEL_MIN_BYTES:
-        # Forked before the reader thread starts: a fork never copies a running thread's locks.
-        # This process parses every jobs-th chunk itself; the workers take the others.
-        pool = multiprocessing.get_context("fork").Pool(jobs - 1)
-    blocks: list[RowBlock] = []
-    pending = []
-    try:
-        for k, chunk in enumerate(read_chunks(path, problems, progress)):
-            if pool is not None and k % jobs:
-                pending.append(pool.apply_async(_map_chunk, (exchange, map_options, path, chunk)))
-            else:
-                table = split_lines(chunk.data, chunk.first_line, problems)
-                blocks.extend(mapper.map_chunk(table, problems))
-        for result in pending:
-            chunk_blocks, chunk_problems, chunk_symbols, chunk_gaps = result.get()
-            blocks.extend(chunk_blocks)
-            problems.merge(chunk_problems)
-            mapper.symbols |= chunk_symbols
-            mapper.gaps += chunk_gaps
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        blocks = _read_shared(path, exchange, map_options, min(jobs, 8), mapper, problems, progress)
+    else:
+        blocks = []
+        for chunk in read_chunks(path, problems, progress):
+            table = split_lines(chunk.data, chunk.first_line, problems)
+            blocks.extend(mapper.map_chunk(table, problems))
     blocks.extend(mapper.finish(problems))
     data = assemble(blocks)
     if options.only:
@@ -130,12 +114,66 @@ def read_file(path: str, options: ConvertOptions,
     return FileRows(path, exchange, data, problems, frozenset(mapper.symbols))
 
 
-def _map_chunk(exchange: str, map_options: MapOptions, path: str, chunk: Chunk):
-    """Worker: rows of one chunk (mappers used here keep no state between chunks)."""
+def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, mapper,
+                 problems: ProblemLog, progress) -> list[RowBlock]:
+    """Parse a file with ``jobs`` processes: process w maps chunks w, w+jobs, ...
+
+    Every process decompresses the whole file itself (cheap with ISA-L) rather than receiving
+    its chunks through a pipe, so only the rows travel. Workers are forked before this process
+    starts its reader thread and report back through a pipe; any failure in a worker falls back
+    to parsing its share here, so results never depend on the workers.
+    """
+    workers = []
+    for w in range(1, jobs):
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                  # worker: parse its share, send, exit
+            code = 1
+            try:
+                os.close(rfd)
+                share = _map_share(path, exchange, map_options, w, jobs, None)
+                with os.fdopen(wfd, "wb") as f:
+                    pickle.dump(share, f, protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(wfd)
+        workers.append((w, pid, rfd))
+    blocks, own_problems, _, _ = _map_share(path, exchange, map_options, 0, jobs, progress, problems)
+    problems.merge(own_problems)
+    for w, pid, rfd in workers:
+        share = None
+        try:
+            with os.fdopen(rfd, "rb") as f:
+                share = pickle.load(f)
+        except (EOFError, pickle.UnpicklingError, OSError):
+            share = None
+        finally:
+            _, status = os.waitpid(pid, 0)
+        if share is None or status != 0:
+            log.warning("%s: parse worker %d failed; parsing its share here", path, w)
+            share = _map_share(path, exchange, map_options, w, jobs, None)
+        w_blocks, w_problems, w_symbols, w_gaps = share
+        blocks.extend(w_blocks)
+        problems.merge(w_problems)
+        mapper.symbols |= w_symbols
+        mapper.gaps += w_gaps
+    return blocks
+
+
+def _map_share(path: str, exchange: str, map_options: MapOptions, w: int, jobs: int, progress,
+               io_problems: ProblemLog | None = None):
+    """Rows of chunks w, w+jobs, ... of a file; reading problems go to ``io_problems`` (only
+    process 0 reports them, the others would repeat them)."""
     problems = ProblemLog(path)
     mapper = make_mapper(exchange, map_options)
-    table = split_lines(chunk.data, chunk.first_line, problems)
-    return mapper.map_chunk(table, problems), problems, mapper.symbols, mapper.gaps
+    io_log = io_problems if io_problems is not None else ProblemLog(path)
+    blocks: list[RowBlock] = []
+    for k, chunk in enumerate(read_chunks(path, io_log, progress, sizes=(SHARE_CHUNK, SHARE_CHUNK))):
+        if k % jobs == w:
+            table = split_lines(chunk.data, chunk.first_line, problems)
+            blocks.extend(mapper.map_chunk(table, problems))
+    return blocks, problems, mapper.symbols, mapper.gaps
 
 
 def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:

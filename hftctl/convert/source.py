@@ -174,7 +174,8 @@ def _put(out: queue.Queue, stop: threading.Event, item) -> None:
 
 
 def read_chunks(path: str, problems: ProblemLog,
-                progress: Callable[[int], None] | None = None) -> Iterator[Chunk]:
+                progress: Callable[[int], None] | None = None,
+                sizes: tuple[int, int] | None = None) -> Iterator[Chunk]:
     """Yield the decompressed text of ``path`` as chunks of whole lines.
 
     ``progress`` is called with the number of compressed bytes consumed since the last call.
@@ -197,13 +198,13 @@ def read_chunks(path: str, problems: ProblemLog,
                                   name=f"read {os.path.basename(path)}", daemon=True)
         reader.start()
         try:
-            yield from _chunks(pieces, problems)
+            yield from _chunks(pieces, problems, *(sizes or (FIRST_CHUNK, CHUNK_TARGET)))
         finally:
             stop.set()
             reader.join()
 
 
-def _chunks(pieces: queue.Queue, problems: ProblemLog) -> Iterator[Chunk]:
+def _chunks(pieces: queue.Queue, problems: ProblemLog, first: int, target: int) -> Iterator[Chunk]:
     pending = b""        # text after the last newline, waiting for the rest of its line
     parts: list[bytes] = []
     size = 0
@@ -216,7 +217,7 @@ def _chunks(pieces: queue.Queue, problems: ProblemLog) -> Iterator[Chunk]:
         parts.append(text)
         size += len(text)
         # The first chunk is small so parsing starts while the rest is being decompressed.
-        if size >= (CHUNK_TARGET if line_no > 1 else FIRST_CHUNK):
+        if size >= (target if line_no > 1 else first):
             data = pending + b"".join(parts)
             cut = data.rfind(b"\n") + 1
             if cut:
