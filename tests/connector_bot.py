@@ -43,6 +43,7 @@ class View:
         self.overruns = 0
         self.rejects: list[str] = []
         self.balances: dict[str, list[float]] = {}
+        self.bbo: list[float] = []
 
     def on(self, m: s.Message) -> None:
         t = type(m)
@@ -69,6 +70,8 @@ class View:
                 self.rejects.append(f"{m.order_id}: {m.reason}")
         elif t is s.Position and m.symbol == self.symbol:
             self.position = m.qty
+        elif t is s.BestBidOffer and m.symbol == self.symbol:
+            self.bbo = [m.bid_px, m.ask_px]
         elif t is s.Balance:
             self.balances[m.asset] = [m.wallet, m.available]
         elif t is s.Error:
@@ -86,7 +89,7 @@ class View:
             "position": self.position, "fills": self.fills, "filled_signed": self.filled_signed,
             "errors": self.errors, "rejects": self.rejects, "cids_seen": sorted(self.cids_seen),
             "clears": self.clears, "snapshots": self.snapshots, "overruns": self.overruns,
-            "balances": self.balances,
+            "balances": self.balances, "bbo": self.bbo,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))

@@ -70,7 +70,8 @@ def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path):
             pos = sum(float(p["qty"]) for p in acct["positions"] if p["symbol"] == "BTCUSDT")
             assert view["position"] == pytest.approx(pos) and view["filled_signed"] == pytest.approx(pos)
             assert pos != 0
-            assert view["book_ok"]
+            assert view["book_ok"] and view["bbo"], "no BestBidOffer from orderbook.1"
+            assert view["bbo"] == [float(state["book"]["bids"][0][0]), float(state["book"]["asks"][0][0])]
             assert _levels(view["bids"]) == _levels(state["book"]["bids"])
             assert _levels(view["asks"]) == _levels(state["book"]["asks"])
             assert conn.stop(signal.SIGTERM) == 0

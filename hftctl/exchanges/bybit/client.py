@@ -26,7 +26,7 @@ from hftctl.exchanges.bybit.depth_sync import BybitBookSync
 from hftctl.exchanges.bybit.rest import BybitRest
 from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
 from hftctl.exchanges.signing import bybit_ws_auth_signature
-from hftctl.ipc.schema import Balance, OrderUpdate, Position
+from hftctl.ipc.schema import Balance, BestBidOffer, OrderUpdate, Position
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class BybitClient(ExchangeClient):
         self.sink: ExchangeSink = _NullSink()
         self.symbols: list[str] = []
         self.syncs: dict[str, BybitBookSync] = {}
+        self._tops: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
         self._tasks: list[asyncio.Task] = []
         self._auth: asyncio.Future | None = None
         self.public = ReconnectingWebSocket("market", self._public_url, self._public_open, self._on_public,
@@ -125,7 +126,10 @@ class BybitClient(ExchangeClient):
     # --- market data --------------------------------------------------------------------------
 
     def _topics(self, symbol: str) -> list[str]:
-        return [f"orderbook.{self.cfg.book_depth}.{symbol}", f"publicTrade.{symbol}"]
+        topics = [f"orderbook.{self.cfg.book_depth}.{symbol}", f"publicTrade.{symbol}"]
+        if self.cfg.book_depth != 1:
+            topics.append(f"orderbook.1.{symbol}")     # best bid/offer, as hftbacktest records it
+        return topics
 
     async def _public_url(self) -> str:
         return self.cfg.public_url
@@ -177,7 +181,9 @@ class BybitClient(ExchangeClient):
         kind, _, sym = topic.rpartition(".")
         self.sink.raw(sym, topic, local_ts, raw)
         try:
-            if kind.startswith("orderbook"):
+            if kind == "orderbook.1" and self.cfg.book_depth != 1:
+                self._on_top(wire.book(m), local_ts)
+            elif kind.startswith("orderbook"):
                 sync = self.syncs.get(sym)
                 if sync is None:
                     return
@@ -191,6 +197,22 @@ class BybitClient(ExchangeClient):
                     self.sink.market(t)
         except wire.MalformedMessage as e:
             log.warning("market stream %s: malformed message skipped: %s", topic, e)
+
+    def _on_top(self, b: wire.BookMessage, local_ts: int) -> None:
+        """orderbook.1 -> BestBidOffer (a one-level book: snapshot replaces, delta updates)."""
+        bids, asks = self._tops.setdefault(b.symbol, ({}, {}))
+        if b.is_snapshot:
+            bids.clear()
+            asks.clear()
+        for side, levels in ((bids, b.bids), (asks, b.asks)):
+            for px, qty in levels:
+                if qty > 0:
+                    side[px] = qty
+                else:
+                    side.pop(px, None)
+        if bids and asks:
+            bp, ap = max(bids), min(asks)
+            self.sink.market(BestBidOffer(b.symbol, b.exch_ts, local_ts, bp, bids[bp], ap, asks[ap]))
 
     # --- user data ----------------------------------------------------------------------------
 
