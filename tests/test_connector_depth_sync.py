@@ -147,3 +147,25 @@ def test_real_spot_recording_syncs_with_the_spot_rule(shared_data):
     applied = [e for e in events if e["u"] > lid]
     assert applied[0]["U"] <= lid + 1 <= applied[0]["u"]
     assert [type(m) for m in out].count(DepthDiff) == len(applied)
+
+
+def test_bybit_book_sync_snapshot_delta_gap_and_resubscribe():
+    from hftctl.exchanges.bybit import messages as bybit_wire
+    from hftctl.exchanges.bybit.depth_sync import BybitBookSync
+
+    def msg(kind, u, bids=(("100.0", "1"),), asks=(("101.0", "2"),)):
+        return bybit_wire.book({"topic": "orderbook.50.X", "type": kind, "ts": 1,
+                                "data": {"s": "X", "b": list(bids), "a": list(asks), "u": u, "seq": u}})
+
+    sync = BybitBookSync("X")
+    assert sync.on_message(msg("delta", 5), 0) == []                         # before any snapshot
+    assert [type(m) for m in sync.on_message(msg("snapshot", 10), 0)] == [DepthSnapshot]
+    assert [type(m) for m in sync.on_message(msg("delta", 11), 0)] == [DepthDiff]
+    assert sync.on_message(msg("delta", 11), 0) == []                        # duplicate
+    assert [type(m) for m in sync.on_message(msg("delta", 13), 0)] == [DepthClear]
+    assert sync.needs_resubscribe and not sync.synced and sync.gaps == 1
+    assert sync.on_message(msg("delta", 14), 0) == []                        # ignored until a snapshot
+    assert [type(m) for m in sync.on_message(msg("snapshot", 1), 0)] == [DepthSnapshot]   # u=1: restart
+    assert not sync.needs_resubscribe and sync.synced
+    with pytest.raises(bybit_wire.MalformedMessage):
+        bybit_wire.book({"type": "delta", "data": {"s": "X"}})
