@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from hftctl.bot.matching import ExecutionModel
 from hftctl.bot.report import build_report, max_drawdown
 from hftctl.bot.types import GTC, GTX, IOC, MARKET, Instrument
 from hftctl.errors import HftctlError
+from hftctl.strategies.grid_mm import GridConfig, GridMarketMaker
 
 DTYPE = [("ev", "<u8"), ("exch_ts", "<i8"), ("local_ts", "<i8"), ("px", "<f8"), ("qty", "<f8"),
          ("order_id", "<u8"), ("ival", "<i8"), ("fval", "<f8")]
@@ -187,7 +189,8 @@ def test_backtest_json_is_consistent_and_respects_max_position(shared_data: Path
 
 def test_obi_backtest_runs_guide_config(shared_data: Path, tmp_path: Path):
     png = tmp_path / "obi.png"
-    r = hftctl("obi-mm", "--backtest", str(shared_data / REFERENCE), "--plot", str(png), "--json")
+    r = hftctl("obi-mm", "--backtest", str(shared_data / REFERENCE), "--plot", str(png), "--json",
+               "--duration", "200")
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["trades"] > 0
@@ -219,7 +222,7 @@ def test_obi_position_stays_within_max_position_in_process(shared_data: Path):
     (["mm", "--grid-num", "0", "--backtest", "x.npz"], "grid_num must be positive"),
     (["mm", "--dry-run", "--backtest", "x.npz"], "exclusive"),
     (["obi-mm", "--plot", "x.png"], "--plot only applies"),
-    (["obi-mm", "--connector", "nosuchconnector", "--dry-run"], "nosuchconnector"),
+    (["obi-mm", "--connector", "nosuchconnector", "--dry-run", "--connect-timeout", "0.2"], "nosuchconnector"),
 ])
 def test_cli_errors_are_one_line(args: list[str], message: str):
     r = hftctl(*args, timeout=60)
@@ -265,15 +268,16 @@ def test_start_obi_mm_script_passes_flags_through(shared_data: Path):
 
 
 def test_backtest_on_hftctl_convert_output_matches_reference(shared_data: Path, tmp_path: Path):
-    """The whole offline path: recording -> hftctl convert -> hftctl mm --backtest."""
+    """The whole offline path: recording -> hftctl convert -> backtest of the grid MM."""
     npz = tmp_path / "btcusdt.npz"
     r = hftctl("convert", str(shared_data / "recordings" / "usdm" / "btcusdt_20240808.gz"), str(npz))
     assert r.returncode == 0, r.stderr
-    args = ("mm", "--duration", "90", "--json", "--half-spread", "0.0001", "--grid-interval", "0.00005")
-    ours = hftctl(*args, "--backtest", str(npz))
-    ref = hftctl(*args, "--backtest", str(shared_data / REFERENCE))
-    assert ours.returncode == 0 and ref.returncode == 0, ours.stderr + ref.stderr
-    a, b = json.loads(ours.stdout), json.loads(ref.stdout)
+    from hftctl.bot.runner import run_backtest
+    cfg = GridConfig(half_spread=0.0001, grid_interval=0.00005)
+    reports = [run_backtest(lambda bot: GridMarketMaker(bot, cfg, out=lambda _l: None), path, INST,
+                            duration_s=90, out=lambda _l: None)
+               for path in (npz, shared_data / REFERENCE)]
+    a, b = (asdict(rep) for rep in reports)
     assert a["trades"] > 0
     assert a == b
 

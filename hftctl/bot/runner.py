@@ -83,7 +83,7 @@ def open_transport(connector: str, name: str, timeout: float = 5.0):
 def run_live(make: Callable[[Bot], Strategy], connector: str, instrument: Instrument, *,
              dry_run: bool = False, name: str = "bot", out: Printer = print,
              duration_s: float | None = None, transport=None,
-             model: ExecutionModel | None = None) -> int:
+             model: ExecutionModel | None = None, connect_timeout: float = 5.0) -> int:
     """Run against connector NAME until SIGINT/SIGTERM (or ``duration_s``); cancel on the way out.
 
     Returns the process exit code: 0 on a clean stop, 1 if the connector went away or orders
@@ -99,7 +99,7 @@ def run_live(make: Callable[[Bot], Strategy], connector: str, instrument: Instru
         timer.daemon = True
         timer.start()
     if transport is None:
-        transport = open_transport(connector, name)
+        transport = open_transport(connector, name, connect_timeout)
     bot = None
     left = 0
     try:

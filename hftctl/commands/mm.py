@@ -33,6 +33,7 @@ def command(
     maker_fee: float = typer.Option(0.0002, "--maker-fee", help="Simulated maker fee rate (negative = rebate)."),
     taker_fee: float = typer.Option(0.0005, "--taker-fee", help="Simulated taker fee rate."),
     json_out: bool = typer.Option(False, "--json", help="Backtest: print the result as JSON."),
+    connect_timeout: float = typer.Option(5.0, "--connect-timeout", help="Seconds to wait for the connector to appear."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
 ) -> None:
     setup_logging(log_level, "mm")
@@ -48,5 +49,6 @@ def command(
                      model=model, plot=plot, duration_s=duration, as_json=json_out, out=typer.echo)
         return
     code = run_live(lambda bot: GridMarketMaker(bot, cfg, out=typer.echo), cfg.connector, instrument,
-                    dry_run=dry_run, name="mm", duration_s=duration, out=typer.echo, model=model)
+                    dry_run=dry_run, name="mm", duration_s=duration, out=typer.echo, model=model,
+                    connect_timeout=connect_timeout)
     raise typer.Exit(code)

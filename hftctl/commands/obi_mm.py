@@ -29,6 +29,7 @@ def command(
     maker_fee: float = typer.Option(0.0002, "--maker-fee", help="Simulated maker fee rate (negative = rebate)."),
     taker_fee: float = typer.Option(0.0005, "--taker-fee", help="Simulated taker fee rate."),
     json_out: bool = typer.Option(False, "--json", help="Backtest: print the result as JSON."),
+    connect_timeout: float = typer.Option(5.0, "--connect-timeout", help="Seconds to wait for the connector to appear."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
 ) -> None:
     setup_logging(log_level, "obi-mm")
@@ -43,5 +44,6 @@ def command(
         return
     code = run_live(lambda bot: ObiMarketMaker(bot, cfg, connector=connector, symbol=symbol, out=typer.echo),
                     connector, instrument, dry_run=dry_run, name="obi-mm", duration_s=duration,
-                    out=typer.echo, model=model)
+                    out=typer.echo, model=model,
+                    connect_timeout=connect_timeout)
     raise typer.Exit(code)
