@@ -302,7 +302,7 @@ class BroadcastReader:
         self._lost_total = 0
         self._next_liveness = 0.0
         self._sem = posix_ipc.Semaphore(_reader_sem(name, slot), posix_ipc.O_CREAT, mode=0o600)
-        self._slot_q[S_SEQ] = 0
+        self._slot_q[S_SEQ] = self._expect - 1   # lag counts from the attach point
         self._slot_q[S_LOST] = 0
         self._slot_q[S_NONCE] = R.new_generation()
         self._slot_q[S_PID] = os.getpid()
