@@ -304,3 +304,39 @@ def test_replayed_book_equals_order_book_fed_row_by_row(shared_data: Path):
     assert checked > 5
     assert book.bids == ref.bids and book.asks == ref.asks
     assert (book.best_bid_tick, book.best_ask_tick) == (ref.best_bid_tick, ref.best_ask_tick)
+
+
+def test_obi_stop_loss_flattens_position_on_a_price_jump():
+    """A 3% jump is a change z-score of ~10: quotes are cancelled and the position closed."""
+    from hftctl.strategies.obi_mm import GlobalConfig, ObiConfig, ObiMarketMaker, ParamsConfig
+    from hftctl.strategies.signals import StopLoss
+    rows = base_book()
+    # trades through every bid price for 12 s: our bids fill, we get long
+    for k in range(1, 13):
+        rows.append((k * 1000, TRADE_EVENT | SELL_EVENT, 99.0, 1.0))
+        rows.append((k * 1000 + 1, DEPTH_EVENT | BUY_EVENT, 100.0, 1.0))
+    # the market jumps 3% up
+    rows += [(15_000, DEPTH_EVENT | SELL_EVENT, 103.1, 1.0), (15_000, DEPTH_EVENT | BUY_EVENT, 103.0, 1.0),
+             (15_000, DEPTH_EVENT | BUY_EVENT, 100.0, 0.0), (15_000, DEPTH_EVENT | BUY_EVENT, 99.9, 0.0),
+             (15_000, DEPTH_EVENT | SELL_EVENT, 100.1, 0.0), (15_000, DEPTH_EVENT | SELL_EVENT, 100.2, 0.0)]
+    rows += [(k * 1000, DEPTH_EVENT | BUY_EVENT, 103.0, 1.0 + k) for k in range(16, 40)]
+    cfg = ObiConfig(
+        GlobalConfig(order_qty=0.002, max_position=0.006, grid_num=1, grid_interval=0.1),
+        ParamsConfig(looking_depth=0.01, window=10, half_spread=0.0, skew=0.0, c1=0.0, power=1.0,
+                     live_seconds=0.0, update_interval_ns=1_000_000_000,
+                     volatility_interval_ns=5_000_000_000, volatility_window=60),
+        StopLoss(volatility_mean=0.005, volatility_std=0.002, change_mean=0.001, change_std=0.003,
+                 volatility_threshold=3.0, change_threshold=3.0))
+    lines: list[str] = []
+    bot = BacktestBot(events(rows), INST, MODEL)
+    s = ObiMarketMaker(bot, cfg, out=lines.append)
+    long_before = 0.0
+    while bot.elapse(1_000_000_000):
+        s.step()
+        if bot.current_timestamp < T0 + 15_000 * MS:
+            long_before = bot.position()
+    assert long_before == pytest.approx(0.006)          # filled up to max_position, not beyond
+    assert s.stop_loss_count == 1 and any(l.startswith("STOP LOSS") for l in lines)
+    assert bot.position() == pytest.approx(0.0)         # flattened by a market sell
+    assert bot.account().fee > 0.006 * 103.0 * 0.0005 * 0.99   # the close paid the taker fee
+    assert not s.stopped and any(o.active for o in bot.orders().values())   # calm again: quoting
