@@ -57,6 +57,10 @@ class FakeConnector(threading.Thread):
                     continue
                 self.orders[msg.order_id] = msg
                 self.update(bot_id, msg, "new", msg.qty, msg.req_id)
+            elif isinstance(msg, s.ModifyOrder):
+                o = self.orders[msg.order_id]
+                o.px, o.qty = msg.px, msg.qty
+                self.update(bot_id, o, "new", msg.qty, msg.req_id)
             elif isinstance(msg, s.CancelOrder):
                 self.update(bot_id, self.orders.pop(msg.order_id), "canceled", 0.0, msg.req_id)
             elif isinstance(msg, s.CancelAll):
@@ -130,8 +134,12 @@ def test_live_bot_protocol(connector):
     r = bot.submit_sell_order(0, 12, 101.0, 0.001, wait=True)
     assert r.status == "rejected" and "notional" in (r.reason or "")
 
-    # cancel
+    # modify, then cancel
     c = bot.submit_sell_order(0, 13, 101.0, 0.001, wait=True)
+    assert bot.modify(0, 13, 101.5, 0.003, wait=True)
+    mod = [m for m in fake.requests if isinstance(m, s.ModifyOrder)][0]
+    assert (mod.order_id, mod.px, mod.qty) == (13, 101.5, 0.003)
+    assert c.px == 101.5 and c.leaves_qty == 0.003 and c.req is None
     assert bot.cancel(0, 13, wait=True) and c.status == "canceled"
 
     # book sync lost
