@@ -13,7 +13,7 @@ import pytest
 
 from hftctl.connector.routing import parse_client_id
 from hftctl.sim.process import start_sim
-from tests.connector_procs import bot, bot_view, connector, segments, sim_state, write_config
+from tests.connector_procs import bot, bot_view, connector, segments, sim_fault, sim_state, wait_for
 
 STATIC_MARKET = """
 [[accounts]]
@@ -27,6 +27,14 @@ trades_per_s = 0
 """
 
 
+def _config(path, sim, prefix: str, extra: str = ""):
+    path.write_text(f'public_url = "{sim.ws_url}"\nprivate_url = "{sim.extra["private_ws_url"]}"\n'
+                    f'trade_url = "{sim.extra["trade_ws_url"]}"\nrest_url = "{sim.rest_url}"\n'
+                    f'category = "linear"\norder_prefix = "{prefix}"\napi_key = "hftctl-sim-key"\n'
+                    f'secret = "hftctl-sim-secret"\n{extra}\n')
+    return path
+
+
 def _levels(levels, n=20):
     return [(round(float(p), 1), round(float(q), 3)) for p, q in levels[:n]]
 
@@ -35,11 +43,7 @@ def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path):
     sim_cfg = tmp_path / "sim.toml"
     sim_cfg.write_text(STATIC_MARKET)
     with start_sim("bybit", extra_args=["--config", str(sim_cfg)]) as sim:
-        cfg = tmp_path / "c.toml"
-        cfg.write_text(f'public_url = "{sim.ws_url}"\nprivate_url = "{sim.extra["private_ws_url"]}"\n'
-                       f'trade_url = "{sim.extra["trade_ws_url"]}"\nrest_url = "{sim.rest_url}"\n'
-                       'category = "linear"\norder_prefix = "by"\napi_key = "hftctl-sim-key"\n'
-                       'secret = "hftctl-sim-secret"\n')
+        cfg = _config(tmp_path / "c.toml", sim, "by")
         out = tmp_path / "bot.json"
         with connector("ctbybit", cfg, tmp_path, exchange="bybit") as conn:
             with bot("ctbybit", out, "--mode", "flow", "--flow-seconds", "2") as b:
@@ -78,3 +82,47 @@ def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path):
         after = sim_state(sim)["accounts"][0]["open_orders"]
         assert [o for o in after if o["client_order_id"].startswith("by-")] == []
         assert segments("ctbybit") == []
+
+
+SLOW_MARKET = STATIC_MARKET.replace("interval_ms = 1000000000\ntrades_per_s = 0", "interval_ms = 500\ntrades_per_s = 3")
+
+
+def test_bybit_view_converges_after_drops_rate_limits_5xx_and_clock_shift(tmp_path):
+    sim_cfg = tmp_path / "sim.toml"
+    sim_cfg.write_text(SLOW_MARKET)
+    args = ["--config", str(sim_cfg), "--drop-ws-every", "3", "--rest-429-rate", "0.05", "--rest-5xx-rate", "0.03"]
+    with start_sim("bybit", extra_args=args) as sim:
+        cfg = _config(tmp_path / "c.toml", sim, "byf", "reconcile_interval_s = 2.0\nreconnect_max_s = 1.0\n"
+                      "retry_after_cap_s = 1.0\nbot_heartbeat_timeout_s = 10.0")
+        out = tmp_path / "bot.json"
+        with connector("ctbyf", cfg, tmp_path, exchange="bybit") as conn:
+            with bot("ctbyf", out, "--mode", "flow", "--flow-seconds", "8") as b:
+                time.sleep(4)
+                sim_fault(sim, clock_shift_ms=7000)
+                time.sleep(6)
+                sim_fault(sim, drop_ws_every_s=0, rest_429_rate=0, rest_5xx_rate=0, clock_shift_ms=0)
+                last: list[str] = []
+
+                def converged() -> bool:
+                    view, state = bot_view(b, out), sim_state(sim)
+                    acct = state["accounts"][0]
+                    sim_open = sorted(o["client_order_id"] for o in acct["open_orders"]
+                                      if o["client_order_id"].startswith("byf-"))
+                    pos = sum(float(p["qty"]) for p in acct["positions"] if p["symbol"] == "BTCUSDT")
+                    got = (view["open_cids"], round(view["position"], 6), round(view["filled_signed"], 6),
+                           view["book_ok"] and _levels(view["bids"], 5), view["book_ok"] and _levels(view["asks"], 5))
+                    want = (sim_open, round(pos, 6), round(pos, 6), _levels(state["book"]["bids"], 5),
+                            _levels(state["book"]["asks"], 5))
+                    last[:] = [f"{got} != {want}"]
+                    return got == want
+
+                try:
+                    wait_for(converged, 30, "bot view == sim state", 0.5)
+                except AssertionError:
+                    pytest.fail(f"no convergence: {last}")
+                assert len(bot_view(b, out)["orders"]) > 8
+        text = conn.text()
+    assert "reconnecting in" in text
+    assert "re-measuring server clock" in text
+    assert "reconciling orders and positions by REST (user stream reconnected)" in text
+    assert "Traceback" not in text

@@ -42,6 +42,7 @@ class BinanceRest:
         self.limiter = RateLimiter(cfg.weight_limit_1m, cfg.order_limit_10s, cfg.order_limit_1m,
                                    cfg.throttle_ratio)
         self.clock_resyncs = 0
+        self._synced_at = 0.0      # monotonic time of the last clock measurement
         self._session: aiohttp.ClientSession | None = None
         self._time_lock = asyncio.Lock()
 
@@ -75,6 +76,7 @@ class BinanceRest:
             assert best is not None
             self.offset_ms = best[1]
             self.clock_resyncs += 1
+            self._synced_at = time.monotonic()
             log.info("server clock offset %.1f ms (rtt %.1f ms)", best[1], best[0])
             return self.offset_ms
 
@@ -108,6 +110,7 @@ class BinanceRest:
                 query += f"timestamp={self.now_ms()}&recvWindow={self.cfg.recv_window_ms}"
                 query += f"&signature={binance_signature(self.cfg.secret.reveal(), query)}"
             url = URL(f"{self.cfg.api_url}{path}" + (f"?{query}" if query else ""), encoded=True)
+            sent_at = time.monotonic()
             try:
                 async with self._session.request(method, url, headers=headers) as resp:
                     self.limiter.update(resp.headers)
@@ -126,10 +129,12 @@ class BinanceRest:
                 return body
             code, msg = _error(body, status)
             if code == _TIMESTAMP and not resynced:
-                # Rejected before processing: safe to resend once with a fresh clock.
-                log.warning("%s %s: %s %s; re-measuring server clock", method, path, code, msg)
+                # Rejected before processing: safe to resend once with a fresh clock (one
+                # re-measure serves every request that was signed before it).
                 resynced = True
-                await self.sync_time()
+                if self._synced_at < sent_at:
+                    log.warning("%s %s: %s %s; re-measuring server clock", method, path, code, msg)
+                    await self.sync_time()
                 continue
             if status in (418, 429):
                 wait = min(_float(retry_after, 1.0), self.cfg.retry_after_cap_s)

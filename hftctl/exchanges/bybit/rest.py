@@ -37,6 +37,7 @@ class BybitRest:
         self.cfg = cfg
         self.offset_ms = 0.0
         self.clock_resyncs = 0
+        self._synced_at = 0.0      # monotonic time of the last clock measurement
         self.throttled = 0
         self._hold_until = 0.0          # monotonic; set from rate-limit headers / 10006
         self._session: aiohttp.ClientSession | None = None
@@ -68,6 +69,7 @@ class BybitRest:
             assert best is not None
             self.offset_ms = best[1]
             self.clock_resyncs += 1
+            self._synced_at = time.monotonic()
             log.info("server clock offset %.1f ms (rtt %.1f ms)", best[1], best[0])
             return self.offset_ms
 
@@ -115,6 +117,7 @@ class BybitRest:
                 headers.update({"X-BAPI-API-KEY": key, "X-BAPI-TIMESTAMP": ts, "X-BAPI-RECV-WINDOW": recv,
                                 "X-BAPI-SIGN": bybit_signature(self.cfg.secret.reveal(), ts, key, recv, payload),
                                 "X-BAPI-SIGN-TYPE": "2"})
+            sent_at = time.monotonic()
             try:
                 async with self._session.request(method, url, data=data, headers=headers) as resp:
                     self._track(resp.headers)
@@ -136,9 +139,10 @@ class BybitRest:
             if status < 400 and code == 0:
                 return body.get("result")
             if code == _CLOCK and not resynced:
-                log.warning("%s %s: %s; re-measuring server clock", method, path, code)
                 resynced = True
-                await self.sync_time()
+                if self._synced_at < sent_at:   # concurrent rejections share one re-measure
+                    log.warning("%s %s: %s; re-measuring server clock", method, path, code)
+                    await self.sync_time()
                 continue
             if code == _RATE or status in (403, 429):
                 self._hold_until = max(self._hold_until, time.monotonic() + min(1.0, self.cfg.retry_after_cap_s))
