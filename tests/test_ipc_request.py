@@ -97,16 +97,34 @@ def test_dead_connector_makes_send_fail_cleanly_instead_of_hanging(chan, procs):
     w = RequestWriter.attach(chan, sender=1, timeout=2)
     try:
         assert w.reader_alive()
+        w.send(b"while alive")
         os.kill(owner.pid, signal.SIGKILL)
         owner.join(5)
         assert not w.reader_alive()
+        # A full ring notices at once; otherwise the stale heartbeat (> 1.5 s) triggers the check.
         with pytest.raises(HftctlError, match="connector .* is gone"):
             for _ in range(10_000):  # fills the 64 KiB ring nobody reads
                 w.send(b"x" * 100, timeout=2)
+        time.sleep(R.STALE_AFTER + 0.1)
+        with pytest.raises(HftctlError, match="connector .* is gone"):
+            w.send(b"y")
     finally:
         w.close()
     with pytest.raises(HftctlError, match="no running connector"):
         RequestWriter.attach(chan, timeout=0.05)
+
+
+def test_send_to_a_closed_connector_fails_at_once(chan):
+    r = RequestReader.create(chan, capacity=1 << 16)
+    w = RequestWriter.attach(chan, sender=1, timeout=1)
+    try:
+        w.send(b"ok")
+        r.close()
+        with pytest.raises(HftctlError, match="is gone"):
+            w.send(b"lost otherwise")
+    finally:
+        w.close()
+        r.close()
 
 
 def test_full_ring_with_live_but_stuck_reader_times_out(chan):

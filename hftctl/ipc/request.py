@@ -42,6 +42,8 @@ ANONYMOUS_HOLD = 1.0     # lock held with no owner pid and no epoch change this 
 
 _hash = xxh3_64_intdigest
 _M64 = 0xFFFF_FFFF_FFFF_FFFF
+_now_ns = time.monotonic_ns
+_STALE_NS = int(R.STALE_AFTER * 1e9)
 _tuple_new = tuple.__new__
 _Received = R.Received
 _Request = R.Request
@@ -150,7 +152,11 @@ class RequestReader:
         return R.Overrun(lost, f"corrupt: {why}")
 
     def recv(self, timeout: float | None = None, spin_us: float = 0.0) -> "R.Request | R.Overrun | None":
-        """Next request, spinning ``spin_us`` then sleeping up to ``timeout`` s (None = forever)."""
+        """Next request, spinning ``spin_us`` then sleeping up to ``timeout`` s (None = forever).
+
+        Receiving also stamps the heartbeat: a connector that reads its requests is alive.
+        """
+        self._h[H_HEARTBEAT] = _now_ns()
         r = self.poll()
         if r is not None:
             return r
@@ -176,6 +182,7 @@ class RequestReader:
             except posix_ipc.BusyError:
                 pass
             h[H_SLEEPING] = 0
+            h[H_HEARTBEAT] = _now_ns()
             r = self.poll()
             if r is not None:
                 return r
@@ -259,6 +266,10 @@ class RequestWriter:
         mm = self._mm
         cap = self._cap
         rec = (_REC_BYTES + n + 7) & ~7
+        if h[H_CLOSED] or _now_ns() - h[H_HEARTBEAT] > _STALE_NS:
+            # Heartbeat stale: ask the kernel (syscall) whether the connector still exists, so a
+            # request is not written into the segment of a dead connector and silently lost.
+            self._check_reader()
         lock = self._lock
         try:
             lock.acquire(0)             # uncontended: no syscall, no clock
@@ -293,11 +304,14 @@ class RequestWriter:
             self._wake.release()
         return seq
 
+    def _check_reader(self) -> None:
+        if not self.reader_alive():
+            raise HftctlError(f"request channel {self.name!r}: the connector (pid {self._owner_pid}) is gone")
+
     def _wait_for_space(self, need_head: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self._h[H_HEAD] < need_head:
-            if not self.reader_alive():
-                raise HftctlError(f"request channel {self.name!r}: the connector (pid {self._owner_pid}) is gone")
+            self._check_reader()
             if time.monotonic() >= deadline:
                 raise HftctlError(f"request channel {self.name!r} is full: the connector is not reading")
             if self._h[H_SLEEPING]:
