@@ -181,3 +181,17 @@ async def test_public_orderbook_snapshot_and_deltas_and_gap(bybit):
             await ws.send_str('{"op":"ping","req_id":"p"}')
             pong = await _next(ws, lambda d: d.get("op") == "ping")
             assert pong["ret_msg"] == "pong"
+
+
+async def test_bybit_market_from_a_binance_recording(shared_data):
+    """No Bybit recordings exist here: a Binance USD-M recording drives the Bybit sim's market."""
+    rec = shared_data / "recordings" / "usdm" / "btcusdt_20240808.gz"
+    with start_sim("bybit", extra_args=["--replay", str(rec), "--speed", "5"]) as h:
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(h.ws_url) as ws:
+                await ws.send_str('{"op":"subscribe","args":["orderbook.1.BTCUSDT","publicTrade.BTCUSDT"]}')
+                snap = await _next(ws, lambda d: d.get("topic") == "orderbook.1.BTCUSDT")
+                assert snap["type"] == "snapshot" and 50_000 < float(snap["data"]["b"][0][0]) < 70_000
+                trade = await _next(ws, lambda d: d.get("topic") == "publicTrade.BTCUSDT")
+                t = trade["data"][0]
+                assert t["S"] in ("Buy", "Sell") and abs(t["T"] - time.time() * 1000) < 3000
