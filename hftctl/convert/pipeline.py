@@ -32,7 +32,8 @@ from hftctl.errors import HftctlError
 log = logging.getLogger(__name__)
 
 ONLY_KINDS = {
-    "depth": (E.DEPTH_EVENT, E.DEPTH_CLEAR_EVENT, E.DEPTH_SNAPSHOT_EVENT, E.DEPTH_BBO_EVENT),
+    "depth": (E.DEPTH_EVENT, E.DEPTH_CLEAR_EVENT, E.DEPTH_SNAPSHOT_EVENT, E.DEPTH_BBO_EVENT,
+              E.BEST_BID_EVENT, E.BEST_ASK_EVENT),
     "trades": (E.TRADE_EVENT,),
 }
 
@@ -317,8 +318,11 @@ def _collect(summary: Summary, rows: FileRows) -> None:
 
 
 def _nothing_message(summary: Summary) -> str:
-    first = f"; first problem: {summary.problems[0]}" if summary.problems else ""
-    return f"no events converted, nothing written{first}"
+    if not summary.problems:
+        return "no events converted, nothing written"
+    hint = "" if len(summary.exchanges) != 1 else " (wrong --exchange?)"
+    return (f"no events converted, nothing written: {summary.skipped} line(s) skipped{hint}; "
+            f"first problem: {min(summary.problems, key=lambda p: p.line)}")
 
 
 def total_input_bytes(inputs: list[str]) -> int:
