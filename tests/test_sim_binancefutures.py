@@ -175,6 +175,12 @@ async def test_order_life_rest_and_user_stream(quiet_sim):
             status, body, _ = await signed(s, "DELETE", base, "/fapi/v1/order",
                                            {"symbol": "BTCUSDT", "orderId": o2["orderId"]}, *A)
             assert (status, body["code"]) == (400, -2011)
+            _, trades, _ = await signed(s, "GET", base, "/fapi/v1/userTrades", {"symbol": "BTCUSDT"}, *A)
+            assert [(t["qty"], t["maker"], t["buyer"], t["orderId"]) for t in trades] == [
+                ("0.004", True, True, order["orderId"]), ("0.006", True, True, order["orderId"])]
+            _, history, _ = await signed(s, "GET", base, "/fapi/v1/allOrders", {"symbol": "BTCUSDT"}, *A)
+            assert [(h["orderId"], h["status"]) for h in history] == [
+                (order["orderId"], "FILLED"), (o2["orderId"], "CANCELED")]
         state = await (await s.get(f"{quiet_sim.control_url}/state?symbol=BTCUSDT")).json()
         alice = next(a for a in state["accounts"] if a["name"] == "alice")
         assert alice["open_orders"] == [] and alice["positions"][0]["qty"] == 0.01

@@ -100,6 +100,11 @@ async def test_spot_orders_balances_and_user_stream(spot):
             assert m["status"] == "FILLED" and m["fills"] and m["fills"][0]["commissionAsset"] == "BTC"
             er = await _next(ws, lambda d: d["e"] == "executionReport" and d["x"] == "TRADE")
             assert er["X"] == "FILLED" and er["N"] == "BTC" and er["m"] is False
+            _, trades, _ = await signed(s, "GET", base, "/api/v3/myTrades", {"symbol": "BTCUSDT"})
+            assert sum(float(t["qty"]) for t in trades) == pytest.approx(0.02)
+            assert all(t["orderId"] == m["orderId"] and t["isBuyer"] and not t["isMaker"] for t in trades)
+            _, history, _ = await signed(s, "GET", base, "/api/v3/allOrders", {"symbol": "BTCUSDT"})
+            assert [h["status"] for h in history] == ["CANCELED", "FILLED"]
             _, acct, _ = await signed(s, "GET", base, "/api/v3/account", {})
             bal = {b["asset"]: b for b in acct["balances"]}
             spent = float(m["cummulativeQuoteQty"])

@@ -356,7 +356,8 @@ class SimEngine:
             self._retire(order)
         if order.fills is None:
             order.fills = []
-        order.fills.append((ticks, lots, effect.fee, effect.fee_asset, self._next_trade_id, is_maker))
+        order.fills.append((ticks, lots, effect.fee, effect.fee_asset, self._next_trade_id, is_maker, now,
+                            effect.realized))
         self._publish(OrderEvent(order, "TRADE", now, lots, ticks, effect.fee, is_maker,
                                  self._next_trade_id, effect.realized, effect.fee_asset))
         self._publish(AccountEvent(account, "ORDER", now, effect.assets, effect.changes, effect.positions))
@@ -438,6 +439,12 @@ class SimEngine:
         self._publish(OrderEvent(order, "AMENDMENT", order.update_ms))
         self._take(order)
         return order
+
+    def account_orders(self, account: Account, symbol: str) -> list[Order]:
+        """Open and recent final orders of an account (history endpoints), oldest first."""
+        orders = [o for o in self.done.values() if o.account is account and o.symbol == symbol]
+        orders += [o for o in account.orders.values() if o.symbol == symbol]
+        return sorted(orders, key=lambda o: o.order_id)
 
     def open_orders(self, account: Account, symbol: str | None = None) -> list[Order]:
         return [o for o in account.orders.values() if symbol is None or o.symbol == symbol]

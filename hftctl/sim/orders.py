@@ -30,7 +30,8 @@ class Order:
     status: str = "NEW"
     last_trade_ms: int = 0
     reason: str = ""            # why it ended early, e.g. "post_only" (Bybit cancels instead of rejecting)
-    fills: list | None = None   # (ticks, lots, commission, commission asset, trade id, is_maker)
+    # (ticks, lots, commission, commission asset, trade id, is_maker, time ms, realized pnl)
+    fills: list | None = None
 
     @property
     def remaining(self) -> int:

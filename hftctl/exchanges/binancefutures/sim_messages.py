@@ -68,6 +68,15 @@ def order_body(order: Order, spec: SymbolSpec, with_time: bool = False) -> dict:
     return body
 
 
+def user_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
+    rows = [{"buyer": o.side > 0, "commission": _f(f[2]), "commissionAsset": f[3], "id": f[4],
+             "maker": f[5], "orderId": o.order_id, "price": spec.price_str(f[0]), "qty": spec.qty_str(f[1]),
+             "quoteQty": _f(f[0] * spec.tick * f[1] * spec.step, 5), "realizedPnl": _f(f[7]),
+             "side": SIDE[o.side], "positionSide": "BOTH", "symbol": o.symbol, "time": f[6]}
+            for o in orders for f in o.fills or ()]
+    return sorted(rows, key=lambda r: r["id"])
+
+
 def _open_notional(account: Account, symbol: str, spec: SymbolSpec) -> tuple[float, float]:
     bid = ask = 0.0
     for o in account.orders.values():

@@ -262,6 +262,8 @@ class BinanceFuturesRest(BinanceRestBase):
             ("GET", "/fapi/v1/order", self.query_order, 1, True),
             ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, 1, True),
             ("GET", "/fapi/v1/openOrders", self.open_orders, 1, True),
+            ("GET", "/fapi/v1/allOrders", self.all_orders, 5, True),
+            ("GET", "/fapi/v1/userTrades", self.user_trades, 5, True),
             ("GET", "/fapi/v2/positionRisk", self.position_risk, 5, True),
             ("GET", "/fapi/v3/positionRisk", self.position_risk_v3, 5, True),
             ("GET", "/fapi/v2/account", self.account, 5, True),
@@ -382,6 +384,22 @@ class BinanceFuturesRest(BinanceRestBase):
             headers["X-MBX-USED-WEIGHT-1M"] = str(self.weight.add(39))
         orders = self.engine.open_orders(req.account, spec.symbol if spec else None)
         return [wire.order_body(o, self.engine.specs[o.symbol], with_time=True) for o in orders]
+
+    def _history_limit(self, req: Request) -> int:
+        try:
+            limit = int(req.get("limit", "500"))
+        except ValueError:
+            raise illegal("limit") from None
+        return max(1, min(limit, 1000))
+
+    async def all_orders(self, req: Request, headers) -> list:
+        spec = self._symbol(req)
+        orders = self.engine.account_orders(req.account, spec.symbol)[-self._history_limit(req):]
+        return [wire.order_body(o, spec, with_time=True) for o in orders]
+
+    async def user_trades(self, req: Request, headers) -> list:
+        spec = self._symbol(req)
+        return wire.user_trades(self.engine.account_orders(req.account, spec.symbol), spec)[-self._history_limit(req):]
 
     async def position_risk(self, req: Request, headers) -> list:
         spec = self._symbol(req, required=False)

@@ -51,9 +51,8 @@ def order_body(order: Order, spec: SymbolSpec, kind: str = "query", now_ms: int 
         body["transactTime"] = order.create_ms
         body["workingTime"] = order.create_ms if order.type == "LIMIT" else -1
         body["origQuoteOrderQty"] = _f(0)
-        body["fills"] = [{"price": spec.price_str(t), "qty": spec.qty_str(n), "commission": _f(fee),
-                          "commissionAsset": asset, "tradeId": tid}
-                         for t, n, fee, asset, tid, _maker in (order.fills or [])]
+        body["fills"] = [{"price": spec.price_str(f[0]), "qty": spec.qty_str(f[1]), "commission": _f(f[2]),
+                          "commissionAsset": f[3], "tradeId": f[4]} for f in order.fills or ()]
     elif kind == "cancel":
         body["origClientOrderId"] = order.client_id
         body["transactTime"] = now_ms
@@ -62,6 +61,15 @@ def order_body(order: Order, spec: SymbolSpec, kind: str = "query", now_ms: int 
                      "updateTime": order.update_ms, "isWorking": order.type == "LIMIT",
                      "workingTime": order.create_ms, "origQuoteOrderQty": _f(0)})
     return body
+
+
+def my_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
+    rows = [{"symbol": o.symbol, "id": f[4], "orderId": o.order_id, "orderListId": -1,
+             "price": spec.price_str(f[0]), "qty": spec.qty_str(f[1]),
+             "quoteQty": _f(f[0] * spec.tick * f[1] * spec.step), "commission": _f(f[2]),
+             "commissionAsset": f[3], "time": f[6], "isBuyer": o.side > 0, "isMaker": f[5], "isBestMatch": True}
+            for o in orders for f in o.fills or ()]
+    return sorted(rows, key=lambda r: r["id"])
 
 
 def execution_report(ev: OrderEvent, spec: SymbolSpec) -> dict:

@@ -44,6 +44,8 @@ class BinanceSpotRest(BinanceRestBase):
             ("GET", "/api/v3/order", self.query_order, 4, True),
             ("GET", "/api/v3/openOrders", self.open_orders, 6, True),
             ("DELETE", "/api/v3/openOrders", self.cancel_all, 1, True),
+            ("GET", "/api/v3/allOrders", self.all_orders, 20, True),
+            ("GET", "/api/v3/myTrades", self.my_trades, 20, True),
             ("GET", "/api/v3/account", self.account, 20, True),
             ("POST", "/api/v3/userDataStream", self.listen_key_new, 2, False),
             ("PUT", "/api/v3/userDataStream", self.listen_key_keepalive, 2, False),
@@ -142,6 +144,21 @@ class BinanceSpotRest(BinanceRestBase):
             raise err(REJECTS["unknown_order"])
         now = self.engine.now_ms()
         return [wire.order_body(o, spec, "cancel", now) for o in orders]
+
+    def _history_limit(self, req: Request) -> int:
+        try:
+            return max(1, min(int(req.get("limit", "500")), 1000))
+        except ValueError:
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'limit'.") from None
+
+    async def all_orders(self, req: Request, headers) -> list:
+        spec = self._symbol(req)
+        orders = self.engine.account_orders(req.account, spec.symbol)[-self._history_limit(req):]
+        return [wire.order_body(o, spec) for o in orders]
+
+    async def my_trades(self, req: Request, headers) -> list:
+        spec = self._symbol(req)
+        return wire.my_trades(self.engine.account_orders(req.account, spec.symbol), spec)[-self._history_limit(req):]
 
     async def account(self, req: Request, headers) -> dict:
         return wire.account(req.account, self.engine.now_ms())
