@@ -41,6 +41,7 @@ class _BookStream:
         self.gap = False
         self.dirty = False
         self.next_due = 0.0
+        self.last_sent = time.monotonic()
         self.clients: set[WsClient] = set()
 
 
@@ -179,6 +180,11 @@ class BybitStreams:
             await asyncio.sleep(0.01)
             now = time.monotonic()
             for stream in self.books.values():
+                if stream.depth == 1 and stream.clients and now - stream.last_sent >= 3.0:
+                    # Bybit re-sends a level-1 snapshot after 3 s without a change
+                    stream.last_sent = now
+                    for c in stream.clients:
+                        self._snapshot(stream, c)
                 if not stream.clients or not stream.dirty or now < stream.next_due:
                     continue
                 stream.next_due = now + stream.interval
@@ -191,6 +197,7 @@ class BybitStreams:
                 if not db and not da:
                     continue
                 stream.bids, stream.asks = bids, asks
+                stream.last_sent = now
                 stream.u += 2 if stream.gap else 1          # an injected gap: one u never sent
                 stream.gap = False
                 db.sort(key=lambda x: -float(x[0]))
