@@ -115,3 +115,21 @@ def test_orders_left_by_a_killed_connector_are_cancelled_by_the_next(tmp_path):
         with connector("ctorph", cfg, tmp_path) as conn2:
             wait_for(lambda: not _open_cids(sim, "orph"), 15, "orphans cancelled")
             assert "cancelling orphan order" in conn2.text()
+
+
+def test_unknown_symbol_gets_an_error_not_a_retry_storm(tmp_path):
+    with start_sim() as sim:
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="unk")
+        with connector("ctunk", cfg, tmp_path) as conn:
+            with BotEndpoint.attach("ctunk", "unknown-symbol-bot") as ep:
+                ep.send(s.RegisterInstrument(ep.bot_id, "NOSUCHUSDT", 0.1, 0.001))
+                err = wait_for(lambda: next((m for m in iter(lambda: ep.recv(0.1), None)
+                                             if isinstance(m, s.Error)), None), 15, "Error for NOSUCHUSDT")
+                assert err.symbol == "NOSUCHUSDT" and err.code == -1121 and "Invalid symbol" in err.message
+                # Trading the refused symbol is refused too, with a clear error.
+                ep.send(s.SubmitOrder(ep.bot_id, 7, "NOSUCHUSDT", 1, 1, 1.0, 1.0, "limit", "gtc"))
+                err2 = wait_for(lambda: next((m for m in iter(lambda: ep.recv(0.1), None)
+                                              if isinstance(m, s.Error) and m.req_id == 7), None), 10, "order error")
+                assert "register the instrument first" in err2.message
+            time.sleep(1.0)
+            assert conn.text().count("depth snapshot failed") <= 1

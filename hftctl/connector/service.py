@@ -142,6 +142,13 @@ class Connector:
         self.streams[stream] = state
         log.info("%s stream %s", stream, state)
 
+    def symbol_error(self, symbol: str, code: int, message: str) -> None:
+        """The exchange refuses the symbol: tell its bots, forget it (they may register again)."""
+        for bot in self.bots.subscribers(symbol):
+            bot.instruments.pop(symbol, None)
+            self._error(bot.bot_id, code, message, symbol=symbol)
+        self.instruments.pop(symbol, None)
+
     def user_stream_reconnected(self) -> None:
         self._spawn(self.reconcile("user stream reconnected"))
 

@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 # How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
 _AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
-_SNAPSHOT_RETRY_S = 0.25
+_SNAPSHOT_RETRY_S = 0.25   # doubled per consecutive failure, up to _SNAPSHOT_RETRY_MAX_S: a
+_SNAPSHOT_RETRY_MAX_S = 8.0  # 1000-level snapshot weighs 20, hammering it would hit the limit
+_UNKNOWN_SYMBOL = -1121
 _SUBSCRIBE_SETTLE_S = 0.3   # snapshot this long after (re)subscribing, even if no event came
 _QUIET_S = 1.0              # a held snapshot with no event after this long is taken as the book
 
@@ -67,6 +69,7 @@ class BinanceClient(ExchangeClient):
         self.sink: ExchangeSink = _NullSink()
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
+        self._snapshot_failures: dict[str, int] = {}
         self._tasks: list[asyncio.Task] = []
         self.market = MarketStream(cfg.ws_root, self.name, self._on_market_event,
                                    self._on_market_reconnect,
@@ -191,19 +194,35 @@ class BinanceClient(ExchangeClient):
             if sync.needs_snapshot:
                 for m in sync.on_snapshot(self.wire.depth_snapshot(body), local_ts):
                     self.sink.market(m)
+            self._snapshot_failures[symbol] = 0
             if sync.waiting_for_bridge:
                 await asyncio.sleep(_QUIET_S)
                 for m in sync.accept_quiet_snapshot():
                     self.sink.market(m)
         except asyncio.CancelledError:
             raise
+        except ExchangeRejected as e:
+            if e.code == _UNKNOWN_SYMBOL:
+                # Not a transient problem: stop asking and tell the bots that registered it.
+                log.error("%s: %s; not subscribing", symbol, e.reason)
+                self.syncs.pop(symbol, None)
+                await self.market.unsubscribe(symbol)
+                self.sink.symbol_error(symbol, e.code, f"{symbol}: {e.reason}")
+                self._snapshot_tasks.pop(symbol, None)
+                return
+            self._snapshot_failed(symbol, sync, e)
         except Exception as e:
-            log.warning("%s depth snapshot failed: %s", symbol, e)
-            sync.needs_snapshot = True
+            self._snapshot_failed(symbol, sync, e)
         finally:
             self._snapshot_tasks.pop(symbol, None)
-        if sync.needs_snapshot:
-            self._fetch_snapshot(symbol, _SNAPSHOT_RETRY_S)
+        if sync.needs_snapshot and symbol in self.syncs:
+            n = self._snapshot_failures.get(symbol, 0)
+            self._fetch_snapshot(symbol, min(_SNAPSHOT_RETRY_MAX_S, _SNAPSHOT_RETRY_S * 2 ** n))
+
+    def _snapshot_failed(self, symbol: str, sync: DepthSync, e: Exception) -> None:
+        log.warning("%s depth snapshot failed: %s", symbol, e)
+        sync.needs_snapshot = True
+        self._snapshot_failures[symbol] = self._snapshot_failures.get(symbol, 0) + 1
 
     async def _on_market_reconnect(self) -> None:
         # Events sent while we were away are gone: every book must be rebuilt.

@@ -59,6 +59,12 @@ class MarketStream:
         log.info("subscribed %s", ", ".join(public_streams(self.exchange, symbol)))
         return True
 
+    async def unsubscribe(self, symbol: str) -> None:
+        if symbol in self.symbols:
+            self.symbols.remove(symbol)
+            params = public_streams(self.exchange, symbol)
+            await self.ws.send_json({"method": "UNSUBSCRIBE", "params": params, "id": next(self._ids)})
+
     def _on_message(self, payload: bytes | str, local_ts: int) -> None:
         raw = payload.encode() if isinstance(payload, str) else payload
         try:

@@ -176,7 +176,7 @@ class BybitClient(ExchangeClient):
         topic = m.get("topic") if isinstance(m, dict) else None
         if not isinstance(topic, str):
             if isinstance(m, dict) and m.get("success") is False:
-                log.error("market stream request failed: %s", m.get("ret_msg"))
+                self._subscribe_failed(str(m.get("ret_msg", "")))
             return
         kind, _, sym = topic.rpartition(".")
         self.sink.raw(sym, topic, local_ts, raw)
@@ -197,6 +197,14 @@ class BybitClient(ExchangeClient):
                     self.sink.market(t)
         except wire.MalformedMessage as e:
             log.warning("market stream %s: malformed message skipped: %s", topic, e)
+
+    def _subscribe_failed(self, why: str) -> None:
+        """Bybit names the refused topic in ret_msg ("...topic:orderbook.50.XYZ"): drop that symbol."""
+        log.error("market stream subscription refused: %s", why)
+        for sym in [x for x in self.symbols if why.endswith(f".{x}")]:
+            self.symbols.remove(sym)
+            self.syncs.pop(sym, None)
+            self.sink.symbol_error(sym, -1, f"{sym}: subscription refused by the exchange ({why})")
 
     def _on_top(self, b: wire.BookMessage, local_ts: int) -> None:
         """orderbook.1 -> BestBidOffer (a one-level book: snapshot replaces, delta updates)."""
