@@ -249,7 +249,10 @@ class BinanceRestBase:
 
 
 class BinanceFuturesRest(BinanceRestBase):
+    """/fapi routes with USD-M's weights; the snapshot marks the next diff (see engine)."""
+
     def route_table(self) -> list[tuple]:
+        # (method, path, handler, request weight (0: depends on parameters), signed)
         return [
             ("GET", "/fapi/v1/ping", self.ping, 1, False),
             ("GET", "/fapi/v1/time", self.time, 1, False),
