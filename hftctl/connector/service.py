@@ -28,6 +28,7 @@ E_BAD_REQUEST = 1
 E_UNKNOWN_ORDER = 2
 E_NOT_REGISTERED = 3
 E_EXCHANGE = 4
+E_STOPPING = 5
 
 
 class Connector:
@@ -70,6 +71,7 @@ class Connector:
         await self._stopping.wait()
 
     def stop(self) -> None:
+        # From here on no new order reaches the exchange: shutdown's cancel-all must be final.
         self._stopping.set()
 
     async def stopped(self) -> None:
@@ -197,6 +199,9 @@ class Connector:
         bot = self.bots.get_or_create(bot_id)
         self.bots.touch(bot_id)
         if t is s.BotHeartbeat:
+            return
+        if self._stopping.is_set() and t in (s.SubmitOrder, s.ModifyOrder):
+            self._error(bot_id, E_STOPPING, "connector is shutting down", getattr(msg, "req_id", None))
             return
         if t is s.RegisterInstrument:
             self._spawn(self._register(bot, msg))
