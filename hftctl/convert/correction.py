@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 
-from hftctl.convert.events import EVENT_DTYPE, EXCH_EVENT, LOCAL_EVENT
+from hftctl.convert.events import EVENT_DTYPE, EXCH_EVENT, LOCAL_EVENT, take_rows
 from hftctl.errors import HftctlError
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def correct_event_order(data: np.ndarray) -> np.ndarray:
     # Row indices of each emitted group, expanded: start of group + 0..size-1.
     first_out = np.cumsum(sizes) - sizes
     idx = np.arange(total, dtype=np.int64) + np.repeat(g_start[emissions] - first_out, sizes)
-    out = data[idx]
+    out = take_rows(data, idx)
     out["ev"] |= np.repeat(flags, sizes)
     return out
 
@@ -147,7 +147,7 @@ def _merge_rows(data: np.ndarray) -> np.ndarray:
             idx.append(se[i])
             flags.append(EXCH_EVENT)
             i += 1
-    out = data[np.array(idx, np.int64)]
+    out = take_rows(data, np.array(idx, np.int64))
     out["ev"] |= np.array(flags, np.uint64)
     return out
 

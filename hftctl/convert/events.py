@@ -39,3 +39,10 @@ EVENT_DTYPE = np.dtype(
     ],
     align=True,
 )
+
+
+def take_rows(data: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``data[idx]`` for event arrays, several times faster: every field is 8 bytes, so the
+    records can be moved as rows of eight uint64 instead of field by field."""
+    rows = np.take(np.ascontiguousarray(data).view(np.uint64).reshape(-1, 8), idx, axis=0)
+    return rows.view(EVENT_DTYPE).reshape(-1)
