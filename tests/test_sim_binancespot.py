@@ -80,10 +80,14 @@ async def test_spot_orders_balances_and_user_stream(spot):
             status, body, _ = await signed(s, "POST", base, "/api/v3/order", {
                 "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER", "quantity": "0.01", "price": f"{ask:.2f}"})
             assert (status, body["code"]) == (400, -2010)
-            status, o, _ = await signed(s, "POST", base, "/api/v3/order", {
+            status, o, headers = await signed(s, "POST", base, "/api/v3/order", {
                 "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                 "quantity": "0.01000", "price": "50000.00", "newClientOrderId": "spot-1"})
             assert status == 200 and o["status"] == "NEW" and o["fills"] == []
+            assert headers["X-MBX-ORDER-COUNT-10S"] == headers["X-MBX-ORDER-COUNT-1D"] == "2"
+            _, info, _ = await public(s, base, "/api/v3/exchangeInfo")
+            assert {(r["interval"], r["limit"]) for r in info["rateLimits"]} == {
+                ("MINUTE", 6000), ("SECOND", 100), ("DAY", 200000)}
             er = await _next(ws, lambda d: d["e"] == "executionReport")
             assert (er["x"], er["X"], er["c"], er["o"], er["w"]) == ("NEW", "NEW", "spot-1", "LIMIT", True)
             pos = await _next(ws, lambda d: d["e"] == "outboundAccountPosition")

@@ -24,6 +24,7 @@ class RateLimits:
     weight_per_min: int = 2400          # Binance USD-M REQUEST_WEIGHT per IP
     orders_per_min: int = 1200          # ORDERS per account
     orders_per_10s: int = 300
+    orders_per_day: int = 200_000       # Binance spot's daily ORDERS limit
 
 
 @dataclass
@@ -39,11 +40,14 @@ def default_account(balances: dict[str, float] | None = None) -> Account:
     return Account("default", DEFAULT_API_KEY, DEFAULT_SECRET, dict(balances or {"USDT": 100_000.0}))
 
 
-def load_config(path: Path | None, default_balances: dict[str, float] | None = None) -> SimConfig:
-    """`default_balances`: the exchange's starting balances for accounts that name none."""
+def load_config(path: Path | None, default_balances: dict[str, float] | None = None,
+                default_limits: dict | None = None) -> SimConfig:
+    """`default_balances`: the exchange's starting balances for accounts that name none;
+    `default_limits`: the exchange's own rate limits, which the file may still override."""
     default_balances = dict(default_balances or {"USDT": 100_000.0})
+    limits = RateLimits(**(default_limits or {}))
     if path is None:
-        return SimConfig(accounts=[default_account(default_balances)])
+        return SimConfig(accounts=[default_account(default_balances)], rate_limits=limits)
     try:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -52,7 +56,7 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
         raise HftctlError(f"cannot read sim config {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise HftctlError(f"sim config {path} is not valid TOML: {exc}") from None
-    cfg = SimConfig()
+    cfg = SimConfig(rate_limits=limits)
     _check_keys(path, "", data, {"accounts", "symbols", "synthetic", "rate_limits", "listen_key_ttl_s"})
     for i, entry in enumerate(data.get("accounts", [])):
         where = f"accounts[{i}]"

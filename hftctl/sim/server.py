@@ -72,7 +72,8 @@ class Sim:
         self.adapter = _adapter(options.exchange)
         if options.host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("sim listening on %s, not loopback", options.host)
-        self.config = load_config(options.config, self.adapter.DEFAULT_BALANCES)
+        self.config = load_config(options.config, self.adapter.DEFAULT_BALANCES,
+                                  getattr(self.adapter, "DEFAULT_RATE_LIMITS", None))
         if options.rate_limits is not None:
             self.config.rate_limits.enabled = options.rate_limits
         self.faults = Faults()

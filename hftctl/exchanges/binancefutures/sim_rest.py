@@ -76,6 +76,8 @@ class BinanceRestBase:
     """What Binance's REST APIs share: parameters, HMAC auth, weights, order counts, listen keys."""
 
     REJECTS = REJECTS
+    # order-count windows: (header suffix, seconds, RateLimits field, name in the -1015 message)
+    ORDER_WINDOWS = (("10S", 10, "orders_per_10s", "TEN_SECONDS"), ("1M", 60, "orders_per_min", "ONE_MINUTE"))
     PRICE_TICK_ERR = PRICE_TICK
     QTY_STEP_ERR = QTY_PRECISION
 
@@ -109,7 +111,7 @@ class BinanceRestBase:
                     params.update(parse_params(raw_body))
                 req = Request(params, raw_query, raw_body)
                 w = weight or self._dynamic_weight(handler, req)
-                used = self.weight.add(w) if self.config.rate_limits.enabled else self.weight.add(w)
+                used = self.weight.add(w)
                 headers["X-MBX-USED-WEIGHT-1M"] = str(used)
                 if fault == 429 or (self.config.rate_limits.enabled
                                     and used > self.config.rate_limits.weight_per_min):
@@ -170,18 +172,18 @@ class BinanceRestBase:
     def _count_order(self, account: Account, headers: dict[str, str]) -> None:
         counters = self.order_counts.get(account.api_key)
         if counters is None:
-            counters = self.order_counts[account.api_key] = (WindowCounter(10), WindowCounter(60))
+            counters = self.order_counts[account.api_key] = tuple(
+                WindowCounter(seconds) for _, seconds, _, _ in self.ORDER_WINDOWS)
         now = time.time()
-        n10 = counters[0].add(1, now)
-        n60 = counters[1].add(1, now)
-        headers["X-MBX-ORDER-COUNT-10S"] = str(n10)
-        headers["X-MBX-ORDER-COUNT-1M"] = str(n60)
         limits = self.config.rate_limits
-        if limits.enabled:
-            if n10 > limits.orders_per_10s:
-                raise err(TOO_MANY_ORDERS, limit=limits.orders_per_10s, interval="TEN_SECONDS")
-            if n60 > limits.orders_per_min:
-                raise err(TOO_MANY_ORDERS, limit=limits.orders_per_min, interval="ONE_MINUTE")
+        over = None
+        for counter, (suffix, _, field, interval) in zip(counters, self.ORDER_WINDOWS):
+            n = counter.add(1, now)
+            headers[f"X-MBX-ORDER-COUNT-{suffix}"] = str(n)
+            if over is None and limits.enabled and n > getattr(limits, field):
+                over = (getattr(limits, field), interval)
+        if over:
+            raise err(TOO_MANY_ORDERS, limit=over[0], interval=over[1])
 
     def _symbol(self, req: Request, required: bool = True) -> SymbolSpec | None:
         s = req.get("symbol")

@@ -135,5 +135,5 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
                 {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
                  "limit": limits.weight_per_min},
                 {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": limits.orders_per_10s},
-                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": limits.orders_per_min}],
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": limits.orders_per_day}],
             "exchangeFilters": [], "symbols": symbols}

@@ -29,6 +29,7 @@ REJECTS = {
 
 class BinanceSpotRest(BinanceRestBase):
     REJECTS = REJECTS
+    ORDER_WINDOWS = (("10S", 10, "orders_per_10s", "TEN_SECONDS"), ("1D", 86400, "orders_per_day", "ONE_DAY"))
     PRICE_TICK_ERR = PRICE_FILTER
     QTY_STEP_ERR = LOT_SIZE
 

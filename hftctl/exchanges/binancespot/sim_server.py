@@ -13,7 +13,8 @@ from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsHub
 
 DEFAULT_BALANCES = {"USDT": 100_000.0, "BTC": 1.0, "ETH": 10.0}
-__all__ = ["DEFAULT_BALANCES", "DEFAULT_SYMBOLS", "SPECS", "accounting", "install"]
+DEFAULT_RATE_LIMITS = {"weight_per_min": 6000, "orders_per_10s": 100, "orders_per_day": 200_000}
+__all__ = ["DEFAULT_BALANCES", "DEFAULT_RATE_LIMITS", "DEFAULT_SYMBOLS", "SPECS", "accounting", "install"]
 
 
 def accounting() -> SpotAccounting:

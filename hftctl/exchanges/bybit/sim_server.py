@@ -13,6 +13,7 @@ from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsHub
 
 DEFAULT_BALANCES = {"USDT": 100_000.0}
+DEFAULT_RATE_LIMITS = {"orders_per_10s": 100}      # Bybit: 10 order requests per second per UID
 # Bybit's websockets are separate endpoints; the ready file lists them next to ws_url
 READY_URLS = {"ws_url": "ws://{host}:{port}/v5/public/linear",
               "private_ws_url": "ws://{host}:{port}/v5/private",
