@@ -243,3 +243,19 @@ def test_binance_gap_marks_are_not_errors(shared_data, tmp_path):
     r = read_file(str(marked), ConvertOptions())
     assert r.problems.skipped == 0
     assert np.array_equal(r.data, read_file(str(clean), ConvertOptions()).data)
+
+
+def test_timestamps_of_other_widths_take_the_careful_path(shared_data, tmp_path):
+    """A line whose timestamp is not exactly 19 digits is read one by one, with the same result."""
+    with gzip.open(shared_data / CM, "rb") as f:
+        lines = [f.readline() for _ in range(1500)]
+    normal = tmp_path / "a.gz"
+    normal.write_bytes(gzip.compress(b"".join(lines), 1))
+    odd = list(lines)
+    for i in (3, 700, 1499):
+        odd[i] = b"0" + odd[i].replace(b" ", b"  ", 1)        # 20 digits, two spaces
+    other = tmp_path / "b.gz"
+    other.write_bytes(gzip.compress(b"".join(odd), 1))
+    a, b = read_file(str(normal), ConvertOptions()), read_file(str(other), ConvertOptions())
+    assert b.problems.skipped == 0
+    assert np.array_equal(a.data, b.data)

@@ -121,7 +121,9 @@ def split_lines(data: bytes, first_line: int, problems: ProblemLog) -> LineTable
     blank = end == line_start
     # Fast path: exactly 19 digits and a space (every line hftbacktest's collector writes).
     length = end - line_start
-    pre = _gather(buf, line_start, TS_DIGITS + 1)
+    # One gather serves both the timestamp and the message head of every fast-path line.
+    window = _gather(buf, line_start, TS_DIGITS + 1 + HEAD_WIDTH)
+    pre = window[:, :TS_DIGITS + 1]
     digits = pre[:, :TS_DIGITS] - np.uint8(48)
     fast = (length > TS_DIGITS + 1) & np.all(digits <= 9, axis=1) & (pre[:, TS_DIGITS] == 32)
     local_ts = np.zeros(n, np.int64)
@@ -143,19 +145,26 @@ def split_lines(data: bytes, first_line: int, problems: ProblemLog) -> LineTable
 
     keep = np.flatnonzero(good)
     start, end, line_no, local_ts = start[keep], end[keep], line_no[keep], local_ts[keep]
-    head = _gather(buf, start, HEAD_WIDTH)
+    head = np.ascontiguousarray(window[keep, TS_DIGITS + 1:]) if len(keep) < n else \
+        np.ascontiguousarray(window[:, TS_DIGITS + 1:])
+    moved = np.flatnonzero(start != line_start[keep] + TS_DIGITS + 1)     # slow-path lines
+    if len(moved):
+        head[moved] = _gather(buf, start[moved], HEAD_WIDTH)
     head[np.arange(HEAD_WIDTH) >= (end - start)[:, None]] = 0
     return LineTable(data, line_no, start, end, local_ts, head)
 
 
 def _gather(buf: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:
     """Rows of ``width`` bytes starting at each offset (zero past the end of the buffer)."""
-    out = np.zeros((len(offsets), width), np.uint8)
     if len(buf) >= width:
         windows = np.lib.stride_tricks.sliding_window_view(buf, width)
         inside = offsets <= len(buf) - width
+        if inside.all():
+            return windows[offsets]
+        out = np.zeros((len(offsets), width), np.uint8)
         out[inside] = windows[offsets[inside]]
     else:
+        out = np.zeros((len(offsets), width), np.uint8)
         inside = np.zeros(len(offsets), bool)
     for i in np.flatnonzero(~inside).tolist():
         tail = buf[int(offsets[i]):int(offsets[i]) + width]
