@@ -13,7 +13,7 @@ import pytest
 
 from hftctl.sim.process import start_sim
 from tests.connector_procs import bot, bot_view, connector, sim_fault, sim_state, wait_for, write_config
-from tests.test_connector_sim import _assert_view_matches_sim, _ours, _replay_done
+from tests.test_connector_sim import _assert_view_matches_sim, _replay_done
 
 FAULT_SECONDS = float(os.environ.get("HFTCTL_FAULT_SECONDS", "20"))
 RECORDING_SECONDS = 345.0      # span of the USD-M recording

@@ -13,7 +13,7 @@ import pytest
 
 from hftctl.connector.routing import parse_client_id
 from hftctl.sim.process import start_sim
-from tests.connector_procs import (bot, bot_view, connector, segments, sim_fault, sim_state, wait_for,
+from tests.connector_procs import (bot, bot_view, connector, segments, sim_state, wait_for,
                                    write_config)
 
 SPEED = 40.0     # the 6-minute recording in ~9 s

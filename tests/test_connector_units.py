@@ -15,7 +15,7 @@ from hftctl.errors import HftctlError
 from hftctl.exchanges.base import Instrument
 from hftctl.exchanges.binancefutures import messages as wire
 from hftctl.exchanges.binancefutures.config import load_config
-from hftctl.exchanges.binancefutures.orders import fmt_step
+from hftctl.exchanges.wire import fmt_step
 from hftctl.exchanges.binancefutures.rate_limit import RateLimiter
 from hftctl.ipc.schema import OrderUpdate
 

@@ -9,8 +9,11 @@ owning bot by that id alone.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -74,6 +77,29 @@ class ExchangeSink(Protocol):
     def user_stream_reconnected(self) -> None: ...          # -> connector reconciles by REST
 
 
+log = logging.getLogger(__name__)
+
+# How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
+AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
+
+
+class NullSink:
+    """Swallows everything; a client's sink until the connector attaches."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
+
+
+async def every(interval_s: float, fn: Callable[[], Awaitable[Any]], what: str) -> None:
+    """Run ``fn`` every ``interval_s`` forever; a failure is logged and retried next period."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await fn()
+        except Exception as e:
+            log.warning("%s failed: %s", what, e)
+
+
 class ExchangeClient(ABC):
     """One exchange account: market data on demand, user data, orders and account state."""
 
@@ -132,6 +158,21 @@ class ExchangeClient(ABC):
     def urls(self) -> dict[str, str]:
         """Config key -> URL, for the mainnet guard and for logs."""
         return {}
+
+    async def resolve_ambiguous_submit(self, req: OrderRequest) -> OrderUpdate:
+        """After a submit with no answer: the order's state if the exchange has it, else rejected.
+
+        Re-sending could double the order; asking by client id cannot.
+        """
+        for delay in AMBIGUOUS_QUERY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                return await self.query_order(req.instrument, req.client_order_id)
+            except OrderNotFound:
+                continue
+            except (ExchangeRejected, AmbiguousResult) as e:
+                log.warning("query %s failed: %s", req.client_order_id, e)
+        raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
 
     def book_states(self) -> dict[str, str]:
         """Symbol -> "synced" / "syncing"."""

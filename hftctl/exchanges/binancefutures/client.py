@@ -14,23 +14,21 @@ from typing import Any
 
 import orjson
 
-from hftctl.exchanges.base import (ExchangeClient, ExchangeRejected, ExchangeSink, Instrument,
-                                   OrderNotFound, OrderRequest)
+from hftctl.exchanges.base import (AmbiguousResult, ExchangeClient, ExchangeRejected, ExchangeSink,
+                                   Instrument, NullSink, OrderRequest, every)
 from hftctl.exchanges.binancefutures import messages as futures_wire
 from hftctl.exchanges.binancefutures import orders
 from hftctl.exchanges.binancefutures.config import BinanceConfig, load_config
 from hftctl.exchanges.binancefutures.depth_sync import DepthSync
 from hftctl.exchanges.binancefutures.listen_key import ListenKey
 from hftctl.exchanges.binancefutures.market_stream import MarketStream
-from hftctl.exchanges.binancefutures.rest import AmbiguousResult, BinanceRest
+from hftctl.exchanges.binancefutures.rest import BinanceRest
 from hftctl.exchanges.binancefutures.user_stream import UserStream
 from hftctl.exchanges.endpoints import TESTNET
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 log = logging.getLogger(__name__)
 
-# How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
-_AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
 _SNAPSHOT_RETRY_S = 0.25   # doubled per consecutive failure, up to _SNAPSHOT_RETRY_MAX_S: a
 _SNAPSHOT_RETRY_MAX_S = 8.0  # 1000-level snapshot weighs 20, hammering it would hit the limit
 _UNKNOWN_SYMBOL = -1121
@@ -42,11 +40,6 @@ __all__ = ["BinanceClient", "BinanceFuturesClient", "load_config", "create_clien
 
 def create_client(cfg: BinanceConfig) -> "BinanceFuturesClient":
     return BinanceFuturesClient(cfg)
-
-
-class _NullSink:
-    def __getattr__(self, name: str) -> Any:
-        return lambda *a, **k: None
 
 
 class BinanceClient(ExchangeClient):
@@ -66,7 +59,7 @@ class BinanceClient(ExchangeClient):
         self.depth_path = TESTNET[self.name].snapshot_path
         self.rest = BinanceRest(cfg, self.time_path)
         self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.listen_key_path)
-        self.sink: ExchangeSink = _NullSink()
+        self.sink: ExchangeSink = NullSink()
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
         self._snapshot_failures: dict[str, int] = {}
@@ -89,7 +82,7 @@ class BinanceClient(ExchangeClient):
         await self.rest.open()
         await self.rest.sync_time()
         self._spawn(self.market.ws.run())
-        self._spawn(self._time_resync_loop())
+        self._spawn(every(self.cfg.time_resync_s, self.rest.sync_time, "server time re-measure"))
         await self._wait_connected(self.market.ws.connected, "market data", timeout_s)
 
     async def connect_user(self, timeout_s: float = 30.0) -> None:
@@ -123,14 +116,6 @@ class BinanceClient(ExchangeClient):
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
         return task
-
-    async def _time_resync_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.time_resync_s)
-            try:
-                await self.rest.sync_time()
-            except Exception as e:
-                log.warning("server time re-measure failed: %s", e)
 
     # --- market data --------------------------------------------------------------------------
 
@@ -248,22 +233,11 @@ class BinanceClient(ExchangeClient):
         except AmbiguousResult as e:
             log.warning("submit %s: outcome unknown (%s); querying by client id",
                         req.client_order_id, e)
-            return await self._resolve_ambiguous(req)
+            return await self.resolve_ambiguous_submit(req)
         return self.wire.order_body(body, time.time_ns())
 
     def new_order_params(self, req: OrderRequest) -> dict[str, str]:
         return orders.new_order_params(req)
-
-    async def _resolve_ambiguous(self, req: OrderRequest) -> OrderUpdate:
-        for delay in _AMBIGUOUS_QUERY_DELAYS:
-            await asyncio.sleep(delay)
-            try:
-                return await self.query_order(req.instrument, req.client_order_id)
-            except OrderNotFound:
-                continue
-            except (ExchangeRejected, AmbiguousResult) as e:
-                log.warning("query %s failed: %s", req.client_order_id, e)
-        raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
 
     async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
         body = await self.rest.signed("DELETE", self.order_path,

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hftctl.exchanges.wire import MalformedMessage
+from hftctl.exchanges.wire import parse_levels as _levels
 from hftctl.ipc.schema import BUY, SELL, Balance, BestBidOffer, OrderUpdate, Position, Trade
 
 _MS = 1_000_000
-
-
-class MalformedMessage(ValueError):
-    pass
 
 
 # Binance -> schema enumerations.
@@ -27,10 +25,6 @@ STATUS = {"NEW": "new", "PARTIALLY_FILLED": "partially_filled", "FILLED": "fille
 TYPES = {"LIMIT": "limit", "MARKET": "market"}
 TIFS = {"GTC": "gtc", "GTX": "gtx", "IOC": "ioc", "FOK": "fok", "GTD": "gtc"}
 SIDES = {"BUY": BUY, "SELL": SELL}
-
-
-def _levels(raw: Any) -> list[tuple[float, float]]:
-    return [(float(p), float(q)) for p, q in raw]
 
 
 @dataclass(slots=True)

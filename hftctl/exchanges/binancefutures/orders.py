@@ -1,28 +1,17 @@
-"""Schema order requests -> Binance USD-M order parameters.
+"""Schema order requests -> Binance order parameters (USD-M; spot adjusts post-only).
 
-Binance rejects prices and quantities that are not exact multiples of the symbol's tick and
-step (``-1111 Precision is over the maximum``), and a float such as 0.1 * 3 prints with 17
-digits, so every number is rounded to the instrument's step and printed with its decimals.
+Every price and quantity is rounded to the instrument's tick/lot and printed with its decimals
+(:func:`hftctl.exchanges.wire.fmt_step`), as Binance rejects anything else (-1111).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from hftctl.exchanges.base import Instrument, OrderRequest
+from hftctl.exchanges.wire import fmt_step
 
 SIDE = {1: "BUY", -1: "SELL"}
 TYPE = {"limit": "LIMIT", "market": "MARKET"}
 TIF = {"gtc": "GTC", "gtx": "GTX", "ioc": "IOC", "fok": "FOK"}
-
-
-def fmt_step(value: float, step: float) -> str:
-    """``value`` rounded to the nearest multiple of ``step``, printed with step's decimals."""
-    if step <= 0:
-        return format(Decimal(repr(value)).normalize(), "f")
-    d_step = Decimal(repr(step)).normalize()
-    n = (Decimal(repr(value)) / d_step).to_integral_value()
-    return format((n * d_step).quantize(d_step), "f")
 
 
 def new_order_params(req: OrderRequest) -> dict[str, str]:

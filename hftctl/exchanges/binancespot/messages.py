@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from hftctl.exchanges.binancefutures.messages import (SIDES, STATUS, TIFS, TYPES, DepthUpdate,
-                                                      MalformedMessage, _levels, _leaves,
-                                                      depth_snapshot, trade)
+                                                      _leaves, depth_snapshot, trade)
+from hftctl.exchanges.wire import MalformedMessage
+from hftctl.exchanges.wire import parse_levels as _levels
 from hftctl.ipc.schema import Balance, BestBidOffer, OrderUpdate
 
 __all__ = ["depth_update", "depth_snapshot", "trade", "book_ticker", "execution_report",

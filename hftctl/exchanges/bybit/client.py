@@ -18,8 +18,8 @@ import aiohttp
 import orjson
 
 from hftctl.exchanges.base import (AmbiguousResult, ExchangeClient, ExchangeRejected, ExchangeSink,
-                                   Instrument, OrderNotFound, OrderRequest)
-from hftctl.exchanges.binancefutures.orders import fmt_step
+                                   Instrument, NullSink, OrderNotFound, OrderRequest, every)
+from hftctl.exchanges.wire import fmt_step
 from hftctl.exchanges.bybit import messages as wire
 from hftctl.exchanges.bybit.config import BybitConfig, load_config
 from hftctl.exchanges.bybit.depth_sync import BybitBookSync
@@ -35,16 +35,10 @@ __all__ = ["BybitClient", "load_config", "create_client"]
 SIDE = {1: "Buy", -1: "Sell"}
 TIF = {"gtc": "GTC", "gtx": "PostOnly", "ioc": "IOC", "fok": "FOK"}
 _PRIVATE_TOPICS = ["order", "position", "wallet"]
-_AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
 
 
 def create_client(cfg: BybitConfig) -> "BybitClient":
     return BybitClient(cfg)
-
-
-class _NullSink:
-    def __getattr__(self, name: str) -> Any:
-        return lambda *a, **k: None
 
 
 class BybitClient(ExchangeClient):
@@ -53,7 +47,7 @@ class BybitClient(ExchangeClient):
     def __init__(self, cfg: BybitConfig) -> None:
         self.cfg = cfg
         self.rest = BybitRest(cfg)
-        self.sink: ExchangeSink = _NullSink()
+        self.sink: ExchangeSink = NullSink()
         self.symbols: list[str] = []
         self.syncs: dict[str, BybitBookSync] = {}
         self._tops: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
@@ -77,7 +71,7 @@ class BybitClient(ExchangeClient):
         await self.rest.sync_time()
         self._spawn(self.public.run())
         self._spawn(self._ping_loop())
-        self._spawn(self._time_resync_loop())
+        self._spawn(every(self.cfg.time_resync_s, self.rest.sync_time, "server time re-measure"))
         await self._wait(self.public.connected.wait(), f"market data stream at {self.cfg.public_url}", timeout_s)
 
     async def connect_user(self, timeout_s: float = 30.0) -> None:
@@ -114,14 +108,6 @@ class BybitClient(ExchangeClient):
                     await ws.send_json({"op": "ping"})
                 except Exception as e:
                     log.debug("ping failed: %s", e)
-
-    async def _time_resync_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.time_resync_s)
-            try:
-                await self.rest.sync_time()
-            except Exception as e:
-                log.warning("server time re-measure failed: %s", e)
 
     # --- market data --------------------------------------------------------------------------
 
@@ -284,15 +270,7 @@ class BybitClient(ExchangeClient):
             await self.rest.post("/v5/order/create", body, safe=False)
         except AmbiguousResult as e:
             log.warning("submit %s: outcome unknown (%s); querying by orderLinkId", req.client_order_id, e)
-            for delay in _AMBIGUOUS_QUERY_DELAYS:
-                await asyncio.sleep(delay)
-                try:
-                    return await self.query_order(inst, req.client_order_id)
-                except OrderNotFound:
-                    continue
-                except (ExchangeRejected, AmbiguousResult) as e2:
-                    log.warning("query %s failed: %s", req.client_order_id, e2)
-            raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
+            return await self.resolve_ambiguous_submit(req)
         return await self._read_back(inst, req.client_order_id)
 
     async def _read_back(self, inst: Instrument, cid: str) -> OrderUpdate | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hftctl.exchanges.binancefutures.messages import MalformedMessage, _levels
+from hftctl.exchanges.wire import MalformedMessage
+from hftctl.exchanges.wire import parse_levels as _levels
 from hftctl.ipc.schema import BUY, SELL, Balance, OrderUpdate, Position, Trade
 
 __all__ = ["MalformedMessage", "BookMessage", "book", "trades", "order", "position", "wallet"]
