@@ -97,7 +97,7 @@ def check_outputs(out: Path, stdout: str) -> None:
 
 def test_short_demo_run(tmp_path, name, env):
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "hftctl", "demo", "--seconds", "12", "--out", str(out),
+    r = subprocess.run([sys.executable, "-m", "hftctl", "demo", "--seconds", "8", "--out", str(out),
                         "--name", name, "--no-live"], env=env, cwd=tmp_path, capture_output=True,
                        text=True, timeout=150, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
