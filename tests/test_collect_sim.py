@@ -276,3 +276,14 @@ def test_progress_is_live_on_a_terminal(tmp_path, shared_data):
     assert p.returncode == 0
     text = shown.decode(errors="replace")
     assert "msg/s" in text and "btcusdt" in text and str(tmp_path / "a") in text
+
+
+def test_unknown_symbol_on_the_exchange_is_a_one_line_error(tmp_path):
+    with start_sim() as sim:
+        out = subprocess.run([sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "nosuchusdt",
+                              "--out", str(tmp_path), "--stream-url", sim.ws_url, "--rest-url", sim.rest_url],
+                             capture_output=True, text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith("error: binancefutures rejected symbol NOSUCHUSDT: HTTP 400")
+    assert "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -90,8 +90,11 @@ class DirectSource:
                     status = resp.status
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
                 raise HftctlError(f"cannot reach {self.cfg.rest_url}: {e or type(e).__name__}") from None
-            if 400 <= status < 500:
+            if status in (400, 404):
                 raise HftctlError(f"{self.cfg.exchange} rejected symbol {sym}: HTTP {status} {body[:200].decode(errors='replace')}")
+            if status != 200:
+                # rate limits (429/418) and server errors are not the user's fault: record anyway
+                log.warning("could not check %s (HTTP %d); recording anyway", sym, status)
 
     async def _keep_connected(self) -> None:
         url, subscribe = ep.public_stream_request(self.cfg.exchange, self.cfg.stream_url, self.symbols)
@@ -146,6 +149,9 @@ class DirectSource:
             return
         pm = ep.read_public_message(self.cfg.exchange, obj)
         if pm is None:
+            refused = ep.subscription_error(self.cfg.exchange, obj)
+            if refused:
+                raise HftctlError(f"{self.cfg.exchange} refused the subscription: {refused}")
             return  # subscription acks, pongs
         if pm.bad_depth:
             self.stats.malformed += 1

@@ -191,6 +191,17 @@ def read_public_message(exchange: str, msg: object) -> PublicMessage | None:
     return None
 
 
+def subscription_error(exchange: str, msg: object) -> str | None:
+    """The exchange's refusal of a subscribe request (Bybit ``success: false``, Binance ``error``)."""
+    if not isinstance(msg, dict):
+        return None
+    if exchange == "bybit" and msg.get("success") is False:
+        return str(msg.get("ret_msg") or msg)
+    if exchange in _BINANCE and isinstance(msg.get("error"), dict):
+        return str(msg["error"].get("msg") or msg["error"])
+    return None
+
+
 def depth_is_continuous(exchange: str, prev_last: int, seq: DepthSeq) -> bool:
     """Does this diff follow the previous one without a gap (Binance's U/u/pu rules)?"""
     if exchange == "binancefutures":
