@@ -65,6 +65,20 @@ def _assert_view_matches_sim(view: dict, state: dict, prefix: str) -> None:
     assert _levels(view["asks"]) == _levels(state["book"]["asks"])
 
 
+def converge(get_view, get_state, check, timeout: float = 20.0):
+    """(view, state) once ``check`` passes; the last failure if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view, state = get_view(), get_state()
+        try:
+            check(view, state)
+            return view, state
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
 def _replay_done(sim) -> bool:
     return all(r["finished"] for r in sim_state(sim)["replay"])
 
@@ -75,9 +89,9 @@ def test_bot_orders_fills_positions_and_book_equal_the_sims(replay_sim, tmp_path
     with connector("cte2e", cfg, tmp_path) as conn:
         with bot("cte2e", out, "--mode", "flow", "--flow-seconds", "5") as b:
             wait_for(lambda: _replay_done(replay_sim), 60, "replay end", 0.3)
-            time.sleep(1.0)             # let the last events drain through connector and bot
-            view = bot_view(b, out)
-            state = sim_state(replay_sim)
+            # The market is still now; let the last events drain through connector and bot.
+            view, state = converge(lambda: bot_view(b, out), lambda: sim_state(replay_sim),
+                                   lambda v, s: _assert_view_matches_sim(v, s, "t"))
             orders = view["orders"]
             # The scripted part: modify, cancel, market fill, post-only refusal.
             assert orders["1"]["qty"] == pytest.approx(0.02) and orders["1"]["status"] == "new"
