@@ -4,7 +4,8 @@
 Each tool runs in its own subprocesses (so peak RSS is its own), alternating tool by tool for
 ROUNDS rounds so machine load hits both alike; in each, imports and one warm-up run (numba
 compilation for hftbacktest) are untimed, then RUNS conversions are timed. Reported: the median
-and the best wall time over all timed runs, rows/s from the median, and the ratio. Three cases: writing each tool's default .npz
+and the best wall time over all timed runs, rows/s from the median, and the ratio; also the
+median CPU time (user+sys) per conversion and its ratio, which a busy machine distorts less. Three cases: writing each tool's default .npz
 (hftbacktest: np.savez_compressed = deflate 6; hftctl: deflate 1), writing the same deflate-6
 file, and converting in memory without writing. Needs the `bench` extra (hftbacktest==2.4.4).
 
@@ -40,13 +41,17 @@ else:
         if out:
             return convert_files([path], out, opts).outputs[0][1]
         return len(finalize(read_file(path, opts).data, opts))
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 rows = run()                       # warm-up: numba compile, page cache
-times = []
+times, cpus = [], []
 for _ in range(runs):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu()
     rows = run()
     times.append(time.perf_counter() - t)
-print(json.dumps({"rows": rows, "times": times,
+    cpus.append(cpu() - c)
+print(json.dumps({"rows": rows, "times": times, "cpus": cpus,
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -81,13 +86,13 @@ def main() -> None:
             ("in memory, no file", "", 1),
         ]
         header = (f"{'case':34} {'tool':12} {'rows':>9} {'median s':>9} {'best s':>7} "
-                  f"{'rows/s':>11} {'peak RSS':>9} {'ratio':>6}")
+                  f"{'rows/s':>11} {'ratio':>6} {'cpu s':>6} {'cpu ratio':>9} {'peak RSS':>9}")
         print(header)
         print("-" * len(header))
         ref_by_out: dict[bool, dict] = {}
         for name, out, level in cases:
-            results: dict[str, dict] = {"hftbacktest": {"times": [], "maxrss_kb": 0},
-                                        "hftctl": {"times": [], "maxrss_kb": 0}}
+            results: dict[str, dict] = {"hftbacktest": {"times": [], "cpus": [], "maxrss_kb": 0},
+                                        "hftctl": {"times": [], "cpus": [], "maxrss_kb": 0}}
             reuse = bool(out) in ref_by_out           # hftbacktest always writes deflate 6
             for _ in range(args.rounds):
                 tools = ("hftctl",) if reuse else ("hftbacktest", "hftctl")
@@ -95,6 +100,7 @@ def main() -> None:
                     r = measure(tool, path, out, args.runs, level)
                     results[tool]["rows"] = r["rows"]
                     results[tool]["times"] += r["times"]
+                    results[tool]["cpus"] += r["cpus"]
                     results[tool]["maxrss_kb"] = max(results[tool]["maxrss_kb"], r["maxrss_kb"])
             if reuse:
                 results["hftbacktest"] = ref_by_out[bool(out)]
@@ -103,11 +109,13 @@ def main() -> None:
             if ours["rows"] != ref["rows"]:
                 sys.exit(f"row counts differ: hftctl {ours['rows']} vs hftbacktest {ref['rows']}")
             rate = {t: r["rows"] / statistics.median(r["times"]) for t, r in results.items()}
+            cpu = {t: statistics.median(r["cpus"]) for t, r in results.items()}
             for tool, r in results.items():
                 ratio = rate["hftctl"] / rate["hftbacktest"] if tool == "hftctl" else 1.0
+                cpu_ratio = cpu["hftbacktest"] / cpu["hftctl"] if tool == "hftctl" else 1.0
                 print(f"{name:34} {tool:12} {r['rows']:>9,} {statistics.median(r['times']):>9.3f} "
-                      f"{min(r['times']):>7.3f} {rate[tool]:>11,.0f} {r['maxrss_kb'] / 1024:>7.0f}MB "
-                      f"{ratio:>5.2f}x")
+                      f"{min(r['times']):>7.3f} {rate[tool]:>11,.0f} {ratio:>5.2f}x {cpu[tool]:>6.3f} "
+                      f"{cpu_ratio:>8.2f}x {r['maxrss_kb'] / 1024:>7.0f}MB")
         print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (figures are wall time; "
               "compare on an idle machine)")
 
