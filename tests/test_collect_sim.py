@@ -278,12 +278,21 @@ def test_progress_is_live_on_a_terminal(tmp_path, shared_data):
     assert "msg/s" in text and "btcusdt" in text and str(tmp_path / "a") in text
 
 
-def test_unknown_symbol_on_the_exchange_is_a_one_line_error(tmp_path):
+def test_start_script_records_and_unknown_symbol_is_a_one_line_error(tmp_path):
+    """scripts/start_collector.sh EXCHANGE OUTDIR SYMBOL... (the testnet guide's) against the sim."""
     with start_sim() as sim:
+        urls = f"--stream-url {sim.ws_url} --rest-url {sim.rest_url}"
         out = subprocess.run([sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "nosuchusdt",
-                              "--out", str(tmp_path), "--stream-url", sim.ws_url, "--rest-url", sim.rest_url],
+                              "--out", str(tmp_path / "bad"), *urls.split()],
                              capture_output=True, text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+        script = subprocess.run([str(ROOT / "scripts/start_collector.sh"), "binancefutures", str(tmp_path / "ok"),
+                                 "btcusdt", "ethusdt"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                                stdin=subprocess.DEVNULL,
+                                env={**os.environ, "HFTCTL_COLLECT_OPTS": f"{urls} --duration 3"})
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("error: binancefutures rejected symbol NOSUCHUSDT: HTTP 400")
     assert "Traceback" not in out.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert not any((tmp_path / "bad").iterdir())
+    assert script.returncode == 0, script.stderr
+    names = sorted(p.name.split("_")[0] for p in (tmp_path / "ok").iterdir())
+    assert names == ["btcusdt", "ethusdt"]  # the sim's synthetic market: one file per symbol
