@@ -137,3 +137,17 @@ def test_refuses_to_merge_different_symbols(shared_data, tmp_path):
     proc = hftctl(str(usdm), str(tmp_path / "both.npz"), "-q")
     assert proc.returncode == 1 and "different symbols" in proc.stderr and "btcusdt" in proc.stderr
     assert not (tmp_path / "both.npz").exists()
+
+
+def test_truncated_zstd_and_exchange_error_lines(tmp_path, cm_lines):
+    zstandard = pytest.importorskip("zstandard")
+    lines = list(cm_lines[:4000])
+    lines.insert(10, b'1723161255030314667 {"code":-1121,"msg":"Invalid symbol."}\n')     # line 11
+    blob = zstandard.ZstdCompressor(level=1).compress(b"".join(lines))
+    cut = tmp_path / "cut.zst"
+    cut.write_bytes(blob[: len(blob) * 3 // 4])
+    rows = read_file(str(cut), ConvertOptions())
+    text = "\n".join(map(str, rows.problems.problems))
+    assert f"{cut}:11: exchange error message" in text
+    assert "zstd stream ends early" in text
+    assert len(rows.data) > 10_000
