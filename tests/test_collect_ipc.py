@@ -41,9 +41,10 @@ def raw_event(symbol: str, ts: int, raw: bytes) -> s.RawMessage:
 
 
 def start_collector(name: str, out: Path, *symbols: str) -> subprocess.Popen:
+    """Through the testnet guide's scripts/start_collector_ipc.sh NAME OUTDIR SYMBOL..."""
     return subprocess.Popen(
-        [sys.executable, "-m", "hftctl", "collect", "--ipc", name, *symbols, "--out", str(out),
-         "--flush-interval", "0.2", "--no-progress"],
+        [str(ROOT / "scripts/start_collector_ipc.sh"), name, str(out), *symbols],
+        env={**os.environ, "HFTCTL_COLLECT_OPTS": "--flush-interval 0.2 --no-progress"},
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

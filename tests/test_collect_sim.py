@@ -251,11 +251,12 @@ def test_full_disk_stops_with_one_line_error_and_keeps_what_was_written(tmp_path
     assert len(lines) > 500 and all(json.loads(ln[20:]) for ln in lines)
 
 
-def test_progress_is_live_on_a_terminal(tmp_path, shared_data):
+def test_progress_is_live_on_a_terminal_and_periodic_snapshots(tmp_path, shared_data):
     with start_sim(extra_args=replay_args(shared_data, "--loop")) as sim:
         master, slave = pty.openpty()
         args = [sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "--out", str(tmp_path / "a"),
-                "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, "--duration", "3", "--log-level", "warning"]
+                "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, "--duration", "4", "--log-level", "warning",
+                "--snapshot-interval", "1"]
         p = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
                              env={**os.environ, "TERM": "xterm", "COLUMNS": "160"})
         os.close(slave)
@@ -276,6 +277,8 @@ def test_progress_is_live_on_a_terminal(tmp_path, shared_data):
     assert p.returncode == 0
     text = shown.decode(errors="replace")
     assert "msg/s" in text and "btcusdt" in text and str(tmp_path / "a") in text
+    # --snapshot-interval 1: periodic snapshots besides the one after the first diff
+    assert sum(b'"lastUpdateId"' in ln[20:40] for ln in recording_lines(tmp_path / "a")) >= 3
 
 
 def test_start_script_records_and_unknown_symbol_is_a_one_line_error(tmp_path):
