@@ -62,5 +62,6 @@ async def _main(name: str, client, prefix: str, settings: ConnectorSettings) -> 
             await asyncio.wait_for(conn.shutdown(), 20)
         except Exception as e:
             log.error("shutdown incomplete: %s", e)
+        conn.status.close()
         bridge.close()
         log.info("connector %s stopped; shared memory removed", name)

@@ -20,6 +20,7 @@ from hftctl.errors import HftctlError
 from hftctl.exchanges.base import (ExchangeClient, ExchangeRejected, Instrument, OrderNotFound,
                                    OrderRequest)
 from hftctl.ipc import schema as s
+from hftctl.status import StatusFile
 
 log = logging.getLogger("hftctl.connector")
 
@@ -48,6 +49,8 @@ class Connector:
         self.positions: dict[str, s.Position] = {}
         self.balances: dict[str, s.Balance] = {}
         self.streams: dict[str, str] = {}
+        self.last_msg: dict[str, float] = {}      # stream -> unix time of its last message (hftctl health)
+        self.status = StatusFile("connector", name)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task] = set()
         self._reconcile_lock = asyncio.Lock()
@@ -108,6 +111,7 @@ class Connector:
     # --- ExchangeSink -------------------------------------------------------------------------
 
     def market(self, msg: s.Message) -> None:
+        self.last_msg["market"] = time.time()
         self.books.apply(msg)
         self.bridge.publish(msg, 0)
 
@@ -119,6 +123,8 @@ class Connector:
                 self.bridge.publish(msg, d)
 
     def order(self, update: s.OrderUpdate, from_rest_avg: bool = False) -> None:
+        if not from_rest_avg:
+            self.last_msg["user"] = time.time()
         res = self.orders.apply(update, from_rest_avg)
         if res is None:
             if update.client_order_id not in self.orders.by_cid:
@@ -385,6 +391,17 @@ class Connector:
         self.bridge.publish(s.Heartbeat(now, os.getpid()), 0)
         self.bridge.publish(s.ConnectorStatus(self.exchange.name, now, dict(self.streams),
                                               self.exchange.book_states()), 0)
+        self.status.update(self._status_fields())
+
+    def _status_fields(self) -> dict:
+        """What `hftctl health` shows about this connector (docs/health.md)."""
+        return {"exchange": self.exchange.name, "books": self.exchange.book_states(),
+                "streams": {k: {"state": v, "last_msg": self.last_msg.get(k)} for k, v in self.streams.items()},
+                "bots": {b.bot_id: {"name": b.name, "pid": b.pid,
+                                    "open_orders": sum(r.gen == b.gen for r in self.orders.open_orders(b.bot_id)),
+                                    "positions": {k: p.qty for k, p in self.positions.items() if k in b.instruments}}
+                         for b in self.bots.bots.values()},
+                "stats": self.exchange.stats() | self.counters}
 
     async def _retire(self, bot: BotSession, why: str) -> None:
         recs = [r for r in self.orders.open_orders(bot.bot_id) if r.gen == bot.gen]
