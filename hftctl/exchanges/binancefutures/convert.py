@@ -132,9 +132,13 @@ class BinanceMapper(Mapper):
 
     # One match per well-formed trade line: (T, p, q, m), X == MARKET required by the pattern.
     # Binance writes fields in a fixed order; any line that does not fit goes the careful way.
-    trade_pattern = re.compile(
-        rb'(?m)^\{"stream":"[^"]*","data":\{"e":"trade",.*?"T":(\d+),.*?"p":"([^"]*)","q":"([^"]*)",'
-        rb'"X":"MARKET","m":(true|false)\}\}$')
+    # Binance's exact field order first (fastest to match), then a looser pattern.
+    trade_patterns = (
+        re.compile(rb'(?m)^\{"stream":"[^"]*","data":\{"e":"trade","E":\d+,"T":(\d+),"s":"[^"]*",'
+                   rb'"t":\d+,"p":"([^"]*)","q":"([^"]*)","X":"MARKET","m":(true|false)\}\}$'),
+        re.compile(rb'(?m)^\{"stream":"[^"]*","data":\{"e":"trade",.*?"T":(\d+),.*?"p":"([^"]*)",'
+                   rb'"q":"([^"]*)","X":"MARKET","m":(true|false)\}\}$'),
+    )
     trade_groups = (0, 1, 2, 3)          # positions of T, p, q, m in the pattern's groups
 
     def trade_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
@@ -147,13 +151,14 @@ class BinanceMapper(Mapper):
             return None
         data = table.data
         joined = b"\n".join([data[s:e] for s, e in zip(table.start[idx].tolist(), table.end[idx].tolist())])
-        found = self.trade_pattern.findall(joined)
-        if self.require_market:
-            n_market = joined.count(b'"X":"MARKET"')
-            if n_market != len(idx) or len(found) != len(idx):
-                return None      # non-MARKET trades or odd lines: take the careful path
-        elif len(found) != len(idx):
-            return None
+        if self.require_market and joined.count(b'"X":"MARKET"') != len(idx):
+            return None          # non-MARKET trades (insurance fund, ADL): the careful path
+        for pattern in self.trade_patterns:
+            found = pattern.findall(joined)
+            if len(found) == len(idx):
+                break
+        else:
+            return None          # odd lines: the careful path names them
         g_t, g_p, g_q, g_m = self.trade_groups
         ts = [int(f[g_t]) for f in found]
         px = parse_numbers([f[g_p] for f in found])

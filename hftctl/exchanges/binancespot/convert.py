@@ -32,9 +32,10 @@ class BinanceSpotMapper(BinanceMapper):
     name = "binancespot"
     depth_ts_key = b"E"
     require_market = False          # spot trades have no X field; all are market trades
-    trade_pattern = re.compile(
-        rb'(?m)^\{"stream":"[^"]*","data":\{"e":"trade",.*?"p":"([^"]*)","q":"([^"]*)",.*?"T":(\d+),'
-        rb'"m":(true|false)[,}].*\}\}$')
+    trade_patterns = (
+        re.compile(rb'(?m)^\{"stream":"[^"]*","data":\{"e":"trade",.*?"p":"([^"]*)","q":"([^"]*)",.*?'
+                   rb'"T":(\d+),"m":(true|false)[,}].*\}\}$'),
+    )
     trade_groups = (2, 0, 1, 3)
 
     def __init__(self, options) -> None:
