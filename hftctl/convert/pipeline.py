@@ -47,7 +47,7 @@ class ConvertOptions:
     correct_order: bool = True
     only: str | None = None              # 'depth' or 'trades'
     depth: int | None = None             # Bybit orderbook depth (None: deepest recorded)
-    compress_level: int = 6
+    compress_level: int = 1               # ISA-L fast deflate; 6 = np.savez_compressed
     jobs: int = 0                        # 0: all cores
 
 
