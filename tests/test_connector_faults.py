@@ -23,7 +23,7 @@ def test_view_converges_to_the_sim_after_faults(shared_data, tmp_path):
     rec = shared_data / "recordings/usdm/btcusdt_20240808.gz"
     speed = RECORDING_SECONDS / FAULT_SECONDS
     sim_args = ["--replay", str(rec), "--speed", f"{speed:.2f}", "--drop-ws-every", "4",
-                "--gap-every", "3000", "--rest-429-rate", "0.05", "--rest-5xx-rate", "0.03"]
+                "--gap-every", "1000", "--rest-429-rate", "0.05", "--rest-5xx-rate", "0.03"]
     with start_sim(extra_args=sim_args) as sim:
         cfg = write_config(tmp_path / "c.toml", sim, prefix="flt",
                            extra="reconcile_interval_s = 3.0\nretry_after_cap_s = 1.0\n"
@@ -33,9 +33,9 @@ def test_view_converges_to_the_sim_after_faults(shared_data, tmp_path):
             with bot("ctflt", out, "--mode", "flow", "--flow-seconds", str(FAULT_SECONDS * 0.8)) as b:
                 t0 = time.monotonic()
                 wait_for(lambda: time.monotonic() - t0 > FAULT_SECONDS * 0.3, FAULT_SECONDS, "phase 1")
-                sim_fault(sim, clock_shift_ms=7000, expire_listen_key=True)
+                sim_fault(sim, clock_shift_ms=7000, expire_listen_key=True, skip_depth_seq=1)
                 wait_for(lambda: time.monotonic() - t0 > FAULT_SECONDS * 0.6, FAULT_SECONDS, "phase 2")
-                sim_fault(sim, clock_shift_ms=-4000)
+                sim_fault(sim, clock_shift_ms=-4000, skip_depth_seq=1)
                 wait_for(lambda: _replay_done(sim), FAULT_SECONDS * 3, "replay end", 0.3)
                 sim_fault(sim, drop_ws_every_s=0, gap_every=0, rest_429_rate=0, rest_5xx_rate=0,
                           clock_shift_ms=0)
