@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from hftctl.errors import HftctlError
+
 _LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
            "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -18,7 +20,7 @@ _LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
 def setup_logging(level: str | None = None, component: str = "hftctl") -> None:
     name = (level or os.environ.get("HFTCTL_LOG") or "info").lower()
     if name not in _LEVELS:
-        raise ValueError(f"unknown log level {name!r} (use debug, info, warning or error)")
+        raise HftctlError(f"unknown log level {name!r} (use debug, info, warning or error)")
     logging.basicConfig(
         level=_LEVELS[name],
         stream=sys.stderr,

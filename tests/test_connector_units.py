@@ -128,6 +128,7 @@ def test_open_config_errors(tmp_path):
     (["bf", "bybit", "configs/local_sim.toml"], "missing key 'public_url'"),
     (["bf", "kraken", "configs/local_sim.toml"], "unknown exchange 'kraken'"),
     (["b f", "binancefutures", "configs/local_sim.toml"], "invalid connector name"),
+    (["bf", "binancefutures", "configs/local_sim.toml", "--log-level", "loud"], "unknown log level 'loud'"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, expect):
     nokey = tmp_path / "nokey.toml"
