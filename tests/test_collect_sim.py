@@ -281,21 +281,36 @@ def test_progress_is_live_on_a_terminal_and_periodic_snapshots(tmp_path, shared_
     assert sum(b'"lastUpdateId"' in ln[20:40] for ln in recording_lines(tmp_path / "a")) >= 3
 
 
-def test_start_script_records_and_unknown_symbol_is_a_one_line_error(tmp_path):
+def test_start_script_records_through_rest_errors_and_unknown_symbol_is_one_line(tmp_path):
     """scripts/start_collector.sh EXCHANGE OUTDIR SYMBOL... (the testnet guide's) against the sim."""
     with start_sim() as sim:
         urls = f"--stream-url {sim.ws_url} --rest-url {sim.rest_url}"
         out = subprocess.run([sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "nosuchusdt",
                               "--out", str(tmp_path / "bad"), *urls.split()],
                              capture_output=True, text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
-        script = subprocess.run([str(ROOT / "scripts/start_collector.sh"), "binancefutures", str(tmp_path / "ok"),
-                                 "btcusdt", "ethusdt"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                                stdin=subprocess.DEVNULL,
-                                env={**os.environ, "HFTCTL_COLLECT_OPTS": f"{urls} --duration 3"})
+        # every REST call fails with 503 for a while: the collector records anyway and keeps
+        # retrying the snapshots until they land
+        http_json(f"{sim.control_url}/fault", {"rest_5xx_rate": 1.0})
+        script = subprocess.Popen([str(ROOT / "scripts/start_collector.sh"), "binancefutures", str(tmp_path / "ok"),
+                                   "btcusdt", "ethusdt"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  cwd=tmp_path, stdin=subprocess.DEVNULL,
+                                  env={**os.environ, "HFTCTL_COLLECT_OPTS": f"{urls} --duration 7"})
+        try:
+            wait_for(lambda: (tmp_path / "ok").is_dir() and len(list((tmp_path / "ok").iterdir())) == 2, 30,
+                     "both symbols recording")
+            time.sleep(1.0)
+            http_json(f"{sim.control_url}/fault", {"rest_5xx_rate": 0.0})
+            _, script_err = script.communicate(timeout=30)
+        finally:
+            stop(script)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("error: binancefutures rejected symbol NOSUCHUSDT: HTTP 400")
     assert "Traceback" not in out.stderr
     assert not any((tmp_path / "bad").iterdir())
-    assert script.returncode == 0, script.stderr
+    assert script.returncode == 0, script_err
+    assert "could not check BTCUSDT (HTTP 503); recording anyway" in script_err
+    assert "snapshot (first diff) attempt 2 failed: HTTP 503" in script_err
     names = sorted(p.name.split("_")[0] for p in (tmp_path / "ok").iterdir())
     assert names == ["btcusdt", "ethusdt"]  # the sim's synthetic market: one file per symbol
+    for path in (tmp_path / "ok").iterdir():
+        assert any(b'"lastUpdateId"' in ln[20:40] for ln in gzip.decompress(path.read_bytes()).splitlines()), path

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # hftbacktest throttles snapshots to 100/min: Binance allows 2400 weight/min and a 1000-level
 # snapshot weighs 20.
 SNAPSHOTS_PER_MINUTE = 100
-SNAPSHOT_ATTEMPTS = 5
+SNAPSHOT_RETRY_MAX_S = 30.0
 
 
 @dataclass
@@ -184,28 +184,38 @@ class DirectSource:
     # -- snapshots ----------------------------------------------------------------------------
     def request_snapshot(self, symbol: str, reason: str) -> None:
         if not self.rest_snapshots or symbol in self._inflight:
-            return
-        now = time.monotonic()
-        while self._snapshot_times and now - self._snapshot_times[0] > 60:
-            self._snapshot_times.popleft()
-        if len(self._snapshot_times) >= SNAPSHOTS_PER_MINUTE:
-            log.warning("%s: snapshot (%s) skipped: over %d snapshots/min", symbol, reason, SNAPSHOTS_PER_MINUTE)
-            return
-        self._snapshot_times.append(now)
+            return  # one in flight per symbol is enough: it is taken after this request anyway
         task = asyncio.create_task(self._snapshot(symbol, reason))
         self._inflight[symbol] = task
         task.add_done_callback(lambda _t, s=symbol: self._inflight.pop(s, None))
 
+    async def _throttle(self) -> None:
+        """Wait for a slot under SNAPSHOTS_PER_MINUTE (a sliding minute)."""
+        while True:
+            now = time.monotonic()
+            while self._snapshot_times and now - self._snapshot_times[0] > 60:
+                self._snapshot_times.popleft()
+            if len(self._snapshot_times) < SNAPSHOTS_PER_MINUTE:
+                self._snapshot_times.append(now)
+                return
+            await asyncio.sleep(60 - (now - self._snapshot_times[0]) + 0.01)
+
     async def _snapshot(self, symbol: str, reason: str) -> None:
+        """Retry until a snapshot is recorded: without one the recorded diffs cannot be turned
+        into a book, so giving up would silently waste the recording."""
         url = ep.depth_snapshot_url(self.cfg.exchange, self.cfg.rest_url, symbol)
         delay = 0.25
-        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
-            problem = ""
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._throttle()
+            problem, wait = "", delay
             try:
                 async with self._http.get(url) as resp:
                     body = await resp.read()
                     ts = time.time_ns()
                     status = resp.status
+                    retry_after = resp.headers.get("Retry-After")
                 if status == 200:
                     obj = orjson.loads(body)
                     if ep.is_depth_snapshot(self.cfg.exchange, obj):
@@ -219,14 +229,17 @@ class DirectSource:
                     problem = f"not a depth snapshot: {body[:120]!r}"
                 else:
                     problem = f"HTTP {status}: {body[:120]!r}"
+                    if status in (418, 429):  # rate limited: back off for real
+                        wait = max(delay, float(retry_after) if (retry_after or "").isdigit() else 5.0)
             except orjson.JSONDecodeError:
                 problem = f"not JSON: {body[:120]!r}"
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
                 problem = str(e) or type(e).__name__
-            log.warning("%s: snapshot attempt %d/%d failed: %s", symbol, attempt, SNAPSHOT_ATTEMPTS, problem)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        log.error("%s: no depth snapshot after %d attempts; the next gap or period retries", symbol, SNAPSHOT_ATTEMPTS)
+            if attempt <= 5 or attempt % 10 == 0:
+                log.warning("%s: snapshot (%s) attempt %d failed: %s; retrying in %.1f s",
+                            symbol, reason, attempt, problem, wait)
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, SNAPSHOT_RETRY_MAX_S)
 
     async def _periodic_snapshots(self) -> None:
         while True:
