@@ -320,8 +320,8 @@ def main() -> int:
     # them alike; RTT samples are pooled, throughput is the median of the rounds.
     samples: dict[str, list[int]] = {}
     tps: dict[str, list[dict]] = {}
-    per_round_rtt = max(1, n_rtt // rounds)
-    per_round_tp = max(1, n_tp // rounds)
+    per_round_rtt = max(1, -(-n_rtt // rounds))   # ceil: at least the requested count
+    per_round_tp = max(1, -(-n_tp // rounds))
     for _ in range(rounds):
         for size in (64, 1024):
             samples.setdefault(f"ring_spin/{size}", []).extend(ring_rtt(size, per_round_rtt, SPIN_FOREVER))
