@@ -151,3 +151,15 @@ def test_truncated_zstd_and_exchange_error_lines(tmp_path, cm_lines):
     assert f"{cut}:11: exchange error message" in text
     assert "zstd stream ends early" in text
     assert len(rows.data) > 10_000
+
+
+def test_unreadable_file_among_several_is_reported(shared_data, tmp_path, cm_lines):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.gz").write_bytes(gzip.compress(b"".join(cm_lines[:3000]), 1))
+    (folder / "b.txt").write_bytes(b"not a recording\n")
+    out = tmp_path / "out"
+    proc = hftctl(str(folder), str(out) + "/", "-q")
+    assert proc.returncode == 1 and f"{folder / 'b.txt'}: cannot tell the exchange" in proc.stderr
+    assert len(np.load(out / "a.npz")["data"]) > 1000
+    assert hftctl(str(folder), str(out) + "/", "-q", "--skip-bad").returncode == 0

@@ -215,12 +215,24 @@ def output_name(path: str, out_dir: str) -> str:
     return os.path.join(out_dir, base + ".npz")
 
 
+def _read_or_report(path: str, options: ConvertOptions,
+                    progress: Callable[[int], None] | None = None) -> FileRows:
+    """One of several inputs: a file that cannot be read at all is reported, not fatal."""
+    try:
+        return read_file(path, options, progress)
+    except HftctlError as exc:
+        problems = ProblemLog(path)
+        message = str(exc)
+        problems.add(0, message[len(path) + 2:] if message.startswith(path + ": ") else message)
+        return FileRows(path, "unknown", assemble([]), problems)
+
+
 def _worker_read(path: str, options: ConvertOptions) -> FileRows:
-    return read_file(path, replace(options, jobs=1))      # files are the unit of parallelism here
+    return _read_or_report(path, replace(options, jobs=1))   # files are the unit of parallelism
 
 
 def _worker_convert_one(path: str, out: str, options: ConvertOptions) -> tuple[FileRows, int]:
-    rows = read_file(path, replace(options, jobs=1))
+    rows = _read_or_report(path, replace(options, jobs=1))
     n = _write(rows.data, out, options) if len(rows.data) else 0
     rows.data = rows.data[:0]          # nothing big to send back
     return rows, n
@@ -273,7 +285,8 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
         return summary
 
     if jobs == 1:
-        parsed = [read_file(p, options, progress) for p in files]
+        read = read_file if len(files) == 1 else _read_or_report
+        parsed = [read(p, options, progress) for p in files]
     else:
         with ProcessPoolExecutor(jobs) as pool:
             futs = [pool.submit(_worker_read, p, options) for p in files]
@@ -306,7 +319,7 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
 
 def _worker_convert_one_progress(path: str, out: str, options: ConvertOptions,
                                  progress: Callable[[int], None] | None) -> tuple[FileRows, int]:
-    rows = read_file(path, options, progress)
+    rows = _read_or_report(path, options, progress)
     n = _write(rows.data, out, options) if len(rows.data) else 0
     return rows, n
 
