@@ -38,7 +38,8 @@ def _matches(view: dict, state: dict) -> None:
 def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_path):
     rec = shared_data / "recordings/spot/btcusdt_20240808.gz"
     with start_sim("binancespot", extra_args=["--replay", str(rec), "--speed", str(SPEED)]) as sim:
-        cfg = write_config(tmp_path / "c.toml", sim, prefix="sp")
+        # A 1 s keepalive so spot's PUT /api/v3/userDataStream?listenKey= is exercised too.
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="sp", extra="listen_key_keepalive_s = 1.0")
         out = tmp_path / "bot.json"
         with connector("ctspot", cfg, tmp_path, exchange="binancespot") as conn:
             with bot("ctspot", out, "--mode", "flow", "--flow-seconds", "4", "--no-modify",
@@ -51,6 +52,7 @@ def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_pat
             assert orders["4"]["status"] == "filled" and orders["4"]["cum"] == pytest.approx(0.01)
             assert orders["5"]["status"] in ("expired", "rejected")  # LIMIT_MAKER through the ask
             assert view["open_cids"]
+            assert "listenKey keepalive failed" not in conn.text() and "renewing" not in conn.text()
             rc = conn.stop(signal.SIGTERM)
             assert rc == 0
         after = sim_state(sim)["accounts"][0]["open_orders"]

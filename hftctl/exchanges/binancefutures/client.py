@@ -53,12 +53,14 @@ class BinanceClient(ExchangeClient):
     cancel_all_path = ""
     listen_key_path = ""
     depth_first_offset = 0      # see DepthSync
+    listen_key_param = False    # PUT/DELETE listenKey take the key as a parameter (spot)
 
     def __init__(self, cfg: BinanceConfig) -> None:
         self.cfg = cfg
         self.depth_path = TESTNET[self.name].snapshot_path
         self.rest = BinanceRest(cfg, self.time_path)
-        self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.listen_key_path)
+        self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.listen_key_path,
+                                    self.listen_key_param)
         self.sink: ExchangeSink = NullSink()
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
@@ -107,7 +109,7 @@ class BinanceClient(ExchangeClient):
         self._tasks.clear()
         if self.listen_key.key:
             try:
-                await self.rest.with_key("DELETE", self.listen_key_path)
+                await self.rest.with_key("DELETE", self.listen_key_path, self.listen_key.params())
             except Exception as e:
                 log.debug("closing listenKey failed: %s", e)
         await self.rest.close()

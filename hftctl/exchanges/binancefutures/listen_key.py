@@ -21,9 +21,11 @@ _UNKNOWN_KEY = -1125
 
 
 class ListenKey:
-    def __init__(self, rest: BinanceRest, keepalive_s: float, path: str = FUTURES_PATH) -> None:
+    def __init__(self, rest: BinanceRest, keepalive_s: float, path: str = FUTURES_PATH,
+                 key_param: bool = False) -> None:
         self.rest = rest
         self.path = path
+        self.key_param = key_param     # spot's PUT/DELETE name the key; futures' do not
         self.keepalive_s = keepalive_s
         self.key: str | None = None
         self.renewals = 0
@@ -45,6 +47,9 @@ class ListenKey:
         self.key = key
         return key
 
+    def params(self) -> dict[str, str]:
+        return {"listenKey": self.key} if self.key_param and self.key else {}
+
     async def renew(self) -> str:
         self.key = None
         self.renewals += 1
@@ -56,7 +61,7 @@ class ListenKey:
         while True:
             await asyncio.sleep(self.keepalive_s)
             try:
-                await self.rest.with_key("PUT", self.path)
+                await self.rest.with_key("PUT", self.path, self.params())
                 self.keepalives += 1
             except ExchangeRejected as e:
                 if e.code != _UNKNOWN_KEY:

@@ -34,6 +34,7 @@ class BinanceSpotClient(BinanceClient):
     cancel_all_path = "/api/v3/openOrders"
     listen_key_path = "/api/v3/userDataStream"
     depth_first_offset = 1
+    listen_key_param = True
 
     def new_order_params(self, req: OrderRequest) -> dict[str, str]:
         p = orders.new_order_params(req)
