@@ -84,7 +84,7 @@ def _replay_done(sim) -> bool:
 
 
 def test_bot_orders_fills_positions_and_book_equal_the_sims(replay_sim, tmp_path):
-    cfg = write_config(tmp_path / "c.toml", replay_sim, prefix="t")
+    cfg = write_config(tmp_path / "c.toml", replay_sim, prefix="t", extra="listen_key_keepalive_s = 1.0")
     out = tmp_path / "bot.json"
     with connector("cte2e", cfg, tmp_path) as conn:
         with bot("cte2e", out, "--mode", "flow", "--flow-seconds", "5") as b:
@@ -111,3 +111,4 @@ def test_bot_orders_fills_positions_and_book_equal_the_sims(replay_sim, tmp_path
         assert "Connected to market data stream" in conn.text()
         assert "Connected to user data stream" in conn.text()
         assert "Traceback" not in conn.text()
+        assert "listenKey keepalive failed" not in conn.text() and "renewing" not in conn.text()
