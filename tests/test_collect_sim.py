@@ -314,3 +314,27 @@ def test_start_script_records_through_rest_errors_and_unknown_symbol_is_one_line
     assert names == ["btcusdt", "ethusdt"]  # the sim's synthetic market: one file per symbol
     for path in (tmp_path / "ok").iterdir():
         assert any(b'"lastUpdateId"' in ln[20:40] for ln in gzip.decompress(path.read_bytes()).splitlines()), path
+
+
+def test_bybit_records_hftbacktests_topics_with_their_snapshots(tmp_path):
+    """Bybit: subscribe by message; each orderbook topic starts with its own snapshot."""
+    with start_sim(exchange="bybit") as sim:
+        p = subprocess.Popen([sys.executable, "-m", "hftctl", "collect", "bybit", "btcusdt", "--out", str(tmp_path),
+                              "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, "--duration", "4"],
+                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            _, err = p.communicate(timeout=60)
+        finally:
+            stop(p)
+    assert p.returncode == 0, err
+    (path,) = tmp_path.iterdir()
+    assert path.name.startswith("btcusdt_")
+    first_type: dict[str, str] = {}
+    for ln in recording_lines(tmp_path):
+        msg = json.loads(ln[20:])
+        first_type.setdefault(msg["topic"], msg.get("type", "-"))
+    assert {t: first_type.get(t) for t in ("orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT")} \
+        == dict.fromkeys(("orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT"), "snapshot")
+    assert set(first_type) <= {"orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT",
+                               "publicTrade.BTCUSDT"}
