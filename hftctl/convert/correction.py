@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 
-from hftctl.convert.events import EVENT_DTYPE, EXCH_EVENT, LOCAL_EVENT, take_rows
+from hftctl.convert.events import EXCH_EVENT, LOCAL_EVENT, take_rows
 from hftctl.errors import HftctlError
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,3 @@ def validate_event_order(data: np.ndarray) -> None:
         raise HftctlError("exchange events are out of order after correction (converter bug)")
     if np.any(np.diff(data["local_ts"][local_ev]) < 0):
         raise HftctlError("local events are out of order after correction (converter bug)")
-
-
-def empty_events() -> np.ndarray:
-    return np.zeros(0, EVENT_DTYPE)

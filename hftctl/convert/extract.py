@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 from hftctl.convert.lines import LineTable
-from hftctl.convert.numbers import count_pairs, parse_pair_segments
+from hftctl.convert.numbers import parse_pair_segments
 from hftctl.convert.problems import ProblemLog
 
 
@@ -28,17 +28,6 @@ class DepthLevels:
     n_bid: np.ndarray     # int64
     n_ask: np.ndarray     # int64
     values: np.ndarray    # float64, px0, qty0, px1, qty1, ... bids then asks, message by message
-
-
-def _segment(data: bytes, key: bytes, s: int, e: int) -> bytes | None:
-    k = data.find(key, s, e)
-    if k < 0:
-        return None
-    k += len(key)
-    if data.startswith(b"]", k):
-        return b""
-    close = data.find(b"]]", k, e)
-    return data[k:close + 1] if close >= 0 else None
 
 
 def int_field(data: bytes, key: bytes, s: int, e: int) -> int | None:

@@ -36,11 +36,6 @@ def parse_pair_segments(segments: list[bytes]) -> np.ndarray | None:
         return None
 
 
-def count_pairs(segment: bytes) -> int:
-    """Number of ``[px,qty]`` pairs in a segment (each opens with ``[``)."""
-    return segment.count(b"[")
-
-
 def parse_numbers(texts: list[bytes]) -> np.ndarray | None:
     """Decimal strings (without quotes) to float64 in one orjson call; None if any is malformed."""
     if not texts:
