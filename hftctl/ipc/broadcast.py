@@ -45,7 +45,6 @@ _hash = xxh3_64_intdigest
 _M64 = 0xFFFF_FFFF_FFFF_FFFF
 _tuple_new = tuple.__new__
 _Received = R.Received
-_Request = R.Request
 _now_ns = time.monotonic_ns
 _REC = R.REC
 _REC_BYTES = R.REC_BYTES
@@ -70,7 +69,7 @@ class ReaderInfo:
         return asdict(self)
 
 
-class BroadcastWriter:
+class BroadcastWriter(R.Closeable):
     """The single writer of a broadcast channel (the connector)."""
 
     def __init__(self, name: str, seg: Segment, capacity: int, max_payload: int, max_readers: int):
@@ -96,9 +95,7 @@ class BroadcastWriter:
         """Create the channel; replaces a stale one, refuses if another live writer owns it."""
         check_name(name)
         cap = R.round_capacity(capacity)
-        max_payload = max_payload or min(cap // 4, max(64 << 10, cap // 8))
-        if max_payload > cap // 4:
-            raise HftctlError(f"max_payload {max_payload} too large for capacity {cap} (max {cap // 4})")
+        max_payload = R.max_payload_for(cap, max_payload)
         if not 1 <= max_readers <= R.MAX_SLOTS_LIMIT:
             raise HftctlError(f"max_readers must be 1..{R.MAX_SLOTS_LIMIT}")
         path = shm_name(name, CHANNEL)
@@ -266,14 +263,8 @@ class BroadcastWriter:
         self._slots.release()
         self._seg.close()
 
-    def __enter__(self) -> "BroadcastWriter":
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class BroadcastReader:
+class BroadcastReader(R.Closeable):
     """One reader of a broadcast channel (a bot or the collector)."""
 
     def __init__(self, name: str, seg: Segment, slot: int, spin_us: float) -> None:
@@ -611,12 +602,6 @@ class BroadcastReader:
         if self._seg.still_named():
             unlink_sem(_reader_sem(self.name, self._slot))
         self._release()
-
-    def __enter__(self) -> "BroadcastReader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _reader_infos(seg: Segment, slots, max_readers: int, last_seq: int) -> list[ReaderInfo]:

@@ -15,12 +15,12 @@ import time
 from hftctl.ipc import schema
 from hftctl.ipc.broadcast import BroadcastReader, BroadcastWriter
 from hftctl.ipc.request import RequestReader, RequestWriter
-from hftctl.ipc.ring import Overrun, WriterGone
+from hftctl.ipc.ring import Closeable, Overrun, WriterGone
 
 log = logging.getLogger(__name__)
 
 
-class ConnectorEndpoint:
+class ConnectorEndpoint(Closeable):
     """Connector side: publish events to bots, receive their requests."""
 
     def __init__(self, events: BroadcastWriter, requests: RequestReader) -> None:
@@ -73,14 +73,8 @@ class ConnectorEndpoint:
         finally:
             self.requests.close()
 
-    def __enter__(self) -> "ConnectorEndpoint":
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class BotEndpoint:
+class BotEndpoint(Closeable):
     """Bot side: receive events addressed to this bot (or all), send requests."""
 
     def __init__(self, events: BroadcastReader, requests: RequestWriter, bot_name: str) -> None:
@@ -148,9 +142,3 @@ class BotEndpoint:
         finally:
             self.requests.close()
             self.events.close()
-
-    def __enter__(self) -> "BotEndpoint":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

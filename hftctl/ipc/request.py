@@ -45,7 +45,6 @@ _M64 = 0xFFFF_FFFF_FFFF_FFFF
 _now_ns = time.monotonic_ns
 _STALE_NS = int(R.STALE_AFTER * 1e9)
 _tuple_new = tuple.__new__
-_Received = R.Received
 _Request = R.Request
 _Busy = posix_ipc.BusyError
 _REC = R.REC
@@ -60,7 +59,7 @@ def _wake_sem(name: str) -> str:
     return sem_name(name, CHANNEL, "wake")
 
 
-class RequestReader:
+class RequestReader(R.Closeable):
     """The single reader of a request channel (the connector); it owns the segment."""
 
     def __init__(self, name: str, seg: Segment, lock: posix_ipc.Semaphore, wake: posix_ipc.Semaphore):
@@ -83,9 +82,7 @@ class RequestReader:
                max_payload: int | None = None) -> "RequestReader":
         check_name(name)
         cap = R.round_capacity(capacity)
-        max_payload = max_payload or min(cap // 4, max(64 << 10, cap // 8))
-        if max_payload > cap // 4:
-            raise HftctlError(f"max_payload {max_payload} too large for capacity {cap} (max {cap // 4})")
+        max_payload = R.max_payload_for(cap, max_payload)
         path = shm_name(name, CHANNEL)
         seg = create_owned(path, DATA_OFF + cap, f"request channel {name!r}")
         unlink_channel_sems(name, CHANNEL)
@@ -203,14 +200,8 @@ class RequestReader:
         self._h.release()
         self._seg.close()
 
-    def __enter__(self) -> "RequestReader":
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class RequestWriter:
+class RequestWriter(R.Closeable):
     """One of many writers of a request channel (a bot)."""
 
     def __init__(self, name: str, seg: Segment, sender: int) -> None:
@@ -383,9 +374,3 @@ class RequestWriter:
         self._wake.close()
         self._h.release()
         self._seg.close()
-
-    def __enter__(self) -> "RequestWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -27,6 +27,9 @@ import struct
 import time
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Self
+
+from hftctl.errors import HftctlError
 
 MAGIC = 0x6866_7463_746C_7269  # "hftctlri"
 VERSION = 2
@@ -78,6 +81,27 @@ STALE_AFTER = 1.5      # heartbeat age after which the owner counts as gone (det
 
 def rec_size(n: int) -> int:
     return (REC_BYTES + n + 7) & ~7
+
+
+def max_payload_for(cap: int, max_payload: int | None) -> int:
+    """The record size limit both channels apply: at most a quarter of the ring; default cap/8,
+    but at least 64 KiB."""
+    max_payload = max_payload or min(cap // 4, max(64 << 10, cap // 8))
+    if max_payload > cap // 4:
+        raise HftctlError(f"max_payload {max_payload} too large for capacity {cap} (max {cap // 4})")
+    return max_payload
+
+
+class Closeable:
+    """``with`` support for the channel ends: leaving the block calls ``close()``."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def round_capacity(capacity: int) -> int:
@@ -231,7 +255,6 @@ def init_header(mm, kind: int, capacity: int, max_payload: int, max_slots: int) 
 
 def check_header(mm, size: int, kind: int, what: str):
     """Validate a mapped header; returns the header as a u64 memoryview or raises HftctlError."""
-    from hftctl.errors import HftctlError
 
     if size < DATA_OFF:
         raise HftctlError(f"{what}: segment too small ({size} bytes), not an hftctl ring")
