@@ -87,6 +87,16 @@ def _check_raw_publishing(name: str) -> None:
         env = orjson.loads(streams["btcusdt@depth@0ms"])
         assert env["stream"] == "btcusdt@depth@0ms" and env["data"]["e"] == "depthUpdate"
         assert "lastUpdateId" in orjson.loads(streams["depthSnapshot"])
+        # A lapped recorder asks again: it gets a fresh raw REST snapshot, not only the book.
+        first_id = orjson.loads(streams["depthSnapshot"])["lastUpdateId"]
+        ep.send(s.SnapshotRequest(ep.bot_id, "BTCUSDT"))
+        deadline = time.monotonic() + 10
+        fresh = None
+        while time.monotonic() < deadline and fresh is None:
+            m = ep.recv(0.2)
+            if isinstance(m, s.RawMessage) and m.stream == "depthSnapshot":
+                fresh = orjson.loads(m.raw)
+        assert fresh is not None and fresh["lastUpdateId"] > first_id
 
 
 def _check_wrong_secret_is_one_line(sim, tmp_path) -> None:

@@ -49,6 +49,7 @@ class Connector:
         self.positions: dict[str, s.Position] = {}
         self.balances: dict[str, s.Balance] = {}
         self.streams: dict[str, str] = {}
+        self._raw_snapshot_at: dict[str, float] = {}
         self.last_msg: dict[str, float] = {}      # stream -> unix time of its last message (hftctl health)
         self.status = StatusFile("connector", name)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -221,6 +222,9 @@ class Connector:
             self._spawn(self._cancel_all(bot, msg))
         elif t is s.SnapshotRequest:
             self._send_snapshot(bot_id, msg.symbol)
+            sym = msg.symbol.upper()
+            if (None in bot.raw_symbols or sym in bot.raw_symbols) and self._raw_snapshot_due(sym):
+                self._spawn(self.exchange.raw_snapshot(sym))
         elif t is s.SubscribeRaw:
             sym = msg.symbol.upper() if msg.symbol else None
             bot.raw_symbols.add(sym)
@@ -228,6 +232,14 @@ class Connector:
                 self._spawn(self._ensure_symbol(Instrument(sym, 0.0, 0.0)))
         else:
             self._error(bot_id, E_BAD_REQUEST, f"unexpected message {t.__name__}")
+
+    def _raw_snapshot_due(self, symbol: str) -> bool:
+        """At most one raw re-snapshot per symbol per second (a 1000-level one weighs 20)."""
+        now = time.monotonic()
+        if now - self._raw_snapshot_at.get(symbol, 0.0) < 1.0:
+            return False
+        self._raw_snapshot_at[symbol] = now
+        return True
 
     def _error(self, bot_id: int, code: int, text: str, req_id: int | None = None,
                symbol: str | None = None) -> None:

@@ -174,6 +174,9 @@ class ExchangeClient(ABC):
                 log.warning("query %s failed: %s", req.client_order_id, e)
         raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
 
+    async def raw_snapshot(self, symbol: str) -> None:
+        """Publish a fresh depth snapshot to raw subscribers (a lapped recorder resyncing)."""
+
     def book_states(self) -> dict[str, str]:
         """Symbol -> "synced" / "syncing"."""
         return {}

@@ -136,6 +136,11 @@ class BinanceClient(ExchangeClient):
             self.sink.market(m)
         self._fetch_snapshot(symbol, 0.0)
 
+    async def raw_snapshot(self, symbol: str) -> None:
+        # _snapshot publishes every REST body raw; it only touches the book if that needs one.
+        if symbol in self.syncs:
+            self._fetch_snapshot(symbol, 0.0)
+
     def book_states(self) -> dict[str, str]:
         return {s: d.state for s, d in self.syncs.items()}
 

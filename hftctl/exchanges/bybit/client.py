@@ -149,6 +149,11 @@ class BybitClient(ExchangeClient):
         await self.public.send_json({"op": "unsubscribe", "args": [topic]})
         await self.public.send_json({"op": "subscribe", "args": [topic]})
 
+    async def raw_snapshot(self, symbol: str) -> None:
+        # Bybit sends a topic's snapshot on (re)subscription; the book takes it as a reset.
+        if symbol in self.syncs:
+            await self._resubscribe_book(symbol)
+
     def book_states(self) -> dict[str, str]:
         return {s: d.state for s, d in self.syncs.items()}
 
