@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -42,9 +43,13 @@ def test_isolation_watchdog_kill_and_secrets(tmp_path):
         with connector("ctiso", cfg, tmp_path, env=env, args=["--log-level", "debug"]) as conn:
             _check_raw_publishing("ctiso")
             out_a, out_b = tmp_path / "a.json", tmp_path / "b.json"
-            with bot("ctiso", out_a, "--mode", "rest") as a, bot("ctiso", out_b, "--mode", "rest") as b:
+            with contextlib.ExitStack() as stack:
+                a = stack.enter_context(bot("ctiso", out_a, "--mode", "rest"))
                 va = wait_for(lambda: _dump(out_a), 30, "bot A's orders")
+                # B joins once the book is long in sync: its snapshot comes from the connector's copy.
+                b = stack.enter_context(bot("ctiso", out_b, "--mode", "rest"))
                 vb = wait_for(lambda: _dump(out_b), 30, "bot B's orders")
+                assert vb["book_ok"] and vb["snapshots"] == 1 and vb["clears"] == 0
                 ida, idb = va["bot_id"], vb["bot_id"]
                 assert ida != idb
                 # Each bot saw updates for its own orders only, and all of them are live at the sim.
@@ -89,6 +94,9 @@ def _check_raw_publishing(name: str) -> None:
         assert "lastUpdateId" in orjson.loads(streams["depthSnapshot"])
         # A lapped recorder asks again: it gets a fresh raw REST snapshot, not only the book.
         first_id = orjson.loads(streams["depthSnapshot"])["lastUpdateId"]
+        time.sleep(0.3)                      # let the market move past the first snapshot
+        while ep.recv(0.0) is not None:      # drop what came before the request
+            pass
         ep.send(s.SnapshotRequest(ep.bot_id, "BTCUSDT"))
         deadline = time.monotonic() + 10
         fresh = None
@@ -96,7 +104,8 @@ def _check_raw_publishing(name: str) -> None:
             m = ep.recv(0.2)
             if isinstance(m, s.RawMessage) and m.stream == "depthSnapshot":
                 fresh = orjson.loads(m.raw)
-        assert fresh is not None and fresh["lastUpdateId"] > first_id
+        assert fresh is not None, "no raw snapshot after SnapshotRequest"
+        assert fresh["lastUpdateId"] > first_id
 
 
 def _check_wrong_secret_is_one_line(sim, tmp_path) -> None:
