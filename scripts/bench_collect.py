@@ -4,7 +4,8 @@
 One invocation, same machine, same stream, same time window, so the ratios mean something:
 - baseline: a bare aiohttp client on the same combined stream that only counts messages
   (the floor any Python websocket recorder pays to receive);
-- collect: `hftctl collect binancefutures btcusdt` (parse + sequence check + write + gzip).
+- collect: `hftctl collect binancefutures btcusdt` (parse + sequence check + write + gzip);
+- ipc (third phase): `hftctl collect --ipc` behind a real `hftctl connector` on the same sim.
 Both run side by side against one `hftctl sim --replay ... --speed 10 --loop`. Costs are taken
 over a steady-state window (after a warm-up, so interpreter start-up and imports do not count):
 each process's CPU time from /proc/<pid>/stat at the window's edges, and the messages it received
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,15 +85,49 @@ def count_messages(out: Path, t0: int, t1: int) -> tuple[int, int, int]:
     return window, data, other
 
 
-def run_phase(speed: float, seconds: float) -> dict:
+@contextmanager
+def running_connector(sim, tmp: Path):
+    """A real `hftctl connector` on the sim, for the --ipc phase; always stopped."""
+    name = f"benchcol{os.getpid()}"
+    cfg = tmp / "connector.toml"
+    cfg.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\norder_prefix = "b"\n'
+                   'api_key = "hftctl-sim-key"\nsecret = "hftctl-sim-secret"\n')
+    log = tmp / "connector.log"
+    with open(log, "wb") as f:
+        p = subprocess.Popen([sys.executable, "-m", "hftctl", "connector", name, "binancefutures", str(cfg)],
+                             stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while "Listening for bot connections" not in log.read_text(errors="replace"):
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"connector did not start: {log.read_text(errors='replace')[-500:]}")
+            time.sleep(0.1)
+        yield name
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def run_phase(speed: float, seconds: float, ipc: bool = False) -> dict:
     with start_sim(extra_args=["--replay", str(RECORDING), "--speed", str(speed), "--loop",
                                "--log-level", "warning"]) as sim, \
-            tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp:
+            tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp, ExitStack() as stack:
         url, _ = public_stream_request("binancefutures", sim.ws_url, ["BTCUSDT"])
-        out = Path(tmp)
+        out = Path(tmp) / "data"
+        out.mkdir()
+        if ipc:
+            name = stack.enter_context(running_connector(sim, Path(tmp)))
+            source = ["--ipc", name, "btcusdt"]
+        else:
+            source = ["binancefutures", "btcusdt", "--stream-url", sim.ws_url, "--rest-url", sim.rest_url]
         collector = subprocess.Popen(
-            [sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "--out", str(out),
-             "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, "--no-progress", "--log-level", "warning"],
+            [sys.executable, "-m", "hftctl", "collect", *source, "--out", str(out), "--no-progress",
+             "--log-level", "warning"],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         baseline = subprocess.Popen([sys.executable, "-c", BASELINE, url], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
@@ -123,7 +159,7 @@ def run_phase(speed: float, seconds: float) -> dict:
         window, total, other = count_messages(out, t0, t1)
         base_n = int(base_out.strip() or 0)
         c_cpu, b_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
-        result = {"speed": speed, "seconds": seconds, "messages": window, "messages_total": total,
+        result = {"mode": "ipc" if ipc else "direct", "speed": speed, "seconds": seconds, "messages": window, "messages_total": total,
                   "snapshot_or_gap_lines": other, "msgs_per_s": window / seconds,
                   "collect_cpu_s": c_cpu, "collect_cpu_per_10k": c_cpu / window * 10_000 if window else float("nan"),
                   "collect_cpu_share": c_cpu / seconds,
@@ -147,6 +183,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     ap.add_argument("--speed", type=float, default=10.0, help="replay speed of the main phase")
     ap.add_argument("--max-speed", type=float, default=100.0, help="replay speed of the stress phase (0: skip)")
+    ap.add_argument("--no-ipc", action="store_true", help="skip the --ipc phase (through a real connector)")
     args = ap.parse_args()
     if not RECORDING.exists():
         raise SystemExit(f"recording not found: {RECORDING}")
@@ -158,6 +195,11 @@ def main() -> None:
         stress = run_phase(args.max_speed, args.seconds)
         report(f"sim replay at {args.max_speed:g}x (as fast as the sim sends), {args.seconds:g} s window:", stress)
         result["stress"] = stress
+    if not args.no_ipc:
+        ipc = run_phase(args.speed, args.seconds, ipc=True)
+        report(f"--ipc through a real connector, sim at {args.speed:g}x, {args.seconds:g} s window "
+               "(baseline: receive-only client on the sim directly):", ipc)
+        result["ipc"] = ipc
     print(json.dumps(result))
 
 
