@@ -22,32 +22,17 @@ class SimBook:
         self._best_ask: int | None = None
         self._dirty = True
 
-    def set_level(self, side: int, ticks: int, lots: int) -> None:
-        levels = self.bids if side > 0 else self.asks
-        if lots <= 0:
-            levels.pop(ticks, None)
-        else:
-            levels[ticks] = lots
-        self._dirty = True
-
     def apply_wire(self, bids: list, asks: list) -> None:
         """Apply [[price, qty], ...] string levels as they appear on the wire (qty 0 removes)."""
-        spec = self.spec
-        b, a = self.bids, self.asks
-        for p, q in bids:
-            t = spec.book_ticks(p)
-            n = spec.book_lots(q)
-            if n <= 0:
-                b.pop(t, None)
-            else:
-                b[t] = n
-        for p, q in asks:
-            t = spec.book_ticks(p)
-            n = spec.book_lots(q)
-            if n <= 0:
-                a.pop(t, None)
-            else:
-                a[t] = n
+        book_ticks, book_lots = self.spec.book_ticks, self.spec.book_lots
+        for book, wire in ((self.bids, bids), (self.asks, asks)):
+            for p, q in wire:
+                t = book_ticks(p)
+                n = book_lots(q)
+                if n <= 0:
+                    book.pop(t, None)
+                else:
+                    book[t] = n
         self._dirty = True
 
     def replace(self, bids: dict[int, int], asks: dict[int, int]) -> None:

@@ -36,18 +36,11 @@ class SymbolSpec:
 
     def ticks(self, price: str | float) -> int:
         """Exact tick index of a wire price; raises BadNumber when it is off the grid."""
-        value = _number(price)
-        t = round(value / self.tick)
-        if abs(t * self.tick - value) > self.tick * 1e-6:
-            raise BadNumber("tick")
-        return t
+        return _grid_index(_number(price), self.tick, "tick")
 
     def lots(self, qty: str | float) -> int:
-        value = _number(qty)
-        n = round(value / self.step)
-        if abs(n * self.step - value) > self.step * 1e-6:
-            raise BadNumber("step")
-        return n
+        """Exact lot count of a wire quantity; raises BadNumber when it is off the grid."""
+        return _grid_index(_number(qty), self.step, "step")
 
     def price_str(self, ticks: int) -> str:
         return f"{ticks * self.tick:.{self.price_decimals}f}"
@@ -82,3 +75,11 @@ def _number(text: str | float) -> float:
     if not math.isfinite(value):
         raise BadNumber("illegal")
     return value
+
+
+def _grid_index(value: float, unit: float, reason: str) -> int:
+    # A tolerance, not equality: 3 * 0.1 is 0.30000000000000004 in binary floating point.
+    n = round(value / unit)
+    if abs(n * unit - value) > unit * 1e-6:
+        raise BadNumber(reason)
+    return n

@@ -33,15 +33,7 @@ class SimHandle:
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then SIGKILL if it does not exit in `timeout` seconds; returns the exit code."""
-        p = self.process
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout)
-        return p.returncode
+        return _terminate(self.process, timeout)
 
     def log_text(self) -> str:
         """The sim's stdout/stderr so far (the file is removed when start_sim's block exits)."""
@@ -81,11 +73,17 @@ def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = N
             time.sleep(0.05)
         yield handle
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        _terminate(proc, 5.0)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _terminate(p: subprocess.Popen, timeout: float) -> int:
+    # SIGTERM lets the sim close its websockets cleanly; SIGKILL is the bound on a wedged one.
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout)
+    return p.returncode

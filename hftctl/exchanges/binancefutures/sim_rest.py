@@ -76,6 +76,7 @@ class BinanceRestBase:
     """What Binance's REST APIs share: parameters, HMAC auth, weights, order counts, listen keys."""
 
     REJECTS = REJECTS
+    WIRE = wire           # the module that renders this API's bodies
     # order-count windows: (header suffix, seconds, RateLimits field, name in the -1015 message)
     ORDER_WINDOWS = (("10S", 10, "orders_per_10s", "TEN_SECONDS"), ("1M", 60, "orders_per_min", "ONE_MINUTE"))
     PRICE_TICK_ERR = PRICE_TICK
@@ -223,6 +224,15 @@ class BinanceRestBase:
         except ValueError:
             raise illegal("orderId") from None
 
+    async def ping(self, req: Request, headers) -> dict:
+        return {}
+
+    async def time(self, req: Request, headers) -> dict:
+        return {"serverTime": self.engine.now_ms()}
+
+    async def exchange_info(self, req: Request, headers) -> dict:
+        return self.WIRE.exchange_info(self.engine, self.config.rate_limits, self.engine.now_ms())
+
     async def listen_key_new(self, req: Request, headers) -> dict:
         key = self.engine.create_listen_key(req.account, self.config.listen_key_ttl_s, time.monotonic())
         return {"listenKey": key}
@@ -280,15 +290,6 @@ class BinanceFuturesRest(BinanceRestBase):
             ("PUT", "/fapi/v1/listenKey", self.listen_key_keepalive, 1, False),
             ("DELETE", "/fapi/v1/listenKey", self.listen_key_close, 1, False),
         ]
-
-    async def ping(self, req: Request, headers) -> dict:
-        return {}
-
-    async def time(self, req: Request, headers) -> dict:
-        return {"serverTime": self.engine.now_ms()}
-
-    async def exchange_info(self, req: Request, headers) -> dict:
-        return wire.exchange_info(self.engine, self.config.rate_limits, self.engine.now_ms())
 
     async def depth(self, req: Request, headers) -> dict:
         spec = self._symbol(req)

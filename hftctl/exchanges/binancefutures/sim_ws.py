@@ -70,6 +70,7 @@ class BinanceStreamsBase:
 
     SPEEDS_MS = (0, 100, 250, 500)
     DEFAULT_MS = 250
+    WIRE = wire           # trade, aggTrade and bookTicker bodies are the same on spot and futures
 
     def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float) -> None:
         self.engine = engine
@@ -260,28 +261,34 @@ class BinanceStreamsBase:
 
     def on_user(self, ev) -> None:
         if type(ev) is OrderEvent:
-            account = ev.order.account
-            payload = None
-            for key in account.listen_keys:
-                clients = self.user_conns.get(key)
-                if clients:
-                    if payload is None:
-                        payload = self.encode_order(ev)
-                    self._send(key, clients, payload)
+            self._send_user(ev.order.account, self.encode_order, ev)
         elif type(ev) is AccountEvent:
-            payload = None
-            for key in ev.account.listen_keys:
-                clients = self.user_conns.get(key)
-                if clients:
-                    if payload is None:
-                        payload = self.encode_account(ev)
-                    self._send(key, clients, payload)
+            self._send_user(ev.account, self.encode_account, ev)
         elif type(ev) is ListenKeyExpired:
             clients = self.user_conns.pop(ev.listen_key, set())
             if clients:
                 self._send(ev.listen_key, clients, self.encode_expired(ev))
                 for c in clients:
                     c.finish()
+
+    def encode_trade(self, ev: Trade) -> dict:
+        return self.WIRE.trade(ev)
+
+    def encode_agg_trade(self, ev: Trade) -> dict:
+        return self.WIRE.agg_trade(ev)
+
+    def encode_book_ticker(self, ev: BookTicker) -> dict:
+        return self.WIRE.book_ticker(ev)
+
+    def _send_user(self, account, encode, ev) -> None:
+        """To every user-data connection of the account's listen keys; encoded only if one exists."""
+        payload = None
+        for key in account.listen_keys:
+            clients = self.user_conns.get(key)
+            if clients:
+                if payload is None:
+                    payload = encode(ev)
+                self._send(key, clients, payload)
 
     def close_listen_key(self, key: str) -> None:
         for c in self.user_conns.pop(key, set()):
@@ -299,15 +306,6 @@ class BinanceFuturesStreams(BinanceStreamsBase):
                 "pu": pu, "b": bids, "a": asks}
 
     encode_partial_depth = encode_merged_depth
-
-    def encode_trade(self, ev: Trade) -> dict:
-        return wire.trade(ev)
-
-    def encode_agg_trade(self, ev: Trade) -> dict:
-        return wire.agg_trade(ev)
-
-    def encode_book_ticker(self, ev: BookTicker) -> dict:
-        return wire.book_ticker(ev)
 
     def encode_order(self, ev: OrderEvent) -> dict:
         return wire.order_trade_update(ev, self.engine.specs[ev.order.symbol])

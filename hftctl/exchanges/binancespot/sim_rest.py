@@ -29,6 +29,7 @@ REJECTS = {
 
 class BinanceSpotRest(BinanceRestBase):
     REJECTS = REJECTS
+    WIRE = wire
     ORDER_WINDOWS = (("10S", 10, "orders_per_10s", "TEN_SECONDS"), ("1D", 86400, "orders_per_day", "ONE_DAY"))
     PRICE_TICK_ERR = PRICE_FILTER
     QTY_STEP_ERR = LOT_SIZE
@@ -55,15 +56,6 @@ class BinanceSpotRest(BinanceRestBase):
 
     def depth_weight(self, limit: int) -> int:
         return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
-
-    async def ping(self, req: Request, headers) -> dict:
-        return {}
-
-    async def time(self, req: Request, headers) -> dict:
-        return {"serverTime": self.engine.now_ms()}
-
-    async def exchange_info(self, req: Request, headers) -> dict:
-        return wire.exchange_info(self.engine, self.config.rate_limits, self.engine.now_ms())
 
     async def depth(self, req: Request, headers) -> dict:
         spec = self._symbol(req)

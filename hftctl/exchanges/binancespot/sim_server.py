@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hftctl.exchanges.binancefutures.sim_server import install_binance
 from hftctl.exchanges.binancespot.sim_instruments import DEFAULT_SYMBOLS, SPECS
 from hftctl.exchanges.binancespot.sim_rest import BinanceSpotRest
 from hftctl.exchanges.binancespot.sim_ws import BinanceSpotStreams
@@ -23,10 +24,4 @@ def accounting() -> SpotAccounting:
 
 def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
             ping_interval_s: float) -> list:
-    rest = BinanceSpotRest(engine, config, hub.faults)
-    streams = BinanceSpotStreams(engine, hub, ping_interval_s)
-    rest.on_listen_key_closed = streams.close_listen_key
-    rest.routes(app)
-    streams.routes(app)
-    app["rest_stats"] = rest
-    return [streams.run_aggregators()]
+    return install_binance(BinanceSpotRest, BinanceSpotStreams, app, engine, hub, config, ping_interval_s)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from hftctl.exchanges.binancefutures.sim_ws import BinanceStreamsBase
 from hftctl.exchanges.binancespot import sim_messages as wire
-from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, ListenKeyExpired, OrderEvent, Trade
+from hftctl.sim.events import AccountEvent, DepthUpdate, ListenKeyExpired, OrderEvent
 
 
 class BinanceSpotStreams(BinanceStreamsBase):
     SPEEDS_MS = (100, 1000)
+    WIRE = wire
     DEFAULT_MS = 1000
 
     def encode_depth(self, ev: DepthUpdate) -> dict:     # no unmerged stream on spot
@@ -24,15 +25,6 @@ class BinanceSpotStreams(BinanceStreamsBase):
 
     def encode_partial_depth(self, agg, t: int, pu: int, bids: list, asks: list) -> dict:
         return {"lastUpdateId": agg.last, "bids": bids, "asks": asks}
-
-    def encode_trade(self, ev: Trade) -> dict:
-        return wire.trade(ev)
-
-    def encode_agg_trade(self, ev: Trade) -> dict:
-        return wire.agg_trade(ev)
-
-    def encode_book_ticker(self, ev: BookTicker) -> dict:
-        return wire.book_ticker(ev)
 
     def encode_order(self, ev: OrderEvent) -> dict:
         return wire.execution_report(ev, self.engine.specs[ev.order.symbol])
