@@ -124,11 +124,6 @@ class BacktestBot(Bot):
         self.sample_equity()
         return alive
 
-    def run_to_end(self) -> None:
-        """Replay the rest of the data (e.g. after the strategy stopped quoting)."""
-        while self.elapse(60_000_000_000):
-            pass
-
     def _advance(self, until: int, wake: bool) -> bool:
         """Replay rows and exchange traffic up to ``until`` (or the first event if ``wake``).
 
@@ -250,10 +245,6 @@ class BacktestBot(Bot):
 
     def _send_modify(self, i: int, order: Order, px: float, qty: float) -> None:
         self._ex.request(self.current_timestamp, "modify", order.order_id, px, qty)
-
-    @property
-    def requests_sent(self) -> int:
-        return self._ex.requests_seen
 
 
 __all__ = ["BacktestBot", "load_events"]

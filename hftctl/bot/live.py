@@ -65,7 +65,6 @@ class LiveBot(Bot):
         self._req_id = 0
         self._req_orders: dict[int, tuple[int, int]] = {}     # req_id -> (instrument, order_id)
         self._next_heartbeat = 0
-        self.requests_sent: dict[str, int] = {}
         self._ex = [VirtualExchange(self._books[k], self._orders[k], self._accounts[k], model)
                     for k in range(len(self.instruments))] if dry_run else []
         self.current_timestamp = time.time_ns()
@@ -235,7 +234,6 @@ class LiveBot(Bot):
     def _send(self, msg: s.Message) -> None:
         if isinstance(msg, (s.SubmitOrder, s.CancelOrder, s.ModifyOrder, s.CancelAll)) and self.dry_run:
             raise AssertionError("dry-run bot tried to send an order request")  # never reachable
-        self.requests_sent[type(msg).__name__] = self.requests_sent.get(type(msg).__name__, 0) + 1
         try:
             try:
                 self.transport.send(msg)

@@ -72,13 +72,11 @@ class VirtualExchange:
         # against these two ints and only looks at individual orders when they are touched.
         self.max_buy_tick = NO_BID
         self.min_sell_tick = NO_ASK
-        self.requests_seen = 0
 
     # --- bot side ---------------------------------------------------------------------------
 
     def request(self, now: int, kind: str, order_id: int, px: float = 0.0, qty: float = 0.0) -> None:
         """Queue a request ("new", "cancel", "modify") sent by the bot at ``now``."""
-        self.requests_seen += 1
         self._inbox.append((now + self.model.entry_latency_ns, kind, order_id, px, qty))
 
     @property
@@ -101,10 +99,6 @@ class VirtualExchange:
                 delivered = True
             else:
                 return delivered
-
-    @property
-    def has_resting(self) -> bool:
-        return bool(self._resting)
 
     # --- market side ------------------------------------------------------------------------
 

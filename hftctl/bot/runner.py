@@ -127,6 +127,24 @@ def run_live(make: Callable[[Bot], Strategy], connector: str, instrument: Instru
     return 1 if left else 0
 
 
+def run_mode(make: Callable[[Bot, Printer], Strategy], connector: str, instrument: Instrument, *,
+             name: str, backtest: Path | None, dry_run: bool, plot: Path | None,
+             duration_s: float | None, latency_ms: float, maker_fee: float, taker_fee: float,
+             as_json: bool, connect_timeout: float, out: Printer = print) -> int:
+    """What every strategy command does after building its config: backtest or run live.
+
+    ``make(bot, out)`` builds the strategy; in a backtest its own chatter is silenced so only the
+    report is printed. Returns the exit code.
+    """
+    model = execution_model(latency_ms, maker_fee, taker_fee)
+    if backtest is not None:
+        run_backtest(lambda bot: make(bot, lambda _l: None), backtest, instrument, model=model,
+                     plot=plot, duration_s=duration_s, as_json=as_json, out=out)
+        return 0
+    return run_live(lambda bot: make(bot, out), connector, instrument, dry_run=dry_run, name=name,
+                    duration_s=duration_s, out=out, model=model, connect_timeout=connect_timeout)
+
+
 def execution_model(latency_ms: float, maker_fee: float, taker_fee: float) -> ExecutionModel:
     """The simulated-execution model from command-line flags (backtest and dry run)."""
     if not latency_ms >= 0:

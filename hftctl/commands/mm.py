@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hftctl.bot.runner import check_mode, execution_model, run_backtest, run_live
+from hftctl.bot.runner import check_mode, run_mode
 from hftctl.bot.types import Instrument
 from hftctl.log import setup_logging
 from hftctl.strategies.grid_mm import GridMarketMaker, load_grid_config
@@ -43,12 +43,8 @@ def command(
         half_spread=half_spread, grid_interval=grid_interval, grid_num=grid_num,
         order_qty=order_qty, max_position=max_position, skew=skew))
     instrument = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, cfg.connector)
-    model = execution_model(latency_ms, maker_fee, taker_fee)
-    if backtest is not None:
-        run_backtest(lambda bot: GridMarketMaker(bot, cfg, out=lambda _l: None), backtest, instrument,
-                     model=model, plot=plot, duration_s=duration, as_json=json_out, out=typer.echo)
-        return
-    code = run_live(lambda bot: GridMarketMaker(bot, cfg, out=typer.echo), cfg.connector, instrument,
-                    dry_run=dry_run, name="mm", duration_s=duration, out=typer.echo, model=model,
-                    connect_timeout=connect_timeout)
+    code = run_mode(lambda bot, out: GridMarketMaker(bot, cfg, out=out), cfg.connector, instrument,
+                    name="mm", backtest=backtest, dry_run=dry_run, plot=plot, duration_s=duration,
+                    latency_ms=latency_ms, maker_fee=maker_fee, taker_fee=taker_fee, as_json=json_out,
+                    connect_timeout=connect_timeout, out=typer.echo)
     raise typer.Exit(code)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hftctl.bot.runner import check_mode, execution_model, run_backtest, run_live
+from hftctl.bot.runner import check_mode, run_mode
 from hftctl.bot.types import Instrument
 from hftctl.log import setup_logging
 from hftctl.strategies.obi_mm import ObiMarketMaker, load_obi_config
@@ -36,14 +36,8 @@ def command(
     check_mode(dry_run, backtest, plot)
     cfg = load_obi_config(config or DEFAULT_CONFIG)
     instrument = Instrument(symbol, tick_size, lot_size, connector)
-    model = execution_model(latency_ms, maker_fee, taker_fee)
-    if backtest is not None:
-        run_backtest(lambda bot: ObiMarketMaker(bot, cfg, connector=connector, symbol=symbol, out=lambda _l: None),
-                     backtest, instrument, model=model, plot=plot, duration_s=duration,
-                     as_json=json_out, out=typer.echo)
-        return
-    code = run_live(lambda bot: ObiMarketMaker(bot, cfg, connector=connector, symbol=symbol, out=typer.echo),
-                    connector, instrument, dry_run=dry_run, name="obi-mm", duration_s=duration,
-                    out=typer.echo, model=model,
-                    connect_timeout=connect_timeout)
+    code = run_mode(lambda bot, out: ObiMarketMaker(bot, cfg, connector=connector, symbol=symbol, out=out),
+                    connector, instrument, name="obi-mm", backtest=backtest, dry_run=dry_run, plot=plot,
+                    duration_s=duration, latency_ms=latency_ms, maker_fee=maker_fee, taker_fee=taker_fee,
+                    as_json=json_out, connect_timeout=connect_timeout, out=typer.echo)
     raise typer.Exit(code)
