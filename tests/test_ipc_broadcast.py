@@ -20,6 +20,20 @@ TARGETED_EVERY = 7
 HEAD = struct.Struct("<QI")   # message index, crc of the filler
 
 
+@pytest.fixture
+def small(chan):
+    """A 64 KiB broadcast channel with one attached reader, both closed after the test."""
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    try:
+        r = BroadcastReader.attach(chan, timeout=1)
+        try:
+            yield w, r
+        finally:
+            r.close()
+    finally:
+        w.close()
+
+
 def make_payload(i: int) -> bytes:
     filler = bytes([i & 0xFF]) * (i % 200)
     return HEAD.pack(i, zlib.crc32(filler)) + filler
@@ -113,27 +127,22 @@ def test_variable_sizes_up_to_64k_survive_wrap_around(chan):
         w.close()
 
 
-def test_overrun_reports_exact_lost_count_and_resumes_at_newest(chan):
-    w = BroadcastWriter.create(chan, capacity=1 << 16)
-    r = BroadcastReader.attach(chan, timeout=1)
-    try:
-        for i in range(10):
-            w.publish(b"m%d" % i)
-        assert [r.poll().seq for _ in range(10)] == list(range(1, 11))
-        last = 0
-        for i in range(5000):  # 5000 x 40 B records = 3 laps of a 64 KiB ring
-            last = w.publish(b"x" * 16)
-        m = r.poll()
-        assert m == Overrun(lost=last - 11, reason="lapped")
-        m = r.poll()
-        assert isinstance(m, Received) and m.seq == last
-        assert r.poll() is None
-        assert r.lost_total == last - 11
-        info = {x.bot_id: x for x in w.readers()}[r.bot_id]
-        assert info.overruns == last - 11 and info.lag == 0 and info.alive
-    finally:
-        r.close()
-        w.close()
+def test_overrun_reports_exact_lost_count_and_resumes_at_newest(small):
+    w, r = small
+    for i in range(10):
+        w.publish(b"m%d" % i)
+    assert [r.poll().seq for _ in range(10)] == list(range(1, 11))
+    last = 0
+    for i in range(5000):  # 5000 x 40 B records = 3 laps of a 64 KiB ring
+        last = w.publish(b"x" * 16)
+    m = r.poll()
+    assert m == Overrun(lost=last - 11, reason="lapped")
+    m = r.poll()
+    assert isinstance(m, Received) and m.seq == last
+    assert r.poll() is None
+    assert r.lost_total == last - 11
+    info = {x.bot_id: x for x in w.readers()}[r.bot_id]
+    assert info.overruns == last - 11 and info.lag == 0 and info.alive
 
 
 def slow_reader_proc(name, results):
@@ -282,44 +291,34 @@ def test_hung_writer_without_heartbeat_is_reported_gone(chan, procs):
         r.close()
 
 
-def test_closed_writer_wakes_blocked_reader_with_writer_gone(chan):
-    w = BroadcastWriter.create(chan, capacity=1 << 16)
-    r = BroadcastReader.attach(chan, timeout=1)
-    try:
-        w.close()
-        m = r.recv(timeout=2)
-        assert isinstance(m, WriterGone) and "closed" in m.reason
-        assert not r.reattach(timeout=0.1)
-    finally:
-        r.close()
-        w.close()
+def test_closed_writer_wakes_blocked_reader_with_writer_gone(small):
+    w, r = small
+    w.close()
+    m = r.recv(timeout=2)
+    assert isinstance(m, WriterGone) and "closed" in m.reason
+    assert not r.reattach(timeout=0.1)
 
 
-def test_corrupt_bytes_in_a_slot_are_reported_not_delivered(chan):
-    w = BroadcastWriter.create(chan, capacity=1 << 16)
-    r = BroadcastReader.attach(chan, timeout=1)
-    try:
-        for i in range(8):
-            w.publish(b"payload-%d" % i)
-        mm = w._seg.mm
-        offs = record_offsets(mm, 8)
-        mm[offs[2] + R.REC_BYTES + 3] ^= 0xFF            # payload of seq 3
-        mm[offs[5]:offs[5] + R.REC_BYTES] = os.urandom(R.REC_BYTES)   # header of seq 6
-        got = []
-        while (m := r.poll()) is not None:
-            got.append(m if isinstance(m, Overrun) else m.seq)
-        assert got[:2] == [1, 2]
-        assert isinstance(got[2], Overrun) and got[2].lost == 1 and "checksum" in got[2].reason
-        assert got[3:5] == [4, 5]
-        # Framing of seq 6 destroyed: resync at the newest intact record, counting 6 and 7 lost.
-        assert isinstance(got[5], Overrun) and got[5].lost == 2 and "framing" in got[5].reason
-        assert got[6:] == [8]
-        w.publish(b"after")
-        m = r.poll()
-        assert isinstance(m, Received) and m.payload == b"after"
-    finally:
-        r.close()
-        w.close()
+def test_corrupt_bytes_in_a_slot_are_reported_not_delivered(small):
+    w, r = small
+    for i in range(8):
+        w.publish(b"payload-%d" % i)
+    mm = w._seg.mm
+    offs = record_offsets(mm, 8)
+    mm[offs[2] + R.REC_BYTES + 3] ^= 0xFF            # payload of seq 3
+    mm[offs[5]:offs[5] + R.REC_BYTES] = os.urandom(R.REC_BYTES)   # header of seq 6
+    got = []
+    while (m := r.poll()) is not None:
+        got.append(m if isinstance(m, Overrun) else m.seq)
+    assert got[:2] == [1, 2]
+    assert isinstance(got[2], Overrun) and got[2].lost == 1 and "checksum" in got[2].reason
+    assert got[3:5] == [4, 5]
+    # Framing of seq 6 destroyed: resync at the newest intact record, counting 6 and 7 lost.
+    assert isinstance(got[5], Overrun) and got[5].lost == 2 and "framing" in got[5].reason
+    assert got[6:] == [8]
+    w.publish(b"after")
+    m = r.poll()
+    assert isinstance(m, Received) and m.payload == b"after"
 
 
 def test_second_live_writer_is_refused_and_bad_names_rejected(chan):
@@ -419,35 +418,25 @@ def test_batched_publish_and_poll_have_the_same_semantics_as_single_calls(chan):
         w.close()
 
 
-def test_poll_many_reports_corruption_in_order(chan):
-    w = BroadcastWriter.create(chan, capacity=1 << 16)
-    r = BroadcastReader.attach(chan, timeout=1)
-    try:
-        w.publish_many([b"m%d" % i for i in range(6)])
-        offs = record_offsets(w._seg.mm, 6)
-        w._seg.mm[offs[3] + R.REC_BYTES] ^= 1
-        first = r.poll_many()
-        assert [m.seq for m in first[:-1]] == [1, 2, 3] and first[-1] == Overrun(1, "corrupt: checksum mismatch at seq 4")
-        assert [m.seq for m in r.poll_many()] == [5, 6]
-    finally:
-        r.close()
-        w.close()
+def test_poll_many_reports_corruption_in_order(small):
+    w, r = small
+    w.publish_many([b"m%d" % i for i in range(6)])
+    offs = record_offsets(w._seg.mm, 6)
+    w._seg.mm[offs[3] + R.REC_BYTES] ^= 1
+    first = r.poll_many()
+    assert [m.seq for m in first[:-1]] == [1, 2, 3] and first[-1] == Overrun(1, "corrupt: checksum mismatch at seq 4")
+    assert [m.seq for m in r.poll_many()] == [5, 6]
 
 
-def test_poll_with_a_backlog_keeps_order_and_reports_damage_in_place(chan):
+def test_poll_with_a_backlog_keeps_order_and_reports_damage_in_place(small):
     """poll() copies a backlog in one go (local buffer); damage must still surface in order."""
-    w = BroadcastWriter.create(chan, capacity=1 << 16)
-    r = BroadcastReader.attach(chan, timeout=1)
-    try:
-        w.publish_many([b"%04d" % i + b"." * 96 for i in range(200)])
-        offs = record_offsets(w._seg.mm, 200)
-        w._seg.mm[offs[49] + R.REC_BYTES + 10] ^= 0x80          # seq 50
-        got = []
-        while (m := r.poll()) is not None:
-            got.append(m if isinstance(m, Overrun) else m.seq)
-        assert got == list(range(1, 50)) + [Overrun(1, "corrupt: checksum mismatch at seq 50")] + list(range(51, 201))
-        assert r.lost_total == 1
-        assert {x.bot_id: x.lag for x in w.readers()} == {r.bot_id: 0}
-    finally:
-        r.close()
-        w.close()
+    w, r = small
+    w.publish_many([b"%04d" % i + b"." * 96 for i in range(200)])
+    offs = record_offsets(w._seg.mm, 200)
+    w._seg.mm[offs[49] + R.REC_BYTES + 10] ^= 0x80          # seq 50
+    got = []
+    while (m := r.poll()) is not None:
+        got.append(m if isinstance(m, Overrun) else m.seq)
+    assert got == list(range(1, 50)) + [Overrun(1, "corrupt: checksum mismatch at seq 50")] + list(range(51, 201))
+    assert r.lost_total == 1
+    assert {x.bot_id: x.lag for x in w.readers()} == {r.bot_id: 0}
