@@ -35,11 +35,17 @@ async def run_until_stopped(source: Callable[[], Awaitable[None]], writer: Recor
     try:
         with Progress(stats, writer, enabled=progress) as prog:
             stopper = asyncio.create_task(stop.wait())
+            next_flush = loop.time() + flush_interval
             while True:
-                done, _ = await asyncio.wait({src, stopper}, timeout=flush_interval,
+                # deadline-based, so the time spent flushing does not stretch the interval
+                done, _ = await asyncio.wait({src, stopper}, timeout=max(0.0, next_flush - loop.time()),
                                              return_when=asyncio.FIRST_COMPLETED)
-                writer.flush()
-                prog.tick()
+                if loop.time() >= next_flush or done:
+                    writer.flush()
+                    prog.tick()
+                    next_flush += flush_interval
+                    if next_flush <= loop.time():  # fell behind (a stalled machine): start afresh
+                        next_flush = loop.time() + flush_interval
                 if src in done:
                     src.result()  # raises the source's error; a clean return ends the run
                     break
