@@ -9,37 +9,25 @@ import orjson
 import pytest
 
 from hftctl.sim.process import start_sim
-from tests.test_sim_support import public, signed
+from tests.test_sim_support import LocalBook, public, signed
 
 
-class SpotBook:
+class SpotBook(LocalBook):
     """Binance spot's local-book procedure: first event U <= id+1 <= u, then U == previous u + 1."""
 
-    def __init__(self, snap: dict) -> None:
-        self.last = snap["lastUpdateId"]
-        self.bids = dict(map(tuple, snap["bids"]))
-        self.asks = dict(map(tuple, snap["asks"]))
-        self.synced = False
+    def stale(self, d: dict) -> bool:
+        return d["u"] <= self.last
 
-    def apply(self, d: dict) -> None:
-        if d["u"] <= self.last:
-            return
+    def check_sequence(self, d: dict) -> None:
         if not self.synced:
             assert d["U"] <= self.last + 1 <= d["u"]
             self.synced = True
         else:
             assert d["U"] == self.last + 1, ("gap", d["U"], self.last)
-        for side, levels in ((self.bids, d["b"]), (self.asks, d["a"])):
-            for p, q in levels:
-                if float(q) == 0:
-                    side.pop(p, None)
-                else:
-                    side[p] = q
-        self.last = d["u"]
 
     def levels(self, n: int):
-        return (sorted(map(list, self.bids.items()), key=lambda x: -float(x[0]))[:n],
-                sorted(map(list, self.asks.items()), key=lambda x: float(x[0]))[:n])
+        bids, asks = super().levels()
+        return bids[:n], asks[:n]
 
 
 async def _matches_state(session, handle, ws, book: SpotBook, depth: int) -> None:

@@ -49,14 +49,9 @@ class LocalBook:
         self.synced = False
 
     def apply(self, d: dict) -> None:
-        if d["u"] < self.last:
+        if self.stale(d):
             return
-        if not self.synced:
-            # Binance USD-M: the first processed event has U <= lastUpdateId <= u
-            assert d["U"] <= self.last <= d["u"], (d["U"], d["u"], self.last)
-            self.synced = True
-        else:
-            assert d["pu"] == self.last, ("gap", d["pu"], self.last)
+        self.check_sequence(d)
         for side, levels in ((self.bids, d["b"]), (self.asks, d["a"])):
             for p, q in levels:
                 if float(q) == 0:
@@ -64,6 +59,17 @@ class LocalBook:
                 else:
                     side[p] = q
         self.last = d["u"]
+
+    def stale(self, d: dict) -> bool:
+        return d["u"] < self.last
+
+    def check_sequence(self, d: dict) -> None:
+        if not self.synced:
+            # Binance USD-M: the first processed event has U <= lastUpdateId <= u
+            assert d["U"] <= self.last <= d["u"], (d["U"], d["u"], self.last)
+            self.synced = True
+        else:
+            assert d["pu"] == self.last, ("gap", d["pu"], self.last)
 
     def levels(self) -> tuple[list, list]:
         bids = sorted(([p, q] for p, q in self.bids.items()), key=lambda x: -float(x[0]))
