@@ -41,11 +41,18 @@ def test_bad_arguments_are_one_line_errors(tmp_path, args, message):
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
 
 
-def test_malformed_config_is_one_line_error(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ('stream_url = "ws://127.0.0.1:1/ws"\napi_url = [1, 2\n', "malformed TOML"),
+    ('stream_url = "http://127.0.0.1:1/ws"\n', "expected a ws/wss URL for key 'stream_url'"),
+    ('stream_url = "ws://127.0.0.1:1/ws"\napi_url = 5\n', "key 'api_url'"),
+])
+def test_bad_config_is_one_line_error(tmp_path, text, message):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('stream_url = "ws://127.0.0.1:1/ws"\napi_url = [1, 2\n')
+    cfg.write_text(text)
     out = collect("binancefutures", "btcusdt", "--config", str(cfg), "--out", str(tmp_path))
-    assert out.returncode == 1 and "malformed TOML" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 1, out
+    assert out.stderr.strip().splitlines()[-1].startswith(f"error: {cfg}") and message in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_unreachable_exchange_is_one_line_error(tmp_path):

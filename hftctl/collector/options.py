@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hftctl.connector.config import ConfigReader, open_config
 from hftctl.errors import HftctlError
 from hftctl.exchanges import endpoints as ep
 
@@ -47,20 +47,12 @@ def resolve_urls(exchange: str, config: Path | None, stream_url: str | None, res
     if exchange not in ep.TESTNET:
         raise HftctlError(f"unknown exchange {exchange!r} (expected one of {', '.join(ep.TESTNET)})")
     defaults = ep.TESTNET[exchange]
-    conf: dict = {}
-    if config is not None:
-        try:
-            conf = tomllib.loads(Path(config).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise HftctlError(f"config file not found: {config}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise HftctlError(f"cannot read config {config}: {e}") from None
-        except tomllib.TOMLDecodeError as e:
-            raise HftctlError(f"{config}: malformed TOML: {e}") from None
+    # the connector's config reader: same keys, same one-line errors naming file and key
+    conf = open_config(config) if config is not None else None
     urls = Urls(
-        stream_url=stream_url or _conf_url(conf, config, "stream_url", ("ws", "wss")) or defaults.stream_url,
-        rest_url=rest_url or _conf_url(conf, config, "api_url", ("http", "https"))
-        or _conf_url(conf, config, "rest_url", ("http", "https")) or defaults.rest_url,
+        stream_url=stream_url or _conf_url(conf, "stream_url", ("ws", "wss")) or defaults.stream_url,
+        rest_url=rest_url or _conf_url(conf, "api_url", ("http", "https"))
+        or _conf_url(conf, "rest_url", ("http", "https")) or defaults.rest_url,
     )
     for key, url, schemes in (("stream_url", urls.stream_url, ("ws", "wss")),
                               ("rest_url", urls.rest_url, ("http", "https"))):
@@ -70,13 +62,10 @@ def resolve_urls(exchange: str, config: Path | None, stream_url: str | None, res
     return urls
 
 
-def _conf_url(conf: dict, source: Path | None, key: str, schemes: tuple[str, ...]) -> str | None:
-    v = conf.get(key)
-    if v is None:
+def _conf_url(conf: ConfigReader | None, key: str, schemes: tuple[str, ...]) -> str | None:
+    if conf is None or key not in conf.data:
         return None
-    if not isinstance(v, str) or not v.startswith(tuple(s + "://" for s in schemes)):
-        raise HftctlError(f"{source}: expected a {'/'.join(schemes)} URL for key '{key}'")
-    return v
+    return conf.url(key, schemes)
 
 
 @dataclass
