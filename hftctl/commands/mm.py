@@ -9,6 +9,7 @@ import typer
 
 from hftctl.bot.runner import check_mode, run_mode
 from hftctl.bot.types import Instrument
+from hftctl.commands import _bot_options as opt
 from hftctl.log import setup_logging
 from hftctl.strategies.grid_mm import GridMarketMaker, load_grid_config
 
@@ -25,16 +26,16 @@ def command(
     max_position: Optional[float] = typer.Option(None, "--max-position", help="Largest |position|."),
     skew: Optional[float] = typer.Option(None, "--skew", help="Quote shift per order_qty of position (default 0)."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML with the same keys (configs/mm.toml); flags override it."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Live market data, simulated orders; nothing is sent."),
-    backtest: Optional[Path] = typer.Option(None, "--backtest", help="Replay FILE.npz (hftctl convert output) instead."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Backtest: write the equity curve PNG here."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds: stop live after this long / backtest only the first part of the data."),
-    latency_ms: float = typer.Option(10.0, "--latency-ms", help="Simulated one-way order latency (backtest, dry run)."),
-    maker_fee: float = typer.Option(0.0002, "--maker-fee", help="Simulated maker fee rate (negative = rebate)."),
-    taker_fee: float = typer.Option(0.0005, "--taker-fee", help="Simulated taker fee rate."),
-    json_out: bool = typer.Option(False, "--json", help="Backtest: print the result as JSON."),
-    connect_timeout: float = typer.Option(5.0, "--connect-timeout", help="Seconds to wait for the connector to appear."),
-    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
+    dry_run: bool = opt.DRY_RUN,
+    backtest: Optional[Path] = opt.BACKTEST,
+    plot: Optional[Path] = opt.PLOT,
+    duration: Optional[float] = opt.DURATION,
+    latency_ms: float = opt.LATENCY_MS,
+    maker_fee: float = opt.MAKER_FEE,
+    taker_fee: float = opt.TAKER_FEE,
+    json_out: bool = opt.JSON_OUT,
+    connect_timeout: float = opt.CONNECT_TIMEOUT,
+    log_level: Optional[str] = opt.LOG_LEVEL,
 ) -> None:
     setup_logging(log_level, "mm")
     check_mode(dry_run, backtest, plot)

@@ -9,6 +9,7 @@ import typer
 
 from hftctl.bot.runner import check_mode, run_mode
 from hftctl.bot.types import Instrument
+from hftctl.commands import _bot_options as opt
 from hftctl.log import setup_logging
 from hftctl.strategies.obi_mm import ObiMarketMaker, load_obi_config
 
@@ -21,16 +22,16 @@ def command(
     symbol: str = typer.Option("btcusdt", "--symbol", help="Symbol, e.g. btcusdt."),
     tick_size: float = typer.Option(0.1, "--tick-size", help="Price step."),
     lot_size: float = typer.Option(0.001, "--lot-size", help="Quantity step."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Live market data, simulated orders; nothing is sent."),
-    backtest: Optional[Path] = typer.Option(None, "--backtest", help="Replay FILE.npz (hftctl convert output) instead."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Backtest: write the equity curve PNG here."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds: stop live after this long / backtest only the first part of the data."),
-    latency_ms: float = typer.Option(10.0, "--latency-ms", help="Simulated one-way order latency (backtest, dry run)."),
-    maker_fee: float = typer.Option(0.0002, "--maker-fee", help="Simulated maker fee rate (negative = rebate)."),
-    taker_fee: float = typer.Option(0.0005, "--taker-fee", help="Simulated taker fee rate."),
-    json_out: bool = typer.Option(False, "--json", help="Backtest: print the result as JSON."),
-    connect_timeout: float = typer.Option(5.0, "--connect-timeout", help="Seconds to wait for the connector to appear."),
-    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
+    dry_run: bool = opt.DRY_RUN,
+    backtest: Optional[Path] = opt.BACKTEST,
+    plot: Optional[Path] = opt.PLOT,
+    duration: Optional[float] = opt.DURATION,
+    latency_ms: float = opt.LATENCY_MS,
+    maker_fee: float = opt.MAKER_FEE,
+    taker_fee: float = opt.TAKER_FEE,
+    json_out: bool = opt.JSON_OUT,
+    connect_timeout: float = opt.CONNECT_TIMEOUT,
+    log_level: Optional[str] = opt.LOG_LEVEL,
 ) -> None:
     setup_logging(log_level, "obi-mm")
     check_mode(dry_run, backtest, plot)
