@@ -39,7 +39,10 @@ class BinanceConfig:
         return {"stream_url": self.stream_url, "api_url": self.api_url}
 
 
-def load_config(r: ConfigReader) -> BinanceConfig:
+def load_config(r: ConfigReader, *, weight_limit_1m: int = BinanceConfig.weight_limit_1m,
+                order_limit_10s: int = BinanceConfig.order_limit_10s,
+                order_limit_1m: int = BinanceConfig.order_limit_1m) -> BinanceConfig:
+    """Budgets default to USD-M futures'; spot passes its own (see binancespot.client)."""
     d = BinanceConfig
     return BinanceConfig(
         stream_url=r.url("stream_url", ("ws", "wss")),
@@ -54,9 +57,9 @@ def load_config(r: ConfigReader) -> BinanceConfig:
         snapshot_limit=r.int("snapshot_limit", d.snapshot_limit, 5),
         request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1),
         time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0),
-        weight_limit_1m=r.int("weight_limit_1m", d.weight_limit_1m, 1),
-        order_limit_10s=r.int("order_limit_10s", d.order_limit_10s, 1),
-        order_limit_1m=r.int("order_limit_1m", d.order_limit_1m, 1),
+        weight_limit_1m=r.int("weight_limit_1m", weight_limit_1m, 1),
+        order_limit_10s=r.int("order_limit_10s", order_limit_10s, 1),
+        order_limit_1m=r.int("order_limit_1m", order_limit_1m, 1),
         throttle_ratio=r.number("throttle_ratio", d.throttle_ratio, 0.1),
         retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0),
     )

@@ -12,13 +12,22 @@ import logging
 from hftctl.exchanges.base import ExchangeRejected, Instrument, OrderRequest
 from hftctl.exchanges.binancefutures import orders
 from hftctl.exchanges.binancefutures.client import BinanceClient
-from hftctl.exchanges.binancefutures.config import BinanceConfig, load_config
+from hftctl.connector.config import ConfigReader
+from hftctl.exchanges.binancefutures import config as binance_config
+from hftctl.exchanges.binancefutures.config import BinanceConfig
 from hftctl.exchanges.binancespot import messages as spot_wire
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 log = logging.getLogger(__name__)
 
 __all__ = ["BinanceSpotClient", "load_config", "create_client"]
+
+
+def load_config(r: ConfigReader) -> BinanceConfig:
+    """Binance's keys with spot's request budgets: 6000 weight/min, 100 orders/10 s (spot has
+    no per-minute order limit; its daily one is far above what a session sends)."""
+    return binance_config.load_config(r, weight_limit_1m=6000, order_limit_10s=100,
+                                      order_limit_1m=1_000_000)
 
 
 def create_client(cfg: BinanceConfig) -> "BinanceSpotClient":
