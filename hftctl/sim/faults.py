@@ -3,6 +3,7 @@ expired listen keys and a shifted server clock. Set from CLI flags or POST /_sim
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import asdict, dataclass, fields
@@ -50,6 +51,13 @@ class Faults:
             return 429
         return 0
 
+    async def rest_call(self) -> int:
+        """What every REST endpoint does first: decide its fault, then wait out the delay."""
+        fault = self.rest_fault()
+        if self.rest_delay_ms > 0:
+            await asyncio.sleep(self.rest_delay_ms / 1000)
+        return fault
+
     def update(self, values: dict) -> None:
         """Apply known switches from a JSON object; unknown names or bad values are refused."""
         known = {f.name: f.type for f in fields(self)}
@@ -68,4 +76,4 @@ class Faults:
                 self._skip_left = {}      # a new one-shot for every symbol
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items()}
+        return asdict(self)

@@ -6,7 +6,6 @@ string concatenated with the raw body, exactly as Binance's "SIGNED Endpoint Exa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -100,9 +99,7 @@ class BinanceRestBase:
             self.requests += 1
             headers: dict[str, str] = {}
             try:
-                fault = self.faults.rest_fault()
-                if self.faults.rest_delay_ms > 0:
-                    await asyncio.sleep(self.faults.rest_delay_ms / 1000)
+                fault = await self.faults.rest_call()
                 if fault == 503:
                     raise err(INTERNAL)
                 raw_query = request.rel_url.raw_query_string

@@ -7,7 +7,6 @@ errors are HTTP 200 with a non-zero retCode, as Bybit answers them.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from urllib.parse import parse_qsl
 
@@ -187,9 +186,7 @@ class BybitRest:
             now = self.engine.now_ms()
             headers: dict[str, str] = {}
             try:
-                fault = self.faults.rest_fault()
-                if self.faults.rest_delay_ms > 0:
-                    await asyncio.sleep(self.faults.rest_delay_ms / 1000)
+                fault = await self.faults.rest_call()
                 if fault == 503:
                     return web.Response(status=503, body=orjson.dumps(envelope(None, now, 10016, "Internal server error.")),
                                         content_type=JSON)
