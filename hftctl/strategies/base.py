@@ -39,6 +39,16 @@ def max_quotes(position: float, max_position: float, order_qty: float, side: int
     return max(0, math.floor(room / order_qty + 1e-9))
 
 
+def grid(book, first_px: float, step: float, n: int, side: int) -> dict[int, float]:
+    """``n`` quote prices from ``first_px`` away from the market, keyed by their order id so
+    ``reconcile_grid`` can tell which quotes already stand."""
+    out: dict[int, float] = {}
+    for k in range(n):
+        px = first_px - side * k * step
+        out[order_id_for(book.to_tick(px), side)] = px
+    return out
+
+
 def working_qty(bot: Bot, i: int) -> dict[int, float]:
     """Quantity per side that could still fill: every live order, including ones being cancelled."""
     out = {BUY: 0.0, SELL: 0.0}

@@ -96,14 +96,10 @@ class GridMarketMaker:
         bid_px = math.floor(bid_px / step + 1e-9) * step
         ask_px = math.ceil(ask_px / step - 1e-9) * step
 
-        new_bids: dict[int, float] = {}
-        for k in range(min(c.grid_num, base.max_quotes(pos, c.max_position, c.order_qty, BUY))):
-            px = bid_px - k * step
-            new_bids[base.order_id_for(book.to_tick(px), BUY)] = px
-        new_asks: dict[int, float] = {}
-        for k in range(min(c.grid_num, base.max_quotes(pos, c.max_position, c.order_qty, SELL))):
-            px = ask_px + k * step
-            new_asks[base.order_id_for(book.to_tick(px), SELL)] = px
+        n_bids = min(c.grid_num, base.max_quotes(pos, c.max_position, c.order_qty, BUY))
+        n_asks = min(c.grid_num, base.max_quotes(pos, c.max_position, c.order_qty, SELL))
+        new_bids = base.grid(book, bid_px, step, n_bids, BUY)
+        new_asks = base.grid(book, ask_px, step, n_asks, SELL)
         if not paused:
             base.reconcile_grid(bot, i, new_bids, new_asks, c.order_qty, pos, c.max_position)
 

@@ -181,16 +181,8 @@ class ObiMarketMaker:
     def _quote(self, bid_px: float, ask_px: float, pos: float, now: int, paused: bool) -> None:
         bot, i, g, p = self.bot, self.i, self.cfg.glob, self.cfg.params
         book = bot.depth(i)
-        new_bids: dict[int, float] = {}
-        if pos < g.max_position:
-            for k in range(g.grid_num):
-                px = bid_px - k * g.grid_interval
-                new_bids[base.order_id_for(book.to_tick(px), BUY)] = px
-        new_asks: dict[int, float] = {}
-        if pos > -g.max_position:
-            for k in range(g.grid_num):
-                px = ask_px + k * g.grid_interval
-                new_asks[base.order_id_for(book.to_tick(px), SELL)] = px
+        new_bids = base.grid(book, bid_px, g.grid_interval, g.grid_num if pos < g.max_position else 0, BUY)
+        new_asks = base.grid(book, ask_px, g.grid_interval, g.grid_num if pos > -g.max_position else 0, SELL)
         live_ns = p.live_seconds * 1e9
 
         def keep(_oid: int, o: Any) -> bool:       # too young to cancel
