@@ -104,6 +104,33 @@ class WsHub:
     def remove(self, client: WsClient) -> None:
         self.clients.discard(client)
 
+    async def serve(self, request: web.Request, ping_interval_s: float, on_text, on_close,
+                    on_open=None) -> web.WebSocketResponse:
+        """One websocket's life, the same for every exchange adapter: accept it, register it (so
+        the drop fault reaches it), hand each text frame to ``on_text(client, text)``, and always
+        call ``on_close(client)`` and unregister, however the peer goes away.
+
+        ``on_open(client)`` (async) may refuse the connection by closing it and returning False.
+        """
+        ws = web.WebSocketResponse(heartbeat=ping_interval_s, autoping=True)
+        await ws.prepare(request)
+        client = WsClient(ws, request, self.faults)
+        self.add(client)
+        try:
+            if on_open is None or await on_open(client):
+                async for msg in ws:
+                    if msg.type == WSMsgType.TEXT:
+                        on_text(client, msg.data)
+                    elif msg.type == WSMsgType.ERROR:
+                        break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            on_close(client)
+            self.remove(client)
+            await client.close()
+        return ws
+
     def drop_all(self) -> int:
         n = 0
         for c in list(self.clients):

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from hftctl.exchanges.binancefutures import sim_messages as wire
 from hftctl.sim.engine import SimEngine
@@ -97,29 +97,16 @@ class BinanceStreamsBase:
         return await self._serve(request, [s for s in streams.split("/") if s], combined=True)
 
     async def _serve(self, request: web.Request, streams: list[str], combined: bool):
-        ws = web.WebSocketResponse(heartbeat=self.ping_interval_s, autoping=True)
-        await ws.prepare(request)
-        client = WsClient(ws, request, self.hub.faults)
-        client.state["combined"] = combined
-        client.state["streams"] = set()
-        self.hub.add(client)
-        try:
+        async def on_open(client: WsClient) -> bool:
+            client.state["combined"] = combined
+            client.state["streams"] = set()
             for name in streams:
                 if not self._subscribe(client, name):
-                    await ws.close(code=1008, message=b"invalid listen key or stream")
-                    return ws
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    self._on_frame(client, msg.data)
-                elif msg.type == WSMsgType.ERROR:
-                    break
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self._unsubscribe_all(client)
-            self.hub.remove(client)
-            await client.close()
-        return ws
+                    await client.ws.close(code=1008, message=b"invalid listen key or stream")
+                    return False
+            return True
+        return await self.hub.serve(request, self.ping_interval_s, self._on_frame, self._unsubscribe_all,
+                                    on_open)
 
     def _subscribe(self, client: WsClient, name: str) -> bool:
         if "@" not in name and not name.startswith("!"):

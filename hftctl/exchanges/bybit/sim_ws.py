@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.sim_rest import BybitError, BybitOrders
@@ -69,32 +69,21 @@ class BybitStreams:
         app.router.add_get("/v5/trade", self.trade_ws)
 
     async def _serve(self, request: web.Request, on_frame, on_close) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=self.ping_interval_s, autoping=True)
-        await ws.prepare(request)
-        client = WsClient(ws, request, self.hub.faults)
-        client.state.update(conn_id=f"sim-{next(_conn_ids)}", topics=set(), account=None)
-        self.hub.add(client)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    try:
-                        req = orjson.loads(msg.data)
-                    except orjson.JSONDecodeError:
-                        req = None
-                    if not isinstance(req, dict):
-                        _send(client, {"success": False, "ret_msg": "Invalid JSON", "conn_id": client.state["conn_id"],
-                                       "op": ""})
-                        continue
-                    on_frame(client, req)
-                elif msg.type == WSMsgType.ERROR:
-                    break
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            on_close(client)
-            self.hub.remove(client)
-            await client.close()
-        return ws
+        async def on_open(client: WsClient) -> bool:
+            client.state.update(conn_id=f"sim-{next(_conn_ids)}", topics=set(), account=None)
+            return True
+
+        def on_text(client: WsClient, text: str) -> None:
+            try:
+                req = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                req = None
+            if not isinstance(req, dict):
+                _send(client, {"success": False, "ret_msg": "Invalid JSON", "conn_id": client.state["conn_id"],
+                               "op": ""})
+                return
+            on_frame(client, req)
+        return await self.hub.serve(request, self.ping_interval_s, on_text, on_close, on_open)
 
     def _reply(self, client: WsClient, req: dict, success: bool = True, msg: str = "") -> None:
         _send(client, {"success": success, "ret_msg": msg, "conn_id": client.state["conn_id"],
