@@ -158,6 +158,8 @@ class SimEngine:
         return ev
 
     def snapshot_served(self, symbol: str) -> None:
+        """Binance futures' first-event rule is U <= lastUpdateId <= u: the next diff after a REST
+        snapshot must cover the snapshot's id (see market_depth). Spot's rule needs no help."""
         self._snapshot_marks.add(symbol)
 
     # ---- accounts ----------------------------------------------------------------------
