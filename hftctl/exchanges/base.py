@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hftctl.errors import HftctlError
+from hftctl.exchanges.rest_base import RestClient
 from hftctl.ipc.schema import Balance, Message, OrderUpdate, Position
 
 
@@ -105,6 +106,9 @@ class ExchangeClient(ABC):
 
     name: str
 
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task] = []
+
     @abstractmethod
     async def connect_market(self, sink: ExchangeSink, timeout_s: float = 30.0) -> None:
         """Measure the server clock and open the market stream; returns once it is up."""
@@ -158,6 +162,34 @@ class ExchangeClient(ABC):
     def urls(self) -> dict[str, str]:
         """Config key -> URL, for the mainnet guard and for logs."""
         return {}
+
+    # --- helpers for implementations ----------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        """A background task that lives until :meth:`_stop_tasks` (streams, periodic upkeep)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        return task
+
+    async def _stop_tasks(self, *others: asyncio.Task) -> None:
+        """Cancel the spawned tasks (and ``others``) and wait until they have all finished."""
+        for t in self._tasks + list(others):
+            t.cancel()
+        await asyncio.gather(*self._tasks, *others, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _start_rest(self, rest: RestClient, resync_s: float) -> None:
+        """Open the REST session and measure the server clock, now and every ``resync_s``."""
+        await rest.open()
+        await rest.sync_time()
+        self._spawn(every(resync_s, rest.sync_time, "server time re-measure"))
+
+    async def _wait_up(self, aw: Awaitable[Any], what: str, timeout_s: float) -> Any:
+        """``aw``'s result, or a one-line error naming the stream that did not come up."""
+        try:
+            return await asyncio.wait_for(aw, timeout_s)
+        except asyncio.TimeoutError:
+            raise ExchangeRejected(-1, f"could not connect to the {what} within {timeout_s:.0f}s") from None
 
     async def resolve_ambiguous_submit(self, req: OrderRequest) -> OrderUpdate:
         """After a submit with no answer: the order's state if the exchange has it, else rejected.

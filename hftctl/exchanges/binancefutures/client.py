@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from hftctl.exchanges.base import (AmbiguousResult, ExchangeClient, ExchangeRejected, ExchangeSink,
-                                   Instrument, NullSink, OrderRequest, every)
+                                   Instrument, NullSink, OrderRequest)
 from hftctl.exchanges.binancefutures import messages as futures_wire
 from hftctl.exchanges.binancefutures import orders
 from hftctl.exchanges.binancefutures.config import BinanceConfig, load_config
@@ -56,6 +56,7 @@ class BinanceClient(ExchangeClient):
     listen_key_param = False    # PUT/DELETE listenKey take the key as a parameter (spot)
 
     def __init__(self, cfg: BinanceConfig) -> None:
+        super().__init__()
         self.cfg = cfg
         self.depth_path = TESTNET[self.name].snapshot_path
         self.rest = BinanceRest(cfg, self.time_path)
@@ -65,7 +66,6 @@ class BinanceClient(ExchangeClient):
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
         self._snapshot_failures: dict[str, int] = {}
-        self._tasks: list[asyncio.Task] = []
         self.market = MarketStream(cfg.ws_root, self.name, self._on_market_event,
                                    self._on_market_reconnect,
                                    lambda s: self.sink.stream_state("market", s),
@@ -81,43 +81,28 @@ class BinanceClient(ExchangeClient):
 
     async def connect_market(self, sink: ExchangeSink, timeout_s: float = 30.0) -> None:
         self.sink = sink
-        await self.rest.open()
-        await self.rest.sync_time()
+        await self._start_rest(self.rest, self.cfg.time_resync_s)
         self._spawn(self.market.ws.run())
-        self._spawn(every(self.cfg.time_resync_s, self.rest.sync_time, "server time re-measure"))
-        await self._wait_connected(self.market.ws.connected, "market data", timeout_s)
+        await self._wait_up(self.market.ws.connected.wait(),
+                            f"market data stream at {self.cfg.ws_root}", timeout_s)
 
     async def connect_user(self, timeout_s: float = 30.0) -> None:
         await self.listen_key.create()
         self._spawn(self.user.ws.run())
         self._spawn(self.listen_key.keepalive_loop(self.user.ws.drop))
-        await self._wait_connected(self.user.ws.connected, "user data", timeout_s)
-
-    async def _wait_connected(self, event: asyncio.Event, what: str, timeout_s: float) -> None:
-        try:
-            await asyncio.wait_for(event.wait(), timeout_s)
-        except asyncio.TimeoutError:
-            raise ExchangeRejected(-1, f"could not connect to the {what} stream at "
-                                       f"{self.cfg.ws_root} within {timeout_s:.0f}s") from None
+        await self._wait_up(self.user.ws.connected.wait(),
+                            f"user data stream at {self.cfg.ws_root}", timeout_s)
 
     async def close(self) -> None:
         await self.market.ws.stop()
         await self.user.ws.stop()
-        for t in self._tasks + list(self._snapshot_tasks.values()):
-            t.cancel()
-        await asyncio.gather(*self._tasks, *self._snapshot_tasks.values(), return_exceptions=True)
-        self._tasks.clear()
+        await self._stop_tasks(*self._snapshot_tasks.values())
         if self.listen_key.key:
             try:
                 await self.rest.with_key("DELETE", self.listen_key_path, self.listen_key.params())
             except Exception as e:
                 log.debug("closing listenKey failed: %s", e)
         await self.rest.close()
-
-    def _spawn(self, coro: Any) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.append(task)
-        return task
 
     # --- market data --------------------------------------------------------------------------
 
@@ -269,8 +254,7 @@ class BinanceClient(ExchangeClient):
 
     def stats(self) -> dict[str, Any]:
         return {
-            "clock_offset_ms": round(self.rest.offset_ms, 1),
-            "clock_resyncs": self.rest.clock_resyncs,
+            **self.rest.clock_stats(),
             "throttled": self.rest.limiter.throttled,
             "market_connects": self.market.ws.connects,
             "user_connects": self.user.ws.connects,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -25,60 +24,26 @@ from yarl import URL
 from hftctl.exchanges.base import AmbiguousResult, ExchangeRejected, OrderNotFound
 from hftctl.exchanges.binancefutures.config import BinanceConfig
 from hftctl.exchanges.binancefutures.rate_limit import RateLimiter
+from hftctl.exchanges.rest_base import MAX_ATTEMPTS, RestClient, retry_backoff
 from hftctl.exchanges.signing import binance_signature
 
 log = logging.getLogger(__name__)
 
 _NOT_FOUND = {-2011, -2013}     # unknown order sent / order does not exist
 _TIMESTAMP = -1021
-_MAX_ATTEMPTS = 4
 
 
-class BinanceRest:
+class BinanceRest(RestClient):
     def __init__(self, cfg: BinanceConfig, time_path: str = "/fapi/v1/time") -> None:
+        super().__init__(cfg.request_timeout_s)
         self.cfg = cfg
         self.time_path = time_path
-        self.offset_ms = 0.0        # server time - local time
         self.limiter = RateLimiter(cfg.weight_limit_1m, cfg.order_limit_10s, cfg.order_limit_1m,
                                    cfg.throttle_ratio)
-        self.clock_resyncs = 0
-        self._synced_at = 0.0      # monotonic time of the last clock measurement
-        self._session: aiohttp.ClientSession | None = None
-        self._time_lock = asyncio.Lock()
 
-    async def open(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.cfg.request_timeout_s),
-                json_serialize=lambda o: orjson.dumps(o).decode())
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    # --- clock --------------------------------------------------------------------------------
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000 + self.offset_ms)
-
-    async def sync_time(self) -> float:
-        """Offset = server time - midpoint of our request; keeps signed requests inside recvWindow."""
-        async with self._time_lock:
-            best: tuple[float, float] | None = None
-            for _ in range(3):   # keep the sample with the shortest round trip
-                t0 = time.time() * 1000
-                body = await self._send("GET", self.time_path, {}, signed=False, safe=True)
-                t1 = time.time() * 1000
-                rtt, offset = t1 - t0, body["serverTime"] - (t0 + t1) / 2
-                if best is None or rtt < best[0]:
-                    best = (rtt, offset)
-            assert best is not None
-            self.offset_ms = best[1]
-            self.clock_resyncs += 1
-            self._synced_at = time.monotonic()
-            log.info("server clock offset %.1f ms (rtt %.1f ms)", best[1], best[0])
-            return self.offset_ms
+    async def _server_time_ms(self) -> float:
+        body = await self._send("GET", self.time_path, {}, signed=False, safe=True)
+        return body["serverTime"]
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -97,12 +62,10 @@ class BinanceRest:
 
     async def _send(self, method: str, path: str, params: dict[str, Any], *, signed: bool,
                     safe: bool, api_key: bool = False, is_order: bool = False) -> Any:
-        if self._session is None:
-            await self.open()
-        assert self._session is not None
+        session = await self._ensure_session()
         headers = {"X-MBX-APIKEY": self.cfg.api_key.reveal()} if api_key or signed else {}
         resynced = False
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             await self.limiter.acquire(is_order)
             query = urlencode(params)
             if signed:
@@ -112,7 +75,7 @@ class BinanceRest:
             url = URL(f"{self.cfg.api_url}{path}" + (f"?{query}" if query else ""), encoded=True)
             sent_at = time.monotonic()
             try:
-                async with self._session.request(method, url, headers=headers) as resp:
+                async with session.request(method, url, headers=headers) as resp:
                     self.limiter.update(resp.headers)
                     raw = await resp.read()
                     status = resp.status
@@ -121,7 +84,7 @@ class BinanceRest:
                 if not safe:
                     raise AmbiguousResult(f"{method} {path}: {e.__class__.__name__}") from None
                 log.warning("%s %s failed (%s), retry %d", method, path, e.__class__.__name__, attempt)
-                await asyncio.sleep(self._backoff(attempt))
+                await asyncio.sleep(retry_backoff(attempt))
                 continue
             body = _parse(raw)
             log.debug("%s %s -> %d (weight %s)", method, path, status, self.limiter.used["weight_1m"])
@@ -129,34 +92,28 @@ class BinanceRest:
                 return body
             code, msg = _error(body, status)
             if code == _TIMESTAMP and not resynced:
-                # Rejected before processing: safe to resend once with a fresh clock (one
-                # re-measure serves every request that was signed before it).
+                # Rejected before processing: safe to resend once with a fresh clock.
                 resynced = True
-                if self._synced_at < sent_at:
-                    log.warning("%s %s: %s %s; re-measuring server clock", method, path, code, msg)
-                    await self.sync_time()
+                await self._clock_rejected(sent_at, f"{method} {path}: {code} {msg}")
                 continue
             if status in (418, 429):
                 wait = min(_float(retry_after, 1.0), self.cfg.retry_after_cap_s)
                 self.limiter.back_off(wait)
-                if safe and attempt < _MAX_ATTEMPTS:
+                if safe and attempt < MAX_ATTEMPTS:
                     log.warning("%s %s: HTTP %d, backing off %.1fs", method, path, status, wait)
                     continue
                 raise ExchangeRejected(code, msg or f"HTTP {status} rate limited")
             if status >= 500:
-                if safe and attempt < _MAX_ATTEMPTS:
+                if safe and attempt < MAX_ATTEMPTS:
                     log.warning("%s %s: HTTP %d, retry %d", method, path, status, attempt)
-                    await asyncio.sleep(self._backoff(attempt))
+                    await asyncio.sleep(retry_backoff(attempt))
                     continue
                 if not safe:
                     raise AmbiguousResult(f"{method} {path}: HTTP {status} {msg}")
             if code in _NOT_FOUND:
                 raise OrderNotFound(code, msg)
             raise ExchangeRejected(code, msg)
-        raise ExchangeRejected(-1, f"{method} {path}: gave up after {_MAX_ATTEMPTS} attempts")
-
-    def _backoff(self, attempt: int) -> float:
-        return min(2.0, 0.1 * 2 ** attempt) * (0.5 + random.random())
+        raise ExchangeRejected(-1, f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
 
 
 def _parse(raw: bytes) -> Any:

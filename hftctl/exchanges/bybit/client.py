@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from hftctl.exchanges.base import (AmbiguousResult, ExchangeClient, ExchangeRejected, ExchangeSink,
-                                   Instrument, NullSink, OrderNotFound, OrderRequest, every)
+                                   Instrument, NullSink, OrderNotFound, OrderRequest)
 from hftctl.exchanges.wire import fmt_step
 from hftctl.exchanges.bybit import messages as wire
 from hftctl.exchanges.bybit.config import BybitConfig, load_config
@@ -45,13 +45,13 @@ class BybitClient(ExchangeClient):
     name = "bybit"
 
     def __init__(self, cfg: BybitConfig) -> None:
+        super().__init__()
         self.cfg = cfg
         self.rest = BybitRest(cfg)
         self.sink: ExchangeSink = NullSink()
         self.symbols: list[str] = []
         self.syncs: dict[str, BybitBookSync] = {}
         self._tops: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
-        self._tasks: list[asyncio.Task] = []
         self._auth: asyncio.Future | None = None
         self.public = ReconnectingWebSocket("market", self._public_url, self._public_open, self._on_public,
                                             lambda s: self.sink.stream_state("market", s),
@@ -67,38 +67,23 @@ class BybitClient(ExchangeClient):
 
     async def connect_market(self, sink: ExchangeSink, timeout_s: float = 30.0) -> None:
         self.sink = sink
-        await self.rest.open()
-        await self.rest.sync_time()
+        await self._start_rest(self.rest, self.cfg.time_resync_s)
         self._spawn(self.public.run())
         self._spawn(self._ping_loop())
-        self._spawn(every(self.cfg.time_resync_s, self.rest.sync_time, "server time re-measure"))
-        await self._wait(self.public.connected.wait(), f"market data stream at {self.cfg.public_url}", timeout_s)
+        await self._wait_up(self.public.connected.wait(), f"market data stream at {self.cfg.public_url}", timeout_s)
 
     async def connect_user(self, timeout_s: float = 30.0) -> None:
         self._auth = asyncio.get_running_loop().create_future()
         self._spawn(self.private.run())
-        ok, msg = await self._wait(self._auth, f"user data stream at {self.cfg.private_url}", timeout_s)
+        ok, msg = await self._wait_up(self._auth, f"user data stream at {self.cfg.private_url}", timeout_s)
         if not ok:
             raise ExchangeRejected(-1, f"user data stream authentication failed: {msg}")
-
-    async def _wait(self, aw: Any, what: str, timeout_s: float) -> Any:
-        try:
-            return await asyncio.wait_for(aw, timeout_s)
-        except asyncio.TimeoutError:
-            raise ExchangeRejected(-1, f"could not connect to the {what} within {timeout_s:.0f}s") from None
 
     async def close(self) -> None:
         await self.public.stop()
         await self.private.stop()
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._stop_tasks()
         await self.rest.close()
-
-    def _spawn(self, coro: Any) -> asyncio.Task:
-        t = asyncio.get_running_loop().create_task(coro)
-        self._tasks.append(t)
-        return t
 
     async def _ping_loop(self) -> None:
         while True:
@@ -326,7 +311,7 @@ class BybitClient(ExchangeClient):
         return [b for w in (res or {}).get("list") or [] for b in wire.wallet(w)]
 
     def stats(self) -> dict[str, Any]:
-        return {"clock_offset_ms": round(self.rest.offset_ms, 1), "clock_resyncs": self.rest.clock_resyncs,
+        return {**self.rest.clock_stats(),
                 "throttled": self.rest.throttled, "market_connects": self.public.connects,
                 "user_connects": self.private.connects,
                 "depth_gaps": sum(s.gaps for s in self.syncs.values())}

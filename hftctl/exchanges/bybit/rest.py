@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +21,7 @@ from yarl import URL
 
 from hftctl.exchanges.base import AmbiguousResult, ExchangeRejected, OrderNotFound
 from hftctl.exchanges.bybit.config import BybitConfig
+from hftctl.exchanges.rest_base import MAX_ATTEMPTS, RestClient, retry_backoff
 from hftctl.exchanges.signing import bybit_signature
 
 log = logging.getLogger(__name__)
@@ -29,49 +29,18 @@ log = logging.getLogger(__name__)
 _CLOCK = 10002
 _RATE = 10006
 _NOT_FOUND = {110001, 110008}
-_MAX_ATTEMPTS = 4
 
 
-class BybitRest:
+class BybitRest(RestClient):
     def __init__(self, cfg: BybitConfig) -> None:
+        super().__init__(cfg.request_timeout_s)
         self.cfg = cfg
-        self.offset_ms = 0.0
-        self.clock_resyncs = 0
-        self._synced_at = 0.0      # monotonic time of the last clock measurement
         self.throttled = 0
         self._hold_until = 0.0          # monotonic; set from rate-limit headers / 10006
-        self._session: aiohttp.ClientSession | None = None
-        self._time_lock = asyncio.Lock()
 
-    async def open(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.cfg.request_timeout_s))
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000 + self.offset_ms)
-
-    async def sync_time(self) -> float:
-        async with self._time_lock:
-            best: tuple[float, float] | None = None
-            for _ in range(3):
-                t0 = time.time() * 1000
-                res = await self._send("GET", "/v5/market/time", {}, signed=False, safe=True)
-                t1 = time.time() * 1000
-                server = int(res["timeNano"]) / 1e6
-                if best is None or t1 - t0 < best[0]:
-                    best = (t1 - t0, server - (t0 + t1) / 2)
-            assert best is not None
-            self.offset_ms = best[1]
-            self.clock_resyncs += 1
-            self._synced_at = time.monotonic()
-            log.info("server clock offset %.1f ms (rtt %.1f ms)", best[1], best[0])
-            return self.offset_ms
+    async def _server_time_ms(self) -> float:
+        res = await self._send("GET", "/v5/market/time", {}, signed=False, safe=True)
+        return int(res["timeNano"]) / 1e6
 
     async def get(self, path: str, params: dict[str, Any], signed: bool = True) -> Any:
         return await self._send("GET", path, params, signed=signed, safe=True)
@@ -91,11 +60,9 @@ class BybitRest:
 
     async def _send(self, method: str, path: str, params: dict[str, Any], *, signed: bool,
                     safe: bool) -> Any:
-        if self._session is None:
-            await self.open()
-        assert self._session is not None
+        session = await self._ensure_session()
         resynced = False
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             hold = self._hold_until - time.monotonic()
             if hold > 0:
                 self.throttled += 1
@@ -119,13 +86,13 @@ class BybitRest:
                                 "X-BAPI-SIGN-TYPE": "2"})
             sent_at = time.monotonic()
             try:
-                async with self._session.request(method, url, data=data, headers=headers) as resp:
+                async with session.request(method, url, data=data, headers=headers) as resp:
                     self._track(resp.headers)
                     raw, status = await resp.read(), resp.status
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
                 if not safe:
                     raise AmbiguousResult(f"{method} {path}: {e.__class__.__name__}") from None
-                await asyncio.sleep(_backoff(attempt))
+                await asyncio.sleep(retry_backoff(attempt))
                 continue
             try:
                 body = orjson.loads(raw)
@@ -140,28 +107,22 @@ class BybitRest:
                 return body.get("result")
             if code == _CLOCK and not resynced:
                 resynced = True
-                if self._synced_at < sent_at:   # concurrent rejections share one re-measure
-                    log.warning("%s %s: %s; re-measuring server clock", method, path, code)
-                    await self.sync_time()
+                await self._clock_rejected(sent_at, f"{method} {path}: {code}")
                 continue
             if code == _RATE or status in (403, 429):
                 self._hold_until = max(self._hold_until, time.monotonic() + min(1.0, self.cfg.retry_after_cap_s))
-                if safe and attempt < _MAX_ATTEMPTS:
+                if safe and attempt < MAX_ATTEMPTS:
                     log.warning("%s %s: rate limited (%s), backing off", method, path, code)
                     continue
                 raise ExchangeRejected(code, msg or "rate limited")
             if status >= 500:
-                if safe and attempt < _MAX_ATTEMPTS:
+                if safe and attempt < MAX_ATTEMPTS:
                     log.warning("%s %s: HTTP %d, retry %d", method, path, status, attempt)
-                    await asyncio.sleep(_backoff(attempt))
+                    await asyncio.sleep(retry_backoff(attempt))
                     continue
                 if not safe:
                     raise AmbiguousResult(f"{method} {path}: HTTP {status} {msg}")
             if code in _NOT_FOUND:
                 raise OrderNotFound(code, msg)
             raise ExchangeRejected(code, msg or f"HTTP {status}")
-        raise ExchangeRejected(-1, f"{method} {path}: gave up after {_MAX_ATTEMPTS} attempts")
-
-
-def _backoff(attempt: int) -> float:
-    return min(2.0, 0.1 * 2 ** attempt) * (0.5 + random.random())
+        raise ExchangeRejected(-1, f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
