@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from hftctl.connector.books import BookCache
@@ -324,17 +325,8 @@ class Connector:
             self._error(bot.bot_id, E_UNKNOWN_ORDER,
                         f"order_id {msg.order_id} is already {rec.status}", msg.req_id, msg.symbol)
             return
-        rec.pending_req_id = msg.req_id
-        try:
-            resp = await self.exchange.cancel(rec.instrument, rec.client_order_id)
-        except ExchangeRejected as e:
-            # Typically "unknown order": it filled or expired meanwhile. Learn its real state.
-            self._error(bot.bot_id, E_EXCHANGE, f"cancel failed: {e.code} {e.reason}", msg.req_id,
-                        rec.instrument.symbol)
-            await self._refresh(rec)
-            return
-        if resp is not None:
-            self.order(resp, from_rest_avg=True)
+        await self._change(bot, rec, msg.req_id, "cancel",
+                           self.exchange.cancel(rec.instrument, rec.client_order_id))
 
     async def _modify(self, bot: BotSession, msg: s.ModifyOrder) -> None:
         rec = self.orders.get(bot.bot_id, msg.order_id)
@@ -342,12 +334,19 @@ class Connector:
             self._error(bot.bot_id, E_UNKNOWN_ORDER, f"no open order_id {msg.order_id}", msg.req_id,
                         msg.symbol)
             return
-        rec.pending_req_id = msg.req_id
+        await self._change(bot, rec, msg.req_id, "modify",
+                           self.exchange.modify(rec.instrument, rec.client_order_id, rec.side,
+                                                msg.px, msg.qty))
+
+    async def _change(self, bot: BotSession, rec: OrderRecord, req_id: int, what: str,
+                      request: Awaitable[s.OrderUpdate | None]) -> None:
+        """Send a cancel/modify of an open order; the bot's ``req_id`` rides on its answer."""
+        rec.pending_req_id = req_id
         try:
-            resp = await self.exchange.modify(rec.instrument, rec.client_order_id, rec.side,
-                                              msg.px, msg.qty)
+            resp = await request
         except ExchangeRejected as e:
-            self._error(bot.bot_id, E_EXCHANGE, f"modify failed: {e.code} {e.reason}", msg.req_id,
+            # Typically "unknown order": it filled or expired meanwhile. Learn its real state.
+            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {e.code} {e.reason}", req_id,
                         rec.instrument.symbol)
             await self._refresh(rec)
             return
