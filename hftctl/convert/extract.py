@@ -9,7 +9,9 @@ instead of spoiling the chunk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import orjson
@@ -17,6 +19,7 @@ import orjson
 from hftctl.convert.lines import LineTable
 from hftctl.convert.numbers import parse_pair_segments
 from hftctl.convert.problems import ProblemLog
+from hftctl.convert.rows import RowBlock, block_from_rows
 
 
 @dataclass
@@ -175,6 +178,20 @@ def load_messages(table: LineTable, idx: np.ndarray, problems: ProblemLog,
         except orjson.JSONDecodeError as exc:
             problems.add(int(table.line_no[i]), f"not valid JSON ({exc}); {what} message skipped")
     return np.array(kept, np.int64), objs
+
+
+def rows_per_message(table: LineTable, idx: np.ndarray, problems: ProblemLog, what: str,
+                     to_rows: Callable[[int, Any], list[tuple]]) -> RowBlock:
+    """``to_rows(i, parsed message)`` for each message at ``idx``, for the rare kinds where a
+    Python object per message is cheap enough; a message without the fields is named and skipped."""
+    idx, msgs = load_messages(table, idx, problems, what)
+    rows: list[tuple] = []
+    for i, msg in zip(idx.tolist(), msgs):
+        try:
+            rows.extend(to_rows(i, msg))
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.add(int(table.line_no[i]), f"malformed {what} skipped ({exc!r})")
+    return block_from_rows(rows)
 
 
 def side_rows(n_bid: np.ndarray, n_ask: np.ndarray, bid_value: int, ask_value: int) -> np.ndarray:

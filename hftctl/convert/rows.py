@@ -29,6 +29,16 @@ class RowBlock:
         return len(self.line)
 
 
+def block_from_rows(rows: list[tuple]) -> RowBlock:
+    """A block from ``(line, ev, exch_ts, local_ts, px, qty)`` tuples, for kinds parsed one by one."""
+    if not rows:
+        z = np.zeros(0, np.int64)
+        return RowBlock(z, z.astype(np.uint64), z, z, z.astype(np.float64), z.astype(np.float64))
+    line, ev, exch, local, px, qty = zip(*rows)
+    return RowBlock(np.array(line, np.int64), np.array(ev, np.uint64), np.array(exch, np.int64),
+                    np.array(local, np.int64), np.array(px, np.float64), np.array(qty, np.float64))
+
+
 def assemble(blocks: list[RowBlock]) -> np.ndarray:
     """One event array, rows ordered by source line, rows of one line in the mapper's order.
 

@@ -16,7 +16,8 @@ import re
 import numpy as np
 
 from hftctl.convert import events as E
-from hftctl.convert.extract import bool_field, depth_levels, int_field, load_messages, side_rows, str_field
+from hftctl.convert.extract import (bool_field, depth_levels, int_field, load_messages, rows_per_message,
+                                   side_rows, str_field)
 from hftctl.convert.numbers import parse_numbers
 from hftctl.convert.lines import LineTable, rows_startwith
 from hftctl.convert.mapper import Mapper
@@ -236,72 +237,43 @@ class BinanceMapper(Mapper):
         return int(msg["T"]) * MS
 
     def snapshot_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
-        idx, msgs = load_messages(table, idx, problems, "depth snapshot")
-        cols: list[tuple] = []
-        for i, msg in zip(idx.tolist(), msgs):
-            try:
-                exch = self.snapshot_exch_ts(table, i, msg)
-                local = int(table.local_ts[i])
-                line = int(table.line_no[i])
-                out = []
-                for key, side in (("bids", E.BUY_EVENT), ("asks", E.SELL_EVENT)):
-                    levels = msg[key]
-                    if len(levels) > 0:
-                        # Clears the book up to the snapshot's farthest price, then inserts it.
-                        out.append((line, E.DEPTH_CLEAR_EVENT | side, exch, local, float(levels[-1][0]), 0.0))
-                        out.extend((line, E.DEPTH_SNAPSHOT_EVENT | side, exch, local, float(px), float(q))
-                                   for px, q in levels)
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.add(int(table.line_no[i]), f"malformed depth snapshot skipped ({exc!r})")
-                continue
-            cols.extend(out)
-        return _block(cols)
+        def to_rows(i: int, msg: dict) -> list[tuple]:
+            exch = self.snapshot_exch_ts(table, i, msg)
+            local = int(table.local_ts[i])
+            line = int(table.line_no[i])
+            out = []
+            for key, side in (("bids", E.BUY_EVENT), ("asks", E.SELL_EVENT)):
+                levels = msg[key]
+                if len(levels) > 0:
+                    # Clears the book up to the snapshot's farthest price, then inserts it.
+                    out.append((line, E.DEPTH_CLEAR_EVENT | side, exch, local, float(levels[-1][0]), 0.0))
+                    out.extend((line, E.DEPTH_SNAPSHOT_EVENT | side, exch, local, float(px), float(q))
+                               for px, q in levels)
+            return out
+        return rows_per_message(table, idx, problems, "depth snapshot", to_rows)
 
     def book_ticker_exch_ts(self, table: LineTable, i: int, d: dict) -> int:
         return int(d["T"]) * MS
 
     def book_ticker_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
-        idx, msgs = load_messages(table, idx, problems, "bookTicker")
-        cols: list[tuple] = []
-        for i, msg in zip(idx.tolist(), msgs):
-            try:
-                d = msg["data"]
-                exch = self.book_ticker_exch_ts(table, i, d)
-                local, line = int(table.local_ts[i]), int(table.line_no[i])
-                rows = [(line, E.BEST_BID_EVENT, exch, local, float(d["b"]), float(d["B"])),
-                        (line, E.BEST_ASK_EVENT, exch, local, float(d["a"]), float(d["A"]))]
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.add(int(table.line_no[i]), f"malformed bookTicker skipped ({exc!r})")
-                continue
-            cols.extend(rows)
-        return _block(cols)
+        def to_rows(i: int, msg: dict) -> list[tuple]:
+            d = msg["data"]
+            exch = self.book_ticker_exch_ts(table, i, d)
+            local, line = int(table.local_ts[i]), int(table.line_no[i])
+            return [(line, E.BEST_BID_EVENT, exch, local, float(d["b"]), float(d["B"])),
+                    (line, E.BEST_ASK_EVENT, exch, local, float(d["a"]), float(d["A"]))]
+        return rows_per_message(table, idx, problems, "bookTicker", to_rows)
 
     def mark_price_rows(self, table: LineTable, idx: np.ndarray, problems: ProblemLog) -> RowBlock:
-        idx, msgs = load_messages(table, idx, problems, "markPriceUpdate")
-        cols: list[tuple] = []
-        for i, msg in zip(idx.tolist(), msgs):
-            try:
-                d = msg["data"]
-                # hftbacktest stamps these with ``T`` (the next funding time), kept for equality.
-                exch = int(d["T"]) * MS
-                local, line = int(table.local_ts[i]), int(table.line_no[i])
-                rows = [(line, E.INDEX_PRICE_EVENT, exch, local, float(d["i"]), 0.0),
-                        (line, E.MARK_PRICE_EVENT, exch, local, float(d["p"]), 0.0),
-                        (line, E.FUNDING_RATE_EVENT, exch, local, float(d["r"]), 0.0)]
-            except (KeyError, TypeError, ValueError) as exc:
-                problems.add(int(table.line_no[i]), f"malformed markPriceUpdate skipped ({exc!r})")
-                continue
-            cols.extend(rows)
-        return _block(cols)
-
-
-def _block(rows: list[tuple]) -> RowBlock:
-    if not rows:
-        z = np.zeros(0, np.int64)
-        return RowBlock(z, z.astype(np.uint64), z, z, z.astype(np.float64), z.astype(np.float64))
-    line, ev, exch, local, px, qty = zip(*rows)
-    return RowBlock(np.array(line, np.int64), np.array(ev, np.uint64), np.array(exch, np.int64),
-                    np.array(local, np.int64), np.array(px, np.float64), np.array(qty, np.float64))
+        def to_rows(i: int, msg: dict) -> list[tuple]:
+            d = msg["data"]
+            # hftbacktest stamps these with ``T`` (the next funding time), kept for equality.
+            exch = int(d["T"]) * MS
+            local, line = int(table.local_ts[i]), int(table.line_no[i])
+            return [(line, E.INDEX_PRICE_EVENT, exch, local, float(d["i"]), 0.0),
+                    (line, E.MARK_PRICE_EVENT, exch, local, float(d["p"]), 0.0),
+                    (line, E.FUNDING_RATE_EVENT, exch, local, float(d["r"]), 0.0)]
+        return rows_per_message(table, idx, problems, "markPriceUpdate", to_rows)
 
 
 class BinanceFuturesMapper(BinanceMapper):
