@@ -26,6 +26,7 @@ from hftctl.bot.matching import ExecutionModel, VirtualExchange
 from hftctl.bot.types import Instrument, Order, TradeTick
 from hftctl.errors import HftctlError
 from hftctl.ipc import schema as s
+from hftctl.status import StatusFile
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class LiveBot(Bot):
         self._ex = [VirtualExchange(self._books[k], self._orders[k], self._accounts[k], model)
                     for k in range(len(self.instruments))] if dry_run else []
         self.current_timestamp = time.time_ns()
+        self._status = StatusFile("bot", name)     # read by `hftctl health` (docs/health.md)
         # A symbol the exchange does not know never gets a book; stop with a clear error
         # instead of waiting forever (only before the first snapshot: later resyncs may be slow).
         self._no_data_deadline = self.current_timestamp + int(first_data_timeout_s * 1e9)
@@ -135,6 +137,9 @@ class LiveBot(Bot):
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + HEARTBEAT_NS
             self._send(s.BotHeartbeat(self.bot_id, now))
+            self._status.update({"connector": getattr(self.transport, "name", ""), "bot_id": self.bot_id,
+                                 "symbol": self.instruments[0].symbol, "dry_run": self.dry_run,
+                                 "position": self._accounts[0].position, "open_orders": self.open_orders()})
         delivered = False
         for ex in self._ex:
             delivered |= ex.process_until(now)
@@ -298,5 +303,6 @@ class LiveBot(Bot):
         except ConnectorGone:
             pass
         finally:
+            self._status.close()
             self.transport.close()          # says Bye if the connector is still there
         return left
