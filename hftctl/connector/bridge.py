@@ -31,7 +31,6 @@ class RingBridge:
         self._max_payload = self.endpoint.events.max_payload
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.bad_requests = 0
 
     def start(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
         self._thread = threading.Thread(target=self._read_requests, args=(loop, handler),
@@ -53,7 +52,6 @@ class RingBridge:
             sender, msg = r
             if type(msg) not in _REQUEST_TYPES or (sender and getattr(msg, "bot_id", sender) != sender):
                 # A bot may only speak for itself: its sender id is fixed by its channel slot.
-                self.bad_requests += 1
                 log.warning("request %s from bot %d refused", type(msg).__name__, sender)
                 continue
             try:

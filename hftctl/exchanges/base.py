@@ -224,14 +224,10 @@ _MODULES = {
     "binancespot": "hftctl.exchanges.binancespot.client",
     "bybit": "hftctl.exchanges.bybit.client",
 }
-_NOT_YET: set[str] = set()
 
 
 def exchange_module(name: str) -> Any:
     """The module implementing exchange ``name`` for the connector, or a one-line error."""
     if name in _MODULES:
         return importlib.import_module(_MODULES[name])
-    if name in _NOT_YET:
-        raise HftctlError(f"exchange {name!r}: connector support is not implemented yet "
-                          f"(available: {', '.join(sorted(_MODULES))})")
     raise HftctlError(f"unknown exchange {name!r} (expected one of binancefutures, binancespot, bybit)")

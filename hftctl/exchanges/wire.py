@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 
 class MalformedMessage(ValueError):
     """An exchange message that does not have the documented shape; streams log and skip it."""
+
+
+def load_frame(payload: bytes | str, log: logging.Logger, stream: str) -> tuple[bytes, Any]:
+    """A websocket frame as (raw bytes, parsed JSON); None and a warning if it is not JSON.
+
+    The raw bytes are kept because collectors record them exactly as the exchange sent them.
+    """
+    raw = payload.encode() if isinstance(payload, str) else payload
+    try:
+        return raw, orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        log.warning("%s stream: undecodable message skipped: %r", stream, raw[:120])
+        return raw, None
 
 
 def parse_levels(raw: Any) -> list[tuple[float, float]]:

@@ -16,20 +16,17 @@ from hftctl.exchanges.binancefutures.rest import BinanceRest
 
 log = logging.getLogger(__name__)
 
-FUTURES_PATH = "/fapi/v1/listenKey"
 _UNKNOWN_KEY = -1125
 
 
 class ListenKey:
-    def __init__(self, rest: BinanceRest, keepalive_s: float, path: str = FUTURES_PATH,
-                 key_param: bool = False) -> None:
+    def __init__(self, rest: BinanceRest, keepalive_s: float, path: str, key_param: bool) -> None:
         self.rest = rest
         self.path = path
         self.key_param = key_param     # spot's PUT/DELETE name the key; futures' do not
         self.keepalive_s = keepalive_s
         self.key: str | None = None
         self.renewals = 0
-        self.keepalives = 0
 
     async def create(self) -> str:
         """POST returns the active key (extending it) or a new one if it lapsed.
@@ -62,7 +59,6 @@ class ListenKey:
             await asyncio.sleep(self.keepalive_s)
             try:
                 await self.rest.with_key("PUT", self.path, self.params())
-                self.keepalives += 1
             except ExchangeRejected as e:
                 if e.code != _UNKNOWN_KEY:
                     log.warning("listenKey keepalive failed: %s", e)

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-import orjson
 
 from hftctl.exchanges.endpoints import public_streams
 from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
+from hftctl.exchanges.wire import load_frame
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,7 @@ class MarketStream:
             await self.ws.send_json({"method": "UNSUBSCRIBE", "params": params, "id": next(self._ids)})
 
     def _on_message(self, payload: bytes | str, local_ts: int) -> None:
-        raw = payload.encode() if isinstance(payload, str) else payload
-        try:
-            msg = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            log.warning("market stream: undecodable message skipped: %r", raw[:120])
-            return
+        raw, msg = load_frame(payload, log, "market")
         if not isinstance(msg, dict):
             return
         stream, data = msg.get("stream"), msg.get("data")

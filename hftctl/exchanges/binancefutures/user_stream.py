@@ -31,8 +31,7 @@ class UserStream:
         self._on_reconnect = on_reconnect
         self.ws = ReconnectingWebSocket("user", self._url, self._on_open, self._on_message,
                                         on_state, min_s, max_s)
-        self.expired_events = 0
-        self._drop_task: asyncio.Task | None = None
+        self._drop_task: asyncio.Task | None = None   # held: the loop keeps tasks only weakly
 
     async def _url(self) -> str:
         return f"{self._root}/ws/{await self.listen_key.create()}"
@@ -52,7 +51,6 @@ class UserStream:
         if not isinstance(msg, dict):
             return
         if msg.get("e") == "listenKeyExpired":
-            self.expired_events += 1
             log.warning("listenKey expired; renewing")
             self._drop_task = asyncio.get_running_loop().create_task(self.ws.drop())
             return

@@ -19,7 +19,7 @@ import orjson
 
 from hftctl.exchanges.base import (AmbiguousResult, ExchangeClient, ExchangeRejected, ExchangeSink,
                                    Instrument, NullSink, OrderNotFound, OrderRequest)
-from hftctl.exchanges.wire import fmt_step
+from hftctl.exchanges.wire import fmt_step, load_frame
 from hftctl.exchanges.bybit import messages as wire
 from hftctl.exchanges.bybit.config import BybitConfig, load_config
 from hftctl.exchanges.bybit.depth_sync import BybitBookSync
@@ -143,12 +143,7 @@ class BybitClient(ExchangeClient):
         return {s: d.state for s, d in self.syncs.items()}
 
     def _on_public(self, payload: bytes | str, local_ts: int) -> None:
-        raw = payload.encode() if isinstance(payload, str) else payload
-        try:
-            m = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            log.warning("market stream: undecodable message skipped: %r", raw[:120])
-            return
+        raw, m = load_frame(payload, log, "market")
         topic = m.get("topic") if isinstance(m, dict) else None
         if not isinstance(topic, str):
             if isinstance(m, dict) and m.get("success") is False:
