@@ -9,6 +9,7 @@ header, messages recorded from the collector's status file (or its file growing 
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from rich.console import Group
@@ -18,6 +19,8 @@ from rich.table import Table
 from hftctl.demo.stack import ORDER_PREFIX, Stack, http_json
 from hftctl.health.ring_view import view_broadcast
 from hftctl.status import read_statuses
+
+RATE_WINDOW_S = 5.0
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Monitor:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.first: Snapshot | None = None
-        self.prev: Snapshot | None = None
+        self.window: deque[Snapshot] = deque()
         self.last: Snapshot | None = None
         self.rates: dict[str, float] = {}
 
@@ -88,23 +91,29 @@ class Monitor:
         return snap
 
     def _advance(self, snap: Snapshot) -> None:
+        """Rates over a sliding window of RATE_WINDOW_S: status files are rewritten about once a
+        second, so shorter windows would alias to 0 or double."""
         if self.first is None:
             self.first = snap
-        prev = self.prev
-        if prev is not None and snap.t - prev.t >= 0.9:
-            dt = snap.t - prev.t
-            self.rates = {
-                "depth updates/s (exchange)": (snap.counters.get("depth_updates", 0) - prev.counters.get("depth_updates", 0)) / dt,
-                "trades/s (exchange)": (snap.counters.get("trades", 0) - prev.counters.get("trades", 0)) / dt,
-                "messages/s to bots (ring)": (snap.ring_messages - prev.ring_messages) / dt,
+        self.window.append(snap)
+        while len(self.window) > 2 and snap.t - self.window[1].t >= RATE_WINDOW_S:
+            self.window.popleft()
+        old = self.window[0]
+        dt = snap.t - old.t
+        if dt >= 0.9:
+            def rate(get):
+                a, b = get(old), get(snap)
+                return None if a is None or b is None else (b - a) / dt
+            rates = {
+                "depth updates/s (exchange)": rate(lambda x: x.counters.get("depth_updates", 0)),
+                "trades/s (exchange)": rate(lambda x: x.counters.get("trades", 0)),
+                "messages/s to bots (ring)": rate(lambda x: x.ring_messages),
+                "messages/s recorded": rate(lambda x: x.recorded),
             }
-            if snap.recorded is not None and prev.recorded is not None:
-                self.rates["messages/s recorded"] = (snap.recorded - prev.recorded) / dt
-            else:
-                self.rates["KiB/s recorded (compressed)"] = (snap.recorded_bytes - prev.recorded_bytes) / dt / 1024
-            self.prev = snap
-        elif prev is None:
-            self.prev = snap
+            if rates["messages/s recorded"] is None:
+                del rates["messages/s recorded"]
+                rates["KiB/s recorded (compressed)"] = rate(lambda x: x.recorded_bytes / 1024)
+            self.rates = {k: v for k, v in rates.items() if v is not None}
         self.last = snap
 
     def pnl(self, snap: Snapshot | None = None) -> float | None:
