@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import orjson
 
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import ConnectorEndpoint
+from hftctl.status import status_dir
 from tests.conftest import ROOT
 
 _names = itertools.count()
@@ -169,3 +171,26 @@ def test_ipc_without_a_connector_is_a_one_line_error(tmp_path):
     assert out.stderr.strip().splitlines()[-1] == (
         f"error: no running connector 'nobody{os.getpid()}' (broadcast channel /hftctl.nobody{os.getpid()}.bc absent or dead)")
     assert "Traceback" not in out.stderr
+
+
+def test_collector_publishes_a_health_status_and_removes_it_on_exit(tmp_path, shared_data):
+    """`hftctl health` finds collectors through hftctl.status files: written while running,
+    gone after a clean exit."""
+    name = f"tcol{os.getpid()}x{next(_names)}"
+    btc = recorded(shared_data, "usdm/btcusdt_20240808.gz", 200)
+    with ConnectorEndpoint.create(name) as ep:
+        p = start_collector(name, tmp_path, "btcusdt")
+        status = status_dir() / f"collector.{name}.{p.pid}.json"
+        try:
+            requests: list = []
+            pump(ep, requests, lambda rq: any(isinstance(m, s.SubscribeRaw) for m in rq))
+            for ts, raw in btc:
+                ep.publish(raw_event("BTCUSDT", ts, raw))
+            pump(ep, requests, lambda rq: status.exists() and json.loads(status.read_text()).get("messages", 0) > 0)
+            data = json.loads(status.read_text())
+        finally:
+            _, err = stop(p)
+    assert p.returncode == 0, err
+    assert data["connector"] == name and data["pid"] == p.pid and data["messages"] == len(btc) - 1  # + 1 snapshot
+    assert data["files"] == [str(next(tmp_path.iterdir()))] and data["last_write"] > 0
+    assert not status.exists()

@@ -7,11 +7,12 @@ import logging
 
 from hftctl.collector.codec import make_codec
 from hftctl.collector.direct import DirectConfig, DirectSource
+from hftctl.collector.ipc_source import IpcSource
 from hftctl.collector.options import CollectOptions
 from hftctl.collector.runner import run_until_stopped
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
-from hftctl.errors import HftctlError
+from hftctl.status import StatusFile
 
 log = logging.getLogger(__name__)
 
@@ -21,18 +22,19 @@ def collect(opts: CollectOptions) -> CollectStats:
     writer = RecordingWriter(opts.out, codec, opts.rotate_s)
     stats = CollectStats()
     if opts.ipc_name is not None:
-        try:
-            from hftctl.collector.ipc_source import IpcSource  # needs the shared-memory transport
-        except ImportError as e:
-            raise HftctlError(f"--ipc is unavailable: {e}") from None
         source = IpcSource(opts.ipc_name, opts.symbols, writer, stats)
+        status = StatusFile("collector", opts.ipc_name)
+        status.update({"connector": opts.ipc_name, "symbols": opts.symbols, "out": str(opts.out)})
     else:
         assert opts.exchange and opts.urls
         source = DirectSource(DirectConfig(opts.exchange, opts.symbols, opts.urls.stream_url,
                                            opts.urls.rest_url, opts.snapshot_interval), writer, stats)
+        status = StatusFile("collector", opts.exchange)
+        status.update({"exchange": opts.exchange, "symbols": opts.symbols, "out": str(opts.out)})
     try:
         asyncio.run(run_until_stopped(source.run, writer, stats, opts.flush_interval,
-                                      opts.progress, opts.duration))
+                                      opts.progress, opts.duration, status))
     finally:
         writer.close()
+        status.close()
     return stats

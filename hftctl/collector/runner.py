@@ -15,15 +15,18 @@ from hftctl.collector.progress import Progress
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
 from hftctl.errors import HftctlError
+from hftctl.status import StatusFile
 
 log = logging.getLogger(__name__)
 
 
 async def run_until_stopped(source: Callable[[], Awaitable[None]], writer: RecordingWriter,
                             stats: CollectStats, flush_interval: float = 1.0,
-                            progress: bool | None = None, duration: float | None = None) -> None:
+                            progress: bool | None = None, duration: float | None = None,
+                            status: StatusFile | None = None) -> None:
     """Run ``source()`` with periodic flushes; returns on a signal, after ``duration`` seconds,
-    or raises the source's or writer's ``HftctlError``."""
+    or raises the source's or writer's ``HftctlError``. ``status`` (for ``hftctl health``) is
+    refreshed with every flush and removed on the way out."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -43,6 +46,8 @@ async def run_until_stopped(source: Callable[[], Awaitable[None]], writer: Recor
                 if loop.time() >= next_flush or done:
                     writer.flush()
                     prog.tick()
+                    if status is not None:
+                        status.update(status_fields(stats, writer))
                     next_flush += flush_interval
                     if next_flush <= loop.time():  # fell behind (a stalled machine): start afresh
                         next_flush = loop.time() + flush_interval
@@ -66,4 +71,15 @@ async def run_until_stopped(source: Callable[[], Awaitable[None]], writer: Recor
         except HftctlError:
             if failure is None:
                 raise
+        finally:
+            if status is not None:
+                status.close()
         log.info("closed: %s", stats.summary())
+
+
+def status_fields(stats: CollectStats, writer: RecordingWriter) -> dict:
+    """What ``hftctl health`` shows for a collector (hftctl.health.gather reads these keys)."""
+    return {"messages": stats.messages, "snapshots": stats.snapshots, "gaps": stats.gaps,
+            "reconnects": stats.reconnects, "state": stats.state, "last_write": writer.stats.last_write,
+            "files": [str(p) for p in writer.current_files().values()],
+            "bytes_written": writer.stats.bytes_written}

@@ -49,6 +49,7 @@ class WriterStats:
     lines: dict[str, int] = field(default_factory=dict)
     bytes_written: int = 0     # compressed bytes on disk
     files_opened: int = 0
+    last_write: float | None = None   # wall time of the last member written (for hftctl health)
 
 
 class RecordingWriter:
@@ -148,6 +149,7 @@ class RecordingWriter:
         except OSError as e:
             raise _os_error("write", f.path, e) from None
         self.stats.bytes_written += len(data)
+        self.stats.last_write = time.time()
 
 
 def prepare_out_dir(out_dir: Path) -> None:
