@@ -25,28 +25,26 @@ def parse_pair_segments(segments: list[bytes]) -> np.ndarray | None:
     body = b",".join([s for s in segments if s]).translate(None, _STRIP)
     if not body:
         return np.zeros(0, np.float64)
-    try:
-        values = orjson.loads(b"[" + body + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    try:
-        # array('d') takes a list of floats faster than np.array; it refuses anything else.
-        return np.frombuffer(array("d", values), np.float64)
-    except TypeError:
-        return None
+    return _floats(body, None)
 
 
 def parse_numbers(texts: list[bytes]) -> np.ndarray | None:
     """Decimal strings (without quotes) to float64 in one orjson call; None if any is malformed."""
     if not texts:
         return np.zeros(0, np.float64)
+    return _floats(b",".join(texts), len(texts))
+
+
+def _floats(joined: bytes, count: int | None) -> np.ndarray | None:
+    """``[joined]`` as float64, or None unless it is a JSON list of ``count`` (any) numbers."""
     try:
-        values = orjson.loads(b"[" + b",".join(texts) + b"]")
+        values = orjson.loads(b"[" + joined + b"]")
     except orjson.JSONDecodeError:
         return None
-    if len(values) != len(texts):
+    if count is not None and len(values) != count:
         return None
     try:
+        # array('d') takes a list of floats faster than np.array; it refuses anything else.
         return np.frombuffer(array("d", values), np.float64)
     except TypeError:
         return None

@@ -232,10 +232,29 @@ def _worker_read(path: str, options: ConvertOptions) -> FileRows:
 
 
 def _worker_convert_one(path: str, out: str, options: ConvertOptions) -> tuple[FileRows, int]:
-    rows = _read_or_report(path, replace(options, jobs=1))
+    return _convert_one(path, out, replace(options, jobs=1))
+
+
+def _convert_one(path: str, out: str, options: ConvertOptions,
+                 progress: Callable[[int], None] | None = None) -> tuple[FileRows, int]:
+    rows = _read_or_report(path, options, progress)
     n = _write(rows.data, out, options) if len(rows.data) else 0
-    rows.data = rows.data[:0]          # nothing big to send back
+    rows.data = rows.data[:0]          # written: nothing big to keep or send back
     return rows, n
+
+
+def _in_processes(jobs: int, fn: Callable, calls: list[tuple],
+                  progress: Callable[[int], None] | None) -> list:
+    """``fn(*call)`` for every call in ``jobs`` processes, results in call order; ``call[0]`` is
+    the input path, whose size is reported to ``progress`` as each call finishes."""
+    with ProcessPoolExecutor(jobs) as pool:
+        futs = [pool.submit(fn, *call) for call in calls]
+        results = []
+        for call, fut in zip(calls, futs):
+            results.append(fut.result())
+            if progress:
+                progress(input_size(call[0]))
+    return results
 
 
 def _write(data: np.ndarray, out: str, options: ConvertOptions) -> int:
@@ -265,15 +284,10 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
         if len(set(outs)) != len(outs):
             raise HftctlError("two inputs would write the same output file; convert them separately")
         if jobs == 1:
-            results = [_worker_convert_one_progress(p, o, options, progress) for p, o in zip(files, outs)]
+            results = [_convert_one(p, o, options, progress) for p, o in zip(files, outs)]
         else:
-            with ProcessPoolExecutor(jobs) as pool:
-                futs = [pool.submit(_worker_convert_one, p, o, options) for p, o in zip(files, outs)]
-                results = []
-                for p, fut in zip(files, futs):
-                    results.append(fut.result())
-                    if progress:
-                        progress(input_size(p))
+            results = _in_processes(jobs, _worker_convert_one,
+                                    [(p, o, options) for p, o in zip(files, outs)], progress)
         for (rows, n), out in zip(results, outs):
             _collect(summary, rows)
             if n:
@@ -288,13 +302,7 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
         read = read_file if len(files) == 1 else _read_or_report
         parsed = [read(p, options, progress) for p in files]
     else:
-        with ProcessPoolExecutor(jobs) as pool:
-            futs = [pool.submit(_worker_read, p, options) for p in files]
-            parsed = []
-            for p, fut in zip(files, futs):
-                parsed.append(fut.result())
-                if progress:
-                    progress(input_size(p))
+        parsed = _in_processes(jobs, _worker_read, [(p, options) for p in files], progress)
     for rows in parsed:
         _collect(summary, rows)
     parsed = [r for r in parsed if len(r.data)]
@@ -315,13 +323,6 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
     del parsed
     summary.outputs.append((output, _write(data, output, options)))
     return summary
-
-
-def _worker_convert_one_progress(path: str, out: str, options: ConvertOptions,
-                                 progress: Callable[[int], None] | None) -> tuple[FileRows, int]:
-    rows = _read_or_report(path, options, progress)
-    n = _write(rows.data, out, options) if len(rows.data) else 0
-    return rows, n
 
 
 def _collect(summary: Summary, rows: FileRows) -> None:

@@ -20,7 +20,3 @@ def make_mapper(exchange: str, options: MapOptions) -> Mapper:
     except KeyError:
         raise HftctlError(f"unknown exchange {exchange!r} (expected one of {', '.join(_MAPPERS)})") from None
     return getattr(importlib.import_module(module), cls)(options)
-
-
-def exchange_names() -> tuple[str, ...]:
-    return tuple(_MAPPERS)
