@@ -103,6 +103,7 @@ def test_short_demo_run(tmp_path, name, env):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Traceback" not in r.stderr + r.stdout
     assert "s left] BTCUSDT mid " in r.stdout and "messages/s to bots (ring)" in r.stdout
+    assert f"hftctl health --connector {name} before the stop: healthy" in r.stdout
     check_outputs(out, r.stdout)
     assert_nothing_left(name, tmp_path)
 
