@@ -1,7 +1,9 @@
 """`hftctl collect`: record public market data to rotating compressed files, losing nothing.
 
-- ``writer``: per-symbol rotating .gz/.zst files, flushed as complete compressed members.
-- ``direct``: websocket + REST snapshot client talking to the exchange (or the sim) itself.
-- ``ipc_source``: reads the RawMessage events a running connector publishes.
-- ``progress``: live terminal display.
+- ``writer`` / ``codec``: per-symbol rotating .gz/.zst files, each flush one complete member.
+- ``direct``: the collector's own websocket + REST snapshot client (exchange or sim).
+- ``ipc_source``: the RawMessage events a running connector publishes (``--ipc``).
+- ``sequence``: depth sequence tracking shared by both sources (gap marks).
+- ``runner``: signals, the flush timer, progress and the health status file.
+- ``options`` / ``main``: what the thin CLI command calls.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hftctl.connector.config import ConfigReader, open_config
@@ -83,4 +83,3 @@ class CollectOptions:
     snapshot_interval: float = 0.0
     # ipc mode
     ipc_name: str | None = None
-    extra: dict = field(default_factory=dict)
