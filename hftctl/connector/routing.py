@@ -14,7 +14,7 @@ never from the event's own "last fill" alone, and terminal states are sticky.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from hftctl.errors import HftctlError
 from hftctl.exchanges.base import Instrument
@@ -63,7 +63,6 @@ class OrderRecord:
     pending_req_id: int | None = None
     outcome_unknown: bool = False  # submit gave no answer; a later stream event may revive it
     submitted: bool = False        # the exchange acknowledged the submit
-    history: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -128,7 +127,6 @@ class OrderTable:
         if upd.exch_order_id:
             rec.exch_order_id = upd.exch_order_id
         req_id, rec.pending_req_id = rec.pending_req_id, None
-        rec.history.append(status)
         out = replace(upd, order_id=rec.order_id, status=status, exec_qty=exec_qty, exec_px=exec_px,
                       cum_qty=rec.cum_qty,
                       leaves_qty=max(0.0, rec.qty - rec.cum_qty) if status not in FINAL_STATUSES else 0.0,
@@ -139,7 +137,6 @@ class OrderTable:
                      req_id: int | None) -> OrderUpdate:
         """An update the connector itself decides (rejection before/at the exchange)."""
         rec.status = status
-        rec.history.append(status)
         return OrderUpdate(
             symbol=rec.instrument.symbol, order_id=rec.order_id, client_order_id=rec.client_order_id,
             exch_order_id=rec.exch_order_id, side=rec.side, px=rec.px, qty=rec.qty, leaves_qty=0.0,
