@@ -1,10 +1,10 @@
 """Pull the fields a converter needs out of many JSON messages at once.
 
-Two tools, both exchange-agnostic: ``depth_levels`` reads a timestamp and two ``[[px,qty],...]``
-arrays by key from each message without building Python objects per level (the bulk of all
-rows), and ``load_messages`` parses small messages with one orjson call for all of them. Both
-fall back to one message at a time when the fast path fails, so a bad line is named and skipped
-instead of spoiling the chunk.
+All exchange-agnostic: ``depth_levels`` reads a timestamp and two ``[[px,qty],...]`` arrays by
+key from each message without building Python objects per level (the bulk of all rows), and
+``load_messages`` parses small messages with one orjson call for all of them (``rows_per_message``
+turns those into rows). Both fall back to one message at a time when the fast path fails, so a
+bad line is named and skipped instead of spoiling the chunk.
 """
 
 from __future__ import annotations

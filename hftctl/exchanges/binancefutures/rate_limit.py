@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
+_SPAN_S = {"weight_1m": 60.0, "orders_10s": 10.0, "orders_1m": 60.0}   # budget -> window length
+
 
 class RateLimiter:
     def __init__(self, weight_1m: int, orders_10s: int, orders_1m: int, ratio: float = 0.9,
@@ -21,15 +23,14 @@ class RateLimiter:
         self._clock = clock
         self.limits = {"weight_1m": weight_1m, "orders_10s": orders_10s, "orders_1m": orders_1m}
         self.ratio = ratio
-        self.used = {"weight_1m": 0, "orders_10s": 0, "orders_1m": 0}
-        self._window_start = {"weight_1m": 0.0, "orders_10s": 0.0, "orders_1m": 0.0}
+        self.used = dict.fromkeys(_SPAN_S, 0)
+        self._window_start = dict.fromkeys(_SPAN_S, 0.0)
         self.banned_until = 0.0    # after 429/418: Retry-After
         self.throttled = 0         # how many times we waited (for status/tests)
 
     @staticmethod
     def _window(kind: str, now: float) -> float:
-        span = 10.0 if kind == "orders_10s" else 60.0
-        return now - (now % span)
+        return now - (now % _SPAN_S[kind])
 
     def update(self, headers: Mapping[str, str]) -> None:
         now = self._clock()
@@ -52,13 +53,12 @@ class RateLimiter:
         """Seconds to hold a request so that it does not spend the last of a budget."""
         now = self._clock()
         wait = max(0.0, self.banned_until - time.monotonic())
-        kinds = ("weight_1m", "orders_10s", "orders_1m") if is_order else ("weight_1m",)
+        kinds = tuple(_SPAN_S) if is_order else ("weight_1m",)
         for kind in kinds:
             if self._window(kind, now) != self._window_start[kind]:
                 continue   # the window rolled over since we last heard: budget is fresh
             if self.used[kind] >= self.limits[kind] * self.ratio:
-                span = 10.0 if kind == "orders_10s" else 60.0
-                wait = max(wait, self._window_start[kind] + span - now + 0.05)
+                wait = max(wait, self._window_start[kind] + _SPAN_S[kind] - now + 0.05)
         return wait
 
     async def acquire(self, is_order: bool) -> None:
