@@ -211,6 +211,15 @@ class BinanceClient(ExchangeClient):
     # --- user data ----------------------------------------------------------------------------
 
     def _on_user_event(self, msg: dict, local_ts: int) -> None:
+        kind = msg.get("e")
+        try:
+            if not self._user_event(kind, msg, local_ts):
+                log.debug("user stream: %s ignored", kind)
+        except futures_wire.MalformedMessage as e:
+            log.warning("user stream: malformed %s skipped: %s", kind, e)
+
+    def _user_event(self, kind: Any, msg: dict, local_ts: int) -> bool:
+        """Hand one user-data event to the sink; False for kinds this market does not use."""
         raise NotImplementedError
 
     async def _on_user_reconnect(self) -> None:
@@ -276,21 +285,18 @@ class BinanceFuturesClient(BinanceClient):
     listen_key_path = "/fapi/v1/listenKey"
     depth_first_offset = 0
 
-    def _on_user_event(self, msg: dict, local_ts: int) -> None:
-        kind = msg.get("e")
-        try:
-            if kind == "ORDER_TRADE_UPDATE":
-                self.sink.order(futures_wire.order_trade_update(msg, local_ts))
-            elif kind == "ACCOUNT_UPDATE":
-                positions, balances = futures_wire.account_update(msg)
-                for p in positions:
-                    self.sink.position(p)
-                for b in balances:
-                    self.sink.balance(b)
-            else:
-                log.debug("user stream: %s ignored", kind)
-        except futures_wire.MalformedMessage as e:
-            log.warning("user stream: malformed %s skipped: %s", kind, e)
+    def _user_event(self, kind: Any, msg: dict, local_ts: int) -> bool:
+        if kind == "ORDER_TRADE_UPDATE":
+            self.sink.order(futures_wire.order_trade_update(msg, local_ts))
+        elif kind == "ACCOUNT_UPDATE":
+            positions, balances = futures_wire.account_update(msg)
+            for p in positions:
+                self.sink.position(p)
+            for b in balances:
+                self.sink.balance(b)
+        else:
+            return False
+        return True
 
     async def modify(self, instrument: Instrument, client_order_id: str, side: int,
                      px: float, qty: float) -> OrderUpdate:

@@ -7,7 +7,7 @@ What differs from USD-M futures: /api/v3 paths, the depth bridge rule (``U <= la
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
 from hftctl.exchanges.base import ExchangeRejected, Instrument, OrderRequest
 from hftctl.exchanges.binancefutures import orders
@@ -17,8 +17,6 @@ from hftctl.exchanges.binancefutures import config as binance_config
 from hftctl.exchanges.binancefutures.config import BinanceConfig
 from hftctl.exchanges.binancespot import messages as spot_wire
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
-
-log = logging.getLogger(__name__)
 
 __all__ = ["BinanceSpotClient", "load_config", "create_client"]
 
@@ -52,18 +50,15 @@ class BinanceSpotClient(BinanceClient):
             del p["timeInForce"]
         return p
 
-    def _on_user_event(self, msg: dict, local_ts: int) -> None:
-        kind = msg.get("e")
-        try:
-            if kind == "executionReport":
-                self.sink.order(spot_wire.execution_report(msg, local_ts))
-            elif kind == "outboundAccountPosition":
-                for b in spot_wire.account_position(msg):
-                    self.sink.balance(b)
-            else:
-                log.debug("user stream: %s ignored", kind)
-        except spot_wire.MalformedMessage as e:
-            log.warning("user stream: malformed %s skipped: %s", kind, e)
+    def _user_event(self, kind: Any, msg: dict, local_ts: int) -> bool:
+        if kind == "executionReport":
+            self.sink.order(spot_wire.execution_report(msg, local_ts))
+        elif kind == "outboundAccountPosition":
+            for b in spot_wire.account_position(msg):
+                self.sink.balance(b)
+        else:
+            return False
+        return True
 
     async def modify(self, instrument: Instrument, client_order_id: str, side: int,
                      px: float, qty: float) -> OrderUpdate:
