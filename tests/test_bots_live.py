@@ -22,7 +22,8 @@ from hftctl.ipc.segments import unlink_channel_sems, unlink_shm
 from hftctl.sim.process import start_sim
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_S = float(os.environ.get("HFTCTL_LIVE_BOT_SECONDS", "20"))
+# The issue asks for a minute of live trading; both bots run side by side, so it costs CI one minute.
+RUN_S = float(os.environ.get("HFTCTL_LIVE_BOT_SECONDS", "60"))
 
 
 def sim_state(sim, symbol: str | None = None) -> dict:
