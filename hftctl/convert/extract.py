@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from hftctl.convert import accel
 from hftctl.convert.lines import LineTable
 from hftctl.convert.numbers import parse_pair_segments
 from hftctl.convert.problems import ProblemLog
@@ -33,7 +34,21 @@ class DepthLevels:
     values: np.ndarray    # float64, px0, qty0, px1, qty1, ... bids then asks, message by message
 
 
+MS = 1_000_000
+# Millisecond timestamps beyond this overflow int64 nanoseconds (year 2262): only damage writes them.
+MAX_MS = (2**63 - 1) // MS
+
+
+def ms_field(value: Any) -> int:
+    """A millisecond timestamp field as int; ValueError if its nanoseconds do not fit int64."""
+    ms = int(value)
+    if not -MAX_MS <= ms <= MAX_MS:
+        raise ValueError(f"timestamp {ms} out of range")
+    return ms
+
+
 def int_field(data: bytes, key: bytes, s: int, e: int) -> int | None:
+    """The millisecond timestamp after ``key`` (given as ``b'"T":'``) within data[s:e], or None."""
     k = data.find(key, s, e)
     if k < 0:
         return None
@@ -42,7 +57,7 @@ def int_field(data: bytes, key: bytes, s: int, e: int) -> int | None:
     if stop < 0:
         stop = data.find(b"}", k, e)
     try:
-        return int(data[k:stop])
+        return ms_field(data[k:stop])
     except ValueError:
         return None
 
@@ -77,11 +92,18 @@ def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_ke
     ``ts_key`` None skips the timestamp (ts is 0). Keys include quotes and colon plus the opening
     bracket, e.g. ``b'"b":['``. A message that does not end with ``tail`` is cut off and skipped.
     """
+    ts_key_full = b'"' + ts_key + b'":' if ts_key else None
+    if accel.scan is not None and len(idx):
+        ok, ts, n_bid, n_ask, values = accel.scan.depth_levels(
+            table.data, table.start[idx], table.end[idx], ts_key_full or b"", bid_key, ask_key, tail)
+        if all(ok):
+            return DepthLevels(idx, np.frombuffer(ts, np.int64), np.frombuffer(n_bid, np.int64),
+                               np.frombuffer(n_ask, np.int64), np.frombuffer(values, np.float64))
+        # Something unusual in this chunk: the lenient path below parses it or names the line.
     data = table.data
     keep: list[int] = []
     ts_list: list[int] = []
     segs: list[bytes] = []
-    ts_key_full = b'"' + ts_key + b'":' if ts_key else None
     starts = table.start[idx].tolist()
     ends = table.end[idx].tolist()
     find = data.find

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hftctl.convert import accel
 from hftctl.convert.problems import ProblemLog
 
 TS_DIGITS = 19          # nanoseconds since the epoch have 19 digits from 2001 to 2286
@@ -104,36 +105,20 @@ def rows_startwith(mat: np.ndarray, prefix: bytes) -> np.ndarray:
 def split_lines(data: bytes, first_line: int, problems: ProblemLog) -> LineTable:
     """Index the lines of ``data``; lines without a valid timestamp are reported and dropped."""
     buf = np.frombuffer(data, np.uint8)
-    nl = np.flatnonzero(buf == 10)
-    if len(buf) and (len(nl) == 0 or nl[-1] != len(buf) - 1):
-        nl = np.append(nl, len(buf))            # last line without a newline
-    n = len(nl)
-    line_start = np.empty(n, np.int64)
-    if n:
-        line_start[0] = 0
-        line_start[1:] = nl[:-1] + 1
-    end = nl.astype(np.int64)
-    if n and data.endswith(b"\r\n"):
-        cr = (end > line_start) & (buf[np.maximum(end - 1, 0)] == 13)
-        end = np.where(cr, end - 1, end)
+    if accel.scan is not None:
+        parts = accel.scan.split_lines(data)
+        line_start, end, local_ts = (np.frombuffer(a, np.int64) for a in parts[:3])
+        fast = np.frombuffer(parts[3], bool)
+        head = np.frombuffer(parts[4], np.uint8).reshape(-1, HEAD_WIDTH)
+    else:
+        line_start, end, local_ts, fast, head = _index_lines(buf)
+    n = len(line_start)
     line_no = np.arange(first_line, first_line + n, dtype=np.int64)
-
     blank = end == line_start
-    # Fast path: exactly 19 digits and a space (every line hftbacktest's collector writes).
-    length = end - line_start
-    # One gather serves both the timestamp and the message head of every fast-path line.
-    window = _gather(buf, line_start, TS_DIGITS + 1 + HEAD_WIDTH)
-    pre = window[:, :TS_DIGITS + 1]
-    digits = pre[:, :TS_DIGITS] - np.uint8(48)
-    fast = (length > TS_DIGITS + 1) & np.all(digits <= 9, axis=1) & (pre[:, TS_DIGITS] == 32)
-    local_ts = np.zeros(n, np.int64)
-    for k in range(TS_DIGITS):
-        local_ts *= 10
-        local_ts += digits[:, k]
     start = line_start + TS_DIGITS + 1
-
     good = fast.copy()
-    for i in np.flatnonzero(~fast & ~blank).tolist():
+    slow = np.flatnonzero(~fast & ~blank).tolist()
+    for i in slow:
         ts, ok, msg_start = _slow_timestamp(data, int(line_start[i]), int(end[i]))
         if ok:
             local_ts[i] = ts
@@ -143,15 +128,47 @@ def split_lines(data: bytes, first_line: int, problems: ProblemLog) -> LineTable
             snippet = data[int(line_start[i]):min(int(end[i]), int(line_start[i]) + 40)]
             problems.add(int(line_no[i]), f"not '<local_ts_ns> <json>': {snippet!r}")
 
-    keep = np.flatnonzero(good)
-    start, end, line_no, local_ts = start[keep], end[keep], line_no[keep], local_ts[keep]
-    head = np.ascontiguousarray(window[keep, TS_DIGITS + 1:]) if len(keep) < n else \
-        np.ascontiguousarray(window[:, TS_DIGITS + 1:])
-    moved = np.flatnonzero(start != line_start[keep] + TS_DIGITS + 1)     # slow-path lines
-    if len(moved):
-        head[moved] = _gather(buf, start[moved], HEAD_WIDTH)
-    head[np.arange(HEAD_WIDTH) >= (end - start)[:, None]] = 0
+    if slow or blank.any():
+        keep = np.flatnonzero(good)
+        start, end, line_no, local_ts, head = start[keep], end[keep], line_no[keep], local_ts[keep], head[keep]
+        line_start = line_start[keep]
+    moved = np.flatnonzero(start != line_start + TS_DIGITS + 1) if slow else ()
+    if len(moved):                                  # slow-path lines: head from the real start
+        fixed = _gather(buf, start[moved], HEAD_WIDTH)
+        fixed[np.arange(HEAD_WIDTH) >= (end[moved] - start[moved])[:, None]] = 0
+        head[moved] = fixed
     return LineTable(data, line_no, start, end, local_ts, head)
+
+
+def _index_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """numpy twin of ``_scan.split_lines``: (line_start, end, local_ts, fast, head) per line."""
+    nl = np.flatnonzero(buf == 10)
+    if len(buf) and (len(nl) == 0 or nl[-1] != len(buf) - 1):
+        nl = np.append(nl, len(buf))            # last line without a newline
+    n = len(nl)
+    line_start = np.empty(n, np.int64)
+    if n:
+        line_start[0] = 0
+        line_start[1:] = nl[:-1] + 1
+    end = nl.astype(np.int64)
+    cr = (end > line_start) & (buf[np.maximum(end - 1, 0)] == 13) if len(buf) else end > end
+    end = np.where(cr, end - 1, end)
+    # Fast path: exactly 19 digits and a space (every line hftbacktest's collector writes).
+    length = end - line_start
+    # One gather serves both the timestamp and the message head of every fast-path line.
+    window = _gather(buf, line_start, TS_DIGITS + 1 + HEAD_WIDTH)
+    pre = window[:, :TS_DIGITS + 1]
+    digits = pre[:, :TS_DIGITS] - np.uint8(48)
+    local_ts = np.zeros(n, np.int64)
+    for k in range(TS_DIGITS):
+        local_ts *= 10
+        local_ts += digits[:, k]
+    fast = (length > TS_DIGITS + 1) & np.all(digits <= 9, axis=1) & (pre[:, TS_DIGITS] == 32)
+    fast &= local_ts >= 0                       # 19 digits above 2^63 - 1 wrapped: not a timestamp
+    local_ts[~fast] = 0
+    head = np.ascontiguousarray(window[:, TS_DIGITS + 1:])
+    head[np.arange(HEAD_WIDTH) >= (end - line_start - TS_DIGITS - 1)[:, None]] = 0
+    return line_start, end, local_ts, fast, head
 
 
 def _gather(buf: np.ndarray, offsets: np.ndarray, width: int) -> np.ndarray:

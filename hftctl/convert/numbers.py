@@ -13,6 +13,8 @@ from array import array
 import numpy as np
 import orjson
 
+from hftctl.convert import accel
+
 _STRIP = b'[]"'
 
 
@@ -32,7 +34,12 @@ def parse_numbers(texts: list[bytes]) -> np.ndarray | None:
     """Decimal strings (without quotes) to float64 in one orjson call; None if any is malformed."""
     if not texts:
         return np.zeros(0, np.float64)
-    return _floats(b",".join(texts), len(texts))
+    joined = b",".join(texts)
+    if accel.scan is not None:
+        values = accel.scan.parse_decimals(joined, len(texts))
+        if values is not None:
+            return np.frombuffer(values, np.float64)
+    return _floats(joined, len(texts))
 
 
 def _floats(joined: bytes, count: int | None) -> np.ndarray | None:

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 
 from hftctl.convert import events as E
-from hftctl.convert.extract import book_rows, depth_levels, load_messages
+from hftctl.convert.extract import MS, book_rows, depth_levels, load_messages, ms_field
 from hftctl.convert.lines import LineTable, rows_startwith
 from hftctl.convert.mapper import Mapper
 from hftctl.convert.problems import ProblemLog
@@ -23,7 +23,6 @@ from hftctl.convert.rows import RowBlock, concat_blocks
 
 log = logging.getLogger(__name__)
 
-MS = 1_000_000
 TOPIC = b'{"topic":"'
 IGNORED_TOPICS = (b"tickers.", b"kline.", b"liquidation.", b"allLiquidation.", b"lt.", b"insurance.")
 # Control messages on a public socket: subscribe acks, pongs.
@@ -98,7 +97,7 @@ class BybitMapper(Mapper):
             try:
                 ts = msg.get("ts", 0)
                 rows = [(E.TRADE_EVENT | (E.SELL_EVENT if t.get("S", "Buy") == "Sell" else E.BUY_EVENT),
-                         int(t.get("T", ts)) * MS, float(t.get("p", "0")), float(t.get("v", "0")))
+                         ms_field(t.get("T", ts)) * MS, float(t.get("p", "0")), float(t.get("v", "0")))
                         for t in msg["data"]]
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 problems.add(int(table.line_no[i]), f"malformed publicTrade message skipped ({exc!r})")
