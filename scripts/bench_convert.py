@@ -7,7 +7,9 @@ compilation for hftbacktest) are untimed, then RUNS conversions are timed. Repor
 and the best wall time over all timed runs, rows/s from the median, and the ratio; also the
 median CPU time (user+sys) per conversion and its ratio, which a busy machine distorts less. Three cases: writing each tool's default .npz
 (hftbacktest: np.savez_compressed = deflate 6; hftctl: deflate 1), writing the same deflate-6
-file, and converting in memory without writing. Needs the `bench` extra (hftbacktest==2.4.4).
+file, and converting in memory without writing. hftctl runs twice: with its C accelerator (the
+normal install) and as "hftctl-py" with HFTCTL_PURE_PYTHON=1, the path taken where no C compiler
+was available at install time. Needs the `bench` extra (hftbacktest==2.4.4).
 
     .venv/bin/python scripts/bench_convert.py [RECORDING.gz] [--runs 3] [--rounds 3]
 """
@@ -35,7 +37,7 @@ if tool == "hftbacktest":
         with contextlib.redirect_stdout(io.StringIO()):
             return len(binancefutures.convert(path, output_filename=out))
 else:
-    from hftctl.convert import ConvertOptions, convert_files, finalize, read_file
+    from hftctl.convert import ConvertOptions, accel, convert_files, finalize, read_file
     opts = ConvertOptions(compress_level=level, jobs=1)
     def run():
         if out:
@@ -51,14 +53,19 @@ for _ in range(runs):
     rows = run()
     times.append(time.perf_counter() - t)
     cpus.append(cpu() - c)
-print(json.dumps({"rows": rows, "times": times, "cpus": cpus,
+accelerated = tool != "hftbacktest" and accel.scan is not None
+print(json.dumps({"rows": rows, "times": times, "cpus": cpus, "accelerated": accelerated,
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 
+TOOLS = ("hftbacktest", "hftctl", "hftctl-py")
+
+
 def measure(tool: str, path: str, out: str, runs: int, level: int) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, tool, path, out, str(runs), str(level)],
-                          capture_output=True, text=True, cwd=ROOT)
+    env = dict(os.environ, HFTCTL_PURE_PYTHON="1" if tool == "hftctl-py" else "")
+    proc = subprocess.run([sys.executable, "-c", CHILD, tool.removesuffix("-py"), path, out, str(runs),
+                           str(level)], capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         sys.exit(f"{tool} failed:\n{proc.stderr.strip()}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -91,13 +98,14 @@ def main() -> None:
         print("-" * len(header))
         ref_by_out: dict[bool, dict] = {}
         for name, out, level in cases:
-            results: dict[str, dict] = {"hftbacktest": {"times": [], "cpus": [], "maxrss_kb": 0},
-                                        "hftctl": {"times": [], "cpus": [], "maxrss_kb": 0}}
+            results: dict[str, dict] = {t: {"times": [], "cpus": [], "maxrss_kb": 0} for t in TOOLS}
             reuse = bool(out) in ref_by_out           # hftbacktest always writes deflate 6
             for _ in range(args.rounds):
-                tools = ("hftctl",) if reuse else ("hftbacktest", "hftctl")
+                tools = TOOLS[1:] if reuse else TOOLS
                 for tool in tools:
                     r = measure(tool, path, out, args.runs, level)
+                    if tool == "hftctl" and not r["accelerated"]:
+                        sys.exit("hftctl's C accelerator is not built (pip install -e . with a C compiler)")
                     results[tool]["rows"] = r["rows"]
                     results[tool]["times"] += r["times"]
                     results[tool]["cpus"] += r["cpus"]
@@ -105,14 +113,15 @@ def main() -> None:
             if reuse:
                 results["hftbacktest"] = ref_by_out[bool(out)]
             ref_by_out[bool(out)] = results["hftbacktest"]
-            ref, ours = results["hftbacktest"], results["hftctl"]
-            if ours["rows"] != ref["rows"]:
-                sys.exit(f"row counts differ: hftctl {ours['rows']} vs hftbacktest {ref['rows']}")
+            ref = results["hftbacktest"]
+            for tool in TOOLS[1:]:
+                if results[tool]["rows"] != ref["rows"]:
+                    sys.exit(f"row counts differ: {tool} {results[tool]['rows']} vs hftbacktest {ref['rows']}")
             rate = {t: r["rows"] / statistics.median(r["times"]) for t, r in results.items()}
             cpu = {t: statistics.median(r["cpus"]) for t, r in results.items()}
             for tool, r in results.items():
-                ratio = rate["hftctl"] / rate["hftbacktest"] if tool == "hftctl" else 1.0
-                cpu_ratio = cpu["hftbacktest"] / cpu["hftctl"] if tool == "hftctl" else 1.0
+                ratio = rate[tool] / rate["hftbacktest"]
+                cpu_ratio = cpu["hftbacktest"] / cpu[tool]
                 print(f"{name:34} {tool:12} {r['rows']:>9,} {statistics.median(r['times']):>9.3f} "
                       f"{min(r['times']):>7.3f} {rate[tool]:>11,.0f} {ratio:>5.2f}x {cpu[tool]:>6.3f} "
                       f"{cpu_ratio:>8.2f}x {r['maxrss_kb'] / 1024:>7.0f}MB")
