@@ -2,6 +2,9 @@
 
 Every user-facing error (``HftctlError``) becomes one line on stderr and a non-zero exit, so
 scripts can rely on exit codes and users never see a traceback for bad input.
+
+Command modules import their machinery (aiohttp, numpy, the TUI's textual) inside the command,
+so ``hftctl health --json`` or ``hftctl convert`` in a script loop does not pay for all of them.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import sys
 
 import typer
-from trogon.typer import init_tui
 
 from hftctl.commands import collect, connector, convert, demo, health, mm, obi_mm, sim
 from hftctl.errors import HftctlError
@@ -30,7 +32,14 @@ app.command("obi-mm", help="Order-book-imbalance market maker driven through a c
 app.command("health", help="Is everything alive: connectors, shared memory, streams, bots.")(health.command)
 app.command("demo", help="The whole stack offline for a bounded time: sim, connector, collector, mm.")(demo.command)
 app.command("sim", help="Local exchange simulator speaking the real REST and websocket protocols.")(sim.command)
-init_tui(app)
+
+
+@app.command("tui", help="Open a terminal UI to browse every command and its options, and run one.")
+def tui() -> None:
+    import click
+    from trogon import Trogon
+
+    Trogon(typer.main.get_group(app), app_name="hftctl", click_context=click.get_current_context()).run()
 
 
 def main() -> None:

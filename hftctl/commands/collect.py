@@ -7,8 +7,6 @@ from typing import Optional
 
 import typer
 
-from hftctl.collector.main import collect
-from hftctl.collector.options import CollectOptions, check_symbols, parse_duration, resolve_urls
 from hftctl.errors import HftctlError
 from hftctl.log import setup_logging
 
@@ -32,6 +30,8 @@ def command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Live display (default: on a terminal)."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
 ) -> None:
+    from hftctl.collector.main import collect
+    from hftctl.collector.options import CollectOptions, check_symbols, parse_duration, resolve_urls
     setup_logging(log_level, "collect")
     if not 0 < flush_interval <= 1.0:
         raise HftctlError("--flush-interval must be in (0, 1] seconds")

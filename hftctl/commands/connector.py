@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from hftctl.connector.run import run_connector
 from hftctl.log import setup_logging
 
 
@@ -19,5 +18,6 @@ def command(
     allow_mainnet: bool = typer.Option(False, "--allow-mainnet", help="Permit real-money (mainnet) URLs."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error (or HFTCTL_LOG)."),
 ) -> None:
+    from hftctl.connector.run import run_connector
     setup_logging(log_level, "connector")
     run_connector(name, exchange, config, allow_mainnet)

@@ -6,8 +6,6 @@ from typing import Optional
 
 import typer
 
-from hftctl.convert.pipeline import ConvertOptions
-from hftctl.convert.run import run_convert
 from hftctl.errors import HftctlError
 from hftctl.log import setup_logging
 
@@ -34,6 +32,8 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary (warnings still go to stderr)."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
 ) -> None:
+    from hftctl.convert.pipeline import ConvertOptions
+    from hftctl.convert.run import run_convert
     setup_logging(log_level or "warning", "convert")
     opt = "".join(sorted(set(opt + ("t" if book_ticker else "") + ("m" if mark_price else ""))))
     if set(opt) - {"m", "t"}:

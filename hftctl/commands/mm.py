@@ -7,11 +7,8 @@ from typing import Optional
 
 import typer
 
-from hftctl.bot.runner import check_mode, run_mode
-from hftctl.bot.types import Instrument
 from hftctl.commands import _bot_options as opt
 from hftctl.log import setup_logging
-from hftctl.strategies.grid_mm import GridMarketMaker, load_grid_config
 
 
 def command(
@@ -37,6 +34,9 @@ def command(
     connect_timeout: float = opt.CONNECT_TIMEOUT,
     log_level: Optional[str] = opt.LOG_LEVEL,
 ) -> None:
+    from hftctl.bot.runner import check_mode, run_mode
+    from hftctl.bot.types import Instrument
+    from hftctl.strategies.grid_mm import GridMarketMaker, load_grid_config
     setup_logging(log_level, "mm")
     check_mode(dry_run, backtest, plot)
     cfg = load_grid_config(config, dict(

@@ -7,11 +7,8 @@ from typing import Optional
 
 import typer
 
-from hftctl.bot.runner import check_mode, run_mode
-from hftctl.bot.types import Instrument
 from hftctl.commands import _bot_options as opt
 from hftctl.log import setup_logging
-from hftctl.strategies.obi_mm import ObiMarketMaker, load_obi_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "obi_mm.toml"
 
@@ -33,6 +30,9 @@ def command(
     connect_timeout: float = opt.CONNECT_TIMEOUT,
     log_level: Optional[str] = opt.LOG_LEVEL,
 ) -> None:
+    from hftctl.bot.runner import check_mode, run_mode
+    from hftctl.bot.types import Instrument
+    from hftctl.strategies.obi_mm import ObiMarketMaker, load_obi_config
     setup_logging(log_level, "obi-mm")
     check_mode(dry_run, backtest, plot)
     cfg = load_obi_config(config or DEFAULT_CONFIG)

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from hftctl.log import setup_logging
-from hftctl.sim.server import SimOptions, run
 
 
 def command(
@@ -32,6 +31,7 @@ def command(
     clock_shift_ms: int = typer.Option(0, help="Fault: shift the server clock by this many ms."),
     log_level: str = typer.Option(None, help="debug, info, warning or error (default HFTCTL_LOG or info)."),
 ) -> None:
+    from hftctl.sim.server import SimOptions, run
     setup_logging(log_level, "sim")
     faults = {"drop_ws_every_s": drop_ws_every, "gap_every": gap_every, "ws_delay_ms": ws_delay_ms,
               "rest_delay_ms": rest_delay_ms, "rest_5xx_rate": rest_5xx_rate,
