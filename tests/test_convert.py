@@ -263,3 +263,21 @@ def test_timestamps_of_other_widths_take_the_careful_path(shared_data, tmp_path)
     a, b = read_file(str(normal), ConvertOptions()), read_file(str(other), ConvertOptions())
     assert b.problems.skipped == 0
     assert np.array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("level, threads", [(1, 1), (1, 3), (6, 3), (0, 2)])
+def test_npz_deflated_in_pieces_reads_back_exactly(shared_data, tmp_path, level, threads):
+    """A 31 MB array deflated in 8 MB pieces on several threads is one valid zip member: CRC
+    checked by zipfile, equal after np.load, and no bigger than one-piece deflate by > 0.5%."""
+    import zipfile
+
+    from hftctl.convert.npzfile import write_npz
+
+    ref = np.load(shared_data / "reference/usdm_btcusdt_20240808.npz")["data"]
+    one, many = tmp_path / "one.npz", tmp_path / "many.npz"
+    write_npz(str(one), ref, level, threads=1)
+    write_npz(str(many), ref, level, threads=threads)
+    with zipfile.ZipFile(many) as zf:
+        assert zf.testzip() is None and zf.namelist() == ["data.npy"]
+    assert np.array_equal(np.load(many)["data"], ref)
+    assert many.stat().st_size <= one.stat().st_size * 1.005

@@ -4,6 +4,11 @@ Written to a temporary name and renamed, so an interrupted conversion never leav
 looks complete. ``level`` 0 stores the array uncompressed; 1-3 deflate it with ISA-L (``isal``,
 several times faster than zlib at a similar size), 4-9 with zlib (6 is ``np.savez_compressed``'s).
 Any level gives an ordinary zip/deflate member, so readers need nothing special.
+
+Big arrays are deflated in pieces on several threads (zlib and ISA-L release the GIL), the way
+pigz does: every piece but the last ends with a sync flush, so the concatenation is one valid
+deflate stream; each piece starts without the previous one's 32 KB window, which costs well under
+1% of size at these piece lengths.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import struct
 import time
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -26,9 +32,11 @@ except ImportError:                      # pragma: no cover - isal is a declared
 
 MEMBER = b"data.npy"
 ZIP32_LIMIT = 0xFFFFFFFF
+PIECE = 8 << 20          # bytes deflated per thread task
 
 
-def write_npz(path: str, data: np.ndarray, level: int = 1) -> None:
+def write_npz(path: str, data: np.ndarray, level: int = 1, threads: int = 0) -> None:
+    """``threads`` 0: one per core."""
     if not 0 <= level <= 9:
         raise HftctlError(f"compression level must be 0-9, not {level}")
     data = np.ascontiguousarray(data)
@@ -38,7 +46,7 @@ def write_npz(path: str, data: np.ndarray, level: int = 1) -> None:
         if level == 0 or data.nbytes + len(header) >= ZIP32_LIMIT:
             _write_with_zipfile(tmp, data, level)
         else:
-            _write_deflated(tmp, header, data, level)
+            _write_deflated(tmp, header, data, level, threads or os.cpu_count() or 1)
         os.replace(tmp, path)
     except OSError as exc:
         try:
@@ -63,12 +71,23 @@ def _write_with_zipfile(path: str, data: np.ndarray, level: int) -> None:
             np.lib.format.write_array(f, data, allow_pickle=False)
 
 
-def _write_deflated(path: str, header: bytes, data: np.ndarray, level: int) -> None:
+def _write_deflated(path: str, header: bytes, data: np.ndarray, level: int, threads: int) -> None:
     """A one-member zip with a raw deflate stream, written directly (under 4 GiB)."""
     body = memoryview(data).cast("B")
     lib = isal_zlib if (isal_zlib is not None and level <= 3) else zlib
-    comp = lib.compressobj(level, zlib.DEFLATED, -15)
-    packed = [comp.compress(header), comp.compress(body), comp.flush()]
+    pieces = [body[k:k + PIECE] for k in range(0, len(body), PIECE)] or [body]
+
+    def deflate(k: int) -> bytes:
+        comp = lib.compressobj(level, zlib.DEFLATED, -15)
+        head = comp.compress(header) if k == 0 else b""
+        last = k == len(pieces) - 1
+        return head + comp.compress(pieces[k]) + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+    if threads > 1 and len(pieces) > 1:
+        with ThreadPoolExecutor(min(threads, len(pieces))) as pool:
+            packed = list(pool.map(deflate, range(len(pieces))))
+    else:
+        packed = [deflate(k) for k in range(len(pieces))]
     csize = sum(len(p) for p in packed)
     usize = len(header) + len(body)
     crc = lib.crc32(body, lib.crc32(header))

@@ -259,7 +259,7 @@ def _in_processes(jobs: int, fn: Callable, calls: list[tuple],
 
 def _write(data: np.ndarray, out: str, options: ConvertOptions) -> int:
     final = finalize(data, options)
-    write_npz(out, final, options.compress_level)
+    write_npz(out, final, options.compress_level, options.jobs)
     return len(final)
 
 
