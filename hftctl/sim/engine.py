@@ -98,6 +98,12 @@ class SimEngine:
         if next_trade_id is not None:
             seq.trade_offset = seq.last_trade + 1 - next_trade_id
 
+    def book_trans_ms(self, symbol: str) -> int:
+        """Transaction time of the last depth update in the book (now if none yet). It is a REST
+        snapshot's T, as on Binance: no diff sent later carries an earlier T than the snapshot,
+        so a backtest that orders events by exchange time applies the snapshot after them."""
+        return self.seq[symbol].last_t[0] or self.now_ms()
+
     def market_depth(self, symbol: str, bids: list, asks: list, first_id: int, last_id: int,
                      trans_lag_ms: int = 0) -> DepthUpdate:
         seq = self.seq[symbol]

@@ -297,9 +297,9 @@ class BinanceFuturesRest(BinanceRestBase):
         if limit not in _DEPTH_WEIGHT:
             raise BinanceError(400, -1120, "Invalid limit: must be one of 5, 10, 20, 50, 100, 500, 1000.")
         book = self.engine.books[spec.symbol]
-        now = self.engine.now_ms()
         self.engine.snapshot_served(spec.symbol)
-        return {"lastUpdateId": book.last_update_id, "E": now, "T": now,
+        return {"lastUpdateId": book.last_update_id, "E": self.engine.now_ms(),
+                "T": self.engine.book_trans_ms(spec.symbol),
                 "bids": book.wire_levels(1, limit), "asks": book.wire_levels(-1, limit)}
 
     async def ticker_book(self, req: Request, headers):
