@@ -1,7 +1,7 @@
 """Build hook for the optional C accelerator of the converter (everything else is in pyproject.toml).
 
 ``optional=True``: without a C compiler the install still succeeds and the converter uses its
-pure-Python path (same output, slower); ``hftctl convert -v`` logs which path it took.
+pure-Python path (same output, slower); ``hftctl convert --log-level info`` says which.
 """
 
 from setuptools import Extension, setup

@@ -5,7 +5,9 @@ Each tool runs in its own subprocesses (so peak RSS is its own), alternating too
 ROUNDS rounds so machine load hits both alike; in each, imports and one warm-up run (numba
 compilation for hftbacktest) are untimed, then RUNS conversions are timed. Reported: the median
 and the best wall time over all timed runs, rows/s from the median, and the ratio; also the
-median CPU time (user+sys) per conversion and its ratio, which a busy machine distorts less. Three cases: writing each tool's default .npz
+median CPU time (user+sys) per conversion and its ratio, which a busy machine distorts less.
+hftctl runs with the CLI's defaults (--jobs 0: the .npz is deflated on all cores; a file this
+small is parsed by one process), so wall and CPU ratios differ when the write uses two cores. Three cases: writing each tool's default .npz
 (hftbacktest: np.savez_compressed = deflate 6; hftctl: deflate 1), writing the same deflate-6
 file, and converting in memory without writing. hftctl runs twice: with its C accelerator (the
 normal install) and as "hftctl-py" with HFTCTL_PURE_PYTHON=1, the path taken where no C compiler
@@ -38,7 +40,7 @@ if tool == "hftbacktest":
             return len(binancefutures.convert(path, output_filename=out))
 else:
     from hftctl.convert import ConvertOptions, accel, convert_files, finalize, read_file
-    opts = ConvertOptions(compress_level=level, jobs=1)
+    opts = ConvertOptions(compress_level=level)     # the CLI defaults: --jobs 0 (all cores)
     def run():
         if out:
             return convert_files([path], out, opts).outputs[0][1]

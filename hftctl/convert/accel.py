@@ -7,24 +7,19 @@ install time, or with ``HFTCTL_PURE_PYTHON=1`` (the tests compare the two this w
 
 from __future__ import annotations
 
-import logging
 import os
 from types import ModuleType
 
-log = logging.getLogger(__name__)
 
-
-def _load() -> ModuleType | None:
+def _load() -> tuple[ModuleType | None, str]:
     if os.environ.get("HFTCTL_PURE_PYTHON", "") not in ("", "0"):
-        log.debug("converter: pure-Python path (HFTCTL_PURE_PYTHON)")
-        return None
+        return None, "pure-Python parser (HFTCTL_PURE_PYTHON is set)"
     try:
         from hftctl.convert import _scan
     except ImportError as exc:
-        log.debug("converter: C accelerator not built (%s); pure-Python path", exc)
-        return None
-    return _scan
+        return None, f"pure-Python parser (the C accelerator was not built: {exc})"
+    return _scan, "C-accelerated parser"
 
 
 # Looked up at call time (``accel.scan``), so a test can switch paths within one process.
-scan: ModuleType | None = _load()
+scan, description = _load()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from hftctl.convert import accel
 from hftctl.convert import events as E
 from hftctl.convert.correction import correct_event_order, correct_local_timestamp, validate_event_order
 from hftctl.convert.detect import detect_exchange
@@ -93,7 +94,7 @@ def read_file(path: str, options: ConvertOptions,
         exchange = detect_exchange(sample, path)
     map_options = MapOptions(opt=options.opt, depth=options.depth)
     mapper = make_mapper(exchange, map_options)
-    log.info("%s: %s recording", path, exchange)
+    log.info("%s: %s recording, %s", path, exchange, accel.description)
     jobs = options.jobs or os.cpu_count() or 1
     if jobs > 1 and mapper.parallel_safe and input_size(path) >= PARALLEL_MIN_BYTES:
         blocks = _read_shared(path, exchange, map_options, min(jobs, 8), mapper, problems, progress)
