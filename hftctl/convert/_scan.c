@@ -238,6 +238,25 @@ static const char *parse_int(const char *q, const char *end, int64_t *out) {
     return q;
 }
 
+/* How many messages the int64 offset arrays describe: -1 with ValueError set unless they have equal
+ * lengths and every data[starts[k]:ends[k]] lies inside data. */
+static Py_ssize_t message_count(const Py_buffer *b_starts, const Py_buffer *b_ends, Py_ssize_t size,
+                                const char *fn) {
+    if (b_starts->len % 8 || b_ends->len != b_starts->len) {
+        PyErr_Format(PyExc_ValueError, "%s: starts/ends must be int64 arrays of equal length", fn);
+        return -1;
+    }
+    const int64_t *starts = (const int64_t *)b_starts->buf, *ends = (const int64_t *)b_ends->buf;
+    Py_ssize_t m = b_starts->len / 8;
+    for (Py_ssize_t k = 0; k < m; k++) {
+        if (starts[k] < 0 || starts[k] > ends[k] || ends[k] > size) {
+            PyErr_Format(PyExc_ValueError, "%s: message offsets out of range", fn);
+            return -1;
+        }
+    }
+    return m;
+}
+
 static PyObject *depth_levels(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data, b_starts, b_ends;
     const char *ts_key, *bid_key, *ask_key, *tail;
@@ -248,18 +267,14 @@ static PyObject *depth_levels(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *result = NULL;
     PyObject *o_ok = NULL, *o_ts = NULL, *o_nb = NULL, *o_na = NULL, *o_values = NULL;
     Values vals = {NULL, 0, 0, 0};
-    Py_ssize_t m = b_starts.len / 8;
-    if (b_starts.len % 8 || b_ends.len != b_starts.len || !bid_len || !ask_len) {
-        PyErr_SetString(PyExc_ValueError, "depth_levels: starts/ends must be int64 of equal length");
+    if (!bid_len || !ask_len) {
+        PyErr_SetString(PyExc_ValueError, "depth_levels: empty key");
         goto done;
     }
+    Py_ssize_t m = message_count(&b_starts, &b_ends, data.len, "depth_levels");
+    if (m < 0)
+        goto done;
     const int64_t *starts = (const int64_t *)b_starts.buf, *ends = (const int64_t *)b_ends.buf;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        if (starts[k] < 0 || starts[k] > ends[k] || ends[k] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "depth_levels: message offsets out of range");
-            goto done;
-        }
-    }
     o_ok = new_bytearray(m);
     o_ts = new_bytearray(8 * m);
     o_nb = new_bytearray(8 * m);
@@ -390,19 +405,14 @@ static PyObject *trade_fields(PyObject *Py_UNUSED(self), PyObject *args) {
         return NULL;
     PyObject *result = NULL, *o_status = NULL, *o_ts = NULL, *o_px = NULL, *o_qty = NULL,
              *o_maker = NULL;
-    Py_ssize_t m = b_starts.len / 8;
-    if (b_starts.len % 8 || b_ends.len != b_starts.len || !ts_len || !px_len || !qty_len ||
-        !maker_len) {
-        PyErr_SetString(PyExc_ValueError, "trade_fields: bad offsets or empty key");
+    if (!ts_len || !px_len || !qty_len || !maker_len) {
+        PyErr_SetString(PyExc_ValueError, "trade_fields: empty key");
         goto done;
     }
+    Py_ssize_t m = message_count(&b_starts, &b_ends, data.len, "trade_fields");
+    if (m < 0)
+        goto done;
     const int64_t *starts = (const int64_t *)b_starts.buf, *ends = (const int64_t *)b_ends.buf;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        if (starts[k] < 0 || starts[k] > ends[k] || ends[k] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "trade_fields: message offsets out of range");
-            goto done;
-        }
-    }
     o_status = new_bytearray(m);
     o_ts = new_bytearray(8 * m);
     o_px = new_bytearray(8 * m);
