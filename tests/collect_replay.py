@@ -63,7 +63,10 @@ def book_from_events(data: np.ndarray) -> Book:
         side = bids if ev & E.BUY_EVENT else asks
         p, q = Decimal(repr(px)), Decimal(repr(qty))
         if kind == E.DEPTH_CLEAR_EVENT:
-            if side is bids:
+            if not ev & (E.BUY_EVENT | E.SELL_EVENT):       # no side: the whole book
+                bids.clear()
+                asks.clear()
+            elif side is bids:
                 for k in [k for k in bids if k >= p]:
                     del bids[k]
             else:
@@ -82,21 +85,14 @@ def sim_book(state_book: dict) -> Book:
             {Decimal(p): Decimal(q) for p, q in state_book["asks"]})
 
 
-def assert_same_book(rebuilt: Book, sim: Book, snap: dict, only_snapshot_range: bool = False) -> None:
+def assert_same_book(rebuilt: Book, sim: Book, snap: dict) -> None:
     """A client can know every level inside the last snapshot's price range and every level a
     diff touched since; levels deeper than the snapshot's 1000 that nothing touched are invisible
     to any client. So: every rebuilt level equals the sim's, and every sim level inside the
-    snapshot's range is rebuilt.
-
-    ``only_snapshot_range``: after lost data, hftbacktest's snapshot rows clear the book only
-    between the best price and the snapshot's last price, so deeper levels that changed while
-    data was lost stay stale in its event stream; compare inside the snapshot's range only."""
+    snapshot's range is rebuilt."""
     lo_bid = min(Decimal(p) for p, _ in snap["bids"])
     hi_ask = max(Decimal(p) for p, _ in snap["asks"])
     (rb, ra), (sb, sa) = normalise(rebuilt), normalise(sim)
-    if only_snapshot_range:
-        rb, sb = ({p: q for p, q in b.items() if p >= lo_bid} for b in (rb, sb))
-        ra, sa = ({p: q for p, q in a.items() if p <= hi_ask} for a in (ra, sa))
     assert len(rb) + len(ra) > 100, "a real comparison, not two empty books"
     assert {p: q for p, q in rb.items() if sb.get(p) != q} == {}, "bid levels that differ from the sim's"
     assert {p: q for p, q in ra.items() if sa.get(p) != q} == {}, "ask levels that differ from the sim's"

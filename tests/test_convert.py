@@ -245,8 +245,67 @@ def test_binance_gap_marks_are_not_errors(shared_data, tmp_path):
     marked = tmp_path / "gap.gz"
     marked.write_bytes(gzip.compress(b"".join(lines), 1))
     r = read_file(str(marked), ConvertOptions())
-    assert r.problems.skipped == 0
-    assert np.array_equal(r.data, read_file(str(clean), ConvertOptions()).data)
+    plain = read_file(str(clean), ConvertOptions()).data
+    assert r.problems.skipped == 0 and len(r.data) == len(plain) + 1
+    # No snapshot follows the mark in these lines: nothing to restart from, the mark adds no row.
+    assert np.array_equal(finalize(r.data, ConvertOptions()), finalize(plain, ConvertOptions()))
+
+
+def _futures_line(local_ms: int, msg: dict) -> bytes:
+    import json
+    return f"{local_ms * 1_000_000} {json.dumps(msg, separators=(',', ':'))}\n".encode()
+
+
+def test_gap_mark_clears_the_whole_book_before_the_next_snapshot(tmp_path):
+    """Lost data: a deep level (90.0) changed unseen while the recorder was disconnected. The
+    snapshot after the gap covers only 98-103, so its own clear rows leave 90.0 stale; the gap
+    mark's whole-book clear removes it, in hftctl's rows and in hftbacktest's engine."""
+    from hftctl.exchanges.endpoints import gap_marker
+
+    def snapshot(t, bids, asks, last):
+        return {"lastUpdateId": last, "E": t, "T": t, "bids": bids, "asks": asks}
+
+    def diff(t, bids, asks, u):
+        return {"stream": "btcusdt@depth@0ms", "data": {"e": "depthUpdate", "E": t, "T": t,
+                "s": "BTCUSDT", "U": u, "u": u, "pu": u - 1, "b": bids, "a": asks}}
+
+    t = 1_723_161_255_000
+    lines = [
+        _futures_line(t, snapshot(t, [["100.0", "1"], ["99.0", "1"], ["90.0", "5"]],
+                                  [["101.0", "1"], ["102.0", "1"], ["110.0", "5"]], 10)),
+        _futures_line(t + 5, diff(t + 4, [["100.0", "2"]], [], 11)),
+        b"%d %s\n" % ((t + 10) * 1_000_000, gap_marker("binancefutures", "BTCUSDT", "reconnect", t + 10)),
+        _futures_line(t + 900, diff(t + 899, [["99.5", "1"]], [], 20)),
+        _futures_line(t + 1000, snapshot(t + 998, [["100.0", "3"], ["98.0", "1"]],
+                                         [["101.0", "4"], ["103.0", "1"]], 25)),
+        _futures_line(t + 1010, diff(t + 1009, [["97.0", "1"]], [], 26)),
+    ]
+    path = tmp_path / "gap.txt"
+    path.write_bytes(b"".join(lines))
+    final = convert(path)
+    clears = np.flatnonzero((final["ev"] & 0xFF) == E.DEPTH_CLEAR_EVENT)
+    whole = [int(i) for i in clears if not final["ev"][i] & (E.BUY_EVENT | E.SELL_EVENT)]
+    assert len(whole) == 1
+    assert final["exch_ts"][whole[0]] == (t + 998) * 1_000_000 == final["exch_ts"][whole[0] + 1]
+    from tests.collect_replay import book_from_events
+    bids, asks = book_from_events(final)
+    assert sorted(map(float, bids)) == [97.0, 98.0, 100.0] and sorted(map(float, asks)) == [101.0, 103.0]
+
+    hbt_mod = pytest.importorskip("hftbacktest")
+    npz = tmp_path / "gap.npz"
+    np.savez(npz, data=final)
+    asset = (hbt_mod.BacktestAsset().data([str(npz)]).linear_asset(1.0)
+             .constant_order_latency(10, 10).risk_adverse_queue_model().no_partial_fill_exchange()
+             .trading_value_fee_model(0, 0).tick_size(0.1).lot_size(1))
+    hbt = hbt_mod.HashMapMarketDepthBacktest([asset])
+    try:
+        hbt.elapse(int(final["local_ts"][-1] - final["local_ts"][0]) + 1)
+        depth = hbt.depth(0)
+        assert depth.bid_qty_at_tick(900) == 0 and depth.ask_qty_at_tick(1100) == 0   # cleared
+        assert depth.bid_qty_at_tick(1000) == 3 and depth.bid_qty_at_tick(970) == 1
+        assert depth.best_bid == 100.0 and depth.best_ask == 101.0
+    finally:
+        hbt.close()
 
 
 def test_timestamps_of_other_widths_take_the_careful_path(shared_data, tmp_path):

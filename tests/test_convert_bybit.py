@@ -136,4 +136,10 @@ def test_collector_gap_marks_are_not_errors(tmp_path):
     msgs = messages()
     msgs.insert(5, json.loads(gap_marker("bybit", "BTCUSDT", "reconnect", T0 + 21)))
     r = read_file(str(write(tmp_path / "g.gz", msgs)), ConvertOptions())
-    assert r.problems.skipped == 0 and len(r.data) == 17
+    assert r.problems.skipped == 0 and len(r.data) == 17 + 1
+    # The mark becomes one whole-book clear right before the next orderbook.50 snapshot (T0 + 60).
+    final = finalize(r.data, ConvertOptions())
+    at = int(np.flatnonzero((final["ev"] & 0xFF) == E.DEPTH_CLEAR_EVENT)[-3])
+    assert final["ev"][at] & (E.BUY_EVENT | E.SELL_EVENT) == 0
+    assert final["exch_ts"][at] == (T0 + 60) * 1_000_000 == final["exch_ts"][at + 1]
+    assert final["ev"][at + 1] & 0xFF == E.DEPTH_CLEAR_EVENT

@@ -21,6 +21,7 @@ from hftctl.convert import accel
 from hftctl.convert import events as E
 from hftctl.convert.correction import correct_event_order, correct_local_timestamp, validate_event_order
 from hftctl.convert.detect import detect_exchange
+from hftctl.convert.gaps import place_gap_clears
 from hftctl.convert.lines import split_lines
 from hftctl.convert.mapper import MapOptions
 from hftctl.convert.npzfile import write_npz
@@ -108,8 +109,8 @@ def read_file(path: str, options: ConvertOptions,
     if options.only:
         data = data[np.isin(data["ev"] & np.uint64(0xFF), np.array(ONLY_KINDS[options.only], np.uint64))]
     if mapper.gaps:
-        log.warning("%s: %d gap mark(s): the recorder lost data there; the book restarts from "
-                    "the snapshot after each", path, mapper.gaps)
+        log.warning("%s: %d gap mark(s): the recorder lost data there; the book is cleared and "
+                    "restarts from the snapshot after each", path, mapper.gaps)
     if len(mapper.symbols) > 1:
         log.warning("%s: several symbols in one recording (%s); their events are mixed in one array",
                     path, ", ".join(sorted(mapper.symbols)))
@@ -179,7 +180,8 @@ def _map_share(path: str, exchange: str, map_options: MapOptions, w: int, jobs: 
 
 
 def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:
-    """hftbacktest's corrections and validation over the rows of one output."""
+    """hftbacktest's corrections and validation over the rows of one output (file order)."""
+    data = place_gap_clears(data)
     if options.correct_timestamps:
         correct_local_timestamp(data, options.base_latency)
     if options.correct_order:

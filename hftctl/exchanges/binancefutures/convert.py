@@ -19,6 +19,7 @@ from hftctl.convert import accel
 from hftctl.convert import events as E
 from hftctl.convert.extract import (MS, bool_field, depth_levels, int_field, load_messages, ms_field,
                                    rows_per_message, side_rows, str_field)
+from hftctl.convert.gaps import gap_rows
 from hftctl.convert.numbers import parse_numbers
 from hftctl.convert.lines import LineTable, rows_startwith
 from hftctl.convert.mapper import Mapper
@@ -102,7 +103,8 @@ class BinanceMapper(Mapper):
         kinds = self.classify(table, problems)
         blocks = [self.depth_rows(table, kinds["depth"], problems),
                   self.trade_rows(table, kinds["trade"], problems),
-                  self.snapshot_rows(table, kinds["snapshot"], problems)]
+                  self.snapshot_rows(table, kinds["snapshot"], problems),
+                  gap_rows(table, kinds["gap"])]
         if "t" in self.options.opt:
             blocks.append(self.book_ticker_rows(table, kinds["bookTicker"], problems))
         if "m" in self.options.opt:

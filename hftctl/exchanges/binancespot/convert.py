@@ -20,6 +20,7 @@ import re
 
 import numpy as np
 
+from hftctl.convert.gaps import gap_rows
 from hftctl.convert.lines import LineTable
 from hftctl.convert.problems import ProblemLog
 from hftctl.convert.rows import RowBlock
@@ -49,7 +50,8 @@ class BinanceSpotMapper(BinanceMapper):
         timed = [self.depth_rows(table, kinds["depth"], problems),
                  self.trade_rows(table, kinds["trade"], problems)]
         self._derived = self._derive(table, timed)
-        blocks = timed + [self.snapshot_rows(table, kinds["snapshot"], problems)]
+        blocks = timed + [self.snapshot_rows(table, kinds["snapshot"], problems),
+                          gap_rows(table, kinds["gap"])]
         if "t" in self.options.opt:
             blocks.append(self.book_ticker_rows(table, kinds["bookTicker"], problems))
         return blocks

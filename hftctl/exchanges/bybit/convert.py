@@ -16,6 +16,7 @@ import numpy as np
 
 from hftctl.convert import events as E
 from hftctl.convert.extract import MS, book_rows, depth_levels, load_messages, ms_field
+from hftctl.convert.gaps import gap_rows
 from hftctl.convert.lines import LineTable, rows_startwith
 from hftctl.convert.mapper import Mapper
 from hftctl.convert.problems import ProblemLog
@@ -64,7 +65,8 @@ class BybitMapper(Mapper):
             self.symbols.add(topic_name.rsplit(b".", 1)[-1].decode("ascii", "replace").lower())
         for depth, idx in self._by_depth(table, np.flatnonzero(book)).items():
             self._depth_blocks.setdefault(depth, []).append(self._book_rows(table, idx, problems))
-        return [self._trade_rows(table, np.flatnonzero(trade), problems)]
+        return [self._trade_rows(table, np.flatnonzero(trade), problems),
+                gap_rows(table, np.flatnonzero(gap))]
 
     @staticmethod
     def _by_depth(table: LineTable, idx: np.ndarray) -> dict[int, np.ndarray]:
