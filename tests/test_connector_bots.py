@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import signal
@@ -9,13 +10,16 @@ import subprocess
 import sys
 import time
 
+import aiohttp
 import orjson
+import pytest
 
 from hftctl.connector.routing import parse_client_id
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import BotEndpoint
 from hftctl.sim.process import start_sim
 from tests.connector_procs import ROOT, bot, connector, segments, sim_state, wait_for, write_config
+from tests.test_sim_support import signed
 
 API_KEY = "env-api-key-7f3a9c21"
 SECRET = "env-secret-b84d02e6f1c3"
@@ -152,3 +156,31 @@ def test_unknown_symbol_gets_an_error_not_a_retry_storm(tmp_path):
                 assert "register the instrument first" in err2.message
             time.sleep(1.0)
             assert conn.text().count("depth snapshot failed") <= 1
+
+
+@pytest.mark.parametrize("mode, left", [("own", {"manual"}), ("all", set()), ("none", {"bot", "manual"})])
+def test_cancel_on_stop_decides_which_orders_a_stopping_connector_cancels(tmp_path, mode, left):
+    """A bot's orders (this connector's prefix) and an order placed by hand on the same account:
+    at SIGTERM, "own" cancels only the former, "all" both, "none" neither."""
+    with start_sim() as sim:
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="stp", extra=f'cancel_on_stop = "{mode}"')
+        out = tmp_path / "a.json"
+        with connector("ctstop", cfg, tmp_path) as conn:
+            with bot("ctstop", out, "--mode", "rest"):
+                wait_for(lambda: _dump(out), 30, "bot's orders")
+                bid = float(sim_state(sim)["book"]["bids"][0][0])
+                status, body, _ = asyncio.run(_manual_order(sim, round(bid - 500.0, 1)))
+                assert status == 200, body
+                assert len(_open_cids(sim, "stp")) == 6 and _open_cids(sim, "manual") == {"manual-1"}
+                assert conn.stop(signal.SIGTERM) == 0, conn.text()[-2000:]
+        still = {"bot"} if _open_cids(sim, "stp") else set()
+        still |= {"manual"} if _open_cids(sim, "manual") else set()
+        assert still == left
+        assert "Traceback" not in conn.text()
+
+
+async def _manual_order(sim, price: float):
+    async with aiohttp.ClientSession() as session:
+        return await signed(session, "POST", sim.rest_url, "/fapi/v1/order",
+                            {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                             "quantity": "0.01", "price": f"{price:.1f}", "newClientOrderId": "manual-1"})

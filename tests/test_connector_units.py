@@ -101,6 +101,17 @@ def test_config_errors_name_the_key(change, msg):
     assert msg in str(e.value) and "\n" not in str(e.value)
 
 
+def test_connector_settings_defaults_and_errors():
+    from hftctl.connector.config import ConnectorSettings
+
+    assert ConnectorSettings.read(ConfigReader({}, "cfg.toml", env={})).cancel_on_stop == "own"
+    got = ConnectorSettings.read(ConfigReader({"cancel_on_stop": "all"}, "cfg.toml", env={}))
+    assert got.cancel_on_stop == "all"
+    with pytest.raises(HftctlError) as e:
+        ConnectorSettings.read(ConfigReader({"cancel_on_stop": "yes"}, "cfg.toml", env={}))
+    assert "expected one of 'own', 'all', 'none' for key 'cancel_on_stop'" in str(e.value)
+
+
 def test_env_secrets_override_the_file_and_never_show():
     cfg = load_config(ConfigReader(GOOD, "cfg.toml", env={"HFTCTL_SECRET": "from-env-secret"}))
     assert cfg.secret.reveal() == "from-env-secret"

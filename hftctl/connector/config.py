@@ -75,6 +75,12 @@ class ConfigReader:
             raise self.error(key, "expected true or false for key")
         return v
 
+    def choice(self, key: str, choices: tuple[str, ...], default: Any = _MISSING) -> str:
+        v = self._get(key, default)
+        if v not in choices:
+            raise self.error(key, f"expected one of {', '.join(map(repr, choices))} for key")
+        return v
+
     def secret(self, key: str, env_var: str) -> Secret:
         """A credential from ``env_var`` if set, else from the file; never echoed in errors."""
         value = self.env.get(env_var) or self.data.get(key)
@@ -94,12 +100,18 @@ class ConfigReader:
         return v
 
 
+CANCEL_ON_STOP = ("own", "all", "none")
+
+
 @dataclass(frozen=True)
 class ConnectorSettings:
     """Exchange-independent knobs (all optional in the file)."""
 
     bot_heartbeat_timeout_s: float = 5.0   # 0 disables the watchdog
     cancel_on_bot_timeout: bool = True
+    # At stop: "own" cancels the open orders carrying this connector's order prefix, "all" every
+    # open order of the account on the traded symbols (hftbacktest's connector), "none" nothing.
+    cancel_on_stop: str = "own"
     reconcile_interval_s: float = 30.0     # periodic REST reconciliation, besides reconnects
     heartbeat_interval_s: float = 1.0      # connector -> bots Heartbeat
 
@@ -108,6 +120,7 @@ class ConnectorSettings:
         return cls(
             bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0),
             cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
+            cancel_on_stop=r.choice("cancel_on_stop", CANCEL_ON_STOP, cls.cancel_on_stop),
             reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0),
             heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05),
         )

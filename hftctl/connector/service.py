@@ -84,10 +84,22 @@ class Connector:
         await self._stopping.wait()
 
     async def shutdown(self) -> None:
-        """Cancel every open order on the symbols we traded, then close the exchange side."""
+        """Cancel open orders as ``cancel_on_stop`` says, then close the exchange side."""
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        mode = self.settings.cancel_on_stop
+        if mode == "all":
+            await self._cancel_everything()
+        elif mode == "own":
+            await self._cancel_own()
+        else:
+            log.warning("leaving %d open order(s) at the exchange (cancel_on_stop = \"none\")",
+                        len(self.orders.open_orders()))
+        await self.exchange.close()
+
+    async def _cancel_everything(self) -> None:
+        """Every open order of the account on the symbols we traded, bots' or not."""
         symbols = set(self.instruments) | {r.instrument.symbol for r in self.orders.open_orders()}
         for sym in sorted(symbols):
             inst = self.instruments.get(sym) or Instrument(sym, 0.0, 0.0)
@@ -96,7 +108,29 @@ class Connector:
                 log.info("cancelled all open orders on %s", sym)
             except Exception as e:
                 log.error("cancel-all on %s failed at shutdown: %s", sym, e)
-        await self.exchange.close()
+
+    async def _cancel_own(self) -> None:
+        """The open orders with this connector's prefix, as the exchange lists them (so also any
+        a crashed earlier run left) plus those we track; other orders of the account stay."""
+        cids = {r.client_order_id: r.instrument for r in self.orders.open_orders()}
+        try:
+            listed = await asyncio.wait_for(self.exchange.open_orders(), 10)
+        except Exception as e:
+            log.error("open orders unavailable at shutdown (%s); cancelling the %d tracked ones",
+                      e, len(cids))
+            listed = []
+        for u in listed:
+            if parse_client_id(self.prefix, u.client_order_id) is not None:
+                cids.setdefault(u.client_order_id,
+                                self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
+        if not cids:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*(self._cancel_quietly(inst, cid)
+                                                    for cid, inst in cids.items())), 15)
+            log.info("cancelled %d open order(s) of this connector", len(cids))
+        except asyncio.TimeoutError:
+            log.error("cancelling this connector's %d open order(s) timed out", len(cids))
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         assert self.loop is not None
