@@ -211,6 +211,41 @@ def test_ipc_recording_through_a_real_connector_reproduces_the_sims_book(tmp_pat
         assert_books_match(out, sim)
 
 
+def test_ipc_collector_lapped_by_the_connector_resyncs_from_a_fresh_snapshot(tmp_path, shared_data):
+    """The collector stops (SIGSTOP) long enough for the connector's 8 MB ring to lap it: it marks
+    the overrun, asks the connector for a snapshot, and the connector publishes a raw REST one, so
+    the recording converts to the sim's exact final book again."""
+    from tests.connector_procs import connector, write_config
+
+    name = f"clap{os.getpid()}"
+    with start_sim(extra_args=replay_args(shared_data, speed="20")) as sim:
+        cfg = write_config(tmp_path / "connector.toml", sim, prefix="c")
+        out = tmp_path / "data"
+        with connector(name, cfg, tmp_path):
+            p = subprocess.Popen(
+                [sys.executable, "-m", "hftctl", "collect", "--ipc", name, "btcusdt", "--out", str(out),
+                 "--no-progress"], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            try:
+                wait_for(lambda: out.exists() and recording_started(out), 20, "the first flush")
+                time.sleep(1.0)
+                p.send_signal(signal.SIGSTOP)
+                time.sleep(6.0)                # ~20 MB of messages at 20x: far more than the ring
+                p.send_signal(signal.SIGCONT)
+                wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
+                time.sleep(1.5)
+            finally:
+                p.send_signal(signal.SIGCONT)
+                err = stop(p)
+        assert p.returncode == 0, err
+        lines = recording_lines(out)
+        gaps = [i for i, ln in enumerate(lines) if b'"e":"gap"' in ln]
+        assert gaps and all(b'"reason":"overrun"' in lines[i] for i in gaps), err[-2000:]
+        snaps = [i for i, ln in enumerate(lines) if b'"lastUpdateId"' in ln[20:40]]
+        assert any(i > gaps[-1] for i in snaps), "no snapshot recorded after the overrun"
+        assert_books_match(out, sim)
+
+
 def read_members(path: Path) -> tuple[bytes, bool]:
     """Decompress gzip members one by one; (data, whether the last member was cut off)."""
     raw = path.read_bytes()

@@ -19,6 +19,7 @@ class BotSession:
     last_seen: float = field(default_factory=time.monotonic)
     instruments: dict[str, Instrument] = field(default_factory=dict)
     raw_symbols: set[str | None] = field(default_factory=set)   # None = every symbol
+    timed_out: bool = False       # went silent past the watchdog's limit; cleared when it speaks
 
     def alive(self) -> bool:
         """False once the bot's process is gone (SIGKILL leaves no Bye)."""
@@ -56,14 +57,22 @@ class BotRegistry:
     def remove(self, bot_id: int) -> BotSession | None:
         return self.bots.pop(bot_id, None)
 
-    def touch(self, bot_id: int) -> None:
+    def touch(self, bot_id: int) -> BotSession | None:
+        """Note that the bot spoke; returns its session if it had timed out (it is back)."""
         s = self.bots.get(bot_id)
-        if s is not None:
-            s.last_seen = time.monotonic()
+        if s is None:
+            return None
+        s.last_seen = time.monotonic()
+        if s.timed_out:
+            s.timed_out = False
+            return s
+        return None
 
     def silent(self, timeout_s: float) -> list[BotSession]:
+        """Bots whose process is gone, and live ones newly silent for more than ``timeout_s``."""
         now = time.monotonic()
-        return [s for s in self.bots.values() if now - s.last_seen > timeout_s or not s.alive()]
+        return [s for s in self.bots.values()
+                if not s.alive() or (not s.timed_out and now - s.last_seen > timeout_s)]
 
     def subscribers(self, symbol: str) -> list[BotSession]:
         return [s for s in self.bots.values() if symbol in s.instruments]

@@ -239,7 +239,9 @@ class Connector:
                 self._spawn(self._retire(old, "bot left"))
             return
         bot = self.bots.get_or_create(bot_id)
-        self.bots.touch(bot_id)
+        if self.bots.touch(bot_id) is not None:
+            log.info("bot %d (%s) speaks again after its silence; its subscriptions still stand",
+                     bot_id, bot.name)
         if t is s.BotHeartbeat:
             return
         if self._stopping.is_set() and t in (s.SubmitOrder, s.ModifyOrder):
@@ -422,11 +424,19 @@ class Connector:
                     await self._retire(bot, "bot process gone")
             if timeout > 0:
                 for bot in self.bots.silent(timeout):
-                    self.bots.remove(bot.bot_id)
+                    if not bot.alive():
+                        self.bots.remove(bot.bot_id)
+                        log.warning("bot %d (%s): process gone", bot.bot_id, bot.name)
+                        await self._retire(bot, "bot process gone")
+                        continue
+                    # Alive but silent (stalled, stopped, swapping): its orders go, its session
+                    # stays, so a collector or bot that resumes keeps its subscriptions and
+                    # instruments and learns of the cancels from the order updates.
+                    bot.timed_out = True
                     self.counters["bots_timed_out"] += 1
                     log.warning("bot %d (%s) silent for more than %.1fs", bot.bot_id, bot.name, timeout)
                     if self.settings.cancel_on_bot_timeout:
-                        await self._retire(bot, "heartbeat timeout")
+                        await self._cancel_orders(bot, "heartbeat timeout")
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.settings.heartbeat_interval_s
                 self._publish_status()
@@ -449,11 +459,15 @@ class Connector:
                 "stats": self.exchange.stats() | self.counters}
 
     async def _retire(self, bot: BotSession, why: str) -> None:
+        """A bot that is gone: cancel its orders and forget them."""
+        await self._cancel_orders(bot, why)
+        self.orders.forget_bot(bot.bot_id)
+
+    async def _cancel_orders(self, bot: BotSession, why: str) -> None:
         recs = [r for r in self.orders.open_orders(bot.bot_id) if r.gen == bot.gen]
         if recs:
             log.warning("cancelling %d open order(s) of bot %d (%s)", len(recs), bot.bot_id, why)
         await asyncio.gather(*(self._cancel_quietly(r.instrument, r.client_order_id) for r in recs))
-        self.orders.forget_bot(bot.bot_id)
 
     # --- reconciliation -----------------------------------------------------------------------
 
