@@ -39,7 +39,7 @@ def test_connector_bots_collector_then_sigkill(tmp_path, env):
     name = f"hc-{uuid.uuid4().hex[:6]}"
     children: list[subprocess.Popen] = []
     with start_sim() as sim:
-        cfg = write_config(tmp_path / "c.toml", sim, prefix="hc")
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="hc", extra="bot_heartbeat_timeout_s = 1.5")
         with connector(name, cfg, tmp_path) as conn:
             try:
                 coll = hftctl(tmp_path, "collector", "collect", "--ipc", name, "btcusdt", "--out",
@@ -71,6 +71,20 @@ def test_connector_bots_collector_then_sigkill(tmp_path, env):
                 assert col["last_write_age"] < 5 and col["messages"] > 0
                 rc, out, _ = health(env, "--connector", name)
                 assert rc == 0 and "HEALTHY" in out and "synced" in out and "collector" in out
+
+                # SIGSTOP the bot past the heartbeat limit: reported silent (its orders cancelled),
+                # then healthy again once it runs and speaks again.
+                bot.send_signal(signal.SIGSTOP)
+                try:
+                    rc, rep = wait_health(env, name, lambda rc, r: rc == 1 and any(
+                        b["pid"] == bot.pid and b["silent"] for b in r["connectors"][0]["bots"]), "silent bot")
+                    assert any("went silent" in p and str(bot.pid) in p for p in rep["problems"]), rep["problems"]
+                    rc, out, _ = health(env, "--connector", name)
+                    assert rc == 1 and "silent" in out
+                finally:
+                    bot.send_signal(signal.SIGCONT)
+                wait_health(env, name, lambda rc, r: rc == 0 and not any(
+                    b["silent"] for b in r["connectors"][0]["bots"]), "bot back")
 
                 # SIGKILL the bot: the connector cancels its orders and reaps its slot; health
                 # reports the unclean death until --clean.

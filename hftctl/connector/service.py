@@ -452,7 +452,7 @@ class Connector:
         """What `hftctl health` shows about this connector (docs/health.md)."""
         return {"exchange": self.exchange.name, "books": self.exchange.book_states(),
                 "streams": {k: {"state": v, "last_msg": self.last_msg.get(k)} for k, v in self.streams.items()},
-                "bots": {b.bot_id: {"name": b.name, "pid": b.pid,
+                "bots": {b.bot_id: {"name": b.name, "pid": b.pid, "silent": b.timed_out,
                                     "open_orders": sum(r.gen == b.gen for r in self.orders.open_orders(b.bot_id)),
                                     "positions": {k: p.qty for k, p in self.positions.items() if k in b.instruments}}
                          for b in self.bots.bots.values()},

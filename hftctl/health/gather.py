@@ -82,6 +82,7 @@ def _connector(name: str, view: RingView | None, rec: StatusRecord | None,
                        name=str(info.get("name", "")))
         if isinstance(info, dict):
             bh.open_orders = info.get("open_orders") if isinstance(info.get("open_orders"), int) else None
+            bh.silent = info.get("silent") is True
             bh.positions = _positions(info.get("positions"))
         brec = by_pid.get(rd.pid)
         if brec is not None:

@@ -28,6 +28,7 @@ class BotHealth:
     open_orders: int | None = None
     positions: dict[str, float] = field(default_factory=dict)
     status_age: float | None = None      # age of its own status file, if it publishes one
+    silent: bool = False                 # alive, but quiet past the connector's heartbeat limit
 
 
 @dataclass

@@ -55,7 +55,8 @@ def render(report: HealthReport, console: Console | None = None) -> None:
                 t.add_column(col)
             for b in c.bots:
                 pos = ", ".join(f"{k} {v:g}" for k, v in b.positions.items()) or "-"
-                t.add_row(str(b.bot_id or "-"), b.role, b.name or "?", str(b.pid), _yes(b.alive),
+                t.add_row(str(b.bot_id or "-"), b.role, b.name or "?", str(b.pid),
+                          "[yellow]silent[/]" if b.alive and b.silent else _yes(b.alive),
                           "-" if b.lag is None else str(b.lag), str(b.overruns),
                           "-" if b.open_orders is None else str(b.open_orders), pos)
             con.print(t)

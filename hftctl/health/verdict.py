@@ -43,6 +43,8 @@ def _connector_problems(c: ConnectorHealth) -> list[str]:
         label = f"{b.role} {b.bot_id} ({b.name or '?'}, pid {b.pid})"
         if not b.alive:
             p.append(f"connector {c.name}: {label} died without a clean exit")
+        elif b.silent:
+            p.append(f"connector {c.name}: {label} went silent (its orders were cancelled)")
         elif b.lag is not None and b.lag > LAG_MAX:
             p.append(f"connector {c.name}: {label} is {b.lag} messages behind")
     c.problems = p
