@@ -87,10 +87,11 @@ def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path):
 SLOW_MARKET = STATIC_MARKET.replace("interval_ms = 1000000000\ntrades_per_s = 0", "interval_ms = 500\ntrades_per_s = 3")
 
 
-def test_bybit_view_converges_after_drops_rate_limits_5xx_and_clock_shift(tmp_path):
+def test_bybit_view_converges_after_drops_gaps_rate_limits_5xx_and_clock_shift(tmp_path):
     sim_cfg = tmp_path / "sim.toml"
     sim_cfg.write_text(SLOW_MARKET)
-    args = ["--config", str(sim_cfg), "--drop-ws-every", "3", "--rest-429-rate", "0.05", "--rest-5xx-rate", "0.03"]
+    args = ["--config", str(sim_cfg), "--drop-ws-every", "3", "--rest-429-rate", "0.05", "--rest-5xx-rate", "0.03",
+            "--gap-every", "4"]
     with start_sim("bybit", extra_args=args) as sim:
         cfg = _config(tmp_path / "c.toml", sim, "byf", "reconcile_interval_s = 2.0\nreconnect_max_s = 1.0\n"
                       "retry_after_cap_s = 1.0\nbot_heartbeat_timeout_s = 10.0")
@@ -100,7 +101,7 @@ def test_bybit_view_converges_after_drops_rate_limits_5xx_and_clock_shift(tmp_pa
                 time.sleep(4)
                 sim_fault(sim, clock_shift_ms=7000)
                 time.sleep(6)
-                sim_fault(sim, drop_ws_every_s=0, rest_429_rate=0, rest_5xx_rate=0, clock_shift_ms=0)
+                sim_fault(sim, drop_ws_every_s=0, rest_429_rate=0, rest_5xx_rate=0, clock_shift_ms=0, gap_every=0)
                 last: list[str] = []
 
                 def converged() -> bool:
@@ -123,6 +124,7 @@ def test_bybit_view_converges_after_drops_rate_limits_5xx_and_clock_shift(tmp_pa
                 assert len(bot_view(b, out)["orders"]) > 8
         text = conn.text()
     assert "reconnecting in" in text
+    assert "orderbook gap: u=" in text and "resubscribing" in text      # a skipped u, resynced
     assert "re-measuring server clock" in text
     assert "reconciling orders and positions by REST (user stream reconnected)" in text
     assert "Traceback" not in text
