@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from hftctl.convert import events as E
 from hftctl.convert.correction import validate_event_order
