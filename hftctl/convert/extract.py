@@ -96,7 +96,7 @@ def depth_levels(table: LineTable, idx: np.ndarray, ts_key: bytes | None, bid_ke
     if accel.scan is not None and len(idx):
         ok, ts, n_bid, n_ask, values = accel.scan.depth_levels(
             table.data, table.start[idx], table.end[idx], ts_key_full or b"", bid_key, ask_key, tail)
-        if all(ok):
+        if 0 not in ok:
             return DepthLevels(idx, np.frombuffer(ts, np.int64), np.frombuffer(n_bid, np.int64),
                                np.frombuffer(n_ask, np.int64), np.frombuffer(values, np.float64))
         # Something unusual in this chunk: the lenient path below parses it or names the line.
