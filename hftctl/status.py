@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,11 +191,13 @@ def read_statuses(kind: str | None = None, directory: str | Path | None = None) 
     return out
 
 
-def clean_dead_statuses(directory: str | Path | None = None) -> list[str]:
-    """Remove the status files of processes that are gone; returns the file names removed."""
+def clean_dead_statuses(directory: str | Path | None = None,
+                        only: Callable[[StatusRecord], bool] | None = None) -> list[str]:
+    """Remove the status files of processes that are gone (and, given ``only``, that it accepts);
+    returns the file names removed."""
     removed = []
     for rec in read_statuses(directory=directory):
-        if rec.alive:
+        if rec.alive or (only is not None and not only(rec)):
             continue
         try:
             rec.path.unlink()

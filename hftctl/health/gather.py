@@ -179,13 +179,6 @@ def clean(connector: str | None = None) -> list[str]:
     Live processes' objects and anything not named by hftctl are never touched."""
     removed = clean_stale(None if connector is None else [connector])
     if connector is None:
-        removed += clean_dead_statuses()
-    else:
-        for rec in read_statuses():
-            if not rec.alive and (rec.name == connector or str(rec.data.get("connector", "")) == connector):
-                try:
-                    rec.path.unlink()
-                    removed.append(rec.path.name)
-                except OSError:
-                    pass
-    return removed
+        return removed + clean_dead_statuses()
+    return removed + clean_dead_statuses(only=lambda rec: rec.name == connector
+                                         or str(rec.data.get("connector", "")) == connector)
