@@ -14,14 +14,19 @@ from hftctl.ipc.segments import unlink_channel_sems, unlink_shm
 CTX = mp.get_context("fork")
 
 
+def remove_channels(name: str) -> None:
+    """Unlink connector ``name``'s channels and their semaphores, whatever a test left behind."""
+    for channel in ("bc", "rq"):
+        unlink_shm(f"/hftctl.{name}.{channel}")
+        unlink_channel_sems(name, channel)
+
+
 @pytest.fixture
 def chan():
     """A unique connector name; whatever the test leaves behind in /dev/shm is removed."""
     name = f"t{os.getpid()}-{uuid.uuid4().hex[:8]}"
     yield name
-    for channel in ("bc", "rq"):
-        unlink_shm(f"/hftctl.{name}.{channel}")
-        unlink_channel_sems(name, channel)
+    remove_channels(name)
 
 
 @pytest.fixture

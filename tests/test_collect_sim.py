@@ -50,6 +50,13 @@ def start_collector(sim, out: Path, *extra: str) -> subprocess.Popen:
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def start_ipc_collector(connector_name: str, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hftctl", "collect", "--ipc", connector_name, "btcusdt", "--out", str(out),
+         "--no-progress"], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
 def stop(p: subprocess.Popen, sig: int = signal.SIGINT) -> str:
     if p.poll() is None:
         p.send_signal(sig)
@@ -186,15 +193,13 @@ def test_ipc_recording_through_a_real_connector_reproduces_the_sims_book(tmp_pat
 
     name = f"ccol{os.getpid()}"
     # half the speed of the direct tests: two Python processes relay every message here, and a
-    # collector lapped on a busy machine loses data the connector does not re-snapshot for it
+    # collector lapped on a busy machine would record a gap (recovered, see the next test), which
+    # this test counts as a failure
     with start_sim(extra_args=replay_args(shared_data, speed="20")) as sim:
         cfg = write_config(tmp_path / "connector.toml", sim, prefix="c")
         out = tmp_path / "data"
         with connector(name, cfg, tmp_path):
-            p = subprocess.Popen(
-                [sys.executable, "-m", "hftctl", "collect", "--ipc", name, "btcusdt", "--out", str(out),
-                 "--no-progress"], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True)
+            p = start_ipc_collector(name, out)
             try:
                 wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
                 time.sleep(1.5)
@@ -222,10 +227,7 @@ def test_ipc_collector_lapped_by_the_connector_resyncs_from_a_fresh_snapshot(tmp
         cfg = write_config(tmp_path / "connector.toml", sim, prefix="c")
         out = tmp_path / "data"
         with connector(name, cfg, tmp_path):
-            p = subprocess.Popen(
-                [sys.executable, "-m", "hftctl", "collect", "--ipc", name, "btcusdt", "--out", str(out),
-                 "--no-progress"], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True)
+            p = start_ipc_collector(name, out)
             try:
                 wait_for(lambda: out.exists() and recording_started(out), 20, "the first flush")
                 time.sleep(1.0)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hftctl.ipc.segments import unlink_channel_sems, unlink_shm
+from tests.ipc_helpers import remove_channels
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.timeout(180)
 def name():
     n = f"tdemo-{uuid.uuid4().hex[:6]}"
     yield n
-    for ch in ("bc", "rq"):
-        unlink_shm(f"/hftctl.{n}.{ch}")
-        unlink_channel_sems(n, ch)
+    remove_channels(n)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hftctl.ipc.segments import unlink_channel_sems, unlink_shm
+from tests.ipc_helpers import remove_channels
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCS = Path(__file__).resolve().parent / "health_procs.py"
@@ -26,9 +26,7 @@ pytestmark = pytest.mark.timeout(90)
 def name():
     n = f"h{os.getpid()}-{uuid.uuid4().hex[:6]}"
     yield n
-    for ch in ("bc", "rq"):
-        unlink_shm(f"/hftctl.{n}.{ch}")
-        unlink_channel_sems(n, ch)
+    remove_channels(n)
 
 
 @pytest.fixture
