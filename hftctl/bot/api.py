@@ -33,7 +33,7 @@ class Bot(ABC):
     def __init__(self, instruments: Sequence[Instrument]) -> None:
         if not instruments:
             raise BotError("a bot needs at least one instrument")
-        self.instruments = list(instruments)
+        self.instruments = [i.require_steps() for i in instruments]
         self._books = [OrderBook(i.tick_size, i.lot_size) for i in self.instruments]
         self._orders: list[dict[int, Order]] = [{} for _ in self.instruments]
         self._trades: list[list[TradeTick]] = [[] for _ in self.instruments]

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
+from hftctl.collector.protocol import CollectorProtocol
 from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
 from hftctl.errors import HftctlError
-from hftctl.exchanges import endpoints as ep
+from hftctl.exchanges.venues import Venue
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ SNAPSHOT_RETRY_MAX_S = 30.0
 @dataclass
 class DirectConfig:
     exchange: str
+    protocol: CollectorProtocol
     symbols: list[str]
-    stream_url: str
-    rest_url: str
+    venue: Venue                     # where the public streams and REST snapshots are
     snapshot_interval: float = 0.0   # 0: only at start, after reconnects and gaps (hftbacktest)
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
@@ -49,14 +50,15 @@ class DirectSource:
         self.cfg = cfg
         self.writer = writer
         self.stats = stats
-        self.rest_snapshots = ep.takes_rest_snapshots(cfg.exchange)
-        self._seq = DepthSequence(cfg.exchange)
+        self.protocol = cfg.protocol
+        self.rest_snapshots = cfg.protocol.takes_rest_snapshots
+        self._seq = DepthSequence(cfg.protocol)
         self._inflight: dict[str, asyncio.Task] = {}
         self._snapshot_times: collections.deque[float] = collections.deque()
         self._http: aiohttp.ClientSession | None = None
         self._received = 0
         self.symbols = [s.upper() for s in cfg.symbols]
-        stats.source = f"{cfg.exchange} {cfg.stream_url}"
+        stats.source = f"{cfg.exchange} {cfg.venue.ws['public']}"
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -83,13 +85,13 @@ class DirectSource:
         if not self.rest_snapshots:
             return
         for sym in self.symbols:
-            url = ep.depth_snapshot_url(self.cfg.exchange, self.cfg.rest_url, sym)
+            url = self.protocol.snapshot_url(self.cfg.venue, sym)
             try:
                 async with self._http.get(url) as resp:
                     body = await resp.read()
                     status = resp.status
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
-                raise HftctlError(f"cannot reach {self.cfg.rest_url}: {e or type(e).__name__}") from None
+                raise HftctlError(f"cannot reach {self.cfg.venue.rest}: {e or type(e).__name__}") from None
             if status in (400, 404):
                 raise HftctlError(f"{self.cfg.exchange} rejected symbol {sym}: HTTP {status} {body[:200].decode(errors='replace')}")
             if status != 200:
@@ -97,7 +99,8 @@ class DirectSource:
                 log.warning("could not check %s (HTTP %d); recording anyway", sym, status)
 
     async def _keep_connected(self) -> None:
-        url, subscribe = ep.public_stream_request(self.cfg.exchange, self.cfg.stream_url, self.symbols)
+        conn = self.protocol.connections(self.cfg.venue, self.symbols)[0]
+        url, subscribe = conn.url, conn.subscribe
         backoff = self.cfg.backoff_initial
         while True:
             self.stats.state = "connecting"
@@ -147,9 +150,9 @@ class DirectSource:
             self.stats.malformed += 1
             log.warning("dropping a message that is not JSON: %.120s", text)
             return
-        pm = ep.read_public_message(self.cfg.exchange, obj)
+        pm = self.protocol.read(obj)
         if pm is None:
-            refused = ep.subscription_error(self.cfg.exchange, obj)
+            refused = self.protocol.subscription_error(obj)
             if refused:
                 raise HftctlError(f"{self.cfg.exchange} refused the subscription: {refused}")
             return  # subscription acks, pongs
@@ -173,7 +176,7 @@ class DirectSource:
 
     def mark_gap(self, symbol: str, reason: str, ts: int | None = None) -> None:
         ts = ts or time.time_ns()
-        self.writer.write(symbol, ts, ep.gap_marker(self.cfg.exchange, symbol, reason, ts // 1_000_000))
+        self.writer.write(symbol, ts, self.protocol.gap_marker(symbol, reason, ts // 1_000_000))
         self.stats.gaps += 1
 
     def _mark_gaps(self, reason: str) -> None:
@@ -203,7 +206,7 @@ class DirectSource:
     async def _snapshot(self, symbol: str, reason: str) -> None:
         """Retry until a snapshot is recorded: without one the recorded diffs cannot be turned
         into a book, so giving up would silently waste the recording."""
-        url = ep.depth_snapshot_url(self.cfg.exchange, self.cfg.rest_url, symbol)
+        url = self.protocol.snapshot_url(self.cfg.venue, symbol)
         delay = 0.25
         attempt = 0
         while True:
@@ -218,7 +221,7 @@ class DirectSource:
                     retry_after = resp.headers.get("Retry-After")
                 if status == 200:
                     obj = orjson.loads(body)
-                    if ep.is_depth_snapshot(self.cfg.exchange, obj):
+                    if self.protocol.is_snapshot(obj):
                         body = body.strip()
                         if b"\n" in body:
                             body = orjson.dumps(obj)

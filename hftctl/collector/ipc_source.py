@@ -17,11 +17,12 @@ import time
 
 import orjson
 
+from hftctl import exchanges
+from hftctl.collector.protocol import CollectorProtocol
 from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
 from hftctl.errors import HftctlError
-from hftctl.exchanges import endpoints as ep
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import BotEndpoint
 from hftctl.ipc.ring import Overrun, Received, WriterGone
@@ -45,6 +46,7 @@ class IpcSource:
         self.writer = writer
         self.stats = stats
         self.exchange: str | None = None   # learnt from the first RawMessage (for gap marks)
+        self.protocol: CollectorProtocol | None = None
         self._ep: BotEndpoint | None = None
         self._stopping = False
         self._last_ts = 0
@@ -137,17 +139,21 @@ class IpcSource:
     def _on_raw(self, msg: s.RawMessage) -> None:
         if msg.symbol.upper() not in self._wanted:
             return
-        self.exchange = self.exchange or msg.exchange
+        if self.exchange != msg.exchange:
+            d = exchanges.DESCRIPTORS.get(msg.exchange)
+            self.exchange, self.protocol = msg.exchange, d.collector() if d else None
+            self._seq = DepthSequence(self.protocol) if self.protocol else None
         raw = msg.raw
         if b"\n" in raw:  # a line must stay a line
             self.stats.malformed += 1
             log.warning("raw message with a newline from connector %r; newlines replaced", self.name)
             raw = raw.replace(b"\r\n", b" ").replace(b"\n", b" ")
         self._last_ts = msg.local_ts
-        if "@depth" in msg.stream:
+        protocol = self.protocol
+        if protocol is not None and protocol.is_depth_stream(msg.stream):
             self._check_sequence(msg, raw)
         self.writer.write(msg.symbol, msg.local_ts, raw)
-        if raw.startswith(b'{"lastUpdateId"'):
+        if protocol is not None and protocol.is_snapshot_line(raw):
             self.stats.snapshots += 1
         else:
             self.stats.count(msg.symbol.lower())
@@ -155,17 +161,13 @@ class IpcSource:
     def _check_sequence(self, msg: s.RawMessage, raw: bytes) -> None:
         """The connector resyncs its own book after a gap (and its fresh snapshot reaches us as a
         raw message), but the hole in the recording still has to be marked."""
-        if self._seq is None or self._seq.exchange != msg.exchange:
-            if msg.exchange not in ep.TESTNET:
-                return
-            self._seq = DepthSequence(msg.exchange)
         try:
-            pm = ep.read_public_message(msg.exchange, orjson.loads(raw))
+            pm = self.protocol.read(orjson.loads(raw))
         except orjson.JSONDecodeError:
             return
         if pm is None or pm.depth is None:
             return
-        if self._seq.check(pm.symbol, pm.depth) == DepthSequence.GAP:
+        if self._seq is not None and self._seq.check(pm.symbol, pm.depth) == DepthSequence.GAP:
             log.warning("%s: depth sequence gap in the connector's stream", pm.symbol)
             self._mark_gap(msg.symbol, "sequence")
 
@@ -176,11 +178,11 @@ class IpcSource:
             self._mark_gap(sym, reason)
 
     def _mark_gap(self, symbol: str, reason: str) -> None:
-        if self.exchange not in ep.TESTNET:
+        if self.protocol is None:
             return  # nothing recorded yet (exchange unknown): there is no hole to mark
         # stamped like the last recorded message: the connector's clock, not ours
         ts = self._last_ts
-        self.writer.write(symbol, ts, ep.gap_marker(self.exchange, symbol, reason, ts // 1_000_000))
+        self.writer.write(symbol, ts, self.protocol.gap_marker(symbol, reason, ts // 1_000_000))
         self.stats.gaps += 1
 
     def _ask_snapshots(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from hftctl import exchanges
 from hftctl.collector.codec import make_codec
 from hftctl.collector.direct import DirectConfig, DirectSource
 from hftctl.collector.ipc_source import IpcSource
@@ -26,9 +27,10 @@ def collect(opts: CollectOptions) -> CollectStats:
         status = StatusFile("collector", opts.ipc_name)
         status.update({"connector": opts.ipc_name, "symbols": opts.symbols, "out": str(opts.out)})
     else:
-        assert opts.exchange and opts.urls
-        source = DirectSource(DirectConfig(opts.exchange, opts.symbols, opts.urls.stream_url,
-                                           opts.urls.rest_url, opts.snapshot_interval), writer, stats)
+        assert opts.exchange and opts.venue
+        protocol = exchanges.get(opts.exchange).collector()
+        source = DirectSource(DirectConfig(opts.exchange, protocol, opts.symbols, opts.venue,
+                                           opts.snapshot_interval), writer, stats)
         status = StatusFile("collector", opts.exchange)
         status.update({"exchange": opts.exchange, "symbols": opts.symbols, "out": str(opts.out)})
     try:

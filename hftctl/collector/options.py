@@ -1,14 +1,15 @@
-"""Collector options: durations, URL sources (flags > --config > testnet defaults), validation."""
+"""Collector options: durations, URL sources (flags > --config > the exchange's venue), validation."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hftctl.connector.config import ConfigReader, open_config
+from hftctl import exchanges
+from hftctl.configfile import ConfigReader, open_config
 from hftctl.errors import HftctlError
-from hftctl.exchanges import endpoints as ep
+from hftctl.exchanges.venues import Venue
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SYMBOL = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -34,32 +35,25 @@ def check_symbols(symbols: list[str]) -> list[str]:
     return symbols
 
 
-@dataclass
-class Urls:
-    stream_url: str
-    rest_url: str
-
-
-def resolve_urls(exchange: str, config: Path | None, stream_url: str | None, rest_url: str | None,
-                 allow_mainnet: bool) -> Urls:
+def resolve_venue(exchange: str, config: Path | None, stream_url: str | None, rest_url: str | None,
+                  allow_mainnet: bool) -> Venue:
     """Flags win over the config file (hftbacktest keys ``stream_url``/``api_url``), which wins
-    over the exchange's testnet defaults; mainnet hosts need --allow-mainnet."""
-    if exchange not in ep.TESTNET:
-        raise HftctlError(f"unknown exchange {exchange!r} (expected one of {', '.join(ep.TESTNET)})")
-    defaults = ep.TESTNET[exchange]
+    over the exchange's default venue; mainnet hosts need --allow-mainnet."""
+    venues = exchanges.get(exchange).venues
+    default = venues[venues.default]
     # the connector's config reader: same keys, same one-line errors naming file and key
     conf = open_config(config) if config is not None else None
-    urls = Urls(
-        stream_url=stream_url or _conf_url(conf, "stream_url", ("ws", "wss")) or defaults.stream_url,
-        rest_url=rest_url or _conf_url(conf, "api_url", ("http", "https"))
-        or _conf_url(conf, "rest_url", ("http", "https")) or defaults.rest_url,
-    )
-    for key, url, schemes in (("stream_url", urls.stream_url, ("ws", "wss")),
-                              ("rest_url", urls.rest_url, ("http", "https"))):
+    stream = (stream_url or _conf_url(conf, "stream_url", ("ws", "wss"))
+              or _conf_url(conf, "public_url", ("ws", "wss")) or default.ws["public"])
+    rest = (rest_url or _conf_url(conf, "api_url", ("http", "https"))
+            or _conf_url(conf, "rest_url", ("http", "https")) or default.rest)
+    for key, url, schemes in (("stream_url", stream, ("ws", "wss")), ("rest_url", rest, ("http", "https"))):
         if not url.startswith(tuple(s + "://" for s in schemes)):
             raise HftctlError(f"{key} = {url!r} is not a {'/'.join(schemes)} URL")
-    ep.check_not_mainnet({"stream_url": urls.stream_url, "rest_url": urls.rest_url}, allow_mainnet)
-    return urls
+    exchanges.check_test_venue({"stream_url": stream, "rest_url": rest}, allow_mainnet)
+    if stream == default.ws["public"] and rest == default.rest:
+        return default
+    return replace(default, name="custom", rest=rest, ws={**default.ws, "public": stream})
 
 
 def _conf_url(conf: ConfigReader | None, key: str, schemes: tuple[str, ...]) -> str | None:
@@ -79,7 +73,7 @@ class CollectOptions:
     progress: bool | None = None
     # direct mode
     exchange: str | None = None
-    urls: Urls | None = None
+    venue: Venue | None = None
     snapshot_interval: float = 0.0
     # ipc mode
     ipc_name: str | None = None

@@ -7,13 +7,14 @@ from typing import Optional
 
 import typer
 
+from hftctl import exchanges
 from hftctl.errors import HftctlError
 from hftctl.log import setup_logging
 
 
 def command(
     source: str = typer.Argument(..., metavar="EXCHANGE|NAME",
-                                 help="Exchange (binancefutures, binancespot, bybit), or with --ipc the connector name."),
+                                 help=f"Exchange ({', '.join(exchanges.NAMES)}), or with --ipc the connector name."),
     symbols: list[str] = typer.Argument(..., metavar="SYMBOL...", help="Symbols to record, e.g. btcusdt ethusdt."),
     ipc: bool = typer.Option(False, "--ipc", help="Record what connector NAME publishes instead of connecting to the exchange."),
     out: Path = typer.Option(Path("./data"), "--out", "-o", help="Output directory."),
@@ -31,7 +32,7 @@ def command(
     log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error."),
 ) -> None:
     from hftctl.collector.main import collect
-    from hftctl.collector.options import CollectOptions, check_symbols, parse_duration, resolve_urls
+    from hftctl.collector.options import CollectOptions, check_symbols, parse_duration, resolve_venue
     setup_logging(log_level, "collect")
     if not 0 < flush_interval <= 1.0:
         raise HftctlError("--flush-interval must be in (0, 1] seconds")
@@ -47,5 +48,5 @@ def command(
         opts.ipc_name = source
     else:
         opts.exchange = source
-        opts.urls = resolve_urls(source, config, stream_url, rest_url, allow_mainnet)
+        opts.venue = resolve_venue(source, config, stream_url, rest_url, allow_mainnet)
     collect(opts)

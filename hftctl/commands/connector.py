@@ -7,12 +7,13 @@ from typing import Optional
 
 import typer
 
+from hftctl import exchanges
 from hftctl.log import setup_logging
 
 
 def command(
     name: str = typer.Argument(..., help="Connector name; bots connect to it by this name (e.g. bf)."),
-    exchange: str = typer.Argument(..., help="binancefutures, binancespot or bybit."),
+    exchange: str = typer.Argument(..., help=", ".join(exchanges.NAMES) + "."),
     config: Path = typer.Argument(..., help="TOML config (see configs/*.toml). Secrets may come from "
                                             "HFTCTL_API_KEY / HFTCTL_SECRET instead."),
     allow_mainnet: bool = typer.Option(False, "--allow-mainnet", help="Permit real-money (mainnet) URLs."),

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from hftctl import exchanges
 from hftctl.log import setup_logging
 
 
 def command(
-    exchange: str = typer.Option("binancefutures", help="Protocol to speak: binancefutures, binancespot or bybit."),
+    exchange: str = typer.Option(exchanges.DEFAULT, help=f"Protocol to speak: {', '.join(exchanges.NAMES)}."),
     replay: list[Path] = typer.Option(None, help="Replay a recording (gzip/zstd collector format); repeat for more symbols."),
     speed: float = typer.Option(1.0, help="Replay speed multiplier (x real time)."),
     loop: bool = typer.Option(False, "--loop", help="Restart the replay at its end (sequence numbers keep increasing)."),

@@ -11,22 +11,22 @@ import logging
 import signal
 from pathlib import Path
 
-from hftctl.connector.config import ConnectorSettings, open_config
-from hftctl.connector.secrets import install_redaction
+from hftctl import exchanges
+from hftctl.configfile import open_config
 from hftctl.connector.service import Connector
-from hftctl.exchanges.base import exchange_module
-from hftctl.exchanges.endpoints import check_not_mainnet
+from hftctl.connector.settings import ConnectorSettings
+from hftctl.secrets import install_redaction
 
 log = logging.getLogger("hftctl.connector")
 
 
 def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False):
     """(exchange config, connector settings, exchange module); every problem is one line."""
-    module = exchange_module(exchange)
+    module = exchanges.get(exchange).connector()
     reader = open_config(config_path)
     cfg = module.load_config(reader)
     settings = ConnectorSettings.read(reader)
-    check_not_mainnet(cfg.urls(), allow_mainnet)
+    exchanges.check_test_venue(cfg.urls(), allow_mainnet)
     return cfg, settings, module
 
 

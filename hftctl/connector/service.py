@@ -15,11 +15,12 @@ from typing import Any
 
 from hftctl.connector.books import BookCache
 from hftctl.connector.bots import BotRegistry, BotSession
-from hftctl.connector.config import ConnectorSettings
+from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.errors import HftctlError
-from hftctl.exchanges.base import (ExchangeClient, ExchangeRejected, Instrument, OrderNotFound,
-                                   OrderRequest)
+from hftctl.exchanges.base import ExchangeClient, Instrument, OrderRequest
+from hftctl.exchanges.errors import (ExchangeError, ExchangeRejected, NotSupported, OrderNotFound,
+                                     OutcomeUnknown)
 from hftctl.ipc import schema as s
 from hftctl.status import StatusFile
 
@@ -342,10 +343,12 @@ class Connector:
         req = OrderRequest(inst, cid, msg.side, msg.px, msg.qty, msg.order_type, msg.time_in_force)
         try:
             resp = await self.exchange.submit(req)
-        except ExchangeRejected as e:
-            rec.outcome_unknown = e.code == -1
+        except ExchangeError as e:
+            # An unknown outcome was queried and not found; a late stream event may still
+            # revive the order (OrderTable.apply), so the record stays reachable.
+            rec.outcome_unknown = isinstance(e, OutcomeUnknown)
             self._send_to_owner(rec, self.orders.local_update(
-                rec, "rejected", f"{e.code} {e.reason}", time.time_ns(), msg.req_id))
+                rec, "rejected", _reason(e), time.time_ns(), msg.req_id))
             return
         rec.submitted = True
         if resp is not None:
@@ -380,9 +383,12 @@ class Connector:
         rec.pending_req_id = req_id
         try:
             resp = await request
-        except ExchangeRejected as e:
+        except NotSupported as e:
+            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {e}", req_id, rec.instrument.symbol)
+            return
+        except ExchangeError as e:
             # Typically "unknown order": it filled or expired meanwhile. Learn its real state.
-            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {e.code} {e.reason}", req_id,
+            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {_reason(e)}", req_id,
                         rec.instrument.symbol)
             await self._refresh(rec)
             return
@@ -480,7 +486,7 @@ class Connector:
                 self.position(pos)
             for upd in await self.exchange.open_orders():
                 self._foreign_order(upd)
-        except ExchangeRejected as e:
+        except ExchangeError as e:
             raise HftctlError(f"cannot read the account: {e}") from None
 
     async def _periodic_reconcile(self) -> None:
@@ -516,3 +522,8 @@ class Connector:
                     self.balance(bal)
             except Exception as e:
                 log.warning("reconcile: account unavailable: %s", e)
+
+
+def _reason(e: ExchangeError) -> str:
+    """The exchange's own code and text for a refusal, else the error's message."""
+    return f"{e.code} {e.reason}" if isinstance(e, ExchangeRejected) else str(e)

@@ -1,6 +1,6 @@
 """The interface between the generic converter and an exchange's message format.
 
-An exchange module (``hftctl/exchanges/<exchange>/convert.py``) provides a ``Mapper``: it looks
+An exchange folder's ``convert.py`` provides a ``Mapper`` (as ``MAPPER``): it looks
 at a chunk of lines, recognises its message kinds and returns the rows for them in bulk. The
 generic side (reading, line splitting, assembly, correction, writing) knows nothing of exchanges.
 """
@@ -17,11 +17,11 @@ from hftctl.convert.rows import RowBlock
 
 @dataclass(frozen=True)
 class MapOptions:
-    """Exchange-side options. ``opt`` mirrors hftbacktest's binancefutures ``opt``:
-    'm' adds markPrice rows (ids 100-102), 't' adds bookTicker rows (ids 103-104)."""
+    """Exchange-side options. ``opt`` mirrors hftbacktest's futures converters' ``opt``:
+    'm' adds mark price rows (ids 100-102), 't' adds best bid/offer rows (ids 103-104)."""
 
     opt: str = ""
-    depth: int | None = None        # Bybit: orderbook depth to use (None: deepest recorded)
+    depth: int | None = None        # book depth to use where several were recorded (None: deepest)
 
 
 class Mapper(ABC):
@@ -46,7 +46,7 @@ class Mapper(ABC):
         """Rows held back until the whole file was seen (e.g. a depth choice); default none."""
         return []
 
-    @staticmethod
-    def detect(head: bytes) -> bool:
-        """Whether a message (the first bytes of one) looks like this exchange's."""
+    @classmethod
+    def recognises(cls, msg: bytes) -> bool:
+        """Whether one recorded message body is this exchange's (content detection votes)."""
         return False

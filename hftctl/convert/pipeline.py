@@ -17,16 +17,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from hftctl import exchanges
 from hftctl.convert import accel
 from hftctl.convert import events as E
 from hftctl.convert.correction import correct_event_order, correct_local_timestamp, validate_event_order
-from hftctl.convert.detect import detect_exchange
 from hftctl.convert.gaps import place_gap_clears
 from hftctl.convert.lines import split_lines
 from hftctl.convert.mapper import MapOptions
 from hftctl.convert.npzfile import write_npz
 from hftctl.convert.problems import Problem, ProblemLog
-from hftctl.convert.registry import make_mapper
 from hftctl.convert.rows import RowBlock, assemble
 from hftctl.convert.source import input_size, read_chunks, sample_text
 from hftctl.errors import HftctlError
@@ -92,9 +91,12 @@ def read_file(path: str, options: ConvertOptions,
         if not sample:
             list(read_chunks(path, problems))      # reports why (empty, unreadable, corrupt)
             return FileRows(path, "unknown", assemble([]), problems)
-        exchange = detect_exchange(sample, path)
+        exchange = exchanges.detect(sample)
+        if exchange is None:
+            raise HftctlError(f"{path}: cannot tell the exchange from the content (no market-data messages "
+                              "of a known exchange in the first lines); pass --exchange")
     map_options = MapOptions(opt=options.opt, depth=options.depth)
-    mapper = make_mapper(exchange, map_options)
+    mapper = exchanges.get(exchange).mapper()(map_options)
     log.info("%s: %s recording, %s", path, exchange, accel.description)
     jobs = options.jobs or os.cpu_count() or 1
     if jobs > 1 and mapper.parallel_safe and input_size(path) >= PARALLEL_MIN_BYTES:
@@ -169,7 +171,7 @@ def _map_share(path: str, exchange: str, map_options: MapOptions, w: int, jobs: 
     """Rows of chunks w, w+jobs, ... of a file; reading problems go to ``io_problems`` (only
     process 0 reports them, the others would repeat them)."""
     problems = ProblemLog(path)
-    mapper = make_mapper(exchange, map_options)
+    mapper = exchanges.get(exchange).mapper()(map_options)
     io_log = io_problems if io_problems is not None else ProblemLog(path)
     blocks: list[RowBlock] = []
     for k, chunk in enumerate(read_chunks(path, io_log, progress, sizes=(SHARE_CHUNK, SHARE_CHUNK))):
@@ -311,9 +313,9 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
     parsed = [r for r in parsed if len(r.data)]
     if not parsed:
         raise HftctlError(_nothing_message(summary))
-    exchanges = {r.exchange for r in parsed}
-    if len(exchanges) > 1:
-        raise HftctlError(f"inputs are from different exchanges ({', '.join(sorted(exchanges))}); "
+    sources = {r.exchange for r in parsed}
+    if len(sources) > 1:
+        raise HftctlError(f"inputs are from different exchanges ({', '.join(sorted(sources))}); "
                           "convert them separately or into a folder")
     symbols = {r.symbols for r in parsed}
     if len(symbols) > 1:

@@ -147,7 +147,7 @@ def _watch(stack: Stack, monitor: Monitor, seconds: float, con: Console, live_di
 def _convert(stack: Stack, result: DemoResult, con: Console) -> None:
     out = stack.dir / f"{stack.symbol.lower()}.npz"
     cmd = [sys.executable, "-m", "hftctl", "convert", *map(str, result.recordings), str(out),
-           "--exchange", "binancefutures", "--quiet"]
+           "--exchange", stack.opts.exchange, "--quiet"]
     con.print("[dim]converting the recording with hftctl convert...[/]")
     log_path = stack.logs / "convert.log"
     with open(log_path, "wb") as f:

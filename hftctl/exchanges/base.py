@@ -10,42 +10,18 @@ owning bot by that id alone.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hftctl.errors import HftctlError
+from hftctl.exchanges.errors import ConnectFailed, ExchangeError, OrderNotFound, OutcomeUnknown
 from hftctl.exchanges.rest_base import RestClient
+from hftctl.instrument import Instrument
 from hftctl.ipc.schema import Balance, Message, OrderUpdate, Position
 
-
-class ExchangeRejected(HftctlError):
-    """The exchange refused a request; ``code``/``reason`` are the exchange's own."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"exchange rejected request: {code} {reason}")
-        self.code = code
-        self.reason = reason
-
-
-class OrderNotFound(ExchangeRejected):
-    """The exchange does not know the order (already final, never placed, wrong id)."""
-
-
-class AmbiguousResult(Exception):
-    """A state-changing request may or may not have been executed (5xx, timeout, lost socket)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Instrument:
-    """What a bot registered: prices and quantities are rounded to these steps on the wire."""
-
-    symbol: str          # exchange spelling, upper case
-    tick_size: float
-    lot_size: float
+__all__ = ["ExchangeClient", "ExchangeSink", "Instrument", "OrderRequest", "NullSink", "every"]
 
 
 @dataclass(slots=True)
@@ -130,7 +106,9 @@ class ExchangeClient(ABC):
         """Drop the symbol's book and rebuild it from a fresh snapshot."""
 
     # submit/cancel/modify return the order's state after the request, or None when the exchange
-    # only acknowledged it and the state will arrive on the user stream.
+    # only acknowledged it and the state will arrive on the user stream. They raise the errors of
+    # hftctl.exchanges.errors: ExchangeRejected (refused, not executed), OutcomeUnknown (may have
+    # been executed), NotSupported, Unavailable.
 
     @abstractmethod
     async def submit(self, req: OrderRequest) -> OrderUpdate | None:
@@ -189,7 +167,7 @@ class ExchangeClient(ABC):
         try:
             return await asyncio.wait_for(aw, timeout_s)
         except asyncio.TimeoutError:
-            raise ExchangeRejected(-1, f"could not connect to the {what} within {timeout_s:.0f}s") from None
+            raise ConnectFailed(f"could not connect to the {what} within {timeout_s:.0f}s") from None
 
     async def resolve_ambiguous_submit(self, req: OrderRequest) -> OrderUpdate:
         """After a submit with no answer: the order's state if the exchange has it, else rejected.
@@ -202,9 +180,9 @@ class ExchangeClient(ABC):
                 return await self.query_order(req.instrument, req.client_order_id)
             except OrderNotFound:
                 continue
-            except (ExchangeRejected, AmbiguousResult) as e:
+            except ExchangeError as e:
                 log.warning("query %s failed: %s", req.client_order_id, e)
-        raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
+        raise OutcomeUnknown("submit outcome unknown and the order is not at the exchange")
 
     async def raw_snapshot(self, symbol: str) -> None:
         """Publish a fresh depth snapshot to raw subscribers (a lapped recorder resyncing)."""
@@ -216,18 +194,3 @@ class ExchangeClient(ABC):
     def stats(self) -> dict[str, Any]:
         """Counters for status output and tests (reconnects, gaps, clock resyncs...)."""
         return {}
-
-
-# Exchange name -> module that provides ``load_config(reader)`` and ``create_client(config)``.
-_MODULES = {
-    "binancefutures": "hftctl.exchanges.binancefutures.client",
-    "binancespot": "hftctl.exchanges.binancespot.client",
-    "bybit": "hftctl.exchanges.bybit.client",
-}
-
-
-def exchange_module(name: str) -> Any:
-    """The module implementing exchange ``name`` for the connector, or a one-line error."""
-    if name in _MODULES:
-        return importlib.import_module(_MODULES[name])
-    raise HftctlError(f"unknown exchange {name!r} (expected one of binancefutures, binancespot, bybit)")

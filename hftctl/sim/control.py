@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import orjson
 from aiohttp import web
 
@@ -26,7 +24,7 @@ class Control:
     def _book(self, symbol: str, depth: int | None) -> dict:
         book = self.sim.engine.books[symbol]
         n = depth or max(len(book.bids), len(book.asks), 1)
-        return {"lastUpdateId": book.last_update_id, "bids": book.wire_levels(1, n),
+        return {"update_id": book.last_update_id, "bids": book.wire_levels(1, n),
                 "asks": book.wire_levels(-1, n)}
 
     async def state(self, request: web.Request) -> web.Response:
@@ -52,16 +50,20 @@ class Control:
                                "entry_price": p.entry_price, "realized_pnl": p.realized_pnl}
                               for p in acct.positions.values() if symbol is None or p.symbol == symbol],
                 "open_orders": [{"order_id": o.order_id, "client_order_id": o.client_id,
-                                 "symbol": o.symbol, "side": "BUY" if o.side > 0 else "SELL",
+                                 "symbol": o.symbol, "side": "buy" if o.side > 0 else "sell",
                                  "type": o.type, "tif": o.tif,
                                  "price": engine.specs[o.symbol].price_str(o.price_ticks),
                                  "qty": engine.specs[o.symbol].qty_str(o.qty_lots),
                                  "filled": engine.specs[o.symbol].qty_str(o.filled_lots),
                                  "status": o.status} for o in orders],
-                "listen_keys": len(acct.listen_keys)})
+                "user_streams": self.sim.protocol.user_streams(acct)})
         body = {
             "exchange": self.sim.options.exchange, "server_time": engine.now_ms(),
             "books": {s: self._book(s, depth_n) for s in symbols},
+            # what a client needs to size orders (the demo reads it instead of an exchange endpoint)
+            "instruments": {s: {"tick_size": engine.specs[s].tick, "lot_size": engine.specs[s].step,
+                                "min_qty": engine.specs[s].min_qty, "min_notional": engine.specs[s].min_notional}
+                            for s in symbols},
             "accounts": accounts,
             "counters": dict(engine.counters) | self.sim.extra_counters(),
             "faults": self.sim.faults.as_dict(),
@@ -88,7 +90,7 @@ class Control:
         if not isinstance(values, dict):
             return _json({"error": "body must be a JSON object of switches"}, 400)
         drop = values.pop("drop_ws", False)
-        expire = values.pop("expire_listen_key", None)
+        expire = values.pop("expire_user_stream", None)
         try:
             self.sim.faults.update(values)
         except HftctlError as exc:
@@ -97,7 +99,6 @@ class Control:
         if drop:
             out["dropped"] = self.sim.hub.drop_all()
         if expire:
-            only = "*" if expire is True else str(expire)
-            out["expired"] = self.sim.engine.expire_listen_keys(time.monotonic(), only)
+            out["expired"] = self.sim.protocol.expire_user_streams(None if expire is True else str(expire))
         out["faults"] = self.sim.faults.as_dict()
         return _json(out)

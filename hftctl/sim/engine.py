@@ -18,26 +18,19 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 
-from hftctl.sim.accounting import LinearAccounting, SpotAccounting
+from hftctl.sim.accounting import Accounting, LinearAccounting
 from hftctl.sim.accounts import Account
 from hftctl.sim.book import SimBook
-from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, ListenKeyExpired, OrderEvent, Trade
+from hftctl.sim.errors import SimReject
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
 from hftctl.sim.faults import Faults
 from hftctl.sim.instruments import SymbolSpec
-from hftctl.sim.orders import Order
+from hftctl.sim.margin import MarginView
+from hftctl.sim.orders import Fill, Order
 
 log = logging.getLogger(__name__)
 
 _DONE_KEEP = 50_000
-
-
-class SimReject(Exception):
-    """An order request the exchange refuses; adapters map `reason` to their own error codes."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class _Seq:
@@ -65,18 +58,18 @@ def _trans(seq: _Seq, kind: int, now: int, lag_ms: int) -> int:
 
 class SimEngine:
     def __init__(self, specs: dict[str, SymbolSpec], accounts: list[Account], faults: Faults,
-                 accounting: LinearAccounting | SpotAccounting | None = None) -> None:
-        self.accounting = accounting or LinearAccounting()
+                 accounting: Accounting | None = None) -> None:
         self.specs = specs
         self.faults = faults
         self.books = {s: SimBook(spec) for s, spec in specs.items()}
+        self.margin = MarginView(specs, self.books)
+        self.accounting = accounting or LinearAccounting()
+        self.accounting.bind(specs, self.margin, self.now_ms)
         self.seq = {s: _Seq() for s in specs}
         self.accounts_by_key = {a.api_key: a for a in accounts}
         self.accounts = accounts
         self.resting: dict[str, dict[int, Order]] = {s: {} for s in specs}
         self.done: OrderedDict[int, Order] = OrderedDict()
-        self.listen_keys: dict[str, Account] = {}
-        self._snapshot_marks: set[str] = set()
         self._released: list[str] | None = None
         self.market_listeners: list[Callable] = []
         self.user_listeners: list[Callable] = []
@@ -99,9 +92,9 @@ class SimEngine:
             seq.trade_offset = seq.last_trade + 1 - next_trade_id
 
     def book_trans_ms(self, symbol: str) -> int:
-        """Transaction time of the last depth update in the book (now if none yet). It is a REST
-        snapshot's T, as on Binance: no diff sent later carries an earlier T than the snapshot,
-        so a backtest that orders events by exchange time applies the snapshot after them."""
+        """Transaction time of the last depth update in the book (now if none yet): a depth
+        snapshot's time, so that no diff sent later carries an earlier time than the snapshot and
+        a backtest that orders events by exchange time applies the snapshot after them."""
         return self.seq[symbol].last_t[0] or self.now_ms()
 
     def market_depth(self, symbol: str, bids: list, asks: list, first_id: int, last_id: int,
@@ -119,11 +112,6 @@ class SimEngine:
             u_first = pu + 1
         if u_last < u_first:
             u_last = u_first
-        if symbol in self._snapshot_marks:
-            # a REST snapshot at id pu was served: let this event's range cover it (U <= id <= u),
-            # so even a client that subscribed after the snapshot meets Binance's first-event rule
-            self._snapshot_marks.discard(symbol)
-            u_first = pu
         seq.last_u = u_last
         book.last_update_id = u_last
         now = self.now_ms()
@@ -163,59 +151,9 @@ class SimEngine:
             fn(ev)
         return ev
 
-    def snapshot_served(self, symbol: str) -> None:
-        """Binance futures' first-event rule is U <= lastUpdateId <= u: the next diff after a REST
-        snapshot must cover the snapshot's id (see market_depth). Spot's rule needs no help."""
-        self._snapshot_marks.add(symbol)
-
     # ---- accounts ----------------------------------------------------------------------
     def account_for_key(self, api_key: str) -> Account | None:
         return self.accounts_by_key.get(api_key)
-
-    def create_listen_key(self, account: Account, ttl_s: float, now_s: float) -> str:
-        """Binance futures hands back the account's live key if it has one."""
-        for key, expiry in account.listen_keys.items():
-            if expiry > now_s:
-                account.listen_keys[key] = now_s + ttl_s
-                return key
-        key = account.new_listen_key()
-        account.listen_keys[key] = now_s + ttl_s
-        self.listen_keys[key] = account
-        return key
-
-    def keepalive_listen_key(self, key: str, ttl_s: float, now_s: float) -> bool:
-        account = self.listen_keys.get(key)
-        if account is None or account.listen_keys.get(key, 0) <= now_s:
-            return False
-        account.listen_keys[key] = now_s + ttl_s
-        return True
-
-    def close_listen_key(self, key: str) -> bool:
-        account = self.listen_keys.pop(key, None)
-        if account is None:
-            return False
-        account.listen_keys.pop(key, None)
-        return True
-
-    def listen_key_account(self, key: str, now_s: float) -> Account | None:
-        account = self.listen_keys.get(key)
-        if account is None or account.listen_keys.get(key, 0) <= now_s:
-            return None
-        return account
-
-    def expire_listen_keys(self, now_s: float, only: str | None = None) -> list[str]:
-        """Expire keys past their deadline (or `only`, or all when only == "*") and tell the streams."""
-        expired = []
-        for key, account in list(self.listen_keys.items()):
-            deadline = account.listen_keys.get(key, 0)
-            if (only == "*" or key == only) or (only is None and deadline <= now_s):
-                del self.listen_keys[key]
-                account.listen_keys.pop(key, None)
-                expired.append(key)
-                ev = ListenKeyExpired(account, key, self.now_ms())
-                for fn in self.user_listeners:
-                    fn(ev)
-        return expired
 
     # ---- orders ------------------------------------------------------------------------
     def _new_order_id(self) -> int:
@@ -225,8 +163,8 @@ class SimEngine:
     def place(self, account: Account, symbol: str, side: int, type_: str, tif: str,
               price_ticks: int, qty_lots: int, client_id: str | None = None,
               reduce_only: bool = False, post_only_rejects: bool = True) -> Order:
-        """`post_only_rejects`: a GTX order that would take is refused (Binance) or accepted and
-        cancelled at once with reason "post_only" (Bybit)."""
+        """`post_only_rejects`: a post-only order that would take is refused (SimReject), or
+        else accepted and cancelled at once with reason "post_only" (exchanges differ)."""
         self.counters["orders_received"] += 1
         try:
             order = self._validate_new(account, symbol, side, type_, tif, price_ticks, qty_lots,
@@ -234,22 +172,22 @@ class SimEngine:
         except SimReject:
             self.counters["orders_rejected"] += 1
             raise
-        if not post_only_rejects and tif == "GTX" and self._crosses(account, symbol, side, price_ticks):
+        if not post_only_rejects and tif == "gtx" and self._crosses(account, symbol, side, price_ticks):
             order.reason = "post_only"
-            order.status = "EXPIRED"
+            order.status = "expired"
             self.done[order.order_id] = order
             self.counters["orders_expired"] += 1
-            self._publish(OrderEvent(order, "EXPIRED", order.create_ms))
+            self._publish(OrderEvent(order, "expired", order.create_ms))
             return order
         account.orders[order.order_id] = order
-        locked = self.accounting.on_accept(self, order)
-        self._publish(OrderEvent(order, "NEW", order.create_ms))
+        locked = self.accounting.on_accept(order)
+        self._publish(OrderEvent(order, "new", order.create_ms))
         if locked:
-            self._publish(AccountEvent(account, "ORDER", order.create_ms, locked))
+            self._publish(AccountEvent(account, "order", order.create_ms, locked))
         self._take(order)
         if order.remaining > 0 and order.is_open:
-            if order.type == "MARKET" or order.tif in ("IOC", "FOK"):
-                self._finish(order, "EXPIRED")
+            if order.type == "market" or order.tif in ("ioc", "fok"):
+                self._finish(order, "expired")
             else:
                 self.resting[symbol][order.order_id] = order
         return order
@@ -266,7 +204,7 @@ class SimEngine:
             raise SimReject("lot_size", f"quantity {spec.qty_str(qty_lots)} outside "
                             f"[{spec.min_qty}, {spec.max_qty}]")
         book = self.books[symbol]
-        if type_ == "LIMIT":
+        if type_ == "limit":
             price = price_ticks * spec.tick
             if price_ticks <= 0 or price < spec.min_price - 1e-12 or price > spec.max_price + 1e-12:
                 raise SimReject("price_filter", f"price {spec.price_str(price_ticks)} outside "
@@ -282,14 +220,14 @@ class SimEngine:
             for o in account.orders.values():
                 if o.client_id == client_id:
                     raise SimReject("duplicate_client_id", client_id)
-        self.accounting.check_new(self, account, spec, side, qty_lots, price, reduce_only)
-        if (post_only_rejects and type_ == "LIMIT" and tif == "GTX"
+        self.accounting.check_new(account, spec, side, qty_lots, price, reduce_only)
+        if (post_only_rejects and type_ == "limit" and tif == "gtx"
                 and self._crosses(account, symbol, side, price_ticks)):
             raise SimReject("would_take")
         now = self.now_ms()
         oid = self._new_order_id()
         return Order(oid, client_id or f"sim-{secrets.token_hex(8)}", account, symbol, side, type_,
-                     tif, price_ticks if type_ == "LIMIT" else 0, qty_lots, reduce_only, now, now)
+                     tif, price_ticks if type_ == "limit" else 0, qty_lots, reduce_only, now, now)
 
     def _crosses(self, account: Account, symbol: str, side: int, price_ticks: int) -> bool:
         book = self.books[symbol]
@@ -306,7 +244,7 @@ class SimEngine:
         """Crossing liquidity for an aggressive order, best price first: (ticks, maker order or
         None for the public book, lots)."""
         symbol, side = order.symbol, order.side
-        limit = order.price_ticks if order.type == "LIMIT" else None
+        limit = order.price_ticks if order.type == "limit" else None
         book = self.books[symbol]
         out: list[tuple[int, int, Order | None, int]] = []
         levels = book.asks if side > 0 else book.bids
@@ -331,10 +269,10 @@ class SimEngine:
         return [(t, o, n) for t, _, o, n in out]
 
     def _take(self, order: Order) -> None:
-        if order.type == "LIMIT" and order.tif == "GTX":
+        if order.type == "limit" and order.tif == "gtx":
             return
         liquidity = self._liquidity(order)
-        if order.tif == "FOK":
+        if order.tif == "fok":
             if sum(n for _, _, n in liquidity) < order.remaining:
                 return
         for ticks, maker, lots in liquidity:
@@ -351,27 +289,25 @@ class SimEngine:
         account = order.account
         spec = self.specs[order.symbol]
         notional = ticks * spec.tick * lots * spec.step
-        effect = self.accounting.on_fill(self, order, lots, ticks, is_maker)
+        effect = self.accounting.on_fill(order, lots, ticks, is_maker)
         now = self.now_ms()
         order.filled_lots += lots
         order.cum_quote += notional
         order.update_ms = order.last_trade_ms = now
-        order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+        order.status = "filled" if order.remaining == 0 else "partially_filled"
         self._next_trade_id += 1
         self.counters["fills"] += 1
         self.counters["maker_fills" if is_maker else "taker_fills"] += 1
-        if order.status == "FILLED":
+        if order.status == "filled":
             self._retire(order)
-        if order.fills is None:
-            order.fills = []
-        order.fills.append((ticks, lots, effect.fee, effect.fee_asset, self._next_trade_id, is_maker, now,
-                            effect.realized))
-        self._publish(OrderEvent(order, "TRADE", now, lots, ticks, effect.fee, is_maker,
+        order.fills.append(Fill(ticks, lots, effect.fee, effect.fee_asset, self._next_trade_id, is_maker, now,
+                                effect.realized))
+        self._publish(OrderEvent(order, "trade", now, lots, ticks, effect.fee, is_maker,
                                  self._next_trade_id, effect.realized, effect.fee_asset))
-        self._publish(AccountEvent(account, "ORDER", now, effect.assets, effect.changes, effect.positions))
+        self._publish(AccountEvent(account, "order", now, effect.assets, effect.changes, effect.positions))
 
     def _retire(self, order: Order) -> None:
-        self._released = self.accounting.on_done(self, order)
+        self._released = self.accounting.on_done(order)
         self.resting[order.symbol].pop(order.order_id, None)
         order.account.orders.pop(order.order_id, None)
         self.done[order.order_id] = order
@@ -382,10 +318,10 @@ class SimEngine:
         order.status = status
         order.update_ms = self.now_ms()
         self._retire(order)
-        self.counters["orders_canceled" if status == "CANCELED" else "orders_expired"] += 1
+        self.counters["orders_canceled" if status == "canceled" else "orders_expired"] += 1
         self._publish(OrderEvent(order, status, order.update_ms))
         if self._released:
-            self._publish(AccountEvent(order.account, "ORDER", order.update_ms, self._released))
+            self._publish(AccountEvent(order.account, "order", order.update_ms, self._released))
 
     def find_order(self, account: Account, symbol: str, order_id: int | None = None,
                    client_id: str | None = None, include_done: bool = False) -> Order | None:
@@ -413,7 +349,7 @@ class SimEngine:
         order = self.find_order(account, symbol, order_id, client_id)
         if order is None or not order.is_open:
             raise SimReject("unknown_order")
-        self._finish(order, "CANCELED")
+        self._finish(order, "canceled")
         return order
 
     def cancel_all(self, account: Account, symbol: str) -> list[Order]:
@@ -421,7 +357,7 @@ class SimEngine:
             raise SimReject("unknown_symbol", symbol)
         orders = [o for o in account.orders.values() if o.symbol == symbol]
         for o in orders:
-            self._finish(o, "CANCELED")
+            self._finish(o, "canceled")
         return orders
 
     def modify(self, account: Account, symbol: str, order_id: int | None, client_id: str | None,
@@ -431,7 +367,7 @@ class SimEngine:
         order = self.find_order(account, symbol, order_id, client_id)
         if order is None or not order.is_open:
             raise SimReject("unknown_order")
-        if order.type != "LIMIT":
+        if order.type != "limit":
             raise SimReject("modify_type")
         if side != order.side:
             raise SimReject("modify_side")
@@ -439,12 +375,12 @@ class SimEngine:
             raise SimReject("modify_qty")
         if price_ticks == order.price_ticks and qty_lots == order.qty_lots:
             raise SimReject("no_change")
-        if order.tif == "GTX" and self._crosses(account, symbol, side, price_ticks):
+        if order.tif == "gtx" and self._crosses(account, symbol, side, price_ticks):
             raise SimReject("would_take")
         order.price_ticks = price_ticks
         order.qty_lots = qty_lots
         order.update_ms = self.now_ms()
-        self._publish(OrderEvent(order, "AMENDMENT", order.update_ms))
+        self._publish(OrderEvent(order, "amended", order.update_ms))
         self._take(order)
         return order
 
@@ -494,39 +430,6 @@ class SimEngine:
                 continue
             used[o.side] += n
             self._fill(o, n, o.price_ticks, is_maker=True)
-
-    # ---- account views -----------------------------------------------------------------
-    def mark_price(self, symbol: str) -> float:
-        mid = self.books[symbol].mid()
-        return mid if mid is not None else 0.0
-
-    def unrealized(self, account: Account, symbol: str | None = None) -> float:
-        total = 0.0
-        for s, pos in account.positions.items():
-            if pos.lots and (symbol is None or s == symbol):
-                mark = self.mark_price(s)
-                if mark:
-                    total += (mark - pos.entry_price) * pos.lots * self.specs[s].step
-        return total
-
-    def position_margin(self, account: Account) -> float:
-        total = 0.0
-        for s, pos in account.positions.items():
-            if pos.lots:
-                total += abs(pos.lots) * self.specs[s].step * (self.mark_price(s) or pos.entry_price) / account.leverage
-        return total
-
-    def order_margin(self, account: Account) -> float:
-        total = 0.0
-        for o in account.orders.values():
-            if o.type == "LIMIT" and not o.reduce_only:
-                spec = self.specs[o.symbol]
-                total += o.remaining * spec.step * o.price_ticks * spec.tick / account.leverage
-        return total
-
-    def available_balance(self, account: Account, asset: str) -> float:
-        return (account.balances.get(asset, 0.0) + self.unrealized(account)
-                - self.position_margin(account) - self.order_margin(account))
 
     def _publish(self, event) -> None:
         for fn in self.user_listeners:

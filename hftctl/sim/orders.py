@@ -1,14 +1,33 @@
-"""A user's order as the engine tracks it (exchange-neutral; adapters map names to wire enums)."""
+"""A user's order as the engine tracks it, in the IPC schema's vocabulary.
+
+Statuses, types and times in force are the words bots see (``hftctl.ipc.schema``): ``new``,
+``partially_filled``, ``filled``, ``canceled``, ``expired``, ``rejected``; ``limit``/``market``;
+``gtc``/``gtx``/``ioc``/``fok``. Each protocol adapter maps them to its exchange's enums.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from hftctl.ipc.schema import FINAL_STATUSES
 
 if TYPE_CHECKING:
     from hftctl.sim.accounts import Account
 
-FINAL = {"FILLED", "CANCELED", "EXPIRED", "REJECTED"}
+
+@dataclass(slots=True, frozen=True)
+class Fill:
+    """One execution of an order (the history endpoints list them)."""
+
+    ticks: int
+    lots: int
+    fee: float
+    fee_asset: str
+    trade_id: int
+    is_maker: bool
+    time_ms: int
+    realized_pnl: float
 
 
 @dataclass(slots=True, eq=False)
@@ -18,8 +37,8 @@ class Order:
     account: "Account"
     symbol: str
     side: int                # +1 buy, -1 sell
-    type: str                # LIMIT | MARKET
-    tif: str                 # GTC | IOC | FOK | GTX
+    type: str                # limit | market
+    tif: str                 # gtc | ioc | fok | gtx (post-only)
     price_ticks: int         # 0 for market orders
     qty_lots: int
     reduce_only: bool
@@ -27,11 +46,10 @@ class Order:
     update_ms: int
     filled_lots: int = 0
     cum_quote: float = 0.0   # sum(price * qty) of fills
-    status: str = "NEW"
+    status: str = "new"
     last_trade_ms: int = 0
-    reason: str = ""            # why it ended early, e.g. "post_only" (Bybit cancels instead of rejecting)
-    # (ticks, lots, commission, commission asset, trade id, is_maker, time ms, realized pnl)
-    fills: list | None = None
+    reason: str = ""         # why it ended early, e.g. "post_only" (Bybit cancels instead of rejecting)
+    fills: list[Fill] = field(default_factory=list)
 
     @property
     def remaining(self) -> int:
@@ -39,4 +57,8 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status not in FINAL
+        return self.status not in FINAL_STATUSES
+
+    @property
+    def fee_total(self) -> float:
+        return sum(f.fee for f in self.fills)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hftctl import exchanges
 from hftctl.errors import HftctlError
 
 
@@ -27,9 +28,10 @@ class SimHandle:
     rest_url: str
     ws_url: str
     control_url: str
+    connector_config: dict            # URL keys of a connector config pointed at this sim
     process: subprocess.Popen = field(repr=False)
     log_path: Path = field(repr=False)
-    extra: dict = field(default_factory=dict)     # exchange-specific URLs (Bybit private/trade ws)
+    extra: dict = field(default_factory=dict)     # the exchange's other URLs (e.g. private, trade ws)
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then SIGKILL if it does not exit in `timeout` seconds; returns the exit code."""
@@ -44,7 +46,7 @@ class SimHandle:
 
 
 @contextmanager
-def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = None,
+def start_sim(exchange: str = exchanges.DEFAULT, extra_args: list[str] | None = None,
               timeout: float = 20.0, env: dict | None = None) -> Iterator[SimHandle]:
     """Run `hftctl sim --port 0` and yield once it listens (its ready file exists)."""
     workdir = Path(tempfile.mkdtemp(prefix="hftctl-sim-"))
@@ -62,7 +64,7 @@ def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = N
             if ready.exists():
                 info = json.loads(ready.read_text())
                 known = {k: info.pop(k) for k in ("pid", "exchange", "host", "port", "rest_url", "ws_url",
-                                                  "control_url")}
+                                                  "control_url", "connector_config")}
                 handle = SimHandle(process=proc, log_path=log_path, extra=info, **known)
                 break
             if proc.poll() is not None:

@@ -5,41 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import importlib
+import itertools
 import json
 import logging
 import os
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
+from hftctl import exchanges
 from hftctl.errors import HftctlError
 from hftctl.sim.config import load_config
 from hftctl.sim.control import Control
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.faults import Faults
 from hftctl.sim.market import ReplayMarket, SyntheticMarket
-from hftctl.sim.recording import scan
+from hftctl.sim.adapter import ReplayFormat
+from hftctl.sim.recording import iter_lines, scan
 from hftctl.sim.wshub import WsHub
 
 log = logging.getLogger(__name__)
 
-# exchange -> module implementing the protocol adapter
-# (SPECS, DEFAULT_SYMBOLS, DEFAULT_BALANCES, accounting(), install())
-ADAPTERS = {
-    "binancefutures": "hftctl.exchanges.binancefutures.sim_server",
-    "binancespot": "hftctl.exchanges.binancespot.sim_server",
-    "bybit": "hftctl.exchanges.bybit.sim_server",
-}
-PLANNED: set[str] = set()
-
 
 @dataclass
 class SimOptions:
-    exchange: str = "binancefutures"
+    exchange: str = exchanges.DEFAULT
     host: str = "127.0.0.1"
     port: int = 17001
     replay: list[Path] = field(default_factory=list)
@@ -54,14 +46,17 @@ class SimOptions:
     symbols: list[str] | None = None
 
 
-def _adapter(exchange: str):
-    if exchange in PLANNED:
-        raise HftctlError(f"hftctl sim: exchange {exchange!r} is not simulated yet "
-                          "(only binancefutures; see docs/sim.md, 'Not yet')")
-    module = ADAPTERS.get(exchange)
-    if module is None:
-        raise HftctlError(f"unknown exchange {exchange!r} (expected one of binancefutures, binancespot, bybit)")
-    return importlib.import_module(module)
+def replay_format(path: Path) -> ReplayFormat:
+    """How to read a recording: its exchange is told from its content, whatever protocol the sim
+    speaks (a Binance recording can drive the Bybit sim's market)."""
+    sample = b"".join(b"%d %s\n" % (ts, raw) for ts, raw in itertools.islice(iter_lines(path), 500))
+    source = exchanges.detect(sample)
+    if source is None:
+        raise HftctlError(f"replay file {path}: cannot tell which exchange recorded it")
+    fmt = exchanges.get(source).sim().replay
+    if fmt is None:
+        raise HftctlError(f"replay file {path}: {source} recordings cannot be replayed yet")
+    return fmt
 
 
 class Sim:
@@ -69,11 +64,11 @@ class Sim:
 
     def __init__(self, options: SimOptions) -> None:
         self.options = options
-        self.adapter = _adapter(options.exchange)
+        self.adapter = exchanges.get(options.exchange).sim()
         if options.host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("sim listening on %s, not loopback", options.host)
-        self.config = load_config(options.config, self.adapter.DEFAULT_BALANCES,
-                                  getattr(self.adapter, "DEFAULT_RATE_LIMITS", None))
+        self.config = load_config(options.config, dict(self.adapter.default_balances),
+                                  dict(self.adapter.default_rate_limits))
         if options.rate_limits is not None:
             self.config.rate_limits.enabled = options.rate_limits
         self.faults = Faults()
@@ -81,41 +76,37 @@ class Sim:
             self.faults.update(options.faults)
         except HftctlError as exc:
             raise HftctlError(f"bad fault option: {exc}") from None
-        infos = [scan(Path(p)) for p in options.replay]
+        formats = [replay_format(Path(p)) for p in options.replay]
+        infos = [scan(Path(p), fmt) for p, fmt in zip(options.replay, formats)]
         if infos:
             symbols = [i.symbol for i in infos]
             if len(set(symbols)) != len(symbols):
                 raise HftctlError("two replay files carry the same symbol")
         else:
-            symbols = options.symbols or self.config.symbols or list(self.adapter.DEFAULT_SYMBOLS)
-        unknown = [s for s in symbols if s not in self.adapter.SPECS]
+            symbols = options.symbols or self.config.symbols or list(self.adapter.default_symbols)
+        unknown = [s for s in symbols if s not in self.adapter.specs]
         if unknown:
             raise HftctlError(f"symbol {unknown[0]} is not listed by the {options.exchange} sim "
-                              f"(known: {', '.join(self.adapter.SPECS)})")
-        specs = {s: self.adapter.SPECS[s] for s in symbols}
+                              f"(known: {', '.join(self.adapter.specs)})")
+        specs = {s: self.adapter.specs[s] for s in symbols}
         self.engine = SimEngine(specs, self.config.accounts, self.faults, self.adapter.accounting())
         self.hub = WsHub(self.faults)
-        self.replays = [ReplayMarket(self.engine, i.path, options.speed, options.loop, i) for i in infos]
+        self.replays = [ReplayMarket(self.engine, fmt, i, options.speed, options.loop)
+                        for fmt, i in zip(formats, infos)]
         self.synthetic = None
         if not infos:
             self.synthetic = SyntheticMarket(self.engine, symbols, options.seed, self.config.synthetic)
             self.synthetic.seed_books()
         self.app = web.Application(client_max_size=1 << 20)
-        self.background = self.adapter.install(self.app, self.engine, self.hub, self.config,
-                                               options.ws_ping_interval_s)
+        self.protocol = self.adapter.install(self.app, self.engine, self.hub, self.config,
+                                             options.ws_ping_interval_s)
+        self.background = self.protocol.background()
         Control(self).routes(self.app)
         self._tasks: list[asyncio.Task] = []
 
     def extra_counters(self) -> dict:
-        rest = self.app.get("rest_stats")
-        return {"rest_requests": rest.requests if rest else 0,
+        return {"rest_requests": self.protocol.requests,
                 "ws_connections": len(self.hub.clients), "ws_dropped": self.hub.dropped}
-
-    async def _expire_listen_keys(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            for key in self.engine.expire_listen_keys(time.monotonic()):
-                log.info("listenKey %s... expired", key[:8])
 
     async def start(self) -> web.AppRunner:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
@@ -130,7 +121,7 @@ class Sim:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
             raise HftctlError(f"cannot listen on {self.options.host}:{self.options.port}: {reason}") from None
         loop = asyncio.get_running_loop()
-        coros = list(self.background) + [self.hub.run_dropper(), self._expire_listen_keys()]
+        coros = list(self.background) + [self.hub.run_dropper()]
         coros += [r.run() for r in self.replays]
         if self.synthetic:
             coros.append(self.synthetic.run())
@@ -145,13 +136,11 @@ class Sim:
         return self.options.port
 
     def ready_info(self, port: int) -> dict:
+        """Where this sim listens: ``rest_url`` and ``ws_url`` (what a connector config names)
+        plus the exchange's other websocket URLs, and the control endpoints."""
         host = self.options.host
-        base = f"http://{host}:{port}"
-        info = {"pid": os.getpid(), "exchange": self.options.exchange, "host": host, "port": port,
-                "rest_url": base, "ws_url": f"ws://{host}:{port}/ws", "control_url": f"{base}/_sim"}
-        # an exchange whose websockets live elsewhere (Bybit: /v5/public/linear, /v5/private, ...)
-        info.update({k: v.format(host=host, port=port) for k, v in getattr(self.adapter, "READY_URLS", {}).items()})
-        return info
+        return {"pid": os.getpid(), "exchange": self.options.exchange, "host": host, "port": port,
+                **self.adapter.ready_urls(host, port), "control_url": f"http://{host}:{port}/_sim"}
 
     async def stop(self, runner: web.AppRunner) -> None:
         for t in self._tasks:

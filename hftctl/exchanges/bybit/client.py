@@ -15,17 +15,19 @@ import time
 from typing import Any
 
 import aiohttp
-import orjson
+import msgspec
 
-from hftctl.exchanges.base import (AmbiguousResult, ExchangeClient, ExchangeRejected, ExchangeSink,
-                                   Instrument, NullSink, OrderNotFound, OrderRequest)
-from hftctl.exchanges.wire import fmt_step, load_frame
+from hftctl.exchanges.base import ExchangeClient, ExchangeSink, Instrument, NullSink, OrderRequest
 from hftctl.exchanges.bybit import messages as wire
+from hftctl.exchanges.bybit import schemas
 from hftctl.exchanges.bybit.config import BybitConfig, load_config
-from hftctl.exchanges.bybit.depth_sync import BybitBookSync
+from hftctl.exchanges.bybit.depth_sync import BookUpdate, BybitBookSync
 from hftctl.exchanges.bybit.rest import BybitRest
+from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
+from hftctl.exchanges.bybit.venues import PATHS
+from hftctl.exchanges.errors import ConnectFailed, OrderNotFound, OutcomeUnknown
 from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
-from hftctl.exchanges.signing import bybit_ws_auth_signature
+from hftctl.exchanges.wire import fmt_step, load_frame
 from hftctl.ipc.schema import Balance, BestBidOffer, OrderUpdate, Position
 
 log = logging.getLogger(__name__)
@@ -35,10 +37,21 @@ __all__ = ["BybitClient", "load_config", "create_client"]
 SIDE = {1: "Buy", -1: "Sell"}
 TIF = {"gtc": "GTC", "gtx": "PostOnly", "ioc": "IOC", "fok": "FOK"}
 _PRIVATE_TOPICS = ["order", "position", "wallet"]
+_PRIVATE = msgspec.json.Decoder(schemas.PrivateMessage)
+_ACK = msgspec.json.Decoder(schemas.Ack)
+_ROWS = {"order": list[schemas.OrderRow], "position": list[schemas.PositionRow], "wallet": list[schemas.Wallet]}
 
 
 def create_client(cfg: BybitConfig) -> "BybitClient":
     return BybitClient(cfg)
+
+
+def _topic(raw: bytes) -> str | None:
+    """The topic of a public message that names it first (Bybit's layout), without parsing it."""
+    if not raw.startswith(b'{"topic":"'):
+        return None
+    end = raw.find(b'"', 10)
+    return raw[10:end].decode("ascii", "replace") if end > 0 else None
 
 
 class BybitClient(ExchangeClient):
@@ -47,7 +60,7 @@ class BybitClient(ExchangeClient):
     def __init__(self, cfg: BybitConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.rest = BybitRest(cfg)
+        self.rest = BybitRest(cfg, PATHS["time"])
         self.sink: ExchangeSink = NullSink()
         self.symbols: list[str] = []
         self.syncs: dict[str, BybitBookSync] = {}
@@ -77,7 +90,7 @@ class BybitClient(ExchangeClient):
         self._spawn(self.private.run())
         ok, msg = await self._wait_up(self._auth, f"user data stream at {self.cfg.private_url}", timeout_s)
         if not ok:
-            raise ExchangeRejected(-1, f"user data stream authentication failed: {msg}")
+            raise ConnectFailed(f"user data stream authentication failed: {msg}")
 
     async def close(self) -> None:
         await self.public.stop()
@@ -143,28 +156,31 @@ class BybitClient(ExchangeClient):
         return {s: d.state for s, d in self.syncs.items()}
 
     def _on_public(self, payload: bytes | str, local_ts: int) -> None:
-        raw, m = load_frame(payload, log, "market")
-        topic = m.get("topic") if isinstance(m, dict) else None
-        if not isinstance(topic, str):
-            if isinstance(m, dict) and m.get("success") is False:
-                self._subscribe_failed(str(m.get("ret_msg", "")))
-            return
+        raw = payload.encode() if isinstance(payload, str) else payload
+        topic = _topic(raw)
+        if topic is None:
+            _, m = load_frame(raw, log, "market")
+            topic = m.get("topic") if isinstance(m, dict) else None
+            if not isinstance(topic, str):
+                if isinstance(m, dict) and m.get("success") is False:
+                    self._subscribe_failed(str(m.get("ret_msg", "")))
+                return
         kind, _, sym = topic.rpartition(".")
         self.sink.raw(sym, topic, local_ts, raw)
         try:
             if kind == "orderbook.1" and self.cfg.book_depth != 1:
-                self._on_top(wire.book(m), local_ts)
+                self._on_top(wire.book(raw), local_ts)
             elif kind.startswith("orderbook"):
                 sync = self.syncs.get(sym)
                 if sync is None:
                     return
-                for msg in sync.on_message(wire.book(m), local_ts):
+                for msg in sync.on_message(wire.book(raw), local_ts):
                     self.sink.market(msg)
                 if sync.needs_resubscribe:
                     sync.needs_resubscribe = False
                     self._spawn(self._resubscribe_book(sym))
             elif kind == "publicTrade":
-                for t in wire.trades(m, local_ts):
+                for t in wire.trades(raw, local_ts):
                     self.sink.market(t)
         except wire.MalformedMessage as e:
             log.warning("market stream %s: malformed message skipped: %s", topic, e)
@@ -177,7 +193,7 @@ class BybitClient(ExchangeClient):
             self.syncs.pop(sym, None)
             self.sink.symbol_error(sym, -1, f"{sym}: subscription refused by the exchange ({why})")
 
-    def _on_top(self, b: wire.BookMessage, local_ts: int) -> None:
+    def _on_top(self, b: BookUpdate, local_ts: int) -> None:
         """orderbook.1 -> BestBidOffer (a one-level book: snapshot replaces, delta updates)."""
         bids, asks = self._tops.setdefault(b.symbol, ({}, {}))
         if b.is_snapshot:
@@ -206,37 +222,48 @@ class BybitClient(ExchangeClient):
             self.sink.user_stream_reconnected()
 
     def _on_private(self, payload: bytes | str, local_ts: int) -> None:
+        raw = payload.encode() if isinstance(payload, str) else payload
+        if not raw.startswith(b'{"id"') and b'"topic"' not in raw[:80]:
+            self._on_private_control(raw)
+            return
         try:
-            m = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            log.warning("user stream: undecodable message skipped")
+            m = _PRIVATE.decode(raw)
+            rows = msgspec.convert(m.data, _ROWS[m.topic], strict=False) if m.topic in _ROWS else []
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            log.warning("user stream: malformed message skipped: %s", e)
             return
-        if not isinstance(m, dict):
+        try:
+            if m.topic == "order":
+                for o in rows:
+                    self.sink.order(wire.order(o, local_ts))
+            elif m.topic == "position":
+                now = time.time_ns()
+                for p in rows:
+                    self.sink.position(wire.position(p, now))
+            elif m.topic == "wallet":
+                for row in rows:
+                    for b in wire.wallet(row):
+                        self.sink.balance(b)
+        except wire.MalformedMessage as e:
+            log.warning("user stream: malformed %s skipped: %s", m.topic, e)
+
+    def _on_private_control(self, raw: bytes) -> None:
+        """auth / subscribe answers and pongs."""
+        try:
+            m = _ACK.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("user stream: undecodable message skipped: %r", raw[:120])
             return
-        if m.get("op") == "auth":
-            ok = bool(m.get("success"))
+        if m.op == "auth":
+            ok = m.success is True
             if ok:
                 self._spawn(self.private.send_json({"op": "subscribe", "args": _PRIVATE_TOPICS}))
             else:
-                log.error("user stream authentication failed: %s", m.get("ret_msg"))
+                log.error("user stream authentication failed: %s", m.ret_msg)
             if self._auth is not None and not self._auth.done():
-                self._auth.set_result((ok, m.get("ret_msg", "")))
-            return
-        topic = m.get("topic")
-        try:
-            if topic == "order":
-                for o in m.get("data", []):
-                    self.sink.order(wire.order(o, local_ts))
-            elif topic == "position":
-                now = time.time_ns()
-                for p in m.get("data", []):
-                    self.sink.position(wire.position(p, now))
-            elif topic == "wallet":
-                for w in m.get("data", []):
-                    for b in wire.wallet(w):
-                        self.sink.balance(b)
-        except wire.MalformedMessage as e:
-            log.warning("user stream: malformed %s skipped: %s", topic, e)
+                self._auth.set_result((ok, m.ret_msg))
+        elif m.success is False:
+            log.error("user stream request refused: %s", m.ret_msg)
 
     # --- orders -------------------------------------------------------------------------------
 
@@ -252,8 +279,8 @@ class BybitClient(ExchangeClient):
             body["price"] = fmt_step(req.px, inst.tick_size)
             body["timeInForce"] = TIF[req.time_in_force]
         try:
-            await self.rest.post("/v5/order/create", body, safe=False)
-        except AmbiguousResult as e:
+            await self.rest.post(PATHS["create"], body, safe=False)
+        except OutcomeUnknown as e:
             log.warning("submit %s: outcome unknown (%s); querying by orderLinkId", req.client_order_id, e)
             return await self.resolve_ambiguous_submit(req)
         return await self._read_back(inst, req.client_order_id)
@@ -267,23 +294,29 @@ class BybitClient(ExchangeClient):
             return None
 
     async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate | None:
-        await self.rest.post("/v5/order/cancel", self._base(instrument, client_order_id), safe=True)
+        await self.rest.post(PATHS["cancel"], self._base(instrument, client_order_id), safe=True)
         return await self._read_back(instrument, client_order_id)
 
     async def modify(self, instrument: Instrument, client_order_id: str, side: int,
                      px: float, qty: float) -> OrderUpdate | None:
         body = {**self._base(instrument, client_order_id), "qty": fmt_step(qty, instrument.lot_size),
                 "price": fmt_step(px, instrument.tick_size)}
-        await self.rest.post("/v5/order/amend", body, safe=True)
+        await self.rest.post(PATHS["amend"], body, safe=True)
         return await self._read_back(instrument, client_order_id)
 
     async def cancel_all(self, instrument: Instrument) -> None:
-        await self.rest.post("/v5/order/cancel-all", {"category": self.cfg.category,
-                                                      "symbol": instrument.symbol}, safe=True)
+        await self.rest.post(PATHS["cancel_all"], {"category": self.cfg.category, "symbol": instrument.symbol},
+                             safe=True)
+
+    async def _rows(self, path: str, params: dict, row: type) -> list:
+        res = await self.rest.get(path, params, into=schemas.ListResult)
+        try:
+            return msgspec.convert(res.rows, list[row], strict=False)
+        except msgspec.ValidationError as e:
+            raise wire.MalformedMessage(f"{path}: {e}") from None
 
     async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
-        res = await self.rest.get("/v5/order/realtime", self._base(instrument, client_order_id))
-        rows = (res or {}).get("list") or []
+        rows = await self._rows(PATHS["realtime"], self._base(instrument, client_order_id), schemas.OrderRow)
         if not rows:
             raise OrderNotFound(110001, f"order {client_order_id} not found")
         return wire.order(rows[0], time.time_ns())
@@ -291,19 +324,19 @@ class BybitClient(ExchangeClient):
     async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
         params = {"category": self.cfg.category, "openOnly": "0"}
         params.update({"symbol": symbol} if symbol else {"settleCoin": "USDT"})
-        res = await self.rest.get("/v5/order/realtime", params)
         now = time.time_ns()
-        return [u for u in (wire.order(o, now) for o in (res or {}).get("list") or [])
+        return [u for u in (wire.order(o, now) for o in await self._rows(PATHS["realtime"], params, schemas.OrderRow))
                 if u.status in ("new", "partially_filled")]
 
     async def positions(self) -> list[Position]:
-        res = await self.rest.get("/v5/position/list", {"category": self.cfg.category, "settleCoin": "USDT"})
+        rows = await self._rows(PATHS["positions"], {"category": self.cfg.category, "settleCoin": "USDT"},
+                                schemas.PositionRow)
         now = time.time_ns()
-        return [wire.position(p, now) for p in (res or {}).get("list") or []]
+        return [wire.position(p, now) for p in rows]
 
     async def balances(self) -> list[Balance]:
-        res = await self.rest.get("/v5/account/wallet-balance", {"accountType": "UNIFIED"})
-        return [b for w in (res or {}).get("list") or [] for b in wire.wallet(w)]
+        rows = await self._rows(PATHS["wallet"], {"accountType": "UNIFIED"}, schemas.Wallet)
+        return [b for row in rows for b in wire.wallet(row)]
 
     def stats(self) -> dict[str, Any]:
         return {**self.rest.clock_stats(),

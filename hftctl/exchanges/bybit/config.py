@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hftctl.connector.config import ENV_API_KEY, ENV_SECRET, ConfigReader
-from hftctl.connector.secrets import Secret
+from hftctl.configfile import ENV_API_KEY, ENV_SECRET, ConfigReader
+from hftctl.exchanges.bybit.venues import BOOK_MS
+from hftctl.secrets import Secret
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class BybitConfig:
     order_prefix: str
     api_key: Secret = field(repr=False)
     secret: Secret = field(repr=False)
-    book_depth: int = 50     # orderbook.{1,50,200,500}
+    book_depth: int = 50     # orderbook.{depth}: one of venues.BOOK_MS
     recv_window_ms: int = 5000
     reconnect_min_s: float = 0.2
     reconnect_max_s: float = 30.0
@@ -38,8 +39,8 @@ def load_config(r: ConfigReader) -> BybitConfig:
     if category != "linear":
         raise r.error("category", "only 'linear' is supported for key")
     depth = r.int("book_depth", d.book_depth)
-    if depth not in (1, 50, 200, 500):
-        raise r.error("book_depth", "expected one of 1, 50, 200, 500 for key")
+    if depth not in BOOK_MS:
+        raise r.error("book_depth", f"expected one of {', '.join(map(str, BOOK_MS))} for key")
     return BybitConfig(
         public_url=r.url("public_url", ("ws", "wss")),
         private_url=r.url("private_url", ("ws", "wss")),

@@ -37,9 +37,9 @@ class BybitMapper(Mapper):
         super().__init__(options)
         self._depth_blocks: dict[int, list[RowBlock]] = {}
 
-    @staticmethod
-    def detect(head: bytes) -> bool:
-        return head.startswith(TOPIC)
+    @classmethod
+    def recognises(cls, msg: bytes) -> bool:
+        return msg.startswith(TOPIC)
 
     def map_chunk(self, table: LineTable, problems: ProblemLog) -> list[RowBlock]:
         topic = table.head[:, len(TOPIC):]
@@ -128,3 +128,6 @@ class BybitMapper(Mapper):
         blocks = self._depth_blocks.pop(depth)
         self._depth_blocks.clear()
         return [concat_blocks(blocks)] if len(blocks) > 1 else blocks
+
+
+MAPPER = BybitMapper

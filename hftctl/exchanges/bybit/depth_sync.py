@@ -9,11 +9,24 @@ re-subscribed, which makes Bybit send a fresh snapshot. Pure state, no I/O.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from hftctl.exchanges.bybit.messages import BookMessage
-from hftctl.ipc.schema import DepthClear, DepthDiff, DepthSnapshot, Message
+from hftctl.ipc.schema import DepthClear, DepthDiff, DepthSnapshot, Level, Message
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class BookUpdate:
+    """``orderbook.{depth}.{symbol}``: a snapshot (replace) or a delta; ``u`` counts updates."""
+
+    symbol: str
+    is_snapshot: bool
+    update_id: int
+    seq: int
+    exch_ts: int
+    bids: list[Level]
+    asks: list[Level]
 
 
 class BybitBookSync:
@@ -36,7 +49,7 @@ class BybitBookSync:
         self.resyncs += 1
         return [DepthClear(self.symbol, reason)] if was else []
 
-    def on_message(self, m: BookMessage, local_ts: int) -> list[Message]:
+    def on_message(self, m: BookUpdate, local_ts: int) -> list[Message]:
         if m.is_snapshot:
             self.synced = True
             self.needs_resubscribe = False

@@ -4,7 +4,8 @@ Bybit answers most errors with HTTP 200 and a non-zero ``retCode``. The retry po
 the Binance one: 10002 (timestamp outside recv_window) was not processed, so re-measure the
 clock and resend once; 10006 (too many visits) is retried only for idempotent requests; 5xx
 and lost connections are retried only for idempotent requests, otherwise the caller gets
-:class:`AmbiguousResult` and queries the order by its orderLinkId.
+:class:`OutcomeUnknown` and queries the order by its orderLinkId. Answers are read through the
+``RestEnvelope`` schema; ``into=`` converts the ``result`` to a schema type.
 """
 
 from __future__ import annotations
@@ -16,34 +17,40 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import msgspec
 import orjson
 from yarl import URL
 
-from hftctl.exchanges.base import AmbiguousResult, ExchangeRejected, OrderNotFound
 from hftctl.exchanges.bybit.config import BybitConfig
+from hftctl.exchanges.bybit.schemas import RestEnvelope
+from hftctl.exchanges.bybit.signing import bybit_signature
+from hftctl.exchanges.errors import (ExchangeRejected, OrderNotFound, OutcomeUnknown, RateLimited,
+                                     Unavailable)
 from hftctl.exchanges.rest_base import MAX_ATTEMPTS, RestClient, retry_backoff
-from hftctl.exchanges.signing import bybit_signature
+from hftctl.exchanges.wire import MalformedMessage
 
 log = logging.getLogger(__name__)
 
 _CLOCK = 10002
 _RATE = 10006
 _NOT_FOUND = {110001, 110008}
+_ENVELOPE = msgspec.json.Decoder(RestEnvelope)
 
 
 class BybitRest(RestClient):
-    def __init__(self, cfg: BybitConfig) -> None:
+    def __init__(self, cfg: BybitConfig, time_path: str) -> None:
         super().__init__(cfg.request_timeout_s)
         self.cfg = cfg
+        self.time_path = time_path
         self.throttled = 0
         self._hold_until = 0.0          # monotonic; set from rate-limit headers / 10006
 
     async def _server_time_ms(self) -> float:
-        res = await self._send("GET", "/v5/market/time", {}, signed=False, safe=True)
+        res = await self._send("GET", self.time_path, {}, signed=False, safe=True)
         return int(res["timeNano"]) / 1e6
 
-    async def get(self, path: str, params: dict[str, Any], signed: bool = True) -> Any:
-        return await self._send("GET", path, params, signed=signed, safe=True)
+    async def get(self, path: str, params: dict[str, Any], signed: bool = True, *, into: Any = None) -> Any:
+        return _convert(await self._send("GET", path, params, signed=signed, safe=True), into, path)
 
     async def post(self, path: str, body: dict[str, Any], *, safe: bool) -> Any:
         return await self._send("POST", path, body, signed=True, safe=safe)
@@ -91,20 +98,19 @@ class BybitRest(RestClient):
                     raw, status = await resp.read(), resp.status
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
                 if not safe:
-                    raise AmbiguousResult(f"{method} {path}: {e.__class__.__name__}") from None
+                    raise OutcomeUnknown(f"{method} {path}: {e.__class__.__name__}") from None
                 await asyncio.sleep(retry_backoff(attempt))
                 continue
             try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                body = {}
-            code = body.get("retCode", -status) if isinstance(body, dict) else -status
-            msg = str(body.get("retMsg", "")) if isinstance(body, dict) else ""
+                body = _ENVELOPE.decode(raw)
+                code, msg = body.retCode, body.retMsg
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                body, code, msg = None, -status, raw[:120].decode("utf-8", "replace")
             # Bybit echoes the signed string (with the API key) in sign errors: never pass it on.
             msg = msg.replace(self.cfg.api_key.reveal(), "***")
             log.debug("%s %s -> %d retCode %s", method, path, status, code)
-            if status < 400 and code == 0:
-                return body.get("result")
+            if status < 400 and code == 0 and body is not None:
+                return body.result
             if code == _CLOCK and not resynced:
                 resynced = True
                 await self._clock_rejected(sent_at, f"{method} {path}: {code}")
@@ -114,15 +120,26 @@ class BybitRest(RestClient):
                 if safe and attempt < MAX_ATTEMPTS:
                     log.warning("%s %s: rate limited (%s), backing off", method, path, code)
                     continue
-                raise ExchangeRejected(code, msg or "rate limited")
+                raise RateLimited(code, msg or "rate limited")
             if status >= 500:
                 if safe and attempt < MAX_ATTEMPTS:
                     log.warning("%s %s: HTTP %d, retry %d", method, path, status, attempt)
                     await asyncio.sleep(retry_backoff(attempt))
                     continue
                 if not safe:
-                    raise AmbiguousResult(f"{method} {path}: HTTP {status} {msg}")
+                    raise OutcomeUnknown(f"{method} {path}: HTTP {status} {msg}")
+                raise Unavailable(f"{method} {path}: HTTP {status} {msg}")
             if code in _NOT_FOUND:
                 raise OrderNotFound(code, msg)
             raise ExchangeRejected(code, msg or f"HTTP {status}")
-        raise ExchangeRejected(-1, f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
+        raise Unavailable(f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
+
+
+def _convert(result: Any, into: Any, what: str) -> Any:
+    """``result`` as the schema type ``into`` (None: as parsed)."""
+    if into is None:
+        return result
+    try:
+        return msgspec.convert(result, into, strict=False)
+    except msgspec.ValidationError as e:
+        raise MalformedMessage(f"{what}: {e}") from None

@@ -10,21 +10,25 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl
 
+import msgspec
 import orjson
 from aiohttp import web
 
 from hftctl.exchanges.bybit import sim_messages as wire
-from hftctl.exchanges.signing import bybit_signature, verify
+from hftctl.exchanges.bybit.schemas import ListResult, RestEnvelope
+from hftctl.exchanges.bybit.signing import bybit_signature
+from hftctl.exchanges.bybit.venues import CATEGORY, PATHS, SNAPSHOT_LIMIT
+from hftctl.exchanges.wire import verify
 from hftctl.sim.accounts import Account
 from hftctl.sim.config import SimConfig
-from hftctl.sim.engine import SimEngine, SimReject
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.errors import SimReject
 from hftctl.sim.faults import Faults
 from hftctl.sim.instruments import BadNumber, SymbolSpec
 from hftctl.sim.ratelimit import WindowCounter
 
 JSON = "application/json"
 _SIDES = {"Buy": 1, "Sell": -1}
-_TIFS = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "PostOnly": "GTX"}
 
 REJECTS = {
     "unknown_symbol": (10001, "params error: symbol invalid"),
@@ -50,9 +54,9 @@ class BybitError(Exception):
         self.code, self.msg, self.http = code, msg, http
 
 
-def envelope(result, now_ms: int, code: int = 0, msg: str = "OK") -> dict:
-    return {"retCode": code, "retMsg": msg, "result": result if result is not None else {},
-            "retExtInfo": {}, "time": now_ms}
+def envelope(result, now_ms: int, code: int = 0, msg: str = "OK") -> bytes:
+    return msgspec.json.encode(RestEnvelope(retCode=code, retMsg=msg, result=result if result is not None else {},
+                                            retExtInfo={}, time=now_ms))
 
 
 class BybitOrders:
@@ -75,7 +79,7 @@ class BybitOrders:
         return headers
 
     def spec(self, p: dict) -> SymbolSpec:
-        if p.get("category") != "linear":
+        if p.get("category") != CATEGORY:
             raise BybitError(10001, "params error: category only support linear")
         symbol = p.get("symbol")
         if not isinstance(symbol, str) or not symbol:
@@ -119,7 +123,7 @@ class BybitOrders:
         otype = p.get("orderType")
         if otype not in ("Limit", "Market"):
             raise BybitError(10001, "params error: orderType invalid")
-        tif = _TIFS.get(p.get("timeInForce", "GTC" if otype == "Limit" else "IOC"))
+        tif = wire.TIF_IN.get(p.get("timeInForce", "GTC" if otype == "Limit" else "IOC"))
         if tif is None:
             raise BybitError(10001, "params error: timeInForce invalid")
         qty = self._num(spec, p, "qty", price=False)
@@ -129,7 +133,7 @@ class BybitOrders:
             raise BybitError(10001, "params error: orderLinkId invalid")
         reduce_only = p.get("reduceOnly") in (True, "true")
         try:
-            order = self.engine.place(account, spec.symbol, side, otype.upper(), tif if otype == "Limit" else "IOC",
+            order = self.engine.place(account, spec.symbol, side, otype.lower(), tif if otype == "Limit" else "ioc",
                                       price, qty, link, reduce_only, post_only_rejects=False)
         except SimReject as exc:
             raise self._reject(exc) from None
@@ -166,17 +170,18 @@ class BybitRest:
         self.requests = 0
 
     def routes(self, app: web.Application) -> None:
+        p = PATHS
         for method, path, handler, signed in (
-            ("GET", "/v5/market/time", self.server_time, False),
-            ("GET", "/v5/market/instruments-info", self.instruments, False),
-            ("GET", "/v5/market/orderbook", self.orderbook, False),
-            ("POST", "/v5/order/create", self.create, True),
-            ("POST", "/v5/order/amend", self.amend, True),
-            ("POST", "/v5/order/cancel", self.cancel, True),
-            ("POST", "/v5/order/cancel-all", self.cancel_all, True),
-            ("GET", "/v5/order/realtime", self.realtime, True),
-            ("GET", "/v5/position/list", self.positions, True),
-            ("GET", "/v5/account/wallet-balance", self.wallet, True),
+            ("GET", p["time"], self.server_time, False),
+            ("GET", p["instruments"], self.instruments, False),
+            ("GET", p["orderbook"], self.orderbook, False),
+            ("POST", p["create"], self.create, True),
+            ("POST", p["amend"], self.amend, True),
+            ("POST", p["cancel"], self.cancel, True),
+            ("POST", p["cancel_all"], self.cancel_all, True),
+            ("GET", p["realtime"], self.realtime, True),
+            ("GET", p["positions"], self.positions, True),
+            ("GET", p["wallet"], self.wallet, True),
         ):
             app.router.add_route(method, path, self._wrap(handler, signed))
 
@@ -188,7 +193,7 @@ class BybitRest:
             try:
                 fault = await self.faults.rest_call()
                 if fault == 503:
-                    return web.Response(status=503, body=orjson.dumps(envelope(None, now, 10016, "Internal server error.")),
+                    return web.Response(status=503, body=envelope(None, now, 10016, "Internal server error."),
                                         content_type=JSON)
                 if fault == 429:
                     raise BybitError(10006, "Too many visits!")
@@ -207,10 +212,10 @@ class BybitRest:
                 if signed:
                     account = self._authenticate(request, raw_query if request.method == "GET" else raw_body)
                 result = await handler(account, params, headers)
-                return web.Response(body=orjson.dumps(envelope(result, self.engine.now_ms())),
-                                    content_type=JSON, headers=headers)
+                return web.Response(body=envelope(result, self.engine.now_ms()), content_type=JSON,
+                                    headers=headers)
             except BybitError as exc:
-                return web.Response(status=exc.http, body=orjson.dumps(envelope(None, now, exc.code, exc.msg)),
+                return web.Response(status=exc.http, body=envelope(None, now, exc.code, exc.msg),
                                     content_type=JSON, headers=headers)
         return endpoint
 
@@ -238,14 +243,14 @@ class BybitRest:
         return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
 
     async def instruments(self, account, p, headers):
-        if p.get("category") != "linear":
+        if p.get("category") != CATEGORY:
             raise BybitError(10001, "params error: category only support linear")
         rows = wire.instruments(self.engine)
         if p.get("symbol"):
             rows = [r for r in rows if r["symbol"] == p["symbol"].upper()]
             if not rows:
                 raise BybitError(10001, "params error: symbol invalid")
-        return {"category": "linear", "list": rows, "nextPageCursor": ""}
+        return ListResult(category=CATEGORY, rows=rows, nextPageCursor="")
 
     async def orderbook(self, account, p, headers):
         spec = self.orders.spec(p)
@@ -253,8 +258,8 @@ class BybitRest:
             limit = int(p.get("limit", "25"))
         except ValueError:
             raise BybitError(10001, "params error: limit invalid") from None
-        if not 1 <= limit <= 500:
-            raise BybitError(10001, "params error: limit must be in [1, 500]")
+        if not 1 <= limit <= SNAPSHOT_LIMIT:
+            raise BybitError(10001, f"params error: limit must be in [1, {SNAPSHOT_LIMIT}]")
         book = self.engine.books[spec.symbol]
         now = self.engine.now_ms()
         return {"s": spec.symbol, "b": book.wire_levels(1, limit), "a": book.wire_levels(-1, limit),
@@ -280,7 +285,7 @@ class BybitRest:
                 "success": "1"}
 
     async def realtime(self, account, p, headers):
-        if p.get("category") != "linear":
+        if p.get("category") != CATEGORY:
             raise BybitError(10001, "params error: category only support linear")
         if p.get("orderId") or p.get("orderLinkId"):
             order = self.orders._find(account, self.orders.spec(p), p, include_done=True)
@@ -288,15 +293,15 @@ class BybitRest:
         else:
             symbol = p.get("symbol")
             orders = self.engine.open_orders(account, symbol.upper() if symbol else None)
-        return {"category": "linear", "nextPageCursor": "",
-                "list": [wire.order_body(o, self.engine.specs[o.symbol], wire.fee_total(o)) for o in orders]}
+        return ListResult(category=CATEGORY, nextPageCursor="",
+                          rows=[wire.order_row(o, self.engine.specs[o.symbol]) for o in orders])
 
     async def positions(self, account, p, headers):
-        if p.get("category") != "linear":
+        if p.get("category") != CATEGORY:
             raise BybitError(10001, "params error: category only support linear")
         symbols = [self.orders.spec(p).symbol] if p.get("symbol") else list(self.engine.specs)
-        return {"category": "linear", "nextPageCursor": "",
-                "list": [wire.position(self.engine, account, account.position(s)) for s in symbols]}
+        return ListResult(category=CATEGORY, nextPageCursor="",
+                          rows=[wire.position(self.engine, account, account.position(s)) for s in symbols])
 
     async def wallet(self, account, p, headers):
         if p.get("accountType") not in ("UNIFIED", "CONTRACT"):

@@ -1,6 +1,6 @@
-"""The sim's Bybit v5 websockets: public linear (orderbook.{1,50,200,500}.SYM snapshot/delta with
-u/seq, publicTrade.SYM), private (auth, then order/execution/position/wallet topics) and trade
-(auth, then order.create/order.amend/order.cancel)."""
+"""The sim's Bybit v5 websockets: public linear (orderbook.{depth}.SYM snapshot/delta with u/seq,
+publicTrade.SYM), private (auth, then order/execution/position/wallet topics) and trade (auth,
+then order.create/order.amend/order.cancel)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,25 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from urllib.parse import urlsplit
 
+import msgspec
 import orjson
 from aiohttp import web
 
+from hftctl.exchanges.bybit import schemas as w
 from hftctl.exchanges.bybit import sim_messages as wire
+from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
 from hftctl.exchanges.bybit.sim_rest import BybitError, BybitOrders
-from hftctl.exchanges.signing import bybit_ws_auth_signature, verify
+from hftctl.exchanges.bybit.venues import BOOK_MS, VENUES
+from hftctl.exchanges.venues import TESTNET
+from hftctl.exchanges.wire import verify
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import AccountEvent, DepthUpdate, OrderEvent, Trade
 from hftctl.sim.wshub import WsClient, WsHub
 
 log = logging.getLogger(__name__)
 
-_BOOK_MS = {1: 10, 50: 20, 200: 100, 500: 100}     # Bybit linear push frequencies per depth
 _PRIVATE_TOPICS = {"order", "execution", "position", "wallet"}
 _conn_ids = itertools.count(1)
 
@@ -34,7 +39,7 @@ class _BookStream:
     def __init__(self, symbol: str, depth: int) -> None:
         self.symbol, self.depth = symbol, depth
         self.topic = f"orderbook.{depth}.{symbol}"
-        self.interval = _BOOK_MS[depth] / 1000
+        self.interval = BOOK_MS[depth] / 1000
         self.bids: dict[str, str] = {}
         self.asks: dict[str, str] = {}
         self.u = 0
@@ -64,9 +69,8 @@ class BybitStreams:
         engine.user_listeners.append(self.on_user)
 
     def routes(self, app: web.Application) -> None:
-        app.router.add_get("/v5/public/linear", self.public)
-        app.router.add_get("/v5/private", self.private_ws)
-        app.router.add_get("/v5/trade", self.trade_ws)
+        for route, handler in (("public", self.public), ("private", self.private_ws), ("trade", self.trade_ws)):
+            app.router.add_get(urlsplit(VENUES[TESTNET].ws[route]).path, handler)
 
     async def _serve(self, request: web.Request, on_frame, on_close) -> web.WebSocketResponse:
         async def on_open(client: WsClient) -> bool:
@@ -134,7 +138,7 @@ class BybitStreams:
         parts = topic.split(".")
         if len(parts) == 2 and parts[0] == "publicTrade" and parts[1] in self.engine.specs:
             return "trade", parts[1], 0
-        if (len(parts) == 3 and parts[0] == "orderbook" and parts[1].isdigit() and int(parts[1]) in _BOOK_MS
+        if (len(parts) == 3 and parts[0] == "orderbook" and parts[1].isdigit() and int(parts[1]) in BOOK_MS
                 and parts[2] in self.engine.specs):
             return "book", parts[2], int(parts[1])
         return None
@@ -157,12 +161,16 @@ class BybitStreams:
         stream.u += 1
         stream.gap = False
 
+    def _book_message(self, stream: _BookStream, kind: str, bids: list, asks: list, t: int) -> bytes:
+        return msgspec.json.encode(w.BookMessage(
+            topic=stream.topic, type=kind, ts=t,
+            data=w.BookData(s=stream.symbol, b=bids, a=asks, u=stream.u,
+                            seq=self.engine.books[stream.symbol].last_update_id), cts=t))
+
     def _snapshot(self, stream: _BookStream, client: WsClient) -> None:
-        now = self.engine.now_ms()
-        _send(client, {"topic": stream.topic, "type": "snapshot", "ts": now, "data": {
-            "s": stream.symbol, "b": [[p, q] for p, q in sorted(stream.bids.items(), key=lambda x: -float(x[0]))],
-            "a": [[p, q] for p, q in sorted(stream.asks.items(), key=lambda x: float(x[0]))],
-            "u": stream.u, "seq": self.engine.books[stream.symbol].last_update_id}, "cts": now})
+        client.send(self._book_message(
+            stream, "snapshot", sorted(stream.bids.items(), key=lambda x: -float(x[0])),
+            sorted(stream.asks.items(), key=lambda x: float(x[0])), self.engine.now_ms()))
 
     async def run_books(self) -> None:
         while True:
@@ -191,10 +199,7 @@ class BybitStreams:
                 stream.gap = False
                 db.sort(key=lambda x: -float(x[0]))
                 da.sort(key=lambda x: float(x[0]))
-                t = self.engine.now_ms()
-                payload = orjson.dumps({"topic": stream.topic, "type": "delta", "ts": t, "data": {
-                    "s": stream.symbol, "b": db, "a": da, "u": stream.u,
-                    "seq": self.engine.books[stream.symbol].last_update_id}, "cts": t})
+                payload = self._book_message(stream, "delta", db, da, self.engine.now_ms())
                 for c in stream.clients:
                     c.send(payload)
 
@@ -209,8 +214,8 @@ class BybitStreams:
         elif type(ev) is Trade:
             clients = self.trades.get(ev.symbol)
             if clients:
-                payload = orjson.dumps({"topic": f"publicTrade.{ev.symbol}", "type": "snapshot",
-                                        "ts": ev.event_ms, "data": [wire.public_trade(ev)]})
+                payload = msgspec.json.encode(w.TradeMessage(topic=f"publicTrade.{ev.symbol}", type="snapshot",
+                                                             ts=ev.event_ms, data=[wire.public_trade(ev)]))
                 for c in clients:
                     c.send(payload)
 
@@ -269,6 +274,16 @@ class BybitStreams:
         else:
             self._reply(client, req, False, f"Invalid op {op!r}")
 
+    def drop_private(self, conn_id: str | None) -> list[str]:
+        """Cut private connections (all, or the one with ``conn_id``), as a lapsed session would."""
+        out = []
+        for clients in self.private.values():
+            for c in list(clients):
+                if conn_id is None or c.state.get("conn_id") == conn_id:
+                    out.append(c.state["conn_id"])
+                    c.drop()
+        return out
+
     def _private_close(self, client: WsClient) -> None:
         account = client.state.get("account")
         if account is not None:
@@ -278,8 +293,8 @@ class BybitStreams:
         clients = [c for c in self.private.get(id(account), ()) if topic in c.state["topics"]]
         if not clients:
             return
-        payload = orjson.dumps({"id": str(uuid.uuid4()), "topic": topic, "creationTime": self.engine.now_ms(),
-                                "data": data})
+        payload = msgspec.json.encode(w.PrivateMessage(id=str(uuid.uuid4()), topic=topic,
+                                                       creationTime=self.engine.now_ms(), data=data))
         for c in clients:
             c.send(payload)
 
@@ -289,10 +304,10 @@ class BybitStreams:
             if not self.private.get(id(o.account)):
                 return
             spec = self.engine.specs[o.symbol]
-            if ev.exec_type == "TRADE":
+            if ev.exec_type == "trade":
                 self._exec_seq += 1
                 self._push(o.account, "execution", [wire.execution(ev, spec, self.engine, self._exec_seq)])
-            self._push(o.account, "order", [wire.order_body(o, spec, wire.fee_total(o))])
+            self._push(o.account, "order", [wire.order_row(o, spec)])
         elif type(ev) is AccountEvent:
             if not self.private.get(id(ev.account)):
                 return

@@ -1,0 +1,80 @@
+"""What the collector needs to know about an exchange's public market data.
+
+Each exchange folder's ``collector.py`` provides one ``PROTOCOL`` implementing this interface:
+which streams make a full recording (hftbacktest's choices, so recordings convert the same),
+how to open them, how to read a message's symbol and depth sequence, where REST depth snapshots
+come from, and how a gap mark is written. The collector itself (files, reconnects, snapshots,
+gap marks) is the same for every exchange.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from hftctl.exchanges.venues import Venue
+
+
+@dataclass(frozen=True)
+class DepthSeq:
+    """Sequence numbers of one depth diff: first/last update id, and the previous last id if sent."""
+
+    first: int
+    last: int
+    prev: int | None
+
+
+@dataclass(frozen=True)
+class PublicMessage:
+    """What the collector reads from a public message: whose it is, and its depth sequence if any."""
+
+    symbol: str
+    depth: DepthSeq | None = None
+    bad_depth: bool = False    # a depth diff without usable sequence ids
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One websocket the collector keeps open: its URL and the subscribe message to send, if any."""
+
+    url: str
+    subscribe: str | None = None
+
+
+class CollectorProtocol(ABC):
+    takes_rest_snapshots: bool = True   # False: the exchange's own book topics carry snapshots
+
+    @abstractmethod
+    def connections(self, venue: Venue, symbols: list[str]) -> list[Connection]:
+        """The websockets (and subscriptions) that carry every stream of ``symbols``."""
+
+    @abstractmethod
+    def snapshot_url(self, venue: Venue, symbol: str) -> str: ...
+
+    @abstractmethod
+    def is_snapshot(self, body: object) -> bool:
+        """Is a decoded REST response a usable depth snapshot (and not an error object)?"""
+
+    @abstractmethod
+    def read(self, msg: object) -> PublicMessage | None:
+        """Route a decoded websocket message to its symbol; None for acks, pongs, unknown shapes."""
+
+    @abstractmethod
+    def subscription_error(self, msg: object) -> str | None:
+        """The exchange's refusal of a subscription, if ``msg`` is one."""
+
+    @abstractmethod
+    def continuous(self, prev_last: int, seq: DepthSeq) -> bool:
+        """Does this diff follow the previous one (last id ``prev_last``) without a gap?"""
+
+    @abstractmethod
+    def gap_marker(self, symbol: str, reason: str, ts_ms: int) -> bytes:
+        """A recording line that marks lost data, which hftbacktest's converters skip."""
+
+    @abstractmethod
+    def is_depth_stream(self, stream: str) -> bool:
+        """Does a raw message of this stream name (as the connector labels it) carry depth diffs?"""
+
+    @abstractmethod
+    def is_snapshot_line(self, raw: bytes) -> bool:
+        """Is a recorded line body a REST depth snapshot?"""

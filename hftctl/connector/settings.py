@@ -1,0 +1,32 @@
+"""The connector's exchange-independent knobs (all optional in its config file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hftctl.configfile import ConfigReader
+
+CANCEL_ON_STOP = ("own", "all", "none")
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """Exchange-independent knobs (all optional in the file)."""
+
+    bot_heartbeat_timeout_s: float = 5.0   # 0 disables the watchdog
+    cancel_on_bot_timeout: bool = True
+    # At stop: "own" cancels the open orders carrying this connector's order prefix, "all" every
+    # open order of the account on the traded symbols (hftbacktest's connector), "none" nothing.
+    cancel_on_stop: str = "own"
+    reconcile_interval_s: float = 30.0     # periodic REST reconciliation, besides reconnects
+    heartbeat_interval_s: float = 1.0      # connector -> bots Heartbeat
+
+    @classmethod
+    def read(cls, r: ConfigReader) -> "ConnectorSettings":
+        return cls(
+            bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0),
+            cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
+            cancel_on_stop=r.choice("cancel_on_stop", CANCEL_ON_STOP, cls.cancel_on_stop),
+            reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0),
+            heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05),
+        )

@@ -1,0 +1,296 @@
+"""What the sim's Binance websockets (USD-M and spot) share: market streams and user data.
+
+URLs as Binance serves them: /ws/<stream>[/<stream>...] (raw payloads), /stream?streams=a/b
+(combined {"stream","data"} envelopes), /ws/<listenKey> (user data); live SUBSCRIBE /
+UNSUBSCRIBE / LIST_SUBSCRIPTIONS frames answered with {"result": ..., "id": ...}. Depth streams
+are aggregated per update speed. Each market's ``sim_ws.py`` says which speeds exist and how each
+message is encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import defaultdict
+from types import ModuleType
+
+import msgspec
+import orjson
+from aiohttp import web
+
+from hftctl.exchanges.binance.common.sim_listen_keys import ListenKeys
+from hftctl.sim.accounts import Account
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
+from hftctl.sim.wshub import WsClient, WsHub
+
+log = logging.getLogger(__name__)
+
+_DEPTH_RE = re.compile(r"^([a-z0-9]+)@depth(5|10|20)?(?:@(\d+ms))?$")
+_PAYLOAD_KEYS = ("method", "params", "id")
+
+
+def _normalize(name: str) -> str:
+    """Binance stream names: lower-case symbol, camel-case kind (btcusdt@bookTicker)."""
+    sym, at, kind = name.partition("@")
+    return sym.lower() + at + kind if at else name
+
+
+class _DepthAggregator:
+    """One update-speed's depth stream for a symbol: levels merged over the interval, U of the
+    first and u of the last merged event, pu = this stream's previous u (gaps propagate)."""
+
+    def __init__(self, symbol: str, interval_ms: int, levels: int | None) -> None:
+        self.symbol = symbol
+        self.interval_ms = interval_ms
+        self.levels = levels
+        self.bids: dict[str, str] = {}
+        self.asks: dict[str, str] = {}
+        self.first = 0
+        self.last = 0
+        self.prev = None          # u of this stream's previous message
+        self.gap = False
+        self.next_due = time.monotonic()
+
+    def add(self, ev: DepthUpdate, first_id: int) -> None:
+        if not self.first:
+            self.first = first_id
+            if self.prev is None:
+                self.prev = ev.prev_id
+        elif ev.prev_id != self.last:
+            self.gap = True
+        self.last = ev.last_id
+        if self.levels is None:
+            for p, q in ev.bids:
+                self.bids[p] = q
+            for p, q in ev.asks:
+                self.asks[p] = q
+
+
+class BinanceStreamsBase:
+    """Connections, subscriptions and fan-out shared by Binance's websocket APIs; subclasses say
+    which update speeds exist and how each message is encoded."""
+
+    SPEEDS_MS: tuple[int, ...]
+    DEFAULT_MS: int
+    WIRE: ModuleType      # the market's sim_messages: trade, agg_trade, book_ticker, ...
+
+    def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float, keys: ListenKeys) -> None:
+        self.engine = engine
+        self.hub = hub
+        self.keys = keys
+        keys.on_expired.append(self.on_key_expired)
+        self.ping_interval_s = ping_interval_s
+        self.subs: dict[str, set[WsClient]] = defaultdict(set)
+        self.user_conns: dict[str, set[WsClient]] = defaultdict(set)
+        self.aggs: dict[str, _DepthAggregator] = {}
+        engine.market_listeners.append(self.on_market)
+        engine.user_listeners.append(self.on_user)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/ws", self.handle_ws)
+        app.router.add_get("/ws/{streams:.+}", self.handle_ws)
+        app.router.add_get("/stream", self.handle_combined)
+
+    # ---- connections -------------------------------------------------------------------------
+    async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
+        path = request.match_info.get("streams", "")
+        return await self._serve(request, [s for s in path.split("/") if s], combined=False)
+
+    async def handle_combined(self, request: web.Request) -> web.WebSocketResponse:
+        streams = request.query.get("streams", "")
+        return await self._serve(request, [s for s in streams.split("/") if s], combined=True)
+
+    async def _serve(self, request: web.Request, streams: list[str], combined: bool):
+        async def on_open(client: WsClient) -> bool:
+            client.state["combined"] = combined
+            client.state["streams"] = set()
+            for name in streams:
+                if not self._subscribe(client, name):
+                    await client.ws.close(code=1008, message=b"invalid listen key or stream")
+                    return False
+            return True
+        return await self.hub.serve(request, self.ping_interval_s, self._on_frame, self._unsubscribe_all,
+                                    on_open)
+
+    def _subscribe(self, client: WsClient, name: str) -> bool:
+        if "@" not in name and not name.startswith("!"):
+            account = self.keys.account(name, time.monotonic())
+            if account is None:
+                return False
+            self.user_conns[name].add(client)
+            client.state["streams"].add(name)
+            return True
+        name = _normalize(name)
+        m = _DEPTH_RE.match(name)
+        if m:
+            symbol, levels, speed = m.group(1).upper(), m.group(2), m.group(3)
+            interval = self.DEFAULT_MS if speed is None else int(speed[:-2])
+            if interval not in self.SPEEDS_MS:
+                return True          # Binance accepts unknown stream names and sends nothing
+            if levels or interval:
+                if name not in self.aggs and symbol in self.engine.specs:
+                    self.aggs[name] = _DepthAggregator(symbol, interval or self.DEFAULT_MS,
+                                                       int(levels) if levels else None)
+        self.subs[name].add(client)
+        client.state["streams"].add(name)
+        return True
+
+    def _unsubscribe(self, client: WsClient, name: str) -> None:
+        self.subs.get(name, set()).discard(client)
+        self.user_conns.get(name, set()).discard(client)
+        client.state["streams"].discard(name)
+
+    def _unsubscribe_all(self, client: WsClient) -> None:
+        for name in list(client.state.get("streams", ())):
+            self._unsubscribe(client, name)
+
+    def _on_frame(self, client: WsClient, text: str) -> None:
+        try:
+            req = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            client.send(orjson.dumps({"error": {"code": 3, "msg": f"Invalid JSON: {exc}"}, "id": None}))
+            return
+        if not isinstance(req, dict):
+            client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request"}, "id": None}))
+            return
+        rid = req.get("id")
+        method = req.get("method")
+        params = req.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request: params must be "
+                                                    "a list of stream names"}, "id": rid}))
+                return
+            for name in params:
+                if method == "SUBSCRIBE":
+                    self._subscribe(client, name)
+                else:
+                    self._unsubscribe(client, _normalize(name))
+            client.send(orjson.dumps({"result": None, "id": rid}))
+        elif method == "LIST_SUBSCRIPTIONS":
+            client.send(orjson.dumps({"result": sorted(client.state["streams"]), "id": rid}))
+        elif method == "SET_PROPERTY":
+            if isinstance(params, list) and len(params) == 2 and params[0] == "combined":
+                client.state["combined"] = bool(params[1])
+                client.send(orjson.dumps({"result": None, "id": rid}))
+            else:
+                client.send(orjson.dumps({"error": {"code": 0, "msg": "Unknown property"}, "id": rid}))
+        elif method == "GET_PROPERTY":
+            if params == ["combined"]:
+                client.send(orjson.dumps({"result": client.state["combined"], "id": rid}))
+            else:
+                client.send(orjson.dumps({"error": {"code": 0, "msg": "Unknown property"}, "id": rid}))
+        else:
+            client.send(orjson.dumps({"error": {"code": 2, "msg": f"Invalid request: unknown method {method!r}"},
+                                      "id": rid}))
+
+    # ---- fan-out ------------------------------------------------------------------------------
+    def _send(self, name: str, clients: set[WsClient], payload: msgspec.Struct) -> None:
+        raw = msgspec.json.encode(payload)
+        wrapped = None
+        for c in clients:
+            if c.state["combined"]:
+                if wrapped is None:
+                    wrapped = b'{"stream":"' + name.encode() + b'","data":' + raw + b"}"
+                c.send(wrapped)
+            else:
+                c.send(raw)
+
+    def on_market(self, ev) -> None:
+        subs = self.subs
+        if type(ev) is DepthUpdate:
+            sym = ev.symbol.lower()
+            name = sym + "@depth@0ms"
+            clients = subs.get(name)
+            first = self.first_id(ev)
+            if clients:
+                self._send(name, clients, self.encode_depth(ev, first))
+            for agg in self.aggs.values():
+                if agg.symbol == ev.symbol:
+                    agg.add(ev, first)
+        elif type(ev) is Trade:
+            sym = ev.symbol.lower()
+            clients = subs.get(sym + "@trade")
+            if clients:
+                self._send(sym + "@trade", clients, self.encode_trade(ev))
+            clients = subs.get(sym + "@aggTrade")
+            if clients:
+                self._send(sym + "@aggTrade", clients, self.encode_agg_trade(ev))
+        elif type(ev) is BookTicker:
+            name = ev.symbol.lower() + "@bookTicker"
+            clients = subs.get(name)
+            if clients:
+                self._send(name, clients, self.encode_book_ticker(ev))
+
+    async def run_aggregators(self) -> None:
+        """Flush the 100/250/500 ms depth streams and partial-book streams on their cadence."""
+        while True:
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            for name, agg in self.aggs.items():
+                if now < agg.next_due:
+                    continue
+                agg.next_due = now + agg.interval_ms / 1000
+                if not agg.first:
+                    continue
+                clients = self.subs.get(name)
+                book = self.engine.books[agg.symbol]
+                t = self.engine.now_ms()
+                pu = agg.prev + 1 if agg.gap else agg.prev
+                if agg.levels is None:
+                    payload = self.encode_merged_depth(agg, t, pu, [[p, q] for p, q in agg.bids.items()],
+                                                       [[p, q] for p, q in agg.asks.items()])
+                else:
+                    payload = self.encode_partial_depth(agg, t, pu, book.wire_levels(1, agg.levels),
+                                                        book.wire_levels(-1, agg.levels))
+                agg.prev = agg.last
+                agg.first = 0
+                agg.gap = False
+                agg.bids = {}
+                agg.asks = {}
+                if clients:
+                    self._send(name, clients, payload)
+
+    def first_id(self, ev: DepthUpdate) -> int:
+        """The first update id a diff shows (a market may widen it, see USD-M's first-event rule)."""
+        return ev.first_id
+
+    def on_user(self, ev) -> None:
+        if type(ev) is OrderEvent:
+            self._send_user(ev.order.account, self.encode_order, ev)
+        elif type(ev) is AccountEvent:
+            self._send_user(ev.account, self.encode_account, ev)
+
+    def on_key_expired(self, account: Account, key: str) -> None:
+        clients = self.user_conns.pop(key, set())
+        if clients:
+            self._send(key, clients, self.WIRE.listen_key_expired(key, self.engine.now_ms()))
+            for c in clients:
+                c.finish()
+
+    def encode_trade(self, ev: Trade) -> msgspec.Struct:
+        return self.WIRE.trade(ev)
+
+    def encode_agg_trade(self, ev: Trade) -> msgspec.Struct:
+        return self.WIRE.agg_trade(ev)
+
+    def encode_book_ticker(self, ev: BookTicker) -> msgspec.Struct:
+        return self.WIRE.book_ticker(ev)
+
+    def _send_user(self, account, encode, ev) -> None:
+        """To every user-data connection of the account's listen keys; encoded only if one exists."""
+        payload = None
+        for key, clients in self.user_conns.items():
+            if clients and self.keys.owner.get(key) is account:
+                if payload is None:
+                    payload = encode(ev)
+                self._send(key, clients, payload)
+
+    def close_listen_key(self, key: str) -> None:
+        for c in self.user_conns.pop(key, set()):
+            c.finish()
+
+

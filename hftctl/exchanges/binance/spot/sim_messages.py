@@ -1,0 +1,151 @@
+"""The sim's Binance spot wire encoding: engine events and state -> the typed schemas (REST
+bodies, market streams, executionReport, outboundAccountPosition), Binance's enums from the
+engine's IPC vocabulary."""
+
+from __future__ import annotations
+
+from hftctl.exchanges.binance.futures.sim_messages import EXEC_OUT, SIDE, STATUS_OUT, TIF_OUT
+from hftctl.exchanges.binance.spot import schemas as w
+from hftctl.sim.accounts import Account
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
+from hftctl.sim.instruments import SymbolSpec
+from hftctl.sim.orders import Order
+
+# spot's post-only is its own order type, LIMIT_MAKER, with no time in force
+TYPE_IN = {"LIMIT": ("limit", None), "LIMIT_MAKER": ("limit", "gtx"), "MARKET": ("market", "gtc")}
+TIF_IN = {"GTC": "gtc", "IOC": "ioc", "FOK": "fok"}
+
+
+def _f(x: float) -> str:
+    return f"{x:.8f}"
+
+
+def wire_type(order: Order) -> str:
+    if order.type == "market":
+        return "MARKET"
+    return "LIMIT_MAKER" if order.tif == "gtx" else "LIMIT"
+
+
+def wire_tif(order: Order) -> str:
+    return "GTC" if order.tif == "gtx" else TIF_OUT[order.tif]
+
+
+def _price(order: Order, spec: SymbolSpec) -> str:
+    return spec.price_str(order.price_ticks) if order.type == "limit" else _f(0)
+
+
+def depth_update(ev: DepthUpdate, first_id: int) -> w.DepthUpdate:
+    return w.DepthUpdate(E=ev.event_ms, s=ev.symbol, U=first_id, u=ev.last_id, b=ev.bids, a=ev.asks)
+
+
+def trade(ev: Trade) -> w.Trade:
+    return w.Trade(E=ev.event_ms, s=ev.symbol, t=ev.trade_id, p=ev.price, q=ev.qty, T=ev.trade_ms,
+                   m=ev.buyer_is_maker, M=True)
+
+
+def agg_trade(ev: Trade) -> w.AggTrade:
+    return w.AggTrade(E=ev.event_ms, s=ev.symbol, a=ev.trade_id, p=ev.price, q=ev.qty, f=ev.trade_id,
+                      l=ev.trade_id, T=ev.trade_ms, m=ev.buyer_is_maker, M=True)
+
+
+def book_ticker(ev: BookTicker) -> w.BookTicker:
+    return w.BookTicker(u=ev.update_id, s=ev.symbol, b=ev.bid, B=ev.bid_qty, a=ev.ask, A=ev.ask_qty)
+
+
+def order_body(order: Order, spec: SymbolSpec, kind: str = "query", now_ms: int = 0) -> w.OrderBody:
+    """kind: "query" (GET order/openOrders), "new" (POST, FULL response), "cancel" (DELETE)."""
+    common = dict(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
+                  price=_price(order, spec), origQty=spec.qty_str(order.qty_lots),
+                  executedQty=spec.qty_str(order.filled_lots), cummulativeQuoteQty=_f(order.cum_quote),
+                  status=STATUS_OUT[order.status], timeInForce=wire_tif(order), type=wire_type(order),
+                  side=SIDE[order.side], selfTradePreventionMode="NONE")
+    if kind == "new":
+        return w.OrderBody(**common, transactTime=order.create_ms,
+                           workingTime=order.create_ms if order.type == "limit" else -1,
+                           origQuoteOrderQty=_f(0),
+                           fills=[w.FillRow(spec.price_str(f.ticks), spec.qty_str(f.lots), _f(f.fee),
+                                            f.fee_asset, f.trade_id) for f in order.fills])
+    if kind == "cancel":
+        return w.OrderBody(**common, origClientOrderId=order.client_id, transactTime=now_ms)
+    return w.OrderBody(**common, stopPrice=_f(0), icebergQty=_f(0), time=order.create_ms,
+                       updateTime=order.update_ms, isWorking=order.type == "limit",
+                       workingTime=order.create_ms, origQuoteOrderQty=_f(0))
+
+
+def my_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
+    rows = [{"symbol": o.symbol, "id": f.trade_id, "orderId": o.order_id, "orderListId": -1,
+             "price": spec.price_str(f.ticks), "qty": spec.qty_str(f.lots),
+             "quoteQty": _f(f.ticks * spec.tick * f.lots * spec.step), "commission": _f(f.fee),
+             "commissionAsset": f.fee_asset, "time": f.time_ms, "isBuyer": o.side > 0, "isMaker": f.is_maker,
+             "isBestMatch": True}
+            for o in orders for f in o.fills]
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def execution_report(ev: OrderEvent, spec: SymbolSpec) -> w.ExecutionReport:
+    o = ev.order
+    traded = ev.exec_type == "trade"
+    return w.ExecutionReport(
+        E=ev.event_ms, s=o.symbol, c=o.client_id, S=SIDE[o.side], o=wire_type(o), f=wire_tif(o),
+        q=spec.qty_str(o.qty_lots), p=_price(o, spec), P=_f(0), F=_f(0), g=-1,
+        C=o.client_id if ev.exec_type == "canceled" else "", x=EXEC_OUT[ev.exec_type],
+        X=STATUS_OUT[o.status], r="NONE", i=o.order_id, l=spec.qty_str(ev.last_lots),
+        z=spec.qty_str(o.filled_lots), L=spec.price_str(ev.last_ticks) if traded else _f(0),
+        n=_f(ev.commission), N=ev.commission_asset or None, T=ev.event_ms,
+        t=ev.trade_id if traded else -1, I=ev.event_ms, w=o.is_open and o.type == "limit",
+        m=ev.is_maker, M=False, O=o.create_ms, Z=_f(o.cum_quote),
+        Y=_f(ev.last_ticks * spec.tick * ev.last_lots * spec.step) if traded else _f(0),
+        Q=_f(0), W=o.create_ms, V="NONE")
+
+
+def outbound_account_position(ev: AccountEvent) -> w.OutboundAccountPosition:
+    acct = ev.account
+    return w.OutboundAccountPosition(
+        E=ev.event_ms, u=ev.event_ms,
+        B=[w.BalanceFields(a, _f(acct.balances.get(a, 0.0)), _f(acct.locked.get(a, 0.0))) for a in ev.assets])
+
+
+def listen_key_expired(key: str, event_ms: int) -> w.ListenKeyExpired:
+    return w.ListenKeyExpired(E=event_ms, listenKey=key)
+
+
+def account(acct: Account, now_ms: int) -> w.Account:
+    assets = sorted(set(acct.balances) | set(acct.locked))
+    maker, taker = round(acct.maker_fee * 10_000), round(acct.taker_fee * 10_000)
+    return w.Account(
+        makerCommission=maker, takerCommission=taker, buyerCommission=0, sellerCommission=0,
+        commissionRates={"maker": _f(acct.maker_fee), "taker": _f(acct.taker_fee), "buyer": _f(0), "seller": _f(0)},
+        canTrade=True, canWithdraw=True, canDeposit=True, brokered=False, requireSelfTradePrevention=False,
+        preventSor=False, updateTime=now_ms, accountType="SPOT",
+        balances=[w.AccountBalance(a, _f(acct.balances.get(a, 0.0)), _f(acct.locked.get(a, 0.0))) for a in assets],
+        permissions=["SPOT"], uid=abs(hash(acct.api_key)) % 10**9)
+
+
+def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
+    symbols = []
+    for spec in engine.specs.values():
+        symbols.append({
+            "symbol": spec.symbol, "status": "TRADING", "baseAsset": spec.base, "baseAssetPrecision": 8,
+            "quoteAsset": spec.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
+            "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
+            "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
+            "otoAllowed": False, "quoteOrderQtyMarketAllowed": False, "allowTrailingStop": False,
+            "cancelReplaceAllowed": False, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": _f(spec.min_price), "maxPrice": _f(spec.max_price),
+                 "tickSize": _f(spec.tick)},
+                {"filterType": "LOT_SIZE", "minQty": _f(spec.min_qty), "maxQty": _f(spec.max_qty),
+                 "stepSize": _f(spec.step)},
+                {"filterType": "NOTIONAL", "minNotional": _f(spec.min_notional), "applyMinToMarket": True,
+                 "maxNotional": _f(9_000_000), "applyMaxToMarket": False, "avgPriceMins": 5},
+            ],
+            "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": "NONE",
+            "allowedSelfTradePreventionModes": ["NONE"]})
+    return {"timezone": "UTC", "serverTime": now_ms,
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": limits.weight_per_min},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": limits.orders_per_10s},
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": limits.orders_per_day}],
+            "exchangeFilters": [], "symbols": symbols}
