@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hftctl.sim.process import start_sim  # noqa: E402
-from hftctl.exchanges.endpoints import public_stream_request  # noqa: E402
+from hftctl import exchanges  # noqa: E402
+from hftctl.exchanges.venues import Venue  # noqa: E402
 
 RECORDING = ROOT.parent / "shared" / "data" / "recordings" / "usdm" / "btcusdt_20240808.gz"
 
@@ -117,7 +118,8 @@ def run_phase(speed: float, seconds: float, ipc: bool = False) -> dict:
     with start_sim(extra_args=["--replay", str(RECORDING), "--speed", str(speed), "--loop",
                                "--log-level", "warning"]) as sim, \
             tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp, ExitStack() as stack:
-        url, _ = public_stream_request("binancefutures", sim.ws_url, ["BTCUSDT"])
+        local = Venue("sim", rest=sim.rest_url, ws={"public": sim.ws_url}, real_money=False, source="", checked="")
+        url = exchanges.get("binancefutures").collector().connections(local, ["BTCUSDT"])[0].url
         out = Path(tmp) / "data"
         out.mkdir()
         if ipc:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import orjson  # noqa: E402
 
-from hftctl.exchanges.signing import binance_signature  # noqa: E402
+from hftctl.exchanges.binance.common.signing import binance_signature  # noqa: E402
 from hftctl.ipc import schema as s  # noqa: E402
 from hftctl.ipc.endpoint import BotEndpoint  # noqa: E402
 from hftctl.ipc.ring import Overrun, WriterGone  # noqa: E402

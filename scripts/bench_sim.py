@@ -24,7 +24,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hftctl.exchanges.signing import binance_signature  # noqa: E402
+from hftctl.exchanges.binance.common.signing import binance_signature  # noqa: E402
 from hftctl.sim.process import start_sim  # noqa: E402
 
 KEY, SECRET = "hftctl-sim-key", "hftctl-sim-secret"

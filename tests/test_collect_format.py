@@ -10,59 +10,73 @@ import json
 import orjson
 import pytest
 
+from hftctl import exchanges
 from hftctl.collector.codec import GzipCodec
+from hftctl.collector.protocol import DepthSeq
 from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.writer import RecordingWriter
-from hftctl.exchanges import endpoints as ep
+from hftctl.exchanges.venues import Venue
+
+
+def protocol(exchange: str):
+    return exchanges.get(exchange).collector()
+
+
+def venue(stream: str, rest: str = "http://h:1") -> Venue:
+    return Venue("custom", rest=rest, ws={"public": stream}, real_money=False, source="test", checked="")
 
 
 def test_binance_uses_one_combined_stream_connection_like_hftbacktest():
-    url, sub = ep.public_stream_request("binancefutures", "wss://fstream.binancefuture.com/ws", ["BTCUSDT", "ethusdt"])
-    assert url == ("wss://fstream.binancefuture.com/stream?streams=btcusdt@depth@0ms/btcusdt@trade/"
-                   "btcusdt@bookTicker/ethusdt@depth@0ms/ethusdt@trade/ethusdt@bookTicker")
-    assert sub is None
-    url, _ = ep.public_stream_request("binancespot", "ws://127.0.0.1:9/ws/", ["btcusdt"])
-    assert url == "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker"
+    (conn,) = protocol("binancefutures").connections(venue("wss://fstream.binancefuture.com/ws"), ["BTCUSDT", "ethusdt"])
+    assert conn.url == ("wss://fstream.binancefuture.com/stream?streams=btcusdt@depth@0ms/btcusdt@trade/"
+                        "btcusdt@bookTicker/ethusdt@depth@0ms/ethusdt@trade/ethusdt@bookTicker")
+    assert conn.subscribe is None
+    (conn,) = protocol("binancespot").connections(venue("ws://127.0.0.1:9/ws/"), ["btcusdt"])
+    assert conn.url == "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker"
 
 
 def test_bybit_subscribes_by_message_to_hftbacktests_topics():
-    url, sub = ep.public_stream_request("bybit", "wss://stream-testnet.bybit.com/v5/public/linear", ["btcusdt"])
-    assert url == "wss://stream-testnet.bybit.com/v5/public/linear"
-    assert json.loads(sub)["args"] == ["orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT",
-                                       "publicTrade.BTCUSDT"]
-    assert not ep.takes_rest_snapshots("bybit") and ep.takes_rest_snapshots("binancefutures")
-    assert ep.read_public_message("bybit", {"topic": "publicTrade.BTCUSDT", "data": []}).symbol == "BTCUSDT"
-    assert ep.subscription_error("bybit", {"success": False, "ret_msg": "invalid topic"}) == "invalid topic"
+    bybit = protocol("bybit")
+    (conn,) = bybit.connections(venue("wss://stream-testnet.bybit.com/v5/public/linear"), ["btcusdt"])
+    assert conn.url == "wss://stream-testnet.bybit.com/v5/public/linear"
+    assert json.loads(conn.subscribe)["args"] == ["orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT",
+                                                  "orderbook.500.BTCUSDT", "publicTrade.BTCUSDT"]
+    assert not bybit.takes_rest_snapshots and protocol("binancefutures").takes_rest_snapshots
+    assert bybit.read({"topic": "publicTrade.BTCUSDT", "data": []}).symbol == "BTCUSDT"
+    assert bybit.subscription_error({"success": False, "ret_msg": "invalid topic"}) == "invalid topic"
 
 
 def test_snapshot_urls():
-    assert ep.depth_snapshot_url("binancefutures", "http://h:1/", "btcusdt") == "http://h:1/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
-    assert ep.depth_snapshot_url("binancespot", "http://h:1", "btcusdt") == "http://h:1/api/v3/depth?symbol=BTCUSDT&limit=1000"
+    assert (protocol("binancefutures").snapshot_url(venue("ws://x", "http://h:1/"), "btcusdt")
+            == "http://h:1/fapi/v1/depth?symbol=BTCUSDT&limit=1000")
+    assert (protocol("binancespot").snapshot_url(venue("ws://x", "http://h:1"), "btcusdt")
+            == "http://h:1/api/v3/depth?symbol=BTCUSDT&limit=1000")
 
 
 def test_sequence_rules_on_real_messages(shared_data):
     """Futures: pu == previous u; spot: U == previous u + 1 — checked on the real recordings."""
     for exchange, rel in (("binancefutures", "usdm/btcusdt_20240808.gz"), ("binancespot", "spot/btcusdt_20240808.gz")):
-        seq = DepthSequence(exchange)
+        seq = DepthSequence(protocol(exchange))
         verdicts = []
         with gzip.open(shared_data / "recordings" / rel) as f:
             for line in itertools.islice(f, 5000):
-                pm = ep.read_public_message(exchange, orjson.loads(line.split(b" ", 1)[1]))
+                pm = protocol(exchange).read(orjson.loads(line.split(b" ", 1)[1]))
                 if pm is not None and pm.depth is not None:
                     verdicts.append(seq.check(pm.symbol, pm.depth))
         assert verdicts[0] == DepthSequence.FIRST and len(verdicts) > 100
         assert set(verdicts[1:]) == {None}, exchange  # the real streams have no gap
         # drop one diff: the next one is a gap
-        seq2 = DepthSequence(exchange)
-        assert seq2.check("X", ep.DepthSeq(1, 5, 0)) == DepthSequence.FIRST
-        assert seq2.check("X", ep.DepthSeq(9, 12, 8)) == DepthSequence.GAP
+        seq2 = DepthSequence(protocol(exchange))
+        assert seq2.check("X", DepthSeq(1, 5, 0)) == DepthSequence.FIRST
+        assert seq2.check("X", DepthSeq(9, 12, 8)) == DepthSequence.GAP
 
 
 def test_malformed_depth_is_flagged_not_raised():
-    pm = ep.read_public_message("binancefutures", {"stream": "x", "data": {"e": "depthUpdate", "s": "BTCUSDT", "U": "1"}})
+    futures = protocol("binancefutures")
+    pm = futures.read({"stream": "x", "data": {"e": "depthUpdate", "s": "BTCUSDT", "U": "1"}})
     assert pm.symbol == "BTCUSDT" and pm.bad_depth and pm.depth is None
-    assert ep.read_public_message("binancefutures", {"result": None, "id": 1}) is None
-    assert ep.read_public_message("binancefutures", [1, 2]) is None
+    assert futures.read({"result": None, "id": 1}) is None
+    assert futures.read([1, 2]) is None
 
 
 def test_hftbacktests_own_converter_reads_a_collector_file_with_gap_marks(tmp_path, shared_data):
@@ -77,7 +91,7 @@ def test_hftbacktests_own_converter_reads_a_collector_file_with_gap_marks(tmp_pa
     for i, ln in enumerate(lines):
         ts, raw = ln.split(b" ", 1)
         if i == 1500:
-            w.write("btcusdt", int(ts), ep.gap_marker("binancefutures", "BTCUSDT", "reconnect", int(ts) // 10**6))
+            w.write("btcusdt", int(ts), protocol("binancefutures").gap_marker("BTCUSDT", "reconnect", int(ts) // 10**6))
         w.write("btcusdt", int(ts), raw)
         if i % 100 == 0:
             w.flush()  # 30 members

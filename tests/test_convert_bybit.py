@@ -12,7 +12,7 @@ import pytest
 
 from hftctl.convert import ConvertOptions, finalize, read_file
 from hftctl.convert import events as E
-from hftctl.convert.detect import detect_exchange
+from hftctl import exchanges
 
 T0 = 1672304484978            # ms, from Bybit's orderbook docs example
 CLOCK_BEHIND = 900_000_000    # recorder clock 0.9 s behind the exchange: needs correction
@@ -66,7 +66,7 @@ def rows(path, **kw):
 
 def test_detected_and_rows_by_hand(tmp_path):
     path = write(tmp_path / "bybit.gz", messages())
-    assert detect_exchange(gzip.decompress(path.read_bytes()), str(path)) == "bybit"
+    assert exchanges.detect(gzip.decompress(path.read_bytes())) == "bybit"
     exchange, raw, final = rows(path)
     assert exchange == "bybit"
     kind = raw["ev"] & 0xFF
@@ -130,11 +130,10 @@ def test_symbol_seen(tmp_path):
 
 
 def test_collector_gap_marks_are_not_errors(tmp_path):
-    """hftctl collect writes gap marks where it lost data (endpoints.gap_marker): known, skipped."""
-    from hftctl.exchanges.endpoints import gap_marker
+    """hftctl collect writes gap marks where it lost data (the collector protocol's gap_marker): known, skipped."""
 
     msgs = messages()
-    msgs.insert(5, json.loads(gap_marker("bybit", "BTCUSDT", "reconnect", T0 + 21)))
+    msgs.insert(5, json.loads(exchanges.get("bybit").collector().gap_marker("BTCUSDT", "reconnect", T0 + 21)))
     r = read_file(str(write(tmp_path / "g.gz", msgs)), ConvertOptions())
     assert r.problems.skipped == 0 and len(r.data) == 17 + 1
     # The mark becomes one whole-book clear right before the next orderbook.50 snapshot (T0 + 60).

@@ -101,7 +101,7 @@ async def test_signatures_accepted_and_rejected(sim):
         assert status == 200
         # signature over query + form body, the signature itself in the body
         ts = int(time.time() * 1000)
-        from hftctl.exchanges.signing import binance_signature
+        from hftctl.exchanges.binance.common.signing import binance_signature
         query, body_text = "symbol=BTCUSDT", f"timestamp={ts}"
         sig = binance_signature(SECRET, query + body_text)
         async with s.get(f"{base}/fapi/v1/openOrders?{query}", data=f"{body_text}&signature={sig}",
@@ -198,7 +198,7 @@ async def test_book_from_snapshot_and_diffs_equals_sim_book(sim):
             for d in await _json_msgs(ws, 10):
                 book.apply(d)
             state = await (await s.get(f"{sim.control_url}/state?symbol=BTCUSDT")).json()
-            target = state["book"]["lastUpdateId"]
+            target = state["book"]["update_id"]
             while book.last < target:
                 book.apply((await _json_msgs(ws, 1))[0])
             assert book.last == target

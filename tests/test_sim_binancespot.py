@@ -36,7 +36,7 @@ async def _matches_state(session, handle, ws, book: SpotBook, depth: int) -> Non
     for _ in range(100):
         book.apply(orjson.loads((await ws.receive(timeout=5)).data))
         state = await (await session.get(f"{handle.control_url}/state?symbol=BTCUSDT&depth={depth}")).json()
-        if state["book"]["lastUpdateId"] == book.last:
+        if state["book"]["update_id"] == book.last:
             assert book.levels(depth) == (state["book"]["bids"], state["book"]["asks"])
             return
     pytest.fail("the stream never lined up with /_sim/state")

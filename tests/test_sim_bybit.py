@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
-from hftctl.exchanges.signing import bybit_signature, bybit_ws_auth_signature
+from hftctl.exchanges.bybit.signing import bybit_signature, bybit_ws_auth_signature
 from hftctl.sim.process import start_sim
 
 CONFIG = """
@@ -164,7 +164,7 @@ async def test_public_orderbook_snapshot_and_deltas_and_gap(bybit):
                     for p, q in levels:
                         side.pop(p, None) if q == "0" else side.__setitem__(p, q)
                 state = await (await s.get(f"{bybit.control_url}/state?symbol=ETHUSDT&depth=50")).json()
-                if state["book"]["lastUpdateId"] == d["data"]["seq"]:
+                if state["book"]["update_id"] == d["data"]["seq"]:
                     assert sorted(map(list, bids.items()), key=lambda x: -float(x[0])) == state["book"]["bids"]
                     assert sorted(map(list, asks.items()), key=lambda x: float(x[0])) == state["book"]["asks"]
                     matched = True

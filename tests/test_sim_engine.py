@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from hftctl.exchanges.binancefutures.sim_instruments import SPECS
+from hftctl.exchanges.binance.futures.sim_instruments import SPECS
 from hftctl.sim.accounts import Account
-from hftctl.sim.engine import SimEngine, SimReject
+from hftctl.sim.engine import SimEngine
+from hftctl.sim.errors import SimReject
 from hftctl.sim.events import AccountEvent, OrderEvent
 from hftctl.sim.faults import Faults
 
@@ -32,13 +33,13 @@ def _acct(e, name):
 
 
 def _trades(e, order):
-    return [ev for ev in e.events if isinstance(ev, OrderEvent) and ev.order is order and ev.exec_type == "TRADE"]
+    return [ev for ev in e.events if isinstance(ev, OrderEvent) and ev.order is order and ev.exec_type == "trade"]
 
 
 def test_market_order_sweeps_levels_as_taker_and_pays_taker_fee(eng):
     a = _acct(eng, "a")
-    o = eng.place(a, "BTCUSDT", 1, "MARKET", "GTC", 0, BTC.lots("1.5"))
-    assert o.status == "FILLED"
+    o = eng.place(a, "BTCUSDT", 1, "market", "gtc", 0, BTC.lots("1.5"))
+    assert o.status == "filled"
     fills = _trades(eng, o)
     assert [(BTC.price_str(f.last_ticks), BTC.qty_str(f.last_lots), f.is_maker) for f in fills] == [
         ("60001.00", "1.000", False), ("60002.00", "0.500", False)]
@@ -52,58 +53,58 @@ def test_market_order_sweeps_levels_as_taker_and_pays_taker_fee(eng):
 
 def test_resting_order_fills_only_when_a_trade_prints_through_it(eng):
     a = _acct(eng, "a")
-    o = eng.place(a, "BTCUSDT", 1, "LIMIT", "GTC", BTC.ticks("59990"), BTC.lots("0.5"))
+    o = eng.place(a, "BTCUSDT", 1, "limit", "gtc", BTC.ticks("59990"), BTC.lots("0.5"))
     eng.market_trade("BTCUSDT", "59990.00", "1.000", True)        # at the price: queue unknown, no fill
     assert o.filled_lots == 0
     eng.market_trade("BTCUSDT", "59989.90", "0.200", True)        # through: fills up to the trade size
-    assert (o.status, o.filled_lots) == ("PARTIALLY_FILLED", 200)
+    assert (o.status, o.filled_lots) == ("partially_filled", 200)
     f = _trades(eng, o)[-1]
     assert f.is_maker and BTC.price_str(f.last_ticks) == "59990.00"
     eng.market_trade("BTCUSDT", "59980.00", "5.000", True)
-    assert o.status == "FILLED" and o.order_id not in a.orders
+    assert o.status == "filled" and o.order_id not in a.orders
 
 
 def test_resting_order_fills_when_the_book_moves_through_it(eng):
     a = _acct(eng, "a")
-    o = eng.place(a, "BTCUSDT", -1, "LIMIT", "GTC", BTC.ticks("60003"), BTC.lots("2"))
-    assert o.status == "NEW"
+    o = eng.place(a, "BTCUSDT", -1, "limit", "gtc", BTC.ticks("60003"), BTC.lots("2"))
+    assert o.status == "new"
     # bids move up to 60003.5 with 0.7 there and 0.4 at 60003.0
     eng.market_depth("BTCUSDT", [["60003.50", "0.700"], ["60003.00", "0.400"]], [], 10, 11)
-    assert o.filled_lots == 1100 and o.status == "PARTIALLY_FILLED"
+    assert o.filled_lots == 1100 and o.status == "partially_filled"
     assert all(f.is_maker and BTC.price_str(f.last_ticks) == "60003.00" for f in _trades(eng, o))
 
 
 def test_aggressive_order_takes_other_users_resting_orders_first_at_better_prices(eng):
     a, b = _acct(eng, "a"), _acct(eng, "b")
-    maker = eng.place(b, "BTCUSDT", -1, "LIMIT", "GTX", BTC.ticks("60000.5"), BTC.lots("0.3"))
-    taker = eng.place(a, "BTCUSDT", 1, "LIMIT", "IOC", BTC.ticks("60001"), BTC.lots("0.5"))
+    maker = eng.place(b, "BTCUSDT", -1, "limit", "gtx", BTC.ticks("60000.5"), BTC.lots("0.3"))
+    taker = eng.place(a, "BTCUSDT", 1, "limit", "ioc", BTC.ticks("60001"), BTC.lots("0.5"))
     assert [BTC.price_str(f.last_ticks) for f in _trades(eng, taker)] == ["60000.50", "60001.00"]
-    assert maker.status == "FILLED" and _trades(eng, maker)[0].is_maker
+    assert maker.status == "filled" and _trades(eng, maker)[0].is_maker
     assert b.positions["BTCUSDT"].lots == -300 and a.positions["BTCUSDT"].lots == 500
 
 
 def test_time_in_force_rules(eng):
     a = _acct(eng, "a")
     with pytest.raises(SimReject) as exc:
-        eng.place(a, "BTCUSDT", 1, "LIMIT", "GTX", BTC.ticks("60001"), 100)
+        eng.place(a, "BTCUSDT", 1, "limit", "gtx", BTC.ticks("60001"), 100)
     assert exc.value.reason == "would_take"
-    fok = eng.place(a, "BTCUSDT", 1, "LIMIT", "FOK", BTC.ticks("60001"), BTC.lots("1.5"))
-    assert fok.status == "EXPIRED" and fok.filled_lots == 0
-    ioc = eng.place(a, "BTCUSDT", 1, "LIMIT", "IOC", BTC.ticks("60001"), BTC.lots("1.5"))
-    assert ioc.status == "EXPIRED" and ioc.filled_lots == 1000
-    gtc = eng.place(a, "BTCUSDT", 1, "LIMIT", "GTC", BTC.ticks("60001"), BTC.lots("1.5"))
-    assert gtc.status == "PARTIALLY_FILLED" and gtc.order_id in eng.resting["BTCUSDT"]
+    fok = eng.place(a, "BTCUSDT", 1, "limit", "fok", BTC.ticks("60001"), BTC.lots("1.5"))
+    assert fok.status == "expired" and fok.filled_lots == 0
+    ioc = eng.place(a, "BTCUSDT", 1, "limit", "ioc", BTC.ticks("60001"), BTC.lots("1.5"))
+    assert ioc.status == "expired" and ioc.filled_lots == 1000
+    gtc = eng.place(a, "BTCUSDT", 1, "limit", "gtc", BTC.ticks("60001"), BTC.lots("1.5"))
+    assert gtc.status == "partially_filled" and gtc.order_id in eng.resting["BTCUSDT"]
 
 
 def test_realized_pnl_fees_and_reduce_only(eng):
     a = _acct(eng, "a")
-    eng.place(a, "BTCUSDT", 1, "MARKET", "GTC", 0, BTC.lots("1"))            # buy 1 @ 60001
+    eng.place(a, "BTCUSDT", 1, "market", "gtc", 0, BTC.lots("1"))            # buy 1 @ 60001
     with pytest.raises(SimReject) as exc:
-        eng.place(a, "BTCUSDT", 1, "MARKET", "GTC", 0, 100, reduce_only=True)
+        eng.place(a, "BTCUSDT", 1, "market", "gtc", 0, 100, reduce_only=True)
     assert exc.value.reason == "reduce_only"
     eng.books["BTCUSDT"].replace({BTC.ticks("60100"): 5000}, {BTC.ticks("60101"): 5000})
     before = a.balances["USDT"]
-    eng.place(a, "BTCUSDT", -1, "MARKET", "GTC", 0, BTC.lots("1"), reduce_only=True)  # sell @ 60100
+    eng.place(a, "BTCUSDT", -1, "market", "gtc", 0, BTC.lots("1"), reduce_only=True)  # sell @ 60100
     assert a.positions["BTCUSDT"].lots == 0
     assert a.balances["USDT"] - before == pytest.approx(99.0 - 60100 * a.taker_fee)
     acct_events = [ev for ev in eng.events if isinstance(ev, AccountEvent)]
@@ -113,10 +114,10 @@ def test_realized_pnl_fees_and_reduce_only(eng):
 def test_filters_and_margin(eng):
     a = _acct(eng, "a")
     for args, reason in (
-        (("NOPE", 1, "LIMIT", "GTC", 1, 1), "unknown_symbol"),
-        (("BTCUSDT", 1, "LIMIT", "GTC", BTC.ticks("59000"), 1), "min_notional"),
-        (("BTCUSDT", 1, "LIMIT", "GTC", BTC.ticks("59000"), BTC.lots("2000")), "lot_size"),
-        (("BTCUSDT", 1, "LIMIT", "GTC", BTC.ticks("59000"), BTC.lots("40")), "margin"),   # 2.36M / 20x
+        (("NOPE", 1, "limit", "gtc", 1, 1), "unknown_symbol"),
+        (("BTCUSDT", 1, "limit", "gtc", BTC.ticks("59000"), 1), "min_notional"),
+        (("BTCUSDT", 1, "limit", "gtc", BTC.ticks("59000"), BTC.lots("2000")), "lot_size"),
+        (("BTCUSDT", 1, "limit", "gtc", BTC.ticks("59000"), BTC.lots("40")), "margin"),   # 2.36M / 20x
     ):
         with pytest.raises(SimReject) as exc:
             eng.place(a, *args)
@@ -125,14 +126,14 @@ def test_filters_and_margin(eng):
 
 def test_modify_and_cancel(eng):
     a = _acct(eng, "a")
-    o = eng.place(a, "BTCUSDT", 1, "LIMIT", "GTC", BTC.ticks("59000"), BTC.lots("0.01"), client_id="m1")
+    o = eng.place(a, "BTCUSDT", 1, "limit", "gtc", BTC.ticks("59000"), BTC.lots("0.01"), client_id="m1")
     eng.modify(a, "BTCUSDT", None, "m1", 1, BTC.ticks("59100"), BTC.lots("0.02"))
     assert (o.price_ticks, o.qty_lots) == (BTC.ticks("59100"), 20)
-    assert [ev.exec_type for ev in eng.events if isinstance(ev, OrderEvent)] == ["NEW", "AMENDMENT"]
+    assert [ev.exec_type for ev in eng.events if isinstance(ev, OrderEvent)] == ["new", "amended"]
     with pytest.raises(SimReject):
         eng.modify(a, "BTCUSDT", o.order_id, None, 1, BTC.ticks("59100"), 20)     # no change
     eng.cancel(a, "BTCUSDT", o.order_id)
-    assert o.status == "CANCELED"
+    assert o.status == "canceled"
     with pytest.raises(SimReject) as exc:
         eng.cancel(a, "BTCUSDT", o.order_id)
     assert exc.value.reason == "unknown_order"

@@ -118,7 +118,7 @@ async def test_expire_listen_key(sim, session):
     _, lk, _ = await public(session, base, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
     key = lk["listenKey"]
     async with session.ws_connect(f"{sim.ws_url}/{key}") as ws:
-        body = await _fault(session, sim, expire_listen_key=key)
+        body = await _fault(session, sim, expire_user_stream=key)
         assert body["expired"] == [key]
         d = orjson.loads((await ws.receive(timeout=5)).data)
         assert d["e"] == "listenKeyExpired" and d["listenKey"] == key and int(d["E"]) > 0

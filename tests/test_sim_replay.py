@@ -38,11 +38,11 @@ async def _rebuild_and_compare(session, handle, ws, seconds: float) -> LocalBook
         if env["stream"] == "btcusdt@depth@0ms":
             book.apply(env["data"])
     state = await (await session.get(f"{handle.control_url}/state?symbol=BTCUSDT&depth=500")).json()
-    while book.last < state["book"]["lastUpdateId"]:
+    while book.last < state["book"]["update_id"]:
         env = orjson.loads((await ws.receive(timeout=5)).data)
         if env["stream"] == "btcusdt@depth@0ms":
             book.apply(env["data"])
-    assert book.last == state["book"]["lastUpdateId"]
+    assert book.last == state["book"]["update_id"]
     bids, asks = book.levels()
     # a 1000-level snapshot only knows the top of a deeper book; compare the top 500
     assert bids[:500] == state["book"]["bids"] and asks[:500] == state["book"]["asks"]

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
-from hftctl.exchanges.signing import binance_signature
+from hftctl.exchanges.binance.common.signing import binance_signature
 
 KEY = "hftctl-sim-key"
 SECRET = "hftctl-sim-secret"
