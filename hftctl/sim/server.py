@@ -105,8 +105,8 @@ class Sim:
         self._tasks: list[asyncio.Task] = []
 
     def extra_counters(self) -> dict:
-        return {"rest_requests": self.protocol.requests,
-                "ws_connections": len(self.hub.clients), "ws_dropped": self.hub.dropped}
+        return {"rest_requests": self.protocol.requests, "ws_connections": len(self.hub.clients),
+                "ws_dropped": self.hub.dropped, "ws_limit_drops": self.hub.limit_drops}
 
     async def start(self) -> web.AppRunner:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
