@@ -277,7 +277,7 @@ def test_backtest_on_hftctl_convert_output_matches_reference(shared_data: Path, 
     reports = [run_backtest(lambda bot: GridMarketMaker(bot, cfg, out=lambda _l: None), path, INST,
                             duration_s=90, out=lambda _l: None)
                for path in (npz, shared_data / REFERENCE)]
-    a, b = (asdict(rep) for rep in reports)
+    a, b = ({k: v for k, v in asdict(rep).items() if k != "wall_s"} for rep in reports)
     assert a["trades"] > 0
     assert a == b
 

@@ -27,9 +27,15 @@ class BacktestReport:
     max_drawdown: float     # largest fall of the net equity curve from a previous peak
     last_mid: float
     open_orders: int
+    engine: str = "built-in"   # which backtest engine produced these figures
+    wall_s: float = 0.0        # wall time of the replay itself (data loading and start-up excluded)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.wall_s if self.wall_s > 0 else 0.0
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps({**asdict(self), "events_per_s": self.events_per_s})
 
 
 def max_drawdown(equity: list[float]) -> float:
@@ -43,7 +49,7 @@ def max_drawdown(equity: list[float]) -> float:
     return worst
 
 
-def build_report(bot: BacktestBot) -> BacktestReport:
+def build_report(bot: BacktestBot, wall_s: float = 0.0) -> BacktestReport:
     bot.sample_equity()
     acc = bot.account(0)
     mid = bot.depth(0).mid
@@ -57,7 +63,7 @@ def build_report(bot: BacktestBot) -> BacktestReport:
         events=bot.events_processed, pnl=pnl, gross_pnl=pnl + acc.fee, fees=acc.fee,
         position=acc.position, trades=acc.num_trades, volume=acc.trading_volume,
         traded_value=acc.trading_value, max_drawdown=max_drawdown(equity), last_mid=mid,
-        open_orders=bot.open_orders(0),
+        open_orders=bot.open_orders(0), engine="built-in", wall_s=wall_s,
     )
 
 
@@ -76,6 +82,7 @@ def format_report(r: BacktestReport) -> str:
         f"Volume: {r.volume:.4f} (value {r.traded_value:.2f})",
         f"Max drawdown: {r.max_drawdown:.4f}",
         f"Last mid: {r.last_mid:.2f}",
+        f"Engine: {r.engine} ({r.wall_s:.2f} s, {r.events_per_s:,.0f} events/s)",
         "======================================",
     ])
 

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,9 +45,10 @@ def run_backtest(make: Callable[[Bot], Strategy], data: str | Path, instrument: 
     strategy = make(bot)
     if not as_json:
         out(strategy.banner())
+    started = time.perf_counter()
     with _progress(bot):
         strategy.run()
-    report = build_report(bot)
+    report = build_report(bot, time.perf_counter() - started)
     out(report.to_json() if as_json else format_report(report))
     if plot is not None:
         path = plot_equity(bot, plot)
