@@ -6,6 +6,7 @@ is in flight, ``clear_inactive_orders``) so strategies ported from its examples 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from hftctl.errors import HftctlError
@@ -30,10 +31,10 @@ class Instrument:
     def __post_init__(self) -> None:
         if not self.symbol:
             raise HftctlError("instrument symbol must not be empty")
-        if not self.tick_size > 0:
-            raise HftctlError(f"tick_size must be positive, got {self.tick_size!r}")
-        if not self.lot_size > 0:
-            raise HftctlError(f"lot_size must be positive, got {self.lot_size!r}")
+        if not (self.tick_size > 0 and math.isfinite(self.tick_size)):
+            raise HftctlError(f"tick_size must be a positive number, got {self.tick_size!r}")
+        if not (self.lot_size > 0 and math.isfinite(self.lot_size)):
+            raise HftctlError(f"lot_size must be a positive number, got {self.lot_size!r}")
 
 
 @dataclass(slots=True)
