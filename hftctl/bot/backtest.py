@@ -280,6 +280,9 @@ class BacktestBot(ReplayBot):
         bids, asks, xbids, xasks = book.bids, book.asks, xbook.bids, xbook.asks
         buy_ticks, sell_ticks = ex.buy_ticks, ex.sell_ticks
         until4 = until * 4 + 3
+        # operation codes as locals: a comparison per row without global lookups
+        x_bid, x_ask, l_bid, l_ask = X + BID, X + ASK, BID, ASK
+        x_tbuy, x_tsell, l_tbuy, l_tsell, l_tnoside = X + TRADE_BUY, X + TRADE_SELL, TRADE_BUY, TRADE_SELL, TRADE_NOSIDE
         i = self._i
         keys, ops, ticks, qtys = self._key, self._op, self._tick, self._qty
         n = len(keys)
@@ -297,7 +300,7 @@ class BacktestBot(ReplayBot):
                     if k4 > limit:
                         break
                     op = ops[i]
-                    if op == X + BID:
+                    if op == x_bid:
                         t = ticks[i]
                         q = qtys[i]
                         if t in buy_ticks or t >= ms:
@@ -315,7 +318,7 @@ class BacktestBot(ReplayBot):
                             xb = xbook.best_bid_tick
                         else:
                             xbids.pop(t, None)
-                    elif op == X + ASK:
+                    elif op == x_ask:
                         t = ticks[i]
                         q = qtys[i]
                         if t in sell_ticks or t <= mb:
@@ -333,7 +336,7 @@ class BacktestBot(ReplayBot):
                             xa = xbook.best_ask_tick
                         else:
                             xasks.pop(t, None)
-                    elif op == BID:
+                    elif op == l_bid:
                         t = ticks[i]
                         q = qtys[i]
                         if q > 0:
@@ -349,7 +352,7 @@ class BacktestBot(ReplayBot):
                             bb = book.best_bid_tick
                         else:
                             bids.pop(t, None)
-                    elif op == ASK:
+                    elif op == l_ask:
                         t = ticks[i]
                         q = qtys[i]
                         if q > 0:
@@ -365,11 +368,11 @@ class BacktestBot(ReplayBot):
                             ba = book.best_ask_tick
                         else:
                             asks.pop(t, None)
-                    elif op == X + TRADE_BUY:
+                    elif op == x_tbuy:
                         slow = ticks[i] >= ms
-                    elif op == X + TRADE_SELL:
+                    elif op == x_tsell:
                         slow = ticks[i] <= mb
-                    elif op == TRADE_BUY or op == TRADE_SELL or op == TRADE_NOSIDE:
+                    elif op == l_tbuy or op == l_tsell or op == l_tnoside:
                         self._trade(i, k4 >> 2, op)
                     elif op in CLEARS:
                         slow = True
