@@ -129,6 +129,25 @@ maker_fee = -0.0001
     assert flagged["trades"] != from_file["trades"]
 
 
+def test_settings_resolve_flags_over_the_config_table_and_refuse_contradictions(tmp_path: Path):
+    from hftctl.bot.settings import load_sim_settings
+    from hftctl.errors import HftctlError
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[backtest]\norder_latency = "feed"\nfeed_latency_mul = 3.0\nqueue_model = "power3"\n')
+    s = load_sim_settings(cfg, {"queue_power": 4.0}, backtest=True)
+    assert s.model() == ExecutionModel(order_latency="feed", feed_latency_mul=3.0, queue_model="power3", queue_power=4.0)
+    s = load_sim_settings(cfg, {"latency_ms": 2.5}, backtest=True)        # a flag replaces the file's latency
+    assert (s.model().order_latency, s.model().entry_latency_ns) == (None, 2_500_000)
+    assert load_sim_settings(None, {}, backtest=False).model() == ExecutionModel()
+    cfg.write_text('[backtest]\norder_latency = "feed"\nlatency_ms = 3.0\n')
+    with pytest.raises(HftctlError, match=r"\[backtest\]: latency_ms and order_latency are exclusive"):
+        load_sim_settings(cfg, {}, backtest=True)
+    with pytest.raises(HftctlError, match="--feed-latency-mul only applies with --order-latency feed"):
+        load_sim_settings(None, {"feed_latency_mul": 2.0}, backtest=True)
+    with pytest.raises(HftctlError, match="--queue-power only applies with a power queue model"):
+        load_sim_settings(None, {"queue_power": 2.0, "queue_model": "log"}, backtest=True)
+
+
 @pytest.mark.parametrize("args, message", [
     (["mm", "--backtest", "/nonexistent/x.npz"], "backtest data not found"),
     (["mm", "--config", "/nonexistent/mm.toml", "--backtest", "x.npz"], "config file not found"),
@@ -143,10 +162,10 @@ maker_fee = -0.0001
     (["mm", "--backtest", "x.npz", "--latency-ms", "-1"], "latency-ms must be a finite number in [0, 3.6e+06]"),
     (["mm", "--backtest", "x.npz", "--latency-ms", "inf"], "--latency-ms must be a finite number, got inf"),
     (["mm", "--backtest", "x.npz", "--queue-model", "fifo"], "queue-model must be one of risk-averse, power"),
-    (["mm", "--backtest", "x.npz", "--queue-power", "0"], "queue-power must be a finite number in (0, 100]"),
+    (["mm", "--backtest", "x.npz", "--queue-model", "power", "--queue-power", "0"], "queue-power must be a finite number in (0, 100]"),
     (["mm", "--backtest", "x.npz", "--engine", "numba"], "engine must be one of auto, hftbacktest, builtin"),
     (["mm", "--backtest", "x.npz", "--latency-ms", "5", "--order-latency", "feed"], "are exclusive"),
-    (["mm", "--backtest", "x.npz", "--feed-latency-mul", "-2"], "feed-latency-mul must be a finite number in (0, 1000]"),
+    (["mm", "--backtest", "x.npz", "--order-latency", "feed", "--feed-latency-mul", "-2"], "feed-latency-mul must be a finite number in (0, 1000]"),
     (["mm", "--dry-run", "--queue-model", "log"], "--queue-model only applies to --backtest"),
     (["mm", "--backtest", "x.npz", "--connect-timeout", "nan"], "--connect-timeout must be a finite number in (0, 3600]"),
     (["mm", "--backtest", "x.npz", "--half-spread", "nan"], "half_spread: expected a finite number, got nan"),

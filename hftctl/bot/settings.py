@@ -69,10 +69,19 @@ def load_sim_settings(config: str | Path | None, flags: dict[str, Any], *, backt
             raise HftctlError(f"{config}: [backtest] must be a table")
         values.update(table)
         where = f"{config} [backtest]"
-    if "latency_ms" in given and values.get("order_latency"):
-        values.pop("order_latency")          # the flag replaces the file's latency model
     if "order_latency" in given and "latency_ms" in given:
         raise HftctlError("--latency-ms and --order-latency are exclusive")
+    if values.get("order_latency") and "latency_ms" in values:
+        raise HftctlError(f"{where}: latency_ms and order_latency are exclusive")
+    # a latency flag replaces the file's latency model, whichever kind it is
+    if "latency_ms" in given:
+        values.pop("order_latency", None)
+    if "order_latency" in given:
+        values.pop("latency_ms", None)
+    for flag, needs, ok in (("feed_latency_mul", "--order-latency feed", lambda v: v.get("order_latency") == "feed"),
+                            ("queue_power", "a power queue model", lambda v: str(v.get("queue_model", "")).startswith("power"))):
+        if flag in given and not ok({**values, **given}):
+            raise HftctlError(f"--{flag.replace('_', '-')} only applies with {needs}")
     for k, v in given.items():
         if isinstance(v, float):
             require_finite(f"--{k.replace('_', '-')}", v)
