@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 from hftctl.book import NO_ASK, NO_BID, OrderBook
 from hftctl.bot.api import MAX_TRADES, Bot
 from hftctl.bot.matching import INF, VirtualExchange
-from hftctl.bot.models import ExecutionModel, latency_model, order_latency_table, queue_model
+from hftctl.bot.models import ExecutionModel, latency_model, order_latency_table, queue_model, read_npz_array
 from hftctl.bot.types import Instrument, Order, TradeTick
 from hftctl.errors import HftctlError
 
@@ -52,18 +51,7 @@ CHUNK = 1 << 16
 def load_events(path: str | Path) -> np.ndarray:
     """Read the event array of an ``.npz`` (key ``data``, or its only array) with clear errors."""
     p = Path(path)
-    if not p.is_file():
-        raise HftctlError(f"backtest data not found: {p}")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            keys = list(z.keys())
-            if not keys:
-                raise HftctlError(f"{p}: no arrays in file")
-            data = z["data"] if "data" in keys else z[keys[0]]
-    except HftctlError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise HftctlError(f"{p}: not a readable .npz event file ({exc})") from None
+    data = read_npz_array(p, "backtest data", "event file")
     names = data.dtype.names or ()
     missing = [f for f in REQUIRED_FIELDS if f not in names]
     if missing:
@@ -150,9 +138,15 @@ class ReplayBot(Bot):
 
     engine = ""
 
-    def __init__(self, instrument: Instrument, data: np.ndarray, record_interval_ns: int) -> None:
+    def __init__(self, data: np.ndarray | str | Path, instrument: Instrument, model: ExecutionModel | None,
+                 duration_ns: int | None, record_interval_ns: int) -> None:
         super().__init__([instrument])
-        self.data = data
+        if not isinstance(data, np.ndarray):
+            data = load_events(data)
+        check_events(data)
+        self.data = data = clip_duration(data, duration_ns)
+        self.model = model or ExecutionModel()
+        self.end_timestamp = max(int(data["local_ts"].max()), int(data["exch_ts"].max()))
         self.start_timestamp = self.current_timestamp = first_timestamp(data)
         self.record_interval_ns = record_interval_ns
         self._next_record = self.start_timestamp
@@ -196,12 +190,8 @@ class BacktestBot(ReplayBot):
     def __init__(self, data: np.ndarray | str | Path, instrument: Instrument,
                  model: ExecutionModel | None = None, *, duration_ns: int | None = None,
                  record_interval_ns: int = 1_000_000_000) -> None:
-        if not isinstance(data, np.ndarray):
-            data = load_events(data)
-        check_events(data)
-        data = clip_duration(data, duration_ns)
-        super().__init__(instrument, data, record_interval_ns)
-        self.model = model = model or ExecutionModel()
+        super().__init__(data, instrument, model, duration_ns, record_interval_ns)
+        data, model = self.data, self.model
         if model.partial_fills:
             raise HftctlError("the built-in engine has no partial fills; use hftbacktest's engine "
                               "(--engine hftbacktest, pip install 'hftctl[backtest]')")
@@ -210,7 +200,6 @@ class BacktestBot(ReplayBot):
         self._ex = VirtualExchange(self._xbook, self._orders[0], self._accounts[0], model,
                                    latency=latency_model(model, order_latency_table(model, data)),
                                    queue=queue_model(model))
-        self.end_timestamp = max(int(data["local_ts"].max()), int(data["exch_ts"].max()))
 
     def _build_stream(self, data: np.ndarray, instrument: Instrument) -> None:
         ev = data["ev"]

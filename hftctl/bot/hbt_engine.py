@@ -29,7 +29,7 @@ import numpy as np
 
 from hftctl.book import NO_ASK, NO_BID, OrderBook
 from hftctl.bot.api import MAX_TRADES
-from hftctl.bot.backtest import BUY_EVENT, ReplayBot, check_events, clip_duration, load_events
+from hftctl.bot.backtest import BUY_EVENT, ReplayBot
 from hftctl.bot.models import ExecutionModel, order_latency_table
 from hftctl.bot.types import BUY, FOK, GTC, GTX, IOC, LIMIT, MARKET, Account, Instrument, Order, TradeTick
 from hftctl.errors import HftctlError
@@ -242,12 +242,8 @@ class HbtBot(ReplayBot):
                  model: ExecutionModel | None = None, *, duration_ns: int | None = None,
                  record_interval_ns: int = 1_000_000_000) -> None:
         mod, fns = _load()
-        if not isinstance(data, np.ndarray):
-            data = load_events(data)
-        check_events(data)
-        data = clip_duration(data, duration_ns)
-        super().__init__(instrument, data, record_interval_ns)
-        self.model = model = model or ExecutionModel()
+        super().__init__(data, instrument, model, duration_ns, record_interval_ns)
+        data, model = self.data, self.model
         self._f = fns
         # hftbacktest reads the rows in place: they must stay alive as long as the engine.
         self._rows = np.ascontiguousarray(data.astype(EVENT_DTYPE, copy=False))
@@ -291,7 +287,6 @@ class HbtBot(ReplayBot):
         self._fills = 0
         self._seqno = 0
         self._trades_len = ctypes.c_size_t(0)
-        self.end_timestamp = max(int(data["local_ts"].max()), int(data["exch_ts"].max()))
         self._closed = False
         self._started = False
 

@@ -239,35 +239,33 @@ class IntpLatency:
     def _intp(x: int, x1: int, y1: int, x2: int, y2: int) -> int:
         return int((y2 - y1) / (x2 - x1) * (x - x1)) + y1
 
+    @staticmethod
+    def _row(xs: list[int], k: int, ts: int) -> int:
+        """From row k on, the row with xs[k] <= ts < xs[k + 1]; the last row past the end."""
+        n = len(xs)
+        while k + 1 < n and not xs[k] <= ts < xs[k + 1]:
+            k += 1
+        return k
+
     def entry(self, ts: int) -> int:
-        req, exch, resp, n = self.req, self.exch, self.resp, len(self.req)
+        req, exch, resp = self.req, self.exch, self.resp
         if ts < req[0]:
             return exch[0] - req[0]
-        k = self._e
-        while True:
-            if k + 1 >= n:
-                self._e = k
-                return exch[-1] - req[-1]
-            if req[k] <= ts < req[k + 1]:
-                self._e = k
-                if exch[k] <= 0 or exch[k + 1] <= 0:
-                    return -self._intp(ts, req[k], resp[k] - req[k], req[k + 1], resp[k + 1] - req[k + 1])
-                return self._intp(ts, req[k], exch[k] - req[k], req[k + 1], exch[k + 1] - req[k + 1])
-            k += 1
+        k = self._e = self._row(req, self._e, ts)
+        if k + 1 >= len(req):
+            return exch[-1] - req[-1]
+        if exch[k] <= 0 or exch[k + 1] <= 0:
+            return -self._intp(ts, req[k], resp[k] - req[k], req[k + 1], resp[k + 1] - req[k + 1])
+        return self._intp(ts, req[k], exch[k] - req[k], req[k + 1], exch[k + 1] - req[k + 1])
 
     def response(self, ts: int) -> int:
-        exch, resp, n = self.exch, self.resp, len(self.exch)
+        exch, resp = self.exch, self.resp
         if ts < exch[0]:
             return resp[0] - exch[0]
-        k = self._r
-        while True:
-            if k + 1 >= n:
-                self._r = k
-                return resp[-1] - exch[-1]
-            if exch[k] <= ts < exch[k + 1]:
-                self._r = k
-                return self._intp(ts, exch[k], resp[k] - exch[k], exch[k + 1], resp[k + 1] - exch[k + 1])
-            k += 1
+        k = self._r = self._row(exch, self._r, ts)
+        if k + 1 >= len(exch):
+            return resp[-1] - exch[-1]
+        return self._intp(ts, exch[k], resp[k] - exch[k], exch[k + 1], resp[k + 1] - exch[k + 1])
 
 
 def feed_order_latency(events: np.ndarray, mul: float = 1.0) -> np.ndarray:
@@ -290,21 +288,26 @@ def feed_order_latency(events: np.ndarray, mul: float = 1.0) -> np.ndarray:
     return out
 
 
-def load_order_latency(path: str | Path) -> np.ndarray:
-    """An order-latency ``.npz`` (key ``data``, fields req_ts, exch_ts, resp_ts) with clear errors."""
-    p = Path(path)
+def read_npz_array(p: Path, what: str, kind: str) -> np.ndarray:
+    """The array of an ``.npz`` (key ``data``, or its only array); one-line errors naming ``what``."""
     if not p.is_file():
-        raise HftctlError(f"order-latency file not found: {p}")
+        raise HftctlError(f"{what} not found: {p}")
     try:
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.keys())
             if not keys:
                 raise HftctlError(f"{p}: no arrays in file")
-            data = z["data"] if "data" in keys else z[keys[0]]
+            return z["data"] if "data" in keys else z[keys[0]]
     except HftctlError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise HftctlError(f"{p}: not a readable order-latency .npz ({exc})") from None
+        raise HftctlError(f"{p}: not a readable .npz {kind} ({exc})") from None
+
+
+def load_order_latency(path: str | Path) -> np.ndarray:
+    """An order-latency ``.npz`` (key ``data``, fields req_ts, exch_ts, resp_ts) with clear errors."""
+    p = Path(path)
+    data = read_npz_array(p, "order-latency file", "order-latency table")
     names = data.dtype.names or ()
     missing = [f for f in ("req_ts", "exch_ts", "resp_ts") if f not in names]
     if missing or data.ndim != 1 or len(data) == 0:

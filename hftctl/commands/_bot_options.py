@@ -27,3 +27,10 @@ JSON_OUT = typer.Option(False, "--json", help="Backtest: print the result as JSO
 CONNECT_TIMEOUT = typer.Option(5.0, "--connect-timeout", help="Seconds to wait for the connector to appear.")
 LOG_LEVEL = typer.Option(None, "--log-level", help="debug, info, warning, error.")
 
+SIM_FLAGS = ("engine", "latency_ms", "order_latency", "feed_latency_mul", "queue_model", "queue_power",
+             "partial_fills", "maker_fee", "taker_fee")
+
+
+def sim_flags(params: dict) -> dict:
+    """The simulated-execution flags among a command's parameters (None: not given)."""
+    return {k: params[k] for k in SIM_FLAGS}

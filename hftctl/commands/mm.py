@@ -50,10 +50,7 @@ def command(
         connector=connector, symbol=symbol, tick_size=tick_size, lot_size=lot_size,
         half_spread=half_spread, grid_interval=grid_interval, grid_num=grid_num,
         order_qty=order_qty, max_position=max_position, skew=skew))
-    sim = load_sim_settings(config, dict(
-        engine=engine, latency_ms=latency_ms, order_latency=order_latency, feed_latency_mul=feed_latency_mul,
-        queue_model=queue_model, queue_power=queue_power, partial_fills=partial_fills,
-        maker_fee=maker_fee, taker_fee=taker_fee), backtest=backtest is not None)
+    sim = load_sim_settings(config, opt.sim_flags(locals()), backtest=backtest is not None)
     instrument = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, cfg.connector)
     code = run_mode(lambda bot, out: GridMarketMaker(bot, cfg, out=out), cfg.connector, instrument,
                     name="mm", backtest=backtest, dry_run=dry_run, plot=plot, duration_s=duration,

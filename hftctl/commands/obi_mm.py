@@ -43,10 +43,7 @@ def command(
     setup_logging(log_level, "obi-mm")
     check_mode(dry_run, backtest, plot, duration, connect_timeout)
     cfg = load_obi_config(config or DEFAULT_CONFIG)
-    sim = load_sim_settings(config or DEFAULT_CONFIG, dict(
-        engine=engine, latency_ms=latency_ms, order_latency=order_latency, feed_latency_mul=feed_latency_mul,
-        queue_model=queue_model, queue_power=queue_power, partial_fills=partial_fills,
-        maker_fee=maker_fee, taker_fee=taker_fee), backtest=backtest is not None)
+    sim = load_sim_settings(config or DEFAULT_CONFIG, opt.sim_flags(locals()), backtest=backtest is not None)
     instrument = Instrument(symbol, tick_size, lot_size, connector)
     code = run_mode(lambda bot, out: ObiMarketMaker(bot, cfg, connector=connector, symbol=symbol, out=out),
                     connector, instrument, name="obi-mm", backtest=backtest, dry_run=dry_run, plot=plot,
