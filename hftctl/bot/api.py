@@ -61,6 +61,14 @@ class Bot(ABC):
     def account(self, i: int = 0) -> Account:
         return self._accounts[i]
 
+    def order_seq(self, i: int = 0) -> int | None:
+        """A number that changes whenever an order response reaches the bot, or None when the
+        back-end cannot tell (then strategies must assume anything may have changed).
+
+        Strategies use it to skip re-deciding their quotes when neither the market inputs nor
+        any order changed since the last step: the backtest engines' hot path."""
+        return None
+
     def clear_inactive_orders(self, i: int | None = None) -> None:
         for k in self._indices(i):
             orders = self._orders[k]
