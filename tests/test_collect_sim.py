@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -14,7 +15,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,8 @@ import numpy as np
 from hftctl.convert import ConvertOptions, read_file
 from hftctl.sim.process import start_sim
 from hftctl.status import status_dir
-from tests.collect_replay import (assert_same_book, book_from_events, book_from_lines, recording_lines,
-                                  sim_book)
+from tests.collect_replay import (assert_same_book, book_from_events, book_from_lines, decompress_all,
+                                  recording_lines, sim_book)
 from tests.conftest import ROOT
 
 SPEED = "40"   # the 6-minute recording in about 9 s
@@ -248,49 +248,49 @@ def test_ipc_collector_lapped_by_the_connector_resyncs_from_a_fresh_snapshot(tmp
         assert_books_match(out, sim)
 
 
-def read_members(path: Path) -> tuple[bytes, bool]:
-    """Decompress gzip members one by one; (data, whether the last member was cut off)."""
-    raw = path.read_bytes()
-    out = []
-    while raw:
-        d = zlib.decompressobj(31)
-        try:
-            chunk = d.decompress(raw)
-        except zlib.error:
-            return b"".join(out), True
-        if not d.eof:
-            return b"".join(out), True
-        out.append(chunk)
-        raw = d.unused_data
-    return b"".join(out), False
-
-
 def _limit_file_size() -> None:
-    # a tiny file-size limit makes write(2) fail (EFBIG) the way a full disk fails (ENOSPC)
+    # a file-size limit makes write(2) fail (EFBIG) part-way through a member, the way a full
+    # disk fails (ENOSPC); unlike a tmpfs it needs no privileges
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))
 
 
-def test_full_disk_stops_with_one_line_error_and_keeps_what_was_written(tmp_path, shared_data):
-    with start_sim(extra_args=replay_args(shared_data, "--loop")) as sim:
-        cfg = tmp_path / "sim.toml"
-        cfg.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\n')
-        out = tmp_path / "data"
-        p = subprocess.Popen([sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt",
-                              "--out", str(out), "--config", str(cfg)], cwd=ROOT, stdin=subprocess.DEVNULL,
+@pytest.mark.parametrize("mode, compress", [("direct", "gzip"), ("direct", "zstd"), ("ipc", "gzip")])
+def test_full_disk_stops_with_one_line_error_and_leaves_a_clean_recording(tmp_path, shared_data, mode, compress):
+    """The collector stops with one line, and the file it leaves decompresses to its end with
+    `gzip -t`/`zstd -t` and Python's decoders: the member torn by the failed write is cut off."""
+    from tests.connector_procs import connector, write_config
+
+    out = tmp_path / "data"
+    with start_sim(extra_args=replay_args(shared_data, "--loop")) as sim, contextlib.ExitStack() as stack:
+        if mode == "ipc":
+            name = f"cfull{os.getpid()}"
+            stack.enter_context(connector(name, write_config(tmp_path / "connector.toml", sim, prefix="c"),
+                                          tmp_path))
+            args = ["--ipc", name, "btcusdt"]
+        else:
+            cfg = tmp_path / "sim.toml"
+            cfg.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\n')
+            args = ["binancefutures", "btcusdt", "--config", str(cfg)]
+        p = subprocess.Popen([sys.executable, "-m", "hftctl", "collect", *args, "--out", str(out),
+                              "--compress", compress, "--no-progress"], cwd=ROOT, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_limit_file_size)
         try:
-            _, err = p.communicate(timeout=60)
+            _, err = p.communicate(timeout=90)
         finally:
             stop(p)
-    assert p.returncode == 1
+    assert p.returncode == 1, err
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: cannot write {out}/btcusdt_") and last.endswith(": File too large"), last
     assert "Traceback" not in err
     (path,) = out.iterdir()
-    data, _cut = read_members(path)
+    data = decompress_all(path)
+    assert data.endswith(b"\n")
     lines = data.splitlines()
-    assert len(lines) > 500 and all(json.loads(ln[20:]) for ln in lines)
+    # what was flushed before the failure is all there: about 2 MB compressed, ~10x that raw
+    assert len(data) > 5_000_000 and all(json.loads(ln[20:]) for ln in lines)
+    rows = read_file(str(path), ConvertOptions())
+    assert rows.problems.skipped == 0 and len(rows.data) > 1000
 
 
 def test_progress_is_live_on_a_terminal_and_periodic_snapshots(tmp_path, shared_data):
