@@ -33,7 +33,7 @@ def sim_state(sim, symbol: str | None = None) -> dict:
 
 
 def account(state: dict) -> dict:
-    (acc,) = [a for a in state["accounts"] if a["api_key"] == "hftctl-sim-key"]
+    (acc,) = [a for a in state["accounts"] if a["name"] == "default"]   # the hftctl-sim-key account
     return acc
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import importlib
+import ipaddress
 import json
 import logging
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,16 @@ def _adapter(exchange: str):
     return importlib.import_module(module)
 
 
+def is_loopback(host: str) -> bool:
+    """Only literal loopback addresses and "localhost" count; a name could resolve to anything."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _check_options(options: SimOptions) -> None:
     """Values the socket layer would only reject with a traceback, or accept and misbehave on."""
     if not 0 <= options.port <= 65535:
@@ -83,8 +95,12 @@ class Sim:
         _check_options(options)
         self.options = options
         self.adapter = _adapter(options.exchange)
-        if options.host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("sim listening on %s, not loopback", options.host)
+        if not is_loopback(options.host):
+            # printed, not logged: --log-level error must not hide it
+            print(f"WARNING: hftctl sim listens on {options.host}, not on loopback: anyone who can reach "
+                  "this machine can trade on its accounts (the default keys are public) and read "
+                  "its /_sim endpoints, which need no authentication. Use --host 127.0.0.1 unless "
+                  "that is what you want.", file=sys.stderr, flush=True)
         self.config = load_config(options.config, self.adapter.DEFAULT_BALANCES,
                                   getattr(self.adapter, "DEFAULT_RATE_LIMITS", None))
         if options.rate_limits is not None:
