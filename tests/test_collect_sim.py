@@ -358,6 +358,41 @@ def test_start_script_records_through_rest_errors_and_unknown_symbol_is_one_line
         assert any(b'"lastUpdateId"' in ln[20:40] for ln in gzip.decompress(path.read_bytes()).splitlines()), path
 
 
+@pytest.mark.parametrize("exchange", ["binancefutures", "binancespot", "bybit"])
+def test_direct_unknown_symbol_is_one_line_and_records_nothing(tmp_path, exchange):
+    with start_sim(exchange=exchange) as sim:
+        out = subprocess.run([sys.executable, "-m", "hftctl", "collect", exchange, "btcusdt", "foousdt",
+                              "--out", str(tmp_path), "--stream-url", sim.ws_url, "--rest-url", sim.rest_url,
+                              "--duration", "30", "--no-progress"], capture_output=True, text=True, timeout=60,
+                             cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert out.returncode == 1, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "FOOUSDT" in last, out.stderr
+    assert "Traceback" not in out.stderr
+    assert not any(p.name.startswith("foousdt") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("symbols", [["foousdt"], ["btcusdt", "foousdt"]])
+def test_ipc_symbol_the_connector_cannot_serve_is_one_line_error(tmp_path, symbols):
+    """The connector tells the collector (an Error naming the symbol, as it tells a bot that
+    registered it); the collector stops with one line instead of recording nothing, exit 0."""
+    from tests.connector_procs import connector, write_config
+
+    name = f"cunk{os.getpid()}"
+    with start_sim() as sim:
+        cfg = write_config(tmp_path / "connector.toml", sim, prefix="c")
+        with connector(name, cfg, tmp_path):
+            out = subprocess.run([sys.executable, "-m", "hftctl", "collect", "--ipc", name, *symbols,
+                                  "--out", str(tmp_path / "data"), "--duration", "30", "--no-progress"],
+                                 capture_output=True, text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"error: connector {name!r} cannot provide FOOUSDT: FOOUSDT: Invalid symbol. (code -1121)"), out.stderr
+    assert "Traceback" not in out.stderr
+    for path in (tmp_path / "data").iterdir():     # what was recorded of btcusdt is kept, whole
+        assert path.name.startswith("btcusdt_") and decompress_all(path).endswith(b"\n")
+
+
 def test_bybit_records_hftbacktests_topics_with_their_snapshots(tmp_path):
     """Bybit: subscribe by message; each orderbook topic starts with its own snapshot."""
     with start_sim(exchange="bybit") as sim:
