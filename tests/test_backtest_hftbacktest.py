@@ -18,8 +18,9 @@ from hftctl.bot.matching import ExecutionModel
 from hftctl.bot.report import build_report
 from hftctl.bot.types import Instrument
 from hftctl.strategies.grid_mm import GridConfig, GridMarketMaker
+from tests.conftest import import_hftbacktest
 
-pytest.importorskip("hftbacktest")
+import_hftbacktest("hftbacktest")
 
 from hftctl.bot.hbt_engine import HbtBot  # noqa: E402  (needs hftbacktest)
 

@@ -14,6 +14,7 @@ from hftctl.collector.codec import GzipCodec
 from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.writer import RecordingWriter
 from hftctl.exchanges import endpoints as ep
+from tests.conftest import import_hftbacktest
 
 
 def test_binance_uses_one_combined_stream_connection_like_hftbacktest():
@@ -67,7 +68,7 @@ def test_malformed_depth_is_flagged_not_raised():
 
 def test_hftbacktests_own_converter_reads_a_collector_file_with_gap_marks(tmp_path, shared_data):
     """Multi-member gzip and gap-mark lines convert exactly like the plain recording."""
-    binancefutures = pytest.importorskip("hftbacktest.data.utils.binancefutures")
+    binancefutures = import_hftbacktest("hftbacktest.data.utils.binancefutures")
     with gzip.open(shared_data / "recordings/usdm/btcusdt_20240808.gz") as f:
         lines = [ln.rstrip(b"\n") for ln in itertools.islice(f, 3000)]
     plain = tmp_path / "plain.gz"
