@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,55 @@ def test_sigkill_mid_run_leaves_a_readable_recording(tmp_path, shared_data, comp
     # and the converter takes it without a single problem
     rows = read_file(str(path), ConvertOptions())
     assert rows.problems.skipped == 0 and len(rows.data) > 1000
+
+
+SLOW_MARKET = '[synthetic]\ninterval_ms = 200\ntrades_per_s = 2\n'   # ~10 messages/s, ~3 kB/s
+
+
+def recorded_span_s(out: Path) -> float:
+    """Seconds between the first and last line flushed so far (0 before the first flush)."""
+    try:
+        lines = recording_lines(out)
+    except (OSError, EOFError, zlib.error):   # nothing yet, or a member being written right now
+        return 0.0
+    return (int(lines[-1][:19]) - int(lines[0][:19])) / 1e9 if lines else 0.0
+
+
+@pytest.mark.parametrize("mode", ["direct", "ipc"])
+def test_sigkill_at_a_low_message_rate_loses_at_most_a_flush_interval(tmp_path, mode):
+    """At ~3 kB/s the 4 MB buffer limit is never reached: only the 1 s flush timer puts lines on
+    disk, so a SIGKILLed collector's last line is within ~1.5 s of the kill."""
+    from tests.connector_procs import connector, write_config
+
+    cfg = tmp_path / "sim.toml"
+    cfg.write_text(SLOW_MARKET)
+    out = tmp_path / "data"
+    with start_sim(extra_args=["--config", str(cfg), "--symbol", "BTCUSDT"]) as sim, \
+            contextlib.ExitStack() as stack:
+        if mode == "ipc":
+            name = f"cslow{os.getpid()}"
+            stack.enter_context(connector(name, write_config(tmp_path / "connector.toml", sim, prefix="c"),
+                                          tmp_path))
+            args = ["--ipc", name, "btcusdt"]
+        else:
+            args = ["binancefutures", "btcusdt", "--stream-url", sim.ws_url, "--rest-url", sim.rest_url]
+        p = subprocess.Popen([sys.executable, "-m", "hftctl", "collect", *args, "--out", str(out), "--no-progress"],
+                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            wait_for(lambda: out.exists() and recorded_span_s(out) >= 3.0, 30, "3 s of recording on disk")
+            killed_at = time.time_ns()
+            p.send_signal(signal.SIGKILL)
+            p.wait(10)
+        finally:
+            stop(p)
+            for f in status_dir().glob(f"collector.*.{p.pid}.json"):
+                f.unlink()
+    (path,) = out.iterdir()
+    data = decompress_all(path)
+    assert len(data) < 1 << 20     # never near the 4 MB size-triggered flush
+    last_ts = int(data.splitlines()[-1][:19])
+    assert killed_at - last_ts <= 1.5e9, f"last line {(killed_at - last_ts) / 1e9:.2f} s before the kill"
 
 
 def test_ipc_recording_through_a_real_connector_reproduces_the_sims_book(tmp_path, shared_data):
