@@ -85,6 +85,25 @@ def recording_started(out: Path) -> bool:
     return any(p.stat().st_size > 0 for p in out.iterdir())
 
 
+def last_recorded_update_id(out: Path) -> int:
+    """``u`` of the last depth diff flushed so far (0 if none, or a member is being written)."""
+    try:
+        lines = recording_lines(out)
+    except (OSError, EOFError, zlib.error):
+        return 0
+    for ln in reversed(lines):
+        if b'"e":"depthUpdate"' in ln:
+            return json.loads(ln[20:])["data"]["u"]
+    return 0
+
+
+def wait_recording_caught_up(out: Path, sim, timeout: float = 30) -> None:
+    """Poll until the recording holds the sim's last depth update: the replay's last messages
+    reached the collector and a flush (instead of sleeping and hoping they did)."""
+    final = http_json(f"{sim.control_url}/state?symbol=BTCUSDT")["book"]["lastUpdateId"]
+    wait_for(lambda: last_recorded_update_id(out) >= final, timeout, f"update {final} in the recording")
+
+
 def assert_books_match(out: Path, sim) -> None:
     state = http_json(f"{sim.control_url}/state?symbol=BTCUSDT")
     lines = recording_lines(out)
@@ -109,7 +128,7 @@ def test_recording_reproduces_the_sims_book(tmp_path, shared_data):
         p = start_collector(sim, tmp_path)
         try:
             wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
-            time.sleep(1.5)  # the last messages reach the collector and a flush
+            wait_recording_caught_up(tmp_path, sim)
         finally:
             err = stop(p)
         assert p.returncode == 0, err
@@ -127,16 +146,26 @@ def test_recording_reproduces_the_sims_book(tmp_path, shared_data):
         assert_books_match(tmp_path, sim)
 
 
+def snapshot_after_gap(out: Path) -> bool:
+    try:
+        lines = recording_lines(out)
+    except (OSError, EOFError, zlib.error):
+        return False
+    gaps = [i for i, ln in enumerate(lines) if b'"e":"gap"' in ln]
+    return bool(gaps) and any(b'"lastUpdateId"' in ln[20:40] for ln in lines[gaps[0]:])
+
+
 def test_dropped_connection_and_sequence_gap_are_marked_and_followed_by_snapshots(tmp_path, shared_data):
     with start_sim(extra_args=replay_args(shared_data)) as sim:
         p = start_collector(sim, tmp_path)
         try:
             wait_for(lambda: recording_started(tmp_path), 30, "the collector to record")
             http_json(f"{sim.control_url}/fault", {"skip_depth_seq": 1})
-            time.sleep(1.5)
+            # the gap is recorded, and the snapshot after it, before the connection is dropped
+            wait_for(lambda: snapshot_after_gap(tmp_path), 30, "the sequence gap and its snapshot")
             assert http_json(f"{sim.control_url}/fault", {"drop_ws": True})["dropped"] >= 1
             wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
-            time.sleep(1.5)
+            wait_recording_caught_up(tmp_path, sim)
         finally:
             err = stop(p)
         assert p.returncode == 0, err
@@ -252,7 +281,7 @@ def test_ipc_recording_through_a_real_connector_reproduces_the_sims_book(tmp_pat
             p = start_ipc_collector(name, out)
             try:
                 wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
-                time.sleep(1.5)
+                wait_recording_caught_up(out, sim)
             finally:
                 err = stop(p)
         assert p.returncode == 0, err
@@ -285,7 +314,7 @@ def test_ipc_collector_lapped_by_the_connector_resyncs_from_a_fresh_snapshot(tmp
                 time.sleep(6.0)                # ~20 MB of messages at 20x: far more than the ring
                 p.send_signal(signal.SIGCONT)
                 wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
-                time.sleep(1.5)
+                wait_recording_caught_up(out, sim)
             finally:
                 p.send_signal(signal.SIGCONT)
                 err = stop(p)
@@ -383,18 +412,22 @@ def test_start_script_records_through_rest_errors_and_unknown_symbol_is_one_line
         # every REST call fails with 503 for a while: the collector records anyway and keeps
         # retrying the snapshots until they land
         http_json(f"{sim.control_url}/fault", {"rest_5xx_rate": 1.0})
-        script = subprocess.Popen([str(ROOT / "scripts/start_collector.sh"), "binancefutures", str(tmp_path / "ok"),
-                                   "btcusdt", "ethusdt"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  cwd=tmp_path, stdin=subprocess.DEVNULL,
-                                  env={**os.environ, "HFTCTL_COLLECT_OPTS": f"{urls} --duration 7"})
+        err_path = tmp_path / "script.err"
+        with open(err_path, "wb") as err_file:
+            script = subprocess.Popen([str(ROOT / "scripts/start_collector.sh"), "binancefutures",
+                                       str(tmp_path / "ok"), "btcusdt", "ethusdt"], stdout=subprocess.DEVNULL,
+                                      stderr=err_file, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                                      env={**os.environ, "HFTCTL_COLLECT_OPTS": f"{urls} --duration 7"})
         try:
             wait_for(lambda: (tmp_path / "ok").is_dir() and len(list((tmp_path / "ok").iterdir())) == 2, 30,
                      "both symbols recording")
-            time.sleep(1.0)
+            wait_for(lambda: "attempt 2 failed" in err_path.read_text(errors="replace"), 30,
+                     "a retried snapshot to fail too")
             http_json(f"{sim.control_url}/fault", {"rest_5xx_rate": 0.0})
-            _, script_err = script.communicate(timeout=30)
+            script.wait(30)
         finally:
             stop(script)
+        script_err = err_path.read_text(errors="replace")
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("error: binancefutures rejected symbol NOSUCHUSDT: HTTP 400")
     assert "Traceback" not in out.stderr
