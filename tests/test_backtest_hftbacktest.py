@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from hftctl.bot.backtest import BacktestBot
 from hftctl.bot.matching import ExecutionModel
 from hftctl.bot.report import build_report

@@ -8,7 +8,6 @@ import itertools
 import json
 
 import orjson
-import pytest
 
 from hftctl.collector.codec import GzipCodec
 from hftctl.collector.sequence import DepthSequence

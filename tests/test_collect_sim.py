@@ -69,6 +69,14 @@ def stop(p: subprocess.Popen, sig: int = signal.SIGINT) -> str:
             p.wait()
 
 
+def stop_killed(p: subprocess.Popen) -> None:
+    """``stop`` for a collector a test SIGKILLed: it leaves its `hftctl health` status file behind
+    (that is the point of it: health reports the unclean death), but not after the test."""
+    stop(p)
+    for f in status_dir().glob(f"collector.*.{p.pid}.json"):
+        f.unlink()
+
+
 def wait_for(cond, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -195,11 +203,7 @@ def test_sigkill_mid_run_leaves_a_readable_recording(tmp_path, shared_data, comp
             p.send_signal(signal.SIGKILL)
             p.wait(10)
         finally:
-            stop(p)
-            # a killed collector leaves its `hftctl health` status file behind: that is the point
-            # of it (health reports the unclean death), but not after this test
-            for f in status_dir().glob(f"collector.*.{p.pid}.json"):
-                f.unlink()
+            stop_killed(p)
     (path,) = tmp_path.iterdir()
     if compress == "gzip":
         data = gzip.decompress(path.read_bytes())          # raises on a torn member
@@ -218,6 +222,18 @@ def test_sigkill_mid_run_leaves_a_readable_recording(tmp_path, shared_data, comp
     assert rows.problems.skipped == 0 and len(rows.data) > 1000
 
 
+def source_args(mode: str, sim, tmp_path: Path, stack: contextlib.ExitStack) -> list[str]:
+    """`hftctl collect` arguments for the sim's btcusdt: "direct" from its URLs, or "ipc" through
+    a real connector that ``stack`` stops."""
+    if mode == "direct":
+        return ["binancefutures", "btcusdt", "--stream-url", sim.ws_url, "--rest-url", sim.rest_url]
+    from tests.connector_procs import connector, write_config
+
+    name = f"csrc{os.getpid()}"
+    stack.enter_context(connector(name, write_config(tmp_path / "connector.toml", sim, prefix="c"), tmp_path))
+    return ["--ipc", name, "btcusdt"]
+
+
 SLOW_MARKET = '[synthetic]\ninterval_ms = 200\ntrades_per_s = 2\n'   # ~10 messages/s, ~3 kB/s
 
 
@@ -234,20 +250,12 @@ def recorded_span_s(out: Path) -> float:
 def test_sigkill_at_a_low_message_rate_loses_at_most_a_flush_interval(tmp_path, mode):
     """At ~3 kB/s the 4 MB buffer limit is never reached: only the 1 s flush timer puts lines on
     disk, so a SIGKILLed collector's last line is within ~1.5 s of the kill."""
-    from tests.connector_procs import connector, write_config
-
     cfg = tmp_path / "sim.toml"
     cfg.write_text(SLOW_MARKET)
     out = tmp_path / "data"
     with start_sim(extra_args=["--config", str(cfg), "--symbol", "BTCUSDT"]) as sim, \
             contextlib.ExitStack() as stack:
-        if mode == "ipc":
-            name = f"cslow{os.getpid()}"
-            stack.enter_context(connector(name, write_config(tmp_path / "connector.toml", sim, prefix="c"),
-                                          tmp_path))
-            args = ["--ipc", name, "btcusdt"]
-        else:
-            args = ["binancefutures", "btcusdt", "--stream-url", sim.ws_url, "--rest-url", sim.rest_url]
+        args = source_args(mode, sim, tmp_path, stack)
         p = subprocess.Popen([sys.executable, "-m", "hftctl", "collect", *args, "--out", str(out), "--no-progress"],
                              cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True)
@@ -257,9 +265,7 @@ def test_sigkill_at_a_low_message_rate_loses_at_most_a_flush_interval(tmp_path, 
             p.send_signal(signal.SIGKILL)
             p.wait(10)
         finally:
-            stop(p)
-            for f in status_dir().glob(f"collector.*.{p.pid}.json"):
-                f.unlink()
+            stop_killed(p)
     (path,) = out.iterdir()
     data = decompress_all(path)
     assert len(data) < 1 << 20     # never near the 4 MB size-triggered flush
@@ -338,19 +344,9 @@ def _limit_file_size() -> None:
 def test_full_disk_stops_with_one_line_error_and_leaves_a_clean_recording(tmp_path, shared_data, mode, compress):
     """The collector stops with one line, and the file it leaves decompresses to its end with
     `gzip -t`/`zstd -t` and Python's decoders: the member torn by the failed write is cut off."""
-    from tests.connector_procs import connector, write_config
-
     out = tmp_path / "data"
     with start_sim(extra_args=replay_args(shared_data, "--loop")) as sim, contextlib.ExitStack() as stack:
-        if mode == "ipc":
-            name = f"cfull{os.getpid()}"
-            stack.enter_context(connector(name, write_config(tmp_path / "connector.toml", sim, prefix="c"),
-                                          tmp_path))
-            args = ["--ipc", name, "btcusdt"]
-        else:
-            cfg = tmp_path / "sim.toml"
-            cfg.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\n')
-            args = ["binancefutures", "btcusdt", "--config", str(cfg)]
+        args = source_args(mode, sim, tmp_path, stack)
         p = subprocess.Popen([sys.executable, "-m", "hftctl", "collect", *args, "--out", str(out),
                               "--compress", compress, "--no-progress"], cwd=ROOT, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_limit_file_size)
