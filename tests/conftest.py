@@ -1,14 +1,37 @@
-"""Shared fixtures: where the real recordings live, and a guard that no test leaks shared memory."""
+"""Shared fixtures: where the real recordings live, and a guard that no test leaks shared memory.
+
+Tests that need the shared recordings or hftbacktest skip without them, so the suite runs
+anywhere; CI sets HFTCTL_REQUIRE_SHARED=1 and HFTCTL_REQUIRE_HFTBACKTEST=1 (.ci/run), which turn
+those skips into failures: a CI run that silently skipped every end-to-end test must not pass.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("HFTCTL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def skip_unless_required(variable: str, reason: str) -> None:
+    """Skip (also at module level), or fail when ``variable`` is set to 1."""
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{reason}, and {variable}=1 makes that a failure", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def import_hftbacktest(module: str = "hftbacktest") -> ModuleType:
+    """``pytest.importorskip`` for the reference implementation (see skip_unless_required)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        skip_unless_required("HFTCTL_REQUIRE_HFTBACKTEST", f"cannot import {module} ({e})")
+        raise  # not reached: skip/fail raise
 
 
 def _hftctl_segments() -> set[str]:
@@ -56,7 +79,7 @@ def _leaked(before: set[str]) -> list[str]:
 def shared_data() -> Path:
     """The read-only real exchange recordings (../shared/data); never copied into the repo."""
     if not (SHARED_DATA / "recordings").is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        skip_unless_required("HFTCTL_REQUIRE_SHARED", f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 

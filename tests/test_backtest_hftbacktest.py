@@ -23,8 +23,9 @@ from hftctl.bot.models import ExecutionModel
 from hftctl.bot.report import build_report
 from hftctl.bot.types import Instrument
 from hftctl.strategies.grid_mm import GridConfig, GridMarketMaker
+from tests.conftest import import_hftbacktest
 
-pytestmark = pytest.mark.skipif(not hbt_engine.available(), reason="hftbacktest (the backtest extra) is not installed")
+import_hftbacktest("hftbacktest")
 
 REL = 1e-9
 # name: (recording, tick size, lot size, quote qty, max position); cm is accounted as linear.

@@ -8,7 +8,6 @@ import itertools
 import json
 
 import orjson
-import pytest
 
 from hftctl import exchanges
 from hftctl.collector.codec import GzipCodec
@@ -16,6 +15,7 @@ from hftctl.collector.protocol import DepthSeq
 from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.writer import RecordingWriter
 from hftctl.exchanges.venues import Venue
+from tests.conftest import import_hftbacktest
 
 
 def protocol(exchange: str):
@@ -81,7 +81,7 @@ def test_malformed_depth_is_flagged_not_raised():
 
 def test_hftbacktests_own_converter_reads_a_collector_file_with_gap_marks(tmp_path, shared_data):
     """Multi-member gzip and gap-mark lines convert exactly like the plain recording."""
-    binancefutures = pytest.importorskip("hftbacktest.data.utils.binancefutures")
+    binancefutures = import_hftbacktest("hftbacktest.data.utils.binancefutures")
     with gzip.open(shared_data / "recordings/usdm/btcusdt_20240808.gz") as f:
         lines = [ln.rstrip(b"\n") for ln in itertools.islice(f, 3000)]
     plain = tmp_path / "plain.gz"

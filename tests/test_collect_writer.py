@@ -15,6 +15,7 @@ import zstandard
 from hftctl.collector.codec import GzipCodec, make_codec
 from hftctl.collector.writer import RecordingWriter, file_name
 from hftctl.errors import HftctlError
+from tests.collect_replay import decompress_all
 from tests.conftest import ROOT
 
 T0 = 1723161255030314667  # 2024-08-08 23:54:15 UTC, the first line of the real btcusdt recording
@@ -95,29 +96,41 @@ def test_unwritable_output_directory_fails_at_start(tmp_path):
         RecordingWriter("/proc", GzipCodec())
 
 
-def test_write_error_becomes_one_line_hftctl_error(tmp_path):
-    """A file-size limit makes write(2) fail with EFBIG, the way a full disk fails with ENOSPC."""
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+def test_write_error_is_one_line_and_leaves_only_complete_members(tmp_path, compress):
+    """A file-size limit makes write(2) fail (EFBIG, part-way through a member) the way a full disk
+    fails with ENOSPC: the error is one line and the torn member is cut off again, so the file
+    holds exactly the lines of every flush that succeeded and decompresses with standard tools."""
     script = textwrap.dedent(f"""
-        import resource, signal, sys
+        import os, resource, signal, sys
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
-        from hftctl.collector.codec import ZstdCodec
+        from hftctl.collector.codec import make_codec
         from hftctl.collector.writer import RecordingWriter
         from hftctl.errors import HftctlError
-        w = RecordingWriter(sys.argv[1], ZstdCodec())
-        try:
-            for i in range(2000):
-                w.write("btcusdt", {T0} + i, __import__("os").urandom(64).hex().encode())
+        w = RecordingWriter(sys.argv[1], make_codec({compress!r}), rotate_s=0)
+        for i in range(2000):
+            w.write("btcusdt", {T0} + i, os.urandom(64).hex().encode())
+            try:
                 w.flush()
-        except HftctlError as e:
-            print("error:", e)
-            sys.exit(3)
+            except HftctlError as e:
+                w.close()
+                print(i, "error:", e)
+                sys.exit(3)
     """)
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert out.returncode == 3, out.stderr
-    assert out.stdout.startswith("error: cannot write ") and "File too large" in out.stdout
+    flushed, message = out.stdout.split(" ", 1)
+    assert message.startswith("error: cannot write ") and "File too large" in message
     assert "Traceback" not in out.stderr
+    (path,) = tmp_path.iterdir()
+    lines = decompress_all(path).split(b"\n")
+    assert path.stat().st_size < 20000
+    assert lines.pop() == b""
+    assert len(lines) == int(flushed) > 10
+    assert [int(ln.split()[0]) for ln in lines] == list(range(T0, T0 + int(flushed)))
+    assert all(len(ln.split()[1]) == 128 for ln in lines)
 
 
 @pytest.mark.parametrize("compress", ["gzip", "zstd"])

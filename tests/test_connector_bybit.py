@@ -7,7 +7,6 @@ the bot's book can be compared with the sim's exactly; fills come from the bot's
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
@@ -47,16 +46,20 @@ def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path):
         out = tmp_path / "bot.json"
         with connector("ctbybit", cfg, tmp_path, exchange="bybit") as conn:
             with bot("ctbybit", out, "--mode", "flow", "--flow-seconds", "2") as b:
-                deadline = time.monotonic() + 30
-                view = None
-                while time.monotonic() < deadline:
-                    time.sleep(1.0)
-                    view = bot_view(b, out)
-                    if len(view["orders"]) >= 8:
-                        break
-                time.sleep(1.0)
-                view = bot_view(b, out)
-                state = sim_state(sim)
+                def settled() -> tuple[dict, dict] | None:
+                    """The scripted flow is done and the bot's view agrees with the sim's state."""
+                    view, state = bot_view(b, out), sim_state(sim)
+                    acct = state["accounts"][0]
+                    sim_open = sorted(o["client_order_id"] for o in acct["open_orders"]
+                                      if parse_client_id("by", o["client_order_id"]) is not None)
+                    pos = sum(float(p["qty"]) for p in acct["positions"] if p["symbol"] == "BTCUSDT")
+                    done = (len(view["orders"]) >= 8 and view["open_cids"] == sim_open
+                            and round(view["position"], 6) == round(pos, 6) and view["book_ok"])
+                    return (view, state) if done else None
+
+                # SIGUSR1 (bot_view) before the bot installed its handler would kill it
+                wait_for(lambda: f"(testbot-{b.pid}," in conn.text(), 30, "the bot to connect")
+                view, state = wait_for(settled, 30, "the bot's view to agree with the sim", 0.5)
             orders = view["orders"]
             assert orders["1"]["qty"] == pytest.approx(0.02) and orders["1"]["status"] == "new"   # amended
             assert orders["2"]["status"] == "canceled"
@@ -98,9 +101,11 @@ def test_bybit_view_converges_after_drops_gaps_rate_limits_5xx_and_clock_shift(t
         out = tmp_path / "bot.json"
         with connector("ctbyf", cfg, tmp_path, exchange="bybit") as conn:
             with bot("ctbyf", out, "--mode", "flow", "--flow-seconds", "8") as b:
-                time.sleep(4)
+                wait_for(lambda: all(x in conn.text() for x in ("reconnecting in", "orderbook gap: u=")), 30,
+                         "a dropped websocket and a depth gap under the faults", 0.2)
                 sim_fault(sim, clock_shift_ms=7000)
-                time.sleep(6)
+                wait_for(lambda: "re-measuring server clock" in conn.text(), 30,
+                         "the connector to notice the shifted clock", 0.2)
                 sim_fault(sim, drop_ws_every_s=0, rest_429_rate=0, rest_5xx_rate=0, clock_shift_ms=0, gap_every=0)
                 last: list[str] = []
 

@@ -13,6 +13,7 @@ from hftctl.convert import ConvertOptions, convert_files, finalize, read_file
 from hftctl.convert import events as E
 from hftctl.convert.correction import _merge_rows, correct_event_order, validate_event_order
 from hftctl import exchanges
+from tests.conftest import import_hftbacktest
 
 USDM = "recordings/usdm/btcusdt_20240808.gz"
 CM = "recordings/cm/btcusd_perp_20240808.gz"
@@ -43,7 +44,7 @@ def test_usdm_equals_reference_npz(shared_data, tmp_path):
 
 
 def _hbt_convert(path, **kw) -> np.ndarray:
-    bf = pytest.importorskip("hftbacktest.data.utils.binancefutures")
+    bf = import_hftbacktest("hftbacktest.data.utils.binancefutures")
     with contextlib.redirect_stdout(io.StringIO()):
         return bf.convert(str(path), **kw)
 
@@ -58,7 +59,7 @@ def test_equals_hftbacktest_options(shared_data, rel, opt, base_latency):
 
 
 def test_event_flags_match_hftbacktest():
-    types = pytest.importorskip("hftbacktest.types")
+    types = import_hftbacktest("hftbacktest.types")
     for name in ("DEPTH_EVENT", "TRADE_EVENT", "DEPTH_CLEAR_EVENT", "DEPTH_SNAPSHOT_EVENT",
                  "DEPTH_BBO_EVENT", "EXCH_EVENT", "LOCAL_EVENT", "BUY_EVENT", "SELL_EVENT"):
         assert getattr(E, name) == getattr(types, name), name
@@ -288,7 +289,7 @@ def test_gap_mark_clears_the_whole_book_before_the_next_snapshot(tmp_path):
     bids, asks = book_from_events(final)
     assert sorted(map(float, bids)) == [97.0, 98.0, 100.0] and sorted(map(float, asks)) == [101.0, 103.0]
 
-    hbt_mod = pytest.importorskip("hftbacktest")
+    hbt_mod = import_hftbacktest("hftbacktest")
     npz = tmp_path / "gap.npz"
     np.savez(npz, data=final)
     asset = (hbt_mod.BacktestAsset().data([str(npz)]).linear_asset(1.0)

@@ -13,6 +13,7 @@ import pytest
 from hftctl.convert import ConvertOptions, finalize, read_file
 from hftctl.convert import events as E
 from hftctl import exchanges
+from tests.conftest import import_hftbacktest
 
 T0 = 1672304484978            # ms, from Bybit's orderbook docs example
 CLOCK_BEHIND = 900_000_000    # recorder clock 0.9 s behind the exchange: needs correction
@@ -116,7 +117,7 @@ def test_unknown_topic_reported(tmp_path):
 
 @pytest.mark.parametrize("depth", [1, 50])
 def test_equals_hftbacktest_bybit(tmp_path, depth):
-    bybit = pytest.importorskip("hftbacktest.data.utils.bybit")
+    bybit = import_hftbacktest("hftbacktest.data.utils.bybit")
     path = write(tmp_path / "bybit.gz", messages())
     with contextlib.redirect_stdout(io.StringIO()):
         ref = bybit.convert_depth(str(path), single_depth_level=depth)

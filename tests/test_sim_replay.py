@@ -137,7 +137,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("case", ["missing_replay", "corrupt_gzip", "truncated_gzip", "not_a_recording",
                                   "bad_toml", "bad_config_value", "unknown_key", "unknown_exchange",
-                                  "unknown_symbol", "port_in_use"])
+                                  "unknown_symbol", "port_in_use", "port_too_big", "port_negative",
+                                  "ready_file_folder_missing", "ready_file_unwritable", "ws_ping_zero"])
 def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
     args: list[str]
     if case == "missing_replay":
@@ -172,6 +173,17 @@ def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
         args, expect = ["--exchange", "kraken"], "unknown exchange"
     elif case == "unknown_symbol":
         args, expect = ["--exchange", "bybit", "--symbol", "DOGEUSDT"], "not listed"
+    elif case == "port_too_big":
+        args, expect = ["--port", "99999"], "--port must be between 0 (any free port) and 65535, got 99999"
+    elif case == "port_negative":
+        args, expect = ["--port", "-1"], "--port must be between 0"
+    elif case == "ready_file_folder_missing":
+        args, expect = ["--ready-file", "/nonexistent/x.json"], "folder /nonexistent does not exist"
+    elif case == "ready_file_unwritable":
+        # /proc refuses new files even to root; the sim listens, fails to announce itself, stops
+        args, expect = ["--ready-file", "/proc/x.json", "--log-level", "warning"], "cannot write --ready-file"
+    elif case == "ws_ping_zero":
+        args, expect = ["--ws-ping-interval", "0"], "--ws-ping-interval must be > 0"
     else:
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))

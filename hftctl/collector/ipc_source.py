@@ -6,7 +6,8 @@ the connector's receive time, so the recording holds exactly what the bots were 
 ring reads run in a worker thread; files are only touched from the event loop.
 
 Losses are marked in the file, never hidden: a lapped reader (Overrun) and a connector that died
-or restarted each write a gap mark, and after either the collector asks for fresh snapshots.
+or restarted each write a gap mark, and after either the collector asks for fresh snapshots. A
+symbol the connector reports it cannot serve (an Error naming it) stops the collector.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ WAIT_S = 0.2            # longest blocking read, so flushes and signals are neve
 HEARTBEAT_S = 1.0
 PACE_S = 0.02
 ATTACH_TIMEOUT_S = 5.0
-# msgpack array header + tag of every encoded RawMessage (the schema's wire form: [tag, *fields])
+# msgpack array header + tag of every encoded RawMessage (the schema's wire form: [tag, *fields]);
+# an Error may leave out its trailing optional req_id and symbol, so its header varies
 _RAW_PREFIX = s.encode(s.RawMessage("", "", "", 0, b""))[:2]
+_ERROR_PREFIXES = {bytes([0x90 | (1 + n), s.Error.TAG]) for n in (2, 3, 4)}
 
 
 class IpcSource:
@@ -73,6 +76,8 @@ class IpcSource:
                 for item in batch:
                     if isinstance(item, s.RawMessage):
                         self._on_raw(item)
+                    elif isinstance(item, s.Error):
+                        self._on_error(item)
                     elif isinstance(item, Overrun):
                         log.warning("lost %d messages from connector %r (%s)", item.lost, self.name, item.reason)
                         self._mark_gaps("overrun")
@@ -120,7 +125,7 @@ class IpcSource:
         for item in self._ep.events.recv_many(timeout=WAIT_S, max_n=BATCH):
             if type(item) is not Received:
                 out.append(item)  # Overrun / WriterGone
-            elif item.payload[:2] == _RAW_PREFIX:
+            elif item.payload[:2] == _RAW_PREFIX or item.payload[:2] in _ERROR_PREFIXES:
                 try:
                     out.append(s.decode(item.payload))
                 except s.SchemaError as e:
@@ -157,6 +162,14 @@ class IpcSource:
             self.stats.snapshots += 1
         else:
             self.stats.count(msg.symbol.lower())
+
+    def _on_error(self, err: s.Error) -> None:
+        """The connector cannot serve a symbol we record (the exchange refused it): stop with one
+        line rather than run on recording nothing for it."""
+        if err.symbol is not None and err.symbol.upper() in self._wanted:
+            raise HftctlError(f"connector {self.name!r} cannot provide {err.symbol.upper()}: {err.message} "
+                              f"(code {err.code})")
+        log.warning("connector %r: %s", self.name, err.message)
 
     def _check_sequence(self, msg: s.RawMessage, raw: bytes) -> None:
         """The connector resyncs its own book after a gap (and its fresh snapshot reaches us as a

@@ -2,7 +2,8 @@
 
 Lines are buffered in memory and written by ``flush()`` (the collector calls it at least every
 second) as one compressed member per file, with a single ``write`` so that a SIGKILL leaves
-either the whole member or none of it on disk. Files are opened for append: restarting within
+either the whole member or none of it on disk; a write that fails part-way (full disk, file-size
+limit) is cut back to the last complete member before the error is raised. Files are opened for append: restarting within
 the same second adds members to the existing file instead of overwriting what it recorded.
 """
 
@@ -141,15 +142,31 @@ class RecordingWriter:
         data = self.codec.member(b"".join(f.chunks))
         f.chunks.clear()
         f.buffered = 0
+        try:
+            start = os.fstat(f.fd).st_size  # O_APPEND: the member goes here
+        except OSError as e:
+            raise _os_error("write", f.path, e) from None
         view = memoryview(data)
         try:
             while view:
                 n = os.write(f.fd, view)
                 view = view[n:]
         except OSError as e:
+            _cut_back(f.path, f.fd, start)
             raise _os_error("write", f.path, e) from None
         self.stats.bytes_written += len(data)
         self.stats.last_write = time.time()
+
+
+def _cut_back(path: Path, fd: int, size: int) -> None:
+    """Drop the torn start of a member a failed write (full disk, size limit) left at the end, so
+    the file stays a sequence of complete members that every decoder reads to the end. Shrinking
+    needs no free space, so this works on the full disk that caused the failure."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError as e:
+        log.error("cannot cut %s back to its last complete member at %d bytes: %s", path, size,
+                  e.strerror or e)
 
 
 def prepare_out_dir(out_dir: Path) -> None:

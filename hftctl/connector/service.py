@@ -188,10 +188,13 @@ class Connector:
         log.info("%s stream %s", stream, state)
 
     def symbol_error(self, symbol: str, code: int, message: str) -> None:
-        """The exchange refuses the symbol: tell its bots, forget it (they may register again)."""
-        for bot in self.bots.subscribers(symbol):
-            bot.instruments.pop(symbol, None)
-            self._error(bot.bot_id, code, message, symbol=symbol)
+        """The exchange refuses the symbol: tell the bots that registered it or asked for its raw
+        messages by name (a collector), forget it (they may ask again)."""
+        for bot in list(self.bots.bots.values()):
+            if symbol in bot.instruments or symbol in bot.raw_symbols:
+                bot.instruments.pop(symbol, None)
+                bot.raw_symbols.discard(symbol)
+                self._error(bot.bot_id, code, message, symbol=symbol)
         self.instruments.pop(symbol, None)
 
     def user_stream_reconnected(self) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from hftctl import exchanges
+from hftctl.children import die_with_parent, pool_initargs
 from hftctl.convert import accel
 from hftctl.convert import events as E
 from hftctl.convert.correction import correct_event_order, correct_local_timestamp, validate_event_order
@@ -129,12 +130,14 @@ def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, m
     to parsing its share here, so results never depend on the workers.
     """
     workers = []
+    parent = os.getpid()
     for w in range(1, jobs):
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:                                  # worker: parse its share, send, exit
             code = 1
             try:
+                die_with_parent(parent)
                 os.close(rfd)
                 share = _map_share(path, exchange, map_options, w, jobs, None)
                 with os.fdopen(wfd, "wb") as f:
@@ -252,7 +255,7 @@ def _in_processes(jobs: int, fn: Callable, calls: list[tuple],
                   progress: Callable[[int], None] | None) -> list:
     """``fn(*call)`` for every call in ``jobs`` processes, results in call order; ``call[0]`` is
     the input path, whose size is reported to ``progress`` as each call finishes."""
-    with ProcessPoolExecutor(jobs) as pool:
+    with ProcessPoolExecutor(jobs, initializer=die_with_parent, initargs=pool_initargs()) as pool:
         futs = [pool.submit(fn, *call) for call in calls]
         results = []
         for call, fut in zip(calls, futs):

@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from hftctl.children import preexec
 from hftctl.demo.live import Monitor
 from hftctl.demo.stack import DemoOptions, Stack
 from hftctl.errors import HftctlError
@@ -151,7 +152,8 @@ def _convert(stack: Stack, result: DemoResult, con: Console) -> None:
     con.print("[dim]converting the recording with hftctl convert...[/]")
     log_path = stack.logs / "convert.log"
     with open(log_path, "wb") as f:
-        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=300)
+        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=300,
+                           preexec_fn=preexec())
     if r.returncode != 0 or not out.exists():
         tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
         raise HftctlError(f"hftctl convert failed (exit {r.returncode}): {tail[0]} (log: {log_path})")

@@ -90,10 +90,14 @@ class InstalledProtocol(Protocol):
         """Coroutines to run while the server runs (stream cadences, session expiry)."""
 
     def expire_user_streams(self, only: str | None) -> list[str]:
-        """Force user-data sessions to lapse (a fault); ``only``: one session id, or all."""
+        """Force user-data sessions to lapse (a fault); ``only``: one session id, or all. Returns
+        the names of the accounts whose sessions lapsed (never a key)."""
 
     def user_streams(self, account: "Account") -> int:
         """Live user-data sessions of an account (for /_sim/state)."""
+
+    def session_keys(self, account: "Account") -> list[str]:
+        """Secrets of the account's user-data sessions (listen keys): /_sim never shows them."""
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,24 @@
-"""The sim's own control endpoints (/_sim/...): state for tests and fault switches."""
+"""The sim's own control endpoints (/_sim/...): state for tests and fault switches.
+
+They need no authentication (tests, the demo and `curl` use them), so they show accounts by name
+and never their API keys, secrets or listen keys. Every response passes a fail-closed check that
+withholds it if any credential the sim holds appears in it anyway, whatever route built it.
+"""
 
 from __future__ import annotations
+
+import logging
 
 import orjson
 from aiohttp import web
 
 from hftctl.errors import HftctlError
+
+log = logging.getLogger(__name__)
+
+# Shorter credentials are only looked for as whole JSON strings: as substrings they would match
+# ordinary text (a test account's key "k").
+_SUBSTRING_MIN = 8
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -15,6 +28,25 @@ def _json(data, status: int = 200) -> web.Response:
 class Control:
     def __init__(self, sim) -> None:
         self.sim = sim
+
+    def _credentials(self) -> list[tuple[int, str, str]]:
+        """(account number, what it is, value) of every credential the sim holds right now."""
+        found = []
+        for i, acct in enumerate(self.sim.engine.accounts, 1):
+            found += [(i, "API key", acct.api_key), (i, "secret", acct.secret)]
+            found += [(i, "user-stream key", key) for key in self.sim.protocol.session_keys(acct)]
+        return found
+
+    def _reply(self, data, status: int = 200) -> web.Response:
+        body = orjson.dumps(data)
+        for number, what, value in self._credentials():
+            if value and (orjson.dumps(value) in body or
+                          (len(value) >= _SUBSTRING_MIN and value.encode() in body)):
+                # by number: the account's name may be what carried the credential
+                log.error("withheld a /_sim response: it would show the %s of account #%d", what, number)
+                return _json({"error": f"response withheld: it would show the {what} of account #{number} "
+                                       "(accounts counted in config order)"}, 500)
+        return _json(data, status)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/_sim/state", self.state)
@@ -34,17 +66,17 @@ class Control:
         try:
             depth_n = int(depth) if depth else None
         except ValueError:
-            return _json({"error": f"depth must be an integer, got {depth!r}"}, 400)
+            return self._reply({"error": f"depth must be an integer, got {depth!r}"}, 400)
         if symbol is not None:
             symbol = symbol.upper()
             if symbol not in engine.specs:
-                return _json({"error": f"unknown symbol {symbol} (known: {', '.join(engine.specs)})"}, 404)
+                return self._reply({"error": f"unknown symbol {symbol} (known: {', '.join(engine.specs)})"}, 404)
         symbols = [symbol] if symbol else list(engine.specs)
         accounts = []
         for acct in engine.accounts:
             orders = [o for o in acct.orders.values() if symbol is None or o.symbol == symbol]
             accounts.append({
-                "name": acct.name, "api_key": acct.api_key,
+                "name": acct.name,
                 "balances": {a: round(v, 8) for a, v in acct.balances.items()},
                 "positions": [{"symbol": p.symbol, "qty": engine.specs[p.symbol].qty(p.lots),
                                "entry_price": p.entry_price, "realized_pnl": p.realized_pnl}
@@ -77,28 +109,30 @@ class Control:
         if symbol:
             body["symbol"] = symbol
             body["book"] = body["books"][symbol]
-        return _json(body)
+        return self._reply(body)
 
     async def get_fault(self, request: web.Request) -> web.Response:
-        return _json({"faults": self.sim.faults.as_dict()})
+        return self._reply({"faults": self.sim.faults.as_dict()})
 
     async def post_fault(self, request: web.Request) -> web.Response:
         try:
             values = orjson.loads(await request.read())
         except orjson.JSONDecodeError as exc:
-            return _json({"error": f"body is not JSON: {exc}"}, 400)
+            return self._reply({"error": f"body is not JSON: {exc}"}, 400)
         if not isinstance(values, dict):
-            return _json({"error": "body must be a JSON object of switches"}, 400)
+            return self._reply({"error": "body must be a JSON object of switches"}, 400)
         drop = values.pop("drop_ws", False)
         expire = values.pop("expire_user_stream", None)
         try:
             self.sim.faults.update(values)
         except HftctlError as exc:
-            return _json({"error": str(exc)}, 400)
+            return self._reply({"error": str(exc)}, 400)
         out: dict = {}
         if drop:
             out["dropped"] = self.sim.hub.drop_all()
         if expire:
+            # true: every session; a string: that one (its owner knows it). The answer names the
+            # accounts whose sessions lapsed, never a key.
             out["expired"] = self.sim.protocol.expire_user_streams(None if expire is True else str(expire))
         out["faults"] = self.sim.faults.as_dict()
-        return _json(out)
+        return self._reply(out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hftctl import exchanges
+from hftctl.children import preexec
 from hftctl.errors import HftctlError
 
 
@@ -48,7 +49,8 @@ class SimHandle:
 @contextmanager
 def start_sim(exchange: str = exchanges.DEFAULT, extra_args: list[str] | None = None,
               timeout: float = 20.0, env: dict | None = None) -> Iterator[SimHandle]:
-    """Run `hftctl sim --port 0` and yield once it listens (its ready file exists)."""
+    """Run `hftctl sim --port 0` and yield once it listens (its ready file exists). The sim is
+    SIGKILLed by the kernel if this process dies first (a killed test run leaves no sim)."""
     workdir = Path(tempfile.mkdtemp(prefix="hftctl-sim-"))
     ready = workdir / "ready.json"
     log_path = workdir / "sim.log"
@@ -56,7 +58,7 @@ def start_sim(exchange: str = exchanges.DEFAULT, extra_args: list[str] | None = 
            "--ready-file", str(ready), *(extra_args or [])]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})}, preexec_fn=preexec())
     handle = None
     try:
         deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +18,14 @@ from aiohttp import web
 
 from hftctl import exchanges
 from hftctl.errors import HftctlError
+from hftctl.exchanges.venues import is_loopback
+from hftctl.sim.adapter import ReplayFormat
 from hftctl.sim.config import load_config
 from hftctl.sim.control import Control
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.faults import Faults
 from hftctl.sim.market import ReplayMarket, SyntheticMarket
-from hftctl.sim.adapter import ReplayFormat
+
 from hftctl.sim.recording import iter_lines, scan
 from hftctl.sim.wshub import WsHub
 
@@ -59,14 +62,31 @@ def replay_format(path: Path) -> ReplayFormat:
     return fmt
 
 
+def _check_options(options: SimOptions) -> None:
+    """Values the socket layer would only reject with a traceback, or accept and misbehave on."""
+    if not 0 <= options.port <= 65535:
+        raise HftctlError(f"--port must be between 0 (any free port) and 65535, got {options.port}")
+    if not options.ws_ping_interval_s > 0:
+        raise HftctlError(f"--ws-ping-interval must be > 0 seconds, got {options.ws_ping_interval_s}")
+    if options.ready_file and not Path(options.ready_file).parent.is_dir():
+        # checked before listening; any later failure to write it is reported by write_ready_file
+        raise HftctlError(f"--ready-file {options.ready_file}: folder {Path(options.ready_file).parent} "
+                          "does not exist")
+
+
 class Sim:
     """Everything one sim process runs; built synchronously so bad input fails before listening."""
 
     def __init__(self, options: SimOptions) -> None:
+        _check_options(options)
         self.options = options
         self.adapter = exchanges.get(options.exchange).sim()
-        if options.host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("sim listening on %s, not loopback", options.host)
+        if not is_loopback(options.host):
+            # printed, not logged: --log-level error must not hide it
+            print(f"WARNING: hftctl sim listens on {options.host}, not on loopback: anyone who can reach "
+                  "this machine can trade on its accounts (the default keys are public) and read "
+                  "its /_sim endpoints, which need no authentication. Use --host 127.0.0.1 unless "
+                  "that is what you want.", file=sys.stderr, flush=True)
         self.config = load_config(options.config, dict(self.adapter.default_balances),
                                   dict(self.adapter.default_rate_limits))
         if options.rate_limits is not None:
@@ -152,8 +172,12 @@ class Sim:
 def write_ready_file(path: Path, info: dict) -> None:
     """Atomic: readers never see half a file."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(info))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HftctlError(f"cannot write --ready-file {path}: {exc.strerror or exc}") from None
 
 
 async def serve(options: SimOptions) -> None:
@@ -161,17 +185,17 @@ async def serve(options: SimOptions) -> None:
     runner = await sim.start()
     port = sim.bound_port(runner)
     info = sim.ready_info(port)
-    if options.ready_file:
-        write_ready_file(Path(options.ready_file), info)
-    source = (f"replay of {', '.join(str(p) for p in options.replay)} at {options.speed}x"
-              if options.replay else f"synthetic market (seed {options.seed})")
-    log.info("sim %s listening on %s (%s; symbols %s)", options.exchange, info["rest_url"], source,
-             ", ".join(sim.engine.specs))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if options.ready_file:
+            write_ready_file(Path(options.ready_file), info)
+        source = (f"replay of {', '.join(str(p) for p in options.replay)} at {options.speed}x"
+                  if options.replay else f"synthetic market (seed {options.seed})")
+        log.info("sim %s listening on %s (%s; symbols %s)", options.exchange, info["rest_url"], source,
+                 ", ".join(sim.engine.specs))
         await stop.wait()
     finally:
         log.info("sim stopping")

@@ -36,6 +36,9 @@ class BybitProtocol:
     def user_streams(self, account: Account) -> int:
         return len(self.streams.private.get(id(account), ()))
 
+    def session_keys(self, account: Account) -> list[str]:
+        return []         # a private connection is authorised by a signature, no session key
+
 
 def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
             ping_interval_s: float) -> BybitProtocol:

@@ -275,12 +275,13 @@ class BybitStreams:
             self._reply(client, req, False, f"Invalid op {op!r}")
 
     def drop_private(self, conn_id: str | None) -> list[str]:
-        """Cut private connections (all, or the one with ``conn_id``), as a lapsed session would."""
+        """Cut private connections (all, or the one with ``conn_id``), as a lapsed session would;
+        returns the names of their accounts."""
         out = []
         for clients in self.private.values():
             for c in list(clients):
                 if conn_id is None or c.state.get("conn_id") == conn_id:
-                    out.append(c.state["conn_id"])
+                    out.append(c.state["account"].name)
                     c.drop()
         return out
 

@@ -49,10 +49,14 @@ class BinanceProtocol:
                 log.info("listenKey %s... expired", key[:8])
 
     def expire_user_streams(self, only: str | None) -> list[str]:
-        return self.keys.expire(time.monotonic(), only, everything=only is None)
+        owners = dict(self.keys.owner)
+        return [owners[k].name for k in self.keys.expire(time.monotonic(), only, everything=only is None)]
 
     def user_streams(self, account: Account) -> int:
         return len(self.keys.live(account, time.monotonic()))
+
+    def session_keys(self, account: Account) -> list[str]:
+        return [k for k, a in self.keys.owner.items() if a is account]
 
 
 def installer(rest_cls: type[BinanceRestBase], streams_cls: type[BinanceStreamsBase],
