@@ -24,7 +24,7 @@ from hftctl.exchanges.binance.common.sim_listen_keys import ListenKeys
 from hftctl.sim.accounts import Account
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
-from hftctl.sim.wshub import WsClient, WsHub
+from hftctl.sim.wshub import WsClient, WsHub, WsLimits
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class BinanceStreamsBase:
 
     SPEEDS_MS: tuple[int, ...]
     DEFAULT_MS: int
+    LIMITS = WsLimits()   # the market's connection rules (web-socket-streams / WebSocket limits)
     WIRE: ModuleType      # the market's sim_messages: trade, agg_trade, book_ticker, ...
 
     def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float, keys: ListenKeys) -> None:
@@ -113,7 +114,7 @@ class BinanceStreamsBase:
                     return False
             return True
         return await self.hub.serve(request, self.ping_interval_s, self._on_frame, self._unsubscribe_all,
-                                    on_open)
+                                    on_open, limits=self.LIMITS)
 
     def _subscribe(self, client: WsClient, name: str) -> bool:
         if "@" not in name and not name.startswith("!"):
