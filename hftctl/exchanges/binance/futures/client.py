@@ -1,5 +1,13 @@
-"""Binance USD-M futures behind the shared Binance client: /fapi paths, ORDER_TRADE_UPDATE /
-ACCOUNT_UPDATE, positions, amend."""
+"""Binance USD-M futures behind the shared Binance client: /fapi paths, the routed websockets,
+ORDER_TRADE_UPDATE / ACCOUNT_UPDATE, positions, amend, self-trade prevention.
+
+Streams: ``stream_url`` names the root (a route URL or the old ``.../ws`` work too, see
+``venues.route_urls``); depth and bookTicker come over ``<root>/public/stream``, trades over
+``<root>/market/stream`` (two sockets), user data over ``<root>/private/ws/<listenKey>``. Of the
+two private forms the docs show, the path form is the one the User Data Streams page documents
+and it carries every event type; the Change Notice's ``?listenKey=&events=`` form leaves
+undocumented what an omitted or unlisted event type (``listenKeyExpired``) does.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ from hftctl.exchanges.binance.common.client import BinanceClient
 from hftctl.exchanges.binance.common.config import BinanceConfig
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas
-from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS
+from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS, route_urls, stream_route
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
@@ -22,7 +30,9 @@ __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
 
 def load_config(r: ConfigReader) -> BinanceConfig:
     """Binance's keys with USD-M's request budgets (2400 weight/min, 300 orders/10 s, 1200/min)."""
-    return binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200)
+    cfg = binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200)
+    route_urls(cfg.stream_url)      # a stream_url routes cannot hang off fails here, in one line
+    return cfg
 
 
 def create_client(cfg: BinanceConfig) -> "BinanceFuturesClient":
@@ -36,6 +46,21 @@ class BinanceFuturesClient(BinanceClient):
     streams = STREAMS
     order_body = schemas.OrderBody
     depth_first_offset = 0
+    messages_per_s = 10         # "Websocket Market Streams": 10 incoming messages per second
+
+    def market_routes(self) -> dict[str, str]:
+        routes = route_urls(self.cfg.stream_url)
+        return {r: f"{routes[r]}/stream" for r in ("public", "market")}
+
+    def symbol_streams(self, symbol: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for kind in self.streams:
+            name = f"{symbol.lower()}@{kind}"
+            out.setdefault(stream_route(name) or "market", []).append(name)
+        return out
+
+    def user_url(self, listen_key: str) -> str:
+        return f"{route_urls(self.cfg.stream_url)['private']}/ws/{listen_key}"
 
     def _user_event(self, ev: Any, local_ts: int) -> None:
         if type(ev) is schemas.OrderTradeUpdate:
