@@ -47,7 +47,7 @@ def replay_args(shared_data: Path, *extra: str, speed: str = SPEED) -> list[str]
 def start_collector(sim, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "--out", str(out),
-         "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, *extra],
+         "--stream-url", sim.ws_root, "--rest-url", sim.rest_url, *extra],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -108,7 +108,7 @@ def last_recorded_update_id(out: Path) -> int:
 def wait_recording_caught_up(out: Path, sim, timeout: float = 30) -> None:
     """Poll until the recording holds the sim's last depth update: the replay's last messages
     reached the collector and a flush (instead of sleeping and hoping they did)."""
-    final = http_json(f"{sim.control_url}/state?symbol=BTCUSDT")["book"]["lastUpdateId"]
+    final = http_json(f"{sim.control_url}/state?symbol=BTCUSDT")["book"]["update_id"]
     wait_for(lambda: last_recorded_update_id(out) >= final, timeout, f"update {final} in the recording")
 
 
@@ -226,7 +226,7 @@ def source_args(mode: str, sim, tmp_path: Path, stack: contextlib.ExitStack) -> 
     """`hftctl collect` arguments for the sim's btcusdt: "direct" from its URLs, or "ipc" through
     a real connector that ``stack`` stops."""
     if mode == "direct":
-        return ["binancefutures", "btcusdt", "--stream-url", sim.ws_url, "--rest-url", sim.rest_url]
+        return ["binancefutures", "btcusdt", "--stream-url", sim.ws_root, "--rest-url", sim.rest_url]
     from tests.connector_procs import connector, write_config
 
     name = f"csrc{os.getpid()}"
