@@ -19,7 +19,7 @@ from hftctl.exchanges.binance.common.config import BinanceConfig
 from hftctl.exchanges.binance.common.depth_sync import DepthSync
 from hftctl.exchanges.binance.common.listen_key import ListenKey
 from hftctl.exchanges.binance.common.market_stream import MarketStream
-from hftctl.exchanges.binance.common.rest import BinanceRest
+from hftctl.exchanges.binance.common.rest import ALL_5XX_UNKNOWN, BinanceRest, ErrorOutcomes
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot
 from hftctl.exchanges.binance.common.user_stream import UserStream
 from hftctl.exchanges.errors import ExchangeRejected, OutcomeUnknown
@@ -48,11 +48,13 @@ class BinanceClient(ExchangeClient):
     # Messages a client may send per stream connection per second, control frames included:
     # the strictest Binance limit (spot's 5) unless the market says otherwise.
     messages_per_s: float = 5
+    # How error answers read (executed or not): spot's documented rule unless the market has its own.
+    outcomes: ErrorOutcomes = ALL_5XX_UNKNOWN
 
     def __init__(self, cfg: BinanceConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.rest = BinanceRest(cfg, self.paths["time"])
+        self.rest = BinanceRest(cfg, self.paths["time"], self.outcomes)
         self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.paths["listen_key"],
                                     self.listen_key_param)
         self.sink: ExchangeSink = NullSink()
