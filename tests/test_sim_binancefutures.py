@@ -142,7 +142,7 @@ async def test_order_life_rest_and_user_stream(quiet_sim):
             # bob sells into alice's bid: partial fill
             status, taker, _ = await signed(s, "POST", base, "/fapi/v1/order", {
                 "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "IOC",
-                "quantity": "0.004", "price": px}, *B)
+                "quantity": "0.004", "price": px, "newOrderRespType": "RESULT"}, *B)
             assert status == 200 and taker["status"] == "FILLED" and taker["executedQty"] == "0.004"
             ev = await _next_event(ws, lambda d: d["e"] == "ORDER_TRADE_UPDATE")
             o = ev["o"]

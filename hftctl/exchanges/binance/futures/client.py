@@ -15,17 +15,37 @@ import time
 from typing import Any
 
 from hftctl.configfile import ConfigReader
-from hftctl.exchanges.base import Instrument
+from hftctl.exchanges.base import Instrument, OrderRequest
 from hftctl.exchanges.binance.common import config as binance_config
 from hftctl.exchanges.binance.common import orders
 from hftctl.exchanges.binance.common.client import BinanceClient
 from hftctl.exchanges.binance.common.config import BinanceConfig
+from hftctl.exchanges.binance.common.rest import ErrorOutcomes
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas
 from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS, route_urls, stream_route
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
+
+
+# USD-M "General Info" § HTTP Return Codes and "Error Codes": 408 (backend timeout), 503 "Unknown
+# error, please check your request or try again later." ("may have been executed"), -1006,
+# -1007 leave the outcome unknown; 503 "Service Unavailable." ("100% failure"), "Internal error;
+# unable to process your request. Please try again." (failed, retry at once) and -1008
+# ("Request throttled by system-level protection", 100% failure) were not executed.
+OUTCOMES = ErrorOutcomes(
+    unknown_statuses=frozenset({408}),
+    unknown_messages=("Unknown error, please check your request or try again later.",),
+    not_executed_codes=frozenset({-1008}),
+    not_executed_messages=("Service Unavailable.", "Internal error; unable to process your request. Please try again."),
+)
+
+
+# Sent with every new order: the docs disagree on the default (REST New Order: EXPIRE_MAKER; WS
+# API order.place: NONE). EXPIRE_MAKER is the REST default: a new quote that would cross one of
+# the account's own resting orders retires that stale order instead of trading with it.
+STP_MODE = "EXPIRE_MAKER"
 
 
 def load_config(r: ConfigReader) -> BinanceConfig:
@@ -47,6 +67,7 @@ class BinanceFuturesClient(BinanceClient):
     order_body = schemas.OrderBody
     depth_first_offset = 0
     messages_per_s = 10         # "Websocket Market Streams": 10 incoming messages per second
+    outcomes = OUTCOMES
 
     def market_routes(self) -> dict[str, str]:
         routes = route_urls(self.cfg.stream_url)
@@ -61,6 +82,9 @@ class BinanceFuturesClient(BinanceClient):
 
     def user_url(self, listen_key: str) -> str:
         return f"{route_urls(self.cfg.stream_url)['private']}/ws/{listen_key}"
+
+    def new_order_params(self, req: OrderRequest) -> dict[str, str]:
+        return {**orders.new_order_params(req), "selfTradePreventionMode": STP_MODE}
 
     def _user_event(self, ev: Any, local_ts: int) -> None:
         if type(ev) is schemas.OrderTradeUpdate:
