@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -132,7 +133,12 @@ def assert_books_match(out: Path, sim) -> None:
 
 
 def test_recording_reproduces_the_sims_book(tmp_path, shared_data):
+    """USD-M's routes only (the sim's unrouted /ws is off): depth and bookTicker come from
+    /public, trades from /market, all into one file that converts to the sim's book."""
     with start_sim(extra_args=replay_args(shared_data)) as sim:
+        with pytest.raises(urllib.error.HTTPError) as no_legacy:
+            urllib.request.urlopen(f"{sim.rest_url}/stream", timeout=10)
+        assert no_legacy.value.code == 404
         p = start_collector(sim, tmp_path)
         try:
             wait_for(lambda: replay_finished(sim), 60, "the replay to finish")

@@ -19,7 +19,7 @@ def command(
     config: Path = typer.Option(None, help="Sim config TOML: accounts, symbols, synthetic market, rate limits."),
     host: str = typer.Option("127.0.0.1", help="Listen address."),
     port: int = typer.Option(17001, help="Listen port (0: any free port; see --ready-file)."),
-    ready_file: Path = typer.Option(None, help="Write {pid, host, port, rest_url, ws_url, control_url} here once listening."),
+    ready_file: Path = typer.Option(None, help="Write {pid, host, port, rest_url, ws_url, control_url, connector_config, ...} here once listening (plus ws_root and per-route URLs where the exchange has routes)."),
     symbol: list[str] = typer.Option(None, help="Synthetic market symbols (default BTCUSDT, ETHUSDT)."),
     rate_limits: bool = typer.Option(None, "--rate-limits/--no-rate-limits", help="Enforce the exchange's request/order limits (default: config, on)."),
     ws_ping_interval: float = typer.Option(180.0, help="Seconds between the server's websocket pings."),
