@@ -21,7 +21,7 @@ from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures.client import OUTCOMES, BinanceFuturesClient, load_config
 from hftctl.exchanges.errors import ExchangeRejected, OrderNotFound, OutcomeUnknown, Unavailable
 from hftctl.sim.process import start_sim
-from tests.test_sim_support import public, signed
+from tests.test_sim_support import next_event as _event, public, signed
 
 QUIET = """
 [synthetic]
@@ -70,16 +70,6 @@ async def _frames(ws, seconds: float) -> list[dict]:
             break
         out.append(orjson.loads(msg.data))
     return out
-
-
-async def _event(ws, predicate, timeout: float = 5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
-        assert msg.type == aiohttp.WSMsgType.TEXT, msg
-        d = orjson.loads(msg.data)
-        if predicate(d):
-            return d
 
 
 def _kinds(frames: list[dict]) -> set[str]:

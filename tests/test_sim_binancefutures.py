@@ -11,6 +11,7 @@ import pytest
 
 from hftctl.sim.process import start_sim
 from tests.test_sim_support import KEY, SECRET, LocalBook, public, signed
+from tests.test_sim_support import next_event as _next_event
 
 QUIET_CONFIG = """
 [[accounts]]
@@ -56,16 +57,6 @@ async def _json_msgs(ws, n: int, timeout: float = 5.0) -> list[dict]:
         assert msg.type == aiohttp.WSMsgType.TEXT, msg
         out.append(orjson.loads(msg.data))
     return out
-
-
-async def _next_event(ws, predicate, timeout: float = 5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
-        assert msg.type == aiohttp.WSMsgType.TEXT, msg
-        d = orjson.loads(msg.data)
-        if predicate(d):
-            return d
 
 
 async def test_ready_file_time_and_exchange_info(sim):
