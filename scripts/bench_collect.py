@@ -2,8 +2,8 @@
 """Benchmark `hftctl collect` against the sim replaying the real btcusdt recording.
 
 One invocation, same machine, same stream, same time window, so the ratios mean something:
-- baseline: a bare aiohttp client on the same combined stream that only counts messages
-  (the floor any Python websocket recorder pays to receive);
+- baseline: a bare aiohttp client on the same combined-stream connections (USD-M: /public and
+  /market) that only counts messages (the floor any Python websocket recorder pays to receive);
 - collect: `hftctl collect binancefutures btcusdt` (parse + sequence check + write + gzip);
 - ipc (third phase): `hftctl collect --ipc` behind a real `hftctl connector` on the same sim.
 Both run side by side against one `hftctl sim --replay ... --speed 10 --loop`. Costs are taken
@@ -39,26 +39,36 @@ from hftctl.exchanges.venues import Venue  # noqa: E402
 RECORDING = ROOT.parent / "shared" / "data" / "recordings" / "usdm" / "btcusdt_20240808.gz"
 
 BASELINE = r"""
-import array, asyncio, sys, time, aiohttp
-async def main(url):
+import array, asyncio, json, sys, time, aiohttp
+async def receive(s, conn, stamps, window, ready):
+    async with s.ws_connect(conn["url"], max_msg_size=0) as ws:
+        for m in conn["messages"]:
+            await ws.send_str(m)
+            await asyncio.sleep(0.2)           # the exchange's message limit
+        ready.release()
+        while not window.done():
+            try:
+                msg = await ws.receive(timeout=0.2)
+            except asyncio.TimeoutError:
+                continue
+            if msg.type == aiohttp.WSMsgType.TEXT and msg.data.startswith('{"stream"'):
+                stamps.append(time.time_ns())
+            elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                break
+async def main(conns):
     stamps = array.array("q")
     loop = asyncio.get_running_loop()
     window = loop.run_in_executor(None, sys.stdin.readline)   # "t0 t1" once the window is over
+    ready = asyncio.Semaphore(0)
     async with aiohttp.ClientSession() as s:
-        async with s.ws_connect(url, max_msg_size=0) as ws:
-            print("connected", flush=True)
-            while not window.done():
-                try:
-                    msg = await ws.receive(timeout=0.2)
-                except asyncio.TimeoutError:
-                    continue
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    stamps.append(time.time_ns())
-                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                    break
+        tasks = [asyncio.create_task(receive(s, c, stamps, window, ready)) for c in conns]
+        for _ in conns:
+            await ready.acquire()
+        print("connected", flush=True)
+        await asyncio.gather(*tasks)
     t0, t1 = map(int, (await window).split())
     print(sum(1 for t in stamps if t0 <= t < t1))
-asyncio.run(main(sys.argv[1]))
+asyncio.run(main(json.loads(sys.argv[1])))
 """
 SETTLE_S = 2.0   # after both clients receive, before the window opens
 TICK = os.sysconf("SC_CLK_TCK")
@@ -91,8 +101,8 @@ def running_connector(sim, tmp: Path):
     """A real `hftctl connector` on the sim, for the --ipc phase; always stopped."""
     name = f"benchcol{os.getpid()}"
     cfg = tmp / "connector.toml"
-    cfg.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\norder_prefix = "b"\n'
-                   'api_key = "hftctl-sim-key"\nsecret = "hftctl-sim-secret"\n')
+    urls = "".join(f'{k} = "{v}"\n' for k, v in sim.connector_config.items())
+    cfg.write_text(f'{urls}order_prefix = "b"\napi_key = "hftctl-sim-key"\nsecret = "hftctl-sim-secret"\n')
     log = tmp / "connector.log"
     with open(log, "wb") as f:
         p = subprocess.Popen([sys.executable, "-m", "hftctl", "connector", name, "binancefutures", str(cfg)],
@@ -118,20 +128,23 @@ def run_phase(speed: float, seconds: float, ipc: bool = False) -> dict:
     with start_sim(extra_args=["--replay", str(RECORDING), "--speed", str(speed), "--loop",
                                "--log-level", "warning"]) as sim, \
             tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp, ExitStack() as stack:
-        local = Venue("sim", rest=sim.rest_url, ws={"public": sim.ws_url}, real_money=False, source="", checked="")
-        url = exchanges.get("binancefutures").collector().connections(local, ["BTCUSDT"])[0].url
+        protocol = exchanges.get("binancefutures").collector()
+        local = protocol.with_stream_url(Venue("sim", rest=sim.rest_url, ws={}, real_money=False, source="",
+                                               checked=""), sim.ws_root)
+        conns = json.dumps([{"url": c.url, "messages": list(c.messages)}
+                            for c in protocol.connections(local, ["BTCUSDT"])])
         out = Path(tmp) / "data"
         out.mkdir()
         if ipc:
             name = stack.enter_context(running_connector(sim, Path(tmp)))
             source = ["--ipc", name, "btcusdt"]
         else:
-            source = ["binancefutures", "btcusdt", "--stream-url", sim.ws_url, "--rest-url", sim.rest_url]
+            source = ["binancefutures", "btcusdt", "--stream-url", sim.ws_root, "--rest-url", sim.rest_url]
         collector = subprocess.Popen(
             [sys.executable, "-m", "hftctl", "collect", *source, "--out", str(out), "--no-progress",
              "--log-level", "warning"],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        baseline = subprocess.Popen([sys.executable, "-c", BASELINE, url], stdin=subprocess.PIPE,
+        baseline = subprocess.Popen([sys.executable, "-c", BASELINE, conns], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
         try:
             # the window opens once both are receiving (start-up and imports are not measured)

@@ -19,8 +19,9 @@ BOT = Path(__file__).resolve().parent / "connector_bot.py"
 
 def write_config(path: Path, sim, prefix: str = "t", api_key: str = "hftctl-sim-key",
                  secret: str = "hftctl-sim-secret", extra: str = "") -> Path:
-    path.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\n'
-                    f'order_prefix = "{prefix}"\napi_key = "{api_key}"\nsecret = "{secret}"\n{extra}\n')
+    """A connector config with the URL keys the sim's ready file names for its exchange."""
+    urls = "".join(f'{k} = "{v}"\n' for k, v in sim.connector_config.items())
+    path.write_text(f'{urls}order_prefix = "{prefix}"\napi_key = "{api_key}"\nsecret = "{secret}"\n{extra}\n')
     return path
 
 

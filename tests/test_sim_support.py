@@ -8,6 +8,7 @@ import time
 from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from hftctl.exchanges.binance.common.signing import binance_signature
@@ -30,6 +31,17 @@ async def signed(session: aiohttp.ClientSession, method: str, base: str, path: s
     url = URL(f"{base}{path}?{sign(params, secret, ts_ms)}", encoded=True)
     async with session.request(method, url, headers={"X-MBX-APIKEY": key}) as r:
         return r.status, await r.json(), r.headers
+
+
+async def next_event(ws, predicate, timeout: float = 5.0) -> dict:
+    """The next JSON text frame ``predicate`` accepts (others are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        d = orjson.loads(msg.data)
+        if predicate(d):
+            return d
 
 
 async def public(session: aiohttp.ClientSession, base: str, path: str, params: dict | None = None,

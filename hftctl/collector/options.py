@@ -53,7 +53,7 @@ def resolve_venue(exchange: str, config: Path | None, stream_url: str | None, re
     exchanges.check_test_venue({"stream_url": stream, "rest_url": rest}, allow_mainnet)
     if stream == default.ws["public"] and rest == default.rest:
         return default
-    return replace(default, name="custom", rest=rest, ws={**default.ws, "public": stream})
+    return replace(exchanges.get(exchange).collector().with_stream_url(default, stream), name="custom", rest=rest)
 
 
 def _conf_url(conf: ConfigReader | None, key: str, schemes: tuple[str, ...]) -> str | None:

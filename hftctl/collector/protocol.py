@@ -10,7 +10,7 @@ gap marks) is the same for every exchange.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hftctl.exchanges.venues import Venue
 
@@ -35,10 +35,24 @@ class PublicMessage:
 
 @dataclass(frozen=True)
 class Connection:
-    """One websocket the collector keeps open: its URL and the subscribe message to send, if any."""
+    """One websocket the collector keeps open, with its own reconnect loop.
+
+    ``subscribe``: the message(s) to send after connecting, in order, never more than
+    ``max_messages_per_s`` a second (the exchange's per-connection limit; 0: none).
+    ``depth_symbols``: the symbols whose depth diffs it carries (None: every symbol): only such
+    a connection resets their sequence and marks a gap when it drops.
+    """
 
     url: str
-    subscribe: str | None = None
+    subscribe: str | tuple[str, ...] | None = None
+    max_messages_per_s: float = 0
+    depth_symbols: tuple[str, ...] | None = None
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        if self.subscribe is None:
+            return ()
+        return (self.subscribe,) if isinstance(self.subscribe, str) else self.subscribe
 
 
 class CollectorProtocol(ABC):
@@ -47,6 +61,11 @@ class CollectorProtocol(ABC):
     @abstractmethod
     def connections(self, venue: Venue, symbols: list[str]) -> list[Connection]:
         """The websockets (and subscriptions) that carry every stream of ``symbols``."""
+
+    def with_stream_url(self, venue: Venue, url: str) -> Venue:
+        """``venue`` with its streams at ``url`` (a ``--stream-url`` or config ``stream_url``):
+        the public stream by default; an exchange with routes derives them all."""
+        return replace(venue, name="custom", ws={**venue.ws, "public": url})
 
     @abstractmethod
     def snapshot_url(self, venue: Venue, symbol: str) -> str: ...

@@ -23,7 +23,7 @@ def command(
     snapshot_interval: str = typer.Option("0", "--snapshot-interval",
                                           help="Extra REST depth snapshot every DURATION; 0 = only at start, after reconnects and gaps (hftbacktest's behaviour)."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML with stream_url / api_url (a connector config works)."),
-    stream_url: Optional[str] = typer.Option(None, "--stream-url", help="Public websocket base URL (default: testnet)."),
+    stream_url: Optional[str] = typer.Option(None, "--stream-url", help="Websocket base URL of the public streams; for an exchange with stream routes, its root or any route (default: testnet)."),
     rest_url: Optional[str] = typer.Option(None, "--rest-url", help="REST base URL for depth snapshots (default: testnet)."),
     allow_mainnet: bool = typer.Option(False, "--allow-mainnet", help="Permit mainnet URLs."),
     flush_interval: float = typer.Option(1.0, "--flush-interval", help="Seconds between flushes to disk (<= 1)."),

@@ -34,6 +34,9 @@ class SimConfig:
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     listen_key_ttl_s: float = 3600.0
+    # Serve an exchange's retired websocket paths too (USD-M's unrouted /ws, /stream); a CLI
+    # switch, not a file key: off unless a test or user asks for the old behaviour.
+    legacy_ws_paths: bool = False
 
 
 def default_account(balances: dict[str, float] | None = None) -> Account:

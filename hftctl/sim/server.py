@@ -47,6 +47,7 @@ class SimOptions:
     ws_ping_interval_s: float = 180.0
     rate_limits: bool | None = None          # None: as the config says
     symbols: list[str] | None = None
+    legacy_ws_paths: bool = False            # serve retired websocket paths (see SimConfig)
 
 
 def replay_format(path: Path) -> ReplayFormat:
@@ -91,6 +92,7 @@ class Sim:
                                   dict(self.adapter.default_rate_limits))
         if options.rate_limits is not None:
             self.config.rate_limits.enabled = options.rate_limits
+        self.config.legacy_ws_paths = options.legacy_ws_paths
         self.faults = Faults()
         try:
             self.faults.update(options.faults)

@@ -19,7 +19,7 @@ from hftctl.exchanges.binance.common.config import BinanceConfig
 from hftctl.exchanges.binance.common.depth_sync import DepthSync
 from hftctl.exchanges.binance.common.listen_key import ListenKey
 from hftctl.exchanges.binance.common.market_stream import MarketStream
-from hftctl.exchanges.binance.common.rest import BinanceRest
+from hftctl.exchanges.binance.common.rest import ALL_5XX_UNKNOWN, BinanceRest, ErrorOutcomes
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot
 from hftctl.exchanges.binance.common.user_stream import UserStream
 from hftctl.exchanges.errors import ExchangeRejected
@@ -45,28 +45,43 @@ class BinanceClient(ExchangeClient):
     order_body: type            # the market's REST order body schema
     depth_first_offset = 0      # see DepthSync
     listen_key_param = False    # PUT/DELETE listenKey take the key as a parameter (spot)
+    # Messages a client may send per stream connection per second, control frames included:
+    # the strictest Binance limit (spot's 5) unless the market says otherwise.
+    messages_per_s: float = 5
+    # How error answers read (executed or not): spot's documented rule unless the market has its own.
+    outcomes: ErrorOutcomes = ALL_5XX_UNKNOWN
 
     def __init__(self, cfg: BinanceConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.rest = BinanceRest(cfg, self.paths["time"])
+        self.rest = BinanceRest(cfg, self.paths["time"], self.outcomes)
         self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.paths["listen_key"],
                                     self.listen_key_param)
         self.sink: ExchangeSink = NullSink()
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
         self._snapshot_failures: dict[str, int] = {}
-        self.market = MarketStream(lambda: f"{cfg.ws_root}/stream", self.symbol_streams,
+        self.market = MarketStream(self.market_routes(), self.symbol_streams,
                                    self._on_market_event, self._on_market_reconnect,
                                    lambda s: self.sink.stream_state("market", s),
-                                   cfg.reconnect_min_s, cfg.reconnect_max_s)
-        self.user = UserStream(lambda key: f"{cfg.ws_root}/ws/{key}", self.listen_key, self._on_user_event,
+                                   cfg.reconnect_min_s, cfg.reconnect_max_s, self.messages_per_s)
+        self.user = UserStream(self.user_url, self.listen_key, self._on_user_event,
                                self._on_user_reconnect, lambda s: self.sink.stream_state("user", s),
                                cfg.reconnect_min_s, cfg.reconnect_max_s)
 
-    def symbol_streams(self, symbol: str) -> list[str]:
+    # --- where streams live (a routed market overrides these three) -----------------------------
+
+    def market_routes(self) -> dict[str, str]:
+        """Route name -> combined-stream URL: one unrouted socket for everything."""
+        return {"market": f"{self.cfg.ws_root}/stream"}
+
+    def symbol_streams(self, symbol: str) -> dict[str, list[str]]:
+        """Route name -> the symbol's streams there."""
         s = symbol.lower()
-        return [f"{s}@{kind}" for kind in self.streams]
+        return {"market": [f"{s}@{kind}" for kind in self.streams]}
+
+    def user_url(self, listen_key: str) -> str:
+        return f"{self.cfg.ws_root}/ws/{listen_key}"
 
     def urls(self) -> dict[str, str]:
         return self.cfg.urls()
@@ -76,19 +91,20 @@ class BinanceClient(ExchangeClient):
     async def connect_market(self, sink: ExchangeSink, timeout_s: float = 30.0) -> None:
         self.sink = sink
         await self._start_rest(self.rest, self.cfg.time_resync_s)
-        self._spawn(self.market.ws.run())
-        await self._wait_up(self.market.ws.connected.wait(),
-                            f"market data stream at {self.cfg.ws_root}", timeout_s)
+        for runner in self.market.runners():
+            self._spawn(runner)
+        await self._wait_up(self.market.wait_connected(),
+                            f"market data stream at {', '.join(self.market_routes().values())}", timeout_s)
 
     async def connect_user(self, timeout_s: float = 30.0) -> None:
         await self.listen_key.create()
         self._spawn(self.user.ws.run())
         self._spawn(self.listen_key.keepalive_loop(self.user.ws.drop))
         await self._wait_up(self.user.ws.connected.wait(),
-                            f"user data stream at {self.cfg.ws_root}", timeout_s)
+                            f"user data stream at {self.user_url('<listenKey>')}", timeout_s)
 
     async def close(self) -> None:
-        await self.market.ws.stop()
+        await self.market.stop()
         await self.user.ws.stop()
         await self._stop_tasks(*self._snapshot_tasks.values())
         if self.listen_key.key:
@@ -195,8 +211,11 @@ class BinanceClient(ExchangeClient):
         sync.needs_snapshot = True
         self._snapshot_failures[symbol] = self._snapshot_failures.get(symbol, 0) + 1
 
-    async def _on_market_reconnect(self) -> None:
-        # Events sent while we were away are gone: every book must be rebuilt.
+    async def _on_market_reconnect(self, route: str) -> None:
+        # Depth events sent while we were away are gone: every book must be rebuilt. A route
+        # without depth (trades) lost nothing a book needs.
+        if not any("@depth" in n for n in self.market.route_streams(route, list(self.syncs))):
+            return
         for sym, sync in self.syncs.items():
             for m in sync.reset("market stream reconnected"):
                 self.sink.market(m)
@@ -262,7 +281,7 @@ class BinanceClient(ExchangeClient):
         return {
             **self.rest.clock_stats(),
             "throttled": self.rest.limiter.throttled,
-            "market_connects": self.market.ws.connects,
+            "market_connects": self.market.connects,
             "user_connects": self.user.ws.connects,
             "listen_key_renewals": self.listen_key.renewals,
             "depth_gaps": sum(s.gaps for s in self.syncs.values()),

@@ -1,38 +1,79 @@
-"""What ``hftctl collect`` records from Binance, as hftbacktest's collector does: one combined-
-stream connection for every symbol (each message in its ``{"stream", "data"}`` envelope, written
-verbatim) plus REST depth snapshots written as the raw REST body."""
+"""What ``hftctl collect`` records from Binance, as hftbacktest's collector does: combined-stream
+connections (each message in its ``{"stream", "data"}`` envelope, written verbatim) plus REST
+depth snapshots written as the raw REST body.
+
+A routed market (USD-M) gets one connection per route its streams live on (depth and
+bookTicker on ``/public``, trades on ``/market``); an unrouted one (spot) a single connection.
+Streams are subscribed with ``SUBSCRIBE`` messages after connecting (batched, paced under the
+market's per-connection message limit) rather than in the URL, which stays short whatever the
+number of symbols; more than a connection's documented 1024 streams open another connection.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 
 from hftctl.collector.protocol import CollectorProtocol, Connection, DepthSeq, PublicMessage
 from hftctl.exchanges.venues import Venue
+
+MAX_STREAMS = 1024   # streams per connection (USD-M Change Log 2025-07-02; spot web-socket-streams.md)
+MAX_PARAMS = 200     # streams named in one SUBSCRIBE (no documented cap: Binance's old stream limit)
+_UNROUTED = "public"
 
 
 class BinanceCollector(CollectorProtocol):
     takes_rest_snapshots = True
 
-    def __init__(self, streams: tuple[str, ...], depth_path: str, snapshot_limit: int, has_pu: bool) -> None:
+    def __init__(self, streams: tuple[str, ...], depth_path: str, snapshot_limit: int, has_pu: bool,
+                 route_of: Callable[[str], str | None] | None = None,
+                 route_urls: Callable[[str], dict[str, str]] | None = None,
+                 messages_per_s: float = 5) -> None:
         self.streams = streams            # stream kinds per symbol, e.g. ("depth@0ms", "trade", "bookTicker")
         self.depth_path = depth_path
         self.snapshot_limit = snapshot_limit
         self.has_pu = has_pu              # USD-M diffs carry pu; spot's continuity is U == prev u + 1
+        self.route_of = route_of          # stream name -> route (routed markets only)
+        self.route_urls = route_urls      # a configured stream URL -> every route's base URL
+        self.messages_per_s = messages_per_s   # the market's incoming-message limit per connection
 
     def symbol_streams(self, symbol: str) -> list[str]:
         s = symbol.lower()
         return [f"{s}@{kind}" for kind in self.streams]
 
+    def with_stream_url(self, venue: Venue, url: str) -> Venue:
+        if self.route_urls is None:
+            return super().with_stream_url(venue, url)
+        return replace(venue, name="custom", ws={**venue.ws, **self.route_urls(url)})
+
+    def _base(self, venue: Venue, route: str) -> str:
+        base = venue.ws[route].rstrip("/")
+        if self.route_of is None:        # an unrouted URL may name /ws or /stream; streams hang off the root
+            for suffix in ("/ws", "/stream"):
+                if base.endswith(suffix):
+                    return base[: -len(suffix)]
+        return base
+
     def connections(self, venue: Venue, symbols: list[str]) -> list[Connection]:
-        streams = [s for sym in symbols for s in self.symbol_streams(sym)]
-        # Combined streams (/stream?streams=...) even for one symbol, so every line carries the
-        # {"stream", "data"} envelope the converters expect.
-        base = venue.ws["public"].rstrip("/")
-        for suffix in ("/ws", "/stream"):
-            if base.endswith(suffix):
-                base = base[: -len(suffix)]
-                break
-        return [Connection(f"{base}/stream?streams={'/'.join(streams)}")]
+        by_route: dict[str, list[str]] = {}
+        for sym in symbols:
+            for name in self.symbol_streams(sym):
+                route = self.route_of(name) if self.route_of else _UNROUTED
+                by_route.setdefault(route or _UNROUTED, []).append(name)
+        out = []
+        for route, names in by_route.items():
+            # Combined streams (/stream) even for one symbol, so every line carries the
+            # {"stream", "data"} envelope the converters expect.
+            url = f"{self._base(venue, route)}/stream"
+            for i in range(0, len(names), MAX_STREAMS):
+                chunk = names[i:i + MAX_STREAMS]
+                messages = tuple(json.dumps({"method": "SUBSCRIBE", "params": chunk[j:j + MAX_PARAMS], "id": n + 1},
+                                            separators=(",", ":"))
+                                 for n, j in enumerate(range(0, len(chunk), MAX_PARAMS)))
+                depth = tuple(dict.fromkeys(n.partition("@")[0].upper() for n in chunk if self.is_depth_stream(n)))
+                out.append(Connection(url, messages, self.messages_per_s, depth))
+        return out
 
     def snapshot_url(self, venue: Venue, symbol: str) -> str:
         return f"{venue.rest.rstrip('/')}{self.depth_path}?symbol={symbol.upper()}&limit={self.snapshot_limit}"

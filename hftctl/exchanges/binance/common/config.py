@@ -10,7 +10,7 @@ from hftctl.secrets import Secret
 
 @dataclass(frozen=True)
 class BinanceConfig:
-    stream_url: str                     # e.g. wss://fstream.binancefuture.com/ws
+    stream_url: str                     # USD-M: the root, e.g. wss://fstream.binancefuture.com; spot: .../ws
     api_url: str                        # e.g. https://demo-fapi.binance.com
     order_prefix: str
     api_key: Secret = field(repr=False)

@@ -68,7 +68,7 @@ def installer(rest_cls: type[BinanceRestBase], streams_cls: type[BinanceStreamsB
         keys = ListenKeys(config.listen_key_ttl_s)
         shared = extra()
         rest = rest_cls(engine, config, hub.faults, keys, **shared)
-        streams = streams_cls(engine, hub, ping_interval_s, keys, **shared)
+        streams = streams_cls(engine, hub, ping_interval_s, keys, legacy_paths=config.legacy_ws_paths, **shared)
         rest.routes(app)
         streams.routes(app)
         return BinanceProtocol(rest, streams, keys)

@@ -1,5 +1,13 @@
-"""Binance USD-M futures behind the shared Binance client: /fapi paths, ORDER_TRADE_UPDATE /
-ACCOUNT_UPDATE, positions, amend."""
+"""Binance USD-M futures behind the shared Binance client: /fapi paths, the routed websockets,
+ORDER_TRADE_UPDATE / ACCOUNT_UPDATE, positions, amend, self-trade prevention.
+
+Streams: ``stream_url`` names the root (a route URL or the old ``.../ws`` work too, see
+``venues.route_urls``); depth and bookTicker come over ``<root>/public/stream``, trades over
+``<root>/market/stream`` (two sockets), user data over ``<root>/private/ws/<listenKey>``. Of the
+two private forms the docs show, the path form is the one the User Data Streams page documents
+and it carries every event type; the Change Notice's ``?listenKey=&events=`` form leaves
+undocumented what an omitted or unlisted event type (``listenKeyExpired``) does.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +15,44 @@ import time
 from typing import Any
 
 from hftctl.configfile import ConfigReader
-from hftctl.exchanges.base import Instrument
+from hftctl.exchanges.base import Instrument, OrderRequest
 from hftctl.exchanges.binance.common import config as binance_config
 from hftctl.exchanges.binance.common import orders
 from hftctl.exchanges.binance.common.client import BinanceClient
 from hftctl.exchanges.binance.common.config import BinanceConfig
+from hftctl.exchanges.binance.common.rest import ErrorOutcomes
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas
-from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS
+from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS, route_urls, stream_route
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
 
 
+# USD-M "General Info" § HTTP Return Codes and "Error Codes": 408 (backend timeout), 503 "Unknown
+# error, please check your request or try again later." ("may have been executed"), -1006,
+# -1007 leave the outcome unknown; 503 "Service Unavailable." ("100% failure"), "Internal error;
+# unable to process your request. Please try again." (failed, retry at once) and -1008
+# ("Request throttled by system-level protection", 100% failure) were not executed.
+OUTCOMES = ErrorOutcomes(
+    unknown_statuses=frozenset({408}),
+    unknown_messages=("Unknown error, please check your request or try again later.",),
+    not_executed_codes=frozenset({-1008}),
+    not_executed_messages=("Service Unavailable.", "Internal error; unable to process your request. Please try again."),
+)
+
+
+# Sent with every new order: the docs disagree on the default (REST New Order: EXPIRE_MAKER; WS
+# API order.place: NONE). EXPIRE_MAKER is the REST default: a new quote that would cross one of
+# the account's own resting orders retires that stale order instead of trading with it.
+STP_MODE = "EXPIRE_MAKER"
+
+
 def load_config(r: ConfigReader) -> BinanceConfig:
     """Binance's keys with USD-M's request budgets (2400 weight/min, 300 orders/10 s, 1200/min)."""
-    return binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200)
+    cfg = binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200)
+    route_urls(cfg.stream_url)      # a stream_url routes cannot hang off fails here, in one line
+    return cfg
 
 
 def create_client(cfg: BinanceConfig) -> "BinanceFuturesClient":
@@ -36,6 +66,25 @@ class BinanceFuturesClient(BinanceClient):
     streams = STREAMS
     order_body = schemas.OrderBody
     depth_first_offset = 0
+    messages_per_s = 10         # "Websocket Market Streams": 10 incoming messages per second
+    outcomes = OUTCOMES
+
+    def market_routes(self) -> dict[str, str]:
+        routes = route_urls(self.cfg.stream_url)
+        return {r: f"{routes[r]}/stream" for r in ("public", "market")}
+
+    def symbol_streams(self, symbol: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for kind in self.streams:
+            name = f"{symbol.lower()}@{kind}"
+            out.setdefault(stream_route(name) or "market", []).append(name)
+        return out
+
+    def user_url(self, listen_key: str) -> str:
+        return f"{route_urls(self.cfg.stream_url)['private']}/ws/{listen_key}"
+
+    def new_order_params(self, req: OrderRequest) -> dict[str, str]:
+        return {**orders.new_order_params(req), "selfTradePreventionMode": STP_MODE}
 
     def _user_event(self, ev: Any, local_ts: int) -> None:
         if type(ev) is schemas.OrderTradeUpdate:

@@ -123,6 +123,7 @@ class OrderFields(msgspec.Struct):
     V: str = "NONE"     # self-trade prevention mode
     pm: str = "NONE"    # price match mode
     gtd: int = 0        # GTD auto-cancel time
+    er: int | str = 0   # expiry reason: 1 STP, 2 IOC not fully filled, 3 IOC cut by STP (docs' type unclear)
 
 
 class OrderTradeUpdate(msgspec.Struct, tag_field="e", tag="ORDER_TRADE_UPDATE"):

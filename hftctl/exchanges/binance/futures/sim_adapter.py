@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from hftctl.exchanges.binance.common.sim_adapter import BinanceReplay, installer, ready_urls
+from hftctl.exchanges.binance.common.sim_adapter import BinanceReplay, installer
 from hftctl.exchanges.binance.futures.sim_instruments import DEFAULT_SYMBOLS, SPECS
 from hftctl.exchanges.binance.futures.sim_rest import BinanceFuturesRest
 from hftctl.exchanges.binance.futures.sim_ws import BinanceFuturesStreams
+from hftctl.exchanges.binance.futures.venues import VENUES
 from hftctl.sim.accounting import LinearAccounting
 from hftctl.sim.adapter import SimAdapter
+
+
+
+def ready_urls(host: str, port: int) -> dict:
+    """The testnet's layout on the sim: ``ws_root`` is what a connector config names (the
+    routes hang off it), ``ws_url`` the public route's raw-stream base (depth, bookTicker),
+    and each route's ``/ws`` base by name."""
+    local = VENUES[VENUES.default].on(host, port)
+    root = local.ws["public"].rsplit("/", 1)[0]
+    return {"rest_url": local.rest, "ws_url": f"{local.ws['public']}/ws", "ws_root": root,
+            **{f"{route}_ws_url": f"{local.ws[route]}/ws" for route in ("public", "market", "private")},
+            "connector_config": {"stream_url": root, "api_url": local.rest}}
+
 
 ADAPTER = SimAdapter(
     specs=SPECS,

@@ -16,6 +16,21 @@ _CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _DEPTH_WEIGHT = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 
 BAD_CLIENT_ID = (400, -4015, "Client order id is not valid.")
+BAD_RESP_TYPE = (400, -1136, "Invalid newOrderRespType.")
+BAD_STP_MODE = (400, -5039, "Invalid self trade prevention mode")
+# The answers USD-M documents as "execution status unknown" (General Info § HTTP Return Codes,
+# Error Codes). The code of the 503 body is not documented: -1000 (UNKNOWN) stands in.
+UNKNOWN_OUTCOME = ((503, -1000, "Unknown error, please check your request or try again later."),
+                   (408, -1007, "Timeout waiting for response from backend server. Send status unknown; "
+                    "execution status unknown."),
+                   (503, -1006, "An unexpected response was received from the message bus. Execution "
+                    "status unknown."))
+# REST New Order's default (the spec behind the official SDK); the WS API documents NONE.
+DEFAULT_STP = "EXPIRE_MAKER"
+# Notional and leverage brackets the sim lists for every symbol (a tier table shaped like the
+# exchange's; the sim's margin model does not use them).
+BRACKETS = ((125, 50_000, 0.004), (100, 250_000, 0.005), (50, 3_000_000, 0.01), (20, 20_000_000, 0.025),
+            (10, 50_000_000, 0.05), (5, 100_000_000, 0.1), (1, 500_000_000, 0.25))
 PRICE_TICK = (400, -4014, "Price not increased by tick size.")
 QTY_PRECISION = (400, -1111, "Precision is over the maximum defined for this asset.")
 BAD_LEVERAGE = (400, -4028, "Leverage {value} is not valid")
@@ -82,6 +97,7 @@ class BinanceFuturesRest(BinanceRestBase):
             ("GET", p["balance"], self.balance, 5, True),
             ("GET", "/fapi/v3/balance", self.balance, 5, True),
             ("POST", "/fapi/v1/leverage", self.leverage, 1, True),
+            ("GET", p["leverage_bracket"], self.leverage_bracket, 1, True),
             ("POST", p["listen_key"], self.listen_key_new, 1, False),
             ("PUT", p["listen_key"], self.listen_key_keepalive, 1, False),
             ("DELETE", p["listen_key"], self.listen_key_close, 1, False),
@@ -137,21 +153,42 @@ class BinanceFuturesRest(BinanceRestBase):
         client_id = req.get("newClientOrderId")
         if client_id is not None and not _CLIENT_ID_RE.match(client_id):
             raise err(BAD_CLIENT_ID)
+        resp_type = req.get("newOrderRespType", "ACK")     # COIN-M/PM tables say "default ACK"
+        if resp_type not in ("ACK", "RESULT"):
+            raise err(BAD_RESP_TYPE)
+        stp = wire.STP_IN.get(req.get("selfTradePreventionMode", DEFAULT_STP))
+        if stp is None:
+            raise err(BAD_STP_MODE)
         reduce_only = req.get("reduceOnly", "false").lower() == "true"
+        fault = self._unknown_fault()
         try:
             order = self.engine.place(req.account, spec.symbol, side, type_, tif, price, qty,
-                                      client_id, reduce_only)
+                                      client_id, reduce_only, stp=stp)
         except SimReject as exc:
             raise self._reject(exc) from None
-        return wire.order_body(order, spec)
+        self._unknown_after(fault)
+        return wire.order_body(order, spec, ack=resp_type == "ACK")
+
+    def _unknown_fault(self) -> str | None:
+        """The unknown-outcome fault for an order request: "before" answers now, unexecuted."""
+        fault = self.faults.unknown_outcome()
+        if fault == "before":
+            raise err(self.faults.rng.choice(UNKNOWN_OUTCOME))
+        return fault
+
+    def _unknown_after(self, fault: str | None) -> None:
+        if fault == "after":
+            raise err(self.faults.rng.choice(UNKNOWN_OUTCOME))
 
     async def cancel_order(self, req: Request, headers) -> dict:
         spec = self._symbol(req)
         oid, cid = self._find_ids(req)
+        fault = self._unknown_fault()
         try:
             order = self.engine.cancel(req.account, spec.symbol, oid, cid)
         except SimReject as exc:
             raise self._reject(exc) from None
+        self._unknown_after(fault)
         return wire.order_body(order, spec)
 
     async def modify_order(self, req: Request, headers) -> dict:
@@ -162,12 +199,15 @@ class BinanceFuturesRest(BinanceRestBase):
         if side is None:
             raise err(INVALID_SIDE)
         price, qty = self._order_fields(req, spec, "limit")
+        fault = self._unknown_fault()
         try:
-            order = self.engine.modify(req.account, spec.symbol, oid, cid, side, price, qty)
+            # "Modifying an order resets its selfTradePreventionMode to NONE" (STP FAQ)
+            order = self.engine.modify(req.account, spec.symbol, oid, cid, side, price, qty, stp="none")
         except SimReject as exc:
             if exc.reason == "unknown_order":
                 raise BinanceError(400, -2013, "Order does not exist.") from None
             raise self._reject(exc) from None
+        self._unknown_after(fault)
         return wire.order_body(order, spec)
 
     async def query_order(self, req: Request, headers) -> dict:
@@ -222,6 +262,12 @@ class BinanceFuturesRest(BinanceRestBase):
     async def balance(self, req: Request, headers) -> list:
         return wire.balances(self.engine, req.account, self.engine.now_ms())
 
+    async def leverage_bracket(self, req: Request, headers) -> dict | list:
+        """USD-M's "Notional and Leverage Brackets": one object when ``symbol`` is sent, else an array."""
+        spec = self._symbol(req, required=False)
+        rows = [{"symbol": sym, "brackets": _brackets()} for sym in ([spec.symbol] if spec else self.engine.specs)]
+        return rows[0] if spec else rows
+
     async def leverage(self, req: Request, headers) -> dict:
         spec = self._symbol(req)
         value = req.need("leverage")
@@ -230,3 +276,13 @@ class BinanceFuturesRest(BinanceRestBase):
         req.account.leverage = int(value)
         return {"leverage": int(value), "maxNotionalValue": "20000000", "symbol": spec.symbol}
 
+
+def _brackets() -> list[dict]:
+    out, floor, cum = [], 0, 0.0
+    for i, (lev, cap, mmr) in enumerate(BRACKETS):
+        prev_mmr = BRACKETS[i - 1][2] if i else mmr
+        cum += floor * (mmr - prev_mmr)          # maintenance amount: continuous across tiers
+        out.append({"bracket": i + 1, "initialLeverage": lev, "notionalCap": cap, "notionalFloor": floor,
+                    "maintMarginRatio": mmr, "cum": round(cum, 2)})
+        floor = cap
+    return out

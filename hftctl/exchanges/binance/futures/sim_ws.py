@@ -1,22 +1,52 @@
-"""The sim's Binance USD-M futures websockets: depth@0ms/100ms/250ms/500ms with pu, partial
-books in the diff format, user data (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE)."""
+"""The sim's Binance USD-M futures websockets: the routed paths (/public, /market, /private),
+depth@0ms/100ms/250ms/500ms with pu, partial books in the diff format, user data
+(ORDER_TRADE_UPDATE, ACCOUNT_UPDATE).
+
+Each stream is delivered only on its own route (``venues.stream_route``); asked for elsewhere
+it is accepted and silent, which is what the Change Notice documents for unrouted connections
+(it says nothing of a stream on the other routed path: the sim does the same there). The
+unrouted /ws and /stream of before 2026-04-23 are served only with ``--legacy-ws-paths`` (the
+docs do not say whether the testnet still has them) and then, as the docs say of mainnet,
+deliver public streams only.
+"""
 
 from __future__ import annotations
 
 from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase, _DepthAggregator
 from hftctl.exchanges.binance.futures import schemas as w
 from hftctl.exchanges.binance.futures import sim_messages as wire
+from hftctl.exchanges.binance.futures.venues import ROUTES, stream_route
 from hftctl.sim.events import AccountEvent, DepthUpdate, OrderEvent
+from hftctl.sim.wshub import WsLimits
+
+_LEGACY = "unrouted"
 
 
 class BinanceFuturesStreams(BinanceStreamsBase):
     SPEEDS_MS = (0, 100, 250, 500)
     DEFAULT_MS = 250
     WIRE = wire
+    # "Websocket Market Streams": 10 incoming messages per second (the sim counts pings and
+    # pongs too, as spot documents: the docs are silent there), a connection lives 24 hours.
+    # No connection-attempt limit is documented for these servers.
+    LIMITS = WsLimits(max_incoming_per_s=10, max_lifetime_s=24 * 3600)
 
-    def __init__(self, *args, snapshot_marks: set[str]) -> None:
-        super().__init__(*args)
+    def __init__(self, *args, snapshot_marks: set[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.snapshot_marks = snapshot_marks
+
+    def path_routes(self) -> dict[str, str | None]:
+        routes: dict[str, str | None] = {f"/{r}": r for r in ROUTES}
+        if self.legacy_paths:
+            routes[""] = _LEGACY
+        return routes
+
+    def serves(self, route: str | None, name: str) -> bool:
+        own = stream_route(name)
+        return own == route or (route == _LEGACY and own == "public")
+
+    def needs_listen_key(self, route: str | None) -> bool:
+        return route == "private"
 
     def first_id(self, ev: DepthUpdate) -> int:
         """USD-M's first-event rule is U <= lastUpdateId <= u. The sim's snapshot id is the last

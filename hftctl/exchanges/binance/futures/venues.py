@@ -5,27 +5,84 @@ Every entry names the official document it was checked against (docs/protocols.m
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
+from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import MAINNET, TESTNET, Venue, VenueTable
 
-_GENERAL = "developers.binance.com/docs/derivatives/usds-margined-futures/general-info"
+_DOCS = "developers.binance.com/docs/derivatives"
+_GENERAL = f"{_DOCS}/usds-margined-futures/general-info"
+_NOTICE = f"{_DOCS}/usds-margined-futures/websocket-market-streams/Important-WebSocket-Change-Notice"
+_OPTIONS_TESTNET = f"{_DOCS}/options-trading/general-info § Testnet API Information"
 CHECKED = "2026-12-01"
+
+# Since the Change Notice of 2026-03-06 (legacy unrouted URLs retired on mainnet 2026-04-23) the
+# streams hang off a root with three routes, each serving /ws/<streams> and /stream?streams=:
+# "public" (high-frequency: depth, bookTicker), "market" (everything else public), "private"
+# (user data by listenKey).
+ROUTES = ("public", "market", "private")
+
+
+def _routed(root: str) -> dict[str, str]:
+    return {route: f"{root}/{route}" for route in ROUTES}
+
 
 VENUES = VenueTable(
     venues={
         MAINNET: Venue(MAINNET, rest="https://fapi.binance.com",
-                       ws={"public": "wss://fstream.binance.com", "private": "wss://fstream.binance.com",
-                           "api": "wss://ws-fapi.binance.com/ws-fapi/v1"},
-                       real_money=True, source=_GENERAL, checked=CHECKED),
+                       ws={**_routed("wss://fstream.binance.com"), "api": "wss://ws-fapi.binance.com/ws-fapi/v1"},
+                       real_money=True, source=f"{_GENERAL}; {_NOTICE} § What's New", checked=CHECKED),
+        # The USD-M pages name the testnet's stream root but not its routes; the Options testnet
+        # page names the routed paths on the same host.
         TESTNET: Venue(TESTNET, rest="https://demo-fapi.binance.com",
-                       ws={"public": "wss://fstream.binancefuture.com",
-                           "private": "wss://fstream.binancefuture.com",
+                       ws={**_routed("wss://fstream.binancefuture.com"),
                            "api": "wss://testnet.binancefuture.com/ws-fapi/v1"},
-                       real_money=False, source=f"{_GENERAL} § Testnet API Information", checked=CHECKED),
+                       real_money=False, source=f"{_GENERAL} § Testnet API Information; {_OPTIONS_TESTNET}",
+                       checked=CHECKED),
     },
     default=TESTNET,
     # Older testnet names the docs and the official SDKs still use.
     extra_test_hosts=("testnet.binancefuture.com", "stream.binancefuture.com"),
 )
+
+# Stream kind -> route ("Endpoint & Stream Mapping (Excerpt)" of the Change Notice; rpiDepth from
+# its own page). The raw trade stream is in no current USD-M page: it goes with aggTrade, where
+# the clients that still use it find it.
+STREAM_ROUTES = {
+    "depth": "public", "bookTicker": "public", "rpiDepth": "public",
+    "aggTrade": "market", "trade": "market", "markPrice": "market", "kline": "market",
+    "continuousKline": "market", "miniTicker": "market", "ticker": "market", "forceOrder": "market",
+    "compositeIndex": "market", "contractInfo": "market", "assetIndex": "market",
+}
+
+
+def stream_route(name: str) -> str | None:
+    """The route a stream name is served on: ``btcusdt@depth@0ms`` -> public, ``!markPrice@arr``
+    -> market, a bare name (a listenKey) -> private; None for a kind the docs do not list."""
+    if "@" not in name and not name.startswith("!"):
+        return "private"
+    kind = name[1:] if name.startswith("!") else name.partition("@")[2]
+    kind = kind.partition("@")[0].partition("_")[0].rstrip("0123456789")
+    return STREAM_ROUTES.get(kind)
+
+
+def route_urls(stream_url: str) -> dict[str, str]:
+    """Every route's base URL from what a config names: the root (``wss://fstream.binance.com``),
+    one route (``.../public``, ``.../market/ws``...), or the unrouted ``.../ws`` / ``.../stream``
+    of older guides; the root is what is left once those suffixes are taken off."""
+    parts = urlsplit(stream_url)
+    if parts.query or parts.fragment:
+        raise HftctlError(f"stream_url = {stream_url}: name the websocket root (or one route, or "
+                          ".../ws), without a query; streams and listenKeys are added by hftctl")
+    path = parts.path.rstrip("/")
+    for suffixes in (("/ws", "/stream"), tuple(f"/{r}" for r in ROUTES)):
+        for suffix in suffixes:
+            if path.endswith(suffix):
+                path = path[: -len(suffix)]
+                break
+    root = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return _routed(root)
+
 
 # What hftbacktest's collector records per symbol (depth@0ms, trade, bookTicker), so recordings
 # convert the same; the connector subscribes to the same streams.
@@ -41,5 +98,6 @@ PATHS = {
     "listen_key": "/fapi/v1/listenKey",
     "position_risk": "/fapi/v2/positionRisk",
     "balance": "/fapi/v2/balance",
+    "leverage_bracket": "/fapi/v1/leverageBracket",
 }
 SNAPSHOT_LIMIT = 1000      # levels of a REST depth snapshot (the most USD-M gives)
