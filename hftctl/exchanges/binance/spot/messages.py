@@ -25,7 +25,8 @@ _TICKER = decoder(Envelope[w.BookTicker])
 _USER = decoder(w.UserEvent)
 _USER_ENVELOPE = decoder(Envelope[w.UserEvent])
 USER_EVENT_KINDS = frozenset(t.__struct_config__.tag for t in (w.ExecutionReport, w.OutboundAccountPosition,
-                                                                 w.ListenKeyExpired))
+                                                                 w.BalanceUpdate, w.EventStreamTerminated,
+                                                                 w.ServerShutdown))
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
@@ -59,7 +60,8 @@ def book_ticker(raw: bytes, local_ts: int) -> BestBidOffer:
     return BestBidOffer(d.s, local_ts, local_ts, d.b, d.B, d.a, d.A)
 
 
-def user_event(raw: bytes) -> w.ExecutionReport | w.OutboundAccountPosition | w.ListenKeyExpired | None:
+def user_event(raw: bytes) -> w.UserEvent | None:
+    """The ``event`` object of a WebSocket API event frame; None for a kind hftctl does not know."""
     return decode_user_event(raw, _USER, _USER_ENVELOPE, USER_EVENT_KINDS)
 
 

@@ -53,24 +53,40 @@ def book_ticker(ev: BookTicker) -> w.BookTicker:
     return w.BookTicker(u=ev.update_id, s=ev.symbol, b=ev.bid, B=ev.bid_qty, a=ev.ask, A=ev.ask_qty)
 
 
-def order_body(order: Order, spec: SymbolSpec, kind: str = "query", now_ms: int = 0) -> w.OrderBody:
-    """kind: "query" (GET order/openOrders), "new" (POST, FULL response), "cancel" (DELETE)."""
-    common = dict(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
-                  price=_price(order, spec), origQty=spec.qty_str(order.qty_lots),
-                  executedQty=spec.qty_str(order.filled_lots), cummulativeQuoteQty=_f(order.cum_quote),
-                  status=STATUS_OUT[order.status], timeInForce=wire_tif(order), type=wire_type(order),
-                  side=SIDE[order.side], selfTradePreventionMode="NONE")
-    if kind == "new":
-        return w.OrderBody(**common, transactTime=order.create_ms,
-                           workingTime=order.create_ms if order.type == "limit" else -1,
-                           origQuoteOrderQty=_f(0),
-                           fills=[w.FillRow(spec.price_str(f.ticks), spec.qty_str(f.lots), _f(f.fee),
-                                            f.fee_asset, f.trade_id) for f in order.fills])
-    if kind == "cancel":
-        return w.OrderBody(**common, origClientOrderId=order.client_id, transactTime=now_ms)
-    return w.OrderBody(**common, stopPrice=_f(0), icebergQty=_f(0), time=order.create_ms,
-                       updateTime=order.update_ms, isWorking=order.type == "limit",
-                       workingTime=order.create_ms, origQuoteOrderQty=_f(0))
+def _state(order: Order, spec: SymbolSpec) -> dict:
+    return dict(price=_price(order, spec), origQty=spec.qty_str(order.qty_lots),
+                executedQty=spec.qty_str(order.filled_lots), cummulativeQuoteQty=_f(order.cum_quote),
+                status=STATUS_OUT[order.status], timeInForce=wire_tif(order), type=wire_type(order),
+                side=SIDE[order.side], selfTradePreventionMode="NONE")
+
+
+def placed(order: Order, spec: SymbolSpec, resp_type: str) -> w.OrderAck | w.OrderBody:
+    """A placement's answer as ``newOrderRespType`` asks: ACK (ids), RESULT (+ state), FULL (+ fills)."""
+    ids = dict(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
+               transactTime=order.create_ms)
+    if resp_type == "ACK":
+        return w.OrderAck(**ids)
+    body = w.OrderBody(**ids, **_state(order, spec), workingTime=order.create_ms if order.type == "limit" else -1,
+                       origQuoteOrderQty=_f(0))
+    if resp_type == "FULL":
+        body.fills = [w.FillRow(spec.price_str(f.ticks), spec.qty_str(f.lots), _f(f.fee), f.fee_asset, f.trade_id)
+                      for f in order.fills]
+    return body
+
+
+def canceled(order: Order, spec: SymbolSpec, now_ms: int, cancel_client_id: str | None = None) -> w.OrderBody:
+    """A cancel's answer: ``clientOrderId`` is the cancel request's own id (``newClientOrderId``)."""
+    return w.OrderBody(symbol=order.symbol, origClientOrderId=order.client_id, orderId=order.order_id,
+                       orderListId=-1, clientOrderId=cancel_client_id or order.client_id, transactTime=now_ms,
+                       **_state(order, spec), origQuoteOrderQty=_f(0))
+
+
+def order_body(order: Order, spec: SymbolSpec) -> w.OrderBody:
+    """An order as queries (order, openOrders, allOrders) show it."""
+    return w.OrderBody(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
+                       **_state(order, spec), stopPrice=_f(0), icebergQty=_f(0), time=order.create_ms,
+                       updateTime=order.update_ms, isWorking=order.type == "limit", workingTime=order.create_ms,
+                       origQuoteOrderQty=_f(0))
 
 
 def my_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
@@ -106,8 +122,12 @@ def outbound_account_position(ev: AccountEvent) -> w.OutboundAccountPosition:
         B=[w.BalanceFields(a, _f(acct.balances.get(a, 0.0)), _f(acct.locked.get(a, 0.0))) for a in ev.assets])
 
 
-def listen_key_expired(key: str, event_ms: int) -> w.ListenKeyExpired:
-    return w.ListenKeyExpired(E=event_ms, listenKey=key)
+def event_stream_terminated(event_ms: int) -> w.EventStreamTerminated:
+    return w.EventStreamTerminated(E=event_ms)
+
+
+def server_shutdown(event_ms: int) -> w.ServerShutdown:
+    return w.ServerShutdown(E=event_ms)
 
 
 def account(acct: Account, now_ms: int) -> w.Account:
@@ -131,7 +151,7 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
             "otoAllowed": False, "quoteOrderQtyMarketAllowed": False, "allowTrailingStop": False,
-            "cancelReplaceAllowed": False, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+            "cancelReplaceAllowed": True, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
             "filters": [
                 {"filterType": "PRICE_FILTER", "minPrice": _f(spec.min_price), "maxPrice": _f(spec.max_price),
                  "tickSize": _f(spec.tick)},
