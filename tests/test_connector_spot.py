@@ -1,5 +1,7 @@
 """The connector on Binance spot, end to end against `hftctl sim --exchange binancespot` replaying
-the real spot recording: orders, fills, balances and book equal to the sim's."""
+the real spot recording: orders, fills, balances and book equal to the sim's, with user data
+over the WebSocket API only (the listenKey endpoints are gone) through a reconnect and an
+``eventStreamTerminated``, and orders on either transport."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 
 from hftctl.connector.routing import parse_client_id
 from hftctl.sim.process import start_sim
-from tests.connector_procs import bot, bot_view, connector, segments, sim_state, wait_for, write_config
+from tests.connector_procs import bot, bot_view, connector, segments, sim_fault, sim_state, wait_for, write_config
 from tests.test_connector_sim import converge
 
 SPEED = 40.0
@@ -35,15 +37,35 @@ def _matches(view: dict, state: dict) -> None:
     assert _levels(view["asks"]) == _levels(state["book"]["asks"])
 
 
-def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_path):
+def _user_streams(sim) -> int:
+    return sim_state(sim)["accounts"][0]["user_streams"]
+
+
+@pytest.mark.parametrize("order_api", ["rest", "websocket"])
+def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_path, order_api):
     rec = shared_data / "recordings/spot/btcusdt_20240808.gz"
     with start_sim("binancespot", extra_args=["--replay", str(rec), "--speed", str(SPEED)]) as sim:
-        # A 1 s keepalive so spot's PUT /api/v3/userDataStream?listenKey= is exercised too.
-        cfg = write_config(tmp_path / "c.toml", sim, prefix="sp", extra="listen_key_keepalive_s = 1.0")
+        # No periodic reconciliation: passive fills can only come over the user data subscription
+        # (or the reconciliation that follows each resubscription).
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="sp",
+                           extra=f'order_api = "{order_api}"\nreconcile_interval_s = 0\nreconnect_max_s = 1.0')
         out = tmp_path / "bot.json"
-        with connector("ctspot", cfg, tmp_path, exchange="binancespot") as conn:
-            with bot("ctspot", out, "--mode", "flow", "--flow-seconds", "4", "--no-modify",
+        name = f"ctsp{order_api[0]}"
+        with connector(name, cfg, tmp_path, exchange="binancespot") as conn:
+            with bot(name, out, "--mode", "flow", "--flow-seconds", "5", "--no-modify",
                      "--tick", "0.01", "--lot", "0.00001") as b:
+                # the bot trades (its orders are at the sim) before it is asked for its view
+                wait_for(lambda: sim_state(sim)["counters"]["fills"] >= 1, 30, "a first fill", 0.2)
+                wait_for(lambda: bot_view(b, out)["fills"] >= 1, 30, "the bot's first fill")
+                assert _user_streams(sim) == 1
+                # every websocket cut: the connector reconnects and subscribes again
+                sim_fault(sim, drop_ws=True)
+                wait_for(lambda: conn.text().count("user data subscribed") >= 2, 20, "a new subscription")
+                # the exchange ends the subscription (the connection stays): subscribe again on it
+                assert sim_fault(sim, expire_user_stream=True)["expired"] == ["default"]
+                wait_for(lambda: "terminated; subscribing again" in conn.text() and _user_streams(sim) == 1, 20,
+                         "the subscription renewed")
+                fills_before = bot_view(b, out)["fills"]
                 wait_for(lambda: all(r["finished"] for r in sim_state(sim)["replay"]), 60, "replay end", 0.3)
                 view, state = converge(lambda: bot_view(b, out), lambda: sim_state(sim), _matches)
             orders = view["orders"]
@@ -51,10 +73,15 @@ def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_pat
             assert orders["3"]["status"] == "new"                    # LIMIT_MAKER resting
             assert orders["4"]["status"] == "filled" and orders["4"]["cum"] == pytest.approx(0.01)
             assert orders["5"]["status"] in ("expired", "rejected")  # LIMIT_MAKER through the ask
-            assert view["open_cids"]
-            assert "listenKey keepalive failed" not in conn.text() and "renewing" not in conn.text()
+            assert view["open_cids"] and view["fills"] > fills_before
+            if order_api == "websocket":      # the orders did not go over REST
+                assert state["counters"]["rest_requests"] < len(orders) / 2
+            text = conn.text()
+            assert text.count("reconciling orders and positions by REST (user stream reconnected)") >= 2
+            assert "listenKey" not in text and "Traceback" not in text
             rc = conn.stop(signal.SIGTERM)
             assert rc == 0
-        after = sim_state(sim)["accounts"][0]["open_orders"]
-        assert [o for o in after if o["client_order_id"].startswith("sp-")] == []
-        assert segments("ctspot") == []
+        after = sim_state(sim)
+        assert [o for o in after["accounts"][0]["open_orders"] if o["client_order_id"].startswith("sp-")] == []
+        assert _user_streams(sim) == 0                                # unsubscribed or disconnected
+        assert segments(name) == []

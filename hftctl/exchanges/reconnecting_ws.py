@@ -40,6 +40,7 @@ class ReconnectingWebSocket:
         self.connects = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stop = False
+        self._now = False          # reconnect without the backoff pause (reconnect_now)
 
     async def send_json(self, obj: object) -> None:
         ws = self._ws
@@ -51,6 +52,12 @@ class ReconnectingWebSocket:
         ws = self._ws
         if ws is not None and not ws.closed:
             await ws.close()
+
+    async def reconnect_now(self) -> None:
+        """Close the current connection and open the next one at once: the server announced it
+        is going away (e.g. Binance's ``serverShutdown``), so waiting only lengthens the gap."""
+        self._now = True
+        await self.drop()
 
     async def stop(self) -> None:
         self._stop = True
@@ -82,6 +89,11 @@ class ReconnectingWebSocket:
                         self._on_state("disconnected")
                 if self._stop:
                     break
+                if self._now:
+                    self._now = False
+                    attempt = 0
+                    log.info("%s stream: reconnecting now", self.name)
+                    continue
                 if time.monotonic() - opened > 5.0:
                     attempt = 0      # it was a healthy connection: start the backoff over
                 delay = backoff_delay(attempt, self.min_s, self.max_s)
