@@ -35,6 +35,16 @@ def test_binance_uses_one_combined_stream_connection_like_hftbacktest():
     assert conn.url == "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker"
 
 
+def test_binance_spot_keeps_each_connection_within_1024_streams():
+    """web-socket-streams.md § WebSocket Limits: at most 1024 streams per connection."""
+    symbols = [f"s{i}usdt" for i in range(400)]                 # 1200 streams
+    conns = protocol("binancespot").connections(venue("ws://127.0.0.1:9/ws"), symbols)
+    streams = [c.url.split("streams=")[1].split("/") for c in conns]
+    assert len(conns) == 2 and all(len(s) <= 1024 for s in streams)
+    assert [x for s in streams for x in s] == [f"{sym}@{k}" for sym in symbols
+                                               for k in ("depth@100ms", "trade", "bookTicker")]
+
+
 def test_bybit_subscribes_by_message_to_hftbacktests_topics():
     bybit = protocol("bybit")
     (conn,) = bybit.connections(venue("wss://stream-testnet.bybit.com/v5/public/linear"), ["btcusdt"])

@@ -41,11 +41,30 @@ class ReconnectingWebSocket:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stop = False
         self._now = False          # reconnect without the backoff pause (reconnect_now)
+        # Least time between two send_json calls, for exchanges that disconnect a client sending
+        # too many messages per second (0: no pacing). The first message after a connect is not held.
+        self.send_spacing_s = 0.0
+        self._send_lock = asyncio.Lock()
+        self._last_send = 0.0
 
     async def send_json(self, obj: object) -> None:
+        if self.send_spacing_s <= 0:
+            return await self._send_json(obj)
+        async with self._send_lock:
+            wait = self._last_send + self.send_spacing_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self._send_json(obj)
+            self._last_send = time.monotonic()
+
+    async def _send_json(self, obj: object) -> None:
         ws = self._ws
         if ws is not None and not ws.closed:
-            await ws.send_json(obj)
+            try:
+                await ws.send_json(obj)
+            except ConnectionError as e:
+                # the connection is going away; its successor's on_open sends the state again
+                log.debug("%s stream: message not sent (%s)", self.name, e)
 
     async def drop(self) -> None:
         """Close the current connection; ``run`` reconnects (e.g. a new listenKey)."""

@@ -10,7 +10,6 @@ Market stream control messages are paced under spot's 5 incoming messages per se
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -33,7 +32,8 @@ log = logging.getLogger(__name__)
 
 # web-socket-streams.md § WebSocket Limits: 5 incoming messages per second, pings and pongs
 # included. Our heartbeat ping and the pong to the server's ping may fall in the same second as
-# SUBSCRIBEs, so at most 3 per second (one every 0.34 s) keeps any second at 5 or fewer.
+# SUBSCRIBE/UNSUBSCRIBE messages, so at most 3 of those per second (one every 0.34 s) keeps any
+# second at 5 or fewer.
 CONTROL_SPACING_S = 0.34
 # order action -> (REST method, path key) and WebSocket API method
 _REST = {"place": ("POST", "order"), "cancel": ("DELETE", "order"), "query": ("GET", "order"),
@@ -57,8 +57,7 @@ class BinanceSpotClient(BinanceClient):
 
     def __init__(self, cfg: SpotConfig) -> None:
         super().__init__(cfg)
-        self._control_lock = asyncio.Lock()
-        self._control_at = 0.0
+        self.market.ws.send_spacing_s = CONTROL_SPACING_S
 
     # --- user data: the WebSocket API ------------------------------------------------------------
 
@@ -88,19 +87,6 @@ class BinanceSpotClient(BinanceClient):
             for b in spot_wire.account_position(ev):
                 self.sink.balance(b)
         # balanceUpdate (deposits, transfers) is followed by outboundAccountPosition's totals
-
-    # --- market data --------------------------------------------------------------------------
-
-    async def subscribe(self, instrument: Instrument) -> None:
-        """Each new symbol is one SUBSCRIBE message: spaced out (see CONTROL_SPACING_S)."""
-        if instrument.symbol in self.market.symbols:
-            return await super().subscribe(instrument)
-        async with self._control_lock:
-            wait = self._control_at + CONTROL_SPACING_S - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            await super().subscribe(instrument)
-            self._control_at = time.monotonic()
 
     # --- orders -------------------------------------------------------------------------------
 

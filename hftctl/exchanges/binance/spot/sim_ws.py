@@ -10,10 +10,9 @@ from aiohttp import web
 from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase, _DepthAggregator, _normalize
 from hftctl.exchanges.binance.spot import schemas as w
 from hftctl.exchanges.binance.spot import sim_messages as wire
+from hftctl.exchanges.binance.spot.venues import MAX_STREAMS_PER_CONNECTION as MAX_STREAMS
 from hftctl.sim.events import DepthUpdate
 from hftctl.sim.wshub import WsClient, WsLimits
-
-MAX_STREAMS = 1024     # "A single connection can listen to a maximum of 1024 streams."
 
 
 class BinanceSpotStreams(BinanceStreamsBase):

@@ -39,6 +39,9 @@ VENUES = VenueTable(
 )
 
 STREAMS = ("depth@100ms", "trade", "bookTicker")
+# web-socket-streams.md § WebSocket Limits: "A single connection can listen to a maximum of 1024
+# streams." (the other market stream rules are the sim's LIMITS in sim_ws.py)
+MAX_STREAMS_PER_CONNECTION = 1024
 
 PATHS = {
     "time": "/api/v3/time",
