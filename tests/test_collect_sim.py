@@ -108,7 +108,7 @@ def last_recorded_update_id(out: Path) -> int:
 def wait_recording_caught_up(out: Path, sim, timeout: float = 30) -> None:
     """Poll until the recording holds the sim's last depth update: the replay's last messages
     reached the collector and a flush (instead of sleeping and hoping they did)."""
-    final = http_json(f"{sim.control_url}/state?symbol=BTCUSDT")["book"]["lastUpdateId"]
+    final = http_json(f"{sim.control_url}/state?symbol=BTCUSDT")["book"]["update_id"]
     wait_for(lambda: last_recorded_update_id(out) >= final, timeout, f"update {final} in the recording")
 
 

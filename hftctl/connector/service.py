@@ -15,6 +15,7 @@ from typing import Any
 
 from hftctl.connector.books import BookCache
 from hftctl.connector.bots import BotRegistry, BotSession
+from hftctl.connector.outcomes import resolve_order
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.errors import HftctlError
@@ -59,7 +60,7 @@ class Connector:
         self._reconcile_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
-                         "bots_timed_out": 0, "reconciles": 0}
+                         "bots_timed_out": 0, "reconciles": 0, "unknown_outcomes": 0}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -170,6 +171,13 @@ class Connector:
         rec, out = res
         self.counters["order_updates"] += 1
         self._send_to_owner(rec, out)
+        if rec.revived and rec.is_open:
+            # Its owner was told it was rejected and may have acted on that: take it off the
+            # book. The bot sees the truth: the order live, then cancelled (or filled first).
+            rec.revived = False
+            log.warning("order %s, reported rejected after an unknown outcome, is live at the exchange: "
+                        "cancelling it", rec.client_order_id)
+            self._spawn(self._cancel_quietly(rec.instrument, rec.client_order_id))
 
     def position(self, pos: s.Position) -> None:
         old = self.positions.get(pos.symbol)
@@ -335,6 +343,13 @@ class Connector:
             self._error(bot.bot_id, E_BAD_REQUEST, f"order_id {msg.order_id} is still open",
                         msg.req_id, inst.symbol)
             return
+        if existing is not None and existing.gen == bot.gen and time.monotonic() < existing.reuse_after:
+            # Same id, same client order id: a late event of the earlier order would be taken
+            # for this one. The earlier one's outcome was unknown; wait until it surely is not live.
+            self._error(bot.bot_id, E_BAD_REQUEST, f"order_id {msg.order_id}: an earlier order with this id "
+                        f"had an unknown outcome; reuse it in {existing.reuse_after - time.monotonic():.0f}s",
+                        msg.req_id, inst.symbol)
+            return
         try:
             cid = make_client_id(self.prefix, bot.bot_id, bot.gen, msg.order_id)
         except HftctlError as e:
@@ -346,16 +361,36 @@ class Connector:
         req = OrderRequest(inst, cid, msg.side, msg.px, msg.qty, msg.order_type, msg.time_in_force)
         try:
             resp = await self.exchange.submit(req)
+        except OutcomeUnknown as e:
+            await self._resolve_submit(rec, msg.req_id, e)
+            return
         except ExchangeError as e:
-            # An unknown outcome was queried and not found; a late stream event may still
-            # revive the order (OrderTable.apply), so the record stays reachable.
-            rec.outcome_unknown = isinstance(e, OutcomeUnknown)
             self._send_to_owner(rec, self.orders.local_update(
                 rec, "rejected", _reason(e), time.time_ns(), msg.req_id))
             return
         rec.submitted = True
         if resp is not None:
             self.order(resp, from_rest_avg=True)
+
+    async def _resolve_submit(self, rec: OrderRecord, req_id: int, why: Exception) -> None:
+        """The exchange may or may not have the order: find out before the bot is told anything
+        final (connector/outcomes.py). A stream event for it settles the question too."""
+        rec.outcome_unknown = True
+        self.counters["unknown_outcomes"] += 1
+        log.warning("submit %s: outcome unknown (%s); finding the order", rec.client_order_id, why)
+        window = self.settings.unknown_outcome_window_s
+        result = await resolve_order(lambda: self.exchange.query_order(rec.instrument, rec.client_order_id),
+                                     lambda: rec.status != "pending", window, rec.client_order_id)
+        if result.update is not None:
+            rec.submitted = True
+            self.order(result.update, from_rest_avg=True)
+        elif result.absent and rec.status == "pending":
+            # Never placed, as far as the exchange can tell. The record stays revivable (and its
+            # id unused for a while): should the order still show up, it is cancelled.
+            rec.reuse_after = time.monotonic() + 6 * window
+            self._send_to_owner(rec, self.orders.local_update(
+                rec, "rejected", f"outcome unknown ({why}); not at the exchange after {window:.0f}s",
+                time.time_ns(), req_id))
 
     async def _cancel(self, bot: BotSession, msg: s.CancelOrder) -> None:
         rec = self.orders.get(bot.bot_id, msg.order_id)

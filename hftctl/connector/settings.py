@@ -19,6 +19,9 @@ class ConnectorSettings:
     # open order of the account on the traded symbols (hftbacktest's connector), "none" nothing.
     cancel_on_stop: str = "own"
     reconcile_interval_s: float = 30.0     # periodic REST reconciliation, besides reconnects
+    # An order whose submit outcome is unknown is taken as never placed only when the exchange
+    # still says "not found" this long after the submit (see connector/outcomes.py).
+    unknown_outcome_window_s: float = 10.0
     heartbeat_interval_s: float = 1.0      # connector -> bots Heartbeat
 
     @classmethod
@@ -28,5 +31,6 @@ class ConnectorSettings:
             cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
             cancel_on_stop=r.choice("cancel_on_stop", CANCEL_ON_STOP, cls.cancel_on_stop),
             reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0),
+            unknown_outcome_window_s=r.number("unknown_outcome_window_s", cls.unknown_outcome_window_s, 1),
             heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05),
         )

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hftctl.exchanges.errors import ConnectFailed, ExchangeError, OrderNotFound, OutcomeUnknown
+from hftctl.exchanges.errors import ConnectFailed
 from hftctl.exchanges.rest_base import RestClient
 from hftctl.instrument import Instrument
 from hftctl.ipc.schema import Balance, Message, OrderUpdate, Position
@@ -55,9 +55,6 @@ class ExchangeSink(Protocol):
 
 
 log = logging.getLogger(__name__)
-
-# How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
-AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
 
 
 class NullSink:
@@ -112,7 +109,8 @@ class ExchangeClient(ABC):
 
     @abstractmethod
     async def submit(self, req: OrderRequest) -> OrderUpdate | None:
-        """Place an order; never blindly re-submits (ambiguous results are queried by id)."""
+        """Place an order; never re-submits: an unknown outcome raises OutcomeUnknown and the
+        connector finds the order by its client id (connector/outcomes.py)."""
 
     @abstractmethod
     async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate | None: ...
@@ -168,21 +166,6 @@ class ExchangeClient(ABC):
             return await asyncio.wait_for(aw, timeout_s)
         except asyncio.TimeoutError:
             raise ConnectFailed(f"could not connect to the {what} within {timeout_s:.0f}s") from None
-
-    async def resolve_ambiguous_submit(self, req: OrderRequest) -> OrderUpdate:
-        """After a submit with no answer: the order's state if the exchange has it, else rejected.
-
-        Re-sending could double the order; asking by client id cannot.
-        """
-        for delay in AMBIGUOUS_QUERY_DELAYS:
-            await asyncio.sleep(delay)
-            try:
-                return await self.query_order(req.instrument, req.client_order_id)
-            except OrderNotFound:
-                continue
-            except ExchangeError as e:
-                log.warning("query %s failed: %s", req.client_order_id, e)
-        raise OutcomeUnknown("submit outcome unknown and the order is not at the exchange")
 
     async def raw_snapshot(self, symbol: str) -> None:
         """Publish a fresh depth snapshot to raw subscribers (a lapped recorder resyncing)."""

@@ -25,7 +25,7 @@ from hftctl.exchanges.bybit.depth_sync import BookUpdate, BybitBookSync
 from hftctl.exchanges.bybit.rest import BybitRest
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
 from hftctl.exchanges.bybit.venues import PATHS
-from hftctl.exchanges.errors import ConnectFailed, OrderNotFound, OutcomeUnknown
+from hftctl.exchanges.errors import ConnectFailed, OrderNotFound
 from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
 from hftctl.exchanges.wire import fmt_step, load_frame
 from hftctl.ipc.schema import Balance, BestBidOffer, OrderUpdate, Position
@@ -278,11 +278,8 @@ class BybitClient(ExchangeClient):
         if req.order_type == "limit":
             body["price"] = fmt_step(req.px, inst.tick_size)
             body["timeInForce"] = TIF[req.time_in_force]
-        try:
-            await self.rest.post(PATHS["create"], body, safe=False)
-        except OutcomeUnknown as e:
-            log.warning("submit %s: outcome unknown (%s); querying by orderLinkId", req.client_order_id, e)
-            return await self.resolve_ambiguous_submit(req)
+        # An OutcomeUnknown goes to the connector, which finds the order (connector/outcomes.py).
+        await self.rest.post(PATHS["create"], body, safe=False)
         return await self._read_back(inst, req.client_order_id)
 
     async def _read_back(self, inst: Instrument, cid: str) -> OrderUpdate | None:

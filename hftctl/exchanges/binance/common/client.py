@@ -22,7 +22,7 @@ from hftctl.exchanges.binance.common.market_stream import MarketStream
 from hftctl.exchanges.binance.common.rest import BinanceRest
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot
 from hftctl.exchanges.binance.common.user_stream import UserStream
-from hftctl.exchanges.errors import ExchangeRejected, OutcomeUnknown
+from hftctl.exchanges.errors import ExchangeRejected
 from hftctl.exchanges.wire import MalformedMessage
 from hftctl.ipc.schema import OrderUpdate
 
@@ -234,13 +234,9 @@ class BinanceClient(ExchangeClient):
     # --- orders -------------------------------------------------------------------------------
 
     async def submit(self, req: OrderRequest) -> OrderUpdate:
-        try:
-            body = await self.rest.signed("POST", self.paths["order"], self.new_order_params(req),
-                                          safe=False, is_order=True, into=self.order_body)
-        except OutcomeUnknown as e:
-            log.warning("submit %s: outcome unknown (%s); querying by client id",
-                        req.client_order_id, e)
-            return await self.resolve_ambiguous_submit(req)
+        # An OutcomeUnknown goes to the connector, which finds the order (connector/outcomes.py).
+        body = await self.rest.signed("POST", self.paths["order"], self.new_order_params(req),
+                                      safe=False, is_order=True, into=self.order_body)
         return self.wire.order_body(body, time.time_ns())
 
     def new_order_params(self, req: OrderRequest) -> dict[str, str]:
