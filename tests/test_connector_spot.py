@@ -5,14 +5,17 @@ over the WebSocket API only (the listenKey endpoints are gone) through a reconne
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
+import aiohttp
 import pytest
 
 from hftctl.connector.routing import parse_client_id
 from hftctl.sim.process import start_sim
 from tests.connector_procs import bot, bot_view, connector, segments, sim_fault, sim_state, wait_for, write_config
 from tests.test_connector_sim import converge
+from tests.test_sim_support import signed
 
 SPEED = 40.0
 
@@ -21,11 +24,11 @@ def _levels(levels, n=20):
     return [(round(float(p), 2), round(float(q), 5)) for p, q in levels[:n]]
 
 
-def _matches(view: dict, state: dict) -> None:
+def _matches(view: dict, state: dict, prefix: str = "sp") -> None:
     acct = state["accounts"][0]
     sim_open = {o["client_order_id"]: o for o in acct["open_orders"]
-                if o["client_order_id"].startswith("sp-")
-                and parse_client_id("sp", o["client_order_id"])[0] == view["bot_id"]}
+                if o["client_order_id"].startswith(f"{prefix}-")
+                and parse_client_id(prefix, o["client_order_id"])[0] == view["bot_id"]}
     assert sorted(sim_open) == view["open_cids"]
     by_cid = {o["cid"]: o for o in view["orders"].values()}
     for cid, o in sim_open.items():
@@ -84,4 +87,52 @@ def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_pat
         after = sim_state(sim)
         assert [o for o in after["accounts"][0]["open_orders"] if o["client_order_id"].startswith("sp-")] == []
         assert _user_streams(sim) == 0                                # unsubscribed or disconnected
+        assert segments(name) == []
+
+
+_SIM_STATUS = {"NEW": "new", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
+               "EXPIRED": "expired", "EXPIRED_IN_MATCH": "expired"}
+
+
+def _sim_orders(sim) -> dict[str, str]:
+    """Every order of the account the sim knows (open and done): client id -> status."""
+    async def fetch():
+        async with aiohttp.ClientSession() as s:
+            _, body, _ = await signed(s, "GET", sim.rest_url, "/api/v3/allOrders", {"symbol": "BTCUSDT", "limit": 1000})
+        return {o["clientOrderId"]: _SIM_STATUS[o["status"]] for o in body}
+    return asyncio.run(fetch())
+
+
+@pytest.mark.parametrize("order_api", ["rest", "websocket"])
+def test_unknown_outcomes_end_with_the_bot_knowing_the_truth(shared_data, tmp_path, order_api):
+    """-1007 after and before execution on a share of the new orders (and cancels): every order
+    the bot placed ends in the state the exchange has for it, and none is left behind."""
+    rec = shared_data / "recordings/spot/btcusdt_20240808.gz"
+    with start_sim("binancespot", extra_args=["--replay", str(rec), "--speed", str(SPEED)]) as sim:
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="uo",
+                           extra=f'order_api = "{order_api}"\nunknown_outcome_window_s = 1')
+        out = tmp_path / "bot.json"
+        name = f"ctuo{order_api[0]}"
+        with connector(name, cfg, tmp_path, exchange="binancespot") as conn:
+            with bot(name, out, "--mode", "flow", "--flow-seconds", "5", "--no-modify",
+                     "--tick", "0.01", "--lot", "0.00001") as b:
+                wait_for(lambda: sim_state(sim)["counters"]["orders_received"] >= 3, 30, "the bot trading", 0.2)
+                sim_fault(sim, unknown_after_exec_rate=0.3, unknown_before_exec_rate=0.3)
+                wait_for(lambda: conn.text().count("outcome unknown") >= 4, 30, "unknown outcomes")
+                sim_fault(sim, unknown_after_exec_rate=0, unknown_before_exec_rate=0)
+                wait_for(lambda: all(r["finished"] for r in sim_state(sim)["replay"]), 60, "replay end", 0.3)
+
+                def settled(view: dict, state: dict) -> None:
+                    _matches(view, state, "uo")
+                    at_exchange = _sim_orders(sim)
+                    for o in view["orders"].values():
+                        assert o["status"] != "pending", o
+                        # rejected by the connector = never at the exchange; else the same state
+                        assert at_exchange.get(o["cid"], "rejected") == o["status"], o
+                view, _ = converge(lambda: bot_view(b, out), lambda: sim_state(sim), settled, timeout=40)
+            assert any(o["status"] == "rejected" for o in view["orders"].values())
+            assert "Traceback" not in conn.text()
+            assert conn.stop(signal.SIGTERM) == 0
+        left = [o for o in sim_state(sim)["accounts"][0]["open_orders"] if o["client_order_id"].startswith("uo-")]
+        assert left == []
         assert segments(name) == []

@@ -12,9 +12,8 @@ import pytest
 
 from hftctl.configfile import ConfigReader
 from hftctl.exchanges.base import OrderRequest
-from hftctl.exchanges.binance.spot import schemas
 from hftctl.exchanges.binance.spot.client import BinanceSpotClient, create_client, load_config
-from hftctl.exchanges.errors import OutcomeUnknown
+from hftctl.exchanges.errors import OrderNotFound, OutcomeUnknown
 from hftctl.instrument import Instrument
 from hftctl.sim.process import start_sim
 from hftctl.sim.server import Sim, SimOptions
@@ -78,29 +77,25 @@ def sim():
 
 @pytest.mark.parametrize("order_api", ["rest", "websocket"])
 @pytest.mark.parametrize("when", ["after", "before"])
-async def test_an_unknown_outcome_is_raised_and_resolved_by_query(sim, order_api, when):
-    """-1007 on a new order raises OutcomeUnknown on either transport; submit then asks for the
-    order by client id: executed ("after") -> its state, not executed ("before") -> unknown."""
+async def test_an_unknown_outcome_raises_and_the_query_finds_the_truth(sim, order_api, when):
+    """-1007 on a new order raises OutcomeUnknown on either transport; asked by client id, the
+    exchange has the order if it executed it ("after") and not otherwise ("before")."""
     sink = Sink()
     async with _connected(_client(sim.rest_url, sim.ws_url, order_api=order_api), sink) as client:
+        req = _request(f"tc-{order_api}-{when}")
         await _fault(sim, **{f"unknown_{when}_exec_rate": 1.0})
         try:
-            params = client.new_order_params(_request(f"tc-raw-{order_api}-{when}"))
-            with pytest.raises(OutcomeUnknown):
-                await client._order_call("place", params, safe=False, into=schemas.OrderBody)
-            req = _request(f"tc-{order_api}-{when}")
-            if when == "after":
-                upd = await client.submit(req)
-                assert (upd.client_order_id, upd.status, upd.qty) == (req.client_order_id, "new", 0.01)
-            else:
-                with pytest.raises(OutcomeUnknown, match="not at the exchange"):
-                    await client.submit(req)
+            with pytest.raises(OutcomeUnknown, match="execution status unknown"):
+                await client.submit(req)
         finally:
             await _fault(sim, **{f"unknown_{when}_exec_rate": 0.0})
-        open_cids = {o.client_order_id for o in await client.open_orders("BTCUSDT")}
-        placed = {f"tc-raw-{order_api}-{when}", f"tc-{order_api}-{when}"}
-        assert open_cids & placed == (placed if when == "after" else set())
-        await client.cancel_all(BTC) if open_cids else None
+        if when == "after":
+            upd = await client.query_order(BTC, req.client_order_id)
+            assert (upd.client_order_id, upd.status, upd.qty) == (req.client_order_id, "new", 0.01)
+            await client.cancel(BTC, req.client_order_id)
+        else:
+            with pytest.raises(OrderNotFound):
+                await client.query_order(BTC, req.client_order_id)
 
 
 async def test_server_shutdown_moves_to_a_new_connection_at_once():

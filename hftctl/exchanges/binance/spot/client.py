@@ -4,13 +4,12 @@ What differs from USD-M futures: /api/v3 paths, the depth bridge rule (``U <= la
 post-only as ``LIMIT_MAKER``, no positions, no amend (ModifyOrder is refused with a clear
 error), and user data over the WebSocket API (``ws_api.py``) since the listenKey retirement,
 which can also carry the orders (``order_api = "websocket"``). On both transports a new order
-answered with 5XX, -1006 or -1007 is an unknown outcome (``outcomes.py``), found by query.
+answered with 5XX, -1006 or -1007 raises OutcomeUnknown (``outcomes.py``); the connector finds it.
 Market stream control messages are paced under spot's 5 incoming messages per second.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -23,12 +22,11 @@ from hftctl.exchanges.binance.spot.config import SpotConfig, load_config
 from hftctl.exchanges.binance.spot.outcomes import reclassify
 from hftctl.exchanges.binance.spot.venues import PATHS, STREAMS
 from hftctl.exchanges.binance.spot.ws_api import SpotWsApi
-from hftctl.exchanges.errors import ExchangeRejected, NotSupported, OutcomeUnknown
+from hftctl.exchanges.errors import ExchangeRejected, NotSupported
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 __all__ = ["BinanceSpotClient", "load_config", "create_client"]
 
-log = logging.getLogger(__name__)
 
 # web-socket-streams.md § WebSocket Limits: 5 incoming messages per second, pings and pongs
 # included. Our heartbeat ping and the pong to the server's ping may fall in the same second as
@@ -102,11 +100,8 @@ class BinanceSpotClient(BinanceClient):
             raise reclassify(e, f"{method} {self.paths[path]}", safe=safe) from None
 
     async def submit(self, req: OrderRequest) -> OrderUpdate:
-        try:
-            body = await self._order_call("place", self.new_order_params(req), safe=False, into=self.order_body)
-        except OutcomeUnknown as e:
-            log.warning("submit %s: outcome unknown (%s); querying by client id", req.client_order_id, e)
-            return await self.resolve_ambiguous_submit(req)
+        # An OutcomeUnknown goes to the connector, which finds the order (connector/outcomes.py).
+        body = await self._order_call("place", self.new_order_params(req), safe=False, into=self.order_body)
         return self.wire.order_body(body, time.time_ns())
 
     def new_order_params(self, req: OrderRequest) -> dict[str, str]:
