@@ -138,3 +138,57 @@ def test_modify_and_cancel(eng):
         eng.cancel(a, "BTCUSDT", o.order_id)
     assert exc.value.reason == "unknown_order"
     assert eng.find_order(a, "BTCUSDT", o.order_id, include_done=True) is o
+
+
+def _own_ask(eng, a, px="60000.5", qty="0.3"):
+    """A resting sell of account ``a`` inside the public spread, and another account's behind it."""
+    b = _acct(eng, "b")
+    mine = eng.place(a, "BTCUSDT", -1, "limit", "gtc", BTC.ticks(px), BTC.lots(qty))
+    theirs = eng.place(b, "BTCUSDT", -1, "limit", "gtc", BTC.ticks("60000.7"), BTC.lots("0.2"))
+    return mine, theirs
+
+
+@pytest.mark.parametrize("mode, taker_status, maker_status, taker_fills", [
+    ("expire_taker", "expired", "new", []),
+    ("expire_maker", "partially_filled", "expired", ["60000.70", "60001.00"]),
+    ("expire_both", "expired", "expired", []),
+    ("none", "filled", "filled", ["60000.50", "60000.70", "60001.00"]),
+])
+def test_self_trade_prevention_follows_the_takers_mode(eng, mode, taker_status, maker_status, taker_fills):
+    a = _acct(eng, "a")
+    mine, theirs = _own_ask(eng, a)
+    taker = eng.place(a, "BTCUSDT", 1, "limit", "gtc", BTC.ticks("60001"), BTC.lots("1.5"), stp=mode)
+    assert (taker.status, mine.status) == (taker_status, maker_status)
+    assert [BTC.price_str(f.last_ticks) for f in _trades(eng, taker)] == taker_fills
+    expired = [o for o in (taker, mine) if o.status == "expired"]
+    assert all(o.reason == "stp" for o in expired)
+    # an expiry is published as such, and an expired order is off the book
+    for o in expired:
+        assert [ev.exec_type for ev in eng.events if isinstance(ev, OrderEvent) and ev.order is o][-1] == "expired"
+        assert o.order_id not in eng.resting["BTCUSDT"]
+    if mode == "none":      # the account traded with itself: both sides of one fill
+        assert _trades(eng, mine)[0].is_maker and a.positions["BTCUSDT"].lots == 1500 - 300
+
+
+def test_self_trade_prevention_is_off_for_fok_and_post_only_counts_own_orders(eng):
+    a = _acct(eng, "a")
+    mine, _ = _own_ask(eng, a)
+    # FOK ignores its mode (Binance's STP FAQ): it trades with the account's own order
+    fok = eng.place(a, "BTCUSDT", 1, "limit", "fok", BTC.ticks("60000.5"), BTC.lots("0.1"), stp="expire_taker")
+    assert fok.status == "filled" and mine.filled_lots == 100
+    # a post-only order that would match the account's own order would take: refused
+    with pytest.raises(SimReject) as exc:
+        eng.place(a, "BTCUSDT", 1, "limit", "gtx", BTC.ticks("60000.5"), BTC.lots("0.1"), stp="expire_maker")
+    assert exc.value.reason == "would_take"
+    with pytest.raises(SimReject) as exc:
+        eng.place(a, "BTCUSDT", 1, "limit", "gtc", BTC.ticks("59000"), BTC.lots("0.1"), stp="sometimes")
+    assert exc.value.reason == "stp_mode"
+
+
+def test_modify_can_replace_the_stp_mode(eng):
+    a = _acct(eng, "a")
+    mine, _ = _own_ask(eng, a)
+    bid = eng.place(a, "BTCUSDT", 1, "limit", "gtc", BTC.ticks("59999.5"), BTC.lots("0.1"), stp="expire_both")
+    # amended onto its own ask with the mode reset to none (Binance USD-M): a self-trade
+    eng.modify(a, "BTCUSDT", bid.order_id, None, 1, BTC.ticks("60000.5"), BTC.lots("0.1"), stp="none")
+    assert (bid.stp, bid.status, mine.filled_lots) == ("none", "filled", 100)

@@ -9,6 +9,10 @@ Fill rule (documented in docs/sim.md):
   public book's opposite side moves onto or through it, up to the quantity offered there.
 - Post-only (GTX) orders that would take are rejected; IOC/market remainders expire; FOK fills
   completely or expires without fills.
+- An order that would match a resting order of its own account meets self-trade prevention,
+  decided by the taker's mode (``STP_MODES``): "none" trades with itself, the others expire the
+  taker, the maker or both (reason "stp"). As on Binance, FOK and post-only orders ignore their
+  mode (a post-only order that would match its own order is refused like any that would take).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent,
 from hftctl.sim.faults import Faults
 from hftctl.sim.instruments import SymbolSpec
 from hftctl.sim.margin import MarginView
-from hftctl.sim.orders import Fill, Order
+from hftctl.sim.orders import STP_MODES, Fill, Order
 
 log = logging.getLogger(__name__)
 
@@ -162,17 +166,22 @@ class SimEngine:
 
     def place(self, account: Account, symbol: str, side: int, type_: str, tif: str,
               price_ticks: int, qty_lots: int, client_id: str | None = None,
-              reduce_only: bool = False, post_only_rejects: bool = True) -> Order:
+              reduce_only: bool = False, post_only_rejects: bool = True, stp: str = "none") -> Order:
         """`post_only_rejects`: a post-only order that would take is refused (SimReject), or
-        else accepted and cancelled at once with reason "post_only" (exchanges differ)."""
+        else accepted and cancelled at once with reason "post_only" (exchanges differ).
+        `stp`: the order's self-trade prevention mode (one of STP_MODES); the adapter maps its
+        exchange's parameter and default onto it."""
         self.counters["orders_received"] += 1
         try:
+            if stp not in STP_MODES:
+                raise SimReject("stp_mode", stp)
             order = self._validate_new(account, symbol, side, type_, tif, price_ticks, qty_lots,
                                        client_id, reduce_only, post_only_rejects)
         except SimReject:
             self.counters["orders_rejected"] += 1
             raise
-        if not post_only_rejects and tif == "gtx" and self._crosses(account, symbol, side, price_ticks):
+        order.stp = stp
+        if not post_only_rejects and tif == "gtx" and self._crosses(symbol, side, price_ticks):
             order.reason = "post_only"
             order.status = "expired"
             self.done[order.order_id] = order
@@ -222,20 +231,20 @@ class SimEngine:
                     raise SimReject("duplicate_client_id", client_id)
         self.accounting.check_new(account, spec, side, qty_lots, price, reduce_only)
         if (post_only_rejects and type_ == "limit" and tif == "gtx"
-                and self._crosses(account, symbol, side, price_ticks)):
+                and self._crosses(symbol, side, price_ticks)):
             raise SimReject("would_take")
         now = self.now_ms()
         oid = self._new_order_id()
         return Order(oid, client_id or f"sim-{secrets.token_hex(8)}", account, symbol, side, type_,
                      tif, price_ticks if type_ == "limit" else 0, qty_lots, reduce_only, now, now)
 
-    def _crosses(self, account: Account, symbol: str, side: int, price_ticks: int) -> bool:
+    def _crosses(self, symbol: str, side: int, price_ticks: int) -> bool:
         book = self.books[symbol]
         best = book.best_ask if side > 0 else book.best_bid
         if best is not None and (price_ticks >= best if side > 0 else price_ticks <= best):
             return True
-        for o in self.resting[symbol].values():
-            if o.side != side and o.account is not account:
+        for o in self.resting[symbol].values():     # the account's own orders too: they would match
+            if o.side != side:
                 if (side > 0 and o.price_ticks <= price_ticks) or (side < 0 and o.price_ticks >= price_ticks):
                     return True
         return False
@@ -260,8 +269,8 @@ class SimEngine:
                 if need <= 0:
                     break
         for o in self.resting[symbol].values():
-            if o.side == side or o.account is order.account:
-                continue       # own orders are not matched (self-trade prevention)
+            if o.side == side:
+                continue       # own orders are liquidity too: _take applies self-trade prevention
             if limit is None or (o.price_ticks <= limit if side > 0 else o.price_ticks >= limit):
                 out.append((o.price_ticks, 0, o, o.remaining))
         # best price first; at one price, users' resting orders (older) before the public level
@@ -275,15 +284,32 @@ class SimEngine:
         if order.tif == "fok":
             if sum(n for _, _, n in liquidity) < order.remaining:
                 return
+        stp = "none" if order.tif == "fok" else order.stp
         for ticks, maker, lots in liquidity:
-            if order.remaining <= 0:
+            if order.remaining <= 0 or not order.is_open:
                 break
+            if maker is not None:
+                if not maker.is_open:
+                    continue       # expired by self-trade prevention earlier in this walk
+                lots = maker.remaining
+                if maker.account is order.account and stp != "none":
+                    self._self_trade(order, maker, stp)
+                    continue
             n = min(order.remaining, lots)
             if n <= 0:
                 continue
             self._fill(order, n, ticks, is_maker=False)
             if maker is not None:
                 self._fill(maker, n, ticks, is_maker=True)
+
+    def _self_trade(self, taker: Order, maker: Order, stp: str) -> None:
+        """The taker would match its own account's resting order: expire per the taker's mode."""
+        if stp in ("expire_maker", "expire_both"):
+            maker.reason = "stp"
+            self._finish(maker, "expired")
+        if stp in ("expire_taker", "expire_both"):
+            taker.reason = "stp"
+            self._finish(taker, "expired")
 
     def _fill(self, order: Order, lots: int, ticks: int, is_maker: bool) -> None:
         account = order.account
@@ -361,7 +387,9 @@ class SimEngine:
         return orders
 
     def modify(self, account: Account, symbol: str, order_id: int | None, client_id: str | None,
-               side: int, price_ticks: int, qty_lots: int) -> Order:
+               side: int, price_ticks: int, qty_lots: int, stp: str | None = None) -> Order:
+        """Amend price and quantity; `stp` replaces the order's self-trade prevention mode (None
+        keeps it; Binance USD-M resets it to "none")."""
         if symbol not in self.specs:
             raise SimReject("unknown_symbol", symbol)
         order = self.find_order(account, symbol, order_id, client_id)
@@ -375,8 +403,12 @@ class SimEngine:
             raise SimReject("modify_qty")
         if price_ticks == order.price_ticks and qty_lots == order.qty_lots:
             raise SimReject("no_change")
-        if order.tif == "gtx" and self._crosses(account, symbol, side, price_ticks):
+        if order.tif == "gtx" and self._crosses(symbol, side, price_ticks):
             raise SimReject("would_take")
+        if stp is not None:
+            if stp not in STP_MODES:
+                raise SimReject("stp_mode", stp)
+            order.stp = stp
         order.price_ticks = price_ticks
         order.qty_lots = qty_lots
         order.update_ms = self.now_ms()

@@ -15,6 +15,13 @@ from hftctl.ipc.schema import FINAL_STATUSES
 if TYPE_CHECKING:
     from hftctl.sim.accounts import Account
 
+# Self-trade prevention, decided by the *taker's* mode when it would match a resting order of the
+# same account (the modes Binance and Bybit share; each adapter maps its exchange's names and
+# default): "none" lets the account trade with itself, "expire_taker" / "expire_maker" /
+# "expire_both" expire the taker's remainder, the resting order, or both, and matching goes on
+# only while the taker lives.
+STP_MODES = ("none", "expire_taker", "expire_maker", "expire_both")
+
 
 @dataclass(slots=True, frozen=True)
 class Fill:
@@ -48,7 +55,9 @@ class Order:
     cum_quote: float = 0.0   # sum(price * qty) of fills
     status: str = "new"
     last_trade_ms: int = 0
-    reason: str = ""         # why it ended early, e.g. "post_only" (Bybit cancels instead of rejecting)
+    reason: str = ""         # why it ended early: "post_only" (Bybit cancels instead of rejecting),
+                             # "stp" (self-trade prevention expired it)
+    stp: str = "none"        # self-trade prevention mode, see STP_MODES
     fills: list[Fill] = field(default_factory=list)
 
     @property
