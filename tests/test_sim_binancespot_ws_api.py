@@ -5,8 +5,10 @@ documented results and errors, the same answers as REST, and the unknown-outcome
 from __future__ import annotations
 
 import aiohttp
+import orjson
 import pytest
 
+from hftctl.exchanges.binance.spot import messages as spot_wire
 from hftctl.sim.process import start_sim
 from tests.spot_ws_api import WsApi, order_event
 from tests.test_sim_support import public, signed
@@ -251,3 +253,90 @@ async def test_expire_user_stream_fault_terminates_subscriptions(api, spot):
     assert (await api.call("session.subscriptions"))["result"] == []
     # the connection stays usable: subscribe again
     assert (await api.call("userDataStream.subscribe.signature", signed=True))["result"] == {"subscriptionId": 1}
+
+
+@pytest.fixture(scope="module")
+def still(tmp_path_factory):
+    """A market that does not move, 20 USDT wide: orders inside the spread meet only each other."""
+    cfg = tmp_path_factory.mktemp("still") / "sim.toml"
+    cfg.write_text("[synthetic]\nspread_ticks = 2000\nmove_prob = 0.0\ntrades_per_s = 0.0\n")
+    with start_sim("binancespot", extra_args=["--config", str(cfg), "--symbol", "BTCUSDT"]) as h:
+        yield h
+
+
+async def test_self_trade_prevention_as_spot_reports_it(still):
+    """faqs/stp_faq.md: the taker's mode decides (the symbol's default: EXPIRE_MAKER); expired
+    orders are EXPIRED_IN_MATCH with a preventedMatchId, their reports x = TRADE_PREVENTION."""
+    bid, ask = await _best(still)
+    mid = f"{(bid + ask) / 2:.2f}"
+    order = {"symbol": "BTCUSDT", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01000", "price": mid}
+    async with aiohttp.ClientSession() as s:
+        _, info, _ = await public(s, still.rest_url, "/api/v3/exchangeInfo")
+        sym = info["symbols"][0]
+        assert sym["defaultSelfTradePreventionMode"] == "EXPIRE_MAKER"
+        assert sym["allowedSelfTradePreventionModes"] == ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
+        async with s.ws_connect(still.extra["ws_api_url"]) as ws:
+            api = WsApi(ws)
+            await api.call("userDataStream.subscribe.signature", signed=True)
+
+            async def place(**p) -> dict:
+                reply = await api.call("order.place", {**order, **p}, signed=True)
+                assert reply["status"] == 200, reply
+                return reply["result"]
+
+            async def report(oid: int, x: str) -> dict:
+                return (await api.event(lambda f: f["event"].get("i") == oid and f["event"].get("x") == x))["event"]
+
+            async def status(oid: int) -> dict:
+                return (await api.call("order.status", {"symbol": "BTCUSDT", "orderId": oid}, signed=True))["result"]
+
+            bad = await api.call("order.place", {**order, "side": "BUY", "selfTradePreventionMode": "DECREMENT"},
+                                 signed=True)
+            assert bad["error"] == {"code": -1013, "msg": "This symbol does not allow the specified self-trade "
+                                                          "prevention mode."}
+            # the default, EXPIRE_MAKER: the resting order expires, the taker rests
+            maker = await place(side="BUY", selfTradePreventionMode="NONE", newClientOrderId="stp-m1")
+            taker = await place(side="SELL", newClientOrderId="stp-t1")
+            assert (taker["status"], taker["selfTradePreventionMode"]) == ("NEW", "EXPIRE_MAKER")
+            assert taker["preventedMatches"] == [{"preventedMatchId": 0, "makerOrderId": maker["orderId"],
+                                                  "price": f"{float(mid):.8f}", "makerPreventedQuantity": "0.01000000"}]
+            er = await report(maker["orderId"], "TRADE_PREVENTION")
+            assert (er["X"], er["v"], er["A"], er["B"], er["U"], er["Cs"], er["V"]) == (
+                "EXPIRED_IN_MATCH", 0, "0.01000000", "0.01000000", taker["orderId"], "BTCUSDT", "NONE")
+            assert float(er["l"]) == float(er["L"]) == float(er["Y"]) == 0        # pl/pL/pY say what it would be
+            assert (float(er["pl"]), float(er["pL"])) == (0.01, float(mid)) and float(er["pY"]) == pytest.approx(
+                0.01 * float(mid))
+            q = await status(maker["orderId"])
+            assert (q["status"], q["preventedMatchId"], q["preventedQuantity"]) == ("EXPIRED_IN_MATCH", 0, "0.01000000")
+            assert "preventedMatchId" not in await status(taker["orderId"])
+            # hftctl's client maps the report to an expired order with the reason
+            upd = spot_wire.execution_report(spot_wire.user_event(orjson.dumps(er)), 1)
+            assert upd.status == "expired" and upd.reason.startswith("self-trade prevention")
+            await api.call("openOrders.cancelAll", {"symbol": "BTCUSDT"}, signed=True)
+
+            # EXPIRE_TAKER: the taker expires, the resting order stays
+            maker = await place(side="BUY", newClientOrderId="stp-m2")
+            taker = await place(side="SELL", selfTradePreventionMode="EXPIRE_TAKER", newClientOrderId="stp-t2")
+            assert (taker["status"], taker["preventedQuantity"]) == ("EXPIRED_IN_MATCH", "0.01000000")
+            assert taker["preventedMatches"] == [{"preventedMatchId": 1, "makerOrderId": maker["orderId"],
+                                                  "price": f"{float(mid):.8f}", "takerPreventedQuantity": "0.01000000"}]
+            er = await report(taker["orderId"], "TRADE_PREVENTION")
+            assert (er["v"], er["U"], er["X"]) == (1, maker["orderId"], "EXPIRED_IN_MATCH")
+            assert (await status(maker["orderId"]))["status"] == "NEW"
+
+            # EXPIRE_BOTH: one prevented match, both orders expired by it
+            taker = await place(side="SELL", selfTradePreventionMode="EXPIRE_BOTH", quantity="0.03000")
+            assert taker["status"] == "EXPIRED_IN_MATCH" and taker["preventedQuantity"] == "0.03000000"
+            assert taker["preventedMatches"] == [{
+                "preventedMatchId": 2, "makerOrderId": maker["orderId"], "price": f"{float(mid):.8f}",
+                "takerPreventedQuantity": "0.03000000", "makerPreventedQuantity": "0.01000000"}]
+            m_er, t_er = await report(maker["orderId"], "TRADE_PREVENTION"), await report(taker["orderId"],
+                                                                                          "TRADE_PREVENTION")
+            assert (m_er["v"], t_er["v"], m_er["U"], t_er["U"]) == (2, 2, taker["orderId"], maker["orderId"])
+            assert (float(t_er["pl"]), t_er["A"]) == (0.01, "0.03000000")   # it would have traded the maker's 0.01
+
+            # NONE: the account trades with itself
+            maker = await place(side="BUY", newClientOrderId="stp-m4")
+            taker = await place(side="SELL", selfTradePreventionMode="NONE")
+            assert taker["status"] == "FILLED" and "preventedMatches" not in taker
+            assert (await status(maker["orderId"]))["status"] == "FILLED"

@@ -19,6 +19,7 @@ from hftctl.exchanges.binance.common.sim_errors import (INVALID_SIDE, INVALID_TI
                                                        illegal, missing)
 from hftctl.exchanges.binance.common.sim_rest import SIDES, BinanceRestBase, Request
 from hftctl.exchanges.binance.spot import sim_messages as wire
+from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODES, NOT_ALLOWED, SpotStp
 from hftctl.exchanges.binance.spot.venues import PATHS, RETIRED_PATHS
 from hftctl.sim.errors import SimReject
 from hftctl.sim.orders import Order
@@ -96,6 +97,10 @@ class BinanceSpotRest(BinanceRestBase):
     QTY_STEP_ERR = LOT_SIZE
     PATHS = PATHS
     DEFAULT_DEPTH_LIMIT = 100
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stp = SpotStp(self.engine)        # before any encoder listens: it names the matches
 
     def route_table(self) -> list[tuple]:
         p = self.PATHS
@@ -180,12 +185,15 @@ class BinanceSpotRest(BinanceRestBase):
             raise missing("quantity")
         # MARKET and LIMIT default to FULL, every other type to ACK (rest-api.md § New order)
         resp_type = enum(req, "newOrderRespType", RESP_TYPES, "FULL" if wire_type in ("LIMIT", "MARKET") else "ACK")
+        stp = MODES.get(req.get("selfTradePreventionMode", DEFAULT_MODE))    # the symbol's default
+        if stp is None:
+            raise err(NOT_ALLOWED)
         price, qty = self._order_fields(req, spec, type_)
         client_id = req.get("newClientOrderId")
 
         def place() -> Order:
             try:
-                return self.engine.place(req.account, spec.symbol, side, type_, tif, price, qty, client_id)
+                return self.engine.place(req.account, spec.symbol, side, type_, tif, price, qty, client_id, stp=stp)
             except SimReject as exc:
                 raise self._reject(exc) from None
         return place, resp_type
@@ -197,7 +205,14 @@ class BinanceSpotRest(BinanceRestBase):
         fault = self._unknown_before()
         order = place()
         self._unknown_after(fault)
-        return wire.placed(order, spec, resp_type)
+        return self._placed(order, spec, resp_type)
+
+    def _placed(self, order: Order, spec, resp_type: str) -> Any:
+        return wire.placed(order, spec, resp_type, self.stp.as_taker.get(order.order_id, []),
+                           self.stp.expired.get(order.order_id))
+
+    def _body(self, order: Order) -> Any:
+        return wire.order_body(order, self.engine.specs[order.symbol], self.stp.expired.get(order.order_id))
 
     def _order_of(self, req: Request, spec, id_name: str, cid_name: str, *, query: bool) -> Order:
         """The order a request names by ``id_name`` and/or ``cid_name``; with both, found by id and
@@ -263,7 +278,7 @@ class BinanceSpotRest(BinanceRestBase):
             new_result, new_response = "FAILURE", new_error
         else:
             try:
-                new_result, new_response = "SUCCESS", wire.placed(place(), spec, resp_type)
+                new_result, new_response = "SUCCESS", self._placed(place(), spec, resp_type)
             except BinanceError as e:
                 new_result, new_response = "FAILURE", error_body(e)
         self._unknown_after(fault)
@@ -275,12 +290,11 @@ class BinanceSpotRest(BinanceRestBase):
 
     def query(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)
-        return wire.order_body(self._order_of(req, spec, "orderId", "origClientOrderId", query=True), spec)
+        return self._body(self._order_of(req, spec, "orderId", "origClientOrderId", query=True))
 
     def open_orders(self, req: Request, headers: dict) -> list:
         spec = self._symbol(req, required=False)
-        return [wire.order_body(o, self.engine.specs[o.symbol])
-                for o in self.engine.open_orders(req.account, spec.symbol if spec else None)]
+        return [self._body(o) for o in self.engine.open_orders(req.account, spec.symbol if spec else None)]
 
     def cancel_all(self, req: Request, headers: dict) -> list:
         spec = self._symbol(req)
@@ -329,7 +343,7 @@ class BinanceSpotRest(BinanceRestBase):
     async def all_orders(self, req: Request, headers) -> list:
         spec = self._symbol(req)
         orders = self.engine.account_orders(req.account, spec.symbol)[-self._history_limit(req):]
-        return [wire.order_body(o, spec) for o in orders]
+        return [self._body(o) for o in orders]
 
     async def my_trades(self, req: Request, headers) -> list:
         spec = self._symbol(req)

@@ -301,7 +301,9 @@ class BinanceSpotWsApi:
             account = ev.order.account
             conns = self.subs.get(account)
             if conns:
-                self._send(conns, msgspec.json.encode(wire.execution_report(ev, self.engine.specs[ev.order.symbol])))
+                prevented = self.rest.stp.expired.get(ev.order.order_id) if ev.exec_type == "expired" else None
+                self._send(conns, msgspec.json.encode(
+                    wire.execution_report(ev, self.engine.specs[ev.order.symbol], prevented)))
         elif type(ev) is AccountEvent:
             conns = self.subs.get(ev.account)
             if conns:
