@@ -6,6 +6,7 @@ over the WebSocket API only (the listenKey endpoints are gone) through a reconne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import aiohttp
@@ -44,50 +45,64 @@ def _user_streams(sim) -> int:
     return sim_state(sim)["accounts"][0]["user_streams"]
 
 
-@pytest.mark.parametrize("order_api", ["rest", "websocket"])
-def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_path, order_api):
+@contextlib.contextmanager
+def _session(shared_data, tmp_path, prefix: str, config: str):
+    """The sim replaying the spot recording, a connector on it and the flow bot, as (sim, conn,
+    bot, out); once the bot is gone the connector must stop cleanly and leave nothing behind."""
     rec = shared_data / "recordings/spot/btcusdt_20240808.gz"
+    name = f"ct{prefix}"
     with start_sim("binancespot", extra_args=["--replay", str(rec), "--speed", str(SPEED)]) as sim:
-        # No periodic reconciliation: passive fills can only come over the user data subscription
-        # (or the reconciliation that follows each resubscription).
-        cfg = write_config(tmp_path / "c.toml", sim, prefix="sp",
-                           extra=f'order_api = "{order_api}"\nreconcile_interval_s = 0\nreconnect_max_s = 1.0')
+        cfg = write_config(tmp_path / "c.toml", sim, prefix=prefix, extra=config)
         out = tmp_path / "bot.json"
-        name = f"ctsp{order_api[0]}"
         with connector(name, cfg, tmp_path, exchange="binancespot") as conn:
             with bot(name, out, "--mode", "flow", "--flow-seconds", "5", "--no-modify",
                      "--tick", "0.01", "--lot", "0.00001") as b:
-                # the bot trades (its orders are at the sim) before it is asked for its view
-                wait_for(lambda: sim_state(sim)["counters"]["fills"] >= 1, 30, "a first fill", 0.2)
-                wait_for(lambda: bot_view(b, out)["fills"] >= 1, 30, "the bot's first fill")
-                assert _user_streams(sim) == 1
-                # every websocket cut: the connector reconnects and subscribes again
-                sim_fault(sim, drop_ws=True)
-                wait_for(lambda: conn.text().count("user data subscribed") >= 2, 20, "a new subscription")
-                # the exchange ends the subscription (the connection stays): subscribe again on it
-                assert sim_fault(sim, expire_user_stream=True)["expired"] == ["default"]
-                wait_for(lambda: "terminated; subscribing again" in conn.text() and _user_streams(sim) == 1, 20,
-                         "the subscription renewed")
-                fills_before = bot_view(b, out)["fills"]
-                wait_for(lambda: all(r["finished"] for r in sim_state(sim)["replay"]), 60, "replay end", 0.3)
-                view, state = converge(lambda: bot_view(b, out), lambda: sim_state(sim), _matches)
-            orders = view["orders"]
-            assert orders["2"]["status"] == "canceled"
-            assert orders["3"]["status"] == "new"                    # LIMIT_MAKER resting
-            assert orders["4"]["status"] == "filled" and orders["4"]["cum"] == pytest.approx(0.01)
-            assert orders["5"]["status"] in ("expired", "rejected")  # LIMIT_MAKER through the ask
-            assert view["open_cids"] and view["fills"] > fills_before
-            if order_api == "websocket":      # the orders did not go over REST
-                assert state["counters"]["rest_requests"] < len(orders) / 2
-            text = conn.text()
-            assert text.count("reconciling orders and positions by REST (user stream reconnected)") >= 2
-            assert "listenKey" not in text and "Traceback" not in text
-            rc = conn.stop(signal.SIGTERM)
-            assert rc == 0
-        after = sim_state(sim)
-        assert [o for o in after["accounts"][0]["open_orders"] if o["client_order_id"].startswith("sp-")] == []
-        assert _user_streams(sim) == 0                                # unsubscribed or disconnected
+                yield sim, conn, b, out
+            assert "Traceback" not in conn.text()
+            assert conn.stop(signal.SIGTERM) == 0
+        after = sim_state(sim)["accounts"][0]
+        assert [o for o in after["open_orders"] if o["client_order_id"].startswith(f"{prefix}-")] == []
+        assert after["user_streams"] == 0                              # unsubscribed or disconnected
         assert segments(name) == []
+
+
+def _replay_end(sim) -> None:
+    wait_for(lambda: all(r["finished"] for r in sim_state(sim)["replay"]), 60, "replay end", 0.3)
+
+
+@pytest.mark.parametrize("order_api", ["rest", "websocket"])
+def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_path, order_api):
+    # No periodic reconciliation: passive fills can only come over the user data subscription (or
+    # the reconciliation that follows each resubscription).
+    prefix = f"sp{order_api[0]}"
+    config = f'order_api = "{order_api}"\nreconcile_interval_s = 0\nreconnect_max_s = 1.0'
+    with _session(shared_data, tmp_path, prefix, config) as (sim, conn, b, out):
+        # the bot trades (its orders are at the sim) before it is asked for its view
+        wait_for(lambda: sim_state(sim)["counters"]["fills"] >= 1, 30, "a first fill", 0.2)
+        wait_for(lambda: bot_view(b, out)["fills"] >= 1, 30, "the bot's first fill")
+        assert _user_streams(sim) == 1
+        # every websocket cut: the connector reconnects and subscribes again
+        sim_fault(sim, drop_ws=True)
+        wait_for(lambda: conn.text().count("user data subscribed") >= 2, 20, "a new subscription")
+        # the exchange ends the subscription (the connection stays): subscribe again on it
+        assert sim_fault(sim, expire_user_stream=True)["expired"] == ["default"]
+        wait_for(lambda: "terminated; subscribing again" in conn.text() and _user_streams(sim) == 1, 20,
+                 "the subscription renewed")
+        fills_before = bot_view(b, out)["fills"]
+        _replay_end(sim)
+        view, state = converge(lambda: bot_view(b, out), lambda: sim_state(sim),
+                               lambda v, st: _matches(v, st, prefix))
+        orders = view["orders"]
+        assert orders["2"]["status"] == "canceled"
+        assert orders["3"]["status"] == "new"                    # LIMIT_MAKER resting
+        assert orders["4"]["status"] == "filled" and orders["4"]["cum"] == pytest.approx(0.01)
+        assert orders["5"]["status"] in ("expired", "rejected")  # LIMIT_MAKER through the ask
+        assert view["open_cids"] and view["fills"] > fills_before
+        if order_api == "websocket":      # the orders did not go over REST
+            assert state["counters"]["rest_requests"] < len(orders) / 2
+        text = conn.text()
+        assert text.count("reconciling orders and positions by REST (user stream reconnected)") >= 2
+        assert "listenKey" not in text
 
 
 _SIM_STATUS = {"NEW": "new", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
@@ -107,32 +122,21 @@ def _sim_orders(sim) -> dict[str, str]:
 def test_unknown_outcomes_end_with_the_bot_knowing_the_truth(shared_data, tmp_path, order_api):
     """-1007 after and before execution on a share of the new orders (and cancels): every order
     the bot placed ends in the state the exchange has for it, and none is left behind."""
-    rec = shared_data / "recordings/spot/btcusdt_20240808.gz"
-    with start_sim("binancespot", extra_args=["--replay", str(rec), "--speed", str(SPEED)]) as sim:
-        cfg = write_config(tmp_path / "c.toml", sim, prefix="uo",
-                           extra=f'order_api = "{order_api}"\nunknown_outcome_window_s = 1')
-        out = tmp_path / "bot.json"
-        name = f"ctuo{order_api[0]}"
-        with connector(name, cfg, tmp_path, exchange="binancespot") as conn:
-            with bot(name, out, "--mode", "flow", "--flow-seconds", "5", "--no-modify",
-                     "--tick", "0.01", "--lot", "0.00001") as b:
-                wait_for(lambda: sim_state(sim)["counters"]["orders_received"] >= 3, 30, "the bot trading", 0.2)
-                sim_fault(sim, unknown_after_exec_rate=0.3, unknown_before_exec_rate=0.3)
-                wait_for(lambda: conn.text().count("outcome unknown") >= 4, 30, "unknown outcomes")
-                sim_fault(sim, unknown_after_exec_rate=0, unknown_before_exec_rate=0)
-                wait_for(lambda: all(r["finished"] for r in sim_state(sim)["replay"]), 60, "replay end", 0.3)
+    prefix = f"uo{order_api[0]}"
+    config = f'order_api = "{order_api}"\nunknown_outcome_window_s = 1'
+    with _session(shared_data, tmp_path, prefix, config) as (sim, conn, b, out):
+        wait_for(lambda: sim_state(sim)["counters"]["orders_received"] >= 3, 30, "the bot trading", 0.2)
+        sim_fault(sim, unknown_after_exec_rate=0.3, unknown_before_exec_rate=0.3)
+        wait_for(lambda: conn.text().count("outcome unknown") >= 4, 30, "unknown outcomes")
+        sim_fault(sim, unknown_after_exec_rate=0, unknown_before_exec_rate=0)
+        _replay_end(sim)
 
-                def settled(view: dict, state: dict) -> None:
-                    _matches(view, state, "uo")
-                    at_exchange = _sim_orders(sim)
-                    for o in view["orders"].values():
-                        assert o["status"] != "pending", o
-                        # rejected by the connector = never at the exchange; else the same state
-                        assert at_exchange.get(o["cid"], "rejected") == o["status"], o
-                view, _ = converge(lambda: bot_view(b, out), lambda: sim_state(sim), settled, timeout=40)
-            assert any(o["status"] == "rejected" for o in view["orders"].values())
-            assert "Traceback" not in conn.text()
-            assert conn.stop(signal.SIGTERM) == 0
-        left = [o for o in sim_state(sim)["accounts"][0]["open_orders"] if o["client_order_id"].startswith("uo-")]
-        assert left == []
-        assert segments(name) == []
+        def settled(view: dict, state: dict) -> None:
+            _matches(view, state, prefix)
+            at_exchange = _sim_orders(sim)
+            for o in view["orders"].values():
+                assert o["status"] != "pending", o
+                # rejected by the connector = never at the exchange; else the same state
+                assert at_exchange.get(o["cid"], "rejected") == o["status"], o
+        view, _ = converge(lambda: bot_view(b, out), lambda: sim_state(sim), settled, timeout=40)
+        assert any(o["status"] == "rejected" for o in view["orders"].values())
