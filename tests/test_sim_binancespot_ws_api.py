@@ -108,6 +108,12 @@ async def test_order_place_response_types_and_events(api, spot):
     frame = await api.event(order_event("executionReport", c="ws-ack"))
     assert frame["subscriptionId"] == 0 and frame["event"]["x"] == "NEW"
     await api.event(order_event("outboundAccountPosition"))
+    async with aiohttp.ClientSession() as rest:          # REST answers in the same three shapes
+        for resp_type, ws_body in (("ACK", ack), ("RESULT", res), ("FULL", full)):
+            status, body, _ = await signed(rest, "POST", spot.rest_url, "/api/v3/order",
+                                           {**LIMIT, "newClientOrderId": f"rest-{resp_type}",
+                                            "newOrderRespType": resp_type})
+            assert status == 200 and list(body) == list(ws_body["result"]), resp_type
     bad = await api.call("order.place", {**LIMIT, "newOrderRespType": "SOME"}, signed=True)
     assert (bad["status"], bad["error"]["code"]) == (400, -1100)
     status = await api.call("order.status", {"symbol": "BTCUSDT", "origClientOrderId": "ws-result"}, signed=True)
