@@ -346,3 +346,12 @@ async def test_self_trade_prevention_as_spot_reports_it(still):
             taker = await place(side="SELL", selfTradePreventionMode="NONE")
             assert taker["status"] == "FILLED" and "preventedMatches" not in taker
             assert (await status(maker["orderId"]))["status"] == "FILLED"
+
+
+async def test_every_param_is_signed_returnratelimits_and_decimal_recvwindow_too(api):
+    reply = await api.call("order.status", {"symbol": "BTCUSDT", "orderId": 1, "returnRateLimits": False,
+                                            "recvWindow": 6000.346}, signed=True)
+    assert set(reply) == {"id", "status", "error"} and reply["error"]["code"] == -2013    # authenticated
+    reply = await api.call("order.status", {"symbol": "BTCUSDT", "orderId": 1, "recvWindow": 6000.3465},
+                           signed=True)
+    assert reply["error"]["code"] == -1131                  # at most three decimals

@@ -130,9 +130,10 @@ class BinanceSpotWsApi:
             if not isinstance(method, str) or not isinstance(params, dict):
                 raise err(MALFORMED)
         except (orjson.JSONDecodeError, BinanceError):
-            self._reply(client, rid, None, err(MALFORMED), [], client.state["rate_limits"])
+            self._reply(client, rid, None, err(MALFORMED), self._rate_limits(None), client.state["rate_limits"])
             return
-        show = params.pop("returnRateLimits", client.state["rate_limits"]) is not False
+        # a request parameter like any other (so it is signed with the rest)
+        show = params.get("returnRateLimits", client.state["rate_limits"]) is not False
         method = method.removeprefix("v3/")
         account = None
         try:
@@ -174,9 +175,12 @@ class BinanceSpotWsApi:
             raise err(BAD_API_KEY)
         try:
             ts = int(params["timestamp"])
+        except (ValueError, TypeError):
+            raise illegal("timestamp") from None
+        try:
             recv = Decimal(_text(params.get("recvWindow", 5000)))
-        except (ValueError, TypeError, InvalidOperation):
-            raise illegal("timestamp" if not isinstance(params["timestamp"], int) else "recvWindow") from None
+        except InvalidOperation:
+            raise illegal("recvWindow") from None
         if ts >= _MICROSECONDS:
             ts //= 1000
         if not 0 < recv <= 60000 or recv.as_tuple().exponent < -3:
