@@ -13,7 +13,7 @@ import pytest
 from hftctl.configfile import ConfigReader
 from hftctl.exchanges.base import OrderRequest
 from hftctl.exchanges.binance.spot.client import BinanceSpotClient, create_client, load_config
-from hftctl.exchanges.errors import OrderNotFound, OutcomeUnknown
+from hftctl.exchanges.errors import ConnectFailed, OrderNotFound, OutcomeUnknown
 from hftctl.instrument import Instrument
 from hftctl.sim.process import start_sim
 from hftctl.sim.server import Sim, SimOptions
@@ -183,3 +183,16 @@ async def test_at_most_1024_streams_per_connection(sim):
             assert len((await ws.receive_json(timeout=5))["result"]) == 1024
         async with s.get(f"{sim.rest_url}/stream?streams=" + "/".join(names)) as r:
             assert r.status == 400
+
+
+async def test_refused_credentials_fail_the_user_connect_at_once(sim):
+    """A subscription the exchange refuses (bad signature) is a clear error, not a 30 s wait."""
+    client = _client(sim.rest_url, sim.ws_url, secret="not-the-secret")
+    try:
+        await client.connect_market(Sink(), timeout_s=10)
+        t0 = time.monotonic()
+        with pytest.raises(ConnectFailed, match="refused: -1022 Signature for this request is not valid"):
+            await client.connect_user(timeout_s=30)
+        assert time.monotonic() - t0 < 5
+    finally:
+        await client.close()
