@@ -17,7 +17,6 @@ same weights, order counts and faults; weight is one per-IP counter for both tra
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -39,7 +38,6 @@ from hftctl.sim.accounts import Account
 from hftctl.sim.events import AccountEvent, OrderEvent
 from hftctl.sim.wshub import WsClient, WsHub, WsLimits
 
-log = logging.getLogger(__name__)
 
 SUBSCRIPTION_ACTIVE = (400, -2035, "User Data Stream subscription already active.")
 MAX_SUBSCRIPTION_IDS = (400, -2042, "Maximum subscription ID reached for this connection.")
