@@ -66,6 +66,16 @@ def test_spot_keeps_one_unrouted_connection():
     assert conn.depth_symbols == ("BTCUSDT",)
 
 
+def test_binance_spot_keeps_each_connection_within_1024_streams():
+    """web-socket-streams.md § WebSocket Limits: at most 1024 streams per connection."""
+    symbols = [f"s{i}usdt" for i in range(400)]                 # 1200 streams
+    conns = protocol("binancespot").connections(venue("ws://127.0.0.1:9/ws"), symbols)
+    streams = [_subscribed(c) for c in conns]
+    assert [len(s) for s in streams] == [1024, 176]
+    assert [x for s in streams for x in s] == [f"{sym}@{k}" for sym in symbols
+                                               for k in ("depth@100ms", "trade", "bookTicker")]
+
+
 def test_bybit_subscribes_by_message_to_hftbacktests_topics():
     bybit = protocol("bybit")
     (conn,) = bybit.connections(venue("wss://stream-testnet.bybit.com/v5/public/linear"), ["btcusdt"])

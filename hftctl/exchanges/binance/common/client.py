@@ -55,8 +55,6 @@ class BinanceClient(ExchangeClient):
         super().__init__()
         self.cfg = cfg
         self.rest = BinanceRest(cfg, self.paths["time"], self.outcomes)
-        self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.paths["listen_key"],
-                                    self.listen_key_param)
         self.sink: ExchangeSink = NullSink()
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
@@ -65,6 +63,13 @@ class BinanceClient(ExchangeClient):
                                    self._on_market_event, self._on_market_reconnect,
                                    lambda s: self.sink.stream_state("market", s),
                                    cfg.reconnect_min_s, cfg.reconnect_max_s, self.messages_per_s)
+        self._init_user_stream(cfg)
+
+    def _init_user_stream(self, cfg: BinanceConfig) -> None:
+        """The user data stream and what keeps it authorised: a listenKey (USD-M). Spot, whose
+        listenKeys were retired, overrides this and the other ``_user`` hooks."""
+        self.listen_key = ListenKey(self.rest, cfg.listen_key_keepalive_s, self.paths["listen_key"],
+                                    self.listen_key_param)
         self.user = UserStream(self.user_url, self.listen_key, self._on_user_event,
                                self._on_user_reconnect, lambda s: self.sink.stream_state("user", s),
                                cfg.reconnect_min_s, cfg.reconnect_max_s)
@@ -105,14 +110,17 @@ class BinanceClient(ExchangeClient):
 
     async def close(self) -> None:
         await self.market.stop()
-        await self.user.ws.stop()
+        await self._close_user()
         await self._stop_tasks(*self._snapshot_tasks.values())
+        await self.rest.close()
+
+    async def _close_user(self) -> None:
+        await self.user.ws.stop()
         if self.listen_key.key:
             try:
                 await self.rest.with_key("DELETE", self.paths["listen_key"], self.listen_key.params())
             except Exception as e:
                 log.debug("closing listenKey failed: %s", e)
-        await self.rest.close()
 
     # --- market data --------------------------------------------------------------------------
 
@@ -282,8 +290,10 @@ class BinanceClient(ExchangeClient):
             **self.rest.clock_stats(),
             "throttled": self.rest.limiter.throttled,
             "market_connects": self.market.connects,
-            "user_connects": self.user.ws.connects,
-            "listen_key_renewals": self.listen_key.renewals,
+            **self._user_stats(),
             "depth_gaps": sum(s.gaps for s in self.syncs.values()),
             "depth_resyncs": sum(s.resyncs for s in self.syncs.values()),
         }
+
+    def _user_stats(self) -> dict[str, Any]:
+        return {"user_connects": self.user.ws.connects, "listen_key_renewals": self.listen_key.renewals}

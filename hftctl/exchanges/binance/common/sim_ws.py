@@ -80,6 +80,10 @@ class BinanceStreamsBase:
     SPEEDS_MS: tuple[int, ...]
     DEFAULT_MS: int
     LIMITS = WsLimits()   # the market's connection rules (web-socket-streams / WebSocket limits)
+    # Streams one connection may hold: 1024 on both markets (spot web-socket-streams.md § WebSocket
+    # Limits; USD-M Change Log 2025-07-02). The docs name the limit, not the answer, so a URL naming
+    # more is refused before the upgrade and a SUBSCRIBE that would pass it is refused whole.
+    MAX_STREAMS = 1024
     WIRE: ModuleType      # the market's sim_messages: trade, agg_trade, book_ticker, ...
 
     def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float, keys: ListenKeys,
@@ -128,6 +132,8 @@ class BinanceStreamsBase:
 
     # ---- connections -------------------------------------------------------------------------
     async def _serve(self, request: web.Request, route: str | None, streams: list[str], combined: bool):
+        if len(set(streams)) > self.MAX_STREAMS:
+            return web.Response(status=400, text=f"Too many streams: at most {self.MAX_STREAMS} per connection")
         keyed = _listen_key_params(request)
 
         async def on_open(client: WsClient) -> bool:
@@ -199,6 +205,11 @@ class BinanceStreamsBase:
             if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
                 client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request: params must be "
                                                     "a list of stream names"}, "id": rid}))
+                return
+            if (method == "SUBSCRIBE"
+                    and len(client.state["streams"] | {_normalize(p) for p in params}) > self.MAX_STREAMS):
+                client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request: too many parameters"},
+                                          "id": rid}))
                 return
             for name in params:
                 if method == "SUBSCRIBE":

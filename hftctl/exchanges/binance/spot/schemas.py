@@ -3,8 +3,11 @@
 Sources (binance/binance-spot-api-docs, checked 2026-12-01; see docs/protocols.md):
 web-socket-streams.md "Trade Streams", "Diff. Depth Stream", "Individual Symbol Book Ticker
 Streams"; user-data-stream.md "Order Update", "Account Update"; rest-api.md "New order",
-"Query order", "Account information". Spot's depth diffs have no ``pu`` and no transaction time,
-its bookTicker has no event type and no times at all.
+"Query order", "Account information"; web-socket-api.md "Event format", "Connection events",
+"Cancel and replace order". Spot's depth diffs have no ``pu`` and no transaction time, its
+bookTicker has no event type and no times at all. User data arrives only over the WebSocket API
+(the listenKey streams were retired on 2026-02-20, testnet 2026-02-04), each event wrapped in
+``{"subscriptionId", "event"}``.
 """
 
 from __future__ import annotations
@@ -114,6 +117,17 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport", kw_o
     Q: Dec = 0.0        # quote order quantity
     W: int | UnsetType = UNSET    # working time (only if the order went on the book)
     V: str = "NONE"     # self-trade prevention mode
+    # only for orders that expired due to self-trade prevention (x = TRADE_PREVENTION):
+    v: int | UnsetType = UNSET    # prevented match id
+    A: Dec | UnsetType = UNSET    # prevented quantity (cumulative)
+    B: Dec | UnsetType = UNSET    # last prevented quantity
+    u: int | UnsetType = UNSET    # trade group id
+    U: int | UnsetType = UNSET    # counter order id
+    Cs: str | UnsetType = UNSET   # counter symbol
+    pl: Dec | UnsetType = UNSET   # prevented execution quantity
+    pL: Dec | UnsetType = UNSET   # prevented execution price
+    pY: Dec | UnsetType = UNSET   # prevented execution quote quantity
+    eR: str | UnsetType = UNSET   # expiry reason (only once the order expired)
 
 
 class BalanceFields(msgspec.Struct):
@@ -128,12 +142,64 @@ class OutboundAccountPosition(msgspec.Struct, tag_field="e", tag="outboundAccoun
     B: list[BalanceFields]
 
 
-class ListenKeyExpired(msgspec.Struct, tag_field="e", tag="listenKeyExpired"):
-    E: int | str        # event time, ms
-    listenKey: str
+class BalanceUpdate(msgspec.Struct, tag_field="e", tag="balanceUpdate"):
+    """Deposits, withdrawals and transfers between accounts (not trading)."""
+
+    E: int              # event time, ms
+    a: str              # asset
+    d: Dec              # balance delta
+    T: int              # clear time, ms
 
 
-UserEvent = ExecutionReport | OutboundAccountPosition | ListenKeyExpired
+class EventStreamTerminated(msgspec.Struct, tag_field="e", tag="eventStreamTerminated"):
+    """The subscription named by the frame's ``subscriptionId`` has ended."""
+
+    E: int              # event time, ms
+
+
+class ServerShutdown(msgspec.Struct, tag_field="e", tag="serverShutdown"):
+    """The server will close this connection soon: open a new one (no ``subscriptionId``)."""
+
+    E: int              # event time, ms
+
+
+UserEvent = ExecutionReport | OutboundAccountPosition | BalanceUpdate | EventStreamTerminated | ServerShutdown
+
+# --- WebSocket API frames --------------------------------------------------------------------
+
+
+class WsApiFrame(msgspec.Struct, kw_only=True):
+    """Anything the WebSocket API sends: a response (``id``, ``status``, ``result`` or ``error``,
+    ``rateLimits``) or an event (``event``, ``subscriptionId``); the payloads stay raw until the
+    receiver knows which schema they have."""
+
+    id: int | str | None = None
+    status: int = 0
+    result: msgspec.Raw | UnsetType = UNSET
+    error: WsApiError | UnsetType = UNSET
+    rateLimits: list[RateLimit] | UnsetType = UNSET
+    subscriptionId: int | UnsetType = UNSET
+    event: msgspec.Raw | UnsetType = UNSET
+
+
+class WsApiError(msgspec.Struct):
+    code: int
+    msg: str
+    data: msgspec.Raw | UnsetType = UNSET    # cancelReplace's partial results, ban times
+
+
+class RateLimit(msgspec.Struct):
+    rateLimitType: str  # REQUEST_WEIGHT | ORDERS
+    interval: str       # SECOND | MINUTE | HOUR | DAY
+    intervalNum: int
+    limit: int
+    count: int = 0      # absent in exchangeInfo's table
+
+
+class Subscription(msgspec.Struct):
+    """``userDataStream.subscribe.signature`` result, ``session.subscriptions`` item."""
+
+    subscriptionId: int
 
 # --- REST bodies -----------------------------------------------------------------------------
 
@@ -144,6 +210,26 @@ class FillRow(msgspec.Struct):
     commission: Dec
     commissionAsset: str
     tradeId: int
+
+
+class OrderAck(msgspec.Struct, kw_only=True):
+    """``newOrderRespType=ACK``: the order was accepted, nothing about its state."""
+
+    symbol: str
+    orderId: int
+    orderListId: int = -1
+    clientOrderId: str
+    transactTime: int
+
+
+class PreventedMatch(msgspec.Struct, kw_only=True):
+    """A placement response's record of one match that self-trade prevention stopped."""
+
+    preventedMatchId: int
+    makerOrderId: int
+    price: Dec
+    takerPreventedQuantity: Dec | UnsetType = UNSET   # EXPIRE_TAKER / EXPIRE_BOTH
+    makerPreventedQuantity: Dec | UnsetType = UNSET   # EXPIRE_MAKER / EXPIRE_BOTH
 
 
 class OrderBody(msgspec.Struct, kw_only=True):
@@ -172,7 +258,10 @@ class OrderBody(msgspec.Struct, kw_only=True):
     workingTime: int | UnsetType = UNSET
     origQuoteOrderQty: Dec | UnsetType = UNSET
     selfTradePreventionMode: str = "NONE"
-    fills: list[FillRow] | UnsetType = UNSET
+    preventedMatchId: int | UnsetType = UNSET       # only if the order expired due to STP
+    preventedQuantity: Dec | UnsetType = UNSET
+    fills: list[FillRow] | UnsetType = UNSET        # FULL placement responses
+    preventedMatches: list[PreventedMatch] | UnsetType = UNSET   # placement, if STP prevented a match
 
 
 class AccountBalance(msgspec.Struct):

@@ -5,6 +5,8 @@ Every entry names the official document it was checked against (docs/protocols.m
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable
 
 _DOCS = "github.com/binance/binance-spot-api-docs"
@@ -43,9 +45,14 @@ PATHS = {
     "exchange_info": "/api/v3/exchangeInfo",
     "depth": "/api/v3/depth",
     "order": "/api/v3/order",
+    "cancel_replace": "/api/v3/order/cancelReplace",
     "open_orders": "/api/v3/openOrders",
     "cancel_all": "/api/v3/openOrders",
-    "listen_key": "/api/v3/userDataStream",
     "account": "/api/v3/account",
 }
+# Retired 2026-02-20 07:00 UTC (testnet 2026-02-04): the listenKey endpoints (CHANGELOG.md
+# § 2026-01-21). Nothing in hftctl calls them; the sim answers them as gone (docs/protocols.md).
+RETIRED_PATHS = ("/api/v3/userDataStream",)
+# The WebSocket API (orders, user data): the same path on every venue (web-socket-api.md § General).
+WS_API_PATH = urlsplit(VENUES.venues[TESTNET].ws["api"]).path
 SNAPSHOT_LIMIT = 1000
