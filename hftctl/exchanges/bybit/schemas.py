@@ -43,6 +43,17 @@ class BookMessage(msgspec.Struct):
     cts: int = 0        # matching engine time of the change, ms (comparable with trades' T)
 
 
+class TopBookMessage(msgspec.Struct):
+    """``orderbook.1.{symbol}`` (linear): snapshots only, with ``ts`` before ``type`` (the docs'
+    key-order note); decoded as a :class:`BookMessage`, whose fields are the same."""
+
+    topic: str
+    ts: int
+    type: str           # always "snapshot"
+    data: BookData
+    cts: int = 0
+
+
 class TradeRow(msgspec.Struct):
     T: int              # fill time, ms
     s: str              # symbol
