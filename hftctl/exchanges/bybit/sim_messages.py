@@ -45,10 +45,8 @@ def status(order: Order) -> str:
         return "PartiallyFilled"
     if s == "filled":
         return "Filled"
-    if s in ("canceled", "expired") and order.filled_lots > 0:
-        return "PartiallyFilledCanceled"
     if s in ("canceled", "expired"):
-        return "Cancelled"
+        return "Cancelled"      # also after fills: PartiallyFilledCanceled is spot's (enum.mdx)
     return "Rejected"
 
 
