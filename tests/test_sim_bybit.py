@@ -4,13 +4,18 @@ private order/execution/position topics after `auth`, and the trade websocket.""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 
 import aiohttp
+import msgspec
 import orjson
 import pytest
 
+from hftctl.exchanges.bybit import messages as bybit_wire
+from hftctl.exchanges.bybit import schemas as bs
 from hftctl.exchanges.bybit.signing import bybit_signature, bybit_ws_auth_signature
+from hftctl.sim.engine import SimEngine
 from hftctl.sim.process import start_sim
 
 CONFIG = """
@@ -382,3 +387,56 @@ async def test_trade_websocket_envelopes_and_unknown_outcome(static_bybit):
             found = await get(s, base, "/v5/order/realtime", f"category=linear&symbol=ETHUSDT&orderLinkId={link}")
             assert len(found["result"]["list"]) == (1 if exists else 0)
         await post(s, base, "/v5/order/cancel-all", {"category": "linear", "symbol": "ETHUSDT"})
+
+
+ENGINE_STP = "stp" in inspect.signature(SimEngine.place).parameters
+
+
+@pytest.mark.skipif(not ENGINE_STP, reason="waits for the sim engine's self-trade prevention API "
+                                           "(SimEngine.place(..., stp=), the USD-M work)")
+async def test_self_match_prevention_decided_by_the_incoming_orders_smp_type(static_bybit):
+    """smp.mdx: smpType None (default) lets an account trade with itself; CancelMaker /
+    CancelTaker / CancelBoth cancel the resting, the incoming or both orders (cancelType
+    CancelBySmp, smpOrderId the other order); the resting order's own smpType does not count."""
+    base = static_bybit.rest_url
+    async with aiohttp.ClientSession() as s, s.ws_connect(static_bybit.extra["private_ws_url"]) as pws:
+        assert (await _auth(pws, BOB))["success"] is True
+        await pws.send_str('{"op":"subscribe","args":["order"]}')
+        await _next(pws, lambda d: d.get("op") == "subscribe")
+        book = await (await s.get(f"{base}/v5/market/orderbook?category=linear&symbol=ETHUSDT&limit=1")).json()
+        px = f"{float(book['result']['b'][0][0]) + 0.1:.2f}"     # inside the 20-tick spread
+        order = {"category": "linear", "symbol": "ETHUSDT", "orderType": "Limit", "qty": "0.10", "price": px}
+
+        async def place(link: str, side: str, **kw) -> str:
+            r = await post(s, base, "/v5/order/create", {**order, "side": side, "orderLinkId": link, **kw}, cred=BOB)
+            assert r["retCode"] == 0, r
+            return r["result"]["orderId"]
+
+        async def state(link: str) -> dict:
+            q = await get(s, base, "/v5/order/realtime", f"category=linear&symbol=ETHUSDT&orderLinkId={link}", cred=BOB)
+            (row,) = q["result"]["list"]
+            return row
+
+        assert (await post(s, base, "/v5/order/create", {**order, "side": "Buy", "smpType": "Sometimes"},
+                           cred=BOB))["retCode"] == 10001
+        cases = [("None", {}, "Filled", "Filled"),
+                 ("CancelMaker", {}, "Cancelled", "New"),
+                 ("CancelTaker", {"timeInForce": "IOC"}, "New", "Cancelled"),
+                 ("CancelBoth", {}, "Cancelled", "Cancelled")]
+        for smp, extra, maker_status, taker_status in cases:
+            maker = await place(f"m-{smp}", "Buy", smpType="CancelBoth")     # a resting order's own type: ignored
+            taker = await place(f"t-{smp}", "Sell", smpType=smp, **extra)
+            m, t = await state(f"m-{smp}"), await state(f"t-{smp}")
+            assert (m["orderStatus"], t["orderStatus"], t["smpType"]) == (maker_status, taker_status, smp), smp
+            for row, other in ((m, taker), (t, maker)):
+                if row["orderStatus"] == "Cancelled":
+                    assert (row["cancelType"], row["smpOrderId"]) == ("CancelBySmp", other), smp
+                    pushed = await _next(pws, lambda d: d.get("topic") == "order" and any(
+                        o["orderId"] == row["orderId"] and o["orderStatus"] == "Cancelled" for o in d["data"]))
+                    o = next(o for o in pushed["data"] if o["orderId"] == row["orderId"])
+                    assert o["cancelType"] == "CancelBySmp"
+                    u = bybit_wire.order(msgspec.convert(o, bs.OrderRow, strict=False), 1)
+                    assert (u.status, u.reason) == ("canceled", "CancelBySmp")   # what the bot is told
+            await post(s, base, "/v5/order/cancel-all", {"category": "linear", "symbol": "ETHUSDT"}, cred=BOB)
+        pos = await get(s, base, "/v5/position/list", "category=linear&symbol=ETHUSDT", cred=BOB)
+        assert pos["result"]["list"][0]["size"] == "0.00"          # the self-trade left no position

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from hftctl.exchanges.bybit import schemas as w
+from hftctl.exchanges.bybit.sim_smp import SmpTracker
 from hftctl.sim.accounts import Account, Position
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import OrderEvent, Trade
@@ -51,18 +52,23 @@ def status(order: Order) -> str:
 
 
 def _reject_reason(order: Order) -> str:
-    return "EC_PostOnlyWillTakeLiquidity" if order.reason == "post_only" else "EC_NoError"
+    # An SMP cancel's rejectReason is not documented: EC_BySelfMatch is the enum's name for it.
+    return {"post_only": "EC_PostOnlyWillTakeLiquidity", "stp": "EC_BySelfMatch"}.get(order.reason, "EC_NoError")
 
 
 def _cancel_type(order: Order) -> str:
     if order.status == "canceled":
         return "CancelByUser"
     if order.status == "expired":
+        if order.reason == "stp":
+            return "CancelBySmp"
         return "CancelByReduceOnly" if order.reduce_only and order.reason else "UNKNOWN"
     return "UNKNOWN"
 
 
-def order_row(order: Order, spec: SymbolSpec) -> w.OrderRow:
+def order_row(order: Order, spec: SymbolSpec, smp: SmpTracker | None = None) -> w.OrderRow:
+    """``smp``: where the order's smpType and SMP counterparty are known (None: no SMP)."""
+    other = smp.order_id(order) if smp is not None else None
     avg = order.cum_quote / (order.filled_lots * spec.step) if order.filled_lots else 0.0
     leaves = order.remaining if order.is_open else 0
     return w.OrderRow(
@@ -80,7 +86,8 @@ def order_row(order: Order, spec: SymbolSpec) -> w.OrderRow:
         orderType=TYPE[order.type], stopOrderType="", orderIv="", triggerPrice="0.00",
         takeProfit="0.00", stopLoss="0.00", tpTriggerBy="", slTriggerBy="", triggerDirection=0,
         triggerBy="", lastPriceOnCreated="", reduceOnly=order.reduce_only, closeOnTrigger=False,
-        smpType="None", smpGroup=0, smpOrderId="", tpslMode="", tpLimitPrice="",
+        smpType=smp.smp_type(order) if smp is not None else "None", smpGroup=0,
+        smpOrderId=order_uuid(other) if other is not None else "", tpslMode="", tpLimitPrice="",
         slLimitPrice="", placeType="", createType="CreateByUser", feeCurrency="",
         createdTime=str(order.create_ms), updatedTime=str(order.update_ms))
 
