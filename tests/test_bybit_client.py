@@ -244,3 +244,33 @@ def test_config_book_depths_and_ping_within_the_alive_time():
         _load(private_url="ws://h/v5/private?max_active_time=30s", ping_interval_s=30)
     with pytest.raises(Exception, match="not between 30s and 600s in 'trade_url'"):
         _load(trade_url="ws://h/v5/trade?max_active_time=5s")
+
+
+def test_free_balance_without_available_to_withdraw_and_cancel_reasons():
+    """wallet-balance.mdx: availableToWithdraw is "" on unified accounts since 2025-01-09; the free
+    balance is walletBalance - totalPositionIM - totalOrderIM - locked - bonus (isolated) or
+    totalAvailableBalance converted at the coin's price (cross): the smaller."""
+    import msgspec
+
+    from hftctl.exchanges.bybit import messages, schemas
+
+    def bal(total_available: str, **coin) -> float:
+        row = {"accountType": "UNIFIED", "totalAvailableBalance": total_available,
+               "coin": [{"coin": "USDT", "walletBalance": "1000", "equity": "1010", "usdValue": "1011.01",
+                         "availableToWithdraw": "", "totalOrderIM": "100", "totalPositionIM": "200",
+                         "locked": "0", "bonus": "0", **coin}]}
+        (b,) = messages.wallet(msgspec.convert(row, schemas.Wallet, strict=False))
+        assert b.wallet == 1000.0
+        return b.available
+
+    assert bal("5000") == pytest.approx(700.0)                   # isolated formula is smaller
+    assert bal("5000", bonus="50", locked="25") == pytest.approx(625.0)
+    assert bal("500") == pytest.approx(500 * 1010 / 1011.01)     # cross: USD converted at 1.001 USD/USDT
+    assert bal("") == pytest.approx(700.0) and bal("0") == 0.0
+    row = {"symbol": "BTCUSDT", "orderId": "x", "side": "Buy", "orderStatus": "Cancelled", "qty": "1",
+           "orderLinkId": "t-1-1-1"}
+    for cancel, reject, reason in (("CancelByUser", "EC_NoError", None), ("CancelBySmp", "EC_BySelfMatch", "CancelBySmp"),
+                                   ("UNKNOWN", "EC_PostOnlyWillTakeLiquidity", "EC_PostOnlyWillTakeLiquidity")):
+        u = messages.order(msgspec.convert({**row, "cancelType": cancel, "rejectReason": reject}, schemas.OrderRow,
+                                           strict=False), 1)
+        assert (u.status, u.reason) == ("canceled", reason)
