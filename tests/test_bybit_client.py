@@ -18,9 +18,9 @@ from hftctl.exchanges.bybit.config import BybitConfig
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
 from hftctl.exchanges.errors import OutcomeUnknown
 from hftctl.secrets import Secret
-from hftctl.sim.process import start_sim
 from hftctl.sim.server import Sim, SimOptions
 from hftctl.sim.wshub import WsLimits
+from tests.test_sim_bybit import bybit_sim
 
 KEY, SECRET = "hftctl-sim-key", "hftctl-sim-secret"
 STATIC = """
@@ -49,9 +49,7 @@ def _control(sim, path: str, body: dict | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("bybit_client") / "sim.toml"
-    cfg.write_text(STATIC)
-    with start_sim("bybit", extra_args=["--config", str(cfg)]) as h:
+    with bybit_sim(tmp_path_factory, STATIC) as h:
         yield h
 
 

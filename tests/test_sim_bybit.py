@@ -37,11 +37,16 @@ spread_ticks = 20
 ALICE, BOB = ("alice-key", "alice-secret"), ("bob-key", "bob-secret")
 
 
+def bybit_sim(tmp_path_factory, config: str):
+    """``hftctl sim --exchange bybit`` with ``config`` (a context manager)."""
+    cfg = tmp_path_factory.mktemp("bybit") / "sim.toml"
+    cfg.write_text(config)
+    return start_sim("bybit", extra_args=["--config", str(cfg)])
+
+
 @pytest.fixture(scope="module")
 def bybit(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("bybit") / "sim.toml"
-    cfg.write_text(CONFIG)
-    with start_sim("bybit", extra_args=["--config", str(cfg)]) as h:
+    with bybit_sim(tmp_path_factory, CONFIG) as h:
         yield h
 
 
@@ -215,9 +220,7 @@ STATIC = CONFIG.replace("[synthetic]\n", "[synthetic]\ninterval_ms = 1000000000\
 def static_bybit(tmp_path_factory):
     """A frozen market (one book step per 10^9 ms) and no rate limits: for counting messages
     and for placing hundreds of orders."""
-    cfg = tmp_path_factory.mktemp("bybit_static") / "sim.toml"
-    cfg.write_text(STATIC)
-    with start_sim("bybit", extra_args=["--config", str(cfg)]) as h:
+    with bybit_sim(tmp_path_factory, STATIC) as h:
         yield h
 
 

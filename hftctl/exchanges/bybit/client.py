@@ -405,5 +405,5 @@ class BybitClient(ExchangeClient):
     def stats(self) -> dict[str, Any]:
         return {**self.rest.clock_stats(),
                 "throttled": self.rest.throttled, "market_connects": self.public.connects,
-                "user_connects": self.private.connects,
+                "user_connects": self.private.connects, "connect_waits": self.connect_budget.waited,
                 "depth_gaps": sum(s.gaps for s in self.syncs.values())}
