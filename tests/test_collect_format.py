@@ -80,8 +80,9 @@ def test_bybit_subscribes_by_message_to_hftbacktests_topics():
     bybit = protocol("bybit")
     (conn,) = bybit.connections(venue("wss://stream-testnet.bybit.com/v5/public/linear"), ["btcusdt"])
     assert conn.url == "wss://stream-testnet.bybit.com/v5/public/linear"
+    # orderbook.500 was switched off on 2025-09-30: the deepest linear book is 1000
     assert json.loads(conn.subscribe)["args"] == ["orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT",
-                                                  "orderbook.500.BTCUSDT", "publicTrade.BTCUSDT"]
+                                                  "orderbook.1000.BTCUSDT", "publicTrade.BTCUSDT"]
     assert not bybit.takes_rest_snapshots and protocol("binancefutures").takes_rest_snapshots
     assert bybit.read({"topic": "publicTrade.BTCUSDT", "data": []}).symbol == "BTCUSDT"
     assert bybit.subscription_error({"success": False, "ret_msg": "invalid topic"}) == "invalid topic"

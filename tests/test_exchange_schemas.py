@@ -190,10 +190,10 @@ def test_sim_user_events_carry_the_docs_fields_in_order():
     eng, acct = _engine(BYBIT_SPECS)
     order = eng.place(acct, "BTCUSDT", 1, "limit", "gtc", BYBIT_SPECS["BTCUSDT"].ticks("59000"), 100)
     sim = orjson.loads(msgspec.json.encode(bybit_sim.order_row(order, BYBIT_SPECS["BTCUSDT"])))
-    # closedPnl, cumFeeDetail, rpi*: newer fields the sim does not model yet. Bybit's examples
-    # list a row's keys in different orders on different pages: only the set is checked.
-    _keys_in_order(sim, BYBIT_ORDER, optional={"closedPnl", "cumFeeDetail", "rpiTakerAccess", "rpiMatchedQty"},
-                   ordered=False)
+    # Bybit's examples list a row's keys in different orders on different pages: only the set is checked.
+    _keys_in_order(sim, BYBIT_ORDER, ordered=False)
+    pos = orjson.loads(msgspec.json.encode(bybit_sim.position(eng, acct, acct.position("BTCUSDT"))))
+    _keys_in_order(pos, BYBIT_POSITION, ordered=False)
 
 
 def test_malformed_frames_are_refused_cleanly():

@@ -8,7 +8,6 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict, deque
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -21,10 +23,10 @@ from hftctl.exchanges.base import ExchangeClient, ExchangeSink, Instrument, Null
 from hftctl.exchanges.bybit import messages as wire
 from hftctl.exchanges.bybit import schemas
 from hftctl.exchanges.bybit.config import BybitConfig, load_config
-from hftctl.exchanges.bybit.depth_sync import BookUpdate, BybitBookSync
+from hftctl.exchanges.bybit.depth_sync import RESTART_U, BookUpdate, BybitBookSync
 from hftctl.exchanges.bybit.rest import BybitRest
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
-from hftctl.exchanges.bybit.venues import PATHS
+from hftctl.exchanges.bybit.venues import CONNECT_WINDOW_S, MAX_CONNECTS, PATHS
 from hftctl.exchanges.errors import ConnectFailed, OrderNotFound
 from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
 from hftctl.exchanges.wire import fmt_step, load_frame
@@ -40,10 +42,41 @@ _PRIVATE_TOPICS = ["order", "position", "wallet"]
 _PRIVATE = msgspec.json.Decoder(schemas.PrivateMessage)
 _ACK = msgspec.json.Decoder(schemas.Ack)
 _ROWS = {"order": list[schemas.OrderRow], "position": list[schemas.PositionRow], "wallet": list[schemas.Wallet]}
+SETTLE_COIN = "USDT"          # the linear symbols hftctl trades settle in USDT
+ORDERS_PAGE = 50              # order/realtime: limit [1, 50] (open-order.mdx)
+POSITIONS_PAGE = 200          # position/list: limit [1, 200] (position.mdx)
+MAX_PAGES = 100
 
 
 def create_client(cfg: BybitConfig) -> "BybitClient":
     return BybitClient(cfg)
+
+
+class ConnectBudget:
+    """Bybit refuses more than 500 websocket connections per 5 minutes per IP and domain
+    (wss-authentication.mdx § IP Limits). Other processes on the host (collectors, other
+    connectors) share that budget, so one client keeps to a fifth of it: a reconnect that would
+    exceed it waits for room instead of getting the IP refused."""
+
+    def __init__(self, limit: int = MAX_CONNECTS // 5, window_s: float = CONNECT_WINDOW_S) -> None:
+        self.limit, self.window_s = limit, window_s
+        self.waited = 0
+        self._times: dict[str, deque[float]] = defaultdict(deque)
+
+    async def take(self, url: str) -> str:
+        times = self._times[urlsplit(url).hostname or ""]
+        while True:
+            now = time.monotonic()
+            while times and now - times[0] >= self.window_s:
+                times.popleft()
+            if len(times) < self.limit:
+                times.append(now)
+                return url
+            wait = times[0] + self.window_s - now
+            self.waited += 1
+            log.warning("%d websocket connections to %s in %.0f s: waiting %.1f s before the next",
+                        len(times), urlsplit(url).hostname, self.window_s, wait)
+            await asyncio.sleep(wait)
 
 
 def _topic(raw: bytes) -> str | None:
@@ -64,8 +97,11 @@ class BybitClient(ExchangeClient):
         self.sink: ExchangeSink = NullSink()
         self.symbols: list[str] = []
         self.syncs: dict[str, BybitBookSync] = {}
-        self._tops: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
+        self._top_u: dict[str, int] = {}
+        self._top_delta_warned: set[str] = set()
         self._auth: asyncio.Future | None = None
+        self.connect_budget = ConnectBudget()
+        self._position_symbols: set[str] = set()
         self.public = ReconnectingWebSocket("market", self._public_url, self._public_open, self._on_public,
                                             lambda s: self.sink.stream_state("market", s),
                                             cfg.reconnect_min_s, cfg.reconnect_max_s)
@@ -116,10 +152,11 @@ class BybitClient(ExchangeClient):
         return topics
 
     async def _public_url(self) -> str:
-        return self.cfg.public_url
+        return await self.connect_budget.take(self.cfg.public_url)
 
     async def _public_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
         if connects > 1:
+            self._top_u.clear()
             for sync in self.syncs.values():
                 for m in sync.reset("market stream reconnected"):
                     self.sink.market(m)
@@ -194,25 +231,26 @@ class BybitClient(ExchangeClient):
             self.sink.symbol_error(sym, -1, f"{sym}: subscription refused by the exchange ({why})")
 
     def _on_top(self, b: BookUpdate, local_ts: int) -> None:
-        """orderbook.1 -> BestBidOffer (a one-level book: snapshot replaces, delta updates)."""
-        bids, asks = self._tops.setdefault(b.symbol, ({}, {}))
-        if b.is_snapshot:
-            bids.clear()
-            asks.clear()
-        for side, levels in ((bids, b.bids), (asks, b.asks)):
-            for px, qty in levels:
-                if qty > 0:
-                    side[px] = qty
-                else:
-                    side.pop(px, None)
-        if bids and asks:
-            bp, ap = max(bids), min(asks)
-            self.sink.market(BestBidOffer(b.symbol, b.exch_ts, local_ts, bp, bids[bp], ap, asks[ap]))
+        """orderbook.1 -> BestBidOffer. Level 1 is snapshot-only (orderbook.mdx, since
+        2025-03-20): every snapshot is the new top; the 3-second re-push of an unchanged top
+        (same u) is not news. A delta is not expected there any more: it is skipped, and the
+        next snapshot (on the next change, or within 3 s) brings the top."""
+        if not b.replaces:
+            if b.symbol not in self._top_delta_warned:
+                self._top_delta_warned.add(b.symbol)
+                log.warning("%s: orderbook.1 sent a delta (documented as snapshot-only); skipped", b.symbol)
+            return
+        if self._top_u.get(b.symbol) == b.update_id != RESTART_U:
+            return
+        self._top_u[b.symbol] = b.update_id
+        if b.bids and b.asks:
+            (bp, bq), (ap, aq) = b.bids[0], b.asks[0]
+            self.sink.market(BestBidOffer(b.symbol, b.exch_ts, local_ts, bp, bq, ap, aq))
 
     # --- user data ----------------------------------------------------------------------------
 
     async def _private_url(self) -> str:
-        return self.cfg.private_url
+        return await self.connect_budget.take(self.cfg.private_url)
 
     async def _private_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
         expires = self.rest.now_ms() + 10_000
@@ -239,6 +277,7 @@ class BybitClient(ExchangeClient):
             elif m.topic == "position":
                 now = time.time_ns()
                 for p in rows:
+                    self._position_symbols.add(p.symbol)
                     self.sink.position(wire.position(p, now))
             elif m.topic == "wallet":
                 for row in rows:
@@ -305,31 +344,56 @@ class BybitClient(ExchangeClient):
         await self.rest.post(PATHS["cancel_all"], {"category": self.cfg.category, "symbol": instrument.symbol},
                              safe=True)
 
-    async def _rows(self, path: str, params: dict, row: type) -> list:
-        res = await self.rest.get(path, params, into=schemas.ListResult)
-        try:
-            return msgspec.convert(res.rows, list[row], strict=False)
-        except msgspec.ValidationError as e:
-            raise wire.MalformedMessage(f"{path}: {e}") from None
+    async def _rows(self, path: str, params: dict, row: type, page_limit: int | None = None) -> list:
+        """A list endpoint's rows; with ``page_limit``, every page: Bybit's lists page by
+        ``limit`` (20 by default) and hand out ``nextPageCursor`` for the next page."""
+        out: list = []
+        seen: set[str] = set()
+        if page_limit is not None:
+            params = {**params, "limit": str(page_limit)}
+        for _ in range(MAX_PAGES):
+            res = await self.rest.get(path, params, into=schemas.ListResult)
+            try:
+                out += msgspec.convert(res.rows, list[row], strict=False)
+            except msgspec.ValidationError as e:
+                raise wire.MalformedMessage(f"{path}: {e}") from None
+            cursor = res.nextPageCursor
+            if page_limit is None or not cursor or not res.rows or cursor in seen:
+                return out
+            seen.add(cursor)
+            params = {**params, "cursor": cursor}
+        log.warning("%s: stopped after %d pages", path, MAX_PAGES)
+        return out
 
     async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
-        rows = await self._rows(PATHS["realtime"], self._base(instrument, client_order_id), schemas.OrderRow)
+        """order/realtime knows open orders and the account's 500 most recent closed ones (none
+        after a Bybit restart); older closed orders are found in order/history."""
+        base = self._base(instrument, client_order_id)
+        rows = (await self._rows(PATHS["realtime"], base, schemas.OrderRow)
+                or await self._rows(PATHS["history"], base, schemas.OrderRow))
         if not rows:
             raise OrderNotFound(110001, f"order {client_order_id} not found")
         return wire.order(rows[0], time.time_ns())
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
         params = {"category": self.cfg.category, "openOnly": "0"}
-        params.update({"symbol": symbol} if symbol else {"settleCoin": "USDT"})
+        params.update({"symbol": symbol} if symbol else {"settleCoin": SETTLE_COIN})
         now = time.time_ns()
-        return [u for u in (wire.order(o, now) for o in await self._rows(PATHS["realtime"], params, schemas.OrderRow))
-                if u.status in ("new", "partially_filled")]
+        rows = await self._rows(PATHS["realtime"], params, schemas.OrderRow, ORDERS_PAGE)
+        return [u for u in (wire.order(o, now) for o in rows) if u.status in ("new", "partially_filled")]
 
     async def positions(self) -> list[Position]:
-        rows = await self._rows(PATHS["positions"], {"category": self.cfg.category, "settleCoin": "USDT"},
-                                schemas.PositionRow)
+        """Every non-zero position, and a flat one for each symbol this client trades or saw a
+        position in but position/list leaves out: with ``settleCoin`` it lists only non-zero
+        positions (position.mdx), so absent means flat."""
+        rows = await self._rows(PATHS["positions"], {"category": self.cfg.category, "settleCoin": SETTLE_COIN},
+                                schemas.PositionRow, POSITIONS_PAGE)
         now = time.time_ns()
-        return [wire.position(p, now) for p in rows]
+        out = [wire.position(p, now) for p in rows]
+        held = {p.symbol for p in out}
+        self._position_symbols |= held
+        out += [Position(sym, 0.0, 0.0, now) for sym in sorted((set(self.symbols) | self._position_symbols) - held)]
+        return out
 
     async def balances(self) -> list[Balance]:
         rows = await self._rows(PATHS["wallet"], {"accountType": "UNIFIED"}, schemas.Wallet)
@@ -338,5 +402,5 @@ class BybitClient(ExchangeClient):
     def stats(self) -> dict[str, Any]:
         return {**self.rest.clock_stats(),
                 "throttled": self.rest.throttled, "market_connects": self.public.connects,
-                "user_connects": self.private.connects,
+                "user_connects": self.private.connects, "connect_waits": self.connect_budget.waited,
                 "depth_gaps": sum(s.gaps for s in self.syncs.values())}

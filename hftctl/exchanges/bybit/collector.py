@@ -1,6 +1,7 @@
-"""What ``hftctl collect`` records from Bybit: hftbacktest's topics (orderbook.1/50/500 and
-publicTrade) over one subscription. The orderbook topics start with a snapshot after every
-(re)subscribe, so no REST snapshot is taken."""
+"""What ``hftctl collect`` records from Bybit: hftbacktest's topics (orderbook.1, orderbook.50,
+the deepest book, and publicTrade; ``venues.BOOK_DEPTHS``) over one subscription. The deepest
+linear book is orderbook.1000 since orderbook.500 was switched off (2025-09-30). The orderbook
+topics start with a snapshot after every (re)subscribe, so no REST snapshot is taken."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hftctl.configfile import ENV_API_KEY, ENV_SECRET, ConfigReader
-from hftctl.exchanges.bybit.venues import BOOK_MS
+from hftctl.exchanges.bybit.venues import BOOK_MS, IDLE_CUT_S, RETIRED_DEPTHS, max_active_time_s
 from hftctl.secrets import Secret
 
 
@@ -24,7 +24,7 @@ class BybitConfig:
     reconnect_min_s: float = 0.2
     reconnect_max_s: float = 30.0
     request_timeout_s: float = 10.0
-    ping_interval_s: float = 20.0      # Bybit drops sockets without a ping for ~30 s
+    ping_interval_s: float = 20.0      # Bybit's advice; without pings or data a socket is cut after 10 min
     time_resync_s: float = 600.0
     retry_after_cap_s: float = 60.0
 
@@ -38,13 +38,26 @@ def load_config(r: ConfigReader) -> BybitConfig:
     category = r.str("category", "linear")
     if category != "linear":
         raise r.error("category", "only 'linear' is supported for key")
+    public_url = r.url("public_url", ("ws", "wss"))
+    private_url, trade_url = r.url("private_url", ("ws", "wss")), r.url("trade_url", ("ws", "wss"))
     depth = r.int("book_depth", d.book_depth)
     if depth not in BOOK_MS:
-        raise r.error("book_depth", f"expected one of {', '.join(map(str, BOOK_MS))} for key")
+        gone = f"orderbook.{depth} was switched off by Bybit on {RETIRED_DEPTHS[depth]}: " \
+            if depth in RETIRED_DEPTHS else ""
+        raise r.error("book_depth", f"{gone}expected one of {', '.join(map(str, BOOK_MS))} for key")
+    ping = r.number("ping_interval_s", d.ping_interval_s, 0.5)
+    for key, url in (("private_url", private_url), ("trade_url", trade_url)):
+        try:
+            alive = max_active_time_s(url)
+        except ValueError as e:
+            raise r.error(key, f"{e} in") from None
+        if ping >= (alive or IDLE_CUT_S):
+            raise r.error("ping_interval_s", f"pings must come more often than the {key}'s "
+                          f"{alive or IDLE_CUT_S:g} s idle cut: expected a smaller value for key")
     return BybitConfig(
-        public_url=r.url("public_url", ("ws", "wss")),
-        private_url=r.url("private_url", ("ws", "wss")),
-        trade_url=r.url("trade_url", ("ws", "wss")),
+        public_url=public_url,
+        private_url=private_url,
+        trade_url=trade_url,
         rest_url=r.url("rest_url", ("http", "https")),
         category=category,
         order_prefix=r.order_prefix(),
@@ -55,7 +68,7 @@ def load_config(r: ConfigReader) -> BybitConfig:
         reconnect_min_s=r.number("reconnect_min_s", d.reconnect_min_s, 0.0),
         reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, 0.0),
         request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1),
-        ping_interval_s=r.number("ping_interval_s", d.ping_interval_s, 0.5),
+        ping_interval_s=ping,
         time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0),
         retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0),
     )

@@ -4,8 +4,10 @@
 per side, a DEPTH_CLEAR row at its farthest price then DEPTH_SNAPSHOT rows; a ``delta`` becomes
 DEPTH rows (bids then asks; qty 0 deletes a level). ``publicTrade`` trades become TRADE rows at the
 trade's ``T`` with the taker side ``S``. Bybit pushes the same book at several depths (1, 50,
-200/500 ...) when subscribed to several; mixing them would double-count levels, so one depth is
-used: the deepest recorded, or the one asked for (``--depth``).
+200, 1000; 500 in recordings made before 2025-09-30) when subscribed to several; mixing them
+would double-count levels, so one depth is used: the deepest recorded, or the one asked for
+(``--depth``). Level 1 is snapshot-only (each message replaces the top), which the snapshot rows
+express already.
 """
 
 from __future__ import annotations

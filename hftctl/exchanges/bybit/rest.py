@@ -4,8 +4,12 @@ Bybit answers most errors with HTTP 200 and a non-zero ``retCode``. The retry po
 the Binance one: 10002 (timestamp outside recv_window) was not processed, so re-measure the
 clock and resend once; 10006 (too many visits) is retried only for idempotent requests; 5xx
 and lost connections are retried only for idempotent requests, otherwise the caller gets
-:class:`OutcomeUnknown` and queries the order by its orderLinkId. Answers are read through the
-``RestEnvelope`` schema; ``into=`` converts the ``result`` to a schema type.
+:class:`OutcomeUnknown` and queries the order by its orderLinkId. 10000 ("Server Timeout") and
+10016 ("Server error"), which Bybit sends with HTTP 200 too, say nothing about whether an order
+request was carried out (docs/v5/error.mdx gives no more): on create, amend and cancel they are
+:class:`OutcomeUnknown` and the order is read back, never re-sent blindly; reads retry them.
+Answers are read through the ``RestEnvelope`` schema; ``into=`` converts the ``result`` to a
+schema type.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from yarl import URL
 from hftctl.exchanges.bybit.config import BybitConfig
 from hftctl.exchanges.bybit.schemas import RestEnvelope
 from hftctl.exchanges.bybit.signing import bybit_signature
+from hftctl.exchanges.bybit.venues import PATHS
 from hftctl.exchanges.errors import (ExchangeRejected, OrderNotFound, OutcomeUnknown, RateLimited,
                                      Unavailable)
 from hftctl.exchanges.rest_base import MAX_ATTEMPTS, RestClient, retry_backoff
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 
 _CLOCK = 10002
 _RATE = 10006
+_SERVER = {10000, 10016}        # server timeout / server error: the request may or may not have run
+_ORDER_REQUESTS = {PATHS["create"], PATHS["amend"], PATHS["cancel"]}
 _NOT_FOUND = {110001, 110008}
 _ENVELOPE = msgspec.json.Decoder(RestEnvelope)
 
@@ -121,7 +128,9 @@ class BybitRest(RestClient):
                     log.warning("%s %s: rate limited (%s), backing off", method, path, code)
                     continue
                 raise RateLimited(code, msg or "rate limited")
-            if status >= 500:
+            if code in _SERVER and path in _ORDER_REQUESTS:
+                raise OutcomeUnknown(f"{method} {path}: retCode {code} {msg} (HTTP {status})")
+            if status >= 500 or code in _SERVER:
                 if safe and attempt < MAX_ATTEMPTS:
                     log.warning("%s %s: HTTP %d, retry %d", method, path, status, attempt)
                     await asyncio.sleep(retry_backoff(attempt))

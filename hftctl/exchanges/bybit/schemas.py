@@ -43,6 +43,17 @@ class BookMessage(msgspec.Struct):
     cts: int = 0        # matching engine time of the change, ms (comparable with trades' T)
 
 
+class TopBookMessage(msgspec.Struct):
+    """``orderbook.1.{symbol}`` (linear): snapshots only, with ``ts`` before ``type`` (the docs'
+    key-order note); decoded as a :class:`BookMessage`, whose fields are the same."""
+
+    topic: str
+    ts: int
+    type: str           # always "snapshot"
+    data: BookData
+    cts: int = 0
+
+
 class TradeRow(msgspec.Struct):
     T: int              # fill time, ms
     s: str              # symbol
@@ -52,6 +63,7 @@ class TradeRow(msgspec.Struct):
     L: str = ""         # tick direction (PlusTick, ZeroPlusTick, MinusTick, ZeroMinusTick)
     i: str = ""         # trade id
     BT: bool = False    # block trade
+    RPI: bool = False   # retail price improvement trade (2025-02-18)
     seq: int | UnsetType = UNSET   # cross sequence
 
 
@@ -85,6 +97,7 @@ class OrderRow(msgspec.Struct, kw_only=True):
     symbol: str
     orderId: str
     orderLinkId: str = ""
+    parentOrderLinkId: str = ""     # attached TP/SL (2026-01-07)
     blockTradeId: str = ""
     side: str                       # Buy | Sell
     isLeverage: str = ""
@@ -99,11 +112,16 @@ class OrderRow(msgspec.Struct, kw_only=True):
     leavesValue: NumStr = "0"
     cumExecQty: NumStr = "0"
     cumExecValue: NumStr = "0"
-    cumExecFee: NumStr = "0"
+    cumExecFee: NumStr = "0"        # linear: deprecated for cumFeeDetail (2025-09-18)
+    cumFeeDetail: dict[str, str] = msgspec.field(default_factory=dict)    # fee coin -> cumulative fee
+    closedPnl: NumStr = "0"
     timeInForce: str = "GTC"        # GTC | IOC | FOK | PostOnly
     orderType: str = "Limit"        # Limit | Market
     stopOrderType: str = ""
     orderIv: str = ""
+    marketUnit: str = ""
+    slippageToleranceType: str = "UNKNOWN"
+    slippageTolerance: NumStr = "0"
     triggerPrice: NumStr = "0"
     takeProfit: NumStr = "0"
     stopLoss: NumStr = "0"
@@ -125,6 +143,9 @@ class OrderRow(msgspec.Struct, kw_only=True):
     feeCurrency: str = ""
     createdTime: NumStr = "0"
     updatedTime: NumStr = "0"
+    extraFees: str = ""             # order history: site-specific taxes (2025-05-28)
+    rpiTakerAccess: bool = False    # (2026-05-26)
+    rpiMatchedQty: NumStr = "0"
 
 
 class ExecutionRow(msgspec.Struct, kw_only=True):
@@ -158,6 +179,10 @@ class ExecutionRow(msgspec.Struct, kw_only=True):
     underlyingPrice: str = ""
     blockTradeId: str = ""
     closedSize: NumStr = "0"
+    execPnl: NumStr = "0"
+    marketUnit: str = ""
+    extraFees: list = msgspec.field(default_factory=list)
+    feeCurrency: str = ""           # (2025-09-18)
     seq: int = 0
 
 
@@ -176,11 +201,14 @@ class PositionRow(msgspec.Struct, kw_only=True):
     entryPrice: NumStr = "0"           # stream
     sessionAvgPrice: str = ""
     leverage: str = ""
+    breakEvenPrice: NumStr = ""        # (2026-01-13)
     positionValue: NumStr = "0"
     positionBalance: NumStr = "0"
     markPrice: NumStr = "0"
     positionIM: NumStr = "0"
     positionMM: NumStr = "0"
+    positionIMByMp: NumStr = "0"       # (2025-07-03)
+    positionMMByMp: NumStr = "0"
     takeProfit: NumStr = "0"
     stopLoss: NumStr = "0"
     trailingStop: NumStr = "0"
@@ -199,6 +227,7 @@ class PositionRow(msgspec.Struct, kw_only=True):
     isReduceOnly: bool = False
     leverageSysUpdatedTime: str = ""
     mmrSysUpdatedTime: str = ""
+    openTime: int = 0                  # (2026-04-21)
 
 
 class WalletCoin(msgspec.Struct, kw_only=True):
@@ -211,6 +240,8 @@ class WalletCoin(msgspec.Struct, kw_only=True):
     spotHedgingQty: NumStr = "0"
     borrowAmount: NumStr = "0"
     availableToWithdraw: str = ""   # deprecated for unified accounts: always "" (2025-01-09)
+    availableToBorrow: str = ""     # deprecated: always "" (2023-08-11)
+    spotBorrow: NumStr = "0"        # (2025-09-16)
     accruedInterest: NumStr = "0"
     totalOrderIM: NumStr = "0"
     totalPositionIM: NumStr = "0"
@@ -227,7 +258,9 @@ class Wallet(msgspec.Struct, kw_only=True):
 
     accountType: str = "UNIFIED"
     accountIMRate: NumStr = "0"
+    accountIMRateByMp: NumStr = "0"
     accountMMRate: NumStr = "0"
+    accountMMRateByMp: NumStr = "0"
     accountLTV: NumStr = "0"
     totalEquity: NumStr = "0"
     totalWalletBalance: NumStr = "0"
@@ -235,7 +268,9 @@ class Wallet(msgspec.Struct, kw_only=True):
     totalAvailableBalance: NumStr = "0"    # USD value available for new orders, account-wide
     totalPerpUPL: NumStr = "0"
     totalInitialMargin: NumStr = "0"
+    totalInitialMarginByMp: NumStr = "0"
     totalMaintenanceMargin: NumStr = "0"
+    totalMaintenanceMarginByMp: NumStr = "0"
     coin: list[WalletCoin]
 
 

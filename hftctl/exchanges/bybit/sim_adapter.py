@@ -27,7 +27,7 @@ class BybitProtocol:
         return self.rest.requests
 
     def background(self) -> list:
-        return [self.streams.run_books()]
+        return [self.streams.run_books(), self.streams.run_idle_cut()]
 
     def expire_user_streams(self, only: str | None) -> list[str]:
         """Bybit's private stream is authorised per connection: lapsing it means dropping it."""

@@ -6,6 +6,9 @@ Demo trading has no public stream of its own: its market data is mainnet's (docs
 
 from __future__ import annotations
 
+import re
+from urllib.parse import parse_qs, urlsplit
+
 from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable
 
 _DOCS = "github.com/bybit-exchange/docs"
@@ -39,9 +42,15 @@ VENUES = VenueTable(
 )
 
 CATEGORY = "linear"
-# hftbacktest's collector records orderbook.1, .50 and .500 plus publicTrade.
-BOOK_DEPTHS = (1, 50, 500)
-BOOK_MS = {1: 10, 50: 20, 200: 100, 500: 100}     # push interval per depth (orderbook.mdx § Depths)
+# Linear order book depths and their push intervals, ms (docs/v5/websocket/public/orderbook.mdx
+# § Depths). Level 1000 arrived on 2025-08-14 (300 ms, 200 ms since 2025-11-25); level 500 was
+# switched off on 2025-09-30 (changelog 2025-09-11). Level 1 is snapshot-only since 2025-03-20.
+BOOK_MS = {1: 10, 50: 20, 200: 100, 1000: 200}
+RETIRED_DEPTHS = {500: "2025-09-30"}
+# What a recording holds: hftbacktest's collector topics (level 1, level 50 and the deepest book,
+# now 1000) plus publicTrade.
+BOOK_DEPTHS = (1, 50, 1000)
+TOP_RESEND_S = 3.0        # level 1: an unchanged book is pushed again after 3 s, with the same u
 
 PATHS = {
     "time": "/v5/market/time",
@@ -52,7 +61,38 @@ PATHS = {
     "cancel": "/v5/order/cancel",
     "cancel_all": "/v5/order/cancel-all",
     "realtime": "/v5/order/realtime",
+    "history": "/v5/order/history",
     "positions": "/v5/position/list",
     "wallet": "/v5/account/wallet-balance",
 }
-SNAPSHOT_LIMIT = 500
+# Order lists (docs/v5/order/open-order.mdx, order-list.mdx): order/realtime keeps an account's
+# 500 most recent closed orders; order/history answers 7-day windows and lists orders that closed
+# without a fill (fully cancelled, rejected) for 24 hours only.
+CLOSED_KEPT = 500
+HISTORY_WINDOW_MS = 7 * 24 * 3600 * 1000
+UNFILLED_KEPT_MS = 24 * 3600 * 1000
+SNAPSHOT_LIMIT = 1000    # GET /v5/market/orderbook: linear limit [1, 1000], default 25 (2026-05-18)
+
+# Websocket life cycle (docs/v5/websocket/wss-authentication.mdx, the "Connect" page): clients
+# ping every 20 s; a connection that sees neither ping-pong nor data for 10 minutes is cut;
+# private and trade connections may ask for a shorter life with ?max_active_time=30s..600s (or
+# 1m, 2m ...; checked by a 30 s ticker, so not exact); at most 500 connections per 5 minutes per
+# IP and websocket domain.
+PING_S = 20.0
+IDLE_CUT_S = 600.0
+ACTIVE_TIME_S = (30.0, 600.0)
+MAX_CONNECTS, CONNECT_WINDOW_S = 500, 300.0
+_ACTIVE_TIME = re.compile(r"(\d+)([sm])")
+
+
+def max_active_time_s(url: str) -> float | None:
+    """The ``max_active_time`` a private or trade URL asks for, in seconds (None: not set)."""
+    values = parse_qs(urlsplit(url).query).get("max_active_time")
+    if not values:
+        return None
+    m = _ACTIVE_TIME.fullmatch(values[-1])
+    seconds = int(m.group(1)) * (60 if m.group(2) == "m" else 1) if m else 0
+    lo, hi = ACTIVE_TIME_S
+    if not lo <= seconds <= hi:
+        raise ValueError(f"max_active_time={values[-1]!r} is not between {lo:g}s and {hi:g}s")
+    return float(seconds)
