@@ -30,7 +30,7 @@ from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent,
 from hftctl.sim.faults import Faults
 from hftctl.sim.instruments import SymbolSpec
 from hftctl.sim.margin import MarginView
-from hftctl.sim.orders import STP_MODES, Fill, Order
+from hftctl.sim.orders import STP_MODES, Fill, Order, PreventedMatch
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,10 @@ _DONE_KEEP = 50_000
 
 
 class _Seq:
-    """Sequence numbering of one symbol's depth stream: source ids shifted so they only grow."""
+    """One symbol's numbering: depth and trade ids (source ids shifted so they only grow) and
+    prevented self-trades."""
 
-    __slots__ = ("offset", "last_u", "trade_offset", "last_trade", "last_t")
+    __slots__ = ("offset", "last_u", "trade_offset", "last_trade", "last_t", "prevented")
 
     def __init__(self) -> None:
         self.last_t = [0, 0, 0]       # last T per stream kind (depth, trade, bookTicker)
@@ -48,6 +49,7 @@ class _Seq:
         self.last_u = 0
         self.trade_offset = 0
         self.last_trade = 0
+        self.prevented = 0
 
 
 def _trans(seq: _Seq, kind: int, now: int, lag_ms: int) -> int:
@@ -303,12 +305,22 @@ class SimEngine:
                 self._fill(maker, n, ticks, is_maker=True)
 
     def _self_trade(self, taker: Order, maker: Order, stp: str) -> None:
-        """The taker would match its own account's resting order: expire per the taker's mode."""
+        """The taker would match its own account's resting order: expire per the taker's mode,
+        the prevented match recorded on both orders before anyone hears of the expiry."""
+        seq = self.seq[taker.symbol]
+        m = PreventedMatch(seq.prevented, taker, maker, maker.price_ticks, taker.remaining, maker.remaining)
+        seq.prevented += 1
+        taker.prevented.append(m)
+        maker.prevented.append(m)
         if stp in ("expire_maker", "expire_both"):
-            maker.reason = "stp"
-            self._finish(maker, "expired")
+            m.maker_lots = maker.remaining
+            maker.reason, maker.stp_match = "stp", m
         if stp in ("expire_taker", "expire_both"):
-            taker.reason = "stp"
+            m.taker_lots = taker.remaining
+            taker.reason, taker.stp_match = "stp", m
+        if m.maker_lots:
+            self._finish(maker, "expired")
+        if m.taker_lots:
             self._finish(taker, "expired")
 
     def _fill(self, order: Order, lots: int, ticks: int, is_maker: bool) -> None:

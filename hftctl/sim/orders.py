@@ -38,6 +38,28 @@ class Fill:
 
 
 @dataclass(slots=True, eq=False)
+class PreventedMatch:
+    """A match self-trade prevention stopped. The engine records it on both orders because every
+    exchange reports it from the expired order's side: Binance spot's ``preventedMatchId`` and
+    prevented quantities, Binance USD-M's expiry, Bybit's ``smpOrderId`` (the other order)."""
+
+    match_id: int               # counted per symbol from 0 (spot's preventedMatchId)
+    taker: "Order"
+    maker: "Order"
+    ticks: int                  # the price the match would have had: the resting order's
+    taker_left: int             # each side's remaining quantity when it was prevented
+    maker_left: int
+    taker_lots: int = 0         # quantity each side lost (0: that side was not expired)
+    maker_lots: int = 0
+
+    def lots_of(self, order: "Order") -> int:
+        return self.taker_lots if order is self.taker else self.maker_lots
+
+    def counter(self, order: "Order") -> "Order":
+        return self.maker if order is self.taker else self.taker
+
+
+@dataclass(slots=True, eq=False)
 class Order:
     order_id: int
     client_id: str
@@ -59,6 +81,8 @@ class Order:
                              # "stp" (self-trade prevention expired it)
     stp: str = "none"        # self-trade prevention mode, see STP_MODES
     fills: list[Fill] = field(default_factory=list)
+    prevented: list[PreventedMatch] = field(default_factory=list)   # matches STP stopped, as taker or maker
+    stp_match: PreventedMatch | None = None    # the prevented match that expired this order
 
     @property
     def remaining(self) -> int:

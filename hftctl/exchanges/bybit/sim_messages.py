@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from hftctl.exchanges.bybit import schemas as w
-from hftctl.exchanges.bybit.sim_smp import SmpTracker
+from hftctl.exchanges.bybit.sim_smp import smp_order_id, smp_type
 from hftctl.sim.accounts import Account, Position
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import OrderEvent, Trade
@@ -66,9 +66,8 @@ def _cancel_type(order: Order) -> str:
     return "UNKNOWN"
 
 
-def order_row(order: Order, spec: SymbolSpec, smp: SmpTracker | None = None) -> w.OrderRow:
-    """``smp``: where the order's smpType and SMP counterparty are known (None: no SMP)."""
-    other = smp.order_id(order) if smp is not None else None
+def order_row(order: Order, spec: SymbolSpec) -> w.OrderRow:
+    other = smp_order_id(order)
     avg = order.cum_quote / (order.filled_lots * spec.step) if order.filled_lots else 0.0
     leaves = order.remaining if order.is_open else 0
     return w.OrderRow(
@@ -87,7 +86,7 @@ def order_row(order: Order, spec: SymbolSpec, smp: SmpTracker | None = None) -> 
         orderType=TYPE[order.type], stopOrderType="", orderIv="", triggerPrice="0.00",
         takeProfit="0.00", stopLoss="0.00", tpTriggerBy="", slTriggerBy="", triggerDirection=0,
         triggerBy="", lastPriceOnCreated="", reduceOnly=order.reduce_only, closeOnTrigger=False,
-        smpType=smp.smp_type(order) if smp is not None else "None", smpGroup=0,
+        smpType=smp_type(order), smpGroup=0,
         smpOrderId=order_uuid(other) if other is not None else "", tpslMode="", tpLimitPrice="",
         slLimitPrice="", placeType="", createType="CreateByUser", feeCurrency="",
         createdTime=str(order.create_ms), updatedTime=str(order.update_ms))

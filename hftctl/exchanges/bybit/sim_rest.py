@@ -27,7 +27,7 @@ from aiohttp import web
 from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.schemas import ListResult, RestEnvelope
 from hftctl.exchanges.bybit.signing import bybit_signature
-from hftctl.exchanges.bybit.sim_smp import SMP_TYPES, SmpTracker
+from hftctl.exchanges.bybit.sim_smp import SMP_TYPES
 from hftctl.exchanges.bybit.venues import (CATEGORY, CLOSED_KEPT, HISTORY_WINDOW_MS, PATHS, SNAPSHOT_LIMIT,
                                            UNFILLED_KEPT_MS)
 from hftctl.exchanges.wire import verify
@@ -88,7 +88,6 @@ class BybitOrders:
         self.faults = faults
         self.per_second: dict[str, WindowCounter] = {}
         self._unknown_answers = 0
-        self.smp = SmpTracker(engine)      # before the websockets' listener: see SmpTracker
         # per account: its most recent closed orders, as order/realtime keeps them
         self.closed: dict[int, OrderedDict[int, Order]] = defaultdict(OrderedDict)
         engine.user_listeners.append(self._on_user)
@@ -199,12 +198,9 @@ class BybitOrders:
         if smp_type not in SMP_TYPES:
             raise BybitError(10001, "params error: smpType invalid")
         try:
-            stp = self.smp.place_args(smp_type)
-        except ValueError as e:
-            raise BybitError(10001, str(e)) from None
-        try:
             order = self.engine.place(account, spec.symbol, side, otype.lower(), tif if otype == "Limit" else "ioc",
-                                      price, qty, link, reduce_only, post_only_rejects=False, **stp)
+                                      price, qty, link, reduce_only, post_only_rejects=False,
+                                      stp=SMP_TYPES[smp_type])
         except SimReject as exc:
             raise self._reject(exc) from None
         return {"orderId": wire.order_uuid(order.order_id), "orderLinkId": order.client_id}
@@ -404,7 +400,7 @@ class BybitRest:
         orders.sort(key=_order_key, reverse=True)             # newest first
         shown, cursor = page(p, orders, _order_key, 50)
         return ListResult(category=CATEGORY, nextPageCursor=cursor,
-                          rows=[wire.order_row(o, self.engine.specs[o.symbol], self.orders.smp) for o in shown])
+                          rows=[wire.order_row(o, self.engine.specs[o.symbol]) for o in shown])
 
     async def realtime(self, account, p, headers):
         in_scope = self._scope(p)

@@ -371,7 +371,7 @@ class BybitStreams:
             if ev.exec_type == "trade":
                 self._exec_seq += 1
                 self._push(o.account, "execution", [wire.execution(ev, spec, self.engine, self._exec_seq)])
-            self._push(o.account, "order", [wire.order_row(o, spec, self.orders.smp)])
+            self._push(o.account, "order", [wire.order_row(o, spec)])
         elif type(ev) is AccountEvent:
             if not self.private.get(id(ev.account)):
                 return

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hftctl.exchanges.binance.futures.sim_messages import EXEC_OUT, SIDE, STATUS_OUT, TIF_OUT
 from hftctl.exchanges.binance.spot import schemas as w
-from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODE_OUT, MODES, Prevented
+from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODE_OUT, MODES
 from hftctl.sim.accounts import Account
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
@@ -66,15 +66,15 @@ def _state(order: Order, spec: SymbolSpec) -> dict:
                 side=SIDE[order.side], selfTradePreventionMode=MODE_OUT[order.stp])
 
 
-def _prevented(order: Order, spec: SymbolSpec, m: Prevented | None) -> dict:
+def _prevented(order: Order, spec: SymbolSpec) -> dict:
     """Query responses of an order expired by STP: its match id and the quantity it lost."""
+    m = order.stp_match
     if m is None:
         return {}
     return {"preventedMatchId": m.match_id, "preventedQuantity": spec.qty_str(m.lots_of(order))}
 
 
-def placed(order: Order, spec: SymbolSpec, resp_type: str, matches: list[Prevented] = (),
-           expired: Prevented | None = None) -> w.OrderAck | w.OrderBody:
+def placed(order: Order, spec: SymbolSpec, resp_type: str) -> w.OrderAck | w.OrderBody:
     """A placement's answer as ``newOrderRespType`` asks: ACK (ids), RESULT (+ state), FULL (+
     fills); with the matches self-trade prevention stopped (faqs/stp_faq.md § STP Examples)."""
     ids = dict(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
@@ -86,13 +86,14 @@ def placed(order: Order, spec: SymbolSpec, resp_type: str, matches: list[Prevent
     if resp_type == "FULL":
         body.fills = [w.FillRow(spec.price_str(f.ticks), spec.qty_str(f.lots), _f(f.fee), f.fee_asset, f.trade_id)
                       for f in order.fills]
+    matches = [m for m in order.prevented if m.taker is order]
     if matches:
         body.preventedMatches = [w.PreventedMatch(
-            preventedMatchId=m.match_id, makerOrderId=m.maker.order_id if m.maker else -1, price=spec.price_str(m.ticks),
+            preventedMatchId=m.match_id, makerOrderId=m.maker.order_id, price=spec.price_str(m.ticks),
             takerPreventedQuantity=spec.qty_str(m.taker_lots) if m.taker_lots else w.UNSET,
             makerPreventedQuantity=spec.qty_str(m.maker_lots) if m.maker_lots else w.UNSET) for m in matches]
-    if expired is not None:
-        body.preventedQuantity = spec.qty_str(expired.lots_of(order))
+    if order.stp_match is not None:
+        body.preventedQuantity = spec.qty_str(order.stp_match.lots_of(order))
     return body
 
 
@@ -103,12 +104,12 @@ def canceled(order: Order, spec: SymbolSpec, now_ms: int, cancel_client_id: str 
                        **_state(order, spec), origQuoteOrderQty=_f(0))
 
 
-def order_body(order: Order, spec: SymbolSpec, expired: Prevented | None = None) -> w.OrderBody:
+def order_body(order: Order, spec: SymbolSpec) -> w.OrderBody:
     """An order as queries (order, openOrders, allOrders) show it."""
     return w.OrderBody(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
                        **_state(order, spec), stopPrice=_f(0), icebergQty=_f(0), time=order.create_ms,
                        updateTime=order.update_ms, isWorking=order.type == "limit", workingTime=order.create_ms,
-                       origQuoteOrderQty=_f(0), **_prevented(order, spec, expired))
+                       origQuoteOrderQty=_f(0), **_prevented(order, spec))
 
 
 def my_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
@@ -121,8 +122,8 @@ def my_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
     return sorted(rows, key=lambda r: r["id"])
 
 
-def execution_report(ev: OrderEvent, spec: SymbolSpec, prevented: Prevented | None = None) -> w.ExecutionReport:
-    """``prevented``: the match that expired this order (x = TRADE_PREVENTION, X =
+def execution_report(ev: OrderEvent, spec: SymbolSpec) -> w.ExecutionReport:
+    """An order expired by a prevented match is x = TRADE_PREVENTION (X =
     EXPIRED_IN_MATCH, the STP fields; l, L and Y are 0 since 2023-12-04, pl/pL/pY say what would
     have traded)."""
     o = ev.order
@@ -138,13 +139,14 @@ def execution_report(ev: OrderEvent, spec: SymbolSpec, prevented: Prevented | No
         m=ev.is_maker, M=False, O=o.create_ms, Z=_f(o.cum_quote),
         Y=_f(ev.last_ticks * spec.tick * ev.last_lots * spec.step) if traded else _f(0),
         Q=_f(0), W=o.create_ms, V=MODE_OUT[o.stp])
+    prevented = o.stp_match if ev.exec_type == "expired" else None
     if prevented is not None:
         counter = prevented.counter(o)
         lots = spec.qty_str(prevented.lots_of(o))
         would = min(prevented.taker_left, prevented.maker_left)
         er.x = "TRADE_PREVENTION"
         er.v, er.A, er.B, er.u = prevented.match_id, lots, lots, -1      # -1: no trade group
-        er.U = counter.order_id if counter is not None else -1
+        er.U = counter.order_id
         er.Cs = o.symbol
         er.pl, er.pL = spec.qty_str(would), spec.price_str(prevented.ticks)
         er.pY = _f(prevented.ticks * spec.tick * would * spec.step)

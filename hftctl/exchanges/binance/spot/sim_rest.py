@@ -19,7 +19,7 @@ from hftctl.exchanges.binance.common.sim_errors import (INVALID_SIDE, INVALID_TI
                                                        illegal, missing)
 from hftctl.exchanges.binance.common.sim_rest import SIDES, BinanceRestBase, Request
 from hftctl.exchanges.binance.spot import sim_messages as wire
-from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODES, NOT_ALLOWED, SpotStp
+from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODES, NOT_ALLOWED
 from hftctl.exchanges.binance.spot.venues import PATHS, RETIRED_PATHS
 from hftctl.sim.errors import SimReject
 from hftctl.sim.orders import Order
@@ -100,7 +100,6 @@ class BinanceSpotRest(BinanceRestBase):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.stp = SpotStp(self.engine)        # before any encoder listens: it names the matches
 
     def route_table(self) -> list[tuple]:
         p = self.PATHS
@@ -208,11 +207,10 @@ class BinanceSpotRest(BinanceRestBase):
         return self._placed(order, spec, resp_type)
 
     def _placed(self, order: Order, spec, resp_type: str) -> Any:
-        return wire.placed(order, spec, resp_type, self.stp.as_taker.get(order.order_id, []),
-                           self.stp.expired.get(order.order_id))
+        return wire.placed(order, spec, resp_type)
 
     def _body(self, order: Order) -> Any:
-        return wire.order_body(order, self.engine.specs[order.symbol], self.stp.expired.get(order.order_id))
+        return wire.order_body(order, self.engine.specs[order.symbol])
 
     def _order_of(self, req: Request, spec, id_name: str, cid_name: str, *, query: bool) -> Order:
         """The order a request names by ``id_name`` and/or ``cid_name``; with both, found by id and

@@ -303,9 +303,7 @@ class BinanceSpotWsApi:
             account = ev.order.account
             conns = self.subs.get(account)
             if conns:
-                prevented = self.rest.stp.expired.get(ev.order.order_id) if ev.exec_type == "expired" else None
-                self._send(conns, msgspec.json.encode(
-                    wire.execution_report(ev, self.engine.specs[ev.order.symbol], prevented)))
+                self._send(conns, msgspec.json.encode(wire.execution_report(ev, self.engine.specs[ev.order.symbol])))
         elif type(ev) is AccountEvent:
             conns = self.subs.get(ev.account)
             if conns:
