@@ -80,6 +80,7 @@ class SimEngine:
         self.market_listeners: list[Callable] = []
         self.user_listeners: list[Callable] = []
         self._next_order_id = 4_000_000_000
+        self._next_priority = 0
         self._next_trade_id = 1
         self.counters = {"orders_received": 0, "orders_rejected": 0, "orders_canceled": 0,
                          "orders_expired": 0, "fills": 0, "maker_fills": 0, "taker_fills": 0,
@@ -126,6 +127,7 @@ class SimEngine:
         for fn in self.market_listeners:
             fn(ev)
         if self.resting[symbol]:
+            self._shrink_queues(symbol)
             self._fill_on_book_cross(symbol)
         return ev
 
@@ -200,8 +202,17 @@ class SimEngine:
             if order.type == "market" or order.tif in ("ioc", "fok"):
                 self._finish(order, "expired")
             else:
+                self._enqueue(order)
                 self.resting[symbol][order.order_id] = order
         return order
+
+    def _enqueue(self, order: Order) -> None:
+        """The order joins the back of its price level: behind every resting user order there
+        and behind the public lots the book shows at that price now."""
+        self._next_priority += 1
+        order.priority = self._next_priority
+        book = self.books[order.symbol]
+        order.queue_ahead = (book.bids if order.side > 0 else book.asks).get(order.price_ticks, 0)
 
     def _validate_new(self, account, symbol, side, type_, tif, price_ticks, qty_lots, client_id,
                       reduce_only, post_only_rejects: bool = True) -> Order:
@@ -276,7 +287,7 @@ class SimEngine:
             if limit is None or (o.price_ticks <= limit if side > 0 else o.price_ticks >= limit):
                 out.append((o.price_ticks, 0, o, o.remaining))
         # best price first; at one price, users' resting orders (older) before the public level
-        out.sort(key=lambda x: (x[0] if side > 0 else -x[0], x[1], x[2].order_id if x[2] else 0))
+        out.sort(key=lambda x: (x[0] if side > 0 else -x[0], x[1], x[2].priority if x[2] else 0))
         return [(t, o, n) for t, _, o, n in out]
 
     def _take(self, order: Order) -> None:
@@ -399,9 +410,12 @@ class SimEngine:
         return orders
 
     def modify(self, account: Account, symbol: str, order_id: int | None, client_id: str | None,
-               side: int, price_ticks: int, qty_lots: int, stp: str | None = None) -> Order:
+               side: int, price_ticks: int, qty_lots: int, stp: str | None = None,
+               keep_priority: bool = False) -> Order:
         """Amend price and quantity; `stp` replaces the order's self-trade prevention mode (None
-        keeps it; Binance USD-M resets it to "none")."""
+        keeps it; Binance USD-M resets it to "none"). `keep_priority`: the exchange keeps the
+        order's place in the queue for this amend (spot's amend.keepPriority, a quantity
+        decrease); a new price always goes to the back of the new level."""
         if symbol not in self.specs:
             raise SimReject("unknown_symbol", symbol)
         order = self.find_order(account, symbol, order_id, client_id)
@@ -421,11 +435,14 @@ class SimEngine:
             if stp not in STP_MODES:
                 raise SimReject("stp_mode", stp)
             order.stp = stp
+        moved = price_ticks != order.price_ticks
         order.price_ticks = price_ticks
         order.qty_lots = qty_lots
         order.update_ms = self.now_ms()
         self._publish(OrderEvent(order, "amended", order.update_ms))
         self._take(order)
+        if order.is_open and (moved or not keep_priority):
+            self._enqueue(order)
         return order
 
     def account_orders(self, account: Account, symbol: str) -> list[Order]:
@@ -442,13 +459,37 @@ class SimEngine:
         left = trade.lots
         hits = [o for o in self.resting[trade.symbol].values()
                 if (o.side > 0 and o.price_ticks > trade.ticks) or (o.side < 0 and o.price_ticks < trade.ticks)]
-        hits.sort(key=lambda o: (-o.price_ticks * o.side, o.order_id))
+        hits.sort(key=lambda o: (-o.price_ticks * o.side, o.priority))
         for o in hits:
             if left <= 0:
                 break
             n = min(o.remaining, left)
             left -= n
             self._fill(o, n, o.price_ticks, is_maker=True)
+        self._fill_at_level(trade)
+
+    def _fill_at_level(self, trade: Trade) -> None:
+        """A trade at a resting order's own price, on the side the aggressor hit, fills it only
+        beyond the public lots and the user orders ahead of it (queue priority)."""
+        side = 1 if trade.buyer_is_maker else -1          # the resting side the trade hit
+        level = sorted((o for o in self.resting[trade.symbol].values()
+                        if o.side == side and o.price_ticks == trade.ticks), key=lambda o: o.priority)
+        users_ahead = 0
+        for o in level:
+            n = min(o.remaining, max(0, trade.lots - o.queue_ahead - users_ahead))
+            users_ahead += o.remaining
+            o.queue_ahead = max(0, o.queue_ahead - trade.lots)
+            if n > 0:
+                self._fill(o, n, o.price_ticks, is_maker=True)
+
+    def _shrink_queues(self, symbol: str) -> None:
+        """Public lots that leave a level are taken to have been ahead of our orders there, as far
+        as the level still has (risk-averse: a cancel never moves us up past what is left)."""
+        book = self.books[symbol]
+        for o in self.resting[symbol].values():
+            left = (book.bids if o.side > 0 else book.asks).get(o.price_ticks, 0)
+            if left < o.queue_ahead:
+                o.queue_ahead = left
 
     def _fill_on_book_cross(self, symbol: str) -> None:
         book = self.books[symbol]
@@ -460,7 +501,7 @@ class SimEngine:
             return
         # best-priced orders first; each takes from what is offered at or through its price,
         # minus what better-priced orders already took on this update
-        hits.sort(key=lambda o: (-o.price_ticks * o.side, o.order_id))
+        hits.sort(key=lambda o: (-o.price_ticks * o.side, o.priority))
         used = {1: 0, -1: 0}
         for o in hits:
             if not o.is_open:

@@ -82,6 +82,11 @@ class Order:
     stp: str = "none"        # self-trade prevention mode, see STP_MODES
     fills: list[Fill] = field(default_factory=list)
     prevented: list[PreventedMatch] = field(default_factory=list)   # matches STP stopped, as taker or maker
+    # Time priority at its price: a sequence number taken when the order starts resting and
+    # again when an amend loses priority, and the public book's lots ahead of it then (worked
+    # down by trades at its price and by the level shrinking: hftbacktest's risk-averse model).
+    priority: int = 0
+    queue_ahead: int = 0
     stp_match: PreventedMatch | None = None    # the prevented match that expired this order
 
     @property
