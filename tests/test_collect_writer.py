@@ -106,6 +106,17 @@ def test_restart_within_the_rotation_period_appends_to_that_periods_file(tmp_pat
     assert decompress_all(second) == b"%d d\n%d e\n" % (next_hour + 5, next_hour + 600 * 10**9)
 
 
+def test_a_resumed_file_gets_the_restart_mark_first(tmp_path):
+    """The collector passes its gap mark: the hole between the two runs is marked in the file."""
+    write_run(tmp_path, "gzip", [(T0, b"a")])
+    w = RecordingWriter(tmp_path, GzipCodec(), resume_mark=lambda sym, ts: b"restart %s %d" % (sym.encode(), ts))
+    w.write("BTCUSDT", T0 + 5, b"b")
+    w.write("BTCUSDT", T0 + 6, b"c")
+    w.close()
+    (path,) = tmp_path.iterdir()
+    assert decompress_all(path) == b"%d a\n%d restart btcusdt %d\n%d b\n%d c\n" % (T0, T0 + 5, T0 + 5, T0 + 5, T0 + 6)
+
+
 def test_without_rotation_a_restart_appends_to_the_newest_file(tmp_path):
     write_run(tmp_path, "gzip", [(T0, b"a")], rotate_s=0)
     write_run(tmp_path, "gzip", [(T0 + 86400 * 10**9, b"b")], rotate_s=0)

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from hftctl.collector.codec import Codec, scan_members
 from hftctl.errors import HftctlError
@@ -77,9 +78,13 @@ class WriterStats:
 class RecordingWriter:
     """Owns one open file per symbol; not thread-safe (the collector's event loop is its only user)."""
 
-    def __init__(self, out_dir: str | Path, codec: Codec, rotate_s: float = 3600.0) -> None:
+    def __init__(self, out_dir: str | Path, codec: Codec, rotate_s: float = 3600.0,
+                 resume_mark: Callable[[str, int], bytes | None] | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.codec = codec
+        # The line that goes first when a restart appends to a file with data (the collector's
+        # gap mark): whatever the exchange sent between the two runs is lost, and says so.
+        self.resume_mark = resume_mark
         self.rotate_ns = int(rotate_s * 1e9) if rotate_s > 0 else 0
         self.stats = WriterStats()
         self._files: dict[str, _SymbolFile] = {}
@@ -97,10 +102,7 @@ class RecordingWriter:
         elif period > f.period:  # a clock stepping back keeps writing the current file
             self._rotate(sym, f, period)
             f = self._files[sym]
-        line = b"%d %s\n" % (local_ts_ns, raw)
-        f.chunks.append(line)
-        f.buffered += len(line)
-        self.stats.lines[sym] = self.stats.lines.get(sym, 0) + 1
+        self._queue(sym, f, local_ts_ns, raw)
         if f.buffered >= MAX_BUFFERED:
             self._flush_file(f)
 
@@ -133,9 +135,20 @@ class RecordingWriter:
         return {sym: f.path for sym, f in self._files.items()}
 
     # -- internals ----------------------------------------------------------------------------
+    def _queue(self, sym: str, f: _SymbolFile, ts_ns: int, raw: bytes) -> None:
+        line = b"%d %s\n" % (ts_ns, raw)
+        f.chunks.append(line)
+        f.buffered += len(line)
+        self.stats.lines[sym] = self.stats.lines.get(sym, 0) + 1
+
     def _open(self, sym: str, ts_ns: int, period: int) -> _SymbolFile:
-        path = self._resumable(sym, period)
-        if path is None:
+        resumed = self._resumable(sym, period)
+        mark = None
+        if resumed is not None:
+            path, has_data = resumed
+            if has_data and self.resume_mark is not None:
+                mark = self.resume_mark(sym, ts_ns)
+        else:
             path = self.out_dir / file_name(sym, ts_ns, self.codec.suffix)
             while path.exists():           # only a damaged file of this very second is there
                 ts_ns += 1_000_000_000
@@ -148,11 +161,14 @@ class RecordingWriter:
         f = _SymbolFile(path, fd, period)
         self._files[sym] = f
         self.stats.files_opened += 1
+        if mark:
+            self._queue(sym, f, ts_ns, mark)
         return f
 
-    def _resumable(self, sym: str, period: int) -> Path | None:
-        """This period's newest existing file of ``sym``, made ready for appending (a torn last
-        member cut off); None if there is none or it cannot be appended to safely."""
+    def _resumable(self, sym: str, period: int) -> tuple[Path, bool] | None:
+        """This period's newest existing file of ``sym`` made ready for appending (a torn last
+        member cut off), and whether it holds data; None if there is none or it cannot be
+        appended to safely."""
         found = []
         for entry in os.scandir(self.out_dir):
             start = file_start_ns(entry.name, sym, self.codec.suffix)
@@ -185,7 +201,7 @@ class RecordingWriter:
             log.warning("%s ended in a torn member (%d bytes after the last complete one); cut it off",
                         path, members.size - members.complete)
         log.info("appending to %s (restarted within its rotation period)", path)
-        return path
+        return path, bool(members and members.complete)
 
     def _rotate(self, sym: str, f: _SymbolFile, period: int) -> None:
         self._flush_file(f)
