@@ -111,6 +111,7 @@ def test_shared_recording_counts_times_latency_and_sequence(shared_data, name):
     assert r["streams"] == plain_counts(lines)
     assert r["lines"] == len(lines) and r["bad_lines"] == 0
     assert r["span_s"] == round((lines[-1][0] - lines[0][0]) / 1e9, 3)
+    assert r["silences"]["longest_s"] == round(max(np.diff([ts for ts, _ in lines])) / 1e9, 3) < 1
     assert r["sequence_breaks"]["count"] == plain_breaks(lines) == 0      # the real files have none
     assert r["gap_marks"]["count"] == 0 and r["holes"] == 0
     assert r["snapshots"]["count"] == plain_counts(lines).get("depthSnapshot", 0)

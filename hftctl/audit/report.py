@@ -57,7 +57,7 @@ def build(scan: FileScan, thresholds: Thresholds) -> dict:
         "gap_marks": {"count": len(marks), "by_reason": _by(marks, "reason"), "list": marks[:LISTED]},
         "holes": holes,
         "silences": {"threshold_s": scan.options.silence_s, "count": len(silences),
-                     "longest_s": max((s["seconds"] for s in silences), default=0.0), "list": silences[:LISTED]},
+                     "longest_s": round(scan.longest_pause / NS, 3), "list": silences[:LISTED]},
         "reconnects": sum(1 for m in marks if m["reason"] in RESTART_REASONS),
         "snapshots": {"count": len(scan.snapshots), "unattributed": scan.unattributed_snapshots,
                       "list": [{"line": line, "time": iso(ts), "stream": names[code]}

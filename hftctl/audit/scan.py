@@ -87,6 +87,7 @@ class FileScan:
         self.min_ts: int | None = None
         self.max_ts = 0
         self.silences: list[tuple[int, int, int]] = []     # (line, start ns, end ns)
+        self.longest_pause = 0                              # ns, between consecutive lines
         self.per_second = np.zeros(0, np.int64)
         self.latency = LatencyStats()
         self.chains: dict[int, _Chain] = {}
@@ -156,7 +157,9 @@ class FileScan:
         self.min_ts = min(self.min_ts, int(ts.min()))
         self.max_ts = max(self.max_ts, int(ts.max()))
         before = np.concatenate([[prev], ts[:-1]])
-        for i in np.flatnonzero(ts - before > self.options.silence_s * NS).tolist():
+        pause = ts - before
+        self.longest_pause = max(self.longest_pause, int(pause.max()))
+        for i in np.flatnonzero(pause > self.options.silence_s * NS).tolist():
             self.silences.append((int(line[i]), int(before[i]), int(ts[i])))
         origin = self.first_ts // NS
         sec = np.clip(ts // NS - origin, 0, None)
