@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from hftctl.audit import accel
+from hftctl.audit.reader import NO_ID
 from hftctl.convert.lines import HEAD_WIDTH, LineTable
 
 _INT = re.compile(rb"-?\d{1,18}(?!\d)")
@@ -39,6 +40,26 @@ def int_fields(table: LineTable, rows: np.ndarray, keys: tuple[bytes, ...]) -> t
             else:
                 values[k, j] = int(m.group())
     return ok, values
+
+
+def streams_after(table: LineTable, prefix: bytes) -> tuple[np.ndarray, list[str]]:
+    """Stream code per line (-1 for lines that do not start with ``prefix``) and the names, for
+    messages that open with their stream's name (``{"stream":"``, ``{"topic":"``)."""
+    rows = np.flatnonzero(table.startswith(prefix))
+    codes, names = names_at(table, rows, len(prefix))
+    stream = np.full(len(table), -1, np.int32)
+    stream[rows] = codes
+    return stream, names
+
+
+def times_of(table: LineTable, kind: np.ndarray, kinds: tuple[int, ...], key: bytes) -> np.ndarray:
+    """The exchange time (the integer after ``key``) of every line whose kind is one of ``kinds``;
+    NO_ID elsewhere and where the message has none."""
+    rows = np.flatnonzero(np.isin(kind, kinds))
+    ok, values = int_fields(table, rows, (key,))
+    out = np.full(len(table), NO_ID, np.int64)
+    out[rows[ok]] = values[ok, 0]
+    return out
 
 
 NAME_WIDTH = 32        # names up to this long are compared as four 8-byte words per line

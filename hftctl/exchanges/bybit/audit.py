@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hftctl.audit.fields import int_fields, names_at
+from hftctl.audit.fields import int_fields, streams_after, times_of
 from hftctl.audit.reader import NO_ID, AuditChunk, AuditReader, BookMessages, GapMarks, Kind, Trades
 from hftctl.convert.extract import depth_levels, load_messages
 from hftctl.convert.lines import HEAD_WIDTH, LineTable
@@ -27,11 +27,7 @@ class BybitAudit(AuditReader):
     snapshots_in_sequence = True
 
     def read(self, table: LineTable, problems: ProblemLog) -> AuditChunk:
-        n = len(table)
-        topical = np.flatnonzero(table.startswith(TOPIC))
-        codes, streams = names_at(table, topical, len(TOPIC))
-        stream = np.full(n, -1, np.int32)
-        stream[topical] = codes
+        stream, streams = streams_after(table, TOPIC)
         code_kind = np.array([next((k for p, k in TOPIC_KINDS if s.startswith(p)), Kind.OTHER) for s in streams]
                              + [Kind.UNKNOWN], np.uint8)
         kind = code_kind[stream]                     # stream -1: the UNKNOWN at the end
@@ -43,10 +39,7 @@ class BybitAudit(AuditReader):
                                f"not a Bybit message: {table.message(int(unknown[0]))[:60]!r}")
         symbols = [s.rsplit(".", 1)[1] if "." in s else "" for s in streams]
 
-        exch_ms = np.full(n, NO_ID, np.int64)
-        timed = np.flatnonzero((kind == Kind.DEPTH) | (kind == Kind.TRADE) | (kind == Kind.OTHER))
-        ok, ts = int_fields(table, timed, (b'"ts":',))
-        exch_ms[timed[ok]] = ts[ok, 0]
+        exch_ms = times_of(table, kind, (Kind.DEPTH, Kind.TRADE, Kind.OTHER), b'"ts":')
 
         depth = np.flatnonzero(kind == Kind.DEPTH)
         snapshot = self._is_snapshot(table, depth)

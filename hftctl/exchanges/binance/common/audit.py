@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hftctl.audit.fields import int_fields, names_at
+from hftctl.audit.fields import int_fields, streams_after, times_of
 from hftctl.audit.reader import (NO_ID, AuditChunk, AuditReader, BookMessages, GapMarks, Kind, Trades,
                                  concat_book)
 from hftctl.convert.extract import depth_levels, load_messages
@@ -37,14 +37,9 @@ class BinanceAudit(AuditReader):
         self.mapper = mapper
 
     def read(self, table: LineTable, problems: ProblemLog) -> AuditChunk:
-        n = len(table)
-        env = np.flatnonzero(table.startswith(ENVELOPE))
-        codes, streams = names_at(table, env, len(ENVELOPE))
-        stream = np.full(n, -1, np.int32)
-        stream[env] = codes
+        stream, streams = streams_after(table, ENVELOPE)
         name_kind = [stream_kind(name) for name in streams]
-        kind = np.full(n, Kind.UNKNOWN, np.uint8)
-        kind[env] = np.array(name_kind, np.uint8)[codes] if streams else Kind.UNKNOWN
+        kind = np.array(name_kind + [Kind.UNKNOWN], np.uint8)[stream]      # stream -1: the last
         snapshot = np.flatnonzero(table.startswith(b'{"lastUpdateId"'))
         kind[snapshot] = Kind.SNAPSHOT
         stream[snapshot] = len(streams)
@@ -56,16 +51,13 @@ class BinanceAudit(AuditReader):
             problems.add(int(table.line_no[i]), f"exchange error message: {table.message(i)[:120]!r}")
         for code, k in enumerate(name_kind):
             if k == Kind.UNKNOWN:
-                problems.add_lines(table.line_no[env[codes == code]].tolist(), f"unknown stream {streams[code]!r}")
+                problems.add_lines(table.line_no[stream == code].tolist(), f"unknown stream {streams[code]!r}")
         other = np.flatnonzero((kind == Kind.UNKNOWN) & (stream < 0))
         if len(other):
             problems.add_lines(table.line_no[other].tolist(), f"not a Binance message: {table.message(int(other[0]))[:60]!r}")
         symbols = [s.split("@", 1)[0].upper() if "@" in s else "" for s in streams]
 
-        exch_ms = np.full(n, NO_ID, np.int64)
-        timed = np.flatnonzero((kind == Kind.DEPTH) | (kind == Kind.TRADE) | (kind == Kind.OTHER))
-        ok, e = int_fields(table, timed, (b'"E":',))
-        exch_ms[timed[ok]] = e[ok, 0]
+        exch_ms = times_of(table, kind, (Kind.DEPTH, Kind.TRADE, Kind.OTHER), b'"E":')
 
         book = concat_book([self._diffs(table, np.flatnonzero(kind == Kind.DEPTH), stream, problems),
                             self._snapshots(table, snapshot, problems)])
