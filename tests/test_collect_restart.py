@@ -2,8 +2,8 @@
 
 Against the sim replaying the real btcusdt recording, directly and through a real connector
 (--ipc). The restart must append to the first run's file (never truncate or rewrite it), cut a
-torn last member back first, mark the hole between the runs, and leave a file that gzip -t
-accepts and `hftctl convert` converts.
+torn last member back first, mark the hole between the runs, and leave a file that gzip -t /
+zstd -t accept and `hftctl convert` converts.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import re
 import signal
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
 
-from hftctl.collector.codec import GzipCodec, scan_members
+from hftctl.collector.codec import make_codec, scan_members
 from tests.collect_replay import decompress_all
 from tests.conftest import ROOT
 from tests.test_collect_sim import replay_args, source_args, stop, stop_killed, wait_for
@@ -35,22 +34,23 @@ def collect(args: list[str], out: Path) -> subprocess.Popen:
 
 def complete_lines(path: Path) -> list[bytes]:
     """The lines of the file's complete members (what a reader gets after a kill)."""
-    end = scan_members(path, GzipCodec()).complete
+    codec = make_codec(path.suffix[1:])
+    end = scan_members(path, codec).complete
     data, out = path.read_bytes()[:end], []
     while data:
-        text = zlib.decompressobj(wbits=31)
-        out.append(text.decompress(data))
-        data = text.unused_data
+        member = codec.decoder()
+        out.append(member.decompress(data))
+        data = member.unused_data
     return b"".join(out).splitlines()
 
 
-@pytest.mark.parametrize("mode", ["direct", "ipc"])
-def test_sigkill_then_restart_appends_both_runs_to_one_file(tmp_path, shared_data, mode):
+@pytest.mark.parametrize("mode,compress", [("direct", "gzip"), ("direct", "zstd"), ("ipc", "gzip")])
+def test_sigkill_then_restart_appends_both_runs_to_one_file(tmp_path, shared_data, mode, compress):
     out = tmp_path / "data"
     with contextlib.ExitStack() as stack:
         from hftctl.sim.process import start_sim
         sim = stack.enter_context(start_sim(extra_args=replay_args(shared_data, "--loop", speed="10")))
-        args = source_args(mode, sim, tmp_path, stack)
+        args = [*source_args(mode, sim, tmp_path, stack), "--compress", compress]
 
         first = collect(args, out)
         try:
@@ -63,7 +63,7 @@ def test_sigkill_then_restart_appends_both_runs_to_one_file(tmp_path, shared_dat
         (path,) = out.iterdir()
         before = complete_lines(path)
         # A kill that lands inside a write leaves the start of a member: stand in for that.
-        member = GzipCodec().member(before[-1] + b"\n" + before[-1] + b"\n")
+        member = make_codec(compress).member(before[-1] + b"\n" + before[-1] + b"\n")
         with open(path, "ab") as f:
             f.write(member[: len(member) // 2])
 
@@ -77,7 +77,7 @@ def test_sigkill_then_restart_appends_both_runs_to_one_file(tmp_path, shared_dat
     assert "cut it off" in err and f"appending to {path}" in err
     assert [p.name for p in out.iterdir()] == [path.name]          # the same file, nothing beside it
 
-    lines = decompress_all(path).splitlines()                      # gzip -t and Python read it all
+    lines = decompress_all(path).splitlines()                      # gzip -t / zstd -t and Python read it all
     assert lines[:len(before)] == before                           # the first run, untouched
     after = lines[len(before):]
     assert json.loads(after[0][20:])["data"] == {"e": "gap", "E": int(after[0][:19]) // 1_000_000, "s": "BTCUSDT",
