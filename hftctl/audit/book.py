@@ -135,7 +135,8 @@ class BookReplay:
         """Positions of ``px`` on the price axis, growing the axis (and the books) as needed."""
         idx, found = locate(self.prices, px)
         if not found.all():
-            merged = np.union1d(self.prices, px[~found])
+            missing = px[~found]
+            merged = np.union1d(self.prices, missing)
             moved = np.searchsorted(merged, self.prices)
             bid = np.zeros(len(merged))
             ask = np.zeros(len(merged))
@@ -143,8 +144,9 @@ class BookReplay:
             ask[moved] = self.ask
             if len(moved):
                 self.best = np.where(self.best >= 0, moved[np.maximum(self.best, 0)], -1)
+                idx[found] = moved[idx[found]]
+            idx[~found] = locate(merged, missing)[0]
             self.prices, self.bid, self.ask = merged, bid, ask
-            idx, found = locate(self.prices, px)
         return idx
 
     def _px(self, idx: np.ndarray) -> np.ndarray:
@@ -159,7 +161,7 @@ def locate(axis: np.ndarray, px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     px = np.ascontiguousarray(px, np.float64)
     if accel.fast is not None:
         idx, found = accel.fast.locate(axis, px)
-        return np.frombuffer(idx, np.int64), np.frombuffer(found, np.uint8).astype(bool)
+        return np.frombuffer(idx, np.int64).copy(), np.frombuffer(found, np.uint8).astype(bool)
     idx = np.searchsorted(axis, px)
     found = np.zeros(len(px), bool)
     inside = idx < len(axis)
