@@ -329,3 +329,47 @@ def test_plot_writes_a_png(tmp_path, shared_data):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     unwritable = cli(str(path), "--plot", str(tmp_path / "no" / "such" / "dir.png"))
     assert unwritable.returncode == 2 and unwritable.stderr.strip().startswith("error: cannot write")
+
+
+# --- the C accelerator against its Python twins, on random input ------------------------------------
+@pytest.mark.skipif(audit_accel.fast is None, reason="the C accelerator is not built")
+def test_c_replay_locate_and_int_fields_equal_their_python_twins():
+    from hftctl.audit.book import replay_py
+    from hftctl.audit.fields import int_fields
+    from hftctl.convert.lines import split_lines
+    from hftctl.convert.problems import ProblemLog
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        n_px, m = int(rng.integers(1, 60)), int(rng.integers(1, 40))
+        counts = rng.integers(0, 6, m)
+        off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        n = int(off[-1])
+        args = (rng.integers(0, 2, m).astype(np.uint8) * (rng.random(m) < 0.1), rng.integers(0, 2, n).astype(np.uint8),
+                rng.integers(0, n_px, n).astype(np.int64), np.where(rng.random(n) < 0.4, 0.0, rng.random(n)))
+        books = []
+        for run in (audit_accel.fast.replay, replay_py):
+            bid, ask, best = np.zeros(n_px), np.zeros(n_px), np.full(2, -1, np.int64)
+            out_b, out_a = np.empty(m, np.int64), np.empty(m, np.int64)
+            run(bid, ask, best, off, *args, out_b, out_a)
+            books.append((bid.tolist(), ask.tolist(), best.tolist(), out_b.tolist(), out_a.tolist()))
+        assert books[0] == books[1]
+        axis = np.unique(np.round(rng.normal(100, 3, int(rng.integers(0, 200))), 1))
+        px = np.round(rng.normal(100, 4, 300), 1)
+        idx, found = audit_accel.fast.locate(axis, px)
+        assert np.frombuffer(idx, np.int64).tolist() == np.searchsorted(axis, px).tolist()
+        assert np.frombuffer(found, np.uint8).astype(bool).tolist() == np.isin(px, axis).tolist()
+    # integers by key: present, missing, negative, too long, not digits
+    values = ["123", "-5", "", "x1", "1234567890123456789", "00042", "9" * 18]
+    text = b"".join(b'%d {"a":%s,"b":7}\n' % (T0 + i, v.encode()) for i, v in enumerate(values))
+    table = split_lines(text, 1, ProblemLog("x"))
+    rows = np.arange(len(values))
+    fast = int_fields(table, rows, (b'"a":', b'"b":'))
+    saved, audit_accel.fast = audit_accel.fast, None
+    try:
+        slow = int_fields(table, rows, (b'"a":', b'"b":'))
+    finally:
+        audit_accel.fast = saved
+    assert fast[0].tolist() == slow[0].tolist() == [True, True, False, False, False, True, True]
+    assert fast[1].tolist() == slow[1].tolist()
+    assert fast[1][:, 0].tolist() == [123, -5, 0, 0, 0, 42, int("9" * 18)]
