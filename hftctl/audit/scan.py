@@ -26,6 +26,7 @@ NS = 1_000_000_000
 CONTROL_STREAM = "(control)"              # acks, pongs, error messages
 UNKNOWN_STREAM = "(unrecognised)"
 RESTART_REASONS = ("reconnect", "connector-gone", "restart")
+MAX_SECONDS = 40 * 86400                  # messages per second are counted this far from the first line
 
 
 class BadInput(HftctlError):
@@ -162,7 +163,7 @@ class FileScan:
         for i in np.flatnonzero(pause > self.options.silence_s * NS).tolist():
             self.silences.append((int(line[i]), int(before[i]), int(ts[i])))
         origin = self.first_ts // NS
-        sec = np.clip(ts // NS - origin, 0, None)
+        sec = np.clip(ts // NS - origin, 0, MAX_SECONDS)     # a wild timestamp must not allocate years
         counts = np.bincount(sec)
         if len(self.per_second) < len(counts):
             self.per_second = np.concatenate([self.per_second, np.zeros(len(counts) - len(self.per_second), np.int64)])
