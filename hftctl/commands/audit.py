@@ -22,7 +22,7 @@ def command(
                                           help="A trade is outside the book when its price is this many bps beyond the best bid/ask "
                                                "both before it and after the next depth message."),
     max_gaps: int = typer.Option(0, "--max-gaps", help="Fail above this many holes (sequence breaks + gap marks that explain none)."),
-    max_silence: float = typer.Option(60.0, "--max-silence", metavar="S", help="Fail if the longest silent period exceeds S seconds."),
+    max_silence: float = typer.Option(60.0, "--max-silence", metavar="S", help="Fail if the longest pause between two lines exceeds S seconds."),
     max_crossed: int = typer.Option(0, "--max-crossed", help="Fail above this many depth messages after which the in-sync book is crossed or locked."),
     max_outside: float = typer.Option(0.1, "--max-trades-outside", metavar="PCT", help="Fail above this % of checked trades outside the book."),
     max_bad_lines: int = typer.Option(0, "--max-bad-lines", help="Fail above this many lines that are not the exchange's messages."),
