@@ -33,6 +33,7 @@ def collect(opts: CollectOptions) -> CollectStats:
                                            opts.snapshot_interval), writer, stats)
         status = StatusFile("collector", opts.exchange)
         status.update({"exchange": opts.exchange, "symbols": opts.symbols, "out": str(opts.out)})
+    writer.resume_mark = lambda symbol, ts_ns: _restart_mark(source, stats, symbol, ts_ns)
     try:
         asyncio.run(run_until_stopped(source.run, writer, stats, opts.flush_interval,
                                       opts.progress, opts.duration, status))
@@ -40,3 +41,13 @@ def collect(opts: CollectOptions) -> CollectStats:
         writer.close()
         status.close()
     return stats
+
+
+def _restart_mark(source: DirectSource | IpcSource, stats: CollectStats, symbol: str, ts_ns: int) -> bytes | None:
+    """The gap mark a restart puts where it resumes a file: what was sent while no collector
+    ran is lost. (In --ipc mode the exchange, hence the mark's shape, is known from the first
+    message on, before anything is written.)"""
+    if source.protocol is None:
+        return None
+    stats.gaps += 1
+    return source.protocol.gap_marker(symbol, "restart", ts_ns // 1_000_000)

@@ -11,6 +11,7 @@ Every exchange folder has the same modules behind its descriptor:
 - ``client.py``      ``load_config(reader)`` and ``create_client(config)`` for the connector
 - ``collector.py``   ``PROTOCOL``: what ``hftctl collect`` subscribes to and how it reads it
 - ``convert.py``     ``MAPPER``: recordings to hftbacktest rows
+- ``audit.py``       ``AUDIT``: what ``hftctl audit`` reads from recordings (ids, books, trades)
 - ``sim_adapter.py`` ``ADAPTER``: the sim's REST and websocket side of this exchange
 """
 
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from hftctl.exchanges.venues import VenueTable
 
 if TYPE_CHECKING:
+    from hftctl.audit.reader import AuditReader
     from hftctl.collector.protocol import CollectorProtocol
     from hftctl.convert.mapper import Mapper
     from hftctl.sim.adapter import SimAdapter
@@ -48,6 +50,9 @@ class ExchangeDescriptor:
 
     def mapper(self) -> "type[Mapper]":
         return self._module("convert").MAPPER
+
+    def audit(self) -> "AuditReader":
+        return self._module("audit").AUDIT
 
     def sim(self) -> "SimAdapter":
         return self._module("sim_adapter").ADAPTER
