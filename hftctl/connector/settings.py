@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hftctl.configfile import ConfigReader
 
 CANCEL_ON_STOP = ("own", "all", "none")
+DEAD_MAN_FALLBACK = ("guardian", "none")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,12 @@ class ConnectorSettings:
     # still says "not found" this long after the submit (see connector/outcomes.py).
     unknown_outcome_window_s: float = 10.0
     heartbeat_interval_s: float = 1.0      # connector -> bots Heartbeat
+    # The exchange cancels our orders if the connector goes silent this long (0: off), armed and
+    # refreshed every third of it (ExchangeClient.arm_dead_man). Where the exchange has no such
+    # mechanism, or refuses it for the account, "guardian" starts a watchdog process that outlives
+    # the connector and cancels its orders when it dies; "none" leaves them resting.
+    dead_man_window_s: float = 5.0
+    dead_man_fallback: str = "guardian"
 
     @classmethod
     def read(cls, r: ConfigReader) -> "ConnectorSettings":
@@ -33,4 +40,6 @@ class ConnectorSettings:
             reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0),
             unknown_outcome_window_s=r.number("unknown_outcome_window_s", cls.unknown_outcome_window_s, 1),
             heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05),
+            dead_man_window_s=r.number("dead_man_window_s", cls.dead_man_window_s, 0),
+            dead_man_fallback=r.choice("dead_man_fallback", DEAD_MAN_FALLBACK, cls.dead_man_fallback),
         )

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hftctl.exchanges.errors import ConnectFailed
+from hftctl.exchanges.errors import ConnectFailed, NotSupported
 from hftctl.exchanges.rest_base import RestClient
 from hftctl.instrument import Instrument
 from hftctl.ipc.schema import Balance, Message, OrderUpdate, Position
@@ -134,6 +134,21 @@ class ExchangeClient(ABC):
 
     @abstractmethod
     async def balances(self) -> list[Balance]: ...
+
+    # --- the exchange's own dead man's switch (cancel-on-disconnect) ------------------------------
+    # A SIGKILLed connector cannot cancel anything: only the exchange can. Where it offers a
+    # mechanism (Binance USD-M countdownCancelAll, Bybit DCP) the client names it here and the
+    # connector arms it and keeps refreshing it well inside the window (connector/dead_man.py).
+    dead_man_mechanism: str = ""          # "" = the exchange documents none
+
+    async def arm_dead_man(self, symbols: Sequence[str], window_s: float) -> None:
+        """Have the exchange cancel the account's open orders on ``symbols`` if this client goes
+        silent for ``window_s`` seconds; called again every window/3 to keep it armed. Raises
+        NotSupported where the exchange has no mechanism or refuses it for this account."""
+        raise NotSupported(f"{self.name} documents no exchange-side cancel-on-disconnect")
+
+    async def disarm_dead_man(self, symbols: Sequence[str]) -> None:
+        """Switch the exchange's timer off (a clean stop that leaves orders resting on purpose)."""
 
     def urls(self) -> dict[str, str]:
         """Config key -> URL, for the mainnet guard and for logs."""
