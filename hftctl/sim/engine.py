@@ -221,16 +221,11 @@ class SimEngine:
             raise SimReject("unknown_symbol", symbol)
         if qty_lots <= 0:
             raise SimReject("qty_nonpositive")
-        qty = qty_lots * spec.step
-        if qty < spec.min_qty - 1e-12 or qty > spec.max_qty + 1e-12:
-            raise SimReject("lot_size", f"quantity {spec.qty_str(qty_lots)} outside "
-                            f"[{spec.min_qty}, {spec.max_qty}]")
         book = self.books[symbol]
+        self._check_filters(spec, type_, price_ticks, qty_lots)
+        qty = qty_lots * spec.step
         if type_ == "limit":
             price = price_ticks * spec.tick
-            if price_ticks <= 0 or price < spec.min_price - 1e-12 or price > spec.max_price + 1e-12:
-                raise SimReject("price_filter", f"price {spec.price_str(price_ticks)} outside "
-                                f"[{spec.min_price}, {spec.max_price}]")
         else:
             ref = book.best_ask if side > 0 else book.best_bid
             if ref is None:
@@ -250,6 +245,19 @@ class SimEngine:
         oid = self._new_order_id()
         return Order(oid, client_id or f"sim-{secrets.token_hex(8)}", account, symbol, side, type_,
                      tif, price_ticks if type_ == "limit" else 0, qty_lots, reduce_only, now, now)
+
+    @staticmethod
+    def _check_filters(spec: SymbolSpec, type_: str, price_ticks: int, qty_lots: int) -> None:
+        """The lot and price range filters, for new orders and amends alike."""
+        qty = qty_lots * spec.step
+        if qty < spec.min_qty - 1e-12 or qty > spec.max_qty + 1e-12:
+            raise SimReject("lot_size", f"quantity {spec.qty_str(qty_lots)} outside "
+                            f"[{spec.min_qty}, {spec.max_qty}]")
+        if type_ == "limit":
+            price = price_ticks * spec.tick
+            if price_ticks <= 0 or price < spec.min_price - 1e-12 or price > spec.max_price + 1e-12:
+                raise SimReject("price_filter", f"price {spec.price_str(price_ticks)} outside "
+                                f"[{spec.min_price}, {spec.max_price}]")
 
     def _crosses(self, symbol: str, side: int, price_ticks: int) -> bool:
         book = self.books[symbol]
@@ -411,11 +419,14 @@ class SimEngine:
 
     def modify(self, account: Account, symbol: str, order_id: int | None, client_id: str | None,
                side: int, price_ticks: int, qty_lots: int, stp: str | None = None,
-               keep_priority: bool = False) -> Order:
+               keep_priority: bool = False, ends_as: str | None = None) -> Order:
         """Amend price and quantity; `stp` replaces the order's self-trade prevention mode (None
         keeps it; Binance USD-M resets it to "none"). `keep_priority`: the exchange keeps the
         order's place in the queue for this amend (spot's amend.keepPriority, a quantity
-        decrease); a new price always goes to the back of the new level."""
+        decrease); a new price always goes to the back of the new level. `ends_as`: the status
+        an amend that leaves the order nothing to do gives it (a quantity at or below what has
+        filled; a post-only order whose new price would take) instead of refusing it (USD-M:
+        "canceled"; spot's keep-priority amend: "expired"); the order is then left as it was."""
         if symbol not in self.specs:
             raise SimReject("unknown_symbol", symbol)
         order = self.find_order(account, symbol, order_id, client_id)
@@ -425,10 +436,16 @@ class SimEngine:
             raise SimReject("modify_type")
         if side != order.side:
             raise SimReject("modify_side")
-        if qty_lots <= order.filled_lots:
-            raise SimReject("modify_qty")
+        self._check_filters(self.specs[symbol], order.type, price_ticks, qty_lots)
         if price_ticks == order.price_ticks and qty_lots == order.qty_lots:
             raise SimReject("no_change")
+        done = qty_lots <= order.filled_lots or (order.tif == "gtx" and self._crosses(symbol, side, price_ticks))
+        if done and ends_as is not None:
+            order.amends += 1
+            self._finish(order, ends_as)
+            return order
+        if qty_lots <= order.filled_lots:
+            raise SimReject("modify_qty")
         if order.tif == "gtx" and self._crosses(symbol, side, price_ticks):
             raise SimReject("would_take")
         if stp is not None:
@@ -436,10 +453,15 @@ class SimEngine:
                 raise SimReject("stp_mode", stp)
             order.stp = stp
         moved = price_ticks != order.price_ticks
+        old_ticks, old_lots = order.price_ticks, order.qty_lots
         order.price_ticks = price_ticks
         order.qty_lots = qty_lots
+        order.amends += 1
         order.update_ms = self.now_ms()
+        changed = self.accounting.on_amend(order, old_ticks, old_lots)
         self._publish(OrderEvent(order, "amended", order.update_ms))
+        if changed:
+            self._publish(AccountEvent(account, "order", order.update_ms, changed))
         self._take(order)
         if order.is_open and (moved or not keep_priority):
             self._enqueue(order)

@@ -88,6 +88,7 @@ class Order:
     priority: int = 0
     queue_ahead: int = 0
     stp_match: PreventedMatch | None = None    # the prevented match that expired this order
+    amends: int = 0          # amends it has had (spot limits them: MAX_NUM_ORDER_AMENDS)
 
     @property
     def remaining(self) -> int:
