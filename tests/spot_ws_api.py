@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from hftctl.exchanges.binance.spot.signing import ws_api_signature
+from hftctl.exchanges.binance.common.signing import ws_api_signature
 from tests.test_sim_support import KEY, SECRET
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from hftctl.exchanges.binance.spot.signing import ws_api_payload, ws_api_signature, ws_api_signature_ok
+from hftctl.exchanges.binance.common.signing import ws_api_payload, ws_api_signature, ws_api_signature_ok
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"

@@ -14,6 +14,7 @@ from aiohttp import web
 from hftctl.exchanges.binance.common.sim_listen_keys import ListenKeys
 from hftctl.exchanges.binance.common.sim_rest import BinanceRestBase
 from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase
+from hftctl.exchanges.binance.common.sim_ws_api import BinanceWsApiBase
 from hftctl.sim.accounts import Account
 from hftctl.sim.adapter import DepthMsg, MarketMsg, SnapshotMsg, TickerMsg, TradeMsg
 from hftctl.sim.config import SimConfig
@@ -26,12 +27,14 @@ _ENVELOPE = b'{"stream":"'
 
 
 class BinanceProtocol:
-    """One Binance market installed on a sim: its REST API, websockets and listen keys."""
+    """One Binance market installed on a sim: its REST API, websockets, WebSocket API and listen keys."""
 
-    def __init__(self, rest: BinanceRestBase, streams: BinanceStreamsBase, keys: ListenKeys) -> None:
+    def __init__(self, rest: BinanceRestBase, streams: BinanceStreamsBase, keys: ListenKeys,
+                 ws_api: BinanceWsApiBase) -> None:
         self.rest = rest
         self.streams = streams
         self.keys = keys
+        self.ws_api = ws_api
         # closing a listenKey over REST drops its user-data websockets
         rest.on_listen_key_closed = streams.close_listen_key
 
@@ -60,18 +63,21 @@ class BinanceProtocol:
 
 
 def installer(rest_cls: type[BinanceRestBase], streams_cls: type[BinanceStreamsBase],
+              ws_api_cls: type[BinanceWsApiBase],
               extra: Callable[[], dict[str, Any]] = dict) -> Callable[..., BinanceProtocol]:
-    """``install`` for a market: ``extra()`` builds keyword arguments both halves share (USD-M
-    passes its snapshot marks)."""
+    """``install`` for a market: ``extra()`` builds keyword arguments REST and the streams share
+    (USD-M passes its snapshot marks); the WebSocket API runs REST's order actions."""
     def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
                 ping_interval_s: float) -> BinanceProtocol:
         keys = ListenKeys(config.listen_key_ttl_s)
         shared = extra()
         rest = rest_cls(engine, config, hub.faults, keys, **shared)
         streams = streams_cls(engine, hub, ping_interval_s, keys, legacy_paths=config.legacy_ws_paths, **shared)
+        ws_api = ws_api_cls(rest, hub, ping_interval_s)
         rest.routes(app)
         streams.routes(app)
-        return BinanceProtocol(rest, streams, keys)
+        ws_api.routes(app)
+        return BinanceProtocol(rest, streams, keys, ws_api)
     return install
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 from urllib.parse import unquote_plus
 
 import msgspec
@@ -132,6 +134,30 @@ class BinanceRestBase:
                 exc.headers.update(headers)
                 return exc.response()
         return endpoint
+
+    # --- order actions: written once, run by the REST routes and the WebSocket API alike ----------
+
+    def _route(self, action: Callable[[Request, dict], Any]) -> Callable:
+        """A REST handler for an order action (its route's weight is 0: ``run_action`` charges)."""
+        async def handler(req: Request, headers: dict) -> Any:
+            return self.run_action(action, req, headers)
+        handler.__name__ = action.__name__
+        return handler
+
+    def run_action(self, action: Callable[[Request, dict], Any], req: Request, headers: dict) -> Any:
+        """Run one order action for ``req.account`` and charge its weight by its outcome."""
+        try:
+            body = action(req, headers)
+        except BinanceError:
+            headers["X-MBX-USED-WEIGHT-1M"] = str(self.weight.add(self.action_weight(action.__name__, req, None)))
+            raise
+        headers["X-MBX-USED-WEIGHT-1M"] = str(self.weight.add(self.action_weight(action.__name__, req, body)))
+        return body
+
+    def action_weight(self, name: str, req: Request, body: Any) -> int:
+        """The weight of order action ``name`` (the market's table) given its answer (None: it
+        failed)."""
+        raise NotImplementedError
 
     def _dynamic_weight(self, handler, req: Request) -> int:
         if handler == self.depth:

@@ -1,8 +1,16 @@
-"""The sim's Binance USD-M futures REST API (/fapi/...): routes, weights, bodies."""
+"""The sim's Binance USD-M futures REST API (/fapi/...): routes, weights, bodies, and the order
+actions its WebSocket API (``sim_ws_api.py``) shares.
+
+Each order action (place, cancel, modify, query) is written once, here, as a function of a
+parsed request and a dict of usage headers; the REST routes and the WebSocket API methods both
+call it, so validation, errors, weights, order counts and the unknown-outcome faults cannot
+differ between the two transports.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot
 from hftctl.exchanges.binance.common.sim_errors import (INVALID_SIDE, INVALID_SYMBOL, INVALID_TIF, INVALID_TYPE,
@@ -32,6 +40,9 @@ DEFAULT_STP = "EXPIRE_MAKER"
 BRACKETS = ((125, 50_000, 0.004), (100, 250_000, 0.005), (50, 3_000_000, 0.01), (20, 20_000_000, 0.025),
             (10, 50_000_000, 0.05), (5, 100_000_000, 0.1), (1, 500_000_000, 0.25))
 PRICE_TICK = (400, -4014, "Price not increased by tick size.")
+# Request weights of the order actions, on REST and the WebSocket API alike: New Order "0 on IP
+# rate limit", Modify / Cancel / Query Order 1 (trade/rest-api and websocket-api pages).
+ACTION_WEIGHTS = {"place": 0, "modify": 1, "cancel": 1, "query": 1}
 QTY_PRECISION = (400, -1111, "Precision is over the maximum defined for this asset.")
 BAD_LEVERAGE = (400, -4028, "Leverage {value} is not valid")
 
@@ -82,10 +93,11 @@ class BinanceFuturesRest(BinanceRestBase):
             ("GET", p["exchange_info"], self.exchange_info, 1, False),
             ("GET", p["depth"], self.depth, 0, False),
             ("GET", "/fapi/v1/ticker/bookTicker", self.ticker_book, 2, False),
-            ("POST", p["order"], self.new_order, 0, True),
-            ("PUT", p["order"], self.modify_order, 1, True),
-            ("DELETE", p["order"], self.cancel_order, 1, True),
-            ("GET", p["order"], self.query_order, 1, True),
+            # order actions: weight 0 here, charged by run_action (ACTION_WEIGHTS)
+            ("POST", p["order"], self._route(self.place), 0, True),
+            ("PUT", p["order"], self._route(self.modify), 0, True),
+            ("DELETE", p["order"], self._route(self.cancel), 0, True),
+            ("GET", p["order"], self._route(self.query), 0, True),
             ("DELETE", p["cancel_all"], self.cancel_all, 1, True),
             ("GET", p["open_orders"], self.open_orders, 1, True),
             ("GET", "/fapi/v1/allOrders", self.all_orders, 5, True),
@@ -135,7 +147,10 @@ class BinanceFuturesRest(BinanceRestBase):
                         "time": self.engine.now_ms(), "lastUpdateId": book.last_update_id})
         return out[0] if spec else out
 
-    async def new_order(self, req: Request, headers) -> dict:
+    def action_weight(self, name: str, req: Request, body: Any) -> int:
+        return ACTION_WEIGHTS[name]
+
+    def place(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)
         self._count_order(req.account, headers)
         side = SIDES.get(req.need("side"))
@@ -180,7 +195,7 @@ class BinanceFuturesRest(BinanceRestBase):
         if fault == "after":
             raise err(self.faults.rng.choice(UNKNOWN_OUTCOME))
 
-    async def cancel_order(self, req: Request, headers) -> dict:
+    def cancel(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)
         oid, cid = self._find_ids(req)
         fault = self._unknown_fault()
@@ -191,7 +206,11 @@ class BinanceFuturesRest(BinanceRestBase):
         self._unknown_after(fault)
         return wire.order_body(order, spec)
 
-    async def modify_order(self, req: Request, headers) -> dict:
+    def modify(self, req: Request, headers: dict) -> Any:
+        """Modify Order: both price and quantity, to the back of the queue ("modified orders will
+        be reordered in the match queue"); a partially filled order whose new quantity is not
+        above its filled one, and a GTX order the new price would make take, are cancelled
+        (``trade/rest-api/Modify-Order``, ``websocket-api/Modify-Order``)."""
         spec = self._symbol(req)
         self._count_order(req.account, headers)
         oid, cid = self._find_ids(req)
@@ -202,7 +221,8 @@ class BinanceFuturesRest(BinanceRestBase):
         fault = self._unknown_fault()
         try:
             # "Modifying an order resets its selfTradePreventionMode to NONE" (STP FAQ)
-            order = self.engine.modify(req.account, spec.symbol, oid, cid, side, price, qty, stp="none")
+            order = self.engine.modify(req.account, spec.symbol, oid, cid, side, price, qty, stp="none",
+                                       keep_priority=False, ends_as="canceled")
         except SimReject as exc:
             if exc.reason == "unknown_order":
                 raise BinanceError(400, -2013, "Order does not exist.") from None
@@ -210,7 +230,7 @@ class BinanceFuturesRest(BinanceRestBase):
         self._unknown_after(fault)
         return wire.order_body(order, spec)
 
-    async def query_order(self, req: Request, headers) -> dict:
+    def query(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)
         oid, cid = self._find_ids(req)
         order = self.engine.find_order(req.account, spec.symbol, oid, cid, include_done=True)

@@ -20,7 +20,7 @@ from hftctl.sim.config import SimConfig
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsHub
 
-_install_binance = installer(BinanceSpotRest, BinanceSpotStreams)
+_install_binance = installer(BinanceSpotRest, BinanceSpotStreams, BinanceSpotWsApi)
 
 
 class SpotProtocol:
@@ -52,9 +52,8 @@ class SpotProtocol:
 def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
             ping_interval_s: float) -> SpotProtocol:
     binance = _install_binance(app, engine, hub, config, ping_interval_s)
-    ws_api = BinanceSpotWsApi(binance.rest, hub, ping_interval_s)
-    ws_api.routes(app)
-    return SpotProtocol(binance, ws_api)
+    assert isinstance(binance.ws_api, BinanceSpotWsApi)
+    return SpotProtocol(binance, binance.ws_api)
 
 
 def ready_urls(host: str, port: int) -> dict:

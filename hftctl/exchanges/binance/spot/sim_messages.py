@@ -4,9 +4,12 @@ engine's IPC vocabulary."""
 
 from __future__ import annotations
 
-from hftctl.exchanges.binance.futures.sim_messages import EXEC_OUT, SIDE, STATUS_OUT, TIF_OUT
+from hftctl.exchanges.binance.futures.sim_messages import EXEC_OUT as FUTURES_EXEC_OUT
+from hftctl.exchanges.binance.futures.sim_messages import SIDE, STATUS_OUT, TIF_OUT
 from hftctl.exchanges.binance.spot import schemas as w
 from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODE_OUT, MODES
+
+MAX_AMENDS = 10          # filters.md § MAX_NUM_ORDER_AMENDS (enabled 2025-08-28 with 10)
 from hftctl.sim.accounts import Account
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
@@ -16,6 +19,8 @@ from hftctl.sim.orders import Order
 # spot's post-only is its own order type, LIMIT_MAKER, with no time in force
 TYPE_IN = {"LIMIT": ("limit", None), "LIMIT_MAKER": ("limit", "gtx"), "MARKET": ("market", "gtc")}
 TIF_IN = {"GTC": "gtc", "IOC": "ioc", "FOK": "fok"}
+# an amend keep-priority is execution type REPLACED ("The order has been amended", enums.md)
+EXEC_OUT = {**FUTURES_EXEC_OUT, "amended": "REPLACED"}
 
 
 def _f(x: float) -> str:
@@ -104,6 +109,17 @@ def canceled(order: Order, spec: SymbolSpec, now_ms: int, cancel_client_id: str 
                        **_state(order, spec), origQuoteOrderQty=_f(0))
 
 
+def amended(order: Order, spec: SymbolSpec, orig_client_id: str, now_ms: int, execution_id: int) -> w.AmendResult:
+    """An amend keep-priority's answer (``qty``, ``cumulativeQuoteQty``: its own field names)."""
+    return w.AmendResult(transactTime=now_ms, executionId=execution_id, amendedOrder=w.AmendedOrder(
+        symbol=order.symbol, orderId=order.order_id, orderListId=-1, origClientOrderId=orig_client_id,
+        clientOrderId=order.client_id, price=_price(order, spec), qty=spec.qty_str(order.qty_lots),
+        executedQty=spec.qty_str(order.filled_lots), preventedQty=_f(0), quoteOrderQty=_f(0),
+        cumulativeQuoteQty=_f(order.cum_quote), status=wire_status(order), timeInForce=wire_tif(order),
+        type=wire_type(order), side=SIDE[order.side], workingTime=order.create_ms,
+        selfTradePreventionMode=MODE_OUT[order.stp]))
+
+
 def order_body(order: Order, spec: SymbolSpec) -> w.OrderBody:
     """An order as queries (order, openOrders, allOrders) show it."""
     return w.OrderBody(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
@@ -189,7 +205,8 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
             "otoAllowed": False, "quoteOrderQtyMarketAllowed": False, "allowTrailingStop": False,
-            "cancelReplaceAllowed": True, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+            "cancelReplaceAllowed": True, "amendAllowed": True, "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
             "filters": [
                 {"filterType": "PRICE_FILTER", "minPrice": _f(spec.min_price), "maxPrice": _f(spec.max_price),
                  "tickSize": _f(spec.tick)},
@@ -197,6 +214,7 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
                  "stepSize": _f(spec.step)},
                 {"filterType": "NOTIONAL", "minNotional": _f(spec.min_notional), "applyMinToMarket": True,
                  "maxNotional": _f(9_000_000), "applyMaxToMarket": False, "avgPriceMins": 5},
+                {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": MAX_AMENDS},
             ],
             "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": DEFAULT_MODE,
             "allowedSelfTradePreventionModes": list(MODES)})

@@ -1,18 +1,19 @@
 """The sim's Binance spot REST API (/api/v3/...) and the order actions its WebSocket API shares.
 
-Each order action (place, cancel, cancelReplace, query, open orders, cancel all) is written once,
-here, as a function of a parsed request and a dict of usage headers; the REST routes below and
-the WebSocket API methods (``sim_ws_api.py``) both call it, so validation, errors, order counts,
-weights and the unknown-outcome fault cannot differ between the two transports.
+Each order action (place, cancel, cancelReplace, amend keep-priority, query, open orders, cancel
+all) is written once, here, as a function of a parsed request and a dict of usage headers; the
+REST routes below and the WebSocket API methods (``sim_ws_api.py``) both call it, so
+validation, errors, order counts, weights and the unknown-outcome fault cannot differ between
+the two transports.
 """
 
 from __future__ import annotations
 
+import itertools
+import secrets
+import string
 from collections.abc import Callable
 from typing import Any
-
-import msgspec
-from aiohttp import web
 
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot
 from hftctl.exchanges.binance.common.sim_errors import (INVALID_SIDE, INVALID_TIF, INVALID_TYPE, BinanceError, err,
@@ -22,6 +23,7 @@ from hftctl.exchanges.binance.spot import sim_messages as wire
 from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODES, NOT_ALLOWED
 from hftctl.exchanges.binance.spot.venues import PATHS, RETIRED_PATHS
 from hftctl.sim.errors import SimReject
+from hftctl.sim.instruments import BadNumber
 from hftctl.sim.orders import Order
 
 PRICE_FILTER = (400, -1013, "Filter failure: PRICE_FILTER")
@@ -55,29 +57,14 @@ REPLACE_FAILED = (400, -2022, "Order cancel-replace failed.")
 RESP_TYPES = ("ACK", "RESULT", "FULL")
 RESTRICTIONS = {"ONLY_NEW": "new", "ONLY_PARTIALLY_FILLED": "partially_filled"}
 REPLACE_MODES = ("STOP_ON_FAILURE", "ALLOW_FAILURE")
+# Order Amend Keep Priority refusals: -2038 ORDER_AMEND_REJECTED with the matching engine's
+# messages (errors.md § Messages for ... -2038); filters.md: too many amends is -2038 too.
+AMEND_INCREASE = (400, -2038, "Order amend (quantity increase) is not supported.")
+AMEND_NO_CHANGE = (400, -2038, "The requested action would change no state; rejecting")
+AMEND_LIMIT = (400, -2038, "Filter failure: MAX_NUM_ORDER_AMENDS")
+AMEND_UNKNOWN = (400, -2038, "Unknown order sent.")
+AMEND_DUPLICATE = (400, -2038, "Duplicate order sent.")
 RATE_MODES = ("DO_NOTHING", "CANCEL_ONLY")
-
-
-class SpotError(BinanceError):
-    """An error whose body also carries ``data`` (cancelReplace's results, the -1003 ban time)."""
-
-    def __init__(self, spec: tuple[int, int, str], data: Any = None) -> None:
-        super().__init__(*spec)
-        self.data = data
-
-    def body(self) -> dict:
-        out: dict = {"code": self.code, "msg": self.msg}
-        if self.data is not None:
-            out["data"] = self.data
-        return out
-
-    def response(self) -> web.Response:
-        return web.Response(status=self.status, body=msgspec.json.encode(self.body()),
-                            content_type="application/json", headers=self.headers)
-
-
-def error_body(e: BinanceError) -> dict:
-    return e.body() if isinstance(e, SpotError) else {"code": e.code, "msg": e.msg}
 
 
 def enum(req: Request, name: str, allowed: tuple[str, ...], default: str | None = None) -> str:
@@ -87,6 +74,11 @@ def enum(req: Request, name: str, allowed: tuple[str, ...], default: str | None 
         raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is "
                            f"'{', '.join(allowed)}'.")
     return value
+
+
+def _random_client_id() -> str:
+    """An exchange-generated client order id (22 letters and digits, like the docs' examples)."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(22))
 
 
 class BinanceSpotRest(BinanceRestBase):
@@ -100,6 +92,7 @@ class BinanceSpotRest(BinanceRestBase):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._execution_ids = itertools.count(1)
 
     def route_table(self) -> list[tuple]:
         p = self.PATHS
@@ -112,6 +105,7 @@ class BinanceSpotRest(BinanceRestBase):
             # order actions: weight 0 here, charged by outcome in run_action
             ("POST", p["order"], self._route(self.place), 0, True),
             ("POST", p["cancel_replace"], self._route(self.cancel_replace), 0, True),
+            ("PUT", p["amend"], self._route(self.amend), 0, True),
             ("DELETE", p["order"], self._route(self.cancel), 0, True),
             ("GET", p["order"], self._route(self.query), 0, True),
             ("GET", p["open_orders"], self._route(self.open_orders), 0, True),
@@ -122,37 +116,22 @@ class BinanceSpotRest(BinanceRestBase):
         ]
         return routes + [(m, path, self.retired, 2, False) for path in RETIRED_PATHS for m in ("POST", "PUT", "DELETE")]
 
-    def _route(self, action: Callable) -> Callable:
-        async def handler(req: Request, headers: dict) -> Any:
-            return self.run_action(action, req, headers)
-        handler.__name__ = action.__name__
-        return handler
-
     async def retired(self, req: Request, headers) -> None:
         raise err(RETIRED)
 
     # --- order actions, shared with the WebSocket API -------------------------------------------
 
-    @staticmethod
-    def action_weight(name: str, req: Request, ok: bool) -> int:
+    def action_weight(self, name: str, req: Request, body: Any) -> int:
         """rest-api.md / web-socket-api.md weights; placing, cancelling and cancel-replacing cost
         0 when they succeed and their weight when they fail (CHANGELOG.md § 2026-03-27, from
-        2026-04-02)."""
+        2026-04-02); an amend costs 4 unless it expired the order (§ 2026-04-02)."""
         if name in ("place", "cancel", "cancel_replace", "cancel_all"):
-            return 0 if ok else 1
+            return 0 if body is not None else 1
+        if name == "amend":
+            return 0 if body is not None and body.amendedOrder.status == "EXPIRED" else 4
         if name == "query":
             return 4
         return 6 if req.get("symbol") else 80          # open_orders
-
-    def run_action(self, action: Callable[[Request, dict], Any], req: Request, headers: dict) -> Any:
-        """Run one order action for ``req.account`` and charge its weight by its outcome."""
-        try:
-            body = action(req, headers)
-        except BinanceError:
-            headers["X-MBX-USED-WEIGHT-1M"] = str(self.weight.add(self.action_weight(action.__name__, req, False)))
-            raise
-        headers["X-MBX-USED-WEIGHT-1M"] = str(self.weight.add(self.action_weight(action.__name__, req, True)))
-        return body
 
     def _unknown_before(self) -> str | None:
         """The unknown-outcome fault for an order request: "before" answers -1007 at once."""
@@ -263,13 +242,13 @@ class BinanceSpotRest(BinanceRestBase):
         except BinanceError as e:
             if rate_mode == "DO_NOTHING":
                 raise
-            new_error = error_body(e)                      # CANCEL_ONLY: cancel anyway
+            new_error = e.body()                      # CANCEL_ONLY: cancel anyway
         fault = self._unknown_before()
         try:
             cancel_response, cancel_ok = self._cancel(req, spec, "cancelOrderId", "cancelOrigClientOrderId",
                                                        "cancelNewClientOrderId"), True
         except BinanceError as e:
-            cancel_response, cancel_ok = error_body(e), False
+            cancel_response, cancel_ok = e.body(), False
         if not cancel_ok and mode == "STOP_ON_FAILURE":
             new_result, new_response = "NOT_ATTEMPTED", None
         elif new_error is not None:
@@ -278,13 +257,51 @@ class BinanceSpotRest(BinanceRestBase):
             try:
                 new_result, new_response = "SUCCESS", self._placed(place(), spec, resp_type)
             except BinanceError as e:
-                new_result, new_response = "FAILURE", error_body(e)
+                new_result, new_response = "FAILURE", e.body()
         self._unknown_after(fault)
         result = {"cancelResult": "SUCCESS" if cancel_ok else "FAILURE", "newOrderResult": new_result,
                   "cancelResponse": cancel_response, "newOrderResponse": new_response}
         if cancel_ok and new_result == "SUCCESS":
             return result
-        raise SpotError(REPLACE_PARTIAL if cancel_ok or new_result == "SUCCESS" else REPLACE_FAILED, result)
+        raise err(REPLACE_PARTIAL if cancel_ok or new_result == "SUCCESS" else REPLACE_FAILED, result)
+
+    def amend(self, req: Request, headers: dict) -> Any:
+        """Order Amend Keep Priority: a smaller quantity, the place in the queue kept, at most
+        MAX_NUM_ORDER_AMENDS per order; a new quantity at or below the filled one expires the
+        order. The order gets ``newClientOrderId``, or a random id when it is not sent
+        (web-socket-api.md / rest-api.md § Order Amend Keep Priority; faqs/order_amend_keep_priority.md;
+        filters.md § MAX_NUM_ORDER_AMENDS)."""
+        spec = self._symbol(req)
+        try:
+            order = self._order_of(req, spec, "orderId", "origClientOrderId", query=False)
+        except BinanceError as e:
+            if e.code == UNKNOWN_ORDER[1]:
+                raise err(AMEND_UNKNOWN) from None
+            raise
+        try:
+            lots = spec.lots(req.need("newQty"))
+        except BadNumber as e:
+            raise (illegal("newQty") if e.reason == "illegal" else err(LOT_SIZE)) from None
+        if lots > order.qty_lots:
+            raise err(AMEND_INCREASE)
+        if lots == order.qty_lots:
+            raise err(AMEND_NO_CHANGE)
+        if order.amends >= wire.MAX_AMENDS:
+            raise err(AMEND_LIMIT)
+        orig_cid = order.client_id
+        new_cid = req.get("newClientOrderId") or _random_client_id()
+        if new_cid != orig_cid and any(o.client_id == new_cid for o in req.account.orders.values()):
+            raise err(AMEND_DUPLICATE)
+        fault = self._unknown_before()
+        order.client_id = new_cid            # the amend's execution report carries the new id
+        try:
+            self.engine.modify(req.account, spec.symbol, order.order_id, None, order.side, order.price_ticks, lots,
+                               keep_priority=True, ends_as="expired")
+        except SimReject as exc:
+            order.client_id = orig_cid
+            raise self._reject(exc) from None
+        self._unknown_after(fault)
+        return wire.amended(order, spec, orig_cid, self.engine.now_ms(), next(self._execution_ids))
 
     def query(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)

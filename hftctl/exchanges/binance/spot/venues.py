@@ -46,6 +46,7 @@ PATHS = {
     "depth": "/api/v3/depth",
     "order": "/api/v3/order",
     "cancel_replace": "/api/v3/order/cancelReplace",
+    "amend": "/api/v3/order/amend/keepPriority",
     "open_orders": "/api/v3/openOrders",
     "cancel_all": "/api/v3/openOrders",
     "account": "/api/v3/account",
