@@ -34,6 +34,8 @@ def _matches(view: dict, state: dict, prefix: str = "sp") -> None:
     by_cid = {o["cid"]: o for o in view["orders"].values()}
     for cid, o in sim_open.items():
         assert by_cid[cid]["cum"] == pytest.approx(float(o["filled"]))
+        assert by_cid[cid]["px"] == pytest.approx(float(o["price"]))
+        assert by_cid[cid]["qty"] == pytest.approx(float(o["qty"]))
     for asset in ("BTC", "USDT"):
         assert view["balances"][asset][1] == pytest.approx(acct["balances"][asset], abs=1e-8)
     assert view["book_ok"]
@@ -55,7 +57,7 @@ def _session(shared_data, tmp_path, prefix: str, config: str):
         cfg = write_config(tmp_path / "c.toml", sim, prefix=prefix, extra=config)
         out = tmp_path / "bot.json"
         with connector(name, cfg, tmp_path, exchange="binancespot") as conn:
-            with bot(name, out, "--mode", "flow", "--flow-seconds", "5", "--no-modify",
+            with bot(name, out, "--mode", "flow", "--flow-seconds", "5",
                      "--tick", "0.01", "--lot", "0.00001") as b:
                 yield sim, conn, b, out
             assert "Traceback" not in conn.text()
@@ -70,12 +72,12 @@ def _replay_end(sim) -> None:
     wait_for(lambda: all(r["finished"] for r in sim_state(sim)["replay"]), 60, "replay end", 0.3)
 
 
-@pytest.mark.parametrize("order_api", ["rest", "websocket"])
-def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_path, order_api):
+@pytest.mark.parametrize("transport", ["rest", "ws"])
+def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_path, transport):
     # No periodic reconciliation: passive fills can only come over the user data subscription (or
     # the reconciliation that follows each resubscription).
-    prefix = f"sp{order_api[0]}"
-    config = f'order_api = "{order_api}"\nreconcile_interval_s = 0\nreconnect_max_s = 1.0'
+    prefix = f"sp{transport[0]}"
+    config = f'order_transport = "{transport}"\nreconcile_interval_s = 0\nreconnect_max_s = 1.0'
     with _session(shared_data, tmp_path, prefix, config) as (sim, conn, b, out):
         # the bot trades (its orders are at the sim) before it is asked for its view
         wait_for(lambda: sim_state(sim)["counters"]["fills"] >= 1, 30, "a first fill", 0.2)
@@ -93,12 +95,15 @@ def test_spot_orders_fills_balances_and_book_equal_the_sims(shared_data, tmp_pat
         view, state = converge(lambda: bot_view(b, out), lambda: sim_state(sim),
                                lambda v, st: _matches(v, st, prefix))
         orders = view["orders"]
+        # the modify (a new price): cancel-replaced at the exchange, one order for the bot
+        assert (orders["1"]["status"], orders["1"]["qty"]) == ("new", pytest.approx(0.02))
+        assert orders["1"]["cid"] in view["open_cids"] and not any("amend" in e for e in view["errors"])
         assert orders["2"]["status"] == "canceled"
         assert orders["3"]["status"] == "new"                    # LIMIT_MAKER resting
         assert orders["4"]["status"] == "filled" and orders["4"]["cum"] == pytest.approx(0.01)
         assert orders["5"]["status"] in ("expired", "rejected")  # LIMIT_MAKER through the ask
         assert view["open_cids"] and view["fills"] > fills_before
-        if order_api == "websocket":      # the orders did not go over REST
+        if transport == "ws":             # the orders did not go over REST
             assert state["counters"]["rest_requests"] < len(orders) / 2
         text = conn.text()
         assert text.count("reconciling orders and positions by REST (user stream reconnected)") >= 2
@@ -118,12 +123,12 @@ def _sim_orders(sim) -> dict[str, str]:
     return asyncio.run(fetch())
 
 
-@pytest.mark.parametrize("order_api", ["rest", "websocket"])
-def test_unknown_outcomes_end_with_the_bot_knowing_the_truth(shared_data, tmp_path, order_api):
+@pytest.mark.parametrize("transport", ["rest", "ws"])
+def test_unknown_outcomes_end_with_the_bot_knowing_the_truth(shared_data, tmp_path, transport):
     """-1007 after and before execution on a share of the new orders (and cancels): every order
     the bot placed ends in the state the exchange has for it, and none is left behind."""
-    prefix = f"uo{order_api[0]}"
-    config = f'order_api = "{order_api}"\nunknown_outcome_window_s = 1'
+    prefix = f"uo{transport[0]}"
+    config = f'order_transport = "{transport}"\nunknown_outcome_window_s = 1'
     with _session(shared_data, tmp_path, prefix, config) as (sim, conn, b, out):
         wait_for(lambda: sim_state(sim)["counters"]["orders_received"] >= 3, 30, "the bot trading", 0.2)
         sim_fault(sim, unknown_after_exec_rate=0.3, unknown_before_exec_rate=0.3)

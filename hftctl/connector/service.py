@@ -165,8 +165,16 @@ class Connector:
             self.last_msg["user"] = time.time()
         res = self.orders.apply(update, from_rest_avg)
         if res is None:
-            if update.client_order_id not in self.orders.by_cid:
+            rec = self.orders.by_cid.get(update.client_order_id)
+            if rec is None:
                 self._foreign_order(update)
+            elif (not rec.is_open and update.status not in s.FINAL_STATUSES and update.exch_order_id
+                  and update.exch_order_id != rec.exch_order_id):
+                # A live exchange order under the client id of an order that has ended (a
+                # cancel-replace the exchange carried out after we had settled it): nobody's.
+                log.warning("order %s has ended, yet exchange order %s carries its id: cancelling it",
+                            rec.client_order_id, update.exch_order_id)
+                self._spawn(self._cancel_quietly(rec.instrument, rec.client_order_id))
             return
         rec, out = res
         self.counters["order_updates"] += 1
@@ -423,6 +431,18 @@ class Connector:
             resp = await request
         except NotSupported as e:
             self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {e}", req_id, rec.instrument.symbol)
+            return
+        except OutcomeUnknown as e:
+            # It may have happened: the order's state at the exchange says. An update that shows
+            # the change carries the bot's req_id; if none does, the request failed.
+            self.counters["unknown_outcomes"] += 1
+            log.warning("%s %s: outcome unknown (%s); asking the exchange", what, rec.client_order_id, e)
+            await self._refresh(rec)
+            if rec.pending_req_id == req_id:
+                rec.pending_req_id = None
+                self._error(bot.bot_id, E_EXCHANGE,
+                            f"{what} failed: outcome unknown ({e}); no change seen at the exchange",
+                            req_id, rec.instrument.symbol)
             return
         except ExchangeError as e:
             # Typically "unknown order": it filled or expired meanwhile. Learn its real state.

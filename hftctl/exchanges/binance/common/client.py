@@ -1,8 +1,14 @@
 """What Binance USD-M futures and spot share behind :class:`ExchangeClient`: the REST client,
-the market stream with book sync, the user stream with its listenKey upkeep, and order requests.
+the market stream with book sync, the user stream with its listenKey upkeep, and order requests
+on the configured transport.
 
 A market (``futures/client.py``, ``spot/client.py``) subclasses :class:`BinanceClient` and
-names its paths, streams and wire module; only what differs lives there.
+names its paths, streams, order methods and wire module; only what differs lives there.
+
+Orders (``order_transport``): "ws" sends every order action the market's WebSocket API has over
+that session (``common/ws_api.py``) while it is up, and over REST while it is down (it
+reconnects in the background; a request that never left falls back too); "rest" uses REST only.
+Both transports share one rate limiter, so the budget is counted once.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from hftctl.exchanges.binance.common.market_stream import MarketStream
 from hftctl.exchanges.binance.common.rest import ALL_5XX_UNKNOWN, BinanceRest, ErrorOutcomes
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot
 from hftctl.exchanges.binance.common.user_stream import UserStream
+from hftctl.exchanges.binance.common.ws_api import BinanceWsApi, NotSent
 from hftctl.exchanges.errors import ExchangeRejected
 from hftctl.exchanges.wire import MalformedMessage
 from hftctl.ipc.schema import OrderUpdate
@@ -50,11 +57,20 @@ class BinanceClient(ExchangeClient):
     messages_per_s: float = 5
     # How error answers read (executed or not): spot's documented rule unless the market has its own.
     outcomes: ErrorOutcomes = ALL_5XX_UNKNOWN
+    # Order action -> its REST (method, path key) and its WebSocket API method ("" or absent: REST only).
+    order_rest: dict[str, tuple[str, str]] = {
+        "place": ("POST", "order"), "cancel": ("DELETE", "order"), "query": ("GET", "order"),
+        "open_orders": ("GET", "open_orders"), "cancel_all": ("DELETE", "cancel_all")}
+    order_ws: dict[str, str] = {}
+    counted_actions = frozenset({"place"})      # actions that count against the order budget
 
     def __init__(self, cfg: BinanceConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.rest = BinanceRest(cfg, self.paths["time"], self.outcomes)
+        # The WebSocket API session orders use (None: order_transport = "rest"); the market sets it.
+        self.order_api: BinanceWsApi | None = None
+        self.rest_fallbacks = 0         # order requests sent over REST because the session was down
         self.sink: ExchangeSink = NullSink()
         self.syncs: dict[str, DepthSync] = {}
         self._snapshot_tasks: dict[str, asyncio.Task] = {}
@@ -252,43 +268,71 @@ class BinanceClient(ExchangeClient):
 
     # --- orders -------------------------------------------------------------------------------
 
+    async def order_call(self, action: str, params: dict[str, str], *, changes: bool, safe: bool,
+                         into: Any) -> Any:
+        """One order action on the configured transport. ``changes``: it changes state at the
+        exchange (an unknown outcome raises OutcomeUnknown, never a resend); ``safe``: it may be
+        repeated when the exchange says it was not executed (see ``ws_api.request``)."""
+        api, method = self.order_api, self.order_ws.get(action)
+        if api is not None and method:
+            if api.up:
+                try:
+                    return await api.request(method, params, changes=changes, safe=safe, into=into)
+                except NotSent as e:
+                    log.info("%s over REST: %s", method, e)
+            self.rest_fallbacks += 1
+        verb, path = self.order_rest[action]
+        return await self.rest.signed(verb, self.paths[path], params, safe=safe,
+                                      is_order=action in self.counted_actions, into=into)
+
+    async def _start_order_api(self, timeout_s: float) -> None:
+        """Open the order session in the background; orders go over REST until it is up."""
+        api = self.order_api
+        if api is None:
+            return
+        api.run()
+        if not await api.wait_up(timeout_s):
+            log.warning("WebSocket API at %s not connected yet: orders go over REST until it is", api.url)
+
     async def submit(self, req: OrderRequest) -> OrderUpdate:
         # An OutcomeUnknown goes to the connector, which finds the order (connector/outcomes.py).
-        body = await self.rest.signed("POST", self.paths["order"], self.new_order_params(req),
-                                      safe=False, is_order=True, into=self.order_body)
+        body = await self.order_call("place", self.new_order_params(req), changes=True, safe=False,
+                                     into=self.order_body)
         return self.wire.order_body(body, time.time_ns())
 
     def new_order_params(self, req: OrderRequest) -> dict[str, str]:
         return orders.new_order_params(req)
 
     async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
-        body = await self.rest.signed("DELETE", self.paths["order"],
-                                      orders.by_client_id(instrument, client_order_id), safe=True,
-                                      into=self.order_body)
+        body = await self.order_call("cancel", orders.by_client_id(instrument, client_order_id), changes=True,
+                                     safe=True, into=self.order_body)
         return self.wire.order_body(body, time.time_ns())
 
     async def cancel_all(self, instrument: Instrument) -> None:
-        await self.rest.signed("DELETE", self.paths["cancel_all"], {"symbol": instrument.symbol}, safe=True)
+        await self.order_call("cancel_all", {"symbol": instrument.symbol}, changes=True, safe=True, into=None)
 
     async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
-        body = await self.rest.signed("GET", self.paths["order"],
-                                      orders.by_client_id(instrument, client_order_id), safe=True,
-                                      into=self.order_body)
+        body = await self.order_call("query", orders.by_client_id(instrument, client_order_id), changes=False,
+                                     safe=True, into=self.order_body)
         return self.wire.order_body(body, time.time_ns())
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
-        body = await self.rest.signed("GET", self.paths["open_orders"],
-                                      {"symbol": symbol} if symbol else {}, safe=True,
-                                      into=list[self.order_body])
+        body = await self.order_call("open_orders", {"symbol": symbol} if symbol else {}, changes=False,
+                                     safe=True, into=list[self.order_body])
         now = time.time_ns()
         return [self.wire.order_body(o, now) for o in body]
 
     # --- status -------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
+        api = self.order_api
         return {
             **self.rest.clock_stats(),
             "throttled": self.rest.limiter.throttled,
+            "order_transport": self.cfg.order_transport,
+            "order_api_connects": api.ws.connects if api is not None else 0,
+            "order_api_lost": api.lost if api is not None else 0,
+            "order_rest_fallbacks": self.rest_fallbacks,
             "market_connects": self.market.connects,
             **self._user_stats(),
             "depth_gaps": sum(s.gaps for s in self.syncs.values()),

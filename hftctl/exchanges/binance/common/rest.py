@@ -153,7 +153,7 @@ class BinanceRest(RestClient):
             log.debug("%s %s -> %d (weight %s)", method, path, status, self.limiter.used["weight_1m"])
             if status < 400:
                 return self.decode(raw, into, f"{method} {path}")
-            code, msg = _error(raw, status)
+            code, msg, data = _error(raw, status)
             if code == _TIMESTAMP and not resynced:
                 # Rejected before processing: safe to resend once with a fresh clock.
                 resynced = True
@@ -179,8 +179,8 @@ class BinanceRest(RestClient):
                     raise ExchangeRejected(code, msg)      # documented as not executed
                 raise Unavailable(what)
             if code in _NOT_FOUND:
-                raise OrderNotFound(code, msg)
-            raise ExchangeRejected(code, msg)
+                raise OrderNotFound(code, msg, data)
+            raise ExchangeRejected(code, msg, data)
         raise Unavailable(f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
 
 
@@ -193,13 +193,14 @@ def _parse(raw: bytes) -> Any:
         raise MalformedMessage(f"response is not JSON: {raw[:120]!r}") from None
 
 
-def _error(raw: bytes, status: int) -> tuple[int, str]:
-    """Binance's ``{"code", "msg"}``, or the HTTP status as the code when the body is not one."""
+def _error(raw: bytes, status: int) -> tuple[int, str, Any]:
+    """Binance's ``{"code", "msg"}`` (and ``data``, e.g. cancelReplace's results), or the HTTP
+    status as the code when the body is not one."""
     try:
         body = _ERROR.decode(raw)
-        return body.code, body.msg
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return -status, f"HTTP {status} {raw[:120].decode('utf-8', 'replace')}".strip()
+        return -status, f"HTTP {status} {raw[:120].decode('utf-8', 'replace')}".strip(), None
+    return body.code, body.msg, (orjson.loads(body.data) if body.data is not msgspec.UNSET else None)
 
 
 def _float(v: str | None, default: float) -> float:

@@ -1,5 +1,7 @@
 """Binance USD-M futures behind the shared Binance client: /fapi paths, the routed websockets,
-ORDER_TRADE_UPDATE / ACCOUNT_UPDATE, positions, amend, self-trade prevention.
+ORDER_TRADE_UPDATE / ACCOUNT_UPDATE, positions, amend, self-trade prevention, and orders over
+the WebSocket API (``ws-fapi``: ``order.place``, ``order.cancel``, ``order.modify``,
+``order.status``; open orders and cancel-all have no method there and stay on REST).
 
 Streams: ``stream_url`` names the root (a route URL or the old ``.../ws`` work too, see
 ``venues.route_urls``); depth and bookTicker come over ``<root>/public/stream``, trades over
@@ -21,9 +23,10 @@ from hftctl.exchanges.binance.common import orders
 from hftctl.exchanges.binance.common.client import BinanceClient
 from hftctl.exchanges.binance.common.config import BinanceConfig
 from hftctl.exchanges.binance.common.rest import ErrorOutcomes
+from hftctl.exchanges.binance.common.ws_api import BinanceWsApi
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas
-from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS, route_urls, stream_route
+from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS, VENUES, route_urls, stream_route
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
@@ -50,7 +53,8 @@ STP_MODE = "EXPIRE_MAKER"
 
 def load_config(r: ConfigReader) -> BinanceConfig:
     """Binance's keys with USD-M's request budgets (2400 weight/min, 300 orders/10 s, 1200/min)."""
-    cfg = binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200)
+    cfg = binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200,
+                                     venues=VENUES)
     route_urls(cfg.stream_url)      # a stream_url routes cannot hang off fails here, in one line
     return cfg
 
@@ -68,6 +72,29 @@ class BinanceFuturesClient(BinanceClient):
     depth_first_offset = 0
     messages_per_s = 10         # "Websocket Market Streams": 10 incoming messages per second
     outcomes = OUTCOMES
+    order_rest = {**BinanceClient.order_rest, "modify": ("PUT", "order")}
+    order_ws = {"place": "order.place", "cancel": "order.cancel", "modify": "order.modify", "query": "order.status"}
+    # New Order and Modify Order: "1 on 10s order rate limit; 1 on 1min order rate limit"
+    counted_actions = frozenset({"place", "modify"})
+
+    def __init__(self, cfg: BinanceConfig) -> None:
+        super().__init__(cfg)
+        if cfg.order_transport == "ws":
+            self.order_api = BinanceWsApi(
+                "order", cfg.ws_api_url, cfg.api_key, cfg.secret, now_ms=self.rest.now_ms,
+                recv_window_ms=cfg.recv_window_ms, timeout_s=cfg.request_timeout_s, limiter=self.rest.limiter,
+                outcomes=OUTCOMES, order_methods=frozenset({"order.place", "order.modify"}),
+                clock_rejected=self.rest._clock_rejected, on_state=lambda st: self.sink.stream_state("order", st),
+                min_s=cfg.reconnect_min_s, max_s=cfg.reconnect_max_s)
+
+    async def connect_user(self, timeout_s: float = 30.0) -> None:
+        await super().connect_user(timeout_s)
+        await self._start_order_api(min(timeout_s, 5.0))
+
+    async def _close_user(self) -> None:
+        if self.order_api is not None:
+            await self.order_api.close()
+        await super()._close_user()
 
     def market_routes(self) -> dict[str, str]:
         routes = route_urls(self.cfg.stream_url)
@@ -98,10 +125,12 @@ class BinanceFuturesClient(BinanceClient):
 
     async def modify(self, instrument: Instrument, client_order_id: str, side: int,
                      px: float, qty: float) -> OrderUpdate:
-        # Binance's amend is idempotent for equal parameters, so a retry after a 5xx is safe.
-        body = await self.rest.signed("PUT", self.paths["order"],
-                                      orders.modify_params(instrument, client_order_id, side, px, qty),
-                                      safe=True, is_order=True, into=schemas.OrderBody)
+        """``PUT /fapi/v1/order`` / ``order.modify`` with both price and quantity, as Modify Order
+        requires; the order goes to the back of the queue (even for a smaller quantity), a GTX
+        order that would now cross is cancelled, and a partially filled one whose new quantity is
+        not above its filled quantity is cancelled: the answer says which."""
+        body = await self.order_call("modify", orders.modify_params(instrument, client_order_id, side, px, qty),
+                                     changes=True, safe=True, into=schemas.OrderBody)
         return futures_wire.order_body(body, time.time_ns())
 
     async def positions(self) -> list[Position]:

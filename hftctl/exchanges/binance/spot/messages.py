@@ -108,6 +108,21 @@ def order_body(o: w.OrderBody, local_ts: int) -> OrderUpdate:
         raise MalformedMessage(f"order: unknown value {e}") from None
 
 
+def amended_order(r: w.AmendResult, local_ts: int) -> OrderUpdate:
+    """An amend keep-priority answer's order; ``exec_px`` is the average fill price."""
+    o = r.amendedOrder
+    cum = o.executedQty
+    try:
+        return OrderUpdate(
+            symbol=o.symbol, order_id=0, client_order_id=o.clientOrderId, exch_order_id=str(o.orderId),
+            side=SIDES[o.side], px=o.price, qty=o.qty, leaves_qty=_leaves(o.status, o.qty, cum), exec_qty=0.0,
+            exec_px=o.cumulativeQuoteQty / cum if cum > 0 else 0.0, cum_qty=cum, status=STATUS[o.status],
+            order_type=_TYPES.get(o.type, "limit"), time_in_force=_tif(o.type, o.timeInForce),
+            exch_ts=r.transactTime * _MS, local_ts=local_ts)
+    except KeyError as e:
+        raise MalformedMessage(f"amendedOrder: unknown value {e}") from None
+
+
 def account_position(m: w.OutboundAccountPosition) -> list[Balance]:
     """``outboundAccountPosition``: free + locked per asset."""
     return [Balance(b.a, b.f + b.l, b.f) for b in m.B]

@@ -165,35 +165,7 @@ class ServerShutdown(msgspec.Struct, tag_field="e", tag="serverShutdown"):
 
 UserEvent = ExecutionReport | OutboundAccountPosition | BalanceUpdate | EventStreamTerminated | ServerShutdown
 
-# --- WebSocket API frames --------------------------------------------------------------------
-
-
-class WsApiFrame(msgspec.Struct, kw_only=True):
-    """Anything the WebSocket API sends: a response (``id``, ``status``, ``result`` or ``error``,
-    ``rateLimits``) or an event (``event``, ``subscriptionId``); the payloads stay raw until the
-    receiver knows which schema they have."""
-
-    id: int | str | None = None
-    status: int = 0
-    result: msgspec.Raw | UnsetType = UNSET
-    error: WsApiError | UnsetType = UNSET
-    rateLimits: list[RateLimit] | UnsetType = UNSET
-    subscriptionId: int | UnsetType = UNSET
-    event: msgspec.Raw | UnsetType = UNSET
-
-
-class WsApiError(msgspec.Struct):
-    code: int
-    msg: str
-    data: msgspec.Raw | UnsetType = UNSET    # cancelReplace's partial results, ban times
-
-
-class RateLimit(msgspec.Struct):
-    rateLimitType: str  # REQUEST_WEIGHT | ORDERS
-    interval: str       # SECOND | MINUTE | HOUR | DAY
-    intervalNum: int
-    limit: int
-    count: int = 0      # absent in exchangeInfo's table
+# --- WebSocket API results (frames: common/schemas.py) -----------------------------------------
 
 
 class Subscription(msgspec.Struct):
@@ -262,6 +234,46 @@ class OrderBody(msgspec.Struct, kw_only=True):
     preventedQuantity: Dec | UnsetType = UNSET
     fills: list[FillRow] | UnsetType = UNSET        # FULL placement responses
     preventedMatches: list[PreventedMatch] | UnsetType = UNSET   # placement, if STP prevented a match
+
+
+class CancelReplaceResult(msgspec.Struct, kw_only=True):
+    """``order.cancelReplace`` / ``POST /api/v3/order/cancelReplace``: the result when both steps
+    succeeded, and the ``data`` of its -2021 / -2022 errors. Each step's response is an order
+    (``OrderBody``) when it succeeded, ``{code, msg}`` when it failed, null when not attempted."""
+
+    cancelResult: str                    # SUCCESS | FAILURE
+    newOrderResult: str                  # SUCCESS | FAILURE | NOT_ATTEMPTED
+    cancelResponse: dict | None = None
+    newOrderResponse: dict | None = None
+
+
+class AmendedOrder(msgspec.Struct, kw_only=True):
+    """``amendedOrder`` of an amend keep-priority answer: note ``qty`` (not ``origQty``) and
+    ``cumulativeQuoteQty`` with one m (web-socket-api.md § Order Amend Keep Priority)."""
+
+    symbol: str
+    orderId: int
+    orderListId: int = -1
+    origClientOrderId: str
+    clientOrderId: str
+    price: Dec
+    qty: Dec
+    executedQty: Dec
+    preventedQty: Dec = 0.0
+    quoteOrderQty: Dec = 0.0
+    cumulativeQuoteQty: Dec = 0.0
+    status: str
+    timeInForce: str
+    type: str
+    side: str
+    workingTime: int | UnsetType = UNSET
+    selfTradePreventionMode: str = "NONE"
+
+
+class AmendResult(msgspec.Struct, kw_only=True):
+    transactTime: int
+    executionId: int
+    amendedOrder: AmendedOrder
 
 
 class AccountBalance(msgspec.Struct):
