@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from hftctl.sim.process import start_sim
-from tests.spot_ws_api import WsApi
+from tests.binance_ws_api import WsApi
 from tests.test_sim_support import LocalBook, public, signed
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from hftctl.exchanges.binance.spot import messages as spot_wire
 from hftctl.sim.process import start_sim
-from tests.spot_ws_api import WsApi, order_event
+from tests.binance_ws_api import WsApi, order_event
 from tests.test_sim_support import public, signed
 
 LIMIT = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01000",
@@ -355,3 +355,60 @@ async def test_every_param_is_signed_returnratelimits_and_decimal_recvwindow_too
     reply = await api.call("order.status", {"symbol": "BTCUSDT", "orderId": 1, "recvWindow": 6000.3465},
                            signed=True)
     assert reply["error"]["code"] == -1131                  # at most three decimals
+
+
+async def test_order_amend_keep_priority(api, spot):
+    """web-socket-api.md / rest-api.md § Order Amend Keep Priority: a smaller quantity only, the
+    answer's own field names, x=REPLACED, the client id as sent (random if not), -2038 for an
+    increase, no change, an unknown order and the eleventh amend (MAX_NUM_ORDER_AMENDS = 10),
+    weight 4 (0 when the amend expires the order); the same answers over REST."""
+    await api.call("userDataStream.subscribe.signature", signed=True)
+    info = await api.call("exchangeInfo")
+    sym = next(x for x in info["result"]["symbols"] if x["symbol"] == "BTCUSDT")
+    assert sym["amendAllowed"] is True
+    assert {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": 10} in sym["filters"]
+    placed = (await api.call("order.place", {**LIMIT, "quantity": "0.02000", "newClientOrderId": "am-1"},
+                             signed=True))["result"]
+    amend = {"symbol": "BTCUSDT", "orderId": placed["orderId"], "newClientOrderId": "am-1", "newQty": "0.01900"}
+    ok = await api.call("order.amend.keepPriority", amend, signed=True)
+    assert ok["status"] == 200, ok
+    order = ok["result"]["amendedOrder"]
+    assert (order["orderId"], order["origClientOrderId"], order["clientOrderId"], order["qty"], order["status"]) == (
+        placed["orderId"], "am-1", "am-1", "0.01900000", "NEW")
+    assert {"qty", "cumulativeQuoteQty", "preventedQty"} <= set(order) and "origQty" not in order
+    assert set(ok["result"]) == {"transactTime", "executionId", "amendedOrder"}
+    report = await api.event(order_event("executionReport", x="REPLACED"))
+    assert (report["event"]["i"], report["event"]["q"], report["event"]["c"]) == (placed["orderId"], "0.01900000", "am-1")
+    unnamed = {k: v for k, v in amend.items() if k != "newClientOrderId"}
+    random_id = await api.call("order.amend.keepPriority", {**unnamed, "newQty": "0.01800"}, signed=True)
+    renamed = random_id["result"]["amendedOrder"]["clientOrderId"]
+    assert renamed != "am-1" and len(renamed) == 22
+    async with aiohttp.ClientSession() as s:
+        cases = [{**amend, "newQty": "0.03000"},                                   # an increase
+                 {**amend, "newQty": "0.01800", "newClientOrderId": renamed},      # no change
+                 {**amend, "orderId": 1},                                          # unknown order
+                 {**amend, "newQty": "0.000001"}]                                  # LOT_SIZE
+        for params in cases:
+            status, body, _ = await signed(s, "PUT", spot.rest_url, "/api/v3/order/amend/keepPriority", params)
+            reply = await api.call("order.amend.keepPriority", params, signed=True)
+            assert status == 400 and (reply["status"], reply["error"]) == (status, body), params
+        assert [c for c in (await _codes(s, spot, cases))] == [
+            (-2038, "Order amend (quantity increase) is not supported."),
+            (-2038, "The requested action would change no state; rejecting"),
+            (-2038, "Unknown order sent."), (-1013, "Filter failure: LOT_SIZE")]
+        for qty in range(17, 9, -1):                    # amends 3 to 10
+            r = await api.call("order.amend.keepPriority", {**amend, "newClientOrderId": renamed,
+                                                             "newQty": f"0.0{qty:02d}00"}, signed=True)
+            assert r["status"] == 200, r
+        over = await api.call("order.amend.keepPriority", {**amend, "newClientOrderId": renamed,
+                                                            "newQty": "0.00500"}, signed=True)
+        assert over["error"] == {"code": -2038, "msg": "Filter failure: MAX_NUM_ORDER_AMENDS"}
+    await api.call("openOrders.cancelAll", {"symbol": "BTCUSDT"}, signed=True)
+
+
+async def _codes(s, spot, cases: list[dict]) -> list[tuple[int, str]]:
+    out = []
+    for params in cases:
+        _, body, _ = await signed(s, "PUT", spot.rest_url, "/api/v3/order/amend/keepPriority", params)
+        out.append((body["code"], body["msg"]))
+    return out

@@ -11,7 +11,7 @@ import pytest
 
 from hftctl.sim.process import start_sim
 from hftctl.sim.server import Sim, SimOptions
-from tests.spot_ws_api import WsApi
+from tests.binance_ws_api import WsApi
 from tests.test_sim_support import public
 
 EXCHANGES = ["binancefutures", "binancespot", "bybit"]

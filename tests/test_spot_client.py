@@ -1,5 +1,7 @@
-"""hftctl's Binance spot client in-process against the sim: unknown outcomes on both transports
-(found by query), serverShutdown, and staying under spot's market stream message limit."""
+"""hftctl's Binance spot client in-process against the sim: every order action over the
+WebSocket API, requests in flight when the sockets drop (each order's true state found, none
+doubled), REST while the socket is down, unknown outcomes on both transports (found by query),
+serverShutdown, and staying under spot's market stream message limit."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from hftctl.exchanges.errors import ConnectFailed, OrderNotFound, OutcomeUnknown
 from hftctl.instrument import Instrument
 from hftctl.sim.process import start_sim
 from hftctl.sim.server import Sim, SimOptions
-from tests.test_sim_support import KEY, SECRET
+from tests.test_sim_support import KEY, SECRET, signed
 
 BTC = Instrument("BTCUSDT", 0.01, 0.00001)
 
@@ -73,6 +75,82 @@ def _request(cid: str) -> OrderRequest:
 def sim():
     with start_sim("binancespot", extra_args=["--seed", "3"]) as h:
         yield h
+
+
+async def _rest_requests(sim) -> int:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{sim.control_url}/state") as r:
+            return (await r.json())["counters"]["rest_requests"]
+
+
+async def _until(pred, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_every_order_action_goes_over_the_websocket_api(sim):
+    async with _connected(_client(sim.rest_url, sim.ws_url), Sink()) as client:
+        rest_before = await _rest_requests(sim)
+        placed = await client.submit(_request("tc-ws-all"))
+        assert placed.status == "new"
+        assert (await client.query_order(BTC, "tc-ws-all")).status == "new"
+        assert [u.client_order_id for u in await client.open_orders("BTCUSDT")] == ["tc-ws-all"]
+        kept = await client.modify(BTC, "tc-ws-all", 1, 50000.0, 0.005)             # keep-priority amend
+        assert (kept.qty, kept.exch_order_id) == (0.005, placed.exch_order_id)
+        moved = await client.modify(BTC, "tc-ws-all", 1, 49999.0, 0.005)            # cancel-replace
+        assert (moved.px, moved.client_order_id) == (49999.0, "tc-ws-all") and moved.exch_order_id != kept.exch_order_id
+        assert (await client.cancel(BTC, "tc-ws-all")).status == "canceled"
+        await client.submit(_request("tc-ws-all-2"))
+        await client.cancel_all(BTC)
+        assert await client.open_orders("BTCUSDT") == []
+        assert await _rest_requests(sim) == rest_before
+        assert client.stats()["order_rest_fallbacks"] == 0
+        assert client.rest.limiter.used["orders_10s"] >= 1          # the answers' rateLimits, as REST headers
+
+
+async def test_orders_in_flight_when_the_socket_drops_are_found_once(sim):
+    """Answers held back, then every socket cut: the submits and the cancel in flight raise
+    OutcomeUnknown (nothing is sent again); asked by client id, each order is at the exchange
+    once, and the cancel happened."""
+    sink = Sink()
+    async with _connected(_client(sim.rest_url, sim.ws_url), sink) as client:
+        await client.submit(_request("tc-fl-c"))
+        await _fault(sim, ws_delay_ms=400)
+        try:
+            tasks = [asyncio.create_task(client.submit(OrderRequest(BTC, f"tc-fl-{i}", 1, 50000.0 - i, 0.01, "limit",
+                                                                     "gtc"))) for i in range(5)]
+            tasks.append(asyncio.create_task(client.cancel(BTC, "tc-fl-c")))
+            await asyncio.sleep(0.15)
+            await _fault(sim, drop_ws=True)
+        finally:
+            await _fault(sim, ws_delay_ms=0)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(isinstance(r, OutcomeUnknown) and "dropped" in str(r) for r in results), results
+        cids = [f"tc-fl-{i}" for i in range(5)]
+        found = {cid: (await client.query_order(BTC, cid)).status for cid in cids + ["tc-fl-c"]}
+        assert found == {**dict.fromkeys(cids, "new"), "tc-fl-c": "canceled"}
+        async with aiohttp.ClientSession() as s:
+            _, every, _ = await signed(s, "GET", sim.rest_url, "/api/v3/allOrders", {"symbol": "BTCUSDT", "limit": 1000})
+        names = [o["clientOrderId"] for o in every]
+        assert all(names.count(cid) == 1 for cid in cids)
+        await _until(lambda: client.user_api.subscribed.is_set(), 5, "the new subscription")
+        assert sink.reconnects == 1                       # the connector is told to reconcile
+        await client.cancel_all(BTC)
+
+
+async def test_orders_go_over_rest_while_the_socket_is_down(sim):
+    client = _client(sim.rest_url, sim.ws_url, reconnect_min_s=1.5, reconnect_max_s=1.5)
+    async with _connected(client, Sink()):
+        await _fault(sim, drop_ws=True)
+        await _until(lambda: not client.order_api.up, 2, "the socket down")
+        rest_before = await _rest_requests(sim)
+        assert (await client.submit(_request("tc-fb-1"))).status == "new"
+        assert client.stats()["order_rest_fallbacks"] == 1 and await _rest_requests(sim) == rest_before + 1
+        await _until(lambda: client.order_api.up, 10, "the socket back")
+        await client.cancel(BTC, "tc-fb-1")
+        assert client.stats()["order_rest_fallbacks"] == 1
 
 
 @pytest.mark.parametrize("order_api", ["rest", "ws"])

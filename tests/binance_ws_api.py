@@ -1,6 +1,6 @@
-"""A plain client of the Binance spot WebSocket API for the sim tests, written from the docs (not
-from hftctl's client): requests signed as web-socket-api.md says, responses matched by id,
-user data events kept aside.
+"""A plain client of Binance's WebSocket APIs (spot /ws-api/v3, USD-M /ws-fapi/v1) for the sim
+tests, written from the docs (not from hftctl's client): requests signed as both markets' docs
+say (the sorted params), responses matched by id, user data events (spot) kept aside.
 
 (No tests here.)"""
 
