@@ -198,6 +198,8 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=200, help="order round trips per path")
     ap.add_argument("--speed", type=float, default=2.0, help="replay speed (x real time)")
     ap.add_argument("--quick", action="store_true", help="5 s and 50 orders")
+    ap.add_argument("--order-transport", choices=("ws", "rest"), default="ws",
+                    help="the connector's order_transport (its config key)")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.orders = 5.0, 50
@@ -210,7 +212,8 @@ def main() -> None:
                                "--no-rate-limits"]) as sim:
         cfg = tmp / "connector.toml"
         urls = "".join(f'{k} = "{v}"\n' for k, v in sim.connector_config.items())
-        cfg.write_text(f'{urls}order_prefix = "bench"\napi_key = "{KEY}"\nsecret = "{SECRET}"\n')
+        cfg.write_text(f'{urls}order_prefix = "bench"\napi_key = "{KEY}"\nsecret = "{SECRET}"\n'
+                       f'order_transport = "{args.order_transport}"\n')
         log = open(tmp / "connector.log", "wb")
         conn = subprocess.Popen([sys.executable, "-m", "hftctl", "connector", name, "binancefutures", str(cfg)],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
