@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--mode", choices=("flow", "rest"), default="flow")
     ap.add_argument("--flow-seconds", type=float, default=10.0)
     ap.add_argument("--qty", type=float, default=0.01)
+    ap.add_argument("--no-modify", action="store_true", help="leave the scripted modify out")
     ap.add_argument("--tick", type=float, default=TICK)
     ap.add_argument("--lot", type=float, default=LOT)
     args = ap.parse_args()
@@ -184,7 +185,8 @@ def main() -> None:
             submit(1, bb - FAR - 10 * tick, args.qty, tif="gtx")  # 3: post-only, stays open
             step = 1
         elif step == 1 and all(view.orders.get(i, {}).get("status") == "new" for i in (1, 2, 3)):
-            ep.send(s.ModifyOrder(ep.bot_id, next(req), args.symbol, 1, round(bb - FAR + 10 * tick, 8), args.qty * 2))
+            if not args.no_modify:
+                ep.send(s.ModifyOrder(ep.bot_id, next(req), args.symbol, 1, round(bb - FAR + 10 * tick, 8), args.qty * 2))
             ep.send(s.CancelOrder(ep.bot_id, next(req), args.symbol, 2))
             submit(1, 0.0, args.qty, typ="market", tif="ioc")      # 4: market buy, fills
             submit(1, ba + 30.0, args.qty, tif="gtx")              # 5: post-only through the ask: refused
