@@ -200,7 +200,7 @@ def _error(raw: bytes, status: int) -> tuple[int, str, Any]:
         body = _ERROR.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return -status, f"HTTP {status} {raw[:120].decode('utf-8', 'replace')}".strip(), None
-    return body.code, body.msg, (orjson.loads(body.data) if body.data is not msgspec.UNSET else None)
+    return body.code, body.msg, (orjson.loads(bytes(body.data)) if body.data is not msgspec.UNSET else None)
 
 
 def _float(v: str | None, default: float) -> float:

@@ -79,6 +79,7 @@ class BinanceSpotClient(BinanceClient):
     def __init__(self, cfg: BinanceConfig) -> None:
         super().__init__(cfg)
         self.lives = OrderLives()
+        self._amending: dict[str, asyncio.Lock] = {}
         if cfg.order_transport == "ws":
             self.order_api = self.user_api
 
@@ -148,17 +149,26 @@ class BinanceSpotClient(BinanceClient):
                               into=list[self.order_body])
 
     async def query_order(self, instrument: Instrument, client_order_id: str) -> OrderUpdate:
-        life = self.lives.get(client_order_id)
-        if life is not None and life.replacing:
-            return await self._settle(instrument, client_order_id)
-        upd = self.lives.view(self._body(await self._query(instrument, client_order_id)), avg=True)
+        await self._amended(client_order_id)
+        return await self._current(instrument, client_order_id)
+
+    async def _amended(self, cid: str) -> None:
+        """Wait until an amend of ``cid`` in flight has its answer (or has given up waiting)."""
+        lock = self._amending.get(cid)
+        if lock is not None and lock.locked():
+            async with lock:
+                pass
+
+    async def _current(self, instrument: Instrument, cid: str) -> OrderUpdate:
+        life = self.lives.get(cid)
+        if life is not None and life.replacing:           # its answer was lost: settle it now
+            return await self._settle(instrument, cid)
+        upd = self.lives.view(self._body(await self._query(instrument, cid)), avg=True)
         if upd is not None:
             return upd
-        life = self.lives.get(client_order_id)      # a replace began meanwhile, or a replaced order
-        if life is not None and life.replacing:
-            return await self._settle(instrument, client_order_id)
+        life = self.lives.get(cid)                        # the answer is about a replaced order
         if life is None or life.last is None:
-            raise OrderNotFound(-2013, f"order {client_order_id}: no current state")
+            raise OrderNotFound(-2013, f"order {cid}: no current state")
         return life.last
 
     async def _query(self, instrument: Instrument, cid: str | None = None, order_id: str = "") -> schemas.OrderBody:
@@ -169,7 +179,9 @@ class BinanceSpotClient(BinanceClient):
     async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
         # A replace whose answer was lost is settled first: its new order is in this list.
         for cid in self.lives.replacing():
-            last = self.lives.lives[cid].last
+            await self._amended(cid)
+            life = self.lives.get(cid)
+            last = life.last if life is not None and life.replacing else None
             if last is not None and (symbol is None or last.symbol == symbol):
                 await self._settle(Instrument(last.symbol, 0.0, 0.0), cid)
         body = await self.order_call("open_orders", {"symbol": symbol} if symbol else {}, changes=False,
@@ -180,9 +192,21 @@ class BinanceSpotClient(BinanceClient):
 
     async def modify(self, instrument: Instrument, client_order_id: str, side: int,
                      px: float, qty: float) -> OrderUpdate | None:
+        # One amend of an order at a time: a second cancel-replace would target the exchange
+        # order the first is replacing.
+        lock = self._amending.setdefault(client_order_id, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._modify(instrument, client_order_id, side, px, qty)
+        finally:
+            if not lock.locked():
+                self._amending.pop(client_order_id, None)
+
+    async def _modify(self, instrument: Instrument, client_order_id: str, side: int,
+                      px: float, qty: float) -> OrderUpdate | None:
         life = self.lives.get(client_order_id)
-        if life is None or life.last is None:
-            await self.query_order(instrument, client_order_id)
+        if life is None or life.last is None or life.replacing:
+            await self._current(instrument, client_order_id)
             life = self.lives.get(client_order_id)
             if life is None or life.last is None:
                 raise OrderNotFound(-2013, f"order {client_order_id} is not open")
@@ -257,15 +281,20 @@ class BinanceSpotClient(BinanceClient):
             upd = self.lives.view(self._step(data.cancelResponse, cid), avg=True)
             why = f"amend failed, order cancelled: new order refused: {refused.get('code')} {refused.get('msg')}"
             return replace(upd, reason=why) if upd is not None else None
-        self._emit(self.lives.not_replaced(cid))
         if data.newOrderResult == "SUCCESS":
             # the cancel failed (the order had ended) yet a new order went in under the client id
-            # (ALLOW_FAILURE does that): nobody's order, so it goes
+            # (ALLOW_FAILURE does that): nobody's order, so it goes; the old one says how it ended
+            old_id = self.lives.lives[cid].current
+            self._emit(self.lives.not_replaced(cid, keep_held=False))
             stray = self._step(refused)
             log.error("%s: cancel-replace placed order %s although the cancel failed; cancelling it", cid,
                       stray.exch_order_id)
             await self.order_call("cancel", {"symbol": instrument.symbol, "orderId": stray.exch_order_id},
                                   changes=True, safe=True, into=self.order_body)
+            ended = self.lives.view(self._body(await self._query(instrument, order_id=old_id), cid), avg=True)
+            self._emit([ended] if ended is not None else [])
+        else:
+            self._emit(self.lives.not_replaced(cid))
         cancel = data.cancelResponse or {}
         raise ExchangeRejected(e.code, f"{e.reason} (cancel: {cancel.get('code')} {cancel.get('msg')})", e.data)
 

@@ -80,7 +80,8 @@ class OrderLives:
             return u
         cum = life.base_qty + u.cum_qty
         exec_px = (life.base_quote + u.exec_px * u.cum_qty) / cum if avg else u.exec_px
-        return replace(u, qty=life.base_qty + u.qty, cum_qty=cum, exec_px=exec_px)
+        status = "partially_filled" if u.status == "new" else u.status      # the bot's order has fills
+        return replace(u, qty=life.base_qty + u.qty, cum_qty=cum, exec_px=exec_px, status=status)
 
     def begin(self, cid: str) -> Life:
         """A cancel-replace of the order's current exchange order is about to be sent."""
