@@ -7,35 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import aiohttp
 import orjson
 import pytest
 
 from hftctl.configfile import ConfigReader
-from hftctl.exchanges.base import Instrument, NullSink, OrderRequest
+from hftctl.exchanges.base import Instrument, OrderRequest
 from hftctl.exchanges.binance.futures.client import BinanceFuturesClient, load_config
 from hftctl.exchanges.errors import ExchangeRejected, OutcomeUnknown
 from hftctl.sim.process import start_sim
-from tests.test_sim_binancefutures_ws_api import TAKER, TWO_ACCOUNTS
-from tests.test_sim_support import public, signed
+from tests.test_sim_support import TAKER, OrderSink, public, signed, two_accounts, until
 
 BTC = Instrument("BTCUSDT", 0.1, 0.001)
-
-
-class Sink(NullSink):
-    def __init__(self) -> None:
-        self.updates: list = []
-
-    def order(self, update) -> None:
-        self.updates.append(update)
 
 
 @pytest.fixture(scope="module")
 def usdm(tmp_path_factory):
     cfg = tmp_path_factory.mktemp("usdm-orders") / "sim.toml"
-    cfg.write_text(TWO_ACCOUNTS)
+    cfg.write_text(two_accounts(spread_ticks=40))
     with start_sim(extra_args=["--config", str(cfg)]) as h:
         yield h
 
@@ -47,9 +37,9 @@ def _client(sim, **extra) -> BinanceFuturesClient:
 
 
 @contextlib.asynccontextmanager
-async def _connected(client: BinanceFuturesClient, sink: Sink | None = None):
+async def _connected(client: BinanceFuturesClient, sink: OrderSink | None = None):
     try:
-        await client.connect_market(sink or Sink(), timeout_s=10)
+        await client.connect_market(sink or OrderSink(), timeout_s=10)
         await client.connect_user(timeout_s=10)
         yield client
     finally:
@@ -85,13 +75,6 @@ async def _bid(sim) -> float:
 
 def _req(cid: str, px: float, qty: float = 0.002, tif: str = "gtc") -> OrderRequest:
     return OrderRequest(BTC, cid, 1, px, qty, "limit", tif)
-
-
-async def _until(pred, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 async def test_every_order_action_goes_over_the_websocket_api(usdm):
@@ -141,7 +124,7 @@ async def test_orders_in_flight_when_the_sockets_drop_are_found_once(usdm):
         assert found == {**{f"fl-{i}": "new" for i in range(5)}, "fl-c": "canceled"}
         cids = [o["clientOrderId"] for o in await _all_orders(usdm)]
         assert all(cids.count(f"fl-{i}") == 1 for i in range(5))
-        await _until(lambda: client.order_api.up, 5, "the order socket back")
+        await until(lambda: client.order_api.up, 5, "the order socket back")
         assert client.stats()["order_api_connects"] == 2
 
 
@@ -150,12 +133,12 @@ async def test_orders_go_over_rest_while_the_socket_is_down(usdm):
     async with _connected(client):
         bid = await _bid(usdm)
         await _fault(usdm, drop_ws=True)
-        await _until(lambda: not client.order_api.up, 2, "the order socket down")
+        await until(lambda: not client.order_api.up, 2, "the order socket down")
         rest_before = await _rest_requests(usdm)
         placed = await client.submit(_req("fb-1", bid - 100))
         assert placed.status == "new" and client.stats()["order_rest_fallbacks"] == 1
         assert await _rest_requests(usdm) == rest_before + 1
-        await _until(lambda: client.order_api.up, 10, "the order socket back")
+        await until(lambda: client.order_api.up, 10, "the order socket back")
         await client.cancel(BTC, "fb-1")
         assert client.stats()["order_rest_fallbacks"] == 1              # over the socket again
 
@@ -165,7 +148,7 @@ async def test_amend_loses_priority_and_cancels_a_gtx_that_would_take(usdm, tran
     """USD-M's modify: to the back of the queue even for a smaller quantity at the same price
     (the taker fills the order placed after it), and a post-only order moved through the book
     is cancelled, as the docs say, on either transport."""
-    sink = Sink()
+    sink = OrderSink()
     client = _client(usdm, order_transport=transport)
     async with _connected(client, sink):
         bid = await _bid(usdm)
@@ -178,7 +161,7 @@ async def test_amend_loses_priority_and_cancels_a_gtx_that_would_take(usdm, tran
             await signed(s, "POST", usdm.rest_url, "/fapi/v1/order", {
                 "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "IOC", "quantity": "0.002",
                 "price": f"{px:.1f}"}, **TAKER)
-        await _until(lambda: any(u.client_order_id == f"pr2-{transport}" and u.status == "filled"
+        await until(lambda: any(u.client_order_id == f"pr2-{transport}" and u.status == "filled"
                                  for u in sink.updates), 5, "the later order filled")
         assert (await client.query_order(BTC, f"pr1-{transport}")).status == "new"
         gtx = await client.submit(_req(f"gx-{transport}", bid - 50, tif="gtx"))

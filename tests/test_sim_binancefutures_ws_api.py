@@ -14,31 +14,14 @@ import pytest
 
 from hftctl.sim.process import start_sim
 from tests.binance_ws_api import WsApi, signed_params
-from tests.test_sim_support import public, signed
+from tests.test_sim_support import TAKER, public, signed, two_accounts
 
-TWO_ACCOUNTS = """
-[[accounts]]
-name = "maker"
-api_key = "hftctl-sim-key"
-secret = "hftctl-sim-secret"
-
-[[accounts]]
-name = "taker"
-api_key = "taker-key"
-secret = "taker-secret"
-
-[synthetic]
-move_prob = 0.0        # the touch never moves and nothing trades: fills come only from users
-trades_per_s = 0.0
-spread_ticks = 40
-"""
-TAKER = {"key": "taker-key", "secret": "taker-secret"}
 
 
 @pytest.fixture(scope="module")
 def usdm(tmp_path_factory):
     cfg = tmp_path_factory.mktemp("usdm-ws-api") / "sim.toml"
-    cfg.write_text(TWO_ACCOUNTS)
+    cfg.write_text(two_accounts(spread_ticks=40))
     with start_sim(extra_args=["--config", str(cfg)]) as h:
         yield h
 

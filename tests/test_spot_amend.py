@@ -16,48 +16,18 @@ import orjson
 import pytest
 
 from hftctl.configfile import ConfigReader
-from hftctl.exchanges.base import Instrument, NullSink, OrderRequest
+from hftctl.exchanges.base import Instrument, OrderRequest
 from hftctl.exchanges.binance.spot.client import BinanceSpotClient, create_client, load_config
 from hftctl.exchanges.errors import ExchangeRejected, OutcomeUnknown
 from hftctl.ipc.schema import FINAL_STATUSES
 from hftctl.sim.process import start_sim
-from tests.test_sim_support import KEY, SECRET, public, signed
+from tests.test_sim_support import KEY, SECRET, TAKER, OrderSink, public, signed, two_accounts, until
 
 BTC = Instrument("BTCUSDT", 0.01, 0.00001)
-TAKER = {"key": "taker-key", "secret": "taker-secret"}
-CONFIG = """
-[[accounts]]
-name = "maker"
-api_key = "hftctl-sim-key"
-secret = "hftctl-sim-secret"
-
-[[accounts]]
-name = "taker"
-api_key = "taker-key"
-secret = "taker-secret"
-
-[synthetic]
-move_prob = 0.0        # the touch never moves and nothing trades: fills come only from users
-trades_per_s = 0.0
-spread_ticks = 400
-"""
-
-
-class Sink(NullSink):
-    def __init__(self) -> None:
-        self.updates: list = []
-
-    def order(self, update) -> None:
-        self.updates.append(update)
-
-    def of(self, cid: str) -> list:
-        return [u for u in self.updates if u.client_order_id == cid]
-
-
 @pytest.fixture(scope="module")
 def spot(tmp_path_factory):
     cfg = tmp_path_factory.mktemp("spot-amend") / "sim.toml"
-    cfg.write_text(CONFIG)
+    cfg.write_text(two_accounts(spread_ticks=400))
     with start_sim("binancespot", extra_args=["--config", str(cfg)]) as h:
         yield h
 
@@ -70,7 +40,7 @@ def _client(sim, transport: str) -> BinanceSpotClient:
 
 @contextlib.asynccontextmanager
 async def _connected(sim, transport: str):
-    sink = Sink()
+    sink = OrderSink()
     client = _client(sim, transport)
     try:
         await client.connect_market(sink, timeout_s=10)
@@ -111,13 +81,6 @@ async def _sim_orders(sim, cid: str) -> list[dict]:
     return [o for o in body if o["clientOrderId"] == cid]
 
 
-async def _until(pred, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 def _bid(cid: str, px: float, qty: float = 0.002, tif: str = "gtc") -> OrderRequest:
     return OrderRequest(BTC, cid, 1, px, qty, "limit", tif)
 
@@ -131,9 +94,9 @@ async def test_a_smaller_quantity_keeps_the_queue_place(spot, transport):
         amended = await client.modify(BTC, f"kp1-{transport}", 1, px, 0.001)
         assert (amended.client_order_id, amended.exch_order_id, amended.qty, amended.status) == (
             f"kp1-{transport}", first.exch_order_id, 0.001, "new")
-        await _until(lambda: any(u.qty == 0.001 for u in sink.of(f"kp1-{transport}")), 5, "the REPLACED report")
+        await until(lambda: any(u.qty == 0.001 for u in sink.of(f"kp1-{transport}")), 5, "the REPLACED report")
         await _take(spot, px, "0.00100")
-        await _until(lambda: any(u.status == "filled" for u in sink.of(f"kp1-{transport}")), 5, "the amended order filled")
+        await until(lambda: any(u.status == "filled" for u in sink.of(f"kp1-{transport}")), 5, "the amended order filled")
         assert all(u.status == "new" for u in sink.of(f"kp2-{transport}"))      # behind it: untouched
         assert len(await _sim_orders(spot, f"kp1-{transport}")) == 1
 
@@ -148,13 +111,13 @@ async def test_a_cancel_replace_is_one_order_to_the_bot(spot, transport):
         px = await _mid(spot)
         first = await client.submit(_bid(cid, px, 0.004))
         await _take(spot, px, "0.00100")
-        await _until(lambda: any(u.cum_qty == 0.001 for u in sink.of(cid)), 5, "the partial fill")
+        await until(lambda: any(u.cum_qty == 0.001 for u in sink.of(cid)), 5, "the partial fill")
         moved = await client.modify(BTC, cid, 1, px + 0.05, 0.006)
         assert (moved.client_order_id, moved.px, moved.qty, moved.cum_qty, moved.status) == (
             cid, pytest.approx(px + 0.05), pytest.approx(0.006), pytest.approx(0.001), "partially_filled")
         assert moved.exch_order_id != first.exch_order_id
         await _take(spot, px + 0.05, "0.00200")                 # the new exchange order fills 0.002
-        await _until(lambda: any(u.cum_qty == pytest.approx(0.003) for u in sink.of(cid)), 5,
+        await until(lambda: any(u.cum_qty == pytest.approx(0.003) for u in sink.of(cid)), 5,
                      "the fill at the new price, on top of the earlier one")
         await asyncio.sleep(0.2)
         ups = sink.of(cid)
@@ -179,7 +142,7 @@ async def test_a_cancel_replace_loses_the_queue_place(spot, transport):
         grown = await client.modify(BTC, f"lp1-{transport}", 1, px, 0.003)
         assert (grown.qty, grown.status) == (pytest.approx(0.003), "new")
         await _take(spot, px, "0.00200")
-        await _until(lambda: any(u.status == "filled" for u in sink.of(f"lp2-{transport}")), 5, "the second order filled")
+        await until(lambda: any(u.status == "filled" for u in sink.of(f"lp2-{transport}")), 5, "the second order filled")
         assert (await client.query_order(BTC, f"lp1-{transport}")).cum_qty == 0
 
 
@@ -242,7 +205,7 @@ async def test_a_fill_racing_a_replace_is_taken_off_the_new_order(spot):
         px = await _mid(spot)
         await client.submit(_bid(cid, px, 0.005))
         await _take(spot, px, "0.00100")
-        await _until(lambda: any(u.cum_qty == 0.001 for u in sink.of(cid)), 5, "the first fill")
+        await until(lambda: any(u.cum_qty == 0.001 for u in sink.of(cid)), 5, "the first fill")
         await _fault(spot, ws_delay_ms=1500)
         try:
             await _take(spot, px, "0.00100")              # unseen by the client

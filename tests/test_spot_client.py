@@ -19,7 +19,7 @@ from hftctl.exchanges.errors import ConnectFailed, OrderNotFound, OutcomeUnknown
 from hftctl.instrument import Instrument
 from hftctl.sim.process import start_sim
 from hftctl.sim.server import Sim, SimOptions
-from tests.test_sim_support import KEY, SECRET, signed
+from tests.test_sim_support import KEY, SECRET, signed, until
 
 BTC = Instrument("BTCUSDT", 0.01, 0.00001)
 
@@ -83,13 +83,6 @@ async def _rest_requests(sim) -> int:
             return (await r.json())["counters"]["rest_requests"]
 
 
-async def _until(pred, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 async def test_every_order_action_goes_over_the_websocket_api(sim):
     async with _connected(_client(sim.rest_url, sim.ws_url), Sink()) as client:
         rest_before = await _rest_requests(sim)
@@ -135,7 +128,7 @@ async def test_orders_in_flight_when_the_socket_drops_are_found_once(sim):
             _, every, _ = await signed(s, "GET", sim.rest_url, "/api/v3/allOrders", {"symbol": "BTCUSDT", "limit": 1000})
         names = [o["clientOrderId"] for o in every]
         assert all(names.count(cid) == 1 for cid in cids)
-        await _until(lambda: client.user_api.subscribed.is_set(), 5, "the new subscription")
+        await until(lambda: client.user_api.subscribed.is_set(), 5, "the new subscription")
         assert sink.reconnects == 1                       # the connector is told to reconcile
         await client.cancel_all(BTC)
 
@@ -144,11 +137,11 @@ async def test_orders_go_over_rest_while_the_socket_is_down(sim):
     client = _client(sim.rest_url, sim.ws_url, reconnect_min_s=1.5, reconnect_max_s=1.5)
     async with _connected(client, Sink()):
         await _fault(sim, drop_ws=True)
-        await _until(lambda: not client.order_api.up, 2, "the socket down")
+        await until(lambda: not client.order_api.up, 2, "the socket down")
         rest_before = await _rest_requests(sim)
         assert (await client.submit(_request("tc-fb-1"))).status == "new"
         assert client.stats()["order_rest_fallbacks"] == 1 and await _rest_requests(sim) == rest_before + 1
-        await _until(lambda: client.order_api.up, 10, "the socket back")
+        await until(lambda: client.order_api.up, 10, "the socket back")
         await client.cancel(BTC, "tc-fb-1")
         assert client.stats()["order_rest_fallbacks"] == 1
 

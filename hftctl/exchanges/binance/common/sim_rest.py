@@ -52,6 +52,15 @@ def parse_params(raw: str) -> dict[str, str]:
     return out
 
 
+def check_timing(now_ms: int, ts_ms: int, recv_window: float) -> None:
+    """Binance's timing rule for SIGNED requests: ``timestamp < serverTime + 1000`` and
+    ``serverTime - timestamp <= recvWindow`` (both markets, REST and WebSocket API)."""
+    if ts_ms > now_ms + 1000:
+        raise err(AHEAD_OF_SERVER)
+    if now_ms - ts_ms > recv_window:
+        raise err(OUTSIDE_RECV_WINDOW)
+
+
 class Request:
     """One REST call's merged parameters plus what the signature check needs."""
 
@@ -192,11 +201,7 @@ class BinanceRestBase:
         payload = _SIG_RE.sub("", req.raw_query).lstrip("&") + _SIG_RE.sub("", req.raw_body).lstrip("&")
         if not verify(binance_signature(account.secret, payload), sig):
             raise err(BAD_SIGNATURE)
-        now = self.engine.now_ms()
-        if ts_ms > now + 1000:
-            raise err(AHEAD_OF_SERVER)
-        if now - ts_ms > recv:
-            raise err(OUTSIDE_RECV_WINDOW)
+        check_timing(self.engine.now_ms(), ts_ms, recv)
         req.account = account
 
     def _count_order(self, account: Account, headers: dict[str, str]) -> None:

@@ -27,10 +27,9 @@ import orjson
 from aiohttp import web
 
 from hftctl.exchanges.binance.common.signing import ws_api_signature_ok
-from hftctl.exchanges.binance.common.sim_errors import (AHEAD_OF_SERVER, BAD_API_KEY, BAD_RECV_WINDOW,
-                                                       BAD_SIGNATURE, OUTSIDE_RECV_WINDOW, BinanceError, err,
-                                                       illegal, missing)
-from hftctl.exchanges.binance.common.sim_rest import BinanceRestBase, Request
+from hftctl.exchanges.binance.common.sim_errors import (BAD_API_KEY, BAD_RECV_WINDOW, BAD_SIGNATURE, BinanceError,
+                                                       err, illegal, missing)
+from hftctl.exchanges.binance.common.sim_rest import BinanceRestBase, Request, check_timing
 from hftctl.sim.accounts import Account
 from hftctl.sim.wshub import WsClient, WsHub, WsLimits
 
@@ -168,11 +167,7 @@ class BinanceWsApiBase:
             raise err(BAD_RECV_WINDOW)
         if not ws_api_signature_ok(account.secret, params):
             raise err(BAD_SIGNATURE)
-        now = self.engine.now_ms()
-        if ts > now + 1000:
-            raise err(AHEAD_OF_SERVER)
-        if now - ts > recv:
-            raise err(OUTSIDE_RECV_WINDOW)
+        check_timing(self.engine.now_ms(), ts, recv)
         return account
 
     def _rate_limits(self, account: Account | None) -> list[dict]:
