@@ -285,6 +285,11 @@ class BinanceClient(ExchangeClient):
         return await self.rest.signed(verb, self.paths[path], params, safe=safe,
                                       is_order=action in self.counted_actions, into=into)
 
+    @classmethod
+    def counted_methods(cls) -> frozenset[str]:
+        """The WebSocket API methods that count against the order budget."""
+        return frozenset(cls.order_ws[a] for a in cls.counted_actions if a in cls.order_ws)
+
     async def _start_order_api(self, timeout_s: float) -> None:
         """Open the order session in the background; orders go over REST until it is up."""
         api = self.order_api

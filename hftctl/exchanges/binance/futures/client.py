@@ -84,7 +84,7 @@ class BinanceFuturesClient(BinanceClient):
             self.order_api = BinanceWsApi(
                 "order", cfg.ws_api_url, cfg.api_key, cfg.secret, now_ms=self.rest.now_ms,
                 recv_window_ms=cfg.recv_window_ms, timeout_s=cfg.request_timeout_s, limiter=self.rest.limiter,
-                outcomes=OUTCOMES, order_methods=frozenset({"order.place", "order.modify"}),
+                outcomes=OUTCOMES, order_methods=self.counted_methods(),
                 clock_rejected=self.rest._clock_rejected, on_state=lambda st: self.sink.stream_state("order", st),
                 min_s=cfg.reconnect_min_s, max_s=cfg.reconnect_max_s)
 

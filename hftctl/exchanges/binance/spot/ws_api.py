@@ -36,13 +36,12 @@ from hftctl.exchanges.wire import MalformedMessage
 log = logging.getLogger(__name__)
 
 SUBSCRIBE = "userDataStream.subscribe.signature"
-ORDER_METHODS = frozenset({"order.place", "order.cancelReplace"})     # count against the order budget
 
 
 class SpotWsApi(BinanceWsApi):
     def __init__(self, url: str, *args: Any, on_event: Callable[[Any, int], None],
                  on_resubscribed: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__("user", url, *args, outcomes=ALL_5XX_UNKNOWN, order_methods=ORDER_METHODS, **kwargs)
+        super().__init__("user", url, *args, outcomes=ALL_5XX_UNKNOWN, **kwargs)
         self._on_user_event = on_event
         self._on_resubscribed = on_resubscribed
         self.subscription_id: int | None = None
