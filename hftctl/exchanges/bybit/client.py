@@ -1,10 +1,12 @@
 """Bybit v5 linear behind :class:`hftctl.exchanges.base.ExchangeClient`.
 
 Public data on ``public_url`` (``orderbook.{depth}.{symbol}``, ``publicTrade.{symbol}``),
-orders/positions/wallet on ``private_url`` after the ``auth`` op, orders placed over REST
-(``/v5/order/create|amend|cancel``). Bybit acknowledges an order request with its ids only,
-so the client reads the order back (``/v5/order/realtime``) to report its state at once; the
-private stream then carries every later change.
+orders/positions/wallet on ``private_url`` after the ``auth`` op. Orders go over the trade
+websocket (``trade_url``, trade_ws.py) with ``order_transport = "ws"``, and over REST
+(``/v5/order/create|amend|cancel``) with "rest" or while that socket is down. Bybit acknowledges
+an order request with its ids only; the private stream carries the order's state. After a REST
+request the client also reads the order back (``/v5/order/realtime``) to report its state at
+once; after a websocket request it does not: the stream is quicker than another HTTP round trip.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from hftctl.exchanges.bybit.config import BybitConfig, load_config
 from hftctl.exchanges.bybit.depth_sync import RESTART_U, BookUpdate, BybitBookSync
 from hftctl.exchanges.bybit.rest import BybitRest
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
+from hftctl.exchanges.bybit.trade_ws import BybitTradeSocket, NotSent
 from hftctl.exchanges.bybit.venues import CONNECT_WINDOW_S, MAX_CONNECTS, PATHS
 from hftctl.exchanges.errors import ConnectFailed, OrderNotFound
 from hftctl.exchanges.reconnecting_ws import ReconnectingWebSocket
@@ -42,6 +45,7 @@ _PRIVATE_TOPICS = ["order", "position", "wallet"]
 _PRIVATE = msgspec.json.Decoder(schemas.PrivateMessage)
 _ACK = msgspec.json.Decoder(schemas.Ack)
 _ROWS = {"order": list[schemas.OrderRow], "position": list[schemas.PositionRow], "wallet": list[schemas.Wallet]}
+ORDER_WS_WAIT_S = 5.0         # connect_user waits this long for the order websocket's auth
 SETTLE_COIN = "USDT"          # the linear symbols hftctl trades settle in USDT
 ORDERS_PAGE = 50              # order/realtime: limit [1, 50] (open-order.mdx)
 POSITIONS_PAGE = 200          # position/list: limit [1, 200] (position.mdx)
@@ -108,6 +112,9 @@ class BybitClient(ExchangeClient):
         self.private = ReconnectingWebSocket("user", self._private_url, self._private_open, self._on_private,
                                              lambda s: self.sink.stream_state("user", s),
                                              cfg.reconnect_min_s, cfg.reconnect_max_s)
+        self.trade = (BybitTradeSocket(cfg, self.rest, self._trade_url, lambda s: self.sink.stream_state("orders", s))
+                      if cfg.order_transport == "ws" else None)
+        self.rest_fallbacks = 0            # order requests sent over REST while the websocket was down
 
     def urls(self) -> dict[str, str]:
         return self.cfg.urls()
@@ -127,17 +134,30 @@ class BybitClient(ExchangeClient):
         ok, msg = await self._wait_up(self._auth, f"user data stream at {self.cfg.private_url}", timeout_s)
         if not ok:
             raise ConnectFailed(f"user data stream authentication failed: {msg}")
+        if self.trade is None:
+            log.info("orders go over REST (order_transport = \"rest\")")
+            return
+        self._spawn(self.trade.run())
+        # not worth holding the start up for: orders go over REST until the socket is there
+        ok, msg = await self.trade.first_answer(min(timeout_s, ORDER_WS_WAIT_S))
+        if ok:
+            log.info("orders go over the order websocket at %s", self.cfg.trade_url)
+        else:
+            log.warning("order websocket at %s not up (%s): orders go over REST until it is",
+                        self.cfg.trade_url, msg)
 
     async def close(self) -> None:
         await self.public.stop()
         await self.private.stop()
+        if self.trade is not None:
+            await self.trade.stop()
         await self._stop_tasks()
         await self.rest.close()
 
     async def _ping_loop(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.ping_interval_s)
-            for ws in (self.public, self.private):
+            for ws in (self.public, self.private, *((self.trade.ws,) if self.trade else ())):
                 try:
                     await ws.send_json({"op": "ping"})
                 except Exception as e:
@@ -252,6 +272,9 @@ class BybitClient(ExchangeClient):
     async def _private_url(self) -> str:
         return await self.connect_budget.take(self.cfg.private_url)
 
+    async def _trade_url(self) -> str:
+        return await self.connect_budget.take(self.cfg.trade_url)
+
     async def _private_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
         expires = self.rest.now_ms() + 10_000
         await ws.send_json({"op": "auth", "args": [
@@ -309,6 +332,20 @@ class BybitClient(ExchangeClient):
     def _base(self, inst: Instrument, cid: str) -> dict[str, str]:
         return {"category": self.cfg.category, "symbol": inst.symbol, "orderLinkId": cid}
 
+    async def _order(self, kind: str, body: dict, *, safe: bool) -> bool:
+        """Send create/amend/cancel: over the order websocket when it is up (True), else over REST
+        (False). Only a request that was surely not carried out moves to REST (trade_ws.NotSent);
+        an unknown outcome is the caller's to resolve, never re-sent."""
+        if self.trade is not None:
+            try:
+                await self.trade.request(f"order.{kind}", body)
+                return True
+            except NotSent as e:
+                self.rest_fallbacks += 1
+                log.info("order.%s over REST: %s", kind, e)
+        await self.rest.post(PATHS[kind], body, safe=safe)
+        return False
+
     async def submit(self, req: OrderRequest) -> OrderUpdate | None:
         inst = req.instrument
         body = {**self._base(inst, req.client_order_id), "side": SIDE[req.side],
@@ -318,7 +355,8 @@ class BybitClient(ExchangeClient):
             body["price"] = fmt_step(req.px, inst.tick_size)
             body["timeInForce"] = TIF[req.time_in_force]
         # An OutcomeUnknown goes to the connector, which finds the order (connector/outcomes.py).
-        await self.rest.post(PATHS["create"], body, safe=False)
+        if await self._order("create", body, safe=False):
+            return None
         return await self._read_back(inst, req.client_order_id)
 
     async def _read_back(self, inst: Instrument, cid: str) -> OrderUpdate | None:
@@ -330,14 +368,18 @@ class BybitClient(ExchangeClient):
             return None
 
     async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate | None:
-        await self.rest.post(PATHS["cancel"], self._base(instrument, client_order_id), safe=True)
+        if await self._order("cancel", self._base(instrument, client_order_id), safe=True):
+            return None
         return await self._read_back(instrument, client_order_id)
 
     async def modify(self, instrument: Instrument, client_order_id: str, side: int,
                      px: float, qty: float) -> OrderUpdate | None:
+        """Bybit's amend: the same order (orderId and orderLinkId kept) at a new price and/or
+        quantity, reported on the order stream as that order changed. Side cannot change."""
         body = {**self._base(instrument, client_order_id), "qty": fmt_step(qty, instrument.lot_size),
                 "price": fmt_step(px, instrument.tick_size)}
-        await self.rest.post(PATHS["amend"], body, safe=True)
+        if await self._order("amend", body, safe=True):
+            return None
         return await self._read_back(instrument, client_order_id)
 
     async def cancel_all(self, instrument: Instrument) -> None:
@@ -403,4 +445,8 @@ class BybitClient(ExchangeClient):
         return {**self.rest.clock_stats(),
                 "throttled": self.rest.throttled, "market_connects": self.public.connects,
                 "user_connects": self.private.connects, "connect_waits": self.connect_budget.waited,
-                "depth_gaps": sum(s.gaps for s in self.syncs.values())}
+                "depth_gaps": sum(s.gaps for s in self.syncs.values()),
+                "order_ws_connects": self.trade.ws.connects if self.trade else 0,
+                "order_ws_requests": self.trade.sent if self.trade else 0,
+                "order_ws_lost_in_flight": self.trade.lost if self.trade else 0,
+                "order_rest_fallbacks": self.rest_fallbacks}

@@ -86,7 +86,7 @@ class BybitOrders:
         self.engine = engine
         self.config = config
         self.faults = faults
-        self.per_second: dict[str, WindowCounter] = {}
+        self.per_second: dict[tuple[str, str], WindowCounter] = {}     # (api key, path)
         self._unknown_answers = 0
         # per account: its most recent closed orders, as order/realtime keeps them
         self.closed: dict[int, OrderedDict[int, Order]] = defaultdict(OrderedDict)
@@ -116,10 +116,12 @@ class BybitOrders:
         self._unknown_answers += 1
         raise BybitError(code, msg)
 
-    def limit_headers(self, account: Account, now_ms: int) -> dict[str, str]:
-        """Bybit's per-UID order limit (orders_per_10s / 10 per second); 10006 when over."""
+    def limit_headers(self, account: Account, now_ms: int, path: str) -> dict[str, str]:
+        """Bybit's per-UID limit of one endpoint (rate-limit.mdx: per second, per UID, "for
+        current endpoint"; the trade websocket counts its op type against the same budget):
+        create, amend and cancel orders_per_10s / 10 each (10/s). 10006 when over."""
         limit = max(1, self.config.rate_limits.orders_per_10s // 10)
-        counter = self.per_second.setdefault(account.api_key, WindowCounter(1))
+        counter = self.per_second.setdefault((account.api_key, path), WindowCounter(1))
         used = counter.add()
         headers = {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(max(0, limit - used)),
                    "X-Bapi-Limit-Reset-Timestamp": str((now_ms // 1000 + 1) * 1000)}
@@ -362,15 +364,15 @@ class BybitRest:
 
     # ---- orders ---------------------------------------------------------------------------
     async def create(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["create"]))
         return self.orders.guarded(self.orders.create, account, p, UNKNOWN_REST)
 
     async def amend(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["amend"]))
         return self.orders.guarded(self.orders.amend, account, p, UNKNOWN_REST)
 
     async def cancel(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["cancel"]))
         return self.orders.guarded(self.orders.cancel, account, p, UNKNOWN_REST)
 
     async def cancel_all(self, account, p, headers):

@@ -33,7 +33,7 @@ from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
 from hftctl.exchanges.bybit.sim_rest import UNKNOWN_WS, BybitError, BybitOrders
 from hftctl.exchanges.bybit.venues import (BOOK_MS, CATEGORY, CONNECT_WINDOW_S, IDLE_CUT_S, MAX_CONNECTS,
-                                           TOP_RESEND_S, VENUES, max_active_time_s)
+                                           TOP_RESEND_S, TRADE_OPS, VENUES, max_active_time_s)
 from hftctl.exchanges.venues import TESTNET
 from hftctl.exchanges.wire import verify
 from hftctl.sim.engine import SimEngine
@@ -383,31 +383,34 @@ class BybitStreams:
         return await self._serve(request, self._trade_frame, lambda c: None, alive_param=True)
 
     def _trade_frame(self, client: WsClient, req: dict) -> None:
-        """Answers in the trade channel's envelope (guideline.mdx): retCode/retMsg, camelCase
-        reqId (echoed only when sent) and connId."""
+        """Answers in the trade channel's envelope (guideline.mdx, ``schemas.TradeReply``):
+        retCode/retMsg, camelCase reqId (echoed only when sent) and connId."""
         op = req.get("op")
         conn = client.state["conn_id"]
-        echo = {"reqId": req["reqId"]} if "reqId" in req else {}
+        echo = req["reqId"] if isinstance(req.get("reqId"), str) else msgspec.UNSET
         if op == "ping":
-            _send(client, {"retCode": 0, "retMsg": "OK", "op": "pong", "data": [str(self.engine.now_ms())],
-                           "connId": conn})
+            client.send(msgspec.json.encode(w.TradeReply(retCode=0, retMsg="OK", op="pong",
+                                                         data=[str(self.engine.now_ms())], connId=conn)))
             return
         if op == "auth":
             code, msg = self._authorise(client, req)
-            _send(client, {**echo, "retCode": code, "retMsg": msg or "OK", "op": "auth", "connId": conn})
+            client.send(msgspec.json.encode(w.TradeReply(reqId=echo, retCode=code, retMsg=msg or "OK", op="auth",
+                                                         connId=conn)))
             return
         now = self.engine.now_ms()
         header = {"Traceid": uuid.uuid4().hex, "Timenow": str(now)}
-        reply = {**echo, "retCode": 0, "retMsg": "OK", "op": op, "data": {}, "retExtInfo": {}, "header": header,
-                 "connId": conn}
+        reply = w.TradeReply(reqId=echo, retCode=0, retMsg="OK", op=op if isinstance(op, str) else "", data={},
+                             retExtInfo={}, header=header, connId=conn)
         try:
             account = client.state["account"]
             if account is None:
                 raise BybitError(10005, "Permission denied: auth first")   # no documented code
-            if echo:
-                if req["reqId"] in client.state["req_ids"]:
+            if "reqId" in req:
+                if not isinstance(echo, str) or len(echo) > 36:
+                    raise BybitError(10001, "params error: reqId must be a string of at most 36 characters")
+                if echo in client.state["req_ids"]:
                     raise BybitError(20006, "reqId is duplicated")
-                client.state["req_ids"].add(req["reqId"])
+                client.state["req_ids"].add(echo)
             handler = {"order.create": self.orders.create, "order.amend": self.orders.amend,
                        "order.cancel": self.orders.cancel}.get(op)
             if handler is None:
@@ -423,8 +426,8 @@ class BybitStreams:
                 raise BybitError(10001, "params error: args must hold one order")
             if args[0].get("category") != CATEGORY:
                 raise BybitError(10404, "category is not correct/supported")
-            reply["header"] = {**self.orders.limit_headers(account, now), **header}
-            reply["data"] = self.orders.guarded(handler, account, args[0], UNKNOWN_WS)
+            reply.header = {**self.orders.limit_headers(account, now, TRADE_OPS[op]), **header}
+            reply.data = self.orders.guarded(handler, account, args[0], UNKNOWN_WS)
         except BybitError as exc:
-            reply["retCode"], reply["retMsg"] = exc.code, exc.msg
-        _send(client, reply)
+            reply.retCode, reply.retMsg = exc.code, exc.msg
+        client.send(msgspec.json.encode(reply))

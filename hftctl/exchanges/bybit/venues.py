@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable
+from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable, host_of
 
 _DOCS = "github.com/bybit-exchange/docs"
 CHECKED = "2026-12-01"
@@ -65,6 +65,9 @@ PATHS = {
     "positions": "/v5/position/list",
     "wallet": "/v5/account/wallet-balance",
 }
+# The trade websocket's single-order ops (websocket/trade/guideline.mdx) and the REST path whose
+# per-UID budget each shares (the answer's header counts "this op type" for the account).
+TRADE_OPS = {"order.create": PATHS["create"], "order.amend": PATHS["amend"], "order.cancel": PATHS["cancel"]}
 # Order lists (docs/v5/order/open-order.mdx, order-list.mdx): order/realtime keeps an account's
 # 500 most recent closed orders; order/history answers 7-day windows and lists orders that closed
 # without a fill (fully cancelled, rejected) for 24 hours only.
@@ -96,3 +99,11 @@ def max_active_time_s(url: str) -> float | None:
     if not lo <= seconds <= hi:
         raise ValueError(f"max_active_time={values[-1]!r} is not between {lo:g}s and {hi:g}s")
     return float(seconds)
+
+
+def is_demo(*urls: str) -> bool:
+    """Whether any of ``urls`` is on Bybit's demo-trading hosts (not the mainnet hosts demo
+    borrows its public data from): demo has no trade websocket (websocket/trade/guideline.mdx
+    § Scope: "Not support: demo trading")."""
+    demo = VENUES[DEMO].hosts() - VENUES.money_hosts()
+    return any(host_of(u) in demo for u in urls)
