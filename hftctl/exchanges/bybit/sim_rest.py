@@ -28,8 +28,8 @@ from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.schemas import ListResult, RestEnvelope
 from hftctl.exchanges.bybit.signing import bybit_signature
 from hftctl.exchanges.bybit.sim_smp import SMP_TYPES
-from hftctl.exchanges.bybit.venues import (CATEGORY, CLOSED_KEPT, HISTORY_WINDOW_MS, PATHS, SNAPSHOT_LIMIT,
-                                           UNFILLED_KEPT_MS)
+from hftctl.exchanges.bybit.venues import (AMEND_KEEPS_PRIORITY, CATEGORY, CLOSED_KEPT, HISTORY_WINDOW_MS, PATHS,
+                                           SNAPSHOT_LIMIT, UNFILLED_KEPT_MS)
 from hftctl.exchanges.wire import verify
 from hftctl.sim.accounts import Account
 from hftctl.sim.config import SimConfig
@@ -57,7 +57,7 @@ REJECTS = {
     "unknown_order": (110001, "order not exists or too late to cancel"),
     "modify_type": (10001, "params error: only limit orders can be amended"),
     "modify_side": (10001, "params error: side"),
-    "modify_qty": (10001, "params error: qty must be greater than the executed quantity"),
+    "modify_qty": (110064, "The modified contract quantity cannot be less than or equal to the filled quantity."),
     "no_change": (10001, "The order remains unchanged as the parameters entered match the existing ones."),
 }
 
@@ -215,7 +215,8 @@ class BybitOrders:
         qty = self._num(spec, p, "qty", price=False) if p.get("qty") else order.qty_lots
         price = self._num(spec, p, "price", price=True) if p.get("price") else order.price_ticks
         try:
-            self.engine.modify(account, spec.symbol, order.order_id, None, order.side, price, qty)
+            self.engine.modify(account, spec.symbol, order.order_id, None, order.side, price, qty,
+                               keep_priority=AMEND_KEEPS_PRIORITY)
         except SimReject as exc:
             raise self._reject(exc) from None
         return {"orderId": wire.order_uuid(order.order_id), "orderLinkId": order.client_id}

@@ -68,6 +68,10 @@ PATHS = {
 # The trade websocket's single-order ops (websocket/trade/guideline.mdx) and the REST path whose
 # per-UID budget each shares (the answer's header counts "this op type" for the account).
 TRADE_OPS = {"order.create": PATHS["create"], "order.amend": PATHS["amend"], "order.cancel": PATHS["cancel"]}
+# What an amend does to the order's place in the queue: amend-order.mdx says nothing (nor does
+# any other page, checked 2026-12-01). The sim keeps a place only where an exchange documents it,
+# so a Bybit amend always goes to the back (docs/protocols.md, decision).
+AMEND_KEEPS_PRIORITY = False
 # Order lists (docs/v5/order/open-order.mdx, order-list.mdx): order/realtime keeps an account's
 # 500 most recent closed orders; order/history answers 7-day windows and lists orders that closed
 # without a fill (fully cancelled, rejected) for 24 hours only.
