@@ -64,10 +64,22 @@ PATHS = {
     "history": "/v5/order/history",
     "positions": "/v5/position/list",
     "wallet": "/v5/account/wallet-balance",
+    "dcp": "/v5/order/disconnected-cancel-all",
+    "dcp_info": "/v5/account/query-dcp-info",
 }
 # The trade websocket's single-order ops (websocket/trade/guideline.mdx) and the REST path whose
 # per-UID budget each shares (the answer's header counts "this op type" for the account).
 TRADE_OPS = {"order.create": PATHS["create"], "order.amend": PATHS["amend"], "order.cancel": PATHS["cancel"]}
+# Per-UID request limits per second (rate-limit/rate-limit.mdx § API Rate Limit Table, linear):
+# create, amend and cancel 10/s each; the DCP endpoints 5/s.
+DCP_PER_S = 5
+# Disconnection protection (order/dcp.mdx, websocket/private/dcp.mdx, account/dcp-info.mdx):
+# timeWindow [3, 300] whole seconds (since changelog 2023-07-04), 10 by default; only private
+# connections subscribed to a dcp topic count, dcp.future covering derivatives (2024-06-18).
+DCP_WINDOW_S = (3, 300)
+DCP_DEFAULT_WINDOW_S = 10
+DCP_PRODUCTS = ("OPTIONS", "DERIVATIVES", "SPOT")         # OPTIONS is the request's default
+DCP_TOPICS = {"dcp.future": "DERIVATIVES", "dcp.spot": "SPOT", "dcp.option": "OPTIONS"}
 # What an amend does to the order's place in the queue: amend-order.mdx says nothing (nor does
 # any other page, checked 2026-12-01). The sim keeps a place only where an exchange documents it,
 # so a Bybit amend always goes to the back (docs/protocols.md, decision).
