@@ -212,7 +212,10 @@ def test_bybit_flat_position_and_order_closed_while_the_connector_was_down(tmp_p
     sim_cfg.write_text(FREE_MARKET)
     with start_sim("bybit", extra_args=["--config", str(sim_cfg)]) as sim:
         assert _rest(sim, *_create(orderType="Market")[:2])["retCode"] == 0         # long 0.01 BTCUSDT
-        cfg = _config(tmp_path / "c.toml", sim, "dn", "bot_heartbeat_timeout_s = 60.0\nreconcile_interval_s = 0")
+        # dead_man_window_s = 0: while the connector is stopped, Bybit's DCP would rightly cancel
+        # every order; this test is about what the connector learns after the cut, not that
+        cfg = _config(tmp_path / "c.toml", sim, "dn", "bot_heartbeat_timeout_s = 60.0\nreconcile_interval_s = 0\n"
+                      "dead_man_window_s = 0")
         out = tmp_path / "bot.json"
         with connector("ctbydn", cfg, tmp_path, exchange="bybit") as conn:
             with bot("ctbydn", out, "--mode", "rest") as b:

@@ -301,7 +301,7 @@ class ListResult(msgspec.Struct, kw_only=True):
     nextPageCursor: str = ""
 
 
-# --- trade websocket (/v5/trade) -------------------------------------------------------------
+# --- trade websocket (/v5/trade) and disconnection protection --------------------------------
 
 
 class TradeReply(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -318,3 +318,15 @@ class TradeReply(msgspec.Struct, kw_only=True, omit_defaults=True):
     retExtInfo: object = UNSET
     header: dict[str, str] = {}
     connId: str = ""
+
+
+class DcpInfo(msgspec.Struct, kw_only=True):
+    """One product of GET /v5/account/query-dcp-info (account/dcp-info.mdx)."""
+
+    product: str        # SPOT | DERIVATIVES | OPTIONS
+    dcpStatus: str      # ON
+    timeWindow: str     # seconds, as a string
+
+
+class DcpInfos(msgspec.Struct, kw_only=True):
+    dcpInfos: list[DcpInfo] = []      # empty for an account DCP is not configured for
