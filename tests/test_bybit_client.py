@@ -371,11 +371,16 @@ async def test_orders_in_flight_when_the_order_websocket_drops_end_in_their_true
     px = float(_control(sim, "state?symbol=BTCUSDT&depth=1")["book"]["bids"][0][0]) - 500
     await c.submit(OrderRequest(BTC, "tc-3-1-0", 1, px, 0.01, "limit", "gtc"))
     await _until(lambda: rec.seen("tc-3-1-0", "new"), what="the order to cancel")
-    _control(sim, "fault", {"ws_delay_ms": 1500})
+    _control(sim, "fault", {"ws_delay_ms": 8000})
     creates = [c.submit(OrderRequest(BTC, f"tc-3-1-{i}", 1, px - i, 0.01, "limit", "gtc")) for i in (1, 2, 3)]
     results = asyncio.gather(*creates, c.cancel(BTC, "tc-3-1-0"), c.modify(BTC, "tc-3-1-1", 1, px, 0.01),
                              return_exceptions=True)
-    await asyncio.sleep(0.5)                                   # executed by the sim, answers still held
+
+    def executed() -> bool:          # by the sim, in order; the answers are still held back
+        o = _sim_orders(sim)
+        return ("tc-3-1-0" not in o and all(f"tc-3-1-{i}" in o for i in (1, 2, 3))
+                and float(o["tc-3-1-1"]["price"]) == px)
+    await _until(executed, 6, "the sim to carry out the five requests")
     _control(sim, "fault", {"drop_ws": True, "ws_delay_ms": 0})
     outcomes = await results
     assert all(isinstance(r, OutcomeUnknown) for r in outcomes), outcomes
@@ -384,7 +389,6 @@ async def test_orders_in_flight_when_the_order_websocket_drops_end_in_their_true
     for cid in ("tc-3-1-0", "tc-3-1-1", "tc-3-1-2", "tc-3-1-3"):
         res = await resolve_order(lambda cid=cid: c.query_order(BTC, cid), lambda: False, 1.0, cid)
         found[cid] = (res.update.status, res.update.px)
-    # the amend of tc-3-1-1 raced its create: it ran after it (same connection, in order) or found nothing
     assert found["tc-3-1-0"] == ("canceled", px)
     assert {cid: st for cid, (st, _) in found.items() if cid != "tc-3-1-0"} == dict.fromkeys(
         ("tc-3-1-1", "tc-3-1-2", "tc-3-1-3"), "new")
@@ -406,7 +410,8 @@ async def test_order_websocket_down_means_rest_and_back(inproc_sim):
     so nothing can be doubled); once it is back, over the socket again."""
     sim, info = inproc_sim
     rec = Recorder()
-    c = BybitClient(_config(info["connector_config"], reconnect_min_s=2.0, reconnect_max_s=3.0))
+    # a reconnect 1.5 to 4.5 s after the cut: time for a request while the socket is down
+    c = BybitClient(_config(info["connector_config"], reconnect_min_s=3.0, reconnect_max_s=3.0))
     try:
         await c.connect_market(rec, timeout_s=10)
         await c.connect_user(timeout_s=10)

@@ -148,7 +148,7 @@ async def test_dcp_cancels_after_the_window_and_only_when_every_dcp_connection_i
                 gone.update({o["orderLinkId"]: o["cancelType"] for o in d["data"] if o["orderStatus"] == "Cancelled"})
             elapsed = time.monotonic() - t0
             assert gone == dict.fromkeys(links, "CancelByDCP")
-            assert WINDOW - 0.2 <= elapsed < WINDOW + 1.5, elapsed
+            assert WINDOW - 0.2 <= elapsed < WINDOW + 2.0, elapsed
             assert await _open(s, base, c) == []
             await watcher.close()
 
@@ -166,6 +166,9 @@ async def test_dcp_cancels_after_the_window_and_only_when_every_dcp_connection_i
                 member = await _member(s, url, c)               # back within the window, heartbeat resumed
             await asyncio.sleep(WINDOW + 1.5)
             assert await _open(s, base, c) == links, name
+            if how == "reconnect":      # leave DCP cleanly: no timer left running for the next test
+                await member.send_str('{"op":"unsubscribe","args":["dcp.future"],"req_id":"u"}')
+                await _next(member, lambda d: d.get("req_id") == "u")
             await member.close()
             await post(s, base, "/v5/order/cancel-all", {"category": "linear", "symbol": "BTCUSDT"}, cred=c)
 
