@@ -124,6 +124,7 @@ class BybitClient(ExchangeClient):
         self.trade = (BybitTradeSocket(cfg, self.rest, self._trade_url, lambda s: self.sink.stream_state("orders", s))
                       if cfg.order_transport == "ws" else None)
         self.rest_fallbacks = 0            # order requests sent over REST while the websocket was down
+        self._on_rest = False              # falling back now (logged once per outage)
         # DCP: the window set at Bybit (0: not yet), whether the private stream should carry
         # dcp.future, and the private connection (its connect count) whose subscription Bybit confirmed
         self._dcp_window = 0
@@ -365,10 +366,15 @@ class BybitClient(ExchangeClient):
         if self.trade is not None:
             try:
                 await self.trade.request(f"order.{kind}", body)
+                if self._on_rest:
+                    self._on_rest = False
+                    log.info("orders go over the order websocket again")
                 return True
             except NotSent as e:
                 self.rest_fallbacks += 1
-                log.info("order.%s over REST: %s", kind, e)
+                if not self._on_rest:
+                    self._on_rest = True
+                    log.warning("orders go over REST until the order websocket is back (%s)", e)
         await self.rest.post(PATHS[kind], body, safe=safe)
         return False
 

@@ -42,7 +42,6 @@ _REPLY = msgspec.json.Decoder(TradeReply)
 _CLOCK = 10002
 _RESTARTING = 10019              # "do not accept new request": this one was not taken
 _RATE = {10006, 10403, 10429, 20003}   # account / IP / system / session frequency limits
-_AUTH_TIMEOUT_S = 10.0
 
 
 class NotSent(Exception):
@@ -84,9 +83,6 @@ class BybitTradeSocket:
 
     async def stop(self) -> None:
         await self.ws.stop()
-
-    async def ping(self) -> None:
-        await self.ws.send_json({"op": "ping"})
 
     # --- connection -----------------------------------------------------------------------
 
