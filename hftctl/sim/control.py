@@ -88,7 +88,10 @@ class Control:
                                  "qty": engine.specs[o.symbol].qty_str(o.qty_lots),
                                  "filled": engine.specs[o.symbol].qty_str(o.filled_lots),
                                  "status": o.status} for o in orders],
-                "user_streams": self.sim.protocol.user_streams(acct)})
+                "user_streams": self.sim.protocol.user_streams(acct),
+                # armed dead man's switches: seconds left per symbol ("*": every symbol)
+                "countdowns": {sym or "*": round(left, 3)
+                               for sym, left in engine.countdowns.remaining(acct).items()}})
         body = {
             "exchange": self.sim.options.exchange, "server_time": engine.now_ms(),
             "books": {s: self._book(s, depth_n) for s in symbols},
