@@ -72,7 +72,7 @@ def test_countdown_cancels_the_accounts_orders_on_its_symbol_when_it_runs_out(en
     cancels = [ev.order for ev in eng.events if isinstance(ev, OrderEvent) and ev.exec_type == "canceled"]
     assert cancels == [a_bid, a_ask]                # the user stream hears of each, like any cancel
     # it fired once: off until armed again
-    assert eng.countdowns.remaining(a) == {}
+    assert eng.countdowns.remaining(a) == {} and eng.counters["countdowns_fired"] == 1
     later = eng.place(a, "BTCUSDT", 1, "limit", "gtc", BTC.ticks("59000"), BTC.lots("0.01"))
     clock.t += 60
     assert eng.countdowns.fire_due() == [] and later.is_open

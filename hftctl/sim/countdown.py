@@ -36,7 +36,6 @@ class Countdowns:
         # (account, symbol or ALL_SYMBOLS) -> (deadline in clock seconds, cancel reason)
         self._due: dict[tuple["Account", str | None], tuple[float, str]] = {}
         self._changed = asyncio.Event()
-        self.fired = 0
 
     def arm(self, account: "Account", symbol: str | None, ms: int, reason: str = "") -> None:
         """Start the countdown anew from now (``ms`` > 0), or switch it off (``ms`` == 0).
@@ -60,7 +59,7 @@ class Countdowns:
         for key in [k for k, (t, _) in self._due.items() if t <= now]:
             account, symbol = key
             _, reason = self._due.pop(key)
-            self.fired += 1
+            self.engine.counters["countdowns_fired"] += 1
             orders: list[Order] = []
             for sym in ([symbol] if symbol is not ALL_SYMBOLS else list(self.engine.specs)):
                 orders += self.engine.cancel_all(account, sym, reason)

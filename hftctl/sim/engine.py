@@ -86,7 +86,7 @@ class SimEngine:
         self.countdowns = Countdowns(self)      # the exchanges' dead man's switches
         self.counters = {"orders_received": 0, "orders_rejected": 0, "orders_canceled": 0,
                          "orders_expired": 0, "fills": 0, "maker_fills": 0, "taker_fills": 0,
-                         "depth_updates": 0, "trades": 0, "gaps_injected": 0}
+                         "depth_updates": 0, "trades": 0, "gaps_injected": 0, "countdowns_fired": 0}
 
     # ---- clock ---------------------------------------------------------------------------
     def now_ms(self) -> int:
