@@ -86,11 +86,13 @@ def test_usdm_killed_connector_orders_are_cancelled_by_the_exchange(tmp_path, sw
             dm = wait_for(lambda: (d := _dead_man(name)) and (d.symbols or switch == "off") and d, 10,
                           "status with the switch")
             if switch == "on":
-                assert "Dead man's switch: countdownCancelAll on every symbol the bots trade, window 2.0s" in conn.text()
+                assert ("Dead man's switch: countdownCancelAll on every symbol the bots trade, window 2.0s"
+                        in conn.text())
                 assert (dm.mechanism, dm.state, dm.symbols) == ("countdownCancelAll", "armed", ["BTCUSDT"])
                 assert 0 < _countdowns(sim)["BTCUSDT"] <= window
                 line, js = _health_text(name)
-                assert line.startswith("dead man's switch: countdownCancelAll armed on BTCUSDT, window 2 s, refreshed ")
+                assert line.startswith("dead man's switch: countdownCancelAll armed on BTCUSDT, window 2 s, "
+                                       "refreshed ")
                 assert (js["mechanism"], js["state"], js["window_s"], js["symbols"]) == (
                     "countdownCancelAll", "armed", 2.0, ["BTCUSDT"])
                 assert 0 <= js["last_refresh_age"] < window + 1.5     # refreshed every 0.67 s, status every 1 s
@@ -219,7 +221,8 @@ def test_refresh_failures_are_reported_and_retried_and_never_fatal(tmp_path):
             assert dm.error and dm.mechanism == "countdownCancelAll"
             report = check(name)
             assert report.verdict == "degraded"
-            assert any("dead man's switch countdownCancelAll failing" in p for p in report.problems), report.problems
+            assert any("dead man's switch countdownCancelAll failing" in p for p in report.problems), \
+                report.problems
             assert "dead man's switch countdownCancelAll failing" in conn.text()
             sim_fault(sim, rest_5xx_rate=0.0)
             wait_for(lambda: _dead_man(name).state == "armed", 20, "the switch armed again")

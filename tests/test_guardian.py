@@ -87,7 +87,8 @@ def test_unreachable_exchange_and_half_a_line_still_end_within_its_bound(tmp_pat
         p.stdin.close()
         assert _finish(p, 4.0 + 15) == 1
     log = _log(tmp_path)
-    assert "connector gdtest is gone without a clean stop: cancelling its open orders (prefix gd) on BTCUSDT, ETHUSDT" in log
+    assert ("connector gdtest is gone without a clean stop: cancelling its open orders (prefix gd) on "
+            "BTCUSDT, ETHUSDT") in log
     last = log.strip().splitlines()[-1]
     assert "ERROR guardian: connector gdtest: its orders may still be open at the exchange" in last, log
     assert "Traceback" not in log and SECRET not in log and "in-the-file-secret" not in log

@@ -15,8 +15,7 @@ from hftctl.sim.accounts import Account
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import OrderEvent
 from hftctl.sim.faults import Faults
-from hftctl.sim.process import start_sim
-from tests.test_sim_binancefutures import QUIET_CONFIG
+from tests.test_sim_binancefutures import quiet_sim  # noqa: F401  (the fixture: two accounts, a still market)
 from tests.test_sim_support import public, signed
 from tests.test_sim_support import next_event as _next_event
 
@@ -119,14 +118,6 @@ async def test_the_running_sim_fires_a_countdown_when_due(eng):
         assert (a_bid.status, a_ask.status) == ("canceled", "canceled")
     finally:
         task.cancel()
-
-
-@pytest.fixture(scope="module")
-def quiet_sim(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("simcfg") / "sim.toml"
-    cfg.write_text(QUIET_CONFIG)
-    with start_sim(extra_args=["--config", str(cfg)]) as handle:
-        yield handle
 
 
 async def _countdown(s, base: str, params: dict) -> tuple[int, dict, dict]:

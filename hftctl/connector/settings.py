@@ -38,7 +38,8 @@ class ConnectorSettings:
         if 0 < window < MIN_DEAD_MAN_WINDOW_S:
             # refreshed every third of it: a shorter one costs more requests than it is worth
             # ("we do not recommend setting the countdown time to be too precise or too small")
-            raise r.error("dead_man_window_s", f"expected 0 (off) or a number >= {MIN_DEAD_MAN_WINDOW_S:g} for key")
+            raise r.error("dead_man_window_s",
+                          f"expected 0 (off) or a number >= {MIN_DEAD_MAN_WINDOW_S:g} for key")
         return cls(
             bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0),
             cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
