@@ -70,9 +70,8 @@ def direct_client(ws_root: str, seconds: float, out) -> None:
         keys: dict = {}
         lat: list[float] = []
         sym = SYMBOL.lower()
-        # USD-M's routes: depth and bookTicker on /public, trades on /market
-        urls = [f"{ws_root}/public/stream?streams={sym}@depth@0ms/{sym}@bookTicker",
-                f"{ws_root}/market/stream?streams={sym}@trade"]
+        # USD-M serves depth, bookTicker and trades on /public (docs/protocols.md)
+        urls = [f"{ws_root}/public/stream?streams={sym}@depth@0ms/{sym}@bookTicker/{sym}@trade"]
         end = time.monotonic() + seconds
 
         async def read(session, url: str) -> None:

@@ -78,9 +78,8 @@ async def _rate(base: str, seconds: float, concurrency: int, orders: bool) -> tu
 
 
 async def _replay(h, seconds: float) -> dict:
-    # USD-M serves depth and bookTicker on /public, trades on /market: one reader per route
-    urls = [f"{h.ws_root}/public/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker",
-            f"{h.ws_root}/market/stream?streams=btcusdt@trade"]
+    # USD-M serves depth, bookTicker and trades on /public (docs/protocols.md)
+    urls = [f"{h.ws_root}/public/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker/btcusdt@trade"]
     lags: list[float] = []
 
     async def read(s, url: str) -> None:

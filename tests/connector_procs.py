@@ -105,8 +105,9 @@ def bot_view(p: subprocess.Popen, out: Path, timeout: float = 10.0) -> dict:
     return json.loads(out.read_text())
 
 
-def sim_state(sim, symbol: str = "BTCUSDT") -> dict:
-    with urllib.request.urlopen(f"{sim.control_url}/state?symbol={symbol}", timeout=10) as r:
+def sim_state(sim, symbol: str = "BTCUSDT", all_orders: bool = False) -> dict:
+    query = f"symbol={symbol}" + ("&orders=all" if all_orders else "")
+    with urllib.request.urlopen(f"{sim.control_url}/state?{query}", timeout=10) as r:
         return json.loads(r.read())
 
 

@@ -133,8 +133,8 @@ def assert_books_match(out: Path, sim) -> None:
 
 
 def test_recording_reproduces_the_sims_book(tmp_path, shared_data):
-    """USD-M's routes only (the sim's unrouted /ws is off): depth and bookTicker come from
-    /public, trades from /market, all into one file that converts to the sim's book."""
+    """USD-M's routes only (the sim's unrouted /ws is off): depth, trades and bookTicker come
+    from /public into one file that converts to the sim's book."""
     with start_sim(extra_args=replay_args(shared_data)) as sim:
         with pytest.raises(urllib.error.HTTPError) as no_legacy:
             urllib.request.urlopen(f"{sim.rest_url}/stream", timeout=10)

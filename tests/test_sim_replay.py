@@ -54,7 +54,7 @@ async def test_replay_of_real_recording_is_fresh_and_consistent(shared_data):
     with start_sim(extra_args=["--replay", str(rec), "--speed", "10"]) as h:
         async with aiohttp.ClientSession() as s:
             url = f"{h.ws_root}/public/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker"
-            async with s.ws_connect(url) as ws, s.ws_connect(f"{h.ws_root}/market/stream?streams=btcusdt@trade") as trades:
+            async with s.ws_connect(url) as ws, s.ws_connect(f"{h.ws_root}/public/stream?streams=btcusdt@trade") as trades:
                 kinds: dict[str, dict] = {}
                 while len(kinds) < 2:
                     env = orjson.loads((await ws.receive(timeout=5)).data)

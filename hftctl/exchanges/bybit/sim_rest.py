@@ -282,6 +282,9 @@ class BybitRest:
             ("GET", p["history"], self.history, True),
             ("GET", p["positions"], self.positions, True),
             ("GET", p["wallet"], self.wallet, True),
+            ("GET", p["coin_info"], self.coin_info, True),
+            ("GET", p["api_key_info"], self.api_key_info, True),
+            ("GET", p["account_info"], self.account_info, True),
         ):
             app.router.add_route(method, path, self._wrap(handler, signed))
 
@@ -343,8 +346,13 @@ class BybitRest:
         return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
 
     async def instruments(self, account, p, headers):
-        if p.get("category") != CATEGORY:
-            raise BybitError(10001, "params error: category only support linear")
+        category = p.get("category")
+        if category in OTHER_CATEGORIES:
+            # a real product type the sim does not trade: listed empty, as a venue without such
+            # instruments would, so clients that load every category (ccxt) still start
+            return ListResult(category=category, rows=[], nextPageCursor="")
+        if category != CATEGORY:
+            raise BybitError(10001, "params error: category invalid")
         rows = wire.instruments(self.engine)
         if p.get("symbol"):
             rows = [r for r in rows if r["symbol"] == p["symbol"].upper()]
@@ -454,6 +462,43 @@ class BybitRest:
         if p.get("accountType") not in ("UNIFIED", "CONTRACT"):
             raise BybitError(10001, "params error: accountType only support UNIFIED")
         return {"list": [wire.wallet(self.engine, account)]}
+
+    async def coin_info(self, account, p, headers):
+        """docs/v5/asset/coin-info.mdx: the coins the sim's symbols trade, each on one chain whose
+        deposits and withdrawals are suspended ("0"): the sim moves no coins in or out."""
+        coins = sorted({c for spec in self.engine.specs.values() for c in (spec.base, spec.quote)})
+        if p.get("coin"):
+            coins = [c for c in coins if c == p["coin"]]
+        chain = {"chain": "SIM", "chainType": "hftctl sim", "confirmation": "1", "withdrawFee": "",
+                 "depositMin": "0", "withdrawMin": "0", "minAccuracy": "8", "chainDeposit": "0",
+                 "chainWithdraw": "0", "withdrawPercentageFee": "0", "contractAddress": "",
+                 "safeConfirmNumber": "1", "withdrawMax": "0"}
+        return {"rows": [{"name": c, "coin": c, "remainAmount": "0", "chains": [chain]} for c in coins]}
+
+    async def api_key_info(self, account, p, headers):
+        """docs/v5/user/apikey-info.mdx: a read-write unified-account key with trade permissions
+        (the secret is never echoed: the docs' answer carries it as "")."""
+        uid = 1_000_000 + self.engine.accounts.index(account)
+        return {"id": str(uid), "note": f"hftctl sim account {account.name}", "apiKey": account.api_key,
+                "readOnly": 0, "secret": "",
+                "permissions": {"ContractTrade": ["Order", "Position"], "Spot": [], "Wallet": [], "Options": [],
+                                "Derivatives": ["DerivativesTrade"], "CopyTrading": [], "BlockTrade": [],
+                                "Exchange": [], "NFT": [], "Affiliate": [], "Earn": []},
+                "ips": [], "type": 1, "deadlineDay": -1, "expiredAt": "1970-01-01T00:00:00Z",
+                "createdAt": "2026-01-01T00:00:00Z", "unified": 0, "uta": 1, "userID": uid,
+                "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
+                "rsaPublicKey": "", "isMaster": True, "parentUid": "0", "kycLevel": "LEVEL_1",
+                "kycRegion": "", "userIDInt64": str(uid), "inviterIDInt64": "0", "affiliateIDInt64": "0"}
+
+    async def account_info(self, account, p, headers):
+        """docs/v5/account/account-info.mdx: a unified trading account 2.0 (unifiedMarginStatus 5,
+        enum.mdx) in regular margin; dcpStatus/timeWindow/smpGroup are deprecated constants."""
+        return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(self.engine.now_ms()), "unifiedMarginStatus": 5,
+                "dcpStatus": "OFF", "timeWindow": 0, "smpGroup": 0, "isMasterTrader": False,
+                "spotHedgingStatus": "OFF"}
+
+# docs/v5/market/instrument.mdx § Request Parameters: category spot, linear, inverse, option
+OTHER_CATEGORIES = ("spot", "inverse", "option")
 
 
 def _still_listed(order: Order, now_ms: int) -> bool:

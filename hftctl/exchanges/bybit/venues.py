@@ -64,6 +64,10 @@ PATHS = {
     "history": "/v5/order/history",
     "positions": "/v5/position/list",
     "wallet": "/v5/account/wallet-balance",
+    # the sim also answers these for clients that load currencies and account type (ccxt)
+    "coin_info": "/v5/asset/coin/query-info",
+    "api_key_info": "/v5/user/query-api",
+    "account_info": "/v5/account/info",
 }
 # Order lists (docs/v5/order/open-order.mdx, order-list.mdx): order/realtime keeps an account's
 # 500 most recent closed orders; order/history answers 7-day windows and lists orders that closed

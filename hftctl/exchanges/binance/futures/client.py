@@ -2,8 +2,9 @@
 ORDER_TRADE_UPDATE / ACCOUNT_UPDATE, positions, amend, self-trade prevention.
 
 Streams: ``stream_url`` names the root (a route URL or the old ``.../ws`` work too, see
-``venues.route_urls``); depth and bookTicker come over ``<root>/public/stream``, trades over
-``<root>/market/stream`` (two sockets), user data over ``<root>/private/ws/<listenKey>``. Of the
+``venues.route_urls``); depth, bookTicker and trades come over ``<root>/public/stream`` (a stream
+kind of another route would get that route's socket), user data over
+``<root>/private/ws/<listenKey>``. Of the
 two private forms the docs show, the path form is the one the User Data Streams page documents
 and it carries every event type; the Change Notice's ``?listenKey=&events=`` form leaves
 undocumented what an omitted or unlisted event type (``listenKeyExpired``) does.
@@ -73,8 +74,10 @@ class BinanceFuturesClient(BinanceClient):
     outcomes = OUTCOMES
 
     def market_routes(self) -> dict[str, str]:
+        """One socket per route the market streams live on."""
         routes = route_urls(self.cfg.stream_url)
-        return {r: f"{routes[r]}/stream" for r in ("public", "market")}
+        used = dict.fromkeys(stream_route(f"x@{kind}") or "market" for kind in self.streams)
+        return {r: f"{routes[r]}/stream" for r in used}
 
     def symbol_streams(self, symbol: str) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

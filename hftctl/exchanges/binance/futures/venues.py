@@ -46,11 +46,12 @@ VENUES = VenueTable(
 )
 
 # Stream kind -> route ("Endpoint & Stream Mapping (Excerpt)" of the Change Notice; rpiDepth from
-# its own page). The raw trade stream is in no current USD-M page: it goes with aggTrade, where
-# the clients that still use it find it.
+# its own page). The raw trade stream is in no current USD-M page; it is public: observed on
+# /public and on the unrouted (public-only) path and not on /market (BYTEX-TRADE/bytex#7,
+# 2026-09-18), and ccxt 4.5.x routes it to /public after first putting it on /market.
 STREAM_ROUTES = {
-    "depth": "public", "bookTicker": "public", "rpiDepth": "public",
-    "aggTrade": "market", "trade": "market", "markPrice": "market", "kline": "market",
+    "depth": "public", "bookTicker": "public", "rpiDepth": "public", "trade": "public",
+    "aggTrade": "market", "markPrice": "market", "kline": "market",
     "continuousKline": "market", "miniTicker": "market", "ticker": "market", "forceOrder": "market",
     "compositeIndex": "market", "contractInfo": "market", "assetIndex": "market",
 }
