@@ -30,7 +30,8 @@ def _dead_man(dm: DeadManHealth) -> str:
     colour = {"armed": "green", "failing": "red"}.get(dm.state, "yellow")
     what = f"guardian pid {dm.guardian_pid}" if dm.mechanism == "guardian" else dm.mechanism
     on = ", ".join(dm.symbols) or "no symbol yet"
-    text = f"{what} [{colour}]{dm.state}[/] on {on}, window {dm.window_s:g} s, refreshed {_age(dm.last_refresh_age)} ago"
+    refreshed = "not refreshed yet" if dm.last_refresh_age is None else f"refreshed {_age(dm.last_refresh_age)} ago"
+    text = f"{what} [{colour}]{dm.state}[/] on {on}, window {dm.window_s:g} s, {refreshed}"
     return text + (f": {dm.error}" if dm.error else "")
 
 
