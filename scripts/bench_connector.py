@@ -138,11 +138,11 @@ def bot_market(ep: BotEndpoint, seconds: float) -> dict:
     return {"keys": keys, "lat": lat, "hop": hop}
 
 
-def bot_orders(ep: BotEndpoint, n: int, best_bid: float) -> tuple[list[float], list[float]]:
+def bot_orders(ep: BotEndpoint, n: int, best_bid: float, first_id: int = 10_000) -> tuple[list[float], list[float]]:
     submit, cancel = [], []
-    req = 1000
+    req = first_id * 2
     for i in range(n):
-        oid = 10_000 + i
+        oid = first_id + i
         px = round(best_bid * 0.95 - (i % 50) * 0.1, 1)
         for kind in ("submit", "cancel"):
             req += 1
