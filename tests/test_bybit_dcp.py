@@ -201,11 +201,11 @@ async def test_client_arms_dcp_resubscribes_after_a_reconnect_and_disarms(tmp_pa
             await client.submit(OrderRequest(BTC, "tc-7-1-1", 1, px, 0.01, "limit", "gtc"))
             sim.protocol.streams.drop_private(None)                    # the private socket is cut
             deadline = time.monotonic() + 5
-            while not (client._dcp_confirmed == client.private.connects == 2 and id(account) not in dcp._timers):
+            while not (client._dcp_confirmed == client.private.connects == 2 and id(account) not in dcp._timing):
                 assert time.monotonic() < deadline, "the client did not come back into DCP"
                 await asyncio.sleep(0.05)
             await asyncio.sleep(3.5)
-            assert dcp.triggered == 0 and [o.client_id for o in account.orders.values()] == ["tc-7-1-1"]
+            assert sim.engine.counters["countdowns_fired"] == 0 and [o.client_id for o in account.orders.values()] == ["tc-7-1-1"]
             await client.disarm_dead_man(["BTCUSDT"])
             assert not dcp._members[id(account)]
             await client.arm_dead_man(["BTCUSDT"], 3)                  # on again, then a clean close
@@ -214,7 +214,7 @@ async def test_client_arms_dcp_resubscribes_after_a_reconnect_and_disarms(tmp_pa
             await client.close()
         assert not dcp._members[id(account)]
         await asyncio.sleep(3.5)
-        assert dcp.triggered == 0 and len(account.orders) == 1        # a clean stop leaves them to cancel_on_stop
+        assert sim.engine.counters["countdowns_fired"] == 0 and len(account.orders) == 1        # a clean stop leaves them to cancel_on_stop
 
         plain = BybitClient(_config(info["connector_config"]))
         sim.engine.accounts[0].institutional = False
@@ -224,11 +224,6 @@ async def test_client_arms_dcp_resubscribes_after_a_reconnect_and_disarms(tmp_pa
                 await plain.arm_dead_man(["BTCUSDT"], 5)
         finally:
             await plain.close()
-
-
-def NullSink():
-    from hftctl.exchanges.base import NullSink
-    return NullSink()
 
 
 def _child(sim, name: str, window: int, px: float) -> subprocess.Popen:

@@ -17,13 +17,13 @@ to cancel here: the sim serves linear only.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 
 from hftctl.exchanges.bybit.sim_rest import BybitError
 from hftctl.exchanges.bybit.venues import DCP_DEFAULT_WINDOW_S, DCP_PRODUCTS, DCP_TOPICS, DCP_WINDOW_S
 from hftctl.sim.accounts import Account
+from hftctl.sim.countdown import ALL_SYMBOLS
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsClient
 
@@ -37,8 +37,7 @@ class BybitDcp:
         self.engine = engine
         self._windows: dict[int, dict[str, int]] = {}                   # id(account) -> product -> s
         self._members: dict[int, set[WsClient]] = defaultdict(set)       # subscribed to dcp.future
-        self._timers: dict[int, asyncio.TimerHandle] = {}
-        self.triggered = 0
+        self._timing: set[int] = set()                                   # id(account) of running windows
 
     def windows(self, account: Account) -> dict[str, int]:
         """Products DCP is on for, with their windows: all three for an institutional account
@@ -79,11 +78,10 @@ class BybitDcp:
 
     def pinged(self, client: WsClient, account: Account) -> None:
         """A subscribed connection's heartbeat: the account is back, the timing stops."""
-        if client in self._members.get(id(account), ()):
-            timer = self._timers.pop(id(account), None)
-            if timer is not None:
-                timer.cancel()
-                log.info("DCP: %s reconnected within its window", account.name)
+        if client in self._members.get(id(account), ()) and id(account) in self._timing:
+            self._timing.discard(id(account))
+            self.engine.countdowns.arm(account, ALL_SYMBOLS, 0)
+            log.info("DCP: %s reconnected within its window", account.name)
 
     def closed(self, client: WsClient, account: Account) -> None:
         members = self._members.get(id(account))
@@ -91,16 +89,9 @@ class BybitDcp:
             return
         members.discard(client)
         window = self.windows(account).get(DCP_TOPICS[DERIVATIVES_TOPIC])
-        if members or window is None or id(account) in self._timers:
+        if members or window is None or id(account) in self._timing:
             return
         log.info("DCP: %s lost its last dcp.future connection; cancelling its orders in %d s", account.name, window)
-        self._timers[id(account)] = asyncio.get_running_loop().call_later(window, self._trigger, account)
-
-    def _trigger(self, account: Account) -> None:
-        self._timers.pop(id(account), None)
-        self.triggered += 1
-        orders = list(self.engine.open_orders(account))
-        log.info("DCP: %s silent past its window: cancelling %d order(s)", account.name, len(orders))
-        for order in orders:
-            order.reason = "dcp"
-            self.engine.cancel(account, order.symbol, order.order_id)
+        # the engine's cancel-on-silence timer cancels every open order (cancelType CancelByDCP)
+        self._timing.add(id(account))
+        self.engine.countdowns.arm(account, ALL_SYMBOLS, window * 1000, reason="dcp")

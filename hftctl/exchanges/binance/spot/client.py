@@ -11,6 +11,7 @@ Market stream control messages are paced under spot's 5 incoming messages per se
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from hftctl.exchanges.base import Instrument, OrderRequest
@@ -53,6 +54,10 @@ class BinanceSpotClient(BinanceClient):
 
     def __init__(self, cfg: SpotConfig) -> None:
         super().__init__(cfg)
+
+    async def open_rest(self) -> None:
+        self.cfg = replace(self.cfg, order_api="rest")     # no WebSocket API session to carry them
+        await super().open_rest()
 
     # --- user data: the WebSocket API ------------------------------------------------------------
 
