@@ -114,7 +114,7 @@ async def test_orders_in_flight_when_the_sockets_drop_are_found_once(usdm):
             tasks = [asyncio.create_task(client.submit(_req(f"fl-{i}", bid - 100 - i))) for i in range(5)]
             tasks.append(asyncio.create_task(client.cancel(BTC, "fl-c")))
             await asyncio.sleep(0.15)
-            assert (await _fault(usdm, drop_ws=True))["dropped"] >= 3       # public, market, private, order
+            assert (await _fault(usdm, drop_ws=True))["dropped"] >= 3       # market data, user data, orders
         finally:
             await _fault(usdm, ws_delay_ms=0)
         results = await asyncio.gather(*tasks, return_exceptions=True)

@@ -17,6 +17,7 @@ import pytest
 from hftctl.connector.routing import parse_client_id
 from hftctl.exchanges.bybit.signing import bybit_signature
 from hftctl.sim.process import start_sim
+from hftctl.status import read_statuses
 from tests.connector_procs import bot, bot_view, connector, segments, sim_fault, sim_state, wait_for
 
 STATIC_MARKET = """
@@ -39,15 +40,24 @@ def _config(path, sim, prefix: str, extra: str = ""):
     return path
 
 
+def status_stats(pid: int) -> dict | None:
+    """The client counters of the connector with this pid, from its status file."""
+    recs = [r for r in read_statuses("connector") if r.pid == pid]
+    return recs[0].data.get("stats") if recs else None
+
+
 def _levels(levels, n=20):
     return [(round(float(p), 1), round(float(q), 3)) for p, q in levels[:n]]
 
 
-def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path):
+@pytest.mark.parametrize("transport", ["ws", "rest"])
+def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path, transport):
+    """The scripted flow (submit, amend, cancel, a fill, a post-only that would take) with orders
+    over the order websocket (the default) and over REST: the bot's view is the sim's state."""
     sim_cfg = tmp_path / "sim.toml"
     sim_cfg.write_text(STATIC_MARKET)
     with start_sim("bybit", extra_args=["--config", str(sim_cfg)]) as sim:
-        cfg = _config(tmp_path / "c.toml", sim, "by")
+        cfg = _config(tmp_path / "c.toml", sim, "by", f'order_transport = "{transport}"')
         out = tmp_path / "bot.json"
         with connector("ctbybit", cfg, tmp_path, exchange="bybit") as conn:
             with bot("ctbybit", out, "--mode", "flow", "--flow-seconds", "2") as b:
@@ -83,6 +93,11 @@ def test_bybit_orders_fills_position_and_book_equal_the_sims(tmp_path):
             assert view["position"] == pytest.approx(pos) and view["filled_signed"] == pytest.approx(pos)
             assert pos != 0
             assert view["book_ok"] and view["bbo"], "no BestBidOffer from orderbook.1"
+            via = {"ws": "orders go over the order websocket", "rest": 'orders go over REST (order_transport = "rest")'}
+            assert via[transport] in conn.text()
+            stats = wait_for(lambda: status_stats(conn.p.pid), 10, "the connector's status")
+            # every create, amend and cancel over the chosen transport, none fell back
+            assert (stats["order_ws_requests"] > 0, stats["order_rest_fallbacks"]) == (transport == "ws", 0)
             assert view["bbo"] == [float(state["book"]["bids"][0][0]), float(state["book"]["asks"][0][0])]
             assert _levels(view["bids"]) == _levels(state["book"]["bids"])
             assert _levels(view["asks"]) == _levels(state["book"]["asks"])
@@ -197,7 +212,10 @@ def test_bybit_flat_position_and_order_closed_while_the_connector_was_down(tmp_p
     sim_cfg.write_text(FREE_MARKET)
     with start_sim("bybit", extra_args=["--config", str(sim_cfg)]) as sim:
         assert _rest(sim, *_create(orderType="Market")[:2])["retCode"] == 0         # long 0.01 BTCUSDT
-        cfg = _config(tmp_path / "c.toml", sim, "dn", "bot_heartbeat_timeout_s = 60.0\nreconcile_interval_s = 0")
+        # dead_man_window_s = 0: while the connector is stopped, Bybit's DCP would rightly cancel
+        # every order; this test is about what the connector learns after the cut, not that
+        cfg = _config(tmp_path / "c.toml", sim, "dn", "bot_heartbeat_timeout_s = 60.0\nreconcile_interval_s = 0\n"
+                      "dead_man_window_s = 0")
         out = tmp_path / "bot.json"
         with connector("ctbydn", cfg, tmp_path, exchange="bybit") as conn:
             with bot("ctbydn", out, "--mode", "rest") as b:

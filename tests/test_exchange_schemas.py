@@ -204,3 +204,30 @@ def test_malformed_frames_are_refused_cleanly():
     with pytest.raises(bybit_wire.MalformedMessage):
         bybit_wire.trades(b'{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"S":"Up"}]}', 1)
     assert futures_wire.user_event(b'{"e":"ACCOUNT_CONFIG_UPDATE","E":1}') is None
+
+
+# docs/v5/websocket/trade/guideline.mdx response examples (order op, auth, pong) and
+# docs/v5/account/dcp-info.mdx's result.
+BYBIT_TRADE_REPLIES = [
+    {"reqId": "test-005", "retCode": 0, "retMsg": "OK", "op": "order.create",
+     "data": {"orderId": "a4c1718e-fe53-4659-a118-1f6ecce04ad9", "orderLinkId": ""}, "retExtInfo": {},
+     "header": {"X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "9", "X-Bapi-Limit-Reset-Timestamp": "1711001595208",
+                "Traceid": "38b7977b430f9bd228f4b19724794dfd", "Timenow": "1711001595209"},
+     "connId": "cnt5leec0hvan15eukcg-2v"},
+    {"retCode": 0, "retMsg": "OK", "op": "auth", "connId": "cnt5leec0hvan15eukcg-2t"},
+    {"retCode": 0, "retMsg": "OK", "op": "pong", "data": ["1711002002529"], "connId": "cnt5leec0hvan15eukcg-2v"},
+]
+BYBIT_DCP_INFO = {"dcpInfos": [{"product": "SPOT", "dcpStatus": "ON", "timeWindow": "10"},
+                               {"product": "DERIVATIVES", "dcpStatus": "ON", "timeWindow": "10"}]}
+
+
+def test_bybit_trade_replies_and_dcp_info_round_trip_the_docs_examples():
+    """One struct for every trade-websocket answer: decoded and encoded again it is the docs'
+    example, key for key and in order (the sim encodes its answers with it)."""
+    for example in BYBIT_TRADE_REPLIES:
+        reply = msgspec.json.decode(orjson.dumps(example), type=bs.TradeReply)
+        assert orjson.loads(msgspec.json.encode(reply)) == example
+        assert list(orjson.loads(msgspec.json.encode(reply))) == list(example)
+    info = msgspec.convert(BYBIT_DCP_INFO, bs.DcpInfos)
+    assert [(d.product, d.dcpStatus, d.timeWindow) for d in info.dcpInfos][1] == ("DERIVATIVES", "ON", "10")
+    assert msgspec.convert({}, bs.DcpInfos).dcpInfos == []       # an account without DCP: empty

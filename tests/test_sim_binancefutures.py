@@ -205,23 +205,23 @@ async def test_book_from_snapshot_and_diffs_equals_sim_book(sim):
 
 async def test_subscribe_frames_and_combined_streams(sim):
     async with aiohttp.ClientSession() as s:
-        async with s.ws_connect(sim.extra["market_ws_url"]) as ws:
+        async with s.ws_connect(sim.ws_url) as ws:
             await ws.send_str(orjson.dumps({"method": "SUBSCRIBE", "params": [
-                "btcusdt@aggTrade", "ethusdt@trade"], "id": 7}).decode())
+                "btcusdt@bookTicker", "ethusdt@trade"], "id": 7}).decode())
             reply = await _next_event(ws, lambda d: "id" in d)
             assert reply == {"result": None, "id": 7}
             seen = set()
             deadline = time.monotonic() + 8
-            while seen != {"aggTrade", "trade"} and time.monotonic() < deadline:
+            while seen != {"bookTicker", "trade"} and time.monotonic() < deadline:
                 d = (await _json_msgs(ws, 1, timeout=8))[0]
                 seen.add(d.get("e"))
                 if d.get("e") == "trade":
                     assert d["s"] == "ETHUSDT" and isinstance(d["p"], str) and isinstance(d["m"], bool)
-            assert seen == {"aggTrade", "trade"}
+            assert seen == {"bookTicker", "trade"}
             await ws.send_str('{"method":"LIST_SUBSCRIPTIONS","id":8}')
             reply = await _next_event(ws, lambda d: d.get("id") == 8)
-            assert reply["result"] == ["btcusdt@aggTrade", "ethusdt@trade"]
-            await ws.send_str('{"method":"UNSUBSCRIBE","params":["btcusdt@aggTrade","ethusdt@trade"],"id":9}')
+            assert reply["result"] == ["btcusdt@bookTicker", "ethusdt@trade"]
+            await ws.send_str('{"method":"UNSUBSCRIBE","params":["btcusdt@bookTicker","ethusdt@trade"],"id":9}')
             assert (await _next_event(ws, lambda d: d.get("id") == 9)) == {"result": None, "id": 9}
         async with s.ws_connect(f"{sim.ws_root}/public/stream") as ws:     # combined + SUBSCRIBE
             await ws.send_str('{"method":"SUBSCRIBE","params":["btcusdt@depth@0ms"],"id":1}')

@@ -436,3 +436,46 @@ async def test_self_match_prevention_decided_by_the_incoming_orders_smp_type(sta
             await post(s, base, "/v5/order/cancel-all", {"category": "linear", "symbol": "ETHUSDT"}, cred=BOB)
         pos = await get(s, base, "/v5/position/list", "category=linear&symbol=ETHUSDT", cred=BOB)
         assert pos["result"]["list"][0]["size"] == "0.00"          # the self-trade left no position
+
+
+async def test_an_amend_goes_to_the_back_of_the_queue_on_both_transports(static_bybit):
+    """amend-order.mdx says nothing of queue priority; the sim keeps a place only where an
+    exchange documents it (docs/protocols.md), so an amended order, even one whose quantity only
+    went down, is filled after an order that joined its price later. Without the amend the older
+    order is filled first (the control). Over REST and over the trade websocket alike."""
+    base = static_bybit.rest_url
+    async with aiohttp.ClientSession() as s, s.ws_connect(static_bybit.extra["trade_ws_url"]) as tws:
+        assert (await _auth(tws))["retCode"] == 0
+        book = await (await s.get(f"{base}/v5/market/orderbook?category=linear&symbol=ETHUSDT&limit=1")).json()
+        bid = float(book["result"]["b"][0][0])            # the spread is 20 ticks: nobody else inside
+
+        async def ws_amend(link: str, qty: str) -> dict:
+            await tws.send_str(orjson.dumps({"reqId": f"am-{link}", "header": {"X-BAPI-TIMESTAMP": str(int(time.time() * 1000))},
+                                             "op": "order.amend", "args": [{"category": "linear", "symbol": "ETHUSDT",
+                                                                            "orderLinkId": link, "qty": qty}]}).decode())
+            return await _next(tws, lambda d: d.get("reqId") == f"am-{link}")
+
+        async def rest_amend(link: str, qty: str) -> dict:
+            return await post(s, base, "/v5/order/amend", {"category": "linear", "symbol": "ETHUSDT",
+                                                           "orderLinkId": link, "qty": qty})
+
+        async def filled(link: str) -> str:
+            q = await get(s, base, "/v5/order/realtime", f"category=linear&symbol=ETHUSDT&orderLinkId={link}")
+            return q["result"]["list"][0]["cumExecQty"]
+
+        for i, amend in enumerate((None, rest_amend, ws_amend)):
+            px = f"{bid + 0.01 * (i + 1):.2f}"
+            for link in (f"old-{i}", f"new-{i}"):
+                assert (await _order(s, base, symbol="ETHUSDT", qty="0.20", price=px, orderLinkId=link))["retCode"] == 0
+            if amend is not None:
+                assert (await amend(f"old-{i}", "0.10"))["retCode"] == 0          # a quantity decrease
+            hit = await _order(s, base, cred=BOB, symbol="ETHUSDT", side="Sell", qty="0.10", price=px,
+                               timeInForce="IOC")
+            assert hit["retCode"] == 0
+            first, second = (f"old-{i}", f"new-{i}") if amend is None else (f"new-{i}", f"old-{i}")
+            assert (await filled(first), await filled(second)) == ("0.10", "0.00"), amend
+        # an amend to at most the filled quantity: 110064 (error.mdx)
+        r = await rest_amend("new-1", "0.10")
+        assert r["retCode"] == 110064 and (await ws_amend("new-2", "0.05"))["retCode"] == 110064
+        await post(s, base, "/v5/order/cancel-all", {"category": "linear", "symbol": "ETHUSDT"})
+        await _order(s, base, symbol="ETHUSDT", side="Buy", orderType="Market", qty="0.30", cred=BOB, reduceOnly=True)

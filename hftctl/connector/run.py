@@ -12,7 +12,8 @@ import signal
 from pathlib import Path
 
 from hftctl import exchanges
-from hftctl.configfile import open_config
+from hftctl.configfile import ENV_API_KEY, ENV_SECRET, open_config
+from hftctl.connector.guardian import Start
 from hftctl.connector.service import Connector
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.secrets import install_redaction
@@ -21,29 +22,33 @@ log = logging.getLogger("hftctl.connector")
 
 
 def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False):
-    """(exchange config, connector settings, exchange module); every problem is one line."""
+    """(exchange config, connector settings, exchange module, config table); every problem is one line."""
     module = exchanges.get(exchange).connector()
     reader = open_config(config_path)
     cfg = module.load_config(reader)
     settings = ConnectorSettings.read(reader)
     exchanges.check_test_venue(cfg.urls(), allow_mainnet)
-    return cfg, settings, module
+    return cfg, settings, module, dict(reader.data)
 
 
 def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainnet: bool = False) -> None:
     from hftctl.ipc.segments import check_name   # shared-memory code only when we really run
     check_name(name)
-    cfg, settings, module = load(exchange, config_path, allow_mainnet)
+    cfg, settings, module, table = load(exchange, config_path, allow_mainnet)
     install_redaction([cfg.api_key, cfg.secret])
     log.debug("config %r; %r", cfg, settings)
     log.info("connector %s: %s (%s)", name, exchange, ", ".join(f"{k}={v}" for k, v in cfg.urls().items()))
-    asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings))
+    # What a guardian needs to rebuild this client (connector/guardian.py); the credentials as
+    # resolved here, so it needs neither our environment nor the file's secrets.
+    guardian = Start(exchange, table, {ENV_API_KEY: cfg.api_key.reveal(), ENV_SECRET: cfg.secret.reveal()},
+                     cfg.order_prefix, name, logging.getLevelName(logging.getLogger().level).lower())
+    asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings, guardian))
 
 
-async def _main(name: str, client, prefix: str, settings: ConnectorSettings) -> None:
+async def _main(name: str, client, prefix: str, settings: ConnectorSettings, guardian: Start) -> None:
     from hftctl.connector.bridge import RingBridge
     bridge = RingBridge(name)
-    conn = Connector(name, client, bridge, prefix, settings)
+    conn = Connector(name, client, bridge, prefix, settings, guardian)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, conn.stop)

@@ -14,8 +14,11 @@ from collections.abc import Awaitable
 from typing import Any
 
 from hftctl.connector.books import BookCache
+from hftctl.connector.dead_man import DeadManSwitch
+from hftctl.connector.guardian import Start
 from hftctl.connector.bots import BotRegistry, BotSession
 from hftctl.connector.outcomes import resolve_order
+from hftctl.connector.own_orders import cancel_each, cancel_quietly, list_own
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.errors import HftctlError
@@ -39,7 +42,7 @@ class Connector:
     """Routes bot requests to the exchange and exchange events to the bots that own them."""
 
     def __init__(self, name: str, exchange: ExchangeClient, bridge: Any, order_prefix: str,
-                 settings: ConnectorSettings) -> None:
+                 settings: ConnectorSettings, guardian: Start | None = None) -> None:
         self.name = name
         self.exchange = exchange
         self.bridge = bridge
@@ -59,6 +62,7 @@ class Connector:
         self._tasks: set[asyncio.Task] = set()
         self._reconcile_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self.dead_man = DeadManSwitch(exchange, settings, self._traded_symbols, guardian)
         self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
                          "bots_timed_out": 0, "reconciles": 0, "unknown_outcomes": 0}
 
@@ -71,6 +75,7 @@ class Connector:
         await self.exchange.connect_user()
         log.info("Connected to user data stream")
         await self._startup_reconcile()
+        await self.dead_man.start()
         self.bridge.start(self.loop, self.on_request)
         log.info("Listening for bot connections...")
         self._spawn(self._watchdog())
@@ -91,48 +96,59 @@ class Connector:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         mode = self.settings.cancel_on_stop
-        if mode == "all":
-            await self._cancel_everything()
-        elif mode == "own":
-            await self._cancel_own()
-        else:
+        if mode == "none":
             log.warning("leaving %d open order(s) at the exchange (cancel_on_stop = \"none\")",
                         len(self.orders.open_orders()))
+            await self.dead_man.stop(orders_left=True, all_cancelled=False)
+        else:
+            # The switch keeps being refreshed while the orders are cancelled.
+            ok = await (self._cancel_everything() if mode == "all" else self._cancel_own())
+            await self.dead_man.stop(orders_left=False, all_cancelled=ok)
         await self.exchange.close()
 
-    async def _cancel_everything(self) -> None:
-        """Every open order of the account on the symbols we traded, bots' or not."""
-        symbols = set(self.instruments) | {r.instrument.symbol for r in self.orders.open_orders()}
-        for sym in sorted(symbols):
+    async def _cancel_everything(self) -> bool:
+        """Every open order of the account on the symbols we traded, bots' or not; True if every
+        cancel-all went through."""
+        ok = True
+        for sym in sorted(self._traded_symbols() | set(self.instruments)):
             inst = self.instruments.get(sym) or Instrument(sym, 0.0, 0.0)
             try:
                 await asyncio.wait_for(self.exchange.cancel_all(inst), 10)
                 log.info("cancelled all open orders on %s", sym)
             except Exception as e:
+                ok = False
                 log.error("cancel-all on %s failed at shutdown: %s", sym, e)
+        return ok
 
-    async def _cancel_own(self) -> None:
+    async def _cancel_own(self) -> bool:
         """The open orders with this connector's prefix, as the exchange lists them (so also any
-        a crashed earlier run left) plus those we track; other orders of the account stay."""
+        a crashed earlier run left) plus those we track; other orders of the account stay. True
+        if every one of them is known to be gone."""
         cids = {r.client_order_id: r.instrument for r in self.orders.open_orders()}
+        ok = True
         try:
-            listed = await asyncio.wait_for(self.exchange.open_orders(), 10)
+            listed = await asyncio.wait_for(list_own(self.exchange, self.prefix), 10)
         except Exception as e:
+            ok = False
             log.error("open orders unavailable at shutdown (%s); cancelling the %d tracked ones",
                       e, len(cids))
             listed = []
         for u in listed:
-            if parse_client_id(self.prefix, u.client_order_id) is not None:
-                cids.setdefault(u.client_order_id,
-                                self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
+            cids.setdefault(u.client_order_id, self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
         if not cids:
-            return
+            return ok
         try:
-            await asyncio.wait_for(asyncio.gather(*(self._cancel_quietly(inst, cid)
-                                                    for cid, inst in cids.items())), 15)
-            log.info("cancelled %d open order(s) of this connector", len(cids))
+            failed = await asyncio.wait_for(cancel_each(self.exchange, cids), 15)
         except asyncio.TimeoutError:
             log.error("cancelling this connector's %d open order(s) timed out", len(cids))
+            return False
+        log.info("cancelled %d open order(s) of this connector", len(cids) - len(failed))
+        return ok and not failed
+
+    def _traded_symbols(self) -> set[str]:
+        """What the bots trade: the symbols they registered, and any with an open order of ours."""
+        return ({sym for b in self.bots.bots.values() for sym in b.instruments}
+                | {r.instrument.symbol for r in self.orders.open_orders()})
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         assert self.loop is not None
@@ -231,12 +247,7 @@ class Connector:
             self._spawn(self._cancel_quietly(inst, update.client_order_id))
 
     async def _cancel_quietly(self, inst: Instrument, cid: str) -> None:
-        try:
-            await self.exchange.cancel(inst, cid)
-        except OrderNotFound:
-            pass
-        except Exception as e:
-            log.warning("cancel %s failed: %s", cid, e)
+        await cancel_quietly(self.exchange, inst, cid)
 
     # --- bot requests -------------------------------------------------------------------------
 
@@ -330,6 +341,7 @@ class Connector:
         inst = Instrument(sym, msg.tick_size, msg.lot_size)
         bot.instruments[sym] = inst
         await self._ensure_symbol(inst)
+        await self.dead_man.cover(sym)
         self._send_snapshot(bot.bot_id, sym)
         pos = self.positions.get(sym)
         if pos is not None:
@@ -508,8 +520,10 @@ class Connector:
     def _publish_status(self) -> None:
         now = time.time_ns()
         self.bridge.publish(s.Heartbeat(now, os.getpid()), 0)
+        dm = self.dead_man
         self.bridge.publish(s.ConnectorStatus(self.exchange.name, now, dict(self.streams),
-                                              self.exchange.book_states()), 0)
+                                              self.exchange.book_states(), dm.mechanism, dm.state,
+                                              int((dm.last_refresh or 0) * 1e9)), 0)
         self.status.update(self._status_fields())
 
     def _status_fields(self) -> dict:
@@ -520,6 +534,7 @@ class Connector:
                                     "open_orders": sum(r.gen == b.gen for r in self.orders.open_orders(b.bot_id)),
                                     "positions": {k: p.qty for k, p in self.positions.items() if k in b.instruments}}
                          for b in self.bots.bots.values()},
+                "dead_man": self.dead_man.status(),
                 "stats": self.exchange.stats() | self.counters}
 
     async def _retire(self, bot: BotSession, why: str) -> None:

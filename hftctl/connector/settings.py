@@ -8,6 +8,7 @@ from hftctl.configfile import ConfigReader
 
 CANCEL_ON_STOP = ("own", "all", "none")
 DEAD_MAN_FALLBACK = ("guardian", "none")
+MIN_DEAD_MAN_WINDOW_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class ConnectorSettings:
 
     @classmethod
     def read(cls, r: ConfigReader) -> "ConnectorSettings":
+        window = r.number("dead_man_window_s", cls.dead_man_window_s, 0)
+        if 0 < window < MIN_DEAD_MAN_WINDOW_S:
+            # refreshed every third of it: a shorter one costs more requests than it is worth
+            # ("we do not recommend setting the countdown time to be too precise or too small")
+            raise r.error("dead_man_window_s",
+                          f"expected 0 (off) or a number >= {MIN_DEAD_MAN_WINDOW_S:g} for key")
         return cls(
             bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0),
             cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
@@ -40,6 +47,6 @@ class ConnectorSettings:
             reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0),
             unknown_outcome_window_s=r.number("unknown_outcome_window_s", cls.unknown_outcome_window_s, 1),
             heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05),
-            dead_man_window_s=r.number("dead_man_window_s", cls.dead_man_window_s, 0),
+            dead_man_window_s=window,
             dead_man_fallback=r.choice("dead_man_fallback", DEAD_MAN_FALLBACK, cls.dead_man_fallback),
         )

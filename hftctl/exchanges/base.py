@@ -78,6 +78,7 @@ class ExchangeClient(ABC):
     """One exchange account: market data on demand, user data, orders and account state."""
 
     name: str
+    rest: RestClient        # the account's REST side (signing, clock, limits)
 
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task] = []
@@ -149,6 +150,17 @@ class ExchangeClient(ABC):
 
     async def disarm_dead_man(self, symbols: Sequence[str]) -> None:
         """Switch the exchange's timer off (a clean stop that leaves orders resting on purpose)."""
+
+    # --- REST alone, for a process that only lists and cancels orders (connector/guardian.py) --
+
+    async def open_rest(self) -> None:
+        """Open the REST side and measure the server clock; no streams, sessions or listen keys.
+        Orders, cancels and queries then go over REST whatever transport the config names."""
+        await self.rest.open()
+        await self.rest.sync_time()
+
+    async def close_rest(self) -> None:
+        await self.rest.close()
 
     def urls(self) -> dict[str, str]:
         """Config key -> URL, for the mainnet guard and for logs."""

@@ -66,7 +66,7 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
         if not isinstance(entry, dict):
             raise HftctlError(f"sim config {path}: {where} must be a table")
         _check_keys(path, where, entry, {"name", "api_key", "secret", "balances", "maker_fee",
-                                         "taker_fee", "leverage"})
+                                         "taker_fee", "leverage", "institutional"})
         for key in ("api_key", "secret"):
             if not isinstance(entry.get(key), str) or not entry[key]:
                 raise HftctlError(f"sim config {path}: {where}.{key} is missing or not a string")
@@ -81,6 +81,10 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
                 setattr(acct, key, _number(path, f"{where}.{key}", entry[key], -0.01, 0.1))
         if "leverage" in entry:
             acct.leverage = int(_number(path, f"{where}.leverage", entry["leverage"], 1, 125))
+        if "institutional" in entry:
+            if not isinstance(entry["institutional"], bool):
+                raise HftctlError(f"sim config {path}: {where}.institutional must be true or false")
+            acct.institutional = entry["institutional"]
         if any(a.api_key == acct.api_key for a in cfg.accounts):
             raise HftctlError(f"sim config {path}: {where}.api_key is used by two accounts")
         cfg.accounts.append(acct)

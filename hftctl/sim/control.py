@@ -90,7 +90,10 @@ class Control:
                                "entry_price": p.entry_price, "realized_pnl": p.realized_pnl}
                               for p in acct.positions.values() if symbol is None or p.symbol == symbol],
                 "open_orders": [self._order(o) for o in orders],
-                "user_streams": self.sim.protocol.user_streams(acct)}
+                "user_streams": self.sim.protocol.user_streams(acct),
+                # armed dead man's switches: seconds left per symbol ("*": every symbol)
+                "countdowns": {sym or "*": round(left, 3)
+                               for sym, left in engine.countdowns.remaining(acct).items()}}
             if every:
                 done = [o for o in engine.done.values() if o.account is acct and (symbol is None or o.symbol == symbol)]
                 state["orders"] = [self._order(o) for o in sorted(done + orders, key=lambda o: o.order_id)]

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from hftctl.sim.accounting import Accounting, LinearAccounting
 from hftctl.sim.accounts import Account
 from hftctl.sim.book import SimBook
+from hftctl.sim.countdown import Countdowns
 from hftctl.sim.errors import SimReject
 from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
 from hftctl.sim.faults import Faults
@@ -82,9 +83,10 @@ class SimEngine:
         self._next_order_id = 4_000_000_000
         self._next_priority = 0
         self._next_trade_id = 1
+        self.countdowns = Countdowns(self)      # the exchanges' dead man's switches
         self.counters = {"orders_received": 0, "orders_rejected": 0, "orders_canceled": 0,
                          "orders_expired": 0, "fills": 0, "maker_fills": 0, "taker_fills": 0,
-                         "depth_updates": 0, "trades": 0, "gaps_injected": 0}
+                         "depth_updates": 0, "trades": 0, "gaps_injected": 0, "countdowns_fired": 0}
 
     # ---- clock ---------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -409,11 +411,13 @@ class SimEngine:
         self._finish(order, "canceled")
         return order
 
-    def cancel_all(self, account: Account, symbol: str) -> list[Order]:
+    def cancel_all(self, account: Account, symbol: str, reason: str = "") -> list[Order]:
+        """``reason``: why, when not the owner's request (a dead man's switch ran out)."""
         if symbol not in self.specs:
             raise SimReject("unknown_symbol", symbol)
         orders = [o for o in account.orders.values() if o.symbol == symbol]
         for o in orders:
+            o.reason = reason
             self._finish(o, "canceled")
         return orders
 

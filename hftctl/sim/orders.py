@@ -78,7 +78,8 @@ class Order:
     status: str = "new"
     last_trade_ms: int = 0
     reason: str = ""         # why it ended early: "post_only" (Bybit cancels instead of rejecting),
-                             # "stp" (self-trade prevention expired it)
+                             # "stp" (self-trade prevention expired it), or whatever a
+                             # dead man's switch that cancelled it was armed with
     stp: str = "none"        # self-trade prevention mode, see STP_MODES
     fills: list[Fill] = field(default_factory=list)
     prevented: list[PreventedMatch] = field(default_factory=list)   # matches STP stopped, as taker or maker

@@ -143,7 +143,7 @@ class Sim:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
             raise HftctlError(f"cannot listen on {self.options.host}:{self.options.port}: {reason}") from None
         loop = asyncio.get_running_loop()
-        coros = list(self.background) + [self.hub.run_dropper()]
+        coros = list(self.background) + [self.hub.run_dropper(), self.engine.countdowns.run()]
         coros += [r.run() for r in self.replays]
         if self.synthetic:
             coros.append(self.synthetic.run())

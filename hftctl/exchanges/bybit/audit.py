@@ -20,6 +20,7 @@ from hftctl.convert.problems import ProblemLog
 from hftctl.exchanges.bybit.convert import CONTROL, TOPIC
 
 SNAPSHOT_TYPE = b',"type":"snapshot"'
+TS_FIRST = b',"ts":'
 TOPIC_KINDS = (("orderbook.", Kind.DEPTH), ("publicTrade.", Kind.TRADE), ("gap.", Kind.GAP))
 
 
@@ -50,15 +51,17 @@ class BybitAudit(AuditReader):
 
     @staticmethod
     def _is_snapshot(table: LineTable, rows: np.ndarray) -> np.ndarray:
-        """``"type":"snapshot"`` right after the topic, from the line heads; lines whose topic is
-        too long for that are searched one by one."""
+        """``"type":"snapshot"`` right after the topic, from the line heads. Lines where ``ts``
+        comes first (linear level 1 and spot, as orderbook.mdx says) or whose topic is too long
+        for the head are searched one by one."""
         after = table.find(ord('"'), len(TOPIC))[rows] + 1
         fits = (after > 0) & (after + len(SNAPSHOT_TYPE) <= HEAD_WIDTH)
         cols = np.full(len(table), -1, np.int64)
         cols[rows[fits]] = after[fits]
         window = table.bytes_at(cols, len(SNAPSHOT_TYPE))[rows]
         snap = fits & np.all(window == np.frombuffer(SNAPSHOT_TYPE, np.uint8), axis=1)
-        for i in np.flatnonzero(~fits).tolist():
+        ts_first = fits & np.all(window[:, :len(TS_FIRST)] == np.frombuffer(TS_FIRST, np.uint8), axis=1)
+        for i in np.flatnonzero(~fits | ts_first).tolist():
             r = int(rows[i])
             snap[i] = table.data.find(b'"type":"snapshot"', int(table.start[r]), int(table.end[r])) >= 0
         return snap

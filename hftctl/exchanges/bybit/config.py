@@ -5,21 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hftctl.configfile import ENV_API_KEY, ENV_SECRET, ConfigReader
-from hftctl.exchanges.bybit.venues import BOOK_MS, IDLE_CUT_S, RETIRED_DEPTHS, max_active_time_s
+from hftctl.exchanges.bybit.venues import BOOK_MS, IDLE_CUT_S, RETIRED_DEPTHS, is_demo, max_active_time_s
 from hftctl.secrets import Secret
+
+ORDER_TRANSPORTS = ("ws", "rest")
 
 
 @dataclass(frozen=True)
 class BybitConfig:
     public_url: str          # wss://stream-testnet.bybit.com/v5/public/linear
     private_url: str         # wss://stream-testnet.bybit.com/v5/private
-    trade_url: str           # wss://stream-testnet.bybit.com/v5/trade (orders go over REST here)
+    trade_url: str           # wss://stream-testnet.bybit.com/v5/trade ("" when orders go over REST)
     rest_url: str            # https://api-testnet.bybit.com
     category: str
     order_prefix: str
     api_key: Secret = field(repr=False)
     secret: Secret = field(repr=False)
     book_depth: int = 50     # orderbook.{depth}: one of venues.BOOK_MS
+    # "ws": create/amend/cancel over the trade websocket (REST while it is down); "rest": REST only
+    order_transport: str = "ws"
     recv_window_ms: int = 5000
     reconnect_min_s: float = 0.2
     reconnect_max_s: float = 30.0
@@ -29,8 +33,8 @@ class BybitConfig:
     retry_after_cap_s: float = 60.0
 
     def urls(self) -> dict[str, str]:
-        return {"public_url": self.public_url, "private_url": self.private_url,
-                "trade_url": self.trade_url, "rest_url": self.rest_url}
+        urls = {"public_url": self.public_url, "private_url": self.private_url, "rest_url": self.rest_url}
+        return {**urls, "trade_url": self.trade_url} if self.trade_url else urls
 
 
 def load_config(r: ConfigReader) -> BybitConfig:
@@ -39,7 +43,9 @@ def load_config(r: ConfigReader) -> BybitConfig:
     if category != "linear":
         raise r.error("category", "only 'linear' is supported for key")
     public_url = r.url("public_url", ("ws", "wss"))
-    private_url, trade_url = r.url("private_url", ("ws", "wss")), r.url("trade_url", ("ws", "wss"))
+    private_url, rest_url = r.url("private_url", ("ws", "wss")), r.url("rest_url", ("http", "https"))
+    transport = _order_transport(r, is_demo(private_url, rest_url))
+    trade_url = r.url("trade_url", ("ws", "wss")) if transport == "ws" else ""
     depth = r.int("book_depth", d.book_depth)
     if depth not in BOOK_MS:
         gone = f"orderbook.{depth} was switched off by Bybit on {RETIRED_DEPTHS[depth]}: " \
@@ -47,6 +53,8 @@ def load_config(r: ConfigReader) -> BybitConfig:
         raise r.error("book_depth", f"{gone}expected one of {', '.join(map(str, BOOK_MS))} for key")
     ping = r.number("ping_interval_s", d.ping_interval_s, 0.5)
     for key, url in (("private_url", private_url), ("trade_url", trade_url)):
+        if not url:
+            continue
         try:
             alive = max_active_time_s(url)
         except ValueError as e:
@@ -58,12 +66,13 @@ def load_config(r: ConfigReader) -> BybitConfig:
         public_url=public_url,
         private_url=private_url,
         trade_url=trade_url,
-        rest_url=r.url("rest_url", ("http", "https")),
+        rest_url=rest_url,
         category=category,
         order_prefix=r.order_prefix(),
         api_key=r.secret("api_key", ENV_API_KEY),
         secret=r.secret("secret", ENV_SECRET),
         book_depth=depth,
+        order_transport=transport,
         recv_window_ms=r.int("recv_window_ms", d.recv_window_ms, 1),
         reconnect_min_s=r.number("reconnect_min_s", d.reconnect_min_s, 0.0),
         reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, 0.0),
@@ -72,3 +81,15 @@ def load_config(r: ConfigReader) -> BybitConfig:
         time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0),
         retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0),
     )
+
+
+def _order_transport(r: ConfigReader, demo: bool) -> str:
+    """``order_transport`` ("ws" by default). Bybit's demo trading has no trade websocket
+    (websocket/trade/guideline.mdx § Scope): a demo config without the key gets "rest"; one that
+    asks for "ws" is an error rather than a silent downgrade."""
+    if "order_transport" not in r.data:
+        return "rest" if demo else "ws"
+    transport = r.choice("order_transport", ORDER_TRANSPORTS)
+    if transport == "ws" and demo:
+        raise r.error("order_transport", 'Bybit demo trading has no trade websocket: expected "rest" for key')
+    return transport

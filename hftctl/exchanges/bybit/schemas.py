@@ -299,3 +299,34 @@ class ListResult(msgspec.Struct, kw_only=True):
     category: str = "linear"
     rows: list = msgspec.field(name="list")   # the page's rows ("list" on the wire)
     nextPageCursor: str = ""
+
+
+# --- trade websocket (/v5/trade) and disconnection protection --------------------------------
+
+
+class TradeReply(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Every answer on the trade websocket (websocket/trade/guideline.mdx): auth, order ops and
+    pong. ``reqId`` comes back only when the request had one; ``header`` carries the account's
+    rate-limit budget for the op type (X-Bapi-Limit, -Status, -Reset-Timestamp), Traceid, Timenow;
+    a pong's ``data`` is ``[server time ms]``."""
+
+    reqId: str | UnsetType = UNSET
+    retCode: int
+    retMsg: str = ""
+    op: str = ""
+    data: object = UNSET
+    retExtInfo: object = UNSET
+    header: dict[str, str] = {}
+    connId: str = ""
+
+
+class DcpInfo(msgspec.Struct, kw_only=True):
+    """One product of GET /v5/account/query-dcp-info (account/dcp-info.mdx)."""
+
+    product: str        # SPOT | DERIVATIVES | OPTIONS
+    dcpStatus: str      # ON
+    timeWindow: str     # seconds, as a string
+
+
+class DcpInfos(msgspec.Struct, kw_only=True):
+    dcpInfos: list[DcpInfo] = []      # empty for an account DCP is not configured for

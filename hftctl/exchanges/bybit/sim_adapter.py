@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hftctl.exchanges.bybit.sim_dcp import BybitDcp
 from hftctl.exchanges.bybit.sim_instruments import DEFAULT_SYMBOLS, SPECS
 from hftctl.exchanges.bybit.sim_rest import BybitRest
 from hftctl.exchanges.bybit.sim_ws import BybitStreams
@@ -42,8 +43,9 @@ class BybitProtocol:
 
 def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
             ping_interval_s: float) -> BybitProtocol:
-    rest = BybitRest(engine, config, hub.faults)
-    streams = BybitStreams(engine, hub, rest.orders, ping_interval_s)
+    dcp = BybitDcp(engine)
+    rest = BybitRest(engine, config, hub.faults, dcp)
+    streams = BybitStreams(engine, hub, rest.orders, dcp, ping_interval_s)
     rest.routes(app)
     streams.routes(app)
     return BybitProtocol(rest, streams)

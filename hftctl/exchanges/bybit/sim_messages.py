@@ -58,7 +58,7 @@ def _reject_reason(order: Order) -> str:
 
 def _cancel_type(order: Order) -> str:
     if order.status == "canceled":
-        return "CancelByUser"
+        return "CancelByDCP" if order.reason == "dcp" else "CancelByUser"
     if order.status == "expired":
         if order.reason == "stp":
             return "CancelBySmp"

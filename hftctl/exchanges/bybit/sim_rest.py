@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -28,8 +29,8 @@ from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.schemas import ListResult, RestEnvelope
 from hftctl.exchanges.bybit.signing import bybit_signature
 from hftctl.exchanges.bybit.sim_smp import SMP_TYPES
-from hftctl.exchanges.bybit.venues import (CATEGORY, CLOSED_KEPT, HISTORY_WINDOW_MS, PATHS, SNAPSHOT_LIMIT,
-                                           UNFILLED_KEPT_MS)
+from hftctl.exchanges.bybit.venues import (AMEND_KEEPS_PRIORITY, CATEGORY, CLOSED_KEPT, DCP_PER_S,
+                                           HISTORY_WINDOW_MS, PATHS, SNAPSHOT_LIMIT, UNFILLED_KEPT_MS)
 from hftctl.exchanges.wire import verify
 from hftctl.sim.accounts import Account
 from hftctl.sim.config import SimConfig
@@ -40,6 +41,9 @@ from hftctl.sim.faults import Faults
 from hftctl.sim.instruments import BadNumber, SymbolSpec
 from hftctl.sim.orders import Order
 from hftctl.sim.ratelimit import WindowCounter
+
+if TYPE_CHECKING:
+    from hftctl.exchanges.bybit.sim_dcp import BybitDcp
 
 JSON = "application/json"
 _SIDES = {"Buy": 1, "Sell": -1}
@@ -57,7 +61,7 @@ REJECTS = {
     "unknown_order": (110001, "order not exists or too late to cancel"),
     "modify_type": (10001, "params error: only limit orders can be amended"),
     "modify_side": (10001, "params error: side"),
-    "modify_qty": (10001, "params error: qty must be greater than the executed quantity"),
+    "modify_qty": (110064, "The modified contract quantity cannot be less than or equal to the filled quantity."),
     "no_change": (10001, "The order remains unchanged as the parameters entered match the existing ones."),
 }
 
@@ -86,7 +90,7 @@ class BybitOrders:
         self.engine = engine
         self.config = config
         self.faults = faults
-        self.per_second: dict[str, WindowCounter] = {}
+        self.per_second: dict[tuple[str, str], WindowCounter] = {}     # (api key, path)
         self._unknown_answers = 0
         # per account: its most recent closed orders, as order/realtime keeps them
         self.closed: dict[int, OrderedDict[int, Order]] = defaultdict(OrderedDict)
@@ -116,10 +120,14 @@ class BybitOrders:
         self._unknown_answers += 1
         raise BybitError(code, msg)
 
-    def limit_headers(self, account: Account, now_ms: int) -> dict[str, str]:
-        """Bybit's per-UID order limit (orders_per_10s / 10 per second); 10006 when over."""
-        limit = max(1, self.config.rate_limits.orders_per_10s // 10)
-        counter = self.per_second.setdefault(account.api_key, WindowCounter(1))
+    def limit_headers(self, account: Account, now_ms: int, path: str) -> dict[str, str]:
+        """Bybit's per-UID limit of one endpoint (rate-limit.mdx: per second, per UID, "for
+        current endpoint"; the trade websocket counts its op type against the same budget):
+        create, amend and cancel orders_per_10s / 10 each (10/s), the DCP endpoints 5/s. 10006
+        when over."""
+        limit = DCP_PER_S if path in (PATHS["dcp"], PATHS["dcp_info"]) else \
+            max(1, self.config.rate_limits.orders_per_10s // 10)
+        counter = self.per_second.setdefault((account.api_key, path), WindowCounter(1))
         used = counter.add()
         headers = {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(max(0, limit - used)),
                    "X-Bapi-Limit-Reset-Timestamp": str((now_ms // 1000 + 1) * 1000)}
@@ -213,7 +221,8 @@ class BybitOrders:
         qty = self._num(spec, p, "qty", price=False) if p.get("qty") else order.qty_lots
         price = self._num(spec, p, "price", price=True) if p.get("price") else order.price_ticks
         try:
-            self.engine.modify(account, spec.symbol, order.order_id, None, order.side, price, qty)
+            self.engine.modify(account, spec.symbol, order.order_id, None, order.side, price, qty,
+                               keep_priority=AMEND_KEEPS_PRIORITY)
         except SimReject as exc:
             raise self._reject(exc) from None
         return {"orderId": wire.order_uuid(order.order_id), "orderLinkId": order.client_id}
@@ -261,11 +270,12 @@ def _order_key(o: Order) -> tuple[int, int]:
 
 
 class BybitRest:
-    def __init__(self, engine: SimEngine, config: SimConfig, faults: Faults) -> None:
+    def __init__(self, engine: SimEngine, config: SimConfig, faults: Faults, dcp: BybitDcp) -> None:
         self.engine = engine
         self.config = config
         self.faults = faults
         self.orders = BybitOrders(engine, config, faults)
+        self.dcp = dcp
         self.requests = 0
 
     def routes(self, app: web.Application) -> None:
@@ -285,10 +295,14 @@ class BybitRest:
             ("GET", p["coin_info"], self.coin_info, True),
             ("GET", p["api_key_info"], self.api_key_info, True),
             ("GET", p["account_info"], self.account_info, True),
+            ("POST", p["dcp"], self.set_dcp, True),
+            ("GET", p["dcp_info"], self.dcp_info, True),
         ):
-            app.router.add_route(method, path, self._wrap(handler, signed))
+            # the DCP pages' examples answer "success" where the order pages say "OK"
+            ok_msg = "success" if path in (p["dcp"], p["dcp_info"]) else "OK"
+            app.router.add_route(method, path, self._wrap(handler, signed, ok_msg))
 
-    def _wrap(self, handler, signed: bool):
+    def _wrap(self, handler, signed: bool, ok_msg: str):
         async def endpoint(request: web.Request) -> web.Response:
             self.requests += 1
             now = self.engine.now_ms()
@@ -315,7 +329,7 @@ class BybitRest:
                 if signed:
                     account = self._authenticate(request, raw_query if request.method == "GET" else raw_body)
                 result = await handler(account, params, headers)
-                return web.Response(body=envelope(result, self.engine.now_ms()), content_type=JSON,
+                return web.Response(body=envelope(result, self.engine.now_ms(), msg=ok_msg), content_type=JSON,
                                     headers=headers)
             except BybitError as exc:
                 return web.Response(status=exc.http, body=envelope(None, now, exc.code, exc.msg),
@@ -370,16 +384,25 @@ class BybitRest:
 
     # ---- orders ---------------------------------------------------------------------------
     async def create(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["create"]))
         return self.orders.guarded(self.orders.create, account, p, UNKNOWN_REST)
 
     async def amend(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["amend"]))
         return self.orders.guarded(self.orders.amend, account, p, UNKNOWN_REST)
 
     async def cancel(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["cancel"]))
         return self.orders.guarded(self.orders.cancel, account, p, UNKNOWN_REST)
+
+    async def set_dcp(self, account, p, headers):
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["dcp"]))
+        self.dcp.set_window(account, p)
+        return None
+
+    async def dcp_info(self, account, p, headers):
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["dcp_info"]))
+        return self.dcp.info(account)
 
     async def cancel_all(self, account, p, headers):
         spec = self.orders.spec(p)

@@ -1,5 +1,6 @@
 """The sim's Bybit v5 websockets: public linear (orderbook.{depth}.SYM with u/seq, publicTrade.SYM),
-private (auth, then order/execution/position/wallet topics) and trade (auth, then
+private (auth, then order/execution/position/wallet topics, and dcp.future/spot/option, which
+put the connection under disconnection protection: sim_dcp.py) and trade (auth, then
 order.create/order.amend/order.cancel), with the life cycle of docs/v5/websocket/wss-authentication.mdx.
 
 Books: orderbook.1 is snapshot-only (every change is a snapshot; an unchanged book is pushed again
@@ -31,9 +32,10 @@ from aiohttp import web
 from hftctl.exchanges.bybit import schemas as w
 from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
+from hftctl.exchanges.bybit.sim_dcp import BybitDcp
 from hftctl.exchanges.bybit.sim_rest import UNKNOWN_WS, BybitError, BybitOrders
-from hftctl.exchanges.bybit.venues import (BOOK_MS, CATEGORY, CONNECT_WINDOW_S, IDLE_CUT_S, MAX_CONNECTS,
-                                           TOP_RESEND_S, VENUES, max_active_time_s)
+from hftctl.exchanges.bybit.venues import (BOOK_MS, CATEGORY, CONNECT_WINDOW_S, DCP_TOPICS, IDLE_CUT_S,
+                                           MAX_CONNECTS, TOP_RESEND_S, TRADE_OPS, VENUES, max_active_time_s)
 from hftctl.exchanges.venues import TESTNET
 from hftctl.exchanges.wire import verify
 from hftctl.sim.engine import SimEngine
@@ -70,10 +72,12 @@ def _send(client: WsClient, payload: dict) -> None:
 
 
 class BybitStreams:
-    def __init__(self, engine: SimEngine, hub: WsHub, orders: BybitOrders, ping_interval_s: float) -> None:
+    def __init__(self, engine: SimEngine, hub: WsHub, orders: BybitOrders, dcp: BybitDcp,
+                 ping_interval_s: float) -> None:
         self.engine = engine
         self.hub = hub
         self.orders = orders
+        self.dcp = dcp
         self.ping_interval_s = ping_interval_s
         # One rule set for the three endpoints: they share a domain, and the connection
         # attempt limit counts per domain.
@@ -310,28 +314,34 @@ class BybitStreams:
 
     def _private_frame(self, client: WsClient, req: dict) -> None:
         op = req.get("op")
+        account = client.state["account"]
         if op == "auth":
             code, msg = self._authorise(client, req)
             self._private_reply(client, req, code == 0, msg)
         elif op == "ping":
             _send(client, {"req_id": req.get("req_id", ""), "op": "pong", "args": [str(self.engine.now_ms())],
                            "conn_id": client.state["conn_id"]})
+            if account is not None:
+                self.dcp.pinged(client, account)
         elif op in ("subscribe", "unsubscribe"):
-            account = client.state["account"]
             args = req.get("args")
             if account is None:
                 self._private_reply(client, req, False, "Request not authorized")
                 return
-            if not isinstance(args, list) or not all(isinstance(a, str) and a.split(".")[0] in _PRIVATE_TOPICS
-                                                     for a in args):
+            if not isinstance(args, list) or not all(
+                    isinstance(a, str) and (a in DCP_TOPICS or a.split(".")[0] in _PRIVATE_TOPICS) for a in args):
                 self._private_reply(client, req, False, "Invalid topic")     # no documented text
                 return
             for topic in args:
-                base = topic.split(".")[0]
+                # dcp topics are kept whole (dcp.future and dcp.spot are separate switches); the
+                # others by their base, which is what the pushes are named
+                name = topic if topic in DCP_TOPICS else topic.split(".")[0]
                 if op == "subscribe":
-                    client.state["topics"].add(base)
+                    client.state["topics"].add(name)
+                    self.dcp.subscribed(client, account, topic)
                 else:
-                    client.state["topics"].discard(base)
+                    client.state["topics"].discard(name)
+                    self.dcp.unsubscribed(client, account, topic)
             self.private[id(account)].add(client)
             self._private_reply(client, req)
         else:
@@ -352,6 +362,7 @@ class BybitStreams:
         account = client.state.get("account")
         if account is not None:
             self.private[id(account)].discard(client)
+            self.dcp.closed(client, account)
 
     def _push(self, account, topic: str, data: list) -> None:
         clients = [c for c in self.private.get(id(account), ()) if topic in c.state["topics"]]
@@ -383,31 +394,34 @@ class BybitStreams:
         return await self._serve(request, self._trade_frame, lambda c: None, alive_param=True)
 
     def _trade_frame(self, client: WsClient, req: dict) -> None:
-        """Answers in the trade channel's envelope (guideline.mdx): retCode/retMsg, camelCase
-        reqId (echoed only when sent) and connId."""
+        """Answers in the trade channel's envelope (guideline.mdx, ``schemas.TradeReply``):
+        retCode/retMsg, camelCase reqId (echoed only when sent) and connId."""
         op = req.get("op")
         conn = client.state["conn_id"]
-        echo = {"reqId": req["reqId"]} if "reqId" in req else {}
+        echo = req["reqId"] if isinstance(req.get("reqId"), str) else msgspec.UNSET
         if op == "ping":
-            _send(client, {"retCode": 0, "retMsg": "OK", "op": "pong", "data": [str(self.engine.now_ms())],
-                           "connId": conn})
+            client.send(msgspec.json.encode(w.TradeReply(retCode=0, retMsg="OK", op="pong",
+                                                         data=[str(self.engine.now_ms())], connId=conn)))
             return
         if op == "auth":
             code, msg = self._authorise(client, req)
-            _send(client, {**echo, "retCode": code, "retMsg": msg or "OK", "op": "auth", "connId": conn})
+            client.send(msgspec.json.encode(w.TradeReply(reqId=echo, retCode=code, retMsg=msg or "OK", op="auth",
+                                                         connId=conn)))
             return
         now = self.engine.now_ms()
         header = {"Traceid": uuid.uuid4().hex, "Timenow": str(now)}
-        reply = {**echo, "retCode": 0, "retMsg": "OK", "op": op, "data": {}, "retExtInfo": {}, "header": header,
-                 "connId": conn}
+        reply = w.TradeReply(reqId=echo, retCode=0, retMsg="OK", op=op if isinstance(op, str) else "", data={},
+                             retExtInfo={}, header=header, connId=conn)
         try:
             account = client.state["account"]
             if account is None:
                 raise BybitError(10005, "Permission denied: auth first")   # no documented code
-            if echo:
-                if req["reqId"] in client.state["req_ids"]:
+            if "reqId" in req:
+                if not isinstance(echo, str) or len(echo) > 36:
+                    raise BybitError(10001, "params error: reqId must be a string of at most 36 characters")
+                if echo in client.state["req_ids"]:
                     raise BybitError(20006, "reqId is duplicated")
-                client.state["req_ids"].add(req["reqId"])
+                client.state["req_ids"].add(echo)
             handler = {"order.create": self.orders.create, "order.amend": self.orders.amend,
                        "order.cancel": self.orders.cancel}.get(op)
             if handler is None:
@@ -423,8 +437,8 @@ class BybitStreams:
                 raise BybitError(10001, "params error: args must hold one order")
             if args[0].get("category") != CATEGORY:
                 raise BybitError(10404, "category is not correct/supported")
-            reply["header"] = {**self.orders.limit_headers(account, now), **header}
-            reply["data"] = self.orders.guarded(handler, account, args[0], UNKNOWN_WS)
+            reply.header = {**self.orders.limit_headers(account, now, TRADE_OPS[op]), **header}
+            reply.data = self.orders.guarded(handler, account, args[0], UNKNOWN_WS)
         except BybitError as exc:
-            reply["retCode"], reply["retMsg"] = exc.code, exc.msg
-        _send(client, reply)
+            reply.retCode, reply.retMsg = exc.code, exc.msg
+        client.send(msgspec.json.encode(reply))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable
+from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable, host_of
 
 _DOCS = "github.com/bybit-exchange/docs"
 CHECKED = "2026-12-01"
@@ -68,7 +68,26 @@ PATHS = {
     "coin_info": "/v5/asset/coin/query-info",
     "api_key_info": "/v5/user/query-api",
     "account_info": "/v5/account/info",
+    "dcp": "/v5/order/disconnected-cancel-all",
+    "dcp_info": "/v5/account/query-dcp-info",
 }
+# The trade websocket's single-order ops (websocket/trade/guideline.mdx) and the REST path whose
+# per-UID budget each shares (the answer's header counts "this op type" for the account).
+TRADE_OPS = {"order.create": PATHS["create"], "order.amend": PATHS["amend"], "order.cancel": PATHS["cancel"]}
+# Per-UID request limits per second (rate-limit/rate-limit.mdx § API Rate Limit Table, linear):
+# create, amend and cancel 10/s each; the DCP endpoints 5/s.
+DCP_PER_S = 5
+# Disconnection protection (order/dcp.mdx, websocket/private/dcp.mdx, account/dcp-info.mdx):
+# timeWindow [3, 300] whole seconds (since changelog 2023-07-04), 10 by default; only private
+# connections subscribed to a dcp topic count, dcp.future covering derivatives (2024-06-18).
+DCP_WINDOW_S = (3, 300)
+DCP_DEFAULT_WINDOW_S = 10
+DCP_PRODUCTS = ("OPTIONS", "DERIVATIVES", "SPOT")         # OPTIONS is the request's default
+DCP_TOPICS = {"dcp.future": "DERIVATIVES", "dcp.spot": "SPOT", "dcp.option": "OPTIONS"}
+# What an amend does to the order's place in the queue: amend-order.mdx says nothing (nor does
+# any other page, checked 2026-12-01). The sim keeps a place only where an exchange documents it,
+# so a Bybit amend always goes to the back (docs/protocols.md, decision).
+AMEND_KEEPS_PRIORITY = False
 # Order lists (docs/v5/order/open-order.mdx, order-list.mdx): order/realtime keeps an account's
 # 500 most recent closed orders; order/history answers 7-day windows and lists orders that closed
 # without a fill (fully cancelled, rejected) for 24 hours only.
@@ -100,3 +119,11 @@ def max_active_time_s(url: str) -> float | None:
     if not lo <= seconds <= hi:
         raise ValueError(f"max_active_time={values[-1]!r} is not between {lo:g}s and {hi:g}s")
     return float(seconds)
+
+
+def is_demo(*urls: str) -> bool:
+    """Whether any of ``urls`` is on Bybit's demo-trading hosts (not the mainnet hosts demo
+    borrows its public data from): demo has no trade websocket (websocket/trade/guideline.mdx
+    § Scope: "Not support: demo trading")."""
+    demo = VENUES[DEMO].hosts() - VENUES.money_hosts()
+    return any(host_of(u) in demo for u in urls)

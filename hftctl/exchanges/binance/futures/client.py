@@ -14,7 +14,9 @@ undocumented what an omitted or unlisted event type (``listenKeyExpired``) does.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from hftctl.configfile import ConfigReader
@@ -28,6 +30,7 @@ from hftctl.exchanges.binance.common.ws_api import BinanceWsApi
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas
 from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS, VENUES, route_urls, stream_route
+from hftctl.exchanges.wire import MalformedMessage
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
@@ -135,6 +138,33 @@ class BinanceFuturesClient(BinanceClient):
         body = await self.order_call("modify", orders.modify_params(instrument, client_order_id, side, px, qty),
                                      changes=True, safe=True, into=schemas.OrderBody)
         return futures_wire.order_body(body, time.time_ns())
+
+    # --- the dead man's switch: trade/rest-api/Auto-Cancel-All-Open-Orders ---------------------
+    # Per symbol: each call replaces the countdown; when it runs out the exchange cancels every
+    # open order of the account on that symbol; countdownTime 0 stops it. Weight 10 a call.
+    dead_man_mechanism = "countdownCancelAll"
+
+    async def arm_dead_man(self, symbols: Sequence[str], window_s: float) -> None:
+        await self._countdowns(symbols, max(1, round(window_s * 1000)))
+
+    async def disarm_dead_man(self, symbols: Sequence[str]) -> None:
+        await self._countdowns(symbols, 0)
+
+    async def _countdowns(self, symbols: Sequence[str], ms: int) -> None:
+        """Every symbol is tried, so one refused symbol does not leave the others' timers to lapse;
+        the first failure is raised after."""
+        results = await asyncio.gather(*(self._countdown(sym, ms) for sym in symbols), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+
+    async def _countdown(self, symbol: str, ms: int) -> None:
+        # Idempotent (a resend just restarts the countdown), so retried like a GET.
+        body = await self.rest.signed("POST", self.paths["countdown_cancel_all"],
+                                      {"symbol": symbol, "countdownTime": ms}, safe=True,
+                                      into=schemas.CountdownCancelAll)
+        if body.symbol != symbol or body.countdownTime != str(ms):
+            raise MalformedMessage(f"countdownCancelAll {symbol} {ms}: answered {body.symbol} {body.countdownTime}")
 
     async def positions(self) -> list[Position]:
         body = await self.rest.signed("GET", self.paths["position_risk"], {}, safe=True,

@@ -243,3 +243,11 @@ class BalanceRow(msgspec.Struct, kw_only=True):
     maxWithdrawAmount: Dec = 0.0
     marginAvailable: bool = True
     updateTime: int = 0
+
+
+class CountdownCancelAll(msgspec.Struct):
+    """``POST /fapi/v1/countdownCancelAll`` ("Auto-Cancel All Open Orders"): the countdown now in
+    force for the symbol, in milliseconds as a string ("0": off)."""
+
+    symbol: str
+    countdownTime: str

@@ -17,6 +17,7 @@ from hftctl.exchanges.binance.common.sim_errors import (INVALID_SIDE, INVALID_SY
                                                         BinanceError, err, illegal)
 from hftctl.exchanges.binance.common.sim_rest import SIDES, BinanceRestBase, Request
 from hftctl.exchanges.binance.futures import sim_messages as wire
+from hftctl.exchanges.binance.futures.schemas import CountdownCancelAll
 from hftctl.exchanges.binance.futures.venues import PATHS
 from hftctl.sim.errors import SimReject
 
@@ -99,6 +100,7 @@ class BinanceFuturesRest(BinanceRestBase):
             ("DELETE", p["order"], self._route(self.cancel), 0, True),
             ("GET", p["order"], self._route(self.query), 0, True),
             ("DELETE", p["cancel_all"], self.cancel_all, 1, True),
+            ("POST", p["countdown_cancel_all"], self.countdown_cancel_all, 10, True),
             ("GET", p["open_orders"], self.open_orders, 1, True),
             ("GET", "/fapi/v1/allOrders", self.all_orders, 5, True),
             ("GET", "/fapi/v1/userTrades", self.user_trades, 5, True),
@@ -242,6 +244,19 @@ class BinanceFuturesRest(BinanceRestBase):
         spec = self._symbol(req)
         self.engine.cancel_all(req.account, spec.symbol)
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    async def countdown_cancel_all(self, req: Request, headers) -> CountdownCancelAll:
+        """"Auto-Cancel All Open Orders": per account and symbol, each call replaces the running
+        countdown; when one runs out every open order of the symbol is cancelled (the user stream
+        shows each as CANCELED); 0 stops it. countdownTime is a LONG: anything but digits (a
+        negative value too) is refused like any malformed number (-1100)."""
+        spec = self._symbol(req)
+        raw = req.need("countdownTime")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+            raise illegal("countdownTime")
+        ms = int(raw)
+        self.engine.countdowns.arm(req.account, spec.symbol, ms)
+        return CountdownCancelAll(symbol=spec.symbol, countdownTime=str(ms))
 
     async def open_orders(self, req: Request, headers) -> list:
         spec = self._symbol(req, required=False)

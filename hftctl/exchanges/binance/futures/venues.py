@@ -96,6 +96,7 @@ PATHS = {
     "order": "/fapi/v1/order",
     "open_orders": "/fapi/v1/openOrders",
     "cancel_all": "/fapi/v1/allOpenOrders",
+    "countdown_cancel_all": "/fapi/v1/countdownCancelAll",   # trade/rest-api/Auto-Cancel-All-Open-Orders
     "listen_key": "/fapi/v1/listenKey",
     "position_risk": "/fapi/v2/positionRisk",
     "balance": "/fapi/v2/balance",

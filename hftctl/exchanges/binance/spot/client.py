@@ -83,6 +83,10 @@ class BinanceSpotClient(BinanceClient):
         if cfg.order_transport == "ws":
             self.order_api = self.user_api
 
+    async def open_rest(self) -> None:
+        self.cfg = replace(self.cfg, order_api="rest")     # no WebSocket API session to carry them
+        await super().open_rest()
+
     # --- user data: the WebSocket API ------------------------------------------------------------
 
     def _init_user_stream(self, cfg: BinanceConfig) -> None:
