@@ -146,14 +146,14 @@ async def test_orders_go_over_rest_while_the_socket_is_down(sim):
         assert client.stats()["order_rest_fallbacks"] == 1
 
 
-@pytest.mark.parametrize("order_api", ["rest", "ws"])
+@pytest.mark.parametrize("transport", ["rest", "ws"])
 @pytest.mark.parametrize("when", ["after", "before"])
-async def test_an_unknown_outcome_raises_and_the_query_finds_the_truth(sim, order_api, when):
+async def test_an_unknown_outcome_raises_and_the_query_finds_the_truth(sim, transport, when):
     """-1007 on a new order raises OutcomeUnknown on either transport; asked by client id, the
     exchange has the order if it executed it ("after") and not otherwise ("before")."""
     sink = Sink()
-    async with _connected(_client(sim.rest_url, sim.ws_url, order_transport=order_api), sink) as client:
-        req = _request(f"tc-{order_api}-{when}")
+    async with _connected(_client(sim.rest_url, sim.ws_url, order_transport=transport), sink) as client:
+        req = _request(f"tc-{transport}-{when}")
         await _fault(sim, **{f"unknown_{when}_exec_rate": 1.0})
         try:
             with pytest.raises(OutcomeUnknown, match="execution status unknown"):

@@ -290,6 +290,12 @@ class BinanceClient(ExchangeClient):
         """The WebSocket API methods that count against the order budget."""
         return frozenset(cls.order_ws[a] for a in cls.counted_actions if a in cls.order_ws)
 
+    async def open_rest(self) -> None:
+        # REST only (the guardian): no session to send orders on, so REST is the transport, not
+        # a fallback
+        self.order_api = None
+        await super().open_rest()
+
     async def _start_order_api(self, timeout_s: float) -> None:
         """Open the order session in the background; orders go over REST until it is up."""
         api = self.order_api

@@ -83,17 +83,14 @@ class BinanceSpotClient(BinanceClient):
         if cfg.order_transport == "ws":
             self.order_api = self.user_api
 
-    async def open_rest(self) -> None:
-        self.cfg = replace(self.cfg, order_api="rest")     # no WebSocket API session to carry them
-        await super().open_rest()
-
     # --- user data: the WebSocket API ------------------------------------------------------------
 
     def _init_user_stream(self, cfg: BinanceConfig) -> None:
         self.user_api = SpotWsApi(
             cfg.ws_api_url, cfg.api_key, cfg.secret, now_ms=self.rest.now_ms, recv_window_ms=cfg.recv_window_ms,
             timeout_s=cfg.request_timeout_s, limiter=self.rest.limiter, clock_rejected=self.rest._clock_rejected,
-            order_methods=self.counted_methods(), on_event=self._user_event, on_resubscribed=lambda: self.sink.user_stream_reconnected(),
+            order_methods=self.counted_methods(), on_event=self._user_event,
+            on_resubscribed=lambda: self.sink.user_stream_reconnected(),
             on_state=lambda s: self.sink.stream_state("user", s), min_s=cfg.reconnect_min_s,
             max_s=cfg.reconnect_max_s)
 
