@@ -12,6 +12,7 @@ from hftctl.exchanges.binance.futures.descriptor import DESCRIPTOR as _BINANCE_F
 from hftctl.exchanges.binance.spot.descriptor import DESCRIPTOR as _BINANCE_SPOT
 from hftctl.exchanges.bybit.descriptor import DESCRIPTOR as _BYBIT
 from hftctl.exchanges.descriptor import ExchangeDescriptor
+from hftctl.exchanges.venues import Venue, parse_stand_in
 
 DESCRIPTORS: dict[str, ExchangeDescriptor] = {d.name: d for d in (_BINANCE_FUTURES, _BINANCE_SPOT, _BYBIT)}
 NAMES: tuple[str, ...] = tuple(DESCRIPTORS)
@@ -24,6 +25,18 @@ def get(name: str) -> ExchangeDescriptor:
     if d is None:
         raise HftctlError(f"unknown exchange {name!r} (expected one of {', '.join(NAMES)})")
     return d
+
+
+def venue(exchange: str, name: str | None = None, stand_in: str | None = None) -> Venue:
+    """``exchange``'s venue ``name`` (its connector default if None), with its official URLs.
+    ``stand_in`` (``HOST:PORT``, loopback only) serves the same URL set from a local stand-in such
+    as ``hftctl sim``: what tests use to exercise a venue's URLs without leaving the machine."""
+    table = get(exchange).venues
+    try:
+        chosen = table[name or table.default]
+    except HftctlError as e:
+        raise HftctlError(f"{exchange}: {e}") from None
+    return chosen.on(*parse_stand_in(stand_in)) if stand_in else chosen
 
 
 def detect(sample: bytes, lines: int = 500) -> str | None:

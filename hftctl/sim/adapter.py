@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from hftctl.exchanges.venues import Venue
     from hftctl.sim.accounting import Accounting
     from hftctl.sim.accounts import Account
     from hftctl.sim.config import SimConfig
@@ -108,7 +109,7 @@ class SimAdapter:
     default_rate_limits: Mapping[str, int]
     accounting: Callable[[], "Accounting"]
     install: Callable[["web.Application", "SimEngine", "WsHub", "SimConfig", float], InstalledProtocol]
-    # (host, port) -> rest_url, ws_url, the exchange's other URLs, and "connector_config": the
-    # URL keys of a connector config pointed at this sim
-    ready_urls: Callable[[str, int], dict]
+    # the venue the sim stands in for, on its host and port -> rest_url, ws_url, the exchange's
+    # other URLs, and "connector_config": the URL keys of a connector config pointed at this sim
+    ready_urls: Callable[["Venue"], dict]
     replay: ReplayFormat | None = None

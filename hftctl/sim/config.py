@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from hftctl.errors import HftctlError
+from hftctl.exchanges.venues import TESTNET
 from hftctl.sim.accounts import Account
 from hftctl.sim.market import SyntheticParams
 
@@ -37,6 +38,9 @@ class SimConfig:
     # Serve an exchange's retired websocket paths too (USD-M's unrouted /ws, /stream); a CLI
     # switch, not a file key: off unless a test or user asks for the old behaviour.
     legacy_ws_paths: bool = False
+    # The venue whose host set the sim stands in for (its paths, its ready-file URLs); a CLI
+    # switch like the one above.
+    venue: str = TESTNET
 
 
 def default_account(balances: dict[str, float] | None = None) -> Account:

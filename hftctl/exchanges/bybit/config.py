@@ -13,7 +13,7 @@ from hftctl.secrets import Secret
 class BybitConfig:
     public_url: str          # wss://stream-testnet.bybit.com/v5/public/linear
     private_url: str         # wss://stream-testnet.bybit.com/v5/private
-    trade_url: str           # wss://stream-testnet.bybit.com/v5/trade (orders go over REST here)
+    trade_url: str           # wss://stream-testnet.bybit.com/v5/trade (orders go over REST here); "" on demo, which has none
     rest_url: str            # https://api-testnet.bybit.com
     category: str
     order_prefix: str
@@ -39,7 +39,9 @@ def load_config(r: ConfigReader) -> BybitConfig:
     if category != "linear":
         raise r.error("category", "only 'linear' is supported for key")
     public_url = r.url("public_url", ("ws", "wss"))
-    private_url, trade_url = r.url("private_url", ("ws", "wss")), r.url("trade_url", ("ws", "wss"))
+    private_url = r.url("private_url", ("ws", "wss"))
+    # demo trading has no trade websocket (docs/v5/demo.mdx § Domain): its venue names none
+    trade_url = r.url("trade_url", ("ws", "wss")) if "trade_url" in r.data else ""
     depth = r.int("book_depth", d.book_depth)
     if depth not in BOOK_MS:
         gone = f"orderbook.{depth} was switched off by Bybit on {RETIRED_DEPTHS[depth]}: " \

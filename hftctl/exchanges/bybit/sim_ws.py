@@ -33,8 +33,8 @@ from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
 from hftctl.exchanges.bybit.sim_rest import UNKNOWN_WS, BybitError, BybitOrders
 from hftctl.exchanges.bybit.venues import (BOOK_MS, CATEGORY, CONNECT_WINDOW_S, IDLE_CUT_S, MAX_CONNECTS,
-                                           TOP_RESEND_S, VENUES, max_active_time_s)
-from hftctl.exchanges.venues import TESTNET
+                                           TOP_RESEND_S, max_active_time_s)
+from hftctl.exchanges.venues import Venue
 from hftctl.exchanges.wire import verify
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import AccountEvent, DepthUpdate, OrderEvent, Trade
@@ -88,9 +88,11 @@ class BybitStreams:
         engine.market_listeners.append(self.on_market)
         engine.user_listeners.append(self.on_user)
 
-    def routes(self, app: web.Application) -> None:
+    def routes(self, app: web.Application, venue: Venue) -> None:
+        """The websockets ``venue`` has (demo: public and private, no trade), at its paths."""
         for route, handler in (("public", self.public), ("private", self.private_ws), ("trade", self.trade_ws)):
-            app.router.add_get(urlsplit(VENUES[TESTNET].ws[route]).path, handler)
+            if route in venue.ws:
+                app.router.add_get(urlsplit(venue.ws[route]).path, handler)
 
     async def _serve(self, request: web.Request, on_frame, on_close, alive_param: bool = False):
         alive = None

@@ -14,6 +14,7 @@ from aiohttp import web
 from hftctl.exchanges.binance.common.sim_listen_keys import ListenKeys
 from hftctl.exchanges.binance.common.sim_rest import BinanceRestBase
 from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase
+from hftctl.exchanges.venues import Venue
 from hftctl.sim.accounts import Account
 from hftctl.sim.adapter import DepthMsg, MarketMsg, SnapshotMsg, TickerMsg, TradeMsg
 from hftctl.sim.config import SimConfig
@@ -75,9 +76,9 @@ def installer(rest_cls: type[BinanceRestBase], streams_cls: type[BinanceStreamsB
     return install
 
 
-def ready_urls(host: str, port: int) -> dict:
+def ready_urls(local: Venue) -> dict:
     """REST and the websocket base, and the URL keys of a connector config for this sim."""
-    rest, ws = f"http://{host}:{port}", f"ws://{host}:{port}/ws"
+    rest, ws = local.rest, f"{local.ws['public']}/ws"
     return {"rest_url": rest, "ws_url": ws, "connector_config": {"stream_url": ws, "api_url": rest}}
 
 
