@@ -160,10 +160,11 @@ def _recorded(out: Path) -> list[bytes]:
 def test_venue_url_set_against_the_sim(tmp_path, name, venue):
     """collect (no --allow-mainnet, also on mainnet) and the connector (--allow-mainnet on mainnet
     only) reach every service of the venue through its own URLs, served by the sim."""
+    symbol = exchanges.get(name).sim().default_symbols[0].lower()
     with start_sim(name, ["--venue", venue]) as sim:
         stand_in = f"127.0.0.1:{sim.port}"
         out = tmp_path / "rec"
-        r = subprocess.run([sys.executable, "-m", "hftctl", "collect", name, "btcusdt", "--venue", venue,
+        r = subprocess.run([sys.executable, "-m", "hftctl", "collect", name, symbol, "--venue", venue,
                             "--stand-in", stand_in, "--out", str(out), "--duration", "2.5", "--no-progress"],
                            cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r.stderr

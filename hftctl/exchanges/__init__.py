@@ -1,20 +1,22 @@
 """Every exchange hftctl speaks, registered once; the rest of hftctl goes through this module.
 
 Exchange names, URLs and wire formats live in the exchange folders below (``binance/futures``,
-``binance/spot``, ``bybit``); nothing outside ``hftctl/exchanges`` names an exchange (a test
+``binance/coinm``, ``binance/spot``, ``bybit``); nothing outside ``hftctl/exchanges`` names an exchange (a test
 checks it). Adding an exchange means adding a folder and one line here.
 """
 
 from __future__ import annotations
 
 from hftctl.errors import HftctlError
+from hftctl.exchanges.binance.coinm.descriptor import DESCRIPTOR as _BINANCE_COINM
 from hftctl.exchanges.binance.futures.descriptor import DESCRIPTOR as _BINANCE_FUTURES
 from hftctl.exchanges.binance.spot.descriptor import DESCRIPTOR as _BINANCE_SPOT
 from hftctl.exchanges.bybit.descriptor import DESCRIPTOR as _BYBIT
 from hftctl.exchanges.descriptor import ExchangeDescriptor
 from hftctl.exchanges.venues import Venue, parse_stand_in
 
-DESCRIPTORS: dict[str, ExchangeDescriptor] = {d.name: d for d in (_BINANCE_FUTURES, _BINANCE_SPOT, _BYBIT)}
+DESCRIPTORS: dict[str, ExchangeDescriptor] = {d.name: d for d in (_BINANCE_FUTURES, _BINANCE_SPOT, _BYBIT,
+                                                                   _BINANCE_COINM)}
 NAMES: tuple[str, ...] = tuple(DESCRIPTORS)
 DEFAULT: str = NAMES[0]     # the testnet guide's exchange: the sim's and the demo's default
 
