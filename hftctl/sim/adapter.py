@@ -64,7 +64,25 @@ class SnapshotMsg:
     asks: list
 
 
-MarketMsg = DepthMsg | TradeMsg | TickerMsg
+@dataclass(slots=True)
+class MarkMsg:
+    mark: float
+    index: float
+    funding_rate: float
+    next_funding_ms: int
+
+
+@dataclass(slots=True)
+class LiquidationMsg:
+    long: bool               # a long position was liquidated
+    price: str
+    qty: str
+    lag_ms: int = 0
+
+
+MarketMsg = DepthMsg | TradeMsg | TickerMsg | MarkMsg | LiquidationMsg
+# What a recording may carry besides books and trades; the sim makes up what it lacks.
+MARK, LIQUIDATION = "mark", "liquidation"
 
 
 class ReplayFormat(Protocol):
@@ -80,6 +98,9 @@ class ReplayFormat(Protocol):
 
     def message(self, msg: Any) -> MarketMsg | None:
         """A decoded line as a neutral market message; None for kinds the sim does not replay."""
+
+    def carries(self, raw: bytes) -> str | None:
+        """MARK or LIQUIDATION if a line is one of those (cheap: the scan asks every line)."""
 
 
 class InstalledProtocol(Protocol):

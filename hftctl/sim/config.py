@@ -111,8 +111,10 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
                 setattr(target, key, int(num) if isinstance(current, int) else float(num))
     if "listen_key_ttl_s" in data:
         cfg.listen_key_ttl_s = _number(path, "listen_key_ttl_s", data["listen_key_ttl_s"], 1, 1e9)
-    if cfg.synthetic.interval_ms <= 0 or cfg.synthetic.levels < 5 or cfg.synthetic.spread_ticks < 1:
-        raise HftctlError(f"sim config {path}: synthetic needs interval_ms > 0, levels >= 5, spread_ticks >= 1")
+    if (cfg.synthetic.interval_ms <= 0 or cfg.synthetic.levels < 5 or cfg.synthetic.spread_ticks < 1
+            or cfg.synthetic.mark_interval_ms <= 0):
+        raise HftctlError(f"sim config {path}: synthetic needs interval_ms > 0, levels >= 5, spread_ticks >= 1, "
+                          "mark_interval_ms > 0")
     return cfg
 
 

@@ -19,9 +19,10 @@ from aiohttp import web
 from hftctl import exchanges
 from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import TESTNET, is_loopback
-from hftctl.sim.adapter import ReplayFormat
+from hftctl.sim.adapter import LIQUIDATION, MARK, ReplayFormat
 from hftctl.sim.config import load_config
 from hftctl.sim.control import Control
+from hftctl.sim.derivatives import DerivativesFeed
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.faults import Faults
 from hftctl.sim.market import ReplayMarket, SyntheticMarket
@@ -132,6 +133,10 @@ class Sim:
         if not infos:
             self.synthetic = SyntheticMarket(self.engine, symbols, options.seed, self.config.synthetic)
             self.synthetic.seed_books()
+        recorded = {i.symbol: i.carries for i in infos}
+        self.derivatives = DerivativesFeed(
+            self.engine, [s for s in symbols if MARK not in recorded.get(s, ())],
+            [s for s in symbols if LIQUIDATION not in recorded.get(s, ())], options.seed, self.config.synthetic)
         self.app = web.Application(client_max_size=1 << 20)
         self.protocol = self.adapter.install(self.app, self.engine, self.hub, self.config,
                                              options.ws_ping_interval_s)
@@ -156,7 +161,7 @@ class Sim:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
             raise HftctlError(f"cannot listen on {self.options.host}:{self.options.port}: {reason}") from None
         loop = asyncio.get_running_loop()
-        coros = list(self.background) + [self.hub.run_dropper()]
+        coros = list(self.background) + [self.hub.run_dropper(), self.derivatives.run()]
         coros += [r.run() for r in self.replays]
         if self.synthetic:
             coros.append(self.synthetic.run())

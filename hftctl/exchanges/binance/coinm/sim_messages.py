@@ -6,7 +6,8 @@ from __future__ import annotations
 from hftctl.exchanges.binance.coinm import schemas as w
 from hftctl.exchanges.binance.coinm.sim_instruments import CONTRACT_SIZE, pair
 # trades, aggregate trades and listen-key expiry are USD-M's messages (the streams use them by name)
-from hftctl.exchanges.binance.futures.sim_messages import _g, agg_trade, listen_key_expired, trade  # noqa: F401
+from hftctl.exchanges.binance.futures.sim_messages import (  # noqa: F401
+    _g, agg_trade, force_order, listen_key_expired, mark_price, trade)
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import BookTicker, DepthUpdate
 

@@ -106,8 +106,13 @@ class BinanceMapper(Mapper):
         for mask in kinds.values():
             known |= mask
         ignorable = np.zeros(len(table), bool)
+        converted = {b"bookTicker": "t" in self.options.opt, b"markPrice": "m" in self.options.opt}
         for name in IGNORED_STREAMS:
-            ignorable |= is_stream(name)
+            mask = is_stream(name)
+            ignorable |= mask
+            n = int(mask.sum())
+            if n and not converted.get(name, False):
+                self.unconverted[name.decode()] += n
         with_at = np.flatnonzero(env & (at >= 0))
         self.symbols |= {sym.decode("ascii", "replace").lower()
                          for sym in table.distinct(with_at, len(ENVELOPE), at)}
