@@ -29,10 +29,12 @@ class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
     a: list[Level]      # asks to update
 
 
-class BookTicker(msgspec.Struct, tag_field="e", tag="bookTicker"):
-    """``<symbol>@bookTicker`` (the recording shows ``u`` before ``e``; decoders ignore order)."""
+class BookTicker(msgspec.Struct, kw_only=True):
+    """``<symbol>@bookTicker``: COIN-M sends ``u`` before ``e`` (the recording shows it), so ``e``
+    is a plain field here rather than a tag (a tag is always encoded first)."""
 
     u: int              # order book update id
+    e: str = "bookTicker"
     s: str              # symbol
     ps: str             # pair
     b: Dec              # best bid price
@@ -44,12 +46,12 @@ class BookTicker(msgspec.Struct, tag_field="e", tag="bookTicker"):
 
 
 class DepthSnapshot(msgspec.Struct):
-    """REST ``GET /dapi/v1/depth``."""
+    """REST ``GET /dapi/v1/depth``, in the recorded key order (E and T before the names)."""
 
     lastUpdateId: int
-    symbol: str
-    pair: str
     E: int              # message output time, ms
     T: int              # transaction time, ms
+    symbol: str
+    pair: str
     bids: list[Level]
     asks: list[Level]
