@@ -7,7 +7,7 @@ from hftctl.exchanges.binance.coinm import schemas as w
 from hftctl.exchanges.binance.coinm.sim_instruments import CONTRACT_SIZE, pair
 # trades, aggregate trades and listen-key expiry are USD-M's messages (the streams use them by name)
 from hftctl.exchanges.binance.futures.sim_messages import (  # noqa: F401
-    _g, agg_trade, force_order, listen_key_expired, mark_price, trade)
+    agg_trade, force_order, listen_key_expired, mark_price, price_and_lot_filters, trade)
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import BookTicker, DepthUpdate
 
@@ -26,14 +26,7 @@ def book_ticker(ev: BookTicker) -> w.BookTicker:
 def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
     """GET /dapi/v1/exchangeInfo, with the fields the official SDK's model lists."""
     symbols = [{
-        "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": _g(spec.min_price), "maxPrice": _g(spec.max_price),
-             "tickSize": f"{spec.tick:.{spec.price_decimals}f}"},
-            {"filterType": "LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-             "minQty": _g(spec.min_qty)},
-            {"filterType": "MARKET_LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-             "minQty": _g(spec.min_qty)},
-        ],
+        "filters": price_and_lot_filters(spec),
         "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
         "liquidationFee": "0.010000", "marketTakeBound": "0.05",
         "symbol": spec.symbol, "pair": pair(spec.symbol), "contractType": "PERPETUAL",

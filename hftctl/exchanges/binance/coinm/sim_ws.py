@@ -8,7 +8,7 @@ from hftctl.exchanges.binance.coinm import schemas as w
 from hftctl.exchanges.binance.coinm import sim_messages as wire
 from hftctl.exchanges.binance.coinm.sim_instruments import pair
 from hftctl.exchanges.binance.coinm.venues import MAX_STREAMS
-from hftctl.exchanges.binance.common.sim_ws import _DepthAggregator
+from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase, _DepthAggregator
 from hftctl.exchanges.binance.futures.sim_ws import BinanceFuturesStreams
 from hftctl.sim.events import DepthUpdate
 
@@ -17,14 +17,10 @@ class BinanceCoinmStreams(BinanceFuturesStreams):
     WIRE = wire
     MAX_STREAMS = MAX_STREAMS
 
-    def path_routes(self) -> dict[str, str | None]:
-        return {"": None}
-
-    def serves(self, route: str | None, name: str) -> bool:
-        return True
-
-    def needs_listen_key(self, route: str | None) -> bool:
-        return False
+    # dstream has no routes: Binance's unrouted behaviour (the base's), not USD-M's
+    path_routes = BinanceStreamsBase.path_routes
+    serves = BinanceStreamsBase.serves
+    needs_listen_key = BinanceStreamsBase.needs_listen_key
 
     def encode_depth(self, ev: DepthUpdate, first_id: int) -> w.DepthUpdate:
         return wire.depth_update(ev, first_id)

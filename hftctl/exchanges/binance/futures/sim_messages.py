@@ -253,15 +253,7 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "pricePrecision": spec.price_decimals, "quantityPrecision": spec.qty_decimals,
             "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
             "underlyingSubType": [], "settlePlan": 0, "triggerProtect": "0.0500",
-            "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": _g(spec.min_price), "maxPrice": _g(spec.max_price),
-                 "tickSize": f"{spec.tick:.{spec.price_decimals}f}"},
-                {"filterType": "LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-                 "minQty": _g(spec.min_qty)},
-                {"filterType": "MARKET_LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-                 "minQty": _g(spec.min_qty)},
-                {"filterType": "MIN_NOTIONAL", "notional": _g(spec.min_notional)},
-            ],
+            "filters": [*price_and_lot_filters(spec), {"filterType": "MIN_NOTIONAL", "notional": _g(spec.min_notional)}],
             "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
             "liquidationFee": "0.012500", "marketTakeBound": "0.05"})
     rate_limits = [
@@ -274,6 +266,17 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "rateLimits": rate_limits, "exchangeFilters": [],
             "assets": [{"asset": q, "marginAvailable": True, "autoAssetExchange": "-10000"} for q in quotes],
             "symbols": symbols}
+
+
+def price_and_lot_filters(spec: SymbolSpec) -> list[dict]:
+    """exchangeInfo's PRICE_FILTER, LOT_SIZE and MARKET_LOT_SIZE of a symbol (USD-M and COIN-M)."""
+    return [
+        {"filterType": "PRICE_FILTER", "minPrice": _g(spec.min_price), "maxPrice": _g(spec.max_price),
+         "tickSize": f"{spec.tick:.{spec.price_decimals}f}"},
+        {"filterType": "LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty), "minQty": _g(spec.min_qty)},
+        {"filterType": "MARKET_LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
+         "minQty": _g(spec.min_qty)},
+    ]
 
 
 def _g(x: float) -> str:
