@@ -123,6 +123,21 @@ def test_connector_explicit_urls_override_and_conflict_with_the_flag(tmp_path):
         load("binancefutures", path)
 
 
+def test_the_guard_leaves_public_data_alone_and_nothing_else(tmp_path):
+    """Bybit demo reads mainnet's public stream: allowed, whether from the venue or spelled out;
+    a private or REST URL on a mainnet host is not."""
+    demo = exchanges.get("bybit").venues.config_urls(exchanges.venue("bybit", DEMO))
+    path = tmp_path / "c.toml"
+    path.write_text("".join(f'{k} = "{v}"\n' for k, v in demo.items()) + KEYS)
+    cfg, _, _ = load("bybit", path)
+    assert cfg.public_url.startswith("wss://stream.bybit.com/") and cfg.trade_url == ""
+    for key in ("private_url", "rest_url"):
+        bad = {**demo, key: exchanges.get("bybit").venues.config_urls(exchanges.venue("bybit", MAINNET))[key]}
+        path.write_text("".join(f'{k} = "{v}"\n' for k, v in bad.items()) + KEYS)
+        with pytest.raises(HftctlError, match=f"{key} = .* is a mainnet URL"):
+            load("bybit", path)
+
+
 def test_connector_bad_venue_is_one_line(tmp_path):
     with pytest.raises(HftctlError, match="expected one of 'mainnet', 'testnet', 'demo' for key 'venue'"):
         load("bybit", keys_only(tmp_path, 'venue = "prod"\n'))

@@ -28,18 +28,20 @@ def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False, ve
 
     URLs come from the config when it names any (``*_url`` keys: explicit URLs override), else
     from the venue: ``venue``, else the config's ``venue`` key, else testnet. A real-money venue
-    needs ``allow_mainnet``, stand-in or not; explicit URLs pass the host guard or need it too."""
+    needs ``allow_mainnet``, stand-in or not; and whatever their source, the URLs that can carry
+    orders or account data must be loopback or documented test hosts unless ``allow_mainnet``."""
     module = exchanges.get(exchange).connector()
+    table = exchanges.get(exchange).venues
     reader = open_config(config_path)
     chosen = _venue(exchange, reader, venue, stand_in)
     if chosen is not None:
-        reader = reader.with_defaults(exchanges.get(exchange).venues.config_urls(chosen))
+        reader = reader.with_defaults(table.config_urls(chosen))
     cfg = module.load_config(reader)
     settings = ConnectorSettings.read(reader)
-    if chosen is None:
-        exchanges.check_test_venue(cfg.urls(), allow_mainnet)
-    elif chosen.real_money and not allow_mainnet:
+    if chosen is not None and chosen.real_money and not allow_mainnet:
         raise HftctlError(f"venue {chosen.name} trades real money; pass --allow-mainnet to trade real money")
+    exchanges.check_test_venue({k: u for k, u in cfg.urls().items() if k not in table.public_data_keys},
+                               allow_mainnet)
     if chosen is not None:
         log.info("venue %s%s", chosen.name, f": {chosen.note}" if chosen.note else "")
     return cfg, settings, module

@@ -72,6 +72,9 @@ class VenueTable:
     # A venue's URLs as the connector config keys of this exchange (``stream_url``, ``api_url``...);
     # None: hftctl has no connector for it.
     config_urls: Callable[[Venue], dict[str, str]] | None = None
+    # Config keys whose URL carries public market data only (no orders, no account): the host
+    # guard leaves them alone, as public data moves no money (Bybit demo reads mainnet's).
+    public_data_keys: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> Venue:
         try:

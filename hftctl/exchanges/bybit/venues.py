@@ -51,6 +51,7 @@ VENUES = VenueTable(
     default=TESTNET,
     extra_test_hosts=("api-testnet.manepa.jp",),
     config_urls=config_urls,
+    public_data_keys=("public_url",),
 )
 
 CATEGORY = "linear"
