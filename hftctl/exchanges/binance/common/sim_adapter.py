@@ -14,8 +14,10 @@ from aiohttp import web
 from hftctl.exchanges.binance.common.sim_listen_keys import ListenKeys
 from hftctl.exchanges.binance.common.sim_rest import BinanceRestBase
 from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase
+from hftctl.exchanges.venues import Venue
 from hftctl.sim.accounts import Account
-from hftctl.sim.adapter import DepthMsg, MarketMsg, SnapshotMsg, TickerMsg, TradeMsg
+from hftctl.sim.adapter import (LIQUIDATION, MARK, DepthMsg, LiquidationMsg, MarketMsg, MarkMsg, SnapshotMsg,
+                                TickerMsg, TradeMsg)
 from hftctl.sim.config import SimConfig
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsHub
@@ -75,9 +77,9 @@ def installer(rest_cls: type[BinanceRestBase], streams_cls: type[BinanceStreamsB
     return install
 
 
-def ready_urls(host: str, port: int) -> dict:
+def ready_urls(local: Venue) -> dict:
     """REST and the websocket base, and the URL keys of a connector config for this sim."""
-    rest, ws = f"http://{host}:{port}", f"ws://{host}:{port}/ws"
+    rest, ws = local.rest, f"{local.ws['public']}/ws"
     return {"rest_url": rest, "ws_url": ws, "connector_config": {"stream_url": ws, "api_url": rest}}
 
 
@@ -94,6 +96,14 @@ class BinanceReplay:
 
     def is_snapshot(self, raw: bytes) -> bool:
         return b'"lastUpdateId"' in raw[:40]
+
+    def carries(self, raw: bytes) -> str | None:
+        head = raw[:64]
+        if b"@markPrice" in head:
+            return MARK
+        if b"@forceOrder" in head:
+            return LIQUIDATION
+        return None
 
     def snapshot(self, msg: Any) -> SnapshotMsg:
         return SnapshotMsg(int(msg["lastUpdateId"]), msg["bids"], msg["asks"])
@@ -115,4 +125,10 @@ class BinanceReplay:
         if kind == "bookTicker":
             return TickerMsg(d["b"], d["B"], d["a"], d["A"], d.get("u"),
                              d.get("E", 0) - d.get("T", d.get("E", 0)))
+        if kind.startswith("markPrice"):
+            # delivery contracts send funding "" and next funding time 0
+            return MarkMsg(float(d["p"]), float(d["i"]), float(d["r"] or 0), int(d["T"]))
+        if kind == "forceOrder":
+            o = d["o"]
+            return LiquidationMsg(o["S"] == "SELL", o["ap"], o["z"], d["E"] - o["T"])
         return None

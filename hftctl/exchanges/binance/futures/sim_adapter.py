@@ -6,18 +6,18 @@ from hftctl.exchanges.binance.common.sim_adapter import BinanceReplay, installer
 from hftctl.exchanges.binance.futures.sim_instruments import DEFAULT_SYMBOLS, SPECS
 from hftctl.exchanges.binance.futures.sim_rest import BinanceFuturesRest
 from hftctl.exchanges.binance.futures.sim_ws import BinanceFuturesStreams
-from hftctl.exchanges.binance.futures.venues import VENUES
+from hftctl.exchanges.binance.futures.venues import ws_root
+from hftctl.exchanges.venues import Venue
 from hftctl.sim.accounting import LinearAccounting
 from hftctl.sim.adapter import SimAdapter
 
 
 
-def ready_urls(host: str, port: int) -> dict:
-    """The testnet's layout on the sim: ``ws_root`` is what a connector config names (the
+def ready_urls(local: Venue) -> dict:
+    """The venue's layout on the sim: ``ws_root`` is what a connector config names (the
     routes hang off it), ``ws_url`` the public route's raw-stream base (depth, bookTicker),
     and each route's ``/ws`` base by name."""
-    local = VENUES[VENUES.default].on(host, port)
-    root = local.ws["public"].rsplit("/", 1)[0]
+    root = ws_root(local)
     return {"rest_url": local.rest, "ws_url": f"{local.ws['public']}/ws", "ws_root": root,
             **{f"{route}_ws_url": f"{local.ws[route]}/ws" for route in ("public", "market", "private")},
             "connector_config": {"stream_url": root, "api_url": local.rest}}
