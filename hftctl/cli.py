@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from hftctl import exchanges
 from hftctl.commands import audit, collect, connector, convert, demo, health, mm, obi_mm, sim
 from hftctl.errors import HftctlError
 
@@ -25,7 +26,9 @@ app = typer.Typer(
 )
 
 app.command("connector", help="Bridge one exchange account and local bots over shared memory.")(connector.command)
-app.command("collect", help="Record market data to compressed files, directly or from a connector.")(collect.command)
+app.command("collect", help="Record market data to compressed files, directly or from a connector. "
+                             "Records the real market (mainnet) unless --venue says otherwise: "
+                             f"hftctl collect {exchanges.DEFAULT} btcusdt.")(collect.command)
 app.command("convert", help="Convert recordings to hftbacktest's .npz event format.")(convert.command)
 app.command("audit", help="Data-quality report for recordings (gaps, silences, latency, crossed books); exit 0 pass, 1 a threshold crossed, 2 bad input.")(audit.command)
 app.command("mm", help="Grid market maker driven through a connector.")(mm.command)

@@ -32,6 +32,10 @@ class ConfigReader:
         self.source = source
         self.env = os.environ if env is None else env
 
+    def with_defaults(self, defaults: Mapping[str, Any]) -> "ConfigReader":
+        """The same file with ``defaults`` for the keys it does not set (a venue's URLs)."""
+        return ConfigReader({**defaults, **self.data}, self.source, self.env)
+
     def error(self, key: str, what: str) -> HftctlError:
         return HftctlError(f"{self.source}: {what} '{key}'")
 

@@ -452,8 +452,8 @@ async def test_rest_transport_and_demo_venues(sim):
             "public_url": "wss://stream.bybit.com/v5/public/linear"}
     cfg = _load(**demo)
     assert (cfg.order_transport, cfg.trade_url) == ("rest", "") and "trade_url" not in cfg.urls()
-    with pytest.raises(Exception, match="Bybit demo trading has no trade websocket: expected \"rest\" for key "
-                                        "'order_transport'"):
+    with pytest.raises(Exception, match="Bybit demo trading has none, or no trade_url is given\\): expected "
+                                        "\"rest\" for key 'order_transport'"):
         _load(**demo, order_transport="ws")
     with pytest.raises(Exception, match="expected one of 'ws', 'rest' for key 'order_transport'"):
         _load(order_transport="websocket")

@@ -28,7 +28,11 @@ def collect(opts: CollectOptions) -> CollectStats:
         status.update({"connector": opts.ipc_name, "symbols": opts.symbols, "out": str(opts.out)})
     else:
         assert opts.exchange and opts.venue
-        protocol = exchanges.get(opts.exchange).collector()
+        protocol = exchanges.get(opts.exchange).collector().with_streams(opts.streams)
+        log.info("recording %s from %s (%s)", ", ".join(opts.symbols), opts.venue.name,
+                 ", ".join(dict.fromkeys(c.url for c in protocol.connections(opts.venue, opts.symbols[:1]))))
+        if opts.venue.note:
+            log.info("%s", opts.venue.note)
         source = DirectSource(DirectConfig(opts.exchange, protocol, opts.symbols, opts.venue,
                                            opts.snapshot_interval), writer, stats)
         status = StatusFile("collector", opts.exchange)

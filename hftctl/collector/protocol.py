@@ -9,9 +9,12 @@ gap marks) is the same for every exchange.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import Venue
 
 
@@ -57,6 +60,20 @@ class Connection:
 
 class CollectorProtocol(ABC):
     takes_rest_snapshots: bool = True   # False: the exchange's own book topics carry snapshots
+    # Streams a recording may add (``hftctl collect --streams``), as the user names them -> what
+    # is subscribed per symbol; ``extra`` holds the ones chosen.
+    optional_streams: Mapping[str, str] = {}
+    extra: tuple[str, ...] = ()
+
+    def with_streams(self, names: Sequence[str]) -> "CollectorProtocol":
+        """This protocol recording the optional streams ``names`` too (in the same file)."""
+        for name in names:
+            if name not in self.optional_streams:
+                known = ", ".join(self.optional_streams) or "none"
+                raise HftctlError(f"--streams: {name!r} is not an optional stream of this exchange (known: {known})")
+        out = copy.copy(self)
+        out.extra = tuple(dict.fromkeys(self.optional_streams[n] for n in names))
+        return out
 
     @abstractmethod
     def connections(self, venue: Venue, symbols: list[str]) -> list[Connection]:

@@ -11,7 +11,8 @@ from hftctl.log import setup_logging
 
 
 def command(
-    exchange: str = typer.Option(exchanges.DEFAULT, help=f"Protocol to speak: {', '.join(exchanges.NAMES)}."),
+    exchange: str = typer.Option(None, help=f"Protocol to speak: {', '.join(exchanges.NAMES)} (default: the --replay recording's exchange, else {exchanges.DEFAULT})."),
+    venue: str = typer.Option("testnet", help="The venue (mainnet, testnet, demo) whose host set the sim stands in for: its URL paths and the URLs in the ready file."),
     replay: list[Path] = typer.Option(None, help="Replay a recording (gzip/zstd collector format); repeat for more symbols."),
     speed: float = typer.Option(1.0, help="Replay speed multiplier (x real time)."),
     loop: bool = typer.Option(False, "--loop", help="Restart the replay at its end (sequence numbers keep increasing)."),
@@ -46,4 +47,4 @@ def command(
                    loop=loop, seed=seed, config=config, ready_file=ready_file,
                    faults={k: v for k, v in faults.items() if v}, ws_ping_interval_s=ws_ping_interval,
                    rate_limits=rate_limits, symbols=[s.upper() for s in symbol] if symbol else None,
-                   legacy_ws_paths=legacy_ws_paths))
+                   legacy_ws_paths=legacy_ws_paths, venue=venue))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import VenueTable
 
 if TYPE_CHECKING:
@@ -37,12 +38,16 @@ class ExchangeDescriptor:
     title: str             # for people, e.g. "Binance USD-M futures"
     venues: VenueTable
     package: str           # the exchange's folder as a module path
+    trading: bool = True   # False: market data only (collect, convert, audit, the sim's public side)
 
     def _module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
 
     def connector(self) -> Any:
         """The module with ``load_config(reader)`` and ``create_client(config)``."""
+        if not self.trading:
+            raise HftctlError(f"{self.name}: hftctl records, converts and simulates {self.title} market data "
+                              "but has no connector (trading) for it")
         return self._module("client")
 
     def collector(self) -> "CollectorProtocol":

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from hftctl.errors import HftctlError
+from hftctl.exchanges.venues import TESTNET
 from hftctl.sim.accounts import Account
 from hftctl.sim.market import SyntheticParams
 
@@ -37,6 +38,9 @@ class SimConfig:
     # Serve an exchange's retired websocket paths too (USD-M's unrouted /ws, /stream); a CLI
     # switch, not a file key: off unless a test or user asks for the old behaviour.
     legacy_ws_paths: bool = False
+    # The venue whose host set the sim stands in for (its paths, its ready-file URLs); a CLI
+    # switch like the one above.
+    venue: str = TESTNET
 
 
 def default_account(balances: dict[str, float] | None = None) -> Account:
@@ -111,8 +115,10 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
                 setattr(target, key, int(num) if isinstance(current, int) else float(num))
     if "listen_key_ttl_s" in data:
         cfg.listen_key_ttl_s = _number(path, "listen_key_ttl_s", data["listen_key_ttl_s"], 1, 1e9)
-    if cfg.synthetic.interval_ms <= 0 or cfg.synthetic.levels < 5 or cfg.synthetic.spread_ticks < 1:
-        raise HftctlError(f"sim config {path}: synthetic needs interval_ms > 0, levels >= 5, spread_ticks >= 1")
+    if (cfg.synthetic.interval_ms <= 0 or cfg.synthetic.levels < 5 or cfg.synthetic.spread_ticks < 1
+            or cfg.synthetic.mark_interval_ms <= 0):
+        raise HftctlError(f"sim config {path}: synthetic needs interval_ms > 0, levels >= 5, spread_ticks >= 1, "
+                          "mark_interval_ms > 0")
     return cfg
 
 

@@ -27,7 +27,7 @@ from hftctl.sim.accounts import Account
 from hftctl.sim.book import SimBook
 from hftctl.sim.countdown import Countdowns
 from hftctl.sim.errors import SimReject
-from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, Liquidation, MarkPrice, OrderEvent, Trade
 from hftctl.sim.faults import Faults
 from hftctl.sim.instruments import SymbolSpec
 from hftctl.sim.margin import MarginView
@@ -80,6 +80,7 @@ class SimEngine:
         self._released: list[str] | None = None
         self.market_listeners: list[Callable] = []
         self.user_listeners: list[Callable] = []
+        self.marks: dict[str, MarkPrice] = {}        # each symbol's latest mark price and funding
         self._next_order_id = 4_000_000_000
         self._next_priority = 0
         self._next_trade_id = 1
@@ -157,6 +158,21 @@ class SimEngine:
         uid = source_update_id + seq.offset if source_update_id is not None else seq.last_u
         now = self.now_ms()
         ev = BookTicker(symbol, uid, bid, bid_qty, ask, ask_qty, now, _trans(seq, 2, now, trans_lag_ms))
+        for fn in self.market_listeners:
+            fn(ev)
+        return ev
+
+    def market_mark_price(self, symbol: str, mark: float, index: float, funding_rate: float,
+                          next_funding_ms: int) -> MarkPrice:
+        ev = MarkPrice(symbol, mark, index, funding_rate, next_funding_ms, self.now_ms())
+        self.marks[symbol] = ev
+        for fn in self.market_listeners:
+            fn(ev)
+        return ev
+
+    def market_liquidation(self, symbol: str, long: bool, price: str, qty: str, trans_lag_ms: int = 0) -> Liquidation:
+        now = self.now_ms()
+        ev = Liquidation(symbol, long, price, qty, now, now - max(trans_lag_ms, 0))
         for fn in self.market_listeners:
             fn(ev)
         return ev

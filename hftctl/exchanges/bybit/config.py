@@ -15,7 +15,7 @@ ORDER_TRANSPORTS = ("ws", "rest")
 class BybitConfig:
     public_url: str          # wss://stream-testnet.bybit.com/v5/public/linear
     private_url: str         # wss://stream-testnet.bybit.com/v5/private
-    trade_url: str           # wss://stream-testnet.bybit.com/v5/trade ("" when orders go over REST)
+    trade_url: str           # wss://stream-testnet.bybit.com/v5/trade; "" when orders go over REST (demo has none)
     rest_url: str            # https://api-testnet.bybit.com
     category: str
     order_prefix: str
@@ -44,7 +44,8 @@ def load_config(r: ConfigReader) -> BybitConfig:
         raise r.error("category", "only 'linear' is supported for key")
     public_url = r.url("public_url", ("ws", "wss"))
     private_url, rest_url = r.url("private_url", ("ws", "wss")), r.url("rest_url", ("http", "https"))
-    transport = _order_transport(r, is_demo(private_url, rest_url))
+    # demo trading has no trade websocket (docs/v5/demo.mdx § Domain): its venue names none
+    transport = _order_transport(r, is_demo(private_url, rest_url) or "trade_url" not in r.data)
     trade_url = r.url("trade_url", ("ws", "wss")) if transport == "ws" else ""
     depth = r.int("book_depth", d.book_depth)
     if depth not in BOOK_MS:
@@ -83,13 +84,14 @@ def load_config(r: ConfigReader) -> BybitConfig:
     )
 
 
-def _order_transport(r: ConfigReader, demo: bool) -> str:
+def _order_transport(r: ConfigReader, no_trade_socket: bool) -> str:
     """``order_transport`` ("ws" by default). Bybit's demo trading has no trade websocket
-    (websocket/trade/guideline.mdx § Scope): a demo config without the key gets "rest"; one that
-    asks for "ws" is an error rather than a silent downgrade."""
+    (websocket/trade/guideline.mdx § Scope), nor does a config that names no ``trade_url``: those
+    get "rest" unless they ask for "ws", which is an error rather than a silent downgrade."""
     if "order_transport" not in r.data:
-        return "rest" if demo else "ws"
+        return "rest" if no_trade_socket else "ws"
     transport = r.choice("order_transport", ORDER_TRANSPORTS)
-    if transport == "ws" and demo:
-        raise r.error("order_transport", 'Bybit demo trading has no trade websocket: expected "rest" for key')
+    if transport == "ws" and no_trade_socket:
+        raise r.error("order_transport", 'there is no trade websocket here (Bybit demo trading has none, or no '
+                      'trade_url is given): expected "rest" for key')
     return transport

@@ -50,7 +50,11 @@ class BybitMapper(Mapper):
         trade = has_topic & rows_startwith(topic, b"publicTrade.")
         ignored = np.zeros(len(table), bool)
         for name in IGNORED_TOPICS:
-            ignored |= has_topic & rows_startwith(topic, name)
+            mask = has_topic & rows_startwith(topic, name)
+            ignored |= mask
+            n = int(mask.sum())
+            if n:
+                self.unconverted[name.decode().rstrip(".")] += n
         gap = has_topic & rows_startwith(topic, b"gap.")       # hftctl collector's lost-data mark
         self.gaps += int(gap.sum())
         ignored |= gap

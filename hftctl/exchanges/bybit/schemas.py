@@ -3,7 +3,7 @@
 One definition per message: the connector decodes with it, the sim encodes with it (round trips
 against the official docs' examples in ``tests/test_exchange_schemas.py``). Sources, in the
 ``bybit-exchange/docs`` repository (checked 2026-12-01, see docs/protocols.md):
-docs/v5/websocket/public/{orderbook,trade}.mdx, docs/v5/websocket/private/{order,execution,
+docs/v5/websocket/public/{orderbook,trade,ticker,all-liquidation}.mdx, docs/v5/websocket/private/{order,execution,
 position,wallet}.mdx, docs/v5/order/open-order.mdx, docs/v5/position/position.mdx,
 docs/v5/account/wallet-balance.mdx.
 
@@ -74,6 +74,36 @@ class TradeMessage(msgspec.Struct):
     type: str           # always "snapshot"
     ts: int             # ms
     data: list[TradeRow]
+
+
+class TickerMessage(msgspec.Struct):
+    """``tickers.{symbol}`` (linear): a ``snapshot`` with every field, then ``delta``s with the
+    fields that changed ("If a response param is not found in the message, then its value has
+    not changed"); values are strings (lastPrice, markPrice, indexPrice, fundingRate,
+    nextFundingTime, bid1Price, bid1Size, ask1Price, ask1Size, ...)."""
+
+    topic: str
+    type: str                 # snapshot | delta
+    data: dict[str, str]      # "symbol" always; the rest as they changed
+    cs: int                   # cross sequence
+    ts: int                   # ms
+
+
+class LiquidationRow(msgspec.Struct):
+    T: int              # updated timestamp, ms
+    s: str              # symbol
+    S: str              # position side: Buy means a long position was liquidated
+    v: Dec              # executed size
+    p: Dec              # bankruptcy price
+
+
+class LiquidationMessage(msgspec.Struct):
+    """``allLiquidation.{symbol}``: every liquidation of the last 500 ms, ``snapshot`` only."""
+
+    topic: str
+    type: str           # always "snapshot"
+    ts: int             # ms
+    data: list[LiquidationRow]
 
 
 class Ack(msgspec.Struct, kw_only=True):

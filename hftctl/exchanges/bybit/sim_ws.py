@@ -34,9 +34,10 @@ from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
 from hftctl.exchanges.bybit.sim_dcp import BybitDcp
 from hftctl.exchanges.bybit.sim_rest import UNKNOWN_WS, BybitError, BybitOrders
+from hftctl.exchanges.bybit.sim_tickers import TickerTopics
 from hftctl.exchanges.bybit.venues import (BOOK_MS, CATEGORY, CONNECT_WINDOW_S, DCP_TOPICS, IDLE_CUT_S,
-                                           MAX_CONNECTS, TOP_RESEND_S, TRADE_OPS, VENUES, max_active_time_s)
-from hftctl.exchanges.venues import TESTNET
+                                           MAX_CONNECTS, TOP_RESEND_S, TRADE_OPS, max_active_time_s)
+from hftctl.exchanges.venues import Venue
 from hftctl.exchanges.wire import verify
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import AccountEvent, DepthUpdate, OrderEvent, Trade
@@ -89,12 +90,15 @@ class BybitStreams:
         self.private: dict[int, set[WsClient]] = defaultdict(set)     # id(account) -> clients
         self._last_u: dict[str, int] = {}
         self._exec_seq = 0
+        self.tickers = TickerTopics(engine)        # tickers and allLiquidation
         engine.market_listeners.append(self.on_market)
         engine.user_listeners.append(self.on_user)
 
-    def routes(self, app: web.Application) -> None:
+    def routes(self, app: web.Application, venue: Venue) -> None:
+        """The websockets ``venue`` has (demo: public and private, no trade), at its paths."""
         for route, handler in (("public", self.public), ("private", self.private_ws), ("trade", self.trade_ws)):
-            app.router.add_get(urlsplit(VENUES[TESTNET].ws[route]).path, handler)
+            if route in venue.ws:
+                app.router.add_get(urlsplit(venue.ws[route]).path, handler)
 
     async def _serve(self, request: web.Request, on_frame, on_close, alive_param: bool = False):
         alive = None
@@ -176,7 +180,9 @@ class BybitStreams:
             kind, symbol, depth = self._topic(topic)
             if op == "subscribe":
                 client.state["topics"].add(topic)
-                if kind == "trade":
+                if kind in ("tickers", "liquidation"):
+                    self.tickers.subscribe(client, kind, symbol)
+                elif kind == "trade":
                     self.trades[symbol].add(client)
                 else:
                     stream = self.books.get(topic)
@@ -188,6 +194,7 @@ class BybitStreams:
                     self._snapshot(stream, client)
             else:
                 client.state["topics"].discard(topic)
+                self.tickers.unsubscribe(client, kind, symbol)
                 self.trades.get(symbol, set()).discard(client)
                 if topic in self.books:
                     self.books[topic].clients.discard(client)
@@ -199,9 +206,11 @@ class BybitStreams:
         if (len(parts) == 3 and parts[0] == "orderbook" and parts[1].isdigit() and int(parts[1]) in BOOK_MS
                 and parts[2] in self.engine.specs):
             return "book", parts[2], int(parts[1])
-        return None
+        extra = self.tickers.kind(topic)
+        return (*extra, 0) if extra else None
 
     def _public_close(self, client: WsClient) -> None:
+        self.tickers.close(client)
         for clients in self.trades.values():
             clients.discard(client)
         for stream in self.books.values():
@@ -242,6 +251,7 @@ class BybitStreams:
         while True:
             await asyncio.sleep(0.01)
             now = time.monotonic()
+            self.tickers.tick(now)
             for stream in self.books.values():
                 if not stream.clients:
                     continue
@@ -269,6 +279,7 @@ class BybitStreams:
                 self._push_book(stream, self._book_message(stream, "delta", db, da, self.engine.now_ms()), now)
 
     def on_market(self, ev) -> None:
+        self.tickers.on_market(ev)
         if type(ev) is DepthUpdate:
             gap = ev.prev_id != self._last_u.get(ev.symbol, ev.prev_id)
             self._last_u[ev.symbol] = ev.last_id

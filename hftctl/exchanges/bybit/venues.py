@@ -14,6 +14,13 @@ from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable, h
 _DOCS = "github.com/bybit-exchange/docs"
 CHECKED = "2026-12-01"
 
+def config_urls(venue: Venue) -> dict[str, str]:
+    """A venue as connector config keys (``config.load_config`` reads them); demo has no
+    ``trade_url`` (no trade websocket there)."""
+    keys = {"public": "public_url", "private": "private_url", "trade": "trade_url"}
+    return {**{keys[route]: url for route, url in venue.ws.items()}, "rest_url": venue.rest}
+
+
 VENUES = VenueTable(
     venues={
         MAINNET: Venue(MAINNET, rest="https://api.bybit.com",
@@ -32,13 +39,19 @@ VENUES = VenueTable(
                            "trade": "wss://stream-testnet.bybit.com/v5/trade"},
                        real_money=False, source=f"{_DOCS} docs/v5/guide.mdx § Authentication",
                        checked=CHECKED),
+        # "stream-demo.bybit.com only supports the private streams; public data is identical to
+        # that found on mainnet with wss://stream.bybit.com; WS Trade is not supported".
         DEMO: Venue(DEMO, rest="https://api-demo.bybit.com",
                     ws={"public": "wss://stream.bybit.com/v5/public/linear",
                         "private": "wss://stream-demo.bybit.com/v5/private"},
-                    real_money=False, source=f"{_DOCS} docs/v5/demo.mdx § Domain", checked=CHECKED),
+                    real_money=False, source=f"{_DOCS} docs/v5/demo.mdx § Domain", checked=CHECKED,
+                    note="Bybit demo has no public stream of its own: public market data comes from "
+                         "mainnet (wss://stream.bybit.com), and it has no trade websocket"),
     },
     default=TESTNET,
     extra_test_hosts=("api-testnet.manepa.jp",),
+    config_urls=config_urls,
+    public_data_keys=("public_url",),
 )
 
 CATEGORY = "linear"
@@ -50,6 +63,13 @@ RETIRED_DEPTHS = {500: "2025-09-30"}
 # What a recording holds: hftbacktest's collector topics (level 1, level 50 and the deepest book,
 # now 1000) plus publicTrade.
 BOOK_DEPTHS = (1, 50, 1000)
+# What ``hftctl collect --streams`` may add (name -> topic): tickers (websocket/public/ticker.mdx,
+# 100 ms, snapshot then deltas) and all liquidations (all-liquidation.mdx, new 2025-02-20, 500 ms).
+# The old ``liquidation.{symbol}`` was deprecated the same day ("pushes 1 liquidation per second,
+# it can be discarded") and its page removed 2025-11-19: ``liquidation`` records allLiquidation.
+OPTIONAL_TOPICS = {"tickers": "tickers", "allLiquidation": "allLiquidation", "liquidation": "allLiquidation"}
+TICKERS_MS = 100
+LIQUIDATION_MS = 500
 TOP_RESEND_S = 3.0        # level 1: an unchanged book is pushed again after 3 s, with the same u
 
 PATHS = {

@@ -3,10 +3,11 @@ connections (each message in its ``{"stream", "data"}`` envelope, written verbat
 depth snapshots written as the raw REST body.
 
 A routed market (USD-M) gets one connection per route its streams live on (depth and
-bookTicker on ``/public``, trades on ``/market``); an unrouted one (spot) a single connection.
+bookTicker on ``/public``, trades, mark price and liquidations on ``/market``); an unrouted one
+(spot, COIN-M) a single connection.
 Streams are subscribed with ``SUBSCRIBE`` messages after connecting (batched, paced under the
 market's per-connection message limit) rather than in the URL, which stays short whatever the
-number of symbols; more than a connection's documented 1024 streams open another connection.
+number of symbols; more than a connection's documented stream limit opens another connection.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class BinanceCollector(CollectorProtocol):
     def __init__(self, streams: tuple[str, ...], depth_path: str, snapshot_limit: int, has_pu: bool,
                  route_of: Callable[[str], str | None] | None = None,
                  route_urls: Callable[[str], dict[str, str]] | None = None,
-                 messages_per_s: float = 5) -> None:
+                 messages_per_s: float = 5, optional: dict[str, str] | None = None,
+                 max_streams: int = MAX_STREAMS) -> None:
         self.streams = streams            # stream kinds per symbol, e.g. ("depth@0ms", "trade", "bookTicker")
         self.depth_path = depth_path
         self.snapshot_limit = snapshot_limit
@@ -37,10 +39,12 @@ class BinanceCollector(CollectorProtocol):
         self.route_of = route_of          # stream name -> route (routed markets only)
         self.route_urls = route_urls      # a configured stream URL -> every route's base URL
         self.messages_per_s = messages_per_s   # the market's incoming-message limit per connection
+        self.optional_streams = optional or {}
+        self.max_streams = max_streams    # streams one connection may carry
 
     def symbol_streams(self, symbol: str) -> list[str]:
         s = symbol.lower()
-        return [f"{s}@{kind}" for kind in self.streams]
+        return [f"{s}@{kind}" for kind in (*self.streams, *self.extra)]
 
     def with_stream_url(self, venue: Venue, url: str) -> Venue:
         if self.route_urls is None:
@@ -66,8 +70,8 @@ class BinanceCollector(CollectorProtocol):
             # Combined streams (/stream) even for one symbol, so every line carries the
             # {"stream", "data"} envelope the converters expect.
             url = f"{self._base(venue, route)}/stream"
-            for i in range(0, len(names), MAX_STREAMS):
-                chunk = names[i:i + MAX_STREAMS]
+            for i in range(0, len(names), self.max_streams):
+                chunk = names[i:i + self.max_streams]
                 messages = tuple(json.dumps({"method": "SUBSCRIBE", "params": chunk[j:j + MAX_PARAMS], "id": n + 1},
                                             separators=(",", ":"))
                                  for n, j in enumerate(range(0, len(chunk), MAX_PARAMS)))
@@ -85,16 +89,22 @@ class BinanceCollector(CollectorProtocol):
     def read(self, msg: object) -> PublicMessage | None:
         if not isinstance(msg, dict):
             return None
-        data = msg.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("s"), str):
+        data, stream = msg.get("data"), msg.get("stream")
+        if not isinstance(data, dict):
             return None
+        symbol = data.get("s")
+        if not isinstance(symbol, str):
+            # forceOrder carries its symbol inside "o": the stream name says whose it is
+            if not isinstance(stream, str) or "@" not in stream:
+                return None
+            symbol = stream.partition("@")[0].upper()
         if data.get("e") != "depthUpdate":
-            return PublicMessage(data["s"])
+            return PublicMessage(symbol)
         first, last = data.get("U"), data.get("u")
         prev = data.get("pu") if self.has_pu else None
         if type(first) is not int or type(last) is not int or (self.has_pu and type(prev) is not int):
-            return PublicMessage(data["s"], None, bad_depth=True)
-        return PublicMessage(data["s"], DepthSeq(first, last, prev))
+            return PublicMessage(symbol, None, bad_depth=True)
+        return PublicMessage(symbol, DepthSeq(first, last, prev))
 
     def subscription_error(self, msg: object) -> str | None:
         if isinstance(msg, dict) and isinstance(msg.get("error"), dict):

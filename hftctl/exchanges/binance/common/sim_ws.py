@@ -300,6 +300,10 @@ class BinanceStreamsBase:
                 agg.asks = {}
                 if clients:
                     self._send(name, clients, payload)
+            self.tick(now)
+
+    def tick(self, now: float) -> None:
+        """Streams a market pushes on a cadence of its own (USD-M's mark price, liquidations)."""
 
     def first_id(self, ev: DepthUpdate) -> int:
         """The first update id a diff shows (a market may widen it, see USD-M's first-event rule)."""

@@ -83,6 +83,30 @@ class MarkPriceUpdate(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
     T: int              # next funding time, ms
 
 
+class LiquidationOrder(msgspec.Struct):
+    """The ``o`` object of forceOrder."""
+
+    s: str              # symbol
+    S: str              # side of the liquidation order: SELL closes a long
+    o: str              # order type (LIMIT)
+    f: str              # time in force (IOC)
+    q: Dec              # original quantity
+    p: Dec              # price
+    ap: Dec             # average price
+    X: str              # order status
+    l: Dec              # last filled quantity  # noqa: E741
+    z: Dec              # accumulated filled quantity
+    T: int              # trade time, ms
+
+
+class ForceOrder(msgspec.Struct, tag_field="e", tag="forceOrder"):
+    """``<symbol>@forceOrder`` ("Liquidation Order Streams": the latest liquidation per symbol
+    within each 1000 ms; nothing in a window without one)."""
+
+    E: int              # event time, ms
+    o: LiquidationOrder
+
+
 # --- user data stream ------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hftctl.exchanges.binance.futures import schemas as w
 from hftctl.sim.accounts import Account, Position
 from hftctl.sim.engine import SimEngine
-from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, Liquidation, MarkPrice, OrderEvent, Trade
 from hftctl.sim.instruments import SymbolSpec
 from hftctl.sim.orders import Order
 
@@ -53,6 +53,19 @@ def agg_trade(ev: Trade) -> w.AggTrade:
 def book_ticker(ev: BookTicker) -> w.BookTicker:
     return w.BookTicker(u=ev.update_id, s=ev.symbol, b=ev.bid, B=ev.bid_qty, a=ev.ask, A=ev.ask_qty,
                         T=ev.trans_ms, E=ev.event_ms)
+
+
+def mark_price(ev: MarkPrice, event_ms: int) -> w.MarkPriceUpdate:
+    """The latest mark as pushed at ``event_ms``; the estimated settle price follows the mark."""
+    return w.MarkPriceUpdate(E=event_ms, s=ev.symbol, p=_f(ev.mark), i=_f(ev.index), P=_f(ev.mark),
+                             r=_f(ev.funding_rate), T=ev.next_funding_ms)
+
+
+def force_order(ev: Liquidation, event_ms: int) -> w.ForceOrder:
+    """A liquidation as the exchange shows it: an IOC limit order, filled at its price."""
+    return w.ForceOrder(E=event_ms, o=w.LiquidationOrder(
+        s=ev.symbol, S="SELL" if ev.long else "BUY", o="LIMIT", f="IOC", q=ev.qty, p=ev.price, ap=ev.price,
+        X="FILLED", l=ev.qty, z=ev.qty, T=ev.trade_ms))
 
 
 def _avg(order: Order, spec: SymbolSpec) -> str:
@@ -240,15 +253,7 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "pricePrecision": spec.price_decimals, "quantityPrecision": spec.qty_decimals,
             "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
             "underlyingSubType": [], "settlePlan": 0, "triggerProtect": "0.0500",
-            "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": _g(spec.min_price), "maxPrice": _g(spec.max_price),
-                 "tickSize": f"{spec.tick:.{spec.price_decimals}f}"},
-                {"filterType": "LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-                 "minQty": _g(spec.min_qty)},
-                {"filterType": "MARKET_LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-                 "minQty": _g(spec.min_qty)},
-                {"filterType": "MIN_NOTIONAL", "notional": _g(spec.min_notional)},
-            ],
+            "filters": [*price_and_lot_filters(spec), {"filterType": "MIN_NOTIONAL", "notional": _g(spec.min_notional)}],
             "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
             "liquidationFee": "0.012500", "marketTakeBound": "0.05"})
     rate_limits = [
@@ -261,6 +266,17 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "rateLimits": rate_limits, "exchangeFilters": [],
             "assets": [{"asset": q, "marginAvailable": True, "autoAssetExchange": "-10000"} for q in quotes],
             "symbols": symbols}
+
+
+def price_and_lot_filters(spec: SymbolSpec) -> list[dict]:
+    """exchangeInfo's PRICE_FILTER, LOT_SIZE and MARKET_LOT_SIZE of a symbol (USD-M and COIN-M)."""
+    return [
+        {"filterType": "PRICE_FILTER", "minPrice": _g(spec.min_price), "maxPrice": _g(spec.max_price),
+         "tickSize": f"{spec.tick:.{spec.price_decimals}f}"},
+        {"filterType": "LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty), "minQty": _g(spec.min_qty)},
+        {"filterType": "MARKET_LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
+         "minQty": _g(spec.min_qty)},
+    ]
 
 
 def _g(x: float) -> str:

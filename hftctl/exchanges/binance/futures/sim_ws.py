@@ -16,7 +16,7 @@ from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase, _DepthAgg
 from hftctl.exchanges.binance.futures import schemas as w
 from hftctl.exchanges.binance.futures import sim_messages as wire
 from hftctl.exchanges.binance.futures.venues import ROUTES, stream_route
-from hftctl.sim.events import AccountEvent, DepthUpdate, OrderEvent
+from hftctl.sim.events import AccountEvent, DepthUpdate, Liquidation, MarkPrice, OrderEvent
 from hftctl.sim.wshub import WsLimits
 
 _LEGACY = "unrouted"
@@ -31,9 +31,37 @@ class BinanceFuturesStreams(BinanceStreamsBase):
     # No connection-attempt limit is documented for these servers.
     LIMITS = WsLimits(max_incoming_per_s=10, max_lifetime_s=24 * 3600)
 
+    # "Mark Price Stream": every 3000 ms, or 1000 ms with @1s; "Liquidation Order Streams": the
+    # latest liquidation of each symbol within 1000 ms, nothing when there was none.
+    MARK_PRICE_S = {"markPrice": 3.0, "markPrice@1s": 1.0}
+    LIQUIDATION_S = 1.0
+
     def __init__(self, *args, snapshot_marks: set[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.snapshot_marks = snapshot_marks
+        self.liquidations: dict[str, Liquidation] = {}     # symbol -> latest not yet pushed
+        self.next_push: dict[str, float] = {}              # stream -> when it is pushed next
+
+    def on_market(self, ev) -> None:
+        if type(ev) is Liquidation:
+            self.liquidations[ev.symbol] = ev
+        elif type(ev) is not MarkPrice:          # the latest is the engine's marks: pushed on cadence
+            super().on_market(ev)
+
+    def tick(self, now: float) -> None:
+        for name, clients in self.subs.items():
+            symbol, _, kind = name.partition("@")
+            period = self.MARK_PRICE_S.get(kind) or (self.LIQUIDATION_S if kind == "forceOrder" else None)
+            if period is None or not clients or now < self.next_push.get(name, 0.0):
+                continue
+            self.next_push[name] = now + period
+            symbol = symbol.upper()
+            if kind == "forceOrder":
+                ev = self.liquidations.pop(symbol, None)
+                if ev is not None and self.engine.now_ms() - ev.event_ms <= period * 1000:   # this window's
+                    self._send(name, clients, self.WIRE.force_order(ev, self.engine.now_ms()))
+            elif symbol in self.engine.marks:
+                self._send(name, clients, self.WIRE.mark_price(self.engine.marks[symbol], self.engine.now_ms()))
 
     def path_routes(self) -> dict[str, str | None]:
         routes: dict[str, str | None] = {f"/{r}": r for r in ROUTES}

@@ -5,10 +5,11 @@ Every entry names the official document it was checked against (docs/protocols.m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 from hftctl.errors import HftctlError
-from hftctl.exchanges.venues import MAINNET, TESTNET, Venue, VenueTable
+from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable
 
 _DOCS = "developers.binance.com/docs/derivatives"
 _GENERAL = f"{_DOCS}/usds-margined-futures/general-info"
@@ -27,22 +28,40 @@ def _routed(root: str) -> dict[str, str]:
     return {route: f"{root}/{route}" for route in ROUTES}
 
 
+def ws_root(venue: Venue) -> str:
+    """Where the routes hang off: what a connector config's ``stream_url`` names."""
+    return venue.ws["public"].rsplit("/", 1)[0]
+
+
+def config_urls(venue: Venue) -> dict[str, str]:
+    """A venue as connector config keys (``client.load_config`` reads them)."""
+    return {"stream_url": ws_root(venue), "api_url": venue.rest}
+
+
+# The USD-M pages name the testnet's stream root but not its routes; the Options testnet page
+# names the routed paths on the same host.
+_TESTNET = Venue(TESTNET, rest="https://demo-fapi.binance.com",
+                 ws={**_routed("wss://fstream.binancefuture.com"),
+                     "api": "wss://testnet.binancefuture.com/ws-fapi/v1"},
+                 real_money=False, source=f"{_GENERAL} § Testnet API Information; {_OPTIONS_TESTNET}",
+                 checked=CHECKED)
+
 VENUES = VenueTable(
     venues={
         MAINNET: Venue(MAINNET, rest="https://fapi.binance.com",
                        ws={**_routed("wss://fstream.binance.com"), "api": "wss://ws-fapi.binance.com/ws-fapi/v1"},
                        real_money=True, source=f"{_GENERAL}; {_NOTICE} § What's New", checked=CHECKED),
-        # The USD-M pages name the testnet's stream root but not its routes; the Options testnet
-        # page names the routed paths on the same host.
-        TESTNET: Venue(TESTNET, rest="https://demo-fapi.binance.com",
-                       ws={**_routed("wss://fstream.binancefuture.com"),
-                           "api": "wss://testnet.binancefuture.com/ws-fapi/v1"},
-                       real_money=False, source=f"{_GENERAL} § Testnet API Information; {_OPTIONS_TESTNET}",
-                       checked=CHECKED),
+        TESTNET: _TESTNET,
+        # USD-M has no separate demo hosts: General Info names demo-fapi.binance.com as the
+        # testnet's REST host; the official SDK's USD-M "DEMO" constant is that same REST host and
+        # it names no demo websockets (binance-connector-python constants.py, 2026-08-21).
+        DEMO: replace(_TESTNET, name=DEMO, note="USD-M demo trading is its testnet (REST demo-fapi.binance.com, "
+                      "streams fstream.binancefuture.com): the same hosts as --venue testnet"),
     },
     default=TESTNET,
     # Older testnet names the docs and the official SDKs still use.
     extra_test_hosts=("testnet.binancefuture.com", "stream.binancefuture.com"),
+    config_urls=config_urls,
 )
 
 # Stream kind -> route ("Endpoint & Stream Mapping (Excerpt)" of the Change Notice; rpiDepth from
@@ -88,6 +107,11 @@ def route_urls(stream_url: str) -> dict[str, str]:
 # What hftbacktest's collector records per symbol (depth@0ms, trade, bookTicker), so recordings
 # convert the same; the connector subscribes to the same streams.
 STREAMS = ("depth@0ms", "trade", "bookTicker")
+# What ``hftctl collect --streams`` may add: mark price, index and funding every second
+# ("Mark Price Stream", 1000 ms with @1s), liquidation snapshots ("Liquidation Order Streams":
+# the latest liquidation per symbol within each 1000 ms) and aggregate trades. All three are on
+# the /market route.
+OPTIONAL_STREAMS = {"markPrice": "markPrice@1s", "forceOrder": "forceOrder", "aggTrade": "aggTrade"}
 
 PATHS = {
     "time": "/fapi/v1/time",

@@ -11,8 +11,7 @@ from hftctl.exchanges.binance.spot.sim_instruments import DEFAULT_SYMBOLS, SPECS
 from hftctl.exchanges.binance.spot.sim_rest import BinanceSpotRest
 from hftctl.exchanges.binance.spot.sim_ws import BinanceSpotStreams
 from hftctl.exchanges.binance.spot.sim_ws_api import BinanceSpotWsApi
-from hftctl.exchanges.binance.spot.venues import VENUES
-from hftctl.exchanges.venues import TESTNET
+from hftctl.exchanges.venues import Venue
 from hftctl.sim.accounting import SpotAccounting
 from hftctl.sim.accounts import Account
 from hftctl.sim.adapter import SimAdapter
@@ -20,7 +19,7 @@ from hftctl.sim.config import SimConfig
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsHub
 
-_install_binance = installer(BinanceSpotRest, BinanceSpotStreams, BinanceSpotWsApi)
+_install_binance = installer(BinanceSpotRest, BinanceSpotStreams, ws_api_cls=BinanceSpotWsApi)
 
 
 class SpotProtocol:
@@ -56,9 +55,9 @@ def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConf
     return SpotProtocol(binance, binance.ws_api)
 
 
-def ready_urls(host: str, port: int) -> dict:
+def ready_urls(local: Venue) -> dict:
     """Binance's URLs plus the WebSocket API's (a connector config derives it from stream_url)."""
-    return {**binance_ready_urls(host, port), "ws_api_url": VENUES[TESTNET].on(host, port).ws["api"]}
+    return {**binance_ready_urls(local), "ws_api_url": local.ws["api"]}
 
 
 ADAPTER = SimAdapter(

@@ -12,6 +12,11 @@ from hftctl.exchanges.venues import DEMO, MAINNET, TESTNET, Venue, VenueTable
 _DOCS = "github.com/binance/binance-spot-api-docs"
 CHECKED = "2026-12-01"
 
+def config_urls(venue: Venue) -> dict[str, str]:
+    """A venue as connector config keys (``config.load_config`` reads them)."""
+    return {"stream_url": venue.ws["public"], "api_url": venue.rest, "ws_api_url": venue.ws["api"]}
+
+
 VENUES = VenueTable(
     venues={
         MAINNET: Venue(MAINNET, rest="https://api.binance.com",
@@ -36,6 +41,7 @@ VENUES = VenueTable(
     },
     default=TESTNET,
     extra_test_hosts=("api1.testnet.binance.vision",),
+    config_urls=config_urls,
 )
 
 STREAMS = ("depth@100ms", "trade", "bookTicker")
