@@ -115,7 +115,8 @@ def test_connector_explicit_urls_override_and_conflict_with_the_flag(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('stream_url = "ws://127.0.0.1:9"\napi_url = "http://127.0.0.1:9"\nvenue = "mainnet"\n' + KEYS)
     cfg, *_ = load("binancefutures", path)             # explicit loopback URLs: no real money
-    assert cfg.urls() == {"stream_url": "ws://127.0.0.1:9", "api_url": "http://127.0.0.1:9"}
+    assert cfg.urls() == {"stream_url": "ws://127.0.0.1:9", "api_url": "http://127.0.0.1:9",
+                          "ws_api_url": "ws://127.0.0.1:9/ws-fapi/v1"}     # derived: the same host
     with pytest.raises(HftctlError, match="names its URLs \\(api_url, stream_url\\)"):
         load("binancefutures", path, venue=TESTNET)
     path.write_text('api_url = "https://fapi.binance.com"\nstream_url = "wss://fstream.binance.com"\n' + KEYS)

@@ -35,7 +35,7 @@ def ws_root(venue: Venue) -> str:
 
 def config_urls(venue: Venue) -> dict[str, str]:
     """A venue as connector config keys (``client.load_config`` reads them)."""
-    return {"stream_url": ws_root(venue), "api_url": venue.rest}
+    return {"stream_url": ws_root(venue), "api_url": venue.rest, "ws_api_url": venue.ws["api"]}
 
 
 # The USD-M pages name the testnet's stream root but not its routes; the Options testnet page
