@@ -138,10 +138,16 @@ def bot_market(ep: BotEndpoint, seconds: float) -> dict:
     return {"keys": keys, "lat": lat, "hop": hop}
 
 
-def bot_orders(ep: BotEndpoint, n: int, best_bid: float, first_id: int = 10_000) -> tuple[list[float], list[float]]:
+def bot_orders(ep: BotEndpoint, n: int, best_bid: float, first_id: int = 10_000,
+               interval_s: float = 0.0) -> tuple[list[float], list[float]]:
+    """``interval_s``: least time between two submits, to stay under the exchange's order rate
+    limits (over them the connector rightly waits, and the wait is not a round trip)."""
     submit, cancel = [], []
     req = first_id * 2
+    next_at = 0.0
     for i in range(n):
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at = time.monotonic() + interval_s
         oid = first_id + i
         px = round(best_bid * 0.95 - (i % 50) * 0.1, 1)
         for kind in ("submit", "cancel"):
