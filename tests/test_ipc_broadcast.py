@@ -440,3 +440,14 @@ def test_poll_with_a_backlog_keeps_order_and_reports_damage_in_place(small):
     assert got == list(range(1, 50)) + [Overrun(1, "corrupt: checksum mismatch at seq 50")] + list(range(51, 201))
     assert r.lost_total == 1
     assert {x.bot_id: x.lag for x in w.readers()} == {r.bot_id: 0}
+
+
+def test_a_closed_end_raises_a_clear_error_not_a_released_memoryview(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    r = BroadcastReader.attach(chan, timeout=1)
+    r.close()
+    w.close()
+    for call in (lambda: w.publish(b"x"), lambda: w.publish_many([b"x"]), w.heartbeat, w.readers,
+                 w.reap, r.poll, r.poll_many, lambda: r.recv(timeout=0.01), r.writer_alive):
+        with pytest.raises(HftctlError, match="broadcast channel .* this end is closed"):
+            call()

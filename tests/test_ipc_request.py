@@ -184,3 +184,13 @@ def test_blocking_recv_wakes_on_send_from_another_process(chan, procs):
         assert r.recv(timeout=0.05) is None
     finally:
         r.close()
+
+
+def test_a_closed_end_raises_a_clear_error_not_a_released_memoryview(chan):
+    r = RequestReader.create(chan, capacity=1 << 16)
+    w = RequestWriter.attach(chan, sender=1, timeout=1)
+    w.close()
+    r.close()
+    for call in (lambda: w.send(b"x"), w.reader_alive, r.poll, lambda: r.recv(timeout=0.01), r.heartbeat):
+        with pytest.raises(HftctlError, match="request channel .* this end is closed"):
+            call()

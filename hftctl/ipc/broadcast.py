@@ -113,6 +113,8 @@ class BroadcastWriter(R.Closeable):
 
     def publish(self, payload: bytes, dest: int = 0) -> int:
         """Append one message for bot ``dest`` (0 = all); returns its sequence number."""
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         n = len(payload)
         if n > self._max_payload:
             raise HftctlError(f"message of {n} bytes exceeds the channel's max payload {self._max_payload}")
@@ -151,6 +153,8 @@ class BroadcastWriter(R.Closeable):
         Same records as ``publish``; cheaper per message (one commit and one wake-up check per
         batch), at the price of readers seeing the batch only when it is complete.
         """
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -215,10 +219,14 @@ class BroadcastWriter(R.Closeable):
 
     def heartbeat(self) -> None:
         """Stamp the header so readers know the writer is alive; call at least every 0.5 s."""
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         self._h[H_HEARTBEAT] = time.monotonic_ns()
 
     def readers(self) -> list[ReaderInfo]:
         """Attached readers (and departed ones not yet reaped) with their lag in messages."""
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         return _reader_infos(self._seg, self._slots, self._max_readers, self._seq - 1)
 
     def reap(self) -> list[int]:
@@ -347,6 +355,8 @@ class BroadcastReader(R.Closeable):
         buf = self._buf
         if buf:
             return buf.popleft()
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         if self._h[H_TAIL] - self._cursor > _BACKLOG_BYTES:
             out = self.poll_many(256)
             if not out:
@@ -401,6 +411,8 @@ class BroadcastReader(R.Closeable):
             out.append(m)
             if type(m) is R.Overrun:
                 return out
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -555,6 +567,8 @@ class BroadcastReader(R.Closeable):
         return None
 
     def writer_alive(self) -> bool:
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         return self._gone_reason() is None
 
     @property

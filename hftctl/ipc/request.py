@@ -94,6 +94,8 @@ class RequestReader(R.Closeable):
 
     def poll(self) -> "R.Request | R.Overrun | None":
         """Next request without blocking; a damaged record is skipped and reported as Overrun."""
+        if self._closed:
+            raise R.closed_error("request", self.name)
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -153,8 +155,8 @@ class RequestReader(R.Closeable):
 
         Receiving also stamps the heartbeat: a connector that reads its requests is alive.
         """
-        self._h[H_HEARTBEAT] = _now_ns()
         r = self.poll()
+        self._h[H_HEARTBEAT] = _now_ns()
         if r is not None:
             return r
         now = time.monotonic()
@@ -185,6 +187,8 @@ class RequestReader(R.Closeable):
                 return r
 
     def heartbeat(self) -> None:
+        if self._closed:
+            raise R.closed_error("request", self.name)
         self._h[H_HEARTBEAT] = time.monotonic_ns()
 
     def close(self, unlink: bool = True) -> None:
@@ -250,6 +254,8 @@ class RequestWriter(R.Closeable):
 
     def send(self, payload: bytes, timeout: float = LOCK_TIMEOUT) -> int:
         """Append one request; returns its seq. Waits (bounded) if the ring is full."""
+        if self._closed:
+            raise R.closed_error("request", self.name)
         n = len(payload)
         if n > self._max_payload:
             raise HftctlError(f"request of {n} bytes exceeds the channel's max payload {self._max_payload}")
@@ -363,6 +369,8 @@ class RequestWriter(R.Closeable):
 
     def reader_alive(self) -> bool:
         """False once the connector closed the channel or died (its segment lock is free)."""
+        if self._closed:
+            raise R.closed_error("request", self.name)
         return (not self._h[H_CLOSED] and self._seg.lock_held(OWNER_LOCK)
                 and pid_alive(self._owner_pid))
 

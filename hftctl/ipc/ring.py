@@ -104,6 +104,11 @@ class Closeable:
         self.close()
 
 
+def closed_error(channel: str, name: str) -> HftctlError:
+    """What any use of a channel end after its ``close()`` raises (its memory is unmapped)."""
+    return HftctlError(f"{channel} channel {name!r}: this end is closed")
+
+
 def round_capacity(capacity: int) -> int:
     """Capacity must be a power of two (offset = position & mask)."""
     cap = MIN_CAPACITY
