@@ -18,8 +18,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-import posix_ipc
-
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import ConnectorEndpoint
 from hftctl.ipc.ring import Overrun
@@ -48,10 +46,7 @@ class RingBridge:
         recv = self.endpoint.recv
         try:
             while not self._stop.is_set():
-                try:
-                    r = recv(timeout=0.2)
-                except posix_ipc.SignalError:
-                    continue    # SIGTERM/SIGINT may land on this thread: the loop handles them
+                r = recv(timeout=0.2)     # None also when a signal landed on this thread
                 if r is None:
                     continue
                 if isinstance(r, Overrun):
