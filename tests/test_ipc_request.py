@@ -72,9 +72,7 @@ def test_writer_sigkilled_holding_the_lock_does_not_deadlock_others(chan, procs,
         p = start(procs, die_holding_lock, chan, anonymous)
         p.join(10)
         assert p.exitcode == -signal.SIGKILL
-        t0 = time.monotonic()
-        w.send(b"after", timeout=5)   # must take the lock over instead of waiting forever
-        assert time.monotonic() - t0 < 5
+        w.send(b"after", timeout=5)   # takes the lock over (it would raise after 5 s of waiting)
         assert w.recoveries == 1
         w.send(b"and again")
         assert [m.payload for m in (r.poll(), r.poll(), r.poll())] == [b"before", b"after", b"and again"]
