@@ -101,7 +101,7 @@ class BroadcastWriter(R.Closeable):
             raise HftctlError(f"max_readers must be 1..{R.MAX_SLOTS_LIMIT}")
         path = shm_name(name, CHANNEL)
         seg = create_owned(path, DATA_OFF + cap, f"broadcast channel {name!r}")
-        # hftctl before 0.2 woke each reader through a semaphore of its own: remove leftovers.
+        # Ring layout v2 woke each reader through a semaphore of its own: remove any leftovers.
         unlink_channel_sems(name, CHANNEL)
         R.prefault(seg.mm, cap)
         registered = register_writer()

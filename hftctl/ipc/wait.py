@@ -107,7 +107,8 @@ def wake(addr: int, bitset: int = WAKE_ALL) -> None:
 
 def register_writer() -> bool:
     """Let parking readers run a barrier on this process (membarrier); False where impossible."""
-    return _membarrier(_SYS_MEMBARRIER, _MEMBARRIER_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0
+    return (_SYS_MEMBARRIER is not None
+            and _membarrier(_SYS_MEMBARRIER, _MEMBARRIER_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
 
 
 def writer_barrier() -> None:
@@ -159,11 +160,13 @@ class Waiter:
         ``on_slice(now_ns)`` (called before every park: liveness checks, heartbeats)."""
         start = _now_ns()
         deadline = None if timeout is None else start + int(timeout * 1e9)
-        if self.spin_ns:
-            end = start + self.spin_ns
+        spin_ns = self.spin_ns
+        if spin_ns:
+            end = start + spin_ns
             r = self._spin(reader, end if deadline is None or end < deadline else deadline)
             if r is not None:
-                self._adapt(_now_ns() - start, True)
+                if self.adaptive and spin_ns < SPIN_MAX_NS:   # (_adapt's rule, without a clock read)
+                    self.spin_ns = min(SPIN_MAX_NS, spin_ns * 2)
                 return r
         mm = self._mm
         flag = self._flag
