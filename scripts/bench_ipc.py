@@ -137,7 +137,7 @@ def ring_sink(name: str, n: int, spin_us: float | None, batched: bool, result) -
                 lost += m.lost
             else:
                 got += 1
-    result.put((got, lost, time.perf_counter() - t0, cpu_s() - c0))
+    result.put((got, lost, time.perf_counter() - t0, cpu_s() - c0, rd.waiter.parks))
     rd.close()
 
 
@@ -175,7 +175,8 @@ def ring_throughput(n: int, spin_us: float | None, batch: int = 0, batch_check: 
                 publish(payload)
         t_send = time.perf_counter() - t0
         c_send = cpu_s() - c0
-        got, lost, t_recv, c_recv = result.get(timeout=120)
+        got, lost, t_recv, c_recv, parks = result.get(timeout=120)
+        wakeups = w.wakeups
         slot_seq.release()
     finally:
         w.close()
@@ -183,7 +184,7 @@ def ring_throughput(n: int, spin_us: float | None, batch: int = 0, batch_check: 
         if p.is_alive():
             p.kill()
     return {"msgs_per_s": got / t_recv, "received": got, "lost": lost, "send_s": t_send, "recv_s": t_recv,
-            "cpu_us_per_msg": (c_send + c_recv) / n * 1e6}
+            "cpu_us_per_msg": (c_send + c_recv) / n * 1e6, "reader_parks": parks, "writer_wakeups": wakeups}
 
 
 # --- multiprocessing.Pipe ----------------------------------------------------------------------
@@ -420,10 +421,12 @@ def main() -> int:
         kind, size = key.split("/")
         extra = f" {v['parks_per_1k']:>7.1f} {v['woken_per_1k']:>7.1f}" if "parks_per_1k" in v else ""
         print(f"{kind:<13} {size:>5} {v['p50_us']:>8.2f} {v['p99_us']:>8.2f} {v['mean_us']:>8.2f}{extra}")
-    print(f"\none-way throughput, {n_tp} x 64 B (median of {rounds} rounds)")
-    print(f"{'transport':<20} {'msg/s':>12} {'lost':>6} {'cpu µs/msg':>11}  rounds (msg/s)")
+    print(f"\none-way throughput, {n_tp} x 64 B (median of {rounds} rounds; parks: the reader's, wakes: the "
+          "writer's wake syscalls, in that round)")
+    print(f"{'transport':<20} {'msg/s':>12} {'lost':>6} {'cpu µs/msg':>11} {'parks':>6} {'wakes':>6}  rounds (msg/s)")
     for kind, v in tp.items():
-        print(f"{kind:<20} {v['msgs_per_s']:>12,.0f} {v['lost']:>6} {v['cpu_us_per_msg']:>11.2f}  {v['rounds_msgs_per_s']}")
+        pw = f" {v['reader_parks']:>6} {v['writer_wakeups']:>6}" if "reader_parks" in v else f" {'':>6} {'':>6}"
+        print(f"{kind:<20} {v['msgs_per_s']:>12,.0f} {v['lost']:>6} {v['cpu_us_per_msg']:>11.2f}{pw}  {v['rounds_msgs_per_s']}")
     print(f"\nidle: CPU used by a reader waiting {idle_s:.1f} s for nothing (writer heartbeating)")
     print(f"{'mode':<13} {'reader':<10} {'cpu s':>9} {'% of a core':>12} {'parks':>6}")
     for mode, kinds in idle.items():

@@ -33,7 +33,7 @@ from hftctl.ipc.segments import (
     OWNER_LOCK, SLOT_LOCK_BASE, Segment, check_name, create_owned, pid_alive, shm_name,
     unlink_channel_sems, unlink_shm
 )
-from hftctl.ipc.wait import WAKE_ALL, Waiter, new_fence, register_writer, seq_word_address, wake
+from hftctl.ipc.wait import WAKE_ALL, Waiter, epoch_word_address, new_fence, register_writer, wake
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ class BroadcastWriter(R.Closeable):
         self._flags_end = FLAGS_OFF + max_readers
         self._tail = 0
         self._seq = 1
-        self._futex = seq_word_address(seg.mm)
+        self._futex = epoch_word_address(seg.mm)
+        self._no_flags = bytes(max_readers)
         # Readers run membarrier before parking; only where that is impossible does publish fence.
         self._fence = new_fence() if fenced else None
         self.wakeups = 0     # wake syscalls made (one per message while a concerned reader is parked)
@@ -203,14 +204,17 @@ class BroadcastWriter(R.Closeable):
         if self._fence:
             self._fence[0]()
             self._fence[1]()
+        mm = self._mm
         if dest:
-            if dest <= self._max_readers and self._mm[FLAGS_OFF + dest - 1]:
+            if dest <= self._max_readers and mm[FLAGS_OFF + dest - 1]:
+                mm[FLAGS_OFF + dest - 1] = 0
                 self._wake(1 << ((dest - 1) & 31))
-        elif self._mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
+        elif mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
+            mm[FLAGS_OFF:self._flags_end] = self._no_flags
             self._wake(WAKE_ALL)
 
     def _wake(self, bitset: int) -> None:
-        wake(self._futex, bitset)
+        wake(self._h, self._futex, bitset)
         self.wakeups += 1
 
     def heartbeat(self) -> None:
@@ -249,10 +253,8 @@ class BroadcastWriter(R.Closeable):
         if self._closed:
             return
         self._closed = True
-        h = self._h
-        h[H_CLOSED] = 1
-        h[H_WRITE_SEQ] = self._seq + 1    # moves the futex word: a reader about to park returns
-        self._wake(WAKE_ALL)              # (unconditional: no flag check, so no barrier needed)
+        self._h[H_CLOSED] = 1
+        self._wake(WAKE_ALL)    # unconditional (a reader about to park sees the epoch move)
         if unlink and self._seg.still_named():
             unlink_shm(self._seg.name)
             unlink_channel_sems(self.name, CHANNEL)

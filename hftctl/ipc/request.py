@@ -12,8 +12,9 @@ The reader is never lapped: when the ring is full a writer waits (bounded) for t
 consume, and fails with a clear error if the reader is dead or stuck.
 
 Wake-ups (``hftctl.ipc.wait``): the reader spins, then sets ``H_SLEEPING`` and parks on the
-ring's sequence word; a writer checks the flag after releasing the mutex (a semaphore post: the
-full fence the handshake needs) and makes the wake syscall only if the reader is parked.
+ring's wake epoch; a writer checks the flag after releasing the mutex (a semaphore post: the
+full fence the handshake needs) and, only if the reader is parked, clears it and wakes it.
+(Two writers may both do so; the reader then gets one spurious wake-up.)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from hftctl.ipc.segments import (
     OWNER_LOCK, RECOVERY_LOCK, Segment, check_name, create_owned, pid_alive, sem_name, shm_name,
     unlink_channel_sems, unlink_shm
 )
-from hftctl.ipc.wait import Waiter, seq_word_address, wake
+from hftctl.ipc.wait import Waiter, epoch_word_address, wake
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ class RequestWriter(R.Closeable):
         except posix_ipc.ExistentialError:
             self._h.release()
             raise HftctlError(f"request channel {name!r}: its semaphore is missing (connector restarting?)")
-        self._futex = seq_word_address(seg.mm)
+        self._futex = epoch_word_address(seg.mm)
         self._closed = False
         self.recoveries = 0
         self.wakeups = 0     # wake syscalls made (only while the reader was parked)
@@ -284,9 +285,13 @@ class RequestWriter(R.Closeable):
             h[H_LOCK_OWNER] = 0
             lock.release()      # (a semaphore post: also the fence between commit and flag check)
         if h[H_SLEEPING]:
-            wake(self._futex)
-            self.wakeups += 1
+            self._wake_reader()
         return seq
+
+    def _wake_reader(self) -> None:
+        self._h[H_SLEEPING] = 0
+        wake(self._h, self._futex)
+        self.wakeups += 1
 
     def _check_reader(self) -> None:
         if not self.reader_alive():
@@ -299,8 +304,7 @@ class RequestWriter(R.Closeable):
             if time.monotonic() >= deadline:
                 raise HftctlError(f"request channel {self.name!r} is full: the connector is not reading")
             if self._h[H_SLEEPING]:
-                wake(self._futex)
-                self.wakeups += 1
+                self._wake_reader()
             time.sleep(0.0002)
 
     def _acquire(self, timeout: float) -> None:

@@ -34,7 +34,7 @@ from typing import Self
 from hftctl.errors import HftctlError
 
 MAGIC = 0x6866_7463_746C_7269  # "hftctlri"
-VERSION = 3            # 3: readers park on a futex (the write sequence word), not on semaphores
+VERSION = 3            # 3: readers park on a futex (the wake epoch word), not on semaphores
 KIND_BROADCAST = 1
 KIND_REQUEST = 2
 
@@ -52,19 +52,20 @@ H_CLOSED = 9
 H_TAIL_INTENT = 10     # broadcast: end of the record being written (bytes before it - capacity are gone)
 H_TAIL = 11            # end of the last committed record
 H_LATEST = 12          # broadcast: start of the last committed record (resync point after overrun)
-H_WRITE_SEQ = 13       # seq the next record will get; its low half is the readers' futex word
-                       # (broadcast close() advances it once more, without a record, to wake them)
+H_WRITE_SEQ = 13       # seq the next record will get
 H_HEAD = 14            # request: reader's consumed position (writers may reuse space before it)
 H_LOCK_OWNER = 15      # request: pid holding the writer lock (0 = none / unknown)
 H_LOCK_EPOCH = 16      # request: incremented by every lock holder (dead-holder detection)
-H_SLEEPING = 17        # request: the reader is (about to be) parked; only the reader writes it
+H_SLEEPING = 17        # request: the reader is (about to be) parked; a writer that wakes it clears it
 H_CREATED = 18         # wall-clock ns of creation
 H_READ_SEQ = 19        # request: seq of the last record the reader consumed
 H_READER_BARRIER = 20  # broadcast: 1 = readers run membarrier before parking, the writer does not
                        # fence its commits; 0 = the writer fences (see hftctl.ipc.wait)
+H_WAKE_EPOCH = 21      # bumped by a writer each time it wakes parked readers; its low half is the
+                       # futex word readers park on
 HEADER_BYTES = 512
 
-FLAGS_OFF = 512        # one byte per reader slot: 1 = "parked, wake me"; only that reader writes it
+FLAGS_OFF = 512        # one byte per reader slot: 1 = "parked, wake me" (the writer clears it when it does)
 SLOTS_OFF = 1024
 SLOT_BYTES = 32        # u64: pid, last seq read, (unused), overrun count
 S_PID, S_SEQ, S_LOST = 0, 1, 3

@@ -16,18 +16,23 @@ queued behind a busy process. Measured here while other test suites kept both co
 a yield every 256 polls and no such check the default mode's round trip was 3-4x a Unix
 socket's, with them 1.4-2.1x, near parking at once (1.2-1.7x) in the same runs.
 
-Parking is a futex wait on the low 32 bits of the ring's write sequence number, the header word
-a writer bumps with every commit. The handshake (Dekker style, so no wake-up is ever lost):
+Parking is a futex wait on the ring's wake epoch (``H_WAKE_EPOCH``, low 32 bits), a header word
+writers bump each time they wake someone. The handshake (Dekker style, so no wake-up is lost):
 
-- reader: set its own "parked" flag, read the sequence word, poll once more, then
-  ``FUTEX_WAIT(word, seen)``: the kernel sleeps only if the word still equals ``seen`` (checked
-  after a full barrier, atomically with queueing the waiter), so a commit made after the reader
-  looked makes the wait return at once;
-- writer: commit (store the sequence word), then check the flags and make the ``FUTEX_WAKE``
-  syscall only if a reader the message concerns is parked. A spinning or busy reader costs the
-  writer no syscall at all; parked readers cost one syscall per message, however many they are:
-  broadcast readers wait with bit ``slot % 32`` of the futex bitset, so a message to one bot
-  wakes only readers sharing its bit, and a message to all wakes every parked reader.
+- reader: set its "parked" flag, (barrier), read the epoch, poll once more, then
+  ``FUTEX_WAIT(epoch word, seen)``: the kernel sleeps only if the word still equals ``seen``
+  (compared after a full barrier, atomically with queueing the waiter);
+- writer: commit, (barrier), check the flags of the readers the message concerns; if one is
+  set: clear those flags, bump the epoch, make one ``FUTEX_WAKE`` syscall.
+
+Either the writer sees the flag, or the reader's poll (after its barrier) sees the commit. A
+reader that read the epoch before the bump has its wait return at once; one that read it after
+also sees the commit in its poll (the commit was stored first), which is why a writer may clear
+a flag the reader is just raising. Costs: a spinning or busy reader costs the writer no syscall
+at all; a parked one costs exactly one wake per park (the cleared flag stops the next publishes
+from waking it again while it is getting back on a CPU), and one syscall wakes all the parked
+readers a message concerns, however many: broadcast readers wait with bit ``slot % 32`` of the
+futex bitset, so a message to one bot wakes only readers sharing its bit.
 
 Dekker needs a full barrier on both sides between the store and the load. The request channel's
 writers have one for free: they release their POSIX-semaphore mutex (an atomic add) between
@@ -62,7 +67,7 @@ import threading
 import time
 
 from hftctl.errors import HftctlError
-from hftctl.ipc.ring import H_TAIL, H_WRITE_SEQ, LIVENESS_EVERY
+from hftctl.ipc.ring import H_TAIL, H_WAKE_EPOCH, LIVENESS_EVERY
 
 SPIN_MIN_NS = 5_000        # never less: about what parking and being woken costs in CPU
 SPIN_MAX_NS = 100_000
@@ -70,7 +75,7 @@ SPIN_START_NS = 25_000
 OFF_CPU_NS = 50_000        # a spinner that was off the CPU this long shares its core: it parks
 PARK_SLICE_NS = int(LIVENESS_EVERY * 1e9)
 WAKE_ALL = 0xFFFF_FFFF
-SEQ_WORD_OFF = H_WRITE_SEQ * 8   # low half of the little-endian u64 write sequence number
+EPOCH_WORD_OFF = H_WAKE_EPOCH * 8   # low half of the little-endian u64 wake epoch
 
 _SYS_FUTEX, _SYS_MEMBARRIER = {"x86_64": (202, 324), "aarch64": (98, 283)}.get(platform.machine(), (None, None))
 _FUTEX_WAIT_BITSET = 9     # absolute CLOCK_MONOTONIC timeout; shared (not FUTEX_PRIVATE_FLAG)
@@ -95,21 +100,23 @@ class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
 
-def seq_word_address(mm) -> int:
+def epoch_word_address(mm) -> int:
     """Address of the ring's futex word in mapping ``mm`` (valid as long as the mapping is).
 
     The ctypes view is dropped at once: a live buffer export would stop ``mm.close()``.
     """
     if _SYS_FUTEX is None:
         raise HftctlError(f"hftctl's shared-memory rings need Linux on x86-64 or aarch64, not {platform.machine()}")
-    view = ctypes.c_uint32.from_buffer(mm, SEQ_WORD_OFF)
+    view = ctypes.c_uint32.from_buffer(mm, EPOCH_WORD_OFF)
     addr = ctypes.addressof(view)
     del view
     return addr
 
 
-def wake(addr: int, bitset: int = WAKE_ALL) -> None:
-    """Wake every reader parked on the futex word at ``addr`` whose wait bitset meets ``bitset``."""
+def wake(h, addr: int, bitset: int = WAKE_ALL) -> None:
+    """Bump the wake epoch of header ``h`` and wake every reader parked on it (the futex word at
+    ``addr``) whose wait bitset meets ``bitset``. Clear the parked flags concerned first."""
+    h[H_WAKE_EPOCH] = (h[H_WAKE_EPOCH] + 1) & 0xFFFF_FFFF
     _futex(_SYS_FUTEX, addr, _FUTEX_WAKE_BITSET, _WAKE_COUNT, None, None, bitset)
 
 
@@ -156,7 +163,7 @@ class Waiter:
         self._mm = mm
         self._h = h
         self._flag = flag_off
-        self._addr = seq_word_address(mm)
+        self._addr = epoch_word_address(mm)
         self._bitset = bitset
         self._barrier = barrier
         self._ts = _Timespec()
@@ -190,7 +197,7 @@ class Waiter:
             mm[flag] = 1
             if self._barrier:
                 writer_barrier()
-            seen = h[H_WRITE_SEQ] & 0xFFFF_FFFF
+            seen = h[H_WAKE_EPOCH] & 0xFFFF_FFFF
             r = reader.poll()
             interrupted = False
             if r is None:
