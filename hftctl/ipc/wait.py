@@ -48,12 +48,12 @@ ring header, so readers do not need to.
 
 Why a futex and not one POSIX semaphore (posix-ipc) per reader, as before: one syscall wakes
 any number of parked broadcast readers where semaphores need one ``sem_post`` each (up to 200);
-the compare-and-sleep on the ring's own sequence word closes the reader's side of the race,
-which a semaphore count cannot; there is nothing to create, name, unlink or clean up in
-/dev/shm; closing a channel while a thread is parked on it is harmless (``sem_close`` under a
-waiter is undefined behaviour); and measured here, a parked ping-pong between two processes
-takes 3.5-6 µs per round trip against 9-10 µs with posix-ipc semaphores. The price: a ctypes
-call (~1 µs with the syscall), and Linux only (like the OFD locks the channels already use).
+no count is left behind by a post to a reader that had already woken; there is nothing to
+create, name, unlink or clean up in /dev/shm; closing a channel while a thread is parked on it
+is harmless (``sem_close`` under a waiter is undefined behaviour); and measured here, a parked
+ping-pong between two processes takes 3.5-6 µs per round trip against 9-10 µs with posix-ipc
+semaphores. The price: a ctypes call (~1 µs with the syscall), and Linux only (like the OFD
+locks the channels already use).
 Parks last at most ``PARK_SLICE_NS`` so a reader notices a dead writer and its timeout.
 """
 
