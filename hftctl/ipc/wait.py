@@ -8,13 +8,16 @@ halves, down to ``SPIN_MIN_NS``, when the wait was longer. A reader fed in quick
 rarely spins a few microseconds per message and sleeps, using no CPU while idle. ``spin_us=0``
 parks at once, ``spin_us > 0`` spins that long every time.
 
-On a 2-core machine a spinner must not starve the writer it waits for: the spin loop yields the
-CPU (and the GIL) every 64 polls (a few µs), and an adaptive spinner whose clock check finds it
-was off the CPU for more than ``OFF_CPU_NS`` (the core is contended: another process ran there)
-stops spinning and parks: a parked reader woken by the writer gets the CPU back sooner than one
-queued behind a busy process. Measured here while other test suites kept both cores busy: with
-a yield every 256 polls and no such check the default mode's round trip was 3-4x a Unix
-socket's, with them 1.4-2.1x, near parking at once (1.2-1.7x) in the same runs.
+On a 2-core machine a spinner must not starve the writer it waits for. The adaptive budget
+bounds a spin to 100 µs, and an adaptive spinner whose clock check (every 32 polls) finds it was
+off the CPU for more than ``OFF_CPU_NS`` (its core is contended: another process ran there)
+stops spinning and parks: woken by the writer it gets a CPU back sooner than queued behind a
+busy process. The spin loop does not ``sched_yield()``: on this kernel's scheduler (EEVDF) a
+yield with another task runnable gives that task a whole slice. Measured here, round trip p50
+in the default mode with other test suites keeping both cores busy (load average 2-4, three
+interleaved rounds): no yield 6.6-7.7 µs (0.2-0.56x a Unix socket), a yield every 64 polls
+24-26 µs, every 512 polls 68-106 µs. (A spinning thread holds the GIL: at most the budget in
+the adaptive mode; with a fixed ``spin_us`` until CPython's 5 ms switch interval.)
 
 Parking is a futex wait on the ring's wake epoch (``H_WAKE_EPOCH``, low 32 bits), a header word
 writers bump each time they wake someone. The handshake (Dekker style, so no wake-up is lost):
@@ -93,7 +96,6 @@ _membarrier = _libc["syscall"]
 _membarrier.restype = ctypes.c_long
 _membarrier.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_uint, ctypes.c_int)
 _now_ns = time.monotonic_ns
-_yield = os.sched_yield     # releases the GIL too: a spinning thread lets the others run
 
 
 class _Timespec(ctypes.Structure):
@@ -219,6 +221,7 @@ class Waiter:
         i = 0
         last = _now_ns()
         off_cpu_ns = OFF_CPU_NS if self.adaptive else end_ns   # a fixed budget is spun out
+        # (no sched_yield(): see the module docstring)
         while True:
             if h[H_TAIL] != cur:
                 r = poll()
@@ -231,8 +234,6 @@ class Waiter:
                 if now >= end_ns or now - last > off_cpu_ns:
                     return None         # budget spent, or the core is contended: park
                 last = now
-                if not i & 63:
-                    _yield()
 
     def _park(self, seen: int, until_ns: int) -> bool:
         """Sleep until woken, the word moves off ``seen`` or ``until_ns``; True if a signal hit."""
