@@ -223,3 +223,27 @@ def test_the_adaptive_budget_shrinks_while_idle_and_follows_its_rule(chan):
     assert not fixed.adaptive and fixed.spin_ns == 0
     with pytest.raises(HftctlError, match="spin_us must be"):
         W.Waiter(bytearray(R.DATA_OFF), None, R.FLAGS_OFF, -1.0)
+
+
+def test_the_adaptive_mode_spins_only_while_a_cpu_is_free(chan, monkeypatch):
+    """The kernel's runnable count decides: with every CPU taken the reader parks at once."""
+    spins = []
+    real_spin = W.Waiter._spin
+    monkeypatch.setattr(W.Waiter, "_spin", lambda self, reader, end: spins.append(1) or real_spin(self, reader, end))
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    adaptive = BroadcastReader.attach(chan, timeout=1)
+    fixed = BroadcastReader.attach(chan, timeout=1, spin_us=50.0)
+    try:
+        for ncpu, adaptive_spins in ((1 << 20, 1), (0, 0)):    # (no machine has 0 CPUs free)
+            monkeypatch.setattr(W, "_NCPU", ncpu)
+            W._cpu_free_cache[0] = 0                           # sample now, not from the cache
+            spins.clear()
+            assert adaptive.recv(timeout=0.001) is None
+            assert len(spins) == adaptive_spins
+            assert fixed.recv(timeout=0.001) is None           # an explicit budget always spins
+            assert len(spins) == adaptive_spins + 1
+    finally:
+        fixed.close()
+        adaptive.close()
+        w.close()
+    W._cpu_free_cache[0] = 0

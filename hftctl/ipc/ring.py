@@ -63,6 +63,7 @@ H_READER_BARRIER = 20  # broadcast: 1 = readers run membarrier before parking, t
                        # fence its commits; 0 = the writer fences (see hftctl.ipc.wait)
 H_WAKE_EPOCH = 21      # bumped by a writer each time it wakes parked readers; its low half is the
                        # futex word readers park on
+H_WOKEN_AT = 22        # CLOCK_MONOTONIC ns of the last such wake-up (when its message came)
 HEADER_BYTES = 512
 
 FLAGS_OFF = 512        # one byte per reader slot: 1 = "parked, wake me" (the writer clears it when it does)

@@ -3,16 +3,26 @@
 A reader that finds nothing spins (re-reads the ring's tail) for a bounded budget, then parks.
 The default budget adapts (``spin_us=None``): it doubles, up to ``SPIN_MAX_NS``, when a message
 came within that long of the reader starting to wait (spinning caught it, or would have), and
-halves, down to ``SPIN_MIN_NS``, when the wait was longer. A reader fed in quick succession
+halves, down to ``SPIN_MIN_NS``, when it came later. "Came" is when the writer committed it, not
+when the reader got it: a writer that wakes readers stamps the time (``H_WOKEN_AT``), so a
+reader's own wake-up latency (tens of µs on a busy machine) does not count against spinning;
+a wait cut short by the reader losing its CPU teaches nothing and leaves the budget alone.
+(Judged by when the reader got the message instead, one park under load made the next reply
+look late, shrank the budget, and both ends of a request/response kept parking: 50-100 µs round
+trips where a spinner took 5 µs.) A reader fed in quick succession
 (request/response, bursts) therefore stays awake between messages and pays no wake-up; one fed
 rarely spins a few microseconds per message and sleeps, using no CPU while idle. ``spin_us=0``
 parks at once, ``spin_us > 0`` spins that long every time.
 
-On a 2-core machine a spinner must not starve the writer it waits for. The adaptive budget
-bounds a spin to 100 µs, and an adaptive spinner whose clock check (every 32 polls) finds it was
-off the CPU for more than ``OFF_CPU_NS`` (its core is contended: another process ran there)
-stops spinning and parks: woken by the writer it gets a CPU back sooner than queued behind a
-busy process. The spin loop does not ``sched_yield()``: on this kernel's scheduler (EEVDF) a
+On a 2-core machine a spinner must not starve the writer it waits for. The adaptive mode spins
+only while a CPU is free: the kernel's count of runnable tasks (``/proc/loadavg``, sampled every
+2 ms, the spinner included) is at most the CPUs the process may use. Otherwise it parks at once,
+like ``spin_us=0``: a spin that does not hit only takes the CPU its writer needs to get woken
+and reply. (Measured with other suites keeping the load average at 3-5: without this check
+both ends of a request/response parked after spinning in vain and round trips took 60-175 µs;
+with it 15-25 µs, what parking at once takes; spinning pays only with a CPU to spare.) The
+budget bounds a spin to 100 µs, and an adaptive spinner whose clock check (every 32 polls)
+finds it was off the CPU for more than ``OFF_CPU_NS`` (its core is contended) parks too. The spin loop does not ``sched_yield()``: on this kernel's scheduler (EEVDF) a
 yield with another task runnable gives that task a whole slice. Measured here, round trip p50
 in the default mode with other test suites keeping both cores busy (load average 2-4, three
 interleaved rounds): no yield 6.6-7.7 µs (0.2-0.56x a Unix socket), a yield every 64 polls
@@ -70,12 +80,13 @@ import threading
 import time
 
 from hftctl.errors import HftctlError
-from hftctl.ipc.ring import H_TAIL, H_WAKE_EPOCH, LIVENESS_EVERY
+from hftctl.ipc.ring import H_TAIL, H_WAKE_EPOCH, H_WOKEN_AT, LIVENESS_EVERY
 
 SPIN_MIN_NS = 5_000        # never less: about what parking and being woken costs in CPU
 SPIN_MAX_NS = 100_000
 SPIN_START_NS = 25_000
 OFF_CPU_NS = 50_000        # a spinner that was off the CPU this long shares its core: it parks
+CPU_CHECK_NS = 2_000_000   # how often the adaptive mode asks the kernel whether a CPU is free
 PARK_SLICE_NS = int(LIVENESS_EVERY * 1e9)
 WAKE_ALL = 0xFFFF_FFFF
 EPOCH_WORD_OFF = H_WAKE_EPOCH * 8   # low half of the little-endian u64 wake epoch
@@ -98,6 +109,30 @@ _membarrier.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_uint, ctypes.c_int
 _now_ns = time.monotonic_ns
 
 
+_OFF_CPU = object()         # _spin's answer when the reader lost its CPU
+_NCPU = len(os.sched_getaffinity(0))
+_loadavg_fd = -1
+_cpu_free_cache = [0, True]    # [recheck after (ns), answer], shared by the process's readers
+
+
+def _cpu_free(now_ns: int) -> bool:
+    """True while no task waits for a CPU: the kernel's runnable count (``/proc/loadavg``, 4th
+    field, this spinner included) is at most the CPUs we may run on. Sampled every 2 ms (a read
+    costs ~4 µs). Unreadable: True."""
+    global _loadavg_fd
+    cache = _cpu_free_cache
+    if now_ns < cache[0]:
+        return cache[1]
+    cache[0] = now_ns + CPU_CHECK_NS
+    try:
+        if _loadavg_fd < 0:
+            _loadavg_fd = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+        cache[1] = int(os.pread(_loadavg_fd, 128, 0).split()[3].split(b"/")[0]) <= _NCPU
+    except (OSError, ValueError, IndexError):
+        cache[1] = True
+    return cache[1]
+
+
 class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
@@ -118,6 +153,7 @@ def epoch_word_address(mm) -> int:
 def wake(h, addr: int, bitset: int = WAKE_ALL) -> None:
     """Bump the wake epoch of header ``h`` and wake every reader parked on it (the futex word at
     ``addr``) whose wait bitset meets ``bitset``. Clear the parked flags concerned first."""
+    h[H_WOKEN_AT] = _now_ns()
     h[H_WAKE_EPOCH] = (h[H_WAKE_EPOCH] + 1) & 0xFFFF_FFFF
     _futex(_SYS_FUTEX, addr, _FUTEX_WAKE_BITSET, _WAKE_COUNT, None, None, bitset)
 
@@ -178,11 +214,14 @@ class Waiter:
         start = _now_ns()
         deadline = None if timeout is None else start + int(timeout * 1e9)
         spin_ns = self.spin_ns
-        if spin_ns:
+        learn = self.adaptive
+        if spin_ns and (not learn or _cpu_free(start)):
             end = start + spin_ns
             r = self._spin(reader, end if deadline is None or end < deadline else deadline)
-            if r is not None:
-                if self.adaptive and spin_ns < SPIN_MAX_NS:   # (_adapt's rule, without a clock read)
+            if r is _OFF_CPU:
+                learn = False
+            elif r is not None:
+                if learn and spin_ns < SPIN_MAX_NS:   # (_adapt's rule, without a clock read)
                     self.spin_ns = min(SPIN_MAX_NS, spin_ns * 2)
                 return r
         mm = self._mm
@@ -194,7 +233,8 @@ class Waiter:
             if r is not None:
                 return r
             if deadline is not None and now >= deadline:
-                self._adapt(now - start, False)
+                if learn:
+                    self._adapt(now - start, False)
                 return None
             mm[flag] = 1
             if self._barrier:
@@ -209,7 +249,10 @@ class Waiter:
             if r is None:
                 r = reader.poll()
             if r is not None:
-                self._adapt(_now_ns() - start, True)
+                if learn:
+                    now = _now_ns()
+                    woken_at = h[H_WOKEN_AT]     # a writer's wake-up since we began: the arrival
+                    self._adapt((woken_at if start <= woken_at <= now else now) - start, True)
                 return r
             if interrupted:
                 return None
@@ -231,8 +274,10 @@ class Waiter:
             i += 1
             if not i & 31:
                 now = _now_ns()
-                if now >= end_ns or now - last > off_cpu_ns:
-                    return None         # budget spent, or the core is contended: park
+                if now >= end_ns:
+                    return None
+                if now - last > off_cpu_ns:
+                    return _OFF_CPU     # the core is contended: park
                 last = now
 
     def _park(self, seen: int, until_ns: int) -> bool:
