@@ -144,12 +144,23 @@ class OrderBook:
 
     def _drop_asks_upto(self, tick: int) -> None:
         asks = self.asks
+        if tick - self.best_ask_tick < len(asks):
+            # Usually a bid a tick or two through a stale ask: walk the crossed ticks only.
+            for t in range(self.best_ask_tick, tick + 1):
+                asks.pop(t, None)
+            self.best_ask_tick = self._next_ask(tick)
+            return
         for t in [t for t in asks if t <= tick]:
             del asks[t]
         self.best_ask_tick = min(asks) if asks else NO_ASK
 
     def _drop_bids_from(self, tick: int) -> None:
         bids = self.bids
+        if self.best_bid_tick - tick < len(bids):
+            for t in range(tick, self.best_bid_tick + 1):
+                bids.pop(t, None)
+            self.best_bid_tick = self._next_bid(tick)
+            return
         for t in [t for t in bids if t >= tick]:
             del bids[t]
         self.best_bid_tick = max(bids) if bids else NO_BID

@@ -4,18 +4,41 @@ with the simulator's book.
 - ``book_from_events``: from ``hftctl convert``'s hftbacktest event rows (clear/snapshot/depth).
 - ``book_from_lines``: from the raw lines, following Binance's documented procedure (snapshot,
   then diffs with ``u`` >= lastUpdateId; a gap mark drops the book until the next snapshot).
+
+``decompress_all`` reads a recording strictly (standard tools too): any torn member fails.
 """
 
 from __future__ import annotations
 
 import gzip
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import orjson
+import zstandard
 
 from hftctl.convert import events as E
+
+
+def decompress_all(path: Path) -> bytes:
+    """Every member/frame of a recording, with the standard tools as well as Python's decoders."""
+    if path.suffix == ".gz":
+        assert subprocess.run(["gzip", "-t", str(path)]).returncode == 0, "gzip -t rejects the file"
+        return gzip.decompress(path.read_bytes())       # raises on a torn member
+    if shutil.which("zstd"):
+        assert subprocess.run(["zstd", "-t", "-q", str(path)]).returncode == 0, "zstd -t rejects the file"
+    dctx = zstandard.ZstdDecompressor()
+    raw, out = path.read_bytes(), []
+    while raw:  # frame by frame: stream_reader would stop quietly at a torn frame
+        obj = dctx.decompressobj()
+        out.append(obj.decompress(raw))
+        assert obj.eof, "torn zstd frame at the end"
+        raw = obj.unused_data
+    return b"".join(out)
+
 
 Book = tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]   # bids, asks: price -> qty
 

@@ -1,4 +1,5 @@
-"""Two bots on one connector: isolation, a silent bot and a killed bot lose their orders, secrets stay out of logs."""
+"""Two bots on one connector: isolation, a silent bot and a killed bot lose their orders (futures, spot,
+Bybit), secrets stay out of logs."""
 
 from __future__ import annotations
 
@@ -127,7 +128,8 @@ def _check_wrong_secret_is_one_line(sim, tmp_path) -> None:
 
 def test_orders_left_by_a_killed_connector_are_cancelled_by_the_next(tmp_path):
     with start_sim() as sim:
-        cfg = write_config(tmp_path / "c.toml", sim, prefix="orph")
+        # The exchange's dead man's switch would cancel them first: this is about the next run.
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="orph", extra="dead_man_window_s = 0")
         out = tmp_path / "a.json"
         with connector("ctorph", cfg, tmp_path) as conn:
             with bot("ctorph", out, "--mode", "rest"):
@@ -184,3 +186,29 @@ async def _manual_order(sim, price: float):
         return await signed(session, "POST", sim.rest_url, "/fapi/v1/order",
                             {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                              "quantity": "0.01", "price": f"{price:.1f}", "newClientOrderId": "manual-1"})
+
+
+@pytest.mark.parametrize("exchange", ["binancespot", "bybit"])
+def test_killed_bots_orders_are_cancelled_on_spot_and_bybit(tmp_path, exchange):
+    """Cancel-on-death through each exchange's own cancel path (the futures case is above)."""
+    from tests.test_connector_bybit import _config as bybit_config
+
+    name = f"ctkd{exchange[:2]}"
+    with start_sim(exchange) as sim:
+        if exchange == "bybit":
+            cfg = bybit_config(tmp_path / "c.toml", sim, "kd")
+            lot_args: tuple[str, ...] = ()
+        else:
+            cfg = write_config(tmp_path / "c.toml", sim, prefix="kd")
+            lot_args = ("--tick", "0.01", "--lot", "0.00001")           # spot BTCUSDT
+        out = tmp_path / "a.json"
+        with connector(name, cfg, tmp_path, exchange=exchange) as conn:
+            with bot(name, out, "--mode", "rest", *lot_args) as b:
+                view = wait_for(lambda: _dump(out), 30, "the bot's orders")
+                assert len(view["open_cids"]) == 6 and _open_cids(sim, "kd") == set(view["open_cids"])
+                b.kill()                         # no Bye, no heartbeat, nothing cancelled by the bot
+                b.wait(5)
+                wait_for(lambda: not _open_cids(sim, "kd"), 15, "the killed bot's orders cancelled")
+            text = conn.text()
+        assert "detached from the channel" in text or "bot process gone" in text
+        assert "Traceback" not in text

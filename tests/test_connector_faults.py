@@ -33,7 +33,7 @@ def test_view_converges_to_the_sim_after_faults(shared_data, tmp_path):
             with bot("ctflt", out, "--mode", "flow", "--flow-seconds", str(FAULT_SECONDS * 0.8)) as b:
                 t0 = time.monotonic()
                 wait_for(lambda: time.monotonic() - t0 > FAULT_SECONDS * 0.3, FAULT_SECONDS, "phase 1")
-                sim_fault(sim, clock_shift_ms=7000, expire_listen_key=True, skip_depth_seq=1)
+                sim_fault(sim, clock_shift_ms=7000, expire_user_stream=True, skip_depth_seq=1)
                 wait_for(lambda: time.monotonic() - t0 > FAULT_SECONDS * 0.6, FAULT_SECONDS, "phase 2")
                 sim_fault(sim, clock_shift_ms=-4000, skip_depth_seq=1)
                 wait_for(lambda: _replay_done(sim), FAULT_SECONDS * 3, "replay end", 0.3)

@@ -6,17 +6,18 @@ import logging
 import subprocess
 import sys
 
+import orjson
 import pytest
 
-from hftctl.connector.config import ConfigReader, open_config
+from hftctl.configfile import ConfigReader, open_config
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
-from hftctl.connector.secrets import RedactingFilter, Secret
+from hftctl.secrets import RedactingFilter, Secret
 from hftctl.errors import HftctlError
 from hftctl.exchanges.base import Instrument
-from hftctl.exchanges.binancefutures import messages as wire
-from hftctl.exchanges.binancefutures.config import load_config
-from hftctl.exchanges.wire import fmt_step
-from hftctl.exchanges.binancefutures.rate_limit import RateLimiter
+from hftctl.exchanges.binance.common.rate_limit import RateLimiter
+from hftctl.exchanges.binance.futures import messages as wire
+from hftctl.exchanges.binance.futures.client import load_config
+from hftctl.exchanges.wire import MalformedMessage, fmt_step
 from hftctl.ipc.schema import OrderUpdate
 
 INST = Instrument("BTCUSDT", 0.1, 0.001)
@@ -74,10 +75,11 @@ def test_order_trade_update_from_binance_docs_example():
         "s": "BTCUSDT", "c": "p-1-1-5", "S": "SELL", "o": "LIMIT", "f": "GTC", "q": "0.001",
         "p": "7000", "ap": "0", "sp": "0", "x": "TRADE", "X": "PARTIALLY_FILLED", "i": 8886774,
         "l": "0.0005", "z": "0.0005", "L": "7000", "T": 1568879465650, "t": 1}}
-    u = wire.order_trade_update(msg, 1)
+    u = wire.order_trade_update(wire.user_event(orjson.dumps(msg)), 1)
     assert (u.side, u.status, u.exec_qty, u.cum_qty, u.leaves_qty) == (-1, "partially_filled", 0.0005, 0.0005, 0.0005)
-    with pytest.raises(wire.MalformedMessage):
-        wire.order_trade_update({"e": "ORDER_TRADE_UPDATE", "o": {"s": "X"}}, 1)
+    with pytest.raises(MalformedMessage):
+        wire.user_event(orjson.dumps({"e": "ORDER_TRADE_UPDATE", "o": {"s": "X"}}))
+    assert wire.user_event(b'{"e":"TRADE_LITE","E":1}') is None        # a kind the connector does not use
 
 
 GOOD = {"stream_url": "wss://fstream.binancefuture.com/ws", "api_url": "https://demo-fapi.binance.com",
@@ -102,7 +104,7 @@ def test_config_errors_name_the_key(change, msg):
 
 
 def test_connector_settings_defaults_and_errors():
-    from hftctl.connector.config import ConnectorSettings
+    from hftctl.connector.settings import ConnectorSettings
 
     assert ConnectorSettings.read(ConfigReader({}, "cfg.toml", env={})).cancel_on_stop == "own"
     got = ConnectorSettings.read(ConfigReader({"cancel_on_stop": "all"}, "cfg.toml", env={}))
@@ -110,6 +112,16 @@ def test_connector_settings_defaults_and_errors():
     with pytest.raises(HftctlError) as e:
         ConnectorSettings.read(ConfigReader({"cancel_on_stop": "yes"}, "cfg.toml", env={}))
     assert "expected one of 'own', 'all', 'none' for key 'cancel_on_stop'" in str(e.value)
+    d = ConnectorSettings.read(ConfigReader({}, "cfg.toml", env={}))
+    assert (d.dead_man_window_s, d.dead_man_fallback) == (5.0, "guardian")
+    assert ConnectorSettings.read(ConfigReader({"dead_man_window_s": 0}, "cfg.toml", env={})).dead_man_window_s == 0
+    for bad, msg in [({"dead_man_window_s": 0.5}, "expected 0 (off) or a number >= 1 for key 'dead_man_window_s'"),
+                     ({"dead_man_window_s": -1}, "expected a number >= 0 for key 'dead_man_window_s'"),
+                     ({"dead_man_fallback": "exchange"}, "expected one of 'guardian', 'none' for key "
+                                                         "'dead_man_fallback'")]:
+        with pytest.raises(HftctlError) as e:
+            ConnectorSettings.read(ConfigReader(bad, "cfg.toml", env={}))
+        assert msg in str(e.value)
 
 
 def test_env_secrets_override_the_file_and_never_show():

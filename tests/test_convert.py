@@ -12,7 +12,8 @@ import pytest
 from hftctl.convert import ConvertOptions, convert_files, finalize, read_file
 from hftctl.convert import events as E
 from hftctl.convert.correction import _merge_rows, correct_event_order, validate_event_order
-from hftctl.convert.detect import detect_exchange
+from hftctl import exchanges
+from tests.conftest import import_hftbacktest
 
 USDM = "recordings/usdm/btcusdt_20240808.gz"
 CM = "recordings/cm/btcusd_perp_20240808.gz"
@@ -43,7 +44,7 @@ def test_usdm_equals_reference_npz(shared_data, tmp_path):
 
 
 def _hbt_convert(path, **kw) -> np.ndarray:
-    bf = pytest.importorskip("hftbacktest.data.utils.binancefutures")
+    bf = import_hftbacktest("hftbacktest.data.utils.binancefutures")
     with contextlib.redirect_stdout(io.StringIO()):
         return bf.convert(str(path), **kw)
 
@@ -58,7 +59,7 @@ def test_equals_hftbacktest_options(shared_data, rel, opt, base_latency):
 
 
 def test_event_flags_match_hftbacktest():
-    types = pytest.importorskip("hftbacktest.types")
+    types = import_hftbacktest("hftbacktest.types")
     for name in ("DEPTH_EVENT", "TRADE_EVENT", "DEPTH_CLEAR_EVENT", "DEPTH_SNAPSHOT_EVENT",
                  "DEPTH_BBO_EVENT", "EXCH_EVENT", "LOCAL_EVENT", "BUY_EVENT", "SELL_EVENT"):
         assert getattr(E, name) == getattr(types, name), name
@@ -120,9 +121,9 @@ def test_spot_derived_times_follow_rule(shared_data, tmp_path):
 
 
 def test_detects_exchange(shared_data):
-    for rel, name in [(USDM, "binancefutures"), (CM, "binancefutures"), (SPOT, "binancespot")]:
+    for rel, name in [(USDM, "binancefutures"), (CM, "binancefuturescm"), (SPOT, "binancespot")]:
         with gzip.open(shared_data / rel, "rb") as f:
-            assert detect_exchange(f.read(200_000), rel) == name
+            assert exchanges.detect(f.read(200_000)) == name
 
 
 def test_only_filters(shared_data):
@@ -209,11 +210,10 @@ def test_trade_fast_path_equals_careful_path(shared_data, rel, exchange):
     from hftctl.convert.lines import split_lines
     from hftctl.convert.mapper import MapOptions
     from hftctl.convert.problems import ProblemLog
-    from hftctl.convert.registry import make_mapper
 
     with gzip.open(shared_data / rel, "rb") as f:
         table = split_lines(f.read(), 1, ProblemLog(rel))
-    mapper = make_mapper(exchange, MapOptions())
+    mapper = exchanges.get(exchange).mapper()(MapOptions())
     idx = mapper.classify(table, ProblemLog(rel))["trade"]
     fast = mapper._trade_rows_regex(table, idx)
     careful = mapper._trade_rows_find(table, idx, ProblemLog(rel))
@@ -234,14 +234,13 @@ def test_chunks_parsed_in_worker_processes_equal(shared_data, monkeypatch):
 
 
 def test_binance_gap_marks_are_not_errors(shared_data, tmp_path):
-    from hftctl.exchanges.endpoints import gap_marker
 
     with gzip.open(shared_data / CM, "rb") as f:
         lines = [f.readline() for _ in range(2000)]
     clean = tmp_path / "clean.gz"
     clean.write_bytes(gzip.compress(b"".join(lines), 1))
     lines.insert(1000, lines[1000].split(b" ")[0] + b" "
-                 + gap_marker("binancefutures", "BTCUSD_PERP", "sequence", 1723161255000) + b"\n")
+                 + exchanges.get("binancefutures").collector().gap_marker("BTCUSD_PERP", "sequence", 1723161255000) + b"\n")
     marked = tmp_path / "gap.gz"
     marked.write_bytes(gzip.compress(b"".join(lines), 1))
     r = read_file(str(marked), ConvertOptions())
@@ -260,7 +259,6 @@ def test_gap_mark_clears_the_whole_book_before_the_next_snapshot(tmp_path):
     """Lost data: a deep level (90.0) changed unseen while the recorder was disconnected. The
     snapshot after the gap covers only 98-103, so its own clear rows leave 90.0 stale; the gap
     mark's whole-book clear removes it, in hftctl's rows and in hftbacktest's engine."""
-    from hftctl.exchanges.endpoints import gap_marker
 
     def snapshot(t, bids, asks, last):
         return {"lastUpdateId": last, "E": t, "T": t, "bids": bids, "asks": asks}
@@ -274,7 +272,7 @@ def test_gap_mark_clears_the_whole_book_before_the_next_snapshot(tmp_path):
         _futures_line(t, snapshot(t, [["100.0", "1"], ["99.0", "1"], ["90.0", "5"]],
                                   [["101.0", "1"], ["102.0", "1"], ["110.0", "5"]], 10)),
         _futures_line(t + 5, diff(t + 4, [["100.0", "2"]], [], 11)),
-        b"%d %s\n" % ((t + 10) * 1_000_000, gap_marker("binancefutures", "BTCUSDT", "reconnect", t + 10)),
+        b"%d %s\n" % ((t + 10) * 1_000_000, exchanges.get("binancefutures").collector().gap_marker("BTCUSDT", "reconnect", t + 10)),
         _futures_line(t + 900, diff(t + 899, [["99.5", "1"]], [], 20)),
         _futures_line(t + 1000, snapshot(t + 998, [["100.0", "3"], ["98.0", "1"]],
                                          [["101.0", "4"], ["103.0", "1"]], 25)),
@@ -291,7 +289,7 @@ def test_gap_mark_clears_the_whole_book_before_the_next_snapshot(tmp_path):
     bids, asks = book_from_events(final)
     assert sorted(map(float, bids)) == [97.0, 98.0, 100.0] and sorted(map(float, asks)) == [101.0, 103.0]
 
-    hbt_mod = pytest.importorskip("hftbacktest")
+    hbt_mod = import_hftbacktest("hftbacktest")
     npz = tmp_path / "gap.npz"
     np.savez(npz, data=final)
     asset = (hbt_mod.BacktestAsset().data([str(npz)]).linear_asset(1.0)

@@ -12,7 +12,8 @@ import pytest
 
 from hftctl.convert import ConvertOptions, finalize, read_file
 from hftctl.convert import events as E
-from hftctl.convert.detect import detect_exchange
+from hftctl import exchanges
+from tests.conftest import import_hftbacktest
 
 T0 = 1672304484978            # ms, from Bybit's orderbook docs example
 CLOCK_BEHIND = 900_000_000    # recorder clock 0.9 s behind the exchange: needs correction
@@ -66,7 +67,7 @@ def rows(path, **kw):
 
 def test_detected_and_rows_by_hand(tmp_path):
     path = write(tmp_path / "bybit.gz", messages())
-    assert detect_exchange(gzip.decompress(path.read_bytes()), str(path)) == "bybit"
+    assert exchanges.detect(gzip.decompress(path.read_bytes())) == "bybit"
     exchange, raw, final = rows(path)
     assert exchange == "bybit"
     kind = raw["ev"] & 0xFF
@@ -116,7 +117,7 @@ def test_unknown_topic_reported(tmp_path):
 
 @pytest.mark.parametrize("depth", [1, 50])
 def test_equals_hftbacktest_bybit(tmp_path, depth):
-    bybit = pytest.importorskip("hftbacktest.data.utils.bybit")
+    bybit = import_hftbacktest("hftbacktest.data.utils.bybit")
     path = write(tmp_path / "bybit.gz", messages())
     with contextlib.redirect_stdout(io.StringIO()):
         ref = bybit.convert_depth(str(path), single_depth_level=depth)
@@ -130,11 +131,10 @@ def test_symbol_seen(tmp_path):
 
 
 def test_collector_gap_marks_are_not_errors(tmp_path):
-    """hftctl collect writes gap marks where it lost data (endpoints.gap_marker): known, skipped."""
-    from hftctl.exchanges.endpoints import gap_marker
+    """hftctl collect writes gap marks where it lost data (the collector protocol's gap_marker): known, skipped."""
 
     msgs = messages()
-    msgs.insert(5, json.loads(gap_marker("bybit", "BTCUSDT", "reconnect", T0 + 21)))
+    msgs.insert(5, json.loads(exchanges.get("bybit").collector().gap_marker("BTCUSDT", "reconnect", T0 + 21)))
     r = read_file(str(write(tmp_path / "g.gz", msgs)), ConvertOptions())
     assert r.problems.skipped == 0 and len(r.data) == 17 + 1
     # The mark becomes one whole-book clear right before the next orderbook.50 snapshot (T0 + 60).
@@ -143,3 +143,31 @@ def test_collector_gap_marks_are_not_errors(tmp_path):
     assert final["ev"][at] & (E.BUY_EVENT | E.SELL_EVENT) == 0
     assert final["exch_ts"][at] == (T0 + 60) * 1_000_000 == final["exch_ts"][at + 1]
     assert final["ev"][at + 1] & 0xFF == E.DEPTH_CLEAR_EVENT
+
+
+def todays_messages() -> list[dict]:
+    """A recording of today's topics: orderbook.1 (snapshots only), .50 and .1000."""
+    out = []
+    for m in messages():
+        if m.get("topic", "").startswith("orderbook.50."):
+            deep = json.loads(json.dumps(m).replace("orderbook.50.", "orderbook.1000."))
+            out.append(deep)
+            if m["type"] == "snapshot":      # a shallower copy of the same book, as Bybit pushes it
+                out.append({**m, "data": {**m["data"], "b": m["data"]["b"][:1], "a": m["data"]["a"][:1]}})
+        else:
+            out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("depth", [None, 1000, 50, 1])
+def test_todays_depths_equal_hftbacktest_bybit(tmp_path, depth):
+    """The deepest recorded book is converted by default: today that is orderbook.1000."""
+    bybit = import_hftbacktest("hftbacktest.data.utils.bybit")
+    path = write(tmp_path / "bybit.gz", todays_messages())
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = bybit.convert_depth(str(path), single_depth_level=depth or 1000)
+    _, _, final = rows(path, depth=depth)
+    assert np.array_equal(final, ref)
+    if depth is None:                         # the same rows as the 50-level recording above
+        _, _, before = rows(write(tmp_path / "old.gz", messages()))
+        assert np.array_equal(final[["ev", "px", "qty"]], before[["ev", "px", "qty"]])

@@ -52,11 +52,12 @@ def test_connector_bots_collector_then_sigkill(tmp_path, env):
                     c = rep["connectors"][0] if rep["connectors"] else None
                     return (rc == 0 and c is not None and len(c["bots"]) == 2
                             and any(b["role"] == "bot" and (b["open_orders"] or 0) > 0 for b in c["bots"])
-                            and rep["collectors"] and rep["collectors"][0]["last_write_age"] is not None)
-                rc, rep = wait_health(env, name, all_up, "connector, mm with orders and collector", timeout=40)
+                            and rep["collectors"] and rep["collectors"][0]["last_write_age"] is not None
+                            and c["heartbeat_age"] is not None and c["heartbeat_age"] < 2.0)
+                rc, rep = wait_health(env, name, all_up, "connector (fresh heartbeat), mm with orders and collector",
+                                      timeout=40)
                 (c,) = rep["connectors"]
                 assert c["pid"] == conn.p.pid and c["alive"] and c["exchange"] == "binancefutures"
-                assert c["heartbeat_age"] < 2.0
                 streams = {s["name"]: s for s in c["streams"]}
                 assert streams["market"]["state"] == "connected" and streams["market"]["last_msg_age"] < 5
                 assert streams["user"]["state"] == "connected"

@@ -60,9 +60,8 @@ async def test_drop_websockets_every_n_seconds(sim, session):
     await _fault(session, sim, drop_ws_every_s=0.5)
     for _ in range(2):       # a reconnecting client is dropped again
         async with session.ws_connect(f"{sim.ws_url}/btcusdt@bookTicker") as ws:
-            t0 = time.monotonic()
-            assert await _closed_within(ws, 3)
-            assert time.monotonic() - t0 < 1.5
+            # generous: without the switch nothing closes the socket for minutes (pings every 180 s)
+            assert await _closed_within(ws, 10)
 
 
 async def test_skipped_depth_sequence_is_a_visible_gap(sim, session):
@@ -113,20 +112,20 @@ async def test_rest_errors_and_delay(sim, session):
         assert r.status == 400 and "unknown fault switch" in (await r.json())["error"]
 
 
-async def test_expire_listen_key(sim, session):
+async def test_expire_user_stream(sim, session):
     base = sim.rest_url
     _, lk, _ = await public(session, base, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
     key = lk["listenKey"]
-    async with session.ws_connect(f"{sim.ws_url}/{key}") as ws:
-        body = await _fault(session, sim, expire_listen_key=key)
-        assert body["expired"] == [key]
+    async with session.ws_connect(f"{sim.extra['private_ws_url']}/{key}") as ws:
+        body = await _fault(session, sim, expire_user_stream=key)
+        assert body["expired"] == ["default"]          # the owner's name, never the key
         d = orjson.loads((await ws.receive(timeout=5)).data)
         assert d["e"] == "listenKeyExpired" and d["listenKey"] == key and int(d["E"]) > 0
         assert await _closed_within(ws, 3)
     status, body, _ = await public(session, base, "/fapi/v1/listenKey", {"listenKey": key}, method="PUT",
                                    key="hftctl-sim-key")
     assert (status, body["code"]) == (400, -1125)
-    async with session.ws_connect(f"{sim.ws_url}/{key}") as ws:
+    async with session.ws_connect(f"{sim.extra['private_ws_url']}/{key}") as ws:
         assert await _closed_within(ws, 3)           # a dead key cannot be streamed
     _, lk2, _ = await public(session, base, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
     assert lk2["listenKey"] != key
@@ -147,7 +146,8 @@ def test_fault_flags_on_the_command_line():
     async def check(h):
         async with aiohttp.ClientSession() as s:
             _, body, _ = await public(s, h.rest_url, "/fapi/v1/time")
-            assert 4_000 < body["serverTime"] - time.time() * 1000 < 6_000
+            # 5 s ahead, less however long the answer took to arrive (generous on a busy machine)
+            assert 2_000 < body["serverTime"] - time.time() * 1000 <= 5_050
             async with s.ws_connect(f"{h.ws_url}/ethusdt@depth@0ms") as ws:
                 prev, gaps = None, 0
                 for _ in range(12):
@@ -156,7 +156,7 @@ def test_fault_flags_on_the_command_line():
                     prev = d["u"]
                 assert gaps >= 2
             # the server pings (Binance: every 3 min) and drops a client that never answers
-            async with s.ws_connect(f"{h.ws_url}/ethusdt@trade", autoping=False) as ws:
+            async with s.ws_connect(f"{h.extra['market_ws_url']}/ethusdt@trade", autoping=False) as ws:
                 kinds = []
                 while True:
                     msg = await ws.receive(timeout=5)
@@ -176,7 +176,7 @@ def test_listen_key_expires_without_keepalive(tmp_path):
     async def check(h):
         async with aiohttp.ClientSession() as s:
             _, a, _ = await public(s, h.rest_url, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
-            async with s.ws_connect(f"{h.ws_url}/{a['listenKey']}") as ws:
+            async with s.ws_connect(f"{h.extra['private_ws_url']}/{a['listenKey']}") as ws:
                 t0 = time.monotonic()
                 for _ in range(4):                       # keepalive holds it past its TTL
                     await asyncio.sleep(0.5)

@@ -38,11 +38,11 @@ async def _rebuild_and_compare(session, handle, ws, seconds: float) -> LocalBook
         if env["stream"] == "btcusdt@depth@0ms":
             book.apply(env["data"])
     state = await (await session.get(f"{handle.control_url}/state?symbol=BTCUSDT&depth=500")).json()
-    while book.last < state["book"]["lastUpdateId"]:
+    while book.last < state["book"]["update_id"]:
         env = orjson.loads((await ws.receive(timeout=5)).data)
         if env["stream"] == "btcusdt@depth@0ms":
             book.apply(env["data"])
-    assert book.last == state["book"]["lastUpdateId"]
+    assert book.last == state["book"]["update_id"]
     bids, asks = book.levels()
     # a 1000-level snapshot only knows the top of a deeper book; compare the top 500
     assert bids[:500] == state["book"]["bids"] and asks[:500] == state["book"]["asks"]
@@ -53,12 +53,14 @@ async def test_replay_of_real_recording_is_fresh_and_consistent(shared_data):
     rec = shared_data / "recordings" / "usdm" / "btcusdt_20240808.gz"
     with start_sim(extra_args=["--replay", str(rec), "--speed", "10"]) as h:
         async with aiohttp.ClientSession() as s:
-            url = f"{h.ws_url.replace('/ws', '/stream')}?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker"
-            async with s.ws_connect(url) as ws:
+            url = f"{h.ws_root}/public/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker"
+            async with s.ws_connect(url) as ws, s.ws_connect(f"{h.ws_root}/public/stream?streams=btcusdt@trade") as trades:
                 kinds: dict[str, dict] = {}
-                while len(kinds) < 3:
+                while len(kinds) < 2:
                     env = orjson.loads((await ws.receive(timeout=5)).data)
                     kinds.setdefault(env["stream"], env["data"])
+                env = orjson.loads((await trades.receive(timeout=5)).data)
+                kinds[env["stream"]] = env["data"]
                 now = time.time() * 1000
                 for d in kinds.values():
                     assert abs(d["E"] - now) < 3000          # fresh, not 2024's timestamps
@@ -86,7 +88,7 @@ async def test_snapshot_time_is_its_last_updates_time(shared_data):
     rec = shared_data / "recordings" / "usdm" / "btcusdt_20240808.gz"
     with start_sim(extra_args=["--replay", str(rec), "--speed", "20"]) as h:
         async with aiohttp.ClientSession() as s:
-            url = f"{h.ws_url.replace('/ws', '/stream')}?streams=btcusdt@depth@0ms"
+            url = f"{h.ws_root}/public/stream?streams=btcusdt@depth@0ms"
             async with s.ws_connect(url) as ws:
                 diffs: list[dict] = []
 
@@ -116,7 +118,7 @@ async def test_replay_loop_keeps_sequence_numbers_increasing(shared_data, tmp_pa
     rec = _small_recording(shared_data, tmp_path / "small.gz")
     with start_sim(extra_args=["--replay", str(rec), "--speed", "4", "--loop"]) as h:
         async with aiohttp.ClientSession() as s:
-            url = f"{h.ws_url.replace('/ws', '/stream')}?streams=btcusdt@depth@0ms"
+            url = f"{h.ws_root}/public/stream?streams=btcusdt@depth@0ms"
             async with s.ws_connect(url) as ws:
                 prev = None
                 t0 = time.monotonic()
@@ -137,7 +139,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("case", ["missing_replay", "corrupt_gzip", "truncated_gzip", "not_a_recording",
                                   "bad_toml", "bad_config_value", "unknown_key", "unknown_exchange",
-                                  "unknown_symbol", "port_in_use"])
+                                  "unknown_symbol", "port_in_use", "port_too_big", "port_negative",
+                                  "ready_file_folder_missing", "ready_file_unwritable", "ws_ping_zero"])
 def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
     args: list[str]
     if case == "missing_replay":
@@ -172,6 +175,17 @@ def test_bad_input_is_one_line_error(case, tmp_path, shared_data):
         args, expect = ["--exchange", "kraken"], "unknown exchange"
     elif case == "unknown_symbol":
         args, expect = ["--exchange", "bybit", "--symbol", "DOGEUSDT"], "not listed"
+    elif case == "port_too_big":
+        args, expect = ["--port", "99999"], "--port must be between 0 (any free port) and 65535, got 99999"
+    elif case == "port_negative":
+        args, expect = ["--port", "-1"], "--port must be between 0"
+    elif case == "ready_file_folder_missing":
+        args, expect = ["--ready-file", "/nonexistent/x.json"], "folder /nonexistent does not exist"
+    elif case == "ready_file_unwritable":
+        # /proc refuses new files even to root; the sim listens, fails to announce itself, stops
+        args, expect = ["--ready-file", "/proc/x.json", "--log-level", "warning"], "cannot write --ready-file"
+    elif case == "ws_ping_zero":
+        args, expect = ["--ws-ping-interval", "0"], "--ws-ping-interval must be > 0"
     else:
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))

@@ -33,7 +33,7 @@ class Bot(ABC):
     def __init__(self, instruments: Sequence[Instrument]) -> None:
         if not instruments:
             raise BotError("a bot needs at least one instrument")
-        self.instruments = list(instruments)
+        self.instruments = [i.require_steps() for i in instruments]
         self._books = [OrderBook(i.tick_size, i.lot_size) for i in self.instruments]
         self._orders: list[dict[int, Order]] = [{} for _ in self.instruments]
         self._trades: list[list[TradeTick]] = [[] for _ in self.instruments]
@@ -60,6 +60,14 @@ class Bot(ABC):
 
     def account(self, i: int = 0) -> Account:
         return self._accounts[i]
+
+    def order_seq(self, i: int = 0) -> int | None:
+        """A number that changes whenever an order response reaches the bot, or None when the
+        back-end cannot tell (then strategies must assume anything may have changed).
+
+        Strategies use it to skip re-deciding their quotes when neither the market inputs nor
+        any order changed since the last step: the backtest engines' hot path."""
+        return None
 
     def clear_inactive_orders(self, i: int | None = None) -> None:
         for k in self._indices(i):

@@ -10,13 +10,17 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from hftctl.bot.api import Bot
-from hftctl.bot.matching import ExecutionModel
+from hftctl.bot.models import ExecutionModel, require_finite
+from hftctl.bot.settings import SimSettings
 from hftctl.bot.types import Instrument
 from hftctl.errors import HftctlError
 
@@ -32,26 +36,48 @@ class Strategy(Protocol):
 Printer = Callable[[str], None]
 
 
-def run_backtest(make: Callable[[Bot], Strategy], data: str | Path, instrument: Instrument, *,
-                 model: ExecutionModel | None = None, plot: str | Path | None = None,
+def backtest_bot(data, instrument: Instrument, model: ExecutionModel | None = None, *,
+                 engine: str = "auto", duration_s: float | None = None):
+    """A backtest bot on the engine asked for: hftbacktest's when installed (``auto``, the
+    default), else the built-in one. Returns (bot, note); the note says why the built-in
+    engine ran when hftbacktest's was wanted but is missing."""
+    from hftctl.bot import hbt_engine
+    from hftctl.bot.backtest import BacktestBot, load_events
+
+    if not isinstance(data, np.ndarray):
+        data = load_events(data)
+    duration_ns = None if duration_s is None else int(duration_s * 1e9)
+    note = ""
+    if engine == "hftbacktest" or (engine == "auto" and hbt_engine.available()):
+        return hbt_engine.HbtBot(data, instrument, model, duration_ns=duration_ns), note
+    if engine == "auto":
+        note = f"hftbacktest is not installed: the built-in engine ran ({hbt_engine.INSTALL_HINT})"
+        log.warning("%s", note)
+    return BacktestBot(data, instrument, model, duration_ns=duration_ns), note
+
+
+def run_backtest(make: Callable[[Bot], Strategy], data, instrument: Instrument, *,
+                 model: ExecutionModel | None = None, engine: str = "auto", plot: str | Path | None = None,
                  duration_s: float | None = None, out: Printer = print, as_json: bool = False):
     """Replay ``data`` through the strategy, print the metrics, optionally plot equity."""
-    from hftctl.bot.backtest import BacktestBot
     from hftctl.bot.report import build_report, format_report, plot_equity
 
-    bot = BacktestBot(data, instrument, model,
-                      duration_ns=None if duration_s is None else int(duration_s * 1e9))
-    strategy = make(bot)
-    if not as_json:
-        out(strategy.banner())
-    with _progress(bot):
-        strategy.run()
-    report = build_report(bot)
-    out(report.to_json() if as_json else format_report(report))
-    if plot is not None:
-        path = plot_equity(bot, plot)
+    bot, note = backtest_bot(data, instrument, model, engine=engine, duration_s=duration_s)
+    try:
+        strategy = make(bot)
         if not as_json:
-            out(f"Equity curve written to {path}")
+            out(strategy.banner())
+        started = time.perf_counter()
+        with _progress(bot):
+            strategy.run()
+        report = build_report(bot, time.perf_counter() - started)
+        out(report.to_json() if as_json else format_report(report, note))
+        if plot is not None:
+            path = plot_equity(bot, plot)
+            if not as_json:
+                out(f"Equity curve written to {path}")
+    finally:
+        bot.close()
     return report
 
 
@@ -64,9 +90,9 @@ def _progress(bot):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} events"),
+    with Progress(TextColumn(f"backtest ({bot.engine})"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeRemainingColumn(), console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("backtest", total=bot.events_total)
+        task = progress.add_task("backtest", total=bot.progress()[1])
         bot.on_progress = lambda done, total: progress.update(task, completed=done)
         try:
             yield
@@ -129,32 +155,29 @@ def run_live(make: Callable[[Bot], Strategy], connector: str, instrument: Instru
 
 def run_mode(make: Callable[[Bot, Printer], Strategy], connector: str, instrument: Instrument, *,
              name: str, backtest: Path | None, dry_run: bool, plot: Path | None,
-             duration_s: float | None, latency_ms: float, maker_fee: float, taker_fee: float,
-             as_json: bool, connect_timeout: float, out: Printer = print) -> int:
+             duration_s: float | None, sim: SimSettings, as_json: bool, connect_timeout: float,
+             out: Printer = print) -> int:
     """What every strategy command does after building its config: backtest or run live.
 
     ``make(bot, out)`` builds the strategy; in a backtest its own chatter is silenced so only the
     report is printed. Returns the exit code.
     """
-    model = execution_model(latency_ms, maker_fee, taker_fee)
+    model = sim.model()
     if backtest is not None:
         run_backtest(lambda bot: make(bot, lambda _l: None), backtest, instrument, model=model,
-                     plot=plot, duration_s=duration_s, as_json=as_json, out=out)
+                     engine=sim.engine, plot=plot, duration_s=duration_s, as_json=as_json, out=out)
         return 0
     return run_live(lambda bot: make(bot, out), connector, instrument, dry_run=dry_run, name=name,
                     duration_s=duration_s, out=out, model=model, connect_timeout=connect_timeout)
 
 
-def execution_model(latency_ms: float, maker_fee: float, taker_fee: float) -> ExecutionModel:
-    """The simulated-execution model from command-line flags (backtest and dry run)."""
-    if not latency_ms >= 0:
-        raise HftctlError(f"--latency-ms must be >= 0, got {latency_ms}")
-    ns = int(latency_ms * 1_000_000)
-    return ExecutionModel(entry_latency_ns=ns, response_latency_ns=ns, maker_fee=maker_fee, taker_fee=taker_fee)
-
-
-def check_mode(dry_run: bool, backtest: Path | None, plot: Path | None) -> None:
+def check_mode(dry_run: bool, backtest: Path | None, plot: Path | None, duration: float | None,
+               connect_timeout: float) -> None:
+    """The mode flags every strategy command shares, checked before anything starts."""
     if dry_run and backtest is not None:
         raise HftctlError("--dry-run and --backtest are exclusive (a backtest never sends orders anyway)")
     if plot is not None and backtest is None:
         raise HftctlError("--plot only applies to --backtest")
+    if duration is not None:
+        require_finite("--duration", duration, 0.0, lo_open=True)
+    require_finite("--connect-timeout", connect_timeout, 0.0, 3600.0, lo_open=True)

@@ -1,4 +1,5 @@
-"""Value types of the bot API: instruments, own orders, trade prints, account state.
+"""Value types of the bot API: own orders, trade prints, account state (and the instrument type
+the whole package shares, ``hftctl.instrument.Instrument``).
 
 They mirror hftbacktest's bot API (order ids chosen by the bot, ``cancellable`` while no request
 is in flight, ``clear_inactive_orders``) so strategies ported from its examples read the same.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hftctl.errors import HftctlError
+from hftctl.instrument import Instrument
 from hftctl.ipc.schema import BUY, FINAL_STATUSES, SELL
 
 __all__ = ["BUY", "SELL", "GTC", "GTX", "IOC", "FOK", "LIMIT", "MARKET", "Instrument", "Order",
@@ -16,24 +17,6 @@ __all__ = ["BUY", "SELL", "GTC", "GTX", "IOC", "FOK", "LIMIT", "MARKET", "Instru
 
 GTC, GTX, IOC, FOK = "gtc", "gtx", "ioc", "fok"
 LIMIT, MARKET = "limit", "market"
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """What a bot trades: symbol on a connector, with its price and quantity steps."""
-
-    symbol: str
-    tick_size: float
-    lot_size: float
-    connector: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.symbol:
-            raise HftctlError("instrument symbol must not be empty")
-        if not self.tick_size > 0:
-            raise HftctlError(f"tick_size must be positive, got {self.tick_size!r}")
-        if not self.lot_size > 0:
-            raise HftctlError(f"lot_size must be positive, got {self.lot_size!r}")
 
 
 @dataclass(slots=True)

@@ -6,7 +6,8 @@ the connector's receive time, so the recording holds exactly what the bots were 
 ring reads run in a worker thread; files are only touched from the event loop.
 
 Losses are marked in the file, never hidden: a lapped reader (Overrun) and a connector that died
-or restarted each write a gap mark, and after either the collector asks for fresh snapshots.
+or restarted each write a gap mark, and after either the collector asks for fresh snapshots. A
+symbol the connector reports it cannot serve (an Error naming it) stops the collector.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import time
 
 import orjson
 
+from hftctl import exchanges
+from hftctl.collector.protocol import CollectorProtocol
 from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
 from hftctl.errors import HftctlError
-from hftctl.exchanges import endpoints as ep
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import BotEndpoint
 from hftctl.ipc.ring import Overrun, Received, WriterGone
@@ -33,8 +35,10 @@ WAIT_S = 0.2            # longest blocking read, so flushes and signals are neve
 HEARTBEAT_S = 1.0
 PACE_S = 0.02
 ATTACH_TIMEOUT_S = 5.0
-# msgpack array header + tag of every encoded RawMessage (the schema's wire form: [tag, *fields])
+# msgpack array header + tag of every encoded RawMessage (the schema's wire form: [tag, *fields]);
+# an Error may leave out its trailing optional req_id and symbol, so its header varies
 _RAW_PREFIX = s.encode(s.RawMessage("", "", "", 0, b""))[:2]
+_ERROR_PREFIXES = {bytes([0x90 | (1 + n), s.Error.TAG]) for n in (2, 3, 4)}
 
 
 class IpcSource:
@@ -45,6 +49,7 @@ class IpcSource:
         self.writer = writer
         self.stats = stats
         self.exchange: str | None = None   # learnt from the first RawMessage (for gap marks)
+        self.protocol: CollectorProtocol | None = None
         self._ep: BotEndpoint | None = None
         self._stopping = False
         self._last_ts = 0
@@ -73,6 +78,8 @@ class IpcSource:
                 for item in batch:
                     if isinstance(item, s.RawMessage):
                         self._on_raw(item)
+                    elif isinstance(item, s.Error):
+                        self._on_error(item)
                     elif isinstance(item, Overrun):
                         log.warning("lost %d messages from connector %r (%s)", item.lost, self.name, item.reason)
                         self._mark_gaps("overrun")
@@ -120,7 +127,7 @@ class IpcSource:
         for item in self._ep.events.recv_many(timeout=WAIT_S, max_n=BATCH):
             if type(item) is not Received:
                 out.append(item)  # Overrun / WriterGone
-            elif item.payload[:2] == _RAW_PREFIX:
+            elif item.payload[:2] == _RAW_PREFIX or item.payload[:2] in _ERROR_PREFIXES:
                 try:
                     out.append(s.decode(item.payload))
                 except s.SchemaError as e:
@@ -139,35 +146,43 @@ class IpcSource:
     def _on_raw(self, msg: s.RawMessage) -> None:
         if msg.symbol.upper() not in self._wanted:
             return
-        self.exchange = self.exchange or msg.exchange
+        if self.exchange != msg.exchange:
+            d = exchanges.DESCRIPTORS.get(msg.exchange)
+            self.exchange, self.protocol = msg.exchange, d.collector() if d else None
+            self._seq = DepthSequence(self.protocol) if self.protocol else None
         raw = msg.raw
         if b"\n" in raw:  # a line must stay a line
             self.stats.malformed += 1
             log.warning("raw message with a newline from connector %r; newlines replaced", self.name)
             raw = raw.replace(b"\r\n", b" ").replace(b"\n", b" ")
         self._last_ts = msg.local_ts
-        if "@depth" in msg.stream:
+        protocol = self.protocol
+        if protocol is not None and protocol.is_depth_stream(msg.stream):
             self._check_sequence(msg, raw)
         self.writer.write(msg.symbol, msg.local_ts, raw)
-        if raw.startswith(b'{"lastUpdateId"'):
+        if protocol is not None and protocol.is_snapshot_line(raw):
             self.stats.snapshots += 1
         else:
             self.stats.count(msg.symbol.lower())
 
+    def _on_error(self, err: s.Error) -> None:
+        """The connector cannot serve a symbol we record (the exchange refused it): stop with one
+        line rather than run on recording nothing for it."""
+        if err.symbol is not None and err.symbol.upper() in self._wanted:
+            raise HftctlError(f"connector {self.name!r} cannot provide {err.symbol.upper()}: {err.message} "
+                              f"(code {err.code})")
+        log.warning("connector %r: %s", self.name, err.message)
+
     def _check_sequence(self, msg: s.RawMessage, raw: bytes) -> None:
         """The connector resyncs its own book after a gap (and its fresh snapshot reaches us as a
         raw message), but the hole in the recording still has to be marked."""
-        if self._seq is None or self._seq.exchange != msg.exchange:
-            if msg.exchange not in ep.TESTNET:
-                return
-            self._seq = DepthSequence(msg.exchange)
         try:
-            pm = ep.read_public_message(msg.exchange, orjson.loads(raw))
+            pm = self.protocol.read(orjson.loads(raw))
         except orjson.JSONDecodeError:
             return
         if pm is None or pm.depth is None:
             return
-        if self._seq.check(pm.symbol, pm.depth) == DepthSequence.GAP:
+        if self._seq is not None and self._seq.check(pm.symbol, pm.depth) == DepthSequence.GAP:
             log.warning("%s: depth sequence gap in the connector's stream", pm.symbol)
             self._mark_gap(msg.symbol, "sequence")
 
@@ -178,11 +193,11 @@ class IpcSource:
             self._mark_gap(sym, reason)
 
     def _mark_gap(self, symbol: str, reason: str) -> None:
-        if self.exchange not in ep.TESTNET:
+        if self.protocol is None:
             return  # nothing recorded yet (exchange unknown): there is no hole to mark
         # stamped like the last recorded message: the connector's clock, not ours
         ts = self._last_ts
-        self.writer.write(symbol, ts, ep.gap_marker(self.exchange, symbol, reason, ts // 1_000_000))
+        self.writer.write(symbol, ts, self.protocol.gap_marker(symbol, reason, ts // 1_000_000))
         self.stats.gaps += 1
 
     def _ask_snapshots(self) -> None:

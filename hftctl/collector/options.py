@@ -1,14 +1,16 @@
-"""Collector options: durations, URL sources (flags > --config > testnet defaults), validation."""
+"""Collector options: durations, URL sources (flags > --config > the venue, mainnet by default),
+optional streams, validation."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hftctl.connector.config import ConfigReader, open_config
+from hftctl import exchanges
+from hftctl.configfile import ConfigReader, open_config
 from hftctl.errors import HftctlError
-from hftctl.exchanges import endpoints as ep
+from hftctl.exchanges.venues import MAINNET, VENUE_NAMES, Venue
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SYMBOL = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -25,6 +27,11 @@ def parse_duration(text: str, what: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
+def parse_streams(text: str | None) -> list[str]:
+    """``--streams markPrice,forceOrder`` -> the names (checked by the exchange's protocol)."""
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
 def check_symbols(symbols: list[str]) -> list[str]:
     if not symbols:
         raise HftctlError("give at least one symbol, e.g. btcusdt")
@@ -34,32 +41,29 @@ def check_symbols(symbols: list[str]) -> list[str]:
     return symbols
 
 
-@dataclass
-class Urls:
-    stream_url: str
-    rest_url: str
-
-
-def resolve_urls(exchange: str, config: Path | None, stream_url: str | None, rest_url: str | None,
-                 allow_mainnet: bool) -> Urls:
-    """Flags win over the config file (hftbacktest keys ``stream_url``/``api_url``), which wins
-    over the exchange's testnet defaults; mainnet hosts need --allow-mainnet."""
-    if exchange not in ep.TESTNET:
-        raise HftctlError(f"unknown exchange {exchange!r} (expected one of {', '.join(ep.TESTNET)})")
-    defaults = ep.TESTNET[exchange]
+def resolve_venue(exchange: str, venue: str | None, config: Path | None, stream_url: str | None,
+                  rest_url: str | None, stand_in: str | None = None) -> Venue:
+    """Where to record from. Each URL: its flag, else the config's key (hftbacktest's
+    ``stream_url``/``api_url``), else the venue's: ``--venue``, else the config's ``venue`` key,
+    else mainnet. Public market data moves no money, so no host needs --allow-mainnet."""
     # the connector's config reader: same keys, same one-line errors naming file and key
     conf = open_config(config) if config is not None else None
-    urls = Urls(
-        stream_url=stream_url or _conf_url(conf, "stream_url", ("ws", "wss")) or defaults.stream_url,
-        rest_url=rest_url or _conf_url(conf, "api_url", ("http", "https"))
-        or _conf_url(conf, "rest_url", ("http", "https")) or defaults.rest_url,
-    )
-    for key, url, schemes in (("stream_url", urls.stream_url, ("ws", "wss")),
-                              ("rest_url", urls.rest_url, ("http", "https"))):
-        if not url.startswith(tuple(s + "://" for s in schemes)):
+    if venue is None and conf is not None and "venue" in conf.data:
+        venue = conf.choice("venue", VENUE_NAMES)
+    base = exchanges.venue(exchange, venue or MAINNET, stand_in)
+    stream = (stream_url or _conf_url(conf, "stream_url", ("ws", "wss"))
+              or _conf_url(conf, "public_url", ("ws", "wss")))
+    rest = (rest_url or _conf_url(conf, "api_url", ("http", "https"))
+            or _conf_url(conf, "rest_url", ("http", "https")))
+    for key, url, schemes in (("stream_url", stream, ("ws", "wss")), ("rest_url", rest, ("http", "https"))):
+        if url is not None and not url.startswith(tuple(s + "://" for s in schemes)):
             raise HftctlError(f"{key} = {url!r} is not a {'/'.join(schemes)} URL")
-    ep.check_not_mainnet({"stream_url": urls.stream_url, "rest_url": urls.rest_url}, allow_mainnet)
-    return urls
+    if stream is None and rest is None:
+        return base
+    chosen = replace(base, name="custom", note="")
+    if stream is not None:
+        chosen = exchanges.get(exchange).collector().with_stream_url(chosen, stream)
+    return replace(chosen, rest=rest) if rest is not None else chosen
 
 
 def _conf_url(conf: ConfigReader | None, key: str, schemes: tuple[str, ...]) -> str | None:
@@ -79,7 +83,8 @@ class CollectOptions:
     progress: bool | None = None
     # direct mode
     exchange: str | None = None
-    urls: Urls | None = None
+    venue: Venue | None = None
+    streams: list[str] = field(default_factory=list)     # optional streams (--streams)
     snapshot_interval: float = 0.0
     # ipc mode
     ipc_name: str | None = None

@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from hftctl import exchanges
 from hftctl.errors import HftctlError
 from hftctl.log import setup_logging
 
@@ -15,13 +16,13 @@ def command(
                                       help="Recordings or folders of them, then the output .npz "
                                            "(several inputs are merged) or a folder (one .npz per input)."),
     exchange: Optional[str] = typer.Option(None, "--exchange", "-e",
-                                           help="binancefutures, binancespot or bybit (default: detected from the content)."),
+                                           help=f"{', '.join(exchanges.NAMES)} (default: detected from the content)."),
     base_latency: int = typer.Option(0, "--base-latency", help="ns added to the feed latency when local timestamps are corrected (hftbacktest's base_latency)."),
     opt: str = typer.Option("", "--opt", help="hftbacktest's opt: 'm' adds markPrice rows (ids 100-102), 't' adds bookTicker rows (ids 103/104)."),
     book_ticker: bool = typer.Option(False, "--book-ticker", help="Same as --opt t."),
     mark_price: bool = typer.Option(False, "--mark-price", help="Same as --opt m."),
     only: Optional[str] = typer.Option(None, "--only", help="Keep only 'depth' (book) or 'trades' rows."),
-    depth: Optional[int] = typer.Option(None, "--depth", help="Bybit: orderbook depth to use when several were recorded (default: the deepest)."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Book depth to use when a recording holds several (default: the deepest)."),
     timestamp_correction: bool = typer.Option(True, "--timestamp-correction/--no-timestamp-correction",
                                               help="Shift local timestamps so no event arrives before the exchange sent it."),
     order_correction: bool = typer.Option(True, "--order-correction/--no-order-correction",
@@ -40,8 +41,8 @@ def command(
         raise HftctlError(f"--opt takes the letters m and t, not {opt!r}")
     if only not in (None, "depth", "trades"):
         raise HftctlError(f"--only takes 'depth' or 'trades', not {only!r}")
-    if exchange is not None and exchange not in ("binancefutures", "binancespot", "bybit"):
-        raise HftctlError(f"unknown exchange {exchange!r} (expected binancefutures, binancespot or bybit)")
+    if exchange is not None:
+        exchanges.get(exchange)          # one-line error for an unknown name
     if jobs < 0:
         raise HftctlError("--jobs must be 0 (all cores) or more")
     options = ConvertOptions(exchange=exchange, opt=opt, base_latency=base_latency,

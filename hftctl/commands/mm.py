@@ -27,25 +27,33 @@ def command(
     backtest: Optional[Path] = opt.BACKTEST,
     plot: Optional[Path] = opt.PLOT,
     duration: Optional[float] = opt.DURATION,
-    latency_ms: float = opt.LATENCY_MS,
-    maker_fee: float = opt.MAKER_FEE,
-    taker_fee: float = opt.TAKER_FEE,
+    engine: Optional[str] = opt.ENGINE,
+    latency_ms: Optional[float] = opt.LATENCY_MS,
+    order_latency: Optional[str] = opt.ORDER_LATENCY,
+    feed_latency_mul: Optional[float] = opt.FEED_LATENCY_MUL,
+    queue_model: Optional[str] = opt.QUEUE_MODEL,
+    queue_power: Optional[float] = opt.QUEUE_POWER,
+    partial_fills: Optional[bool] = opt.PARTIAL_FILLS,
+    maker_fee: Optional[float] = opt.MAKER_FEE,
+    taker_fee: Optional[float] = opt.TAKER_FEE,
     json_out: bool = opt.JSON_OUT,
     connect_timeout: float = opt.CONNECT_TIMEOUT,
     log_level: Optional[str] = opt.LOG_LEVEL,
 ) -> None:
     from hftctl.bot.runner import check_mode, run_mode
+    from hftctl.bot.settings import load_sim_settings
     from hftctl.bot.types import Instrument
     from hftctl.strategies.grid_mm import GridMarketMaker, load_grid_config
     setup_logging(log_level, "mm")
-    check_mode(dry_run, backtest, plot)
+    check_mode(dry_run, backtest, plot, duration, connect_timeout)
     cfg = load_grid_config(config, dict(
         connector=connector, symbol=symbol, tick_size=tick_size, lot_size=lot_size,
         half_spread=half_spread, grid_interval=grid_interval, grid_num=grid_num,
         order_qty=order_qty, max_position=max_position, skew=skew))
+    sim = load_sim_settings(config, opt.sim_flags(locals()), backtest=backtest is not None)
     instrument = Instrument(cfg.symbol, cfg.tick_size, cfg.lot_size, cfg.connector)
     code = run_mode(lambda bot, out: GridMarketMaker(bot, cfg, out=out), cfg.connector, instrument,
                     name="mm", backtest=backtest, dry_run=dry_run, plot=plot, duration_s=duration,
-                    latency_ms=latency_ms, maker_fee=maker_fee, taker_fee=taker_fee, as_json=json_out,
+                    sim=sim, as_json=json_out,
                     connect_timeout=connect_timeout, out=typer.echo)
     raise typer.Exit(code)

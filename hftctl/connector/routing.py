@@ -61,8 +61,10 @@ class OrderRecord:
     notional: float = 0.0          # sum of fill px * qty, to derive fill prices from averages
     exch_order_id: str = ""
     pending_req_id: int | None = None
-    outcome_unknown: bool = False  # submit gave no answer; a later stream event may revive it
+    outcome_unknown: bool = False  # the submit's outcome was unknown: a later event may revive it
     submitted: bool = False        # the exchange acknowledged the submit
+    revived: bool = False          # reported rejected after an unknown outcome, then found live
+    reuse_after: float = 0.0       # monotonic: the order id may not be reused before (see _submit)
 
     @property
     def is_open(self) -> bool:
@@ -105,6 +107,8 @@ class OrderTable:
             return None
         if not rec.is_open and not rec.outcome_unknown:
             return None        # terminal states are sticky; this is a late duplicate
+        if rec.outcome_unknown and rec.status == "rejected" and upd.status not in FINAL_STATUSES:
+            rec.revived = True     # the bot was told "rejected", yet the exchange has it live
         rec.outcome_unknown = False
         delta = upd.cum_qty - rec.cum_qty
         exec_qty = exec_px = 0.0

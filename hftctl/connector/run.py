@@ -11,39 +11,76 @@ import logging
 import signal
 from pathlib import Path
 
-from hftctl.connector.config import ConnectorSettings, open_config
-from hftctl.connector.secrets import install_redaction
+from hftctl import exchanges
+from hftctl.configfile import ENV_API_KEY, ENV_SECRET, ConfigReader, open_config
+from hftctl.connector.guardian import Start
 from hftctl.connector.service import Connector
-from hftctl.exchanges.base import exchange_module
-from hftctl.exchanges.endpoints import check_not_mainnet
+from hftctl.connector.settings import ConnectorSettings
+from hftctl.errors import HftctlError
+from hftctl.exchanges.venues import VENUE_NAMES, Venue
+from hftctl.secrets import install_redaction
 
 log = logging.getLogger("hftctl.connector")
 
 
-def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False):
-    """(exchange config, connector settings, exchange module); every problem is one line."""
-    module = exchange_module(exchange)
+def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False, venue: str | None = None,
+         stand_in: str | None = None):
+    """(exchange config, connector settings, exchange module, config table with the venue's URLs);
+    every problem is one line.
+
+    URLs come from the config when it names any (``*_url`` keys: explicit URLs override), else
+    from the venue: ``venue``, else the config's ``venue`` key, else testnet. A real-money venue
+    needs ``allow_mainnet``, stand-in or not; and whatever their source, the URLs that can carry
+    orders or account data must be loopback or documented test hosts unless ``allow_mainnet``."""
+    module = exchanges.get(exchange).connector()
+    table = exchanges.get(exchange).venues
     reader = open_config(config_path)
+    chosen = _venue(exchange, reader, venue, stand_in)
+    if chosen is not None:
+        reader = reader.with_defaults(table.config_urls(chosen))
     cfg = module.load_config(reader)
     settings = ConnectorSettings.read(reader)
-    check_not_mainnet(cfg.urls(), allow_mainnet)
-    return cfg, settings, module
+    if chosen is not None and chosen.real_money and not allow_mainnet:
+        raise HftctlError(f"venue {chosen.name} trades real money; pass --allow-mainnet to trade real money")
+    exchanges.check_test_venue({k: u for k, u in cfg.urls().items() if k not in table.public_data_keys},
+                               allow_mainnet)
+    if chosen is not None:
+        log.info("venue %s%s", chosen.name, f": {chosen.note}" if chosen.note else "")
+    return cfg, settings, module, dict(reader.data)
 
 
-def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainnet: bool = False) -> None:
+def _venue(exchange: str, reader: ConfigReader, venue: str | None, stand_in: str | None) -> Venue | None:
+    """The venue whose URLs the connector uses, or None when the config names its own."""
+    named = sorted(k for k in reader.data if k.endswith("_url"))
+    if named:
+        if venue is not None or stand_in is not None:
+            raise HftctlError(f"{reader.source} names its URLs ({', '.join(named)}): remove them to use "
+                              f"--venue/--stand-in, or drop those options")
+        return None
+    if venue is None and "venue" in reader.data:
+        venue = reader.choice("venue", VENUE_NAMES)
+    return exchanges.venue(exchange, venue, stand_in)
+
+
+def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainnet: bool = False,
+                  venue: str | None = None, stand_in: str | None = None) -> None:
     from hftctl.ipc.segments import check_name   # shared-memory code only when we really run
     check_name(name)
-    cfg, settings, module = load(exchange, config_path, allow_mainnet)
+    cfg, settings, module, table = load(exchange, config_path, allow_mainnet, venue, stand_in)
     install_redaction([cfg.api_key, cfg.secret])
     log.debug("config %r; %r", cfg, settings)
     log.info("connector %s: %s (%s)", name, exchange, ", ".join(f"{k}={v}" for k, v in cfg.urls().items()))
-    asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings))
+    # What a guardian needs to rebuild this client (connector/guardian.py); the credentials as
+    # resolved here, so it needs neither our environment nor the file's secrets.
+    guardian = Start(exchange, table, {ENV_API_KEY: cfg.api_key.reveal(), ENV_SECRET: cfg.secret.reveal()},
+                     cfg.order_prefix, name, logging.getLevelName(logging.getLogger().level).lower())
+    asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings, guardian))
 
 
-async def _main(name: str, client, prefix: str, settings: ConnectorSettings) -> None:
+async def _main(name: str, client, prefix: str, settings: ConnectorSettings, guardian: Start) -> None:
     from hftctl.connector.bridge import RingBridge
     bridge = RingBridge(name)
-    conn = Connector(name, client, bridge, prefix, settings)
+    conn = Connector(name, client, bridge, prefix, settings, guardian)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, conn.stop)

@@ -14,12 +14,17 @@ from collections.abc import Awaitable
 from typing import Any
 
 from hftctl.connector.books import BookCache
+from hftctl.connector.dead_man import DeadManSwitch
+from hftctl.connector.guardian import Start
 from hftctl.connector.bots import BotRegistry, BotSession
-from hftctl.connector.config import ConnectorSettings
+from hftctl.connector.outcomes import resolve_order
+from hftctl.connector.own_orders import cancel_each, cancel_quietly, list_own
+from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.errors import HftctlError
-from hftctl.exchanges.base import (ExchangeClient, ExchangeRejected, Instrument, OrderNotFound,
-                                   OrderRequest)
+from hftctl.exchanges.base import ExchangeClient, Instrument, OrderRequest
+from hftctl.exchanges.errors import (ExchangeError, ExchangeRejected, NotSupported, OrderNotFound,
+                                     OutcomeUnknown)
 from hftctl.ipc import schema as s
 from hftctl.status import StatusFile
 
@@ -37,7 +42,7 @@ class Connector:
     """Routes bot requests to the exchange and exchange events to the bots that own them."""
 
     def __init__(self, name: str, exchange: ExchangeClient, bridge: Any, order_prefix: str,
-                 settings: ConnectorSettings) -> None:
+                 settings: ConnectorSettings, guardian: Start | None = None) -> None:
         self.name = name
         self.exchange = exchange
         self.bridge = bridge
@@ -57,8 +62,9 @@ class Connector:
         self._tasks: set[asyncio.Task] = set()
         self._reconcile_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self.dead_man = DeadManSwitch(exchange, settings, self._traded_symbols, guardian)
         self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
-                         "bots_timed_out": 0, "reconciles": 0}
+                         "bots_timed_out": 0, "reconciles": 0, "unknown_outcomes": 0}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -69,6 +75,7 @@ class Connector:
         await self.exchange.connect_user()
         log.info("Connected to user data stream")
         await self._startup_reconcile()
+        await self.dead_man.start()
         self.bridge.start(self.loop, self.on_request)
         log.info("Listening for bot connections...")
         self._spawn(self._watchdog())
@@ -89,48 +96,59 @@ class Connector:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         mode = self.settings.cancel_on_stop
-        if mode == "all":
-            await self._cancel_everything()
-        elif mode == "own":
-            await self._cancel_own()
-        else:
+        if mode == "none":
             log.warning("leaving %d open order(s) at the exchange (cancel_on_stop = \"none\")",
                         len(self.orders.open_orders()))
+            await self.dead_man.stop(orders_left=True, all_cancelled=False)
+        else:
+            # The switch keeps being refreshed while the orders are cancelled.
+            ok = await (self._cancel_everything() if mode == "all" else self._cancel_own())
+            await self.dead_man.stop(orders_left=False, all_cancelled=ok)
         await self.exchange.close()
 
-    async def _cancel_everything(self) -> None:
-        """Every open order of the account on the symbols we traded, bots' or not."""
-        symbols = set(self.instruments) | {r.instrument.symbol for r in self.orders.open_orders()}
-        for sym in sorted(symbols):
+    async def _cancel_everything(self) -> bool:
+        """Every open order of the account on the symbols we traded, bots' or not; True if every
+        cancel-all went through."""
+        ok = True
+        for sym in sorted(self._traded_symbols() | set(self.instruments)):
             inst = self.instruments.get(sym) or Instrument(sym, 0.0, 0.0)
             try:
                 await asyncio.wait_for(self.exchange.cancel_all(inst), 10)
                 log.info("cancelled all open orders on %s", sym)
             except Exception as e:
+                ok = False
                 log.error("cancel-all on %s failed at shutdown: %s", sym, e)
+        return ok
 
-    async def _cancel_own(self) -> None:
+    async def _cancel_own(self) -> bool:
         """The open orders with this connector's prefix, as the exchange lists them (so also any
-        a crashed earlier run left) plus those we track; other orders of the account stay."""
+        a crashed earlier run left) plus those we track; other orders of the account stay. True
+        if every one of them is known to be gone."""
         cids = {r.client_order_id: r.instrument for r in self.orders.open_orders()}
+        ok = True
         try:
-            listed = await asyncio.wait_for(self.exchange.open_orders(), 10)
+            listed = await asyncio.wait_for(list_own(self.exchange, self.prefix), 10)
         except Exception as e:
+            ok = False
             log.error("open orders unavailable at shutdown (%s); cancelling the %d tracked ones",
                       e, len(cids))
             listed = []
         for u in listed:
-            if parse_client_id(self.prefix, u.client_order_id) is not None:
-                cids.setdefault(u.client_order_id,
-                                self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
+            cids.setdefault(u.client_order_id, self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
         if not cids:
-            return
+            return ok
         try:
-            await asyncio.wait_for(asyncio.gather(*(self._cancel_quietly(inst, cid)
-                                                    for cid, inst in cids.items())), 15)
-            log.info("cancelled %d open order(s) of this connector", len(cids))
+            failed = await asyncio.wait_for(cancel_each(self.exchange, cids), 15)
         except asyncio.TimeoutError:
             log.error("cancelling this connector's %d open order(s) timed out", len(cids))
+            return False
+        log.info("cancelled %d open order(s) of this connector", len(cids) - len(failed))
+        return ok and not failed
+
+    def _traded_symbols(self) -> set[str]:
+        """What the bots trade: the symbols they registered, and any with an open order of ours."""
+        return ({sym for b in self.bots.bots.values() for sym in b.instruments}
+                | {r.instrument.symbol for r in self.orders.open_orders()})
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         assert self.loop is not None
@@ -163,12 +181,27 @@ class Connector:
             self.last_msg["user"] = time.time()
         res = self.orders.apply(update, from_rest_avg)
         if res is None:
-            if update.client_order_id not in self.orders.by_cid:
+            rec = self.orders.by_cid.get(update.client_order_id)
+            if rec is None:
                 self._foreign_order(update)
+            elif (not rec.is_open and update.status not in s.FINAL_STATUSES and update.exch_order_id
+                  and update.exch_order_id != rec.exch_order_id):
+                # A live exchange order under the client id of an order that has ended (a
+                # cancel-replace the exchange carried out after we had settled it): nobody's.
+                log.warning("order %s has ended, yet exchange order %s carries its id: cancelling it",
+                            rec.client_order_id, update.exch_order_id)
+                self._spawn(self._cancel_quietly(rec.instrument, rec.client_order_id))
             return
         rec, out = res
         self.counters["order_updates"] += 1
         self._send_to_owner(rec, out)
+        if rec.revived and rec.is_open:
+            # Its owner was told it was rejected and may have acted on that: take it off the
+            # book. The bot sees the truth: the order live, then cancelled (or filled first).
+            rec.revived = False
+            log.warning("order %s, reported rejected after an unknown outcome, is live at the exchange: "
+                        "cancelling it", rec.client_order_id)
+            self._spawn(self._cancel_quietly(rec.instrument, rec.client_order_id))
 
     def position(self, pos: s.Position) -> None:
         old = self.positions.get(pos.symbol)
@@ -187,10 +220,13 @@ class Connector:
         log.info("%s stream %s", stream, state)
 
     def symbol_error(self, symbol: str, code: int, message: str) -> None:
-        """The exchange refuses the symbol: tell its bots, forget it (they may register again)."""
-        for bot in self.bots.subscribers(symbol):
-            bot.instruments.pop(symbol, None)
-            self._error(bot.bot_id, code, message, symbol=symbol)
+        """The exchange refuses the symbol: tell the bots that registered it or asked for its raw
+        messages by name (a collector), forget it (they may ask again)."""
+        for bot in list(self.bots.bots.values()):
+            if symbol in bot.instruments or symbol in bot.raw_symbols:
+                bot.instruments.pop(symbol, None)
+                bot.raw_symbols.discard(symbol)
+                self._error(bot.bot_id, code, message, symbol=symbol)
         self.instruments.pop(symbol, None)
 
     def user_stream_reconnected(self) -> None:
@@ -211,12 +247,7 @@ class Connector:
             self._spawn(self._cancel_quietly(inst, update.client_order_id))
 
     async def _cancel_quietly(self, inst: Instrument, cid: str) -> None:
-        try:
-            await self.exchange.cancel(inst, cid)
-        except OrderNotFound:
-            pass
-        except Exception as e:
-            log.warning("cancel %s failed: %s", cid, e)
+        await cancel_quietly(self.exchange, inst, cid)
 
     # --- bot requests -------------------------------------------------------------------------
 
@@ -310,6 +341,7 @@ class Connector:
         inst = Instrument(sym, msg.tick_size, msg.lot_size)
         bot.instruments[sym] = inst
         await self._ensure_symbol(inst)
+        await self.dead_man.cover(sym)
         self._send_snapshot(bot.bot_id, sym)
         pos = self.positions.get(sym)
         if pos is not None:
@@ -331,6 +363,13 @@ class Connector:
             self._error(bot.bot_id, E_BAD_REQUEST, f"order_id {msg.order_id} is still open",
                         msg.req_id, inst.symbol)
             return
+        if existing is not None and existing.gen == bot.gen and time.monotonic() < existing.reuse_after:
+            # Same id, same client order id: a late event of the earlier order would be taken
+            # for this one. The earlier one's outcome was unknown; wait until it surely is not live.
+            self._error(bot.bot_id, E_BAD_REQUEST, f"order_id {msg.order_id}: an earlier order with this id "
+                        f"had an unknown outcome; reuse it in {existing.reuse_after - time.monotonic():.0f}s",
+                        msg.req_id, inst.symbol)
+            return
         try:
             cid = make_client_id(self.prefix, bot.bot_id, bot.gen, msg.order_id)
         except HftctlError as e:
@@ -342,14 +381,36 @@ class Connector:
         req = OrderRequest(inst, cid, msg.side, msg.px, msg.qty, msg.order_type, msg.time_in_force)
         try:
             resp = await self.exchange.submit(req)
-        except ExchangeRejected as e:
-            rec.outcome_unknown = e.code == -1
+        except OutcomeUnknown as e:
+            await self._resolve_submit(rec, msg.req_id, e)
+            return
+        except ExchangeError as e:
             self._send_to_owner(rec, self.orders.local_update(
-                rec, "rejected", f"{e.code} {e.reason}", time.time_ns(), msg.req_id))
+                rec, "rejected", _reason(e), time.time_ns(), msg.req_id))
             return
         rec.submitted = True
         if resp is not None:
             self.order(resp, from_rest_avg=True)
+
+    async def _resolve_submit(self, rec: OrderRecord, req_id: int, why: Exception) -> None:
+        """The exchange may or may not have the order: find out before the bot is told anything
+        final (connector/outcomes.py). A stream event for it settles the question too."""
+        rec.outcome_unknown = True
+        self.counters["unknown_outcomes"] += 1
+        log.warning("submit %s: outcome unknown (%s); finding the order", rec.client_order_id, why)
+        window = self.settings.unknown_outcome_window_s
+        result = await resolve_order(lambda: self.exchange.query_order(rec.instrument, rec.client_order_id),
+                                     lambda: rec.status != "pending", window, rec.client_order_id)
+        if result.update is not None:
+            rec.submitted = True
+            self.order(result.update, from_rest_avg=True)
+        elif result.absent and rec.status == "pending":
+            # Never placed, as far as the exchange can tell. The record stays revivable (and its
+            # id unused for a while): should the order still show up, it is cancelled.
+            rec.reuse_after = time.monotonic() + 6 * window
+            self._send_to_owner(rec, self.orders.local_update(
+                rec, "rejected", f"outcome unknown ({why}); not at the exchange after {window:.0f}s",
+                time.time_ns(), req_id))
 
     async def _cancel(self, bot: BotSession, msg: s.CancelOrder) -> None:
         rec = self.orders.get(bot.bot_id, msg.order_id)
@@ -380,9 +441,24 @@ class Connector:
         rec.pending_req_id = req_id
         try:
             resp = await request
-        except ExchangeRejected as e:
+        except NotSupported as e:
+            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {e}", req_id, rec.instrument.symbol)
+            return
+        except OutcomeUnknown as e:
+            # It may have happened: the order's state at the exchange says. An update that shows
+            # the change carries the bot's req_id; if none does, the request failed.
+            self.counters["unknown_outcomes"] += 1
+            log.warning("%s %s: outcome unknown (%s); asking the exchange", what, rec.client_order_id, e)
+            await self._refresh(rec)
+            if rec.pending_req_id == req_id:
+                rec.pending_req_id = None
+                self._error(bot.bot_id, E_EXCHANGE,
+                            f"{what} failed: outcome unknown ({e}); no change seen at the exchange",
+                            req_id, rec.instrument.symbol)
+            return
+        except ExchangeError as e:
             # Typically "unknown order": it filled or expired meanwhile. Learn its real state.
-            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {e.code} {e.reason}", req_id,
+            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {_reason(e)}", req_id,
                         rec.instrument.symbol)
             await self._refresh(rec)
             return
@@ -444,8 +520,10 @@ class Connector:
     def _publish_status(self) -> None:
         now = time.time_ns()
         self.bridge.publish(s.Heartbeat(now, os.getpid()), 0)
+        dm = self.dead_man
         self.bridge.publish(s.ConnectorStatus(self.exchange.name, now, dict(self.streams),
-                                              self.exchange.book_states()), 0)
+                                              self.exchange.book_states(), dm.mechanism, dm.state,
+                                              int((dm.last_refresh or 0) * 1e9)), 0)
         self.status.update(self._status_fields())
 
     def _status_fields(self) -> dict:
@@ -456,6 +534,7 @@ class Connector:
                                     "open_orders": sum(r.gen == b.gen for r in self.orders.open_orders(b.bot_id)),
                                     "positions": {k: p.qty for k, p in self.positions.items() if k in b.instruments}}
                          for b in self.bots.bots.values()},
+                "dead_man": self.dead_man.status(),
                 "stats": self.exchange.stats() | self.counters}
 
     async def _retire(self, bot: BotSession, why: str) -> None:
@@ -480,7 +559,7 @@ class Connector:
                 self.position(pos)
             for upd in await self.exchange.open_orders():
                 self._foreign_order(upd)
-        except ExchangeRejected as e:
+        except ExchangeError as e:
             raise HftctlError(f"cannot read the account: {e}") from None
 
     async def _periodic_reconcile(self) -> None:
@@ -516,3 +595,8 @@ class Connector:
                     self.balance(bal)
             except Exception as e:
                 log.warning("reconcile: account unavailable: %s", e)
+
+
+def _reason(e: ExchangeError) -> str:
+    """The exchange's own code and text for a refusal, else the error's message."""
+    return f"{e.code} {e.reason}" if isinstance(e, ExchangeRejected) else str(e)

@@ -1,6 +1,6 @@
 """The interface between the generic converter and an exchange's message format.
 
-An exchange module (``hftctl/exchanges/<exchange>/convert.py``) provides a ``Mapper``: it looks
+An exchange folder's ``convert.py`` provides a ``Mapper`` (as ``MAPPER``): it looks
 at a chunk of lines, recognises its message kinds and returns the rows for them in bulk. The
 generic side (reading, line splitting, assembly, correction, writing) knows nothing of exchanges.
 """
@@ -8,6 +8,7 @@ generic side (reading, line splitting, assembly, correction, writing) knows noth
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 
 from hftctl.convert.lines import LineTable
@@ -17,11 +18,11 @@ from hftctl.convert.rows import RowBlock
 
 @dataclass(frozen=True)
 class MapOptions:
-    """Exchange-side options. ``opt`` mirrors hftbacktest's binancefutures ``opt``:
-    'm' adds markPrice rows (ids 100-102), 't' adds bookTicker rows (ids 103-104)."""
+    """Exchange-side options. ``opt`` mirrors hftbacktest's futures converters' ``opt``:
+    'm' adds mark price rows (ids 100-102), 't' adds best bid/offer rows (ids 103-104)."""
 
     opt: str = ""
-    depth: int | None = None        # Bybit: orderbook depth to use (None: deepest recorded)
+    depth: int | None = None        # book depth to use where several were recorded (None: deepest)
 
 
 class Mapper(ABC):
@@ -37,6 +38,10 @@ class Mapper(ABC):
         # Gap marks hftctl's collector writes where it lost data (a reconnect, a sequence gap);
         # not bad input: the book is rebuilt from the snapshot that follows each of them.
         self.gaps = 0
+        # Lines of streams hftbacktest's converter turns into no event (aggTrade, forceOrder...,
+        # bookTicker/markPrice without their ``opt``), by stream kind: skipped like hftbacktest
+        # skips them, counted for the summary, never reported as bad input.
+        self.unconverted: Counter[str] = Counter()
 
     @abstractmethod
     def map_chunk(self, table: LineTable, problems: ProblemLog) -> list[RowBlock]:
@@ -46,7 +51,7 @@ class Mapper(ABC):
         """Rows held back until the whole file was seen (e.g. a depth choice); default none."""
         return []
 
-    @staticmethod
-    def detect(head: bytes) -> bool:
-        """Whether a message (the first bytes of one) looks like this exchange's."""
+    @classmethod
+    def recognises(cls, msg: bytes) -> bool:
+        """Whether one recorded message body is this exchange's (content detection votes)."""
         return False

@@ -11,22 +11,23 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from hftctl import exchanges
+from hftctl.children import die_with_parent, pool_initargs
 from hftctl.convert import accel
 from hftctl.convert import events as E
 from hftctl.convert.correction import correct_event_order, correct_local_timestamp, validate_event_order
-from hftctl.convert.detect import detect_exchange
 from hftctl.convert.gaps import place_gap_clears
 from hftctl.convert.lines import split_lines
 from hftctl.convert.mapper import MapOptions
 from hftctl.convert.npzfile import write_npz
 from hftctl.convert.problems import Problem, ProblemLog
-from hftctl.convert.registry import make_mapper
 from hftctl.convert.rows import RowBlock, assemble
 from hftctl.convert.source import input_size, read_chunks, sample_text
 from hftctl.errors import HftctlError
@@ -62,6 +63,7 @@ class FileRows:
     data: np.ndarray
     problems: ProblemLog
     symbols: frozenset[str] = frozenset()
+    unconverted: Counter[str] = field(default_factory=Counter)    # see Mapper.unconverted
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     skipped: int = 0
     exchanges: dict[str, str] = field(default_factory=dict)
+    unconverted: Counter[str] = field(default_factory=Counter)    # lines by stream kind, all inputs
 
 
 # Below this (compressed) one process parses the file. Forked CPython pays copy-on-write faults
@@ -92,9 +95,12 @@ def read_file(path: str, options: ConvertOptions,
         if not sample:
             list(read_chunks(path, problems))      # reports why (empty, unreadable, corrupt)
             return FileRows(path, "unknown", assemble([]), problems)
-        exchange = detect_exchange(sample, path)
+        exchange = exchanges.detect(sample)
+        if exchange is None:
+            raise HftctlError(f"{path}: cannot tell the exchange from the content (no market-data messages "
+                              "of a known exchange in the first lines); pass --exchange")
     map_options = MapOptions(opt=options.opt, depth=options.depth)
-    mapper = make_mapper(exchange, map_options)
+    mapper = exchanges.get(exchange).mapper()(map_options)
     log.info("%s: %s recording, %s", path, exchange, accel.description)
     jobs = options.jobs or os.cpu_count() or 1
     if jobs > 1 and mapper.parallel_safe and input_size(path) >= PARALLEL_MIN_BYTES:
@@ -114,7 +120,7 @@ def read_file(path: str, options: ConvertOptions,
     if len(mapper.symbols) > 1:
         log.warning("%s: several symbols in one recording (%s); their events are mixed in one array",
                     path, ", ".join(sorted(mapper.symbols)))
-    return FileRows(path, exchange, data, problems, frozenset(mapper.symbols))
+    return FileRows(path, exchange, data, problems, frozenset(mapper.symbols), mapper.unconverted)
 
 
 def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, mapper,
@@ -127,12 +133,14 @@ def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, m
     to parsing its share here, so results never depend on the workers.
     """
     workers = []
+    parent = os.getpid()
     for w in range(1, jobs):
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:                                  # worker: parse its share, send, exit
             code = 1
             try:
+                die_with_parent(parent)
                 os.close(rfd)
                 share = _map_share(path, exchange, map_options, w, jobs, None)
                 with os.fdopen(wfd, "wb") as f:
@@ -142,7 +150,7 @@ def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, m
                 os._exit(code)
         os.close(wfd)
         workers.append((w, pid, rfd))
-    blocks, own_problems, _, _ = _map_share(path, exchange, map_options, 0, jobs, progress, problems)
+    blocks, own_problems, _, _, _ = _map_share(path, exchange, map_options, 0, jobs, progress, problems, mapper)
     problems.merge(own_problems)
     for w, pid, rfd in workers:
         share = None
@@ -156,27 +164,29 @@ def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, m
         if share is None or status != 0:
             log.warning("%s: parse worker %d failed; parsing its share here", path, w)
             share = _map_share(path, exchange, map_options, w, jobs, None)
-        w_blocks, w_problems, w_symbols, w_gaps = share
+        w_blocks, w_problems, w_symbols, w_gaps, w_unconverted = share
         blocks.extend(w_blocks)
         problems.merge(w_problems)
         mapper.symbols |= w_symbols
         mapper.gaps += w_gaps
+        mapper.unconverted += w_unconverted
     return blocks
 
 
 def _map_share(path: str, exchange: str, map_options: MapOptions, w: int, jobs: int, progress,
-               io_problems: ProblemLog | None = None):
+               io_problems: ProblemLog | None = None, mapper=None):
     """Rows of chunks w, w+jobs, ... of a file; reading problems go to ``io_problems`` (only
-    process 0 reports them, the others would repeat them)."""
+    process 0 reports them, the others would repeat them). Process 0 maps with the caller's
+    ``mapper``, so its counts (symbols, gaps, unconverted lines) land there."""
     problems = ProblemLog(path)
-    mapper = make_mapper(exchange, map_options)
+    mapper = mapper or exchanges.get(exchange).mapper()(map_options)
     io_log = io_problems if io_problems is not None else ProblemLog(path)
     blocks: list[RowBlock] = []
     for k, chunk in enumerate(read_chunks(path, io_log, progress, sizes=(SHARE_CHUNK, SHARE_CHUNK))):
         if k % jobs == w:
             table = split_lines(chunk.data, chunk.first_line, problems)
             blocks.extend(mapper.map_chunk(table, problems))
-    return blocks, problems, mapper.symbols, mapper.gaps
+    return blocks, problems, mapper.symbols, mapper.gaps, mapper.unconverted
 
 
 def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:
@@ -250,7 +260,7 @@ def _in_processes(jobs: int, fn: Callable, calls: list[tuple],
                   progress: Callable[[int], None] | None) -> list:
     """``fn(*call)`` for every call in ``jobs`` processes, results in call order; ``call[0]`` is
     the input path, whose size is reported to ``progress`` as each call finishes."""
-    with ProcessPoolExecutor(jobs) as pool:
+    with ProcessPoolExecutor(jobs, initializer=die_with_parent, initargs=pool_initargs()) as pool:
         futs = [pool.submit(fn, *call) for call in calls]
         results = []
         for call, fut in zip(calls, futs):
@@ -311,9 +321,9 @@ def convert_files(inputs: list[str], output: str, options: ConvertOptions,
     parsed = [r for r in parsed if len(r.data)]
     if not parsed:
         raise HftctlError(_nothing_message(summary))
-    exchanges = {r.exchange for r in parsed}
-    if len(exchanges) > 1:
-        raise HftctlError(f"inputs are from different exchanges ({', '.join(sorted(exchanges))}); "
+    sources = {r.exchange for r in parsed}
+    if len(sources) > 1:
+        raise HftctlError(f"inputs are from different exchanges ({', '.join(sorted(sources))}); "
                           "convert them separately or into a folder")
     symbols = {r.symbols for r in parsed}
     if len(symbols) > 1:
@@ -332,6 +342,7 @@ def _collect(summary: Summary, rows: FileRows) -> None:
     summary.problems.extend(rows.problems.problems)
     summary.skipped += rows.problems.skipped
     summary.exchanges[rows.path] = rows.exchange
+    summary.unconverted += rows.unconverted
 
 
 def _nothing_message(summary: Summary) -> str:

@@ -4,12 +4,11 @@ Each child runs in its own session, so a Ctrl-C in the terminal reaches the demo
 demo stops the children one by one (bot first, so it can cancel its orders while the connector
 is still up; connector before the sim, so its cancel-all reaches the exchange). Each child also
 asks the kernel for SIGTERM if the demo dies (PR_SET_PDEATHSIG), so even a SIGKILLed demo leaves
-children that shut down cleanly instead of orphans holding shared memory.
+children that shut down cleanly instead of orphans holding shared memory (hftctl.children).
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -18,16 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from hftctl.children import preexec
+
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:   # runs in the child between fork and exec
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except Exception:
-        pass
 
 
 class Child:
@@ -44,7 +37,7 @@ class Child:
         with open(log_path, "wb") as f:
             self.popen = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           env=child_env, start_new_session=True,
-                                          preexec_fn=_die_with_parent)
+                                          preexec_fn=preexec(signal.SIGTERM))
         self.pid = self.popen.pid
         log.debug("started %s (pid %d): %s", label, self.pid, " ".join(cmd))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from hftctl.children import preexec
 from hftctl.demo.live import Monitor
 from hftctl.demo.stack import DemoOptions, Stack
 from hftctl.errors import HftctlError
@@ -147,11 +148,12 @@ def _watch(stack: Stack, monitor: Monitor, seconds: float, con: Console, live_di
 def _convert(stack: Stack, result: DemoResult, con: Console) -> None:
     out = stack.dir / f"{stack.symbol.lower()}.npz"
     cmd = [sys.executable, "-m", "hftctl", "convert", *map(str, result.recordings), str(out),
-           "--exchange", "binancefutures", "--quiet"]
+           "--exchange", stack.opts.exchange, "--quiet"]
     con.print("[dim]converting the recording with hftctl convert...[/]")
     log_path = stack.logs / "convert.log"
     with open(log_path, "wb") as f:
-        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=300)
+        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=300,
+                           preexec_fn=preexec())
     if r.returncode != 0 or not out.exists():
         tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
         raise HftctlError(f"hftctl convert failed (exit {r.returncode}): {tail[0]} (log: {log_path})")

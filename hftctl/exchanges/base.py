@@ -10,42 +10,18 @@ owning bot by that id alone.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hftctl.errors import HftctlError
+from hftctl.exchanges.errors import ConnectFailed, NotSupported
 from hftctl.exchanges.rest_base import RestClient
+from hftctl.instrument import Instrument
 from hftctl.ipc.schema import Balance, Message, OrderUpdate, Position
 
-
-class ExchangeRejected(HftctlError):
-    """The exchange refused a request; ``code``/``reason`` are the exchange's own."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"exchange rejected request: {code} {reason}")
-        self.code = code
-        self.reason = reason
-
-
-class OrderNotFound(ExchangeRejected):
-    """The exchange does not know the order (already final, never placed, wrong id)."""
-
-
-class AmbiguousResult(Exception):
-    """A state-changing request may or may not have been executed (5xx, timeout, lost socket)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Instrument:
-    """What a bot registered: prices and quantities are rounded to these steps on the wire."""
-
-    symbol: str          # exchange spelling, upper case
-    tick_size: float
-    lot_size: float
+__all__ = ["ExchangeClient", "ExchangeSink", "Instrument", "OrderRequest", "NullSink", "every"]
 
 
 @dataclass(slots=True)
@@ -80,9 +56,6 @@ class ExchangeSink(Protocol):
 
 log = logging.getLogger(__name__)
 
-# How long to keep asking about an order whose submit outcome is unknown (5xx, timeout).
-AMBIGUOUS_QUERY_DELAYS = (0.1, 0.3, 0.6, 1.0, 2.0)
-
 
 class NullSink:
     """Swallows everything; a client's sink until the connector attaches."""
@@ -105,6 +78,7 @@ class ExchangeClient(ABC):
     """One exchange account: market data on demand, user data, orders and account state."""
 
     name: str
+    rest: RestClient        # the account's REST side (signing, clock, limits)
 
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task] = []
@@ -130,11 +104,14 @@ class ExchangeClient(ABC):
         """Drop the symbol's book and rebuild it from a fresh snapshot."""
 
     # submit/cancel/modify return the order's state after the request, or None when the exchange
-    # only acknowledged it and the state will arrive on the user stream.
+    # only acknowledged it and the state will arrive on the user stream. They raise the errors of
+    # hftctl.exchanges.errors: ExchangeRejected (refused, not executed), OutcomeUnknown (may have
+    # been executed), NotSupported, Unavailable.
 
     @abstractmethod
     async def submit(self, req: OrderRequest) -> OrderUpdate | None:
-        """Place an order; never blindly re-submits (ambiguous results are queried by id)."""
+        """Place an order; never re-submits: an unknown outcome raises OutcomeUnknown and the
+        connector finds the order by its client id (connector/outcomes.py)."""
 
     @abstractmethod
     async def cancel(self, instrument: Instrument, client_order_id: str) -> OrderUpdate | None: ...
@@ -158,6 +135,32 @@ class ExchangeClient(ABC):
 
     @abstractmethod
     async def balances(self) -> list[Balance]: ...
+
+    # --- the exchange's own dead man's switch (cancel-on-disconnect) ------------------------------
+    # A SIGKILLed connector cannot cancel anything: only the exchange can. Where it offers a
+    # mechanism (Binance USD-M countdownCancelAll, Bybit DCP) the client names it here and the
+    # connector arms it and keeps refreshing it well inside the window (connector/dead_man.py).
+    dead_man_mechanism: str = ""          # "" = the exchange documents none
+
+    async def arm_dead_man(self, symbols: Sequence[str], window_s: float) -> None:
+        """Have the exchange cancel the account's open orders on ``symbols`` if this client goes
+        silent for ``window_s`` seconds; called again every window/3 to keep it armed. Raises
+        NotSupported where the exchange has no mechanism or refuses it for this account."""
+        raise NotSupported(f"{self.name} documents no exchange-side cancel-on-disconnect")
+
+    async def disarm_dead_man(self, symbols: Sequence[str]) -> None:
+        """Switch the exchange's timer off (a clean stop that leaves orders resting on purpose)."""
+
+    # --- REST alone, for a process that only lists and cancels orders (connector/guardian.py) --
+
+    async def open_rest(self) -> None:
+        """Open the REST side and measure the server clock; no streams, sessions or listen keys.
+        Orders, cancels and queries then go over REST whatever transport the config names."""
+        await self.rest.open()
+        await self.rest.sync_time()
+
+    async def close_rest(self) -> None:
+        await self.rest.close()
 
     def urls(self) -> dict[str, str]:
         """Config key -> URL, for the mainnet guard and for logs."""
@@ -189,22 +192,7 @@ class ExchangeClient(ABC):
         try:
             return await asyncio.wait_for(aw, timeout_s)
         except asyncio.TimeoutError:
-            raise ExchangeRejected(-1, f"could not connect to the {what} within {timeout_s:.0f}s") from None
-
-    async def resolve_ambiguous_submit(self, req: OrderRequest) -> OrderUpdate:
-        """After a submit with no answer: the order's state if the exchange has it, else rejected.
-
-        Re-sending could double the order; asking by client id cannot.
-        """
-        for delay in AMBIGUOUS_QUERY_DELAYS:
-            await asyncio.sleep(delay)
-            try:
-                return await self.query_order(req.instrument, req.client_order_id)
-            except OrderNotFound:
-                continue
-            except (ExchangeRejected, AmbiguousResult) as e:
-                log.warning("query %s failed: %s", req.client_order_id, e)
-        raise ExchangeRejected(-1, "submit outcome unknown and the order is not at the exchange")
+            raise ConnectFailed(f"could not connect to the {what} within {timeout_s:.0f}s") from None
 
     async def raw_snapshot(self, symbol: str) -> None:
         """Publish a fresh depth snapshot to raw subscribers (a lapped recorder resyncing)."""
@@ -216,18 +204,3 @@ class ExchangeClient(ABC):
     def stats(self) -> dict[str, Any]:
         """Counters for status output and tests (reconnects, gaps, clock resyncs...)."""
         return {}
-
-
-# Exchange name -> module that provides ``load_config(reader)`` and ``create_client(config)``.
-_MODULES = {
-    "binancefutures": "hftctl.exchanges.binancefutures.client",
-    "binancespot": "hftctl.exchanges.binancespot.client",
-    "bybit": "hftctl.exchanges.bybit.client",
-}
-
-
-def exchange_module(name: str) -> Any:
-    """The module implementing exchange ``name`` for the connector, or a one-line error."""
-    if name in _MODULES:
-        return importlib.import_module(_MODULES[name])
-    raise HftctlError(f"unknown exchange {name!r} (expected one of binancefutures, binancespot, bybit)")

@@ -40,17 +40,29 @@ class ReconnectingWebSocket:
         self.connects = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stop = False
+        self._now = False          # reconnect without the backoff pause (reconnect_now)
 
     async def send_json(self, obj: object) -> None:
+        """Send on the current connection (pacing is the caller's: ws_pacing.MessagePacer)."""
         ws = self._ws
         if ws is not None and not ws.closed:
-            await ws.send_json(obj)
+            try:
+                await ws.send_json(obj)
+            except ConnectionError as e:
+                # the connection is going away; its successor's on_open sends the state again
+                log.debug("%s stream: message not sent (%s)", self.name, e)
 
     async def drop(self) -> None:
         """Close the current connection; ``run`` reconnects (e.g. a new listenKey)."""
         ws = self._ws
         if ws is not None and not ws.closed:
             await ws.close()
+
+    async def reconnect_now(self) -> None:
+        """Close the current connection and open the next one at once: the server announced it
+        is going away (e.g. Binance's ``serverShutdown``), so waiting only lengthens the gap."""
+        self._now = True
+        await self.drop()
 
     async def stop(self) -> None:
         self._stop = True
@@ -82,6 +94,11 @@ class ReconnectingWebSocket:
                         self._on_state("disconnected")
                 if self._stop:
                     break
+                if self._now:
+                    self._now = False
+                    attempt = 0
+                    log.info("%s stream: reconnecting now", self.name)
+                    continue
                 if time.monotonic() - opened > 5.0:
                     attempt = 0      # it was a healthy connection: start the backoff over
                 delay = backoff_delay(attempt, self.min_s, self.max_s)

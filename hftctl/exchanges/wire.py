@@ -1,7 +1,10 @@
-"""Helpers every exchange's wire code needs: malformed-input errors, level lists, step formatting."""
+"""Helpers every exchange's wire code needs: malformed-input errors, signatures, level lists, step
+formatting."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from decimal import Decimal
 from typing import Any
@@ -42,3 +45,12 @@ def fmt_step(value: float, step: float) -> str:
     d_step = Decimal(repr(step)).normalize()
     n = (Decimal(repr(value)) / d_step).to_integral_value()
     return format((n * d_step).quantize(d_step), "f")
+
+
+def hmac_sha256_hex(secret: str, payload: str) -> str:
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def verify(expected: str, given: str) -> bool:
+    """Constant-time comparison of signatures (the sim's side)."""
+    return hmac.compare_digest(expected, given or "")

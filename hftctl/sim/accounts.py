@@ -2,13 +2,16 @@
 
 Linear (USDT-margined) accounting: wallet balance changes by realized PnL minus commission;
 the margin check compares an order's initial margin (notional / leverage) with the available
-balance, which is what testnet users meet first (-2019) when they over-size orders.
+balance, which is what testnet users meet first when they over-size orders.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hftctl.sim.orders import Order
 
 
 @dataclass(slots=True)
@@ -29,9 +32,11 @@ class Account:
     maker_fee: float = 0.0002
     taker_fee: float = 0.0005
     leverage: int = 20
+    # Bybit: disconnection protection (DCP) is for institutional clients only (order/dcp.mdx);
+    # on by default so tests and demos get it, `institutional = false` in the sim config says no
+    institutional: bool = True
     positions: dict[str, Position] = field(default_factory=dict)
-    listen_keys: dict[str, float] = field(default_factory=dict)   # key -> expiry (monotonic s)
-    orders: dict[int, object] = field(default_factory=dict)       # open orders by id
+    orders: dict[int, "Order"] = field(default_factory=dict)      # open orders by id
     locked: dict[str, float] = field(default_factory=dict)        # spot: held by open orders
 
     def position(self, symbol: str) -> Position:
@@ -39,9 +44,6 @@ class Account:
         if pos is None:
             pos = self.positions[symbol] = Position(symbol)
         return pos
-
-    def new_listen_key(self) -> str:
-        return secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")[:64]
 
 
 def apply_fill(pos: Position, signed_lots: int, price: float, lot: float) -> float:

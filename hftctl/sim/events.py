@@ -16,14 +16,16 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class DepthUpdate:
+    """A change of the public book, covering sequence numbers first_id..last_id."""
+
     symbol: str
-    first_id: int            # U
-    last_id: int             # u
-    prev_id: int             # pu (== previous event's u unless a gap was injected)
-    bids: list               # [[price str, qty str], ...]
+    first_id: int            # first sequence number this update covers
+    last_id: int             # last sequence number this update covers
+    prev_id: int             # last_id of the previous update (differs only after an injected gap)
+    bids: list               # [[price str, qty str], ...]; qty "0" removes the level
     asks: list
-    event_ms: int            # E
-    trans_ms: int            # T
+    event_ms: int            # when the exchange published it
+    trans_ms: int            # when the matching engine made the change (never after event_ms)
 
 
 @dataclass(slots=True)
@@ -52,11 +54,35 @@ class BookTicker:
 
 
 @dataclass(slots=True)
+class MarkPrice:
+    """A perpetual's mark price, index price and funding (the latest is ``SimEngine.marks``)."""
+
+    symbol: str
+    mark: float
+    index: float
+    funding_rate: float      # per funding interval, e.g. 0.0001 = 0.01 %
+    next_funding_ms: int
+    event_ms: int
+
+
+@dataclass(slots=True)
+class Liquidation:
+    """A forced close of someone's position (public market data, not an engine order)."""
+
+    symbol: str
+    long: bool               # the liquidated position was long (its close order sells)
+    price: str
+    qty: str
+    event_ms: int
+    trade_ms: int
+
+
+@dataclass(slots=True)
 class OrderEvent:
     """One state change of a user's order (new, trade, canceled, expired, amended)."""
 
     order: "Order"
-    exec_type: str           # NEW | TRADE | CANCELED | EXPIRED | AMENDMENT
+    exec_type: str           # new | trade | canceled | expired | amended
     event_ms: int
     last_lots: int = 0
     last_ticks: int = 0
@@ -69,7 +95,7 @@ class OrderEvent:
 
 @dataclass(slots=True)
 class AccountEvent:
-    """Balances and positions after a change; reason follows Binance's ACCOUNT_UPDATE "m"."""
+    """Balances and positions after a change; ``reason`` says what changed them ("order", ...)."""
 
     account: "Account"
     reason: str
@@ -77,10 +103,3 @@ class AccountEvent:
     assets: list[str] = field(default_factory=list)
     balance_changes: dict[str, float] = field(default_factory=dict)
     positions: list["Position"] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ListenKeyExpired:
-    account: "Account"
-    listen_key: str
-    event_ms: int

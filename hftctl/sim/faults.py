@@ -21,6 +21,9 @@ class Faults:
     rest_5xx_rate: float = 0.0       # fraction of REST calls answered 503
     rest_429_rate: float = 0.0       # fraction of REST calls answered 429 / -1003
     clock_shift_ms: int = 0          # added to the server's clock (serverTime, E/T, recvWindow)
+    # Order requests (new/cancel/amend) answered with the exchange's "outcome unknown" error:
+    unknown_after_exec_rate: float = 0.0    # ... after the engine executed them
+    unknown_before_exec_rate: float = 0.0   # ... without executing them
 
     def __post_init__(self) -> None:
         self.rng = random.Random(0)
@@ -42,6 +45,15 @@ class Faults:
             if n % self.gap_every == 0:
                 return True
         return False
+
+    def unknown_outcome(self) -> str | None:
+        """Per order request: "after" (execute, then answer "unknown"), "before" (answer
+        "unknown" and do nothing) or None. Each adapter renders its exchange's own error."""
+        if self.unknown_after_exec_rate > 0 and self.rng.random() < self.unknown_after_exec_rate:
+            return "after"
+        if self.unknown_before_exec_rate > 0 and self.rng.random() < self.unknown_before_exec_rate:
+            return "before"
+        return None
 
     def rest_fault(self) -> int:
         """0, or the HTTP status (503 / 429) this REST call should fail with."""

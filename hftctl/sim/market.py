@@ -8,13 +8,13 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 
 from hftctl.errors import HftctlError
+from hftctl.sim.adapter import DepthMsg, LiquidationMsg, MarkMsg, ReplayFormat, TickerMsg, TradeMsg
 from hftctl.sim.engine import SimEngine
-from hftctl.sim.recording import RecordingInfo, iter_lines, loads, scan
+from hftctl.sim.recording import RecordingInfo, iter_lines, loads
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ class SyntheticParams:
     trades_per_s: float = 4.0
     mean_level_qty: float = 0.5     # in base units, scaled by level distance
     mean_trade_qty: float = 0.05
+    # perpetuals' extras where the source has none (hftctl.sim.derivatives)
+    mark_interval_ms: float = 1000.0
+    liquidations_per_min: float = 6.0
 
 
 class SyntheticMarket:
@@ -86,7 +89,7 @@ class SyntheticMarket:
         changes_b: dict[int, int] = {}
         changes_a: dict[int, int] = {}
         # trades at the touch, consuming the level they hit
-        n_trades = _poisson(rng, p.trades_per_s * dt)
+        n_trades = poisson(rng, p.trades_per_s * dt)
         for _ in range(n_trades):
             buyer_taker = rng.random() < 0.5
             level = ba if buyer_taker else bb
@@ -144,7 +147,7 @@ class SyntheticMarket:
                                       spec.price_str(na), spec.qty_str(asks[na]), last)
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
+def poisson(rng: random.Random, lam: float) -> int:
     if lam <= 0:
         return 0
     limit, k, prod = math.exp(-lam), 0, rng.random()
@@ -177,16 +180,17 @@ class ReplayMarket:
     client would) so the sim's REST snapshot and diff stream agree; when looping, one synthetic
     diff turns the final book back into the starting book and ids keep increasing."""
 
-    def __init__(self, engine: SimEngine, path: Path, speed: float, loop: bool,
-                 info: RecordingInfo | None = None) -> None:
+    def __init__(self, engine: SimEngine, fmt: ReplayFormat, info: RecordingInfo, speed: float,
+                 loop: bool) -> None:
         if speed <= 0:
             raise HftctlError(f"--speed must be > 0, got {speed}")
         self.engine = engine
-        self.path = path
-        self.info = info or scan(path)
+        self.fmt = fmt
+        self.path = info.path
+        self.info = info
         self.symbol = self.info.symbol
         if self.symbol not in engine.specs:
-            raise HftctlError(f"replay file {path}: symbol {self.symbol} is not listed by this exchange "
+            raise HftctlError(f"replay file {self.path}: symbol {self.symbol} is not listed by this exchange "
                               f"(known: {', '.join(sorted(engine.specs))})")
         self.speed = speed
         self.loop = loop
@@ -209,22 +213,23 @@ class ReplayMarket:
         body_start = 0
         snap_i = self.info.snapshot_line
         if snap_i is not None:
-            pending = []
+            pending: list[DepthMsg] = []
             for i, (_ts, raw) in enumerate(iter_lines(self.path)):
                 if i == snap_i:
-                    snap = loads(self.path, raw)
+                    snap = self._read(lambda: self.fmt.snapshot(loads(self.path, raw)), "snapshot")
                     book.replace({}, {})
-                    book.apply_wire(snap["bids"], snap["asks"])
-                    last = snap["lastUpdateId"]
+                    book.apply_wire(snap.bids, snap.asks)
+                    last = snap.last_id
                     for d in pending:
-                        if d["u"] > last:
-                            book.apply_wire(d["b"], d["a"])
-                            last = d["u"]
+                        if d.last_id > last:
+                            book.apply_wire(d.bids, d.asks)
+                            last = d.last_id
                     seq.last_u = last
                     book.last_update_id = last
                     break
-                if b"@depth" in raw[:40]:
-                    pending.append(loads(self.path, raw)["data"])
+                msg = self._read(lambda: self.fmt.message(loads(self.path, raw)), "message")
+                if type(msg) is DepthMsg:
+                    pending.append(msg)
             body_start = snap_i + 1
         self._start_book = (dict(book.bids), dict(book.asks))
         first_body_ids: tuple[int, int] | None = None
@@ -268,43 +273,42 @@ class ReplayMarket:
     def _span(self) -> float:
         return (self.info.last_ts - self.info.first_ts) / 1e9
 
+    def _read(self, parse, what: str):
+        try:
+            return parse()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise HftctlError(f"replay file {self.path}: malformed {what} ({exc})") from None
+
     def _emit(self, raw: bytes) -> tuple[int, int] | None:
         """Dispatch one recorded line; returns (first depth id, trade id) hints for looping."""
         try:
-            msg = orjson.loads(raw)
+            obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             self.stats.skipped += 1
             log.warning("skipping malformed line in %s: %s", self.path, exc)
             return None
-        if not isinstance(msg, dict):
-            self.stats.skipped += 1
-            return None
-        stream = msg.get("stream")
-        d = msg.get("data")
-        if not stream or not isinstance(d, dict):
-            return None
-        kind = stream.split("@", 1)[1] if "@" in stream else ""
         engine, symbol = self.engine, self.symbol
         try:
-            if kind.startswith("depth"):
-                lag = d.get("E", 0) - d.get("T", d.get("E", 0))
-                engine.market_depth(symbol, d["b"], d["a"], d["U"], d["u"], lag)
+            msg = self.fmt.message(obj)
+            t = type(msg)
+            if t is DepthMsg:
+                engine.market_depth(symbol, msg.bids, msg.asks, msg.first_id, msg.last_id, msg.lag_ms)
                 if self._first_u is None:
-                    self._first_u = d["U"]
-            elif kind == "trade":
-                engine.market_trade(symbol, d["p"], d["q"], d["m"], d["t"], d["E"] - d["T"])
-                if self._first_t is None:
-                    self._first_t = d["t"]
-            elif kind == "aggTrade":
-                engine.market_trade(symbol, d["p"], d["q"], d["m"], d["a"], d["E"] - d["T"])
-                if self._first_t is None:
-                    self._first_t = d["a"]
-            elif kind == "bookTicker":
-                engine.market_book_ticker(symbol, d["b"], d["B"], d["a"], d["A"], d.get("u"),
-                                          d.get("E", 0) - d.get("T", d.get("E", 0)))
+                    self._first_u = msg.first_id
+            elif t is TradeMsg:
+                engine.market_trade(symbol, msg.price, msg.qty, msg.buyer_is_maker, msg.trade_id, msg.lag_ms)
+                if self._first_t is None and msg.trade_id is not None:
+                    self._first_t = msg.trade_id
+            elif t is TickerMsg:
+                engine.market_book_ticker(symbol, msg.bid, msg.bid_qty, msg.ask, msg.ask_qty, msg.update_id,
+                                          msg.lag_ms)
+            elif t is MarkMsg:
+                engine.market_mark_price(symbol, msg.mark, msg.index, msg.funding_rate, msg.next_funding_ms)
+            elif t is LiquidationMsg:
+                engine.market_liquidation(symbol, msg.long, msg.price, msg.qty, msg.lag_ms)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.stats.skipped += 1
-            log.warning("skipping malformed %s message in %s: %s", kind, self.path, exc)
+            log.warning("skipping malformed message in %s: %s", self.path, exc)
             return None
         if self._first_u is not None:
             return self._first_u, self._first_t if self._first_t is not None else 0

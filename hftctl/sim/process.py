@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hftctl import exchanges
+from hftctl.children import preexec
 from hftctl.errors import HftctlError
 
 
@@ -27,9 +29,11 @@ class SimHandle:
     rest_url: str
     ws_url: str
     control_url: str
+    connector_config: dict            # URL keys of a connector config pointed at this sim
     process: subprocess.Popen = field(repr=False)
     log_path: Path = field(repr=False)
-    extra: dict = field(default_factory=dict)     # exchange-specific URLs (Bybit private/trade ws)
+    extra: dict = field(default_factory=dict)     # the exchange's other URLs (e.g. private, trade ws)
+    ws_root: str = ""                 # where the exchange's websocket routes hang off (else ws_url)
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then SIGKILL if it does not exit in `timeout` seconds; returns the exit code."""
@@ -44,9 +48,10 @@ class SimHandle:
 
 
 @contextmanager
-def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = None,
+def start_sim(exchange: str = exchanges.DEFAULT, extra_args: list[str] | None = None,
               timeout: float = 20.0, env: dict | None = None) -> Iterator[SimHandle]:
-    """Run `hftctl sim --port 0` and yield once it listens (its ready file exists)."""
+    """Run `hftctl sim --port 0` and yield once it listens (its ready file exists). The sim is
+    SIGKILLed by the kernel if this process dies first (a killed test run leaves no sim)."""
     workdir = Path(tempfile.mkdtemp(prefix="hftctl-sim-"))
     ready = workdir / "ready.json"
     log_path = workdir / "sim.log"
@@ -54,7 +59,7 @@ def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = N
            "--ready-file", str(ready), *(extra_args or [])]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})}, preexec_fn=preexec())
     handle = None
     try:
         deadline = time.monotonic() + timeout
@@ -62,8 +67,9 @@ def start_sim(exchange: str = "binancefutures", extra_args: list[str] | None = N
             if ready.exists():
                 info = json.loads(ready.read_text())
                 known = {k: info.pop(k) for k in ("pid", "exchange", "host", "port", "rest_url", "ws_url",
-                                                  "control_url")}
-                handle = SimHandle(process=proc, log_path=log_path, extra=info, **known)
+                                                  "control_url", "connector_config")}
+                ws_root = info.pop("ws_root", None) or known["ws_url"]
+                handle = SimHandle(process=proc, log_path=log_path, extra=info, ws_root=ws_root, **known)
                 break
             if proc.poll() is not None:
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]

@@ -17,6 +17,7 @@ import orjson
 import zstandard
 
 from hftctl.errors import HftctlError
+from hftctl.sim.adapter import ReplayFormat
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -30,7 +31,7 @@ class RecordingInfo:
     snapshot_line: int | None      # index of the REST snapshot line, if any
     first_ts: int
     last_ts: int
-    streams: set[str]
+    carries: frozenset[str] = frozenset()     # MARK / LIQUIDATION, if the recording has them
 
 
 def open_text(path: Path) -> io.BufferedIOBase:
@@ -67,31 +68,30 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise HftctlError(f"{path}: corrupt or truncated recording after line {n} ({exc})") from None
 
 
-def scan(path: Path) -> RecordingInfo:
-    """Validate the whole file and learn its symbol and snapshot position."""
+def scan(path: Path, fmt: ReplayFormat) -> RecordingInfo:
+    """Validate the whole file and learn its symbol and snapshot position (``fmt`` reads lines)."""
     symbol = ""
     snapshot = None
     first = last = 0
     count = 0
-    streams: set[str] = set()
+    carries: set[str] = set()
     for i, (ts, raw) in enumerate(iter_lines(path)):
         if count == 0:
             first = ts
         last = ts
         count += 1
-        if raw.startswith(b'{"stream"'):
-            end = raw.find(b'"', 11)
-            stream = raw[11:end].decode()
-            streams.add(stream)
-            if not symbol:
-                symbol = stream.split("@", 1)[0].upper()
-        elif snapshot is None and b'"lastUpdateId"' in raw[:40]:
+        if snapshot is None and fmt.is_snapshot(raw):
             snapshot = i
+        elif not symbol:
+            symbol = fmt.symbol(raw) or ""
+        kind = fmt.carries(raw)
+        if kind:
+            carries.add(kind)
     if count == 0:
         raise HftctlError(f"replay file {path} is empty")
     if not symbol:
-        raise HftctlError(f"replay file {path} has no stream messages")
-    return RecordingInfo(path, symbol, count, snapshot, first, last, streams)
+        raise HftctlError(f"replay file {path} has no market messages of this exchange")
+    return RecordingInfo(path, symbol, count, snapshot, first, last, frozenset(carries))
 
 
 def loads(path: Path, raw: bytes) -> dict:

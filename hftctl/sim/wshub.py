@@ -1,12 +1,15 @@
 """Websocket connections of the sim: per-client send queues (so one slow client never stalls the
-market), the delay fault, and dropping connections on demand or on a timer."""
+market), the delay fault, dropping connections on demand or on a timer, and each exchange's
+connection rules (message rate, lifetime, connection rate) enforced the way exchanges do: by
+disconnecting."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
+from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
@@ -92,11 +95,25 @@ class WsClient:
                 pass
 
 
+@dataclass(frozen=True)
+class WsLimits:
+    """An exchange's rules for one kind of websocket (0 means no limit). The server pings every
+    ``serve``'s ``ping_interval_s`` and drops a connection whose pong is late (aiohttp allows half
+    the interval, stricter than any exchange's pong deadline: a client that answers pings passes)."""
+
+    max_incoming_per_s: float = 0      # messages a client may send per second, pings/pongs included
+    max_lifetime_s: float = 0          # the exchange cuts every connection after this long
+    max_connects: int = 0              # connection attempts per IP ...
+    connect_window_s: float = 300.0    # ... in this window; beyond, the upgrade is refused (429)
+
+
 class WsHub:
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
         self.clients: set[WsClient] = set()
         self.dropped = 0
+        self.limit_drops = 0           # connections cut for breaking a WsLimits rule
+        self._attempts: dict[tuple[int, str], deque[float]] = defaultdict(deque)
 
     def add(self, client: WsClient) -> None:
         self.clients.add(client)
@@ -104,21 +121,52 @@ class WsHub:
     def remove(self, client: WsClient) -> None:
         self.clients.discard(client)
 
+    def _connect_allowed(self, request: web.Request, limits: WsLimits) -> bool:
+        if not limits.max_connects:
+            return True
+        now = time.monotonic()
+        attempts = self._attempts[(id(limits), request.remote or "")]
+        while attempts and now - attempts[0] > limits.connect_window_s:
+            attempts.popleft()
+        attempts.append(now)
+        return len(attempts) <= limits.max_connects
+
     async def serve(self, request: web.Request, ping_interval_s: float, on_text, on_close,
-                    on_open=None) -> web.WebSocketResponse:
+                    on_open=None, limits: WsLimits = WsLimits()) -> web.StreamResponse:
         """One websocket's life, the same for every exchange adapter: accept it, register it (so
-        the drop fault reaches it), hand each text frame to ``on_text(client, text)``, and always
-        call ``on_close(client)`` and unregister, however the peer goes away.
+        the drop fault reaches it), hand each text frame to ``on_text(client, text)``, enforce
+        ``limits``, and always call ``on_close(client)`` and unregister, however the peer goes.
 
         ``on_open(client)`` (async) may refuse the connection by closing it and returning False.
         """
-        ws = web.WebSocketResponse(heartbeat=ping_interval_s, autoping=True)
+        if not self._connect_allowed(request, limits):
+            log.warning("websocket connection from %s refused: over %d connections in %.0f s",
+                        request.remote, limits.max_connects, limits.connect_window_s)
+            return web.Response(status=429, text="Too many connection attempts")
+        # Counting pings and pongs as messages needs them in hand: answer pings ourselves then.
+        count_control = limits.max_incoming_per_s > 0
+        ws = web.WebSocketResponse(heartbeat=ping_interval_s, autoping=not count_control)
         await ws.prepare(request)
         client = WsClient(ws, request, self.faults)
         self.add(client)
+        window, count = int(time.monotonic()), 0
+        cutoff = (asyncio.get_running_loop().call_later(limits.max_lifetime_s, self._limit_drop, client,
+                                                        "connection lifetime over")
+                  if limits.max_lifetime_s else None)
         try:
             if on_open is None or await on_open(client):
                 async for msg in ws:
+                    if count_control:
+                        now = time.monotonic()
+                        if int(now) != window:
+                            window, count = int(now), 0
+                        count += 1
+                        if count > limits.max_incoming_per_s:
+                            self._limit_drop(client, f"more than {limits.max_incoming_per_s:g} messages per second")
+                            break
+                        if msg.type == WSMsgType.PING:
+                            await ws.pong(msg.data)
+                            continue
                     if msg.type == WSMsgType.TEXT:
                         on_text(client, msg.data)
                     elif msg.type == WSMsgType.ERROR:
@@ -126,10 +174,17 @@ class WsHub:
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            if cutoff is not None:
+                cutoff.cancel()
             on_close(client)
             self.remove(client)
             await client.close()
         return ws
+
+    def _limit_drop(self, client: WsClient, why: str) -> None:
+        log.info("websocket from %s disconnected: %s", client.request.remote, why)
+        self.limit_drops += 1
+        client.drop()
 
     def drop_all(self) -> int:
         n = 0

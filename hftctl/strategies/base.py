@@ -138,6 +138,10 @@ class RejectionGuard:
         self._recent: list[int] = []
         self._reported: set[str] = set()
 
+    def paused(self, now: int) -> bool:
+        """Whether quoting pauses at ``now``, when no new response can have brought rejections."""
+        return now < self.paused_until
+
     def check(self, bot: Bot, i: int) -> bool:
         """True while quoting should pause."""
         now = bot.current_timestamp

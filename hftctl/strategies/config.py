@@ -7,6 +7,7 @@ a typo'd key is an error too (silently ignoring ``max_postion`` would trade with
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from pathlib import Path
@@ -62,6 +63,8 @@ def _coerce(v: Any, hint: Any, where: str) -> Any:
     if hint is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise HftctlError(f"{where}: expected a number, got {v!r}")
+        if not math.isfinite(v):             # TOML has nan and inf literals, flags parse them too
+            raise HftctlError(f"{where}: expected a finite number, got {v!r}")
         return float(v)
     if hint is int:
         if isinstance(v, bool) or not isinstance(v, int):
@@ -82,11 +85,11 @@ def _coerce(v: Any, hint: Any, where: str) -> Any:
 
 def require_positive(where: str, **values: float) -> None:
     for name, v in values.items():
-        if not v > 0:
+        if not (v > 0 and math.isfinite(v)):
             raise HftctlError(f"{where}: {name} must be positive, got {v}")
 
 
 def require_non_negative(where: str, **values: float) -> None:
     for name, v in values.items():
-        if not v >= 0:
+        if not (v >= 0 and math.isfinite(v)):
             raise HftctlError(f"{where}: {name} must be >= 0, got {v}")

@@ -52,6 +52,7 @@ def load_grid_config(path: str | Path | None, overrides: dict[str, Any]) -> Grid
     if path is not None:
         raw = read_toml(path)
         values = dict(raw.get("mm", raw))
+        values.pop("backtest", None)          # simulated execution: hftctl/bot/settings.py
         where = str(path)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return build(GridConfig, values, where, partial=True)
@@ -65,6 +66,7 @@ class GridMarketMaker:
         self.iteration = 0
         self.decimals = base.price_decimals(bot.depth(i).tick_size)
         self.guard = base.RejectionGuard(out)
+        self._decided: tuple | None = None    # inputs of the last reconcile, see step()
 
     def banner(self) -> str:
         c = self.cfg
@@ -78,9 +80,18 @@ class GridMarketMaker:
         ])
 
     def step(self) -> None:
+        """One decision. When no order response arrived since the last one (``order_seq``)
+        and the grid came out the same, the orders already are what reconciling would make
+        them, so the step stops there: most steps of a backtest, since the grid moves only when
+        the mid crosses a grid step."""
         bot, c, i = self.bot, self.cfg, self.i
-        paused = self.guard.check(bot, i)
-        bot.clear_inactive_orders(i)
+        seq = bot.order_seq(i)
+        decided = self._decided
+        if seq is None or decided is None or seq != decided[0]:
+            paused = self.guard.check(bot, i)
+            bot.clear_inactive_orders(i)
+        else:
+            paused = self.guard.paused(bot.current_timestamp)
         book = bot.depth(i)
         if not book.ready:
             return
@@ -98,10 +109,13 @@ class GridMarketMaker:
 
         n_bids = min(c.grid_num, base.max_quotes(pos, c.max_position, c.order_qty, BUY))
         n_asks = min(c.grid_num, base.max_quotes(pos, c.max_position, c.order_qty, SELL))
-        new_bids = base.grid(book, bid_px, step, n_bids, BUY)
-        new_asks = base.grid(book, ask_px, step, n_asks, SELL)
-        if not paused:
-            base.reconcile_grid(bot, i, new_bids, new_asks, c.order_qty, pos, c.max_position)
+        key = (seq, bid_px, ask_px, step, n_bids, n_asks, pos, paused)
+        if seq is None or key != decided:
+            self._decided = key
+            if not paused:
+                base.reconcile_grid(bot, i, base.grid(book, bid_px, step, n_bids, BUY),
+                                    base.grid(book, ask_px, step, n_asks, SELL),
+                                    c.order_qty, pos, c.max_position)
 
         if self.iteration % c.status_every == 0:
             self.out(base.status_line(self.iteration, mid, best_bid, best_ask, pos, self.decimals))

@@ -67,9 +67,10 @@ class ObiConfig:
 
 def load_obi_config(path: str | Path) -> ObiConfig:
     raw = read_toml(path)
-    unknown = sorted(set(raw) - {"global", "params", "stop_loss"})
+    unknown = sorted(set(raw) - {"global", "params", "stop_loss", "backtest"})
     if unknown:
-        raise HftctlError(f"{path}: unknown table(s) {', '.join(unknown)} (expected [global], [params], [stop_loss])")
+        raise HftctlError(f"{path}: unknown table(s) {', '.join(unknown)} (expected [global], [params], "
+                          f"[stop_loss], optional [backtest])")
     for name in ("global", "params", "stop_loss"):
         if name not in raw:
             raise HftctlError(f"{path}: missing table [{name}]")

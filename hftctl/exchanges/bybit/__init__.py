@@ -1,1 +1,1 @@
-"""Bybit v5: exchange-specific code (converter mapping; other modules are added by their owners)."""
+"""Bybit v5, linear contracts (``bybit``): its descriptor is in ``descriptor.py``."""

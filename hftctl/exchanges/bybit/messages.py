@@ -1,19 +1,18 @@
-"""Bybit v5 (linear) wire messages -> hftctl schema messages.
+"""Bybit v5 (linear) wire messages -> hftctl schema messages, through the typed schemas.
 
-Field names are Bybit's (v5 "Orderbook", "Trade" public topics; "Order", "Position", "Wallet"
-private topics; "Get Open & Closed Orders" REST). Bad input raises :class:`MalformedMessage`.
+Bad input raises :class:`MalformedMessage`; the streams log and skip it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import msgspec
 
+from hftctl.exchanges.bybit import schemas as w
+from hftctl.exchanges.bybit.depth_sync import BookUpdate
 from hftctl.exchanges.wire import MalformedMessage
-from hftctl.exchanges.wire import parse_levels as _levels
 from hftctl.ipc.schema import BUY, SELL, Balance, OrderUpdate, Position, Trade
 
-__all__ = ["MalformedMessage", "BookMessage", "book", "trades", "order", "position", "wallet"]
+__all__ = ["MalformedMessage", "book", "trades", "order", "position", "wallet", "num", "decoder"]
 
 _MS = 1_000_000
 SIDES = {"Buy": BUY, "Sell": SELL}
@@ -21,70 +20,86 @@ STATUS = {"New": "new", "Created": "new", "Untriggered": "new", "PartiallyFilled
           "Filled": "filled", "Cancelled": "canceled", "PartiallyFilledCanceled": "canceled",
           "Deactivated": "canceled", "Triggered": "new", "Rejected": "rejected"}
 TIFS = {"GTC": "gtc", "IOC": "ioc", "FOK": "fok", "PostOnly": "gtx"}
+_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
-@dataclass(slots=True)
-class BookMessage:
-    """``orderbook.{depth}.{symbol}``: a snapshot (replace) or a delta; ``u`` counts updates."""
-
-    symbol: str
-    is_snapshot: bool
-    update_id: int
-    seq: int
-    exch_ts: int
-    bids: list[tuple[float, float]]
-    asks: list[tuple[float, float]]
+def decoder(kind: type) -> msgspec.json.Decoder:
+    """Decimal strings of market data become floats while parsing (``strict=False``)."""
+    return msgspec.json.Decoder(kind, strict=False)
 
 
-def book(m: dict[str, Any]) -> BookMessage:
+_BOOK = decoder(w.BookMessage)
+_TRADES = decoder(w.TradeMessage)
+
+
+def num(text: str) -> float:
+    """A private row's number: Bybit sends "" where there is none."""
     try:
-        d = m["data"]
-        return BookMessage(d["s"], m["type"] == "snapshot", int(d["u"]), int(d.get("seq", 0)),
-                           int(m.get("cts") or m["ts"]) * _MS, _levels(d["b"]), _levels(d["a"]))
-    except (KeyError, TypeError, ValueError) as e:
-        raise MalformedMessage(f"orderbook: {e.__class__.__name__}: {e}") from None
+        return float(text) if text else 0.0
+    except ValueError:
+        raise MalformedMessage(f"not a number: {text!r}") from None
 
 
-def trades(m: dict[str, Any], local_ts: int) -> list[Trade]:
+def book(raw: bytes) -> BookUpdate:
     try:
-        return [Trade(t["s"], int(t["T"]) * _MS, local_ts, SIDES[t["S"]], float(t["p"]), float(t["v"]))
-                for t in m["data"]]
-    except (KeyError, TypeError, ValueError) as e:
-        raise MalformedMessage(f"publicTrade: {e.__class__.__name__}: {e}") from None
+        m = _BOOK.decode(raw)
+    except _ERRORS as e:
+        raise MalformedMessage(f"orderbook: {e}") from None
+    d = m.data
+    return BookUpdate(d.s, m.type == "snapshot", d.u, d.seq, (m.cts or m.ts) * _MS, d.b, d.a)
 
 
-def order(o: dict[str, Any], local_ts: int) -> OrderUpdate:
+def trades(raw: bytes, local_ts: int) -> list[Trade]:
+    try:
+        m = _TRADES.decode(raw)
+        return [Trade(t.s, t.T * _MS, local_ts, SIDES[t.S], t.p, t.v) for t in m.data]
+    except _ERRORS as e:
+        raise MalformedMessage(f"publicTrade: {e}") from None
+    except KeyError as e:
+        raise MalformedMessage(f"publicTrade: unknown side {e}") from None
+
+
+def order(o: w.OrderRow, local_ts: int) -> OrderUpdate:
     """Order topic rows and REST order rows; ``exec_px`` is the average fill price."""
     try:
-        status = STATUS[o["orderStatus"]]
-        reason = o.get("rejectReason")
-        cum = float(o.get("cumExecQty") or 0.0)
         return OrderUpdate(
-            symbol=o["symbol"], order_id=0, client_order_id=o.get("orderLinkId", ""),
-            exch_order_id=str(o["orderId"]), side=SIDES[o["side"]], px=float(o.get("price") or 0.0),
-            qty=float(o["qty"]), leaves_qty=float(o.get("leavesQty") or 0.0), exec_qty=0.0,
-            exec_px=float(o.get("avgPrice") or 0.0), cum_qty=cum, status=status,
-            order_type="market" if o.get("orderType") == "Market" else "limit",
-            time_in_force=TIFS.get(o.get("timeInForce", "GTC"), "gtc"),
-            exch_ts=int(o.get("updatedTime") or 0) * _MS, local_ts=local_ts,
-            reason=reason if reason and reason != "EC_NoError" else None,
+            symbol=o.symbol, order_id=0, client_order_id=o.orderLinkId,
+            exch_order_id=o.orderId, side=SIDES[o.side], px=num(o.price),
+            qty=num(o.qty), leaves_qty=num(o.leavesQty), exec_qty=0.0,
+            exec_px=num(o.avgPrice), cum_qty=num(o.cumExecQty), status=STATUS[o.orderStatus],
+            order_type="market" if o.orderType == "Market" else "limit",
+            time_in_force=TIFS.get(o.timeInForce, "gtc"),
+            exch_ts=int(num(o.updatedTime)) * _MS, local_ts=local_ts,
+            reason=_reason(o),
         )
-    except (KeyError, TypeError, ValueError) as e:
-        raise MalformedMessage(f"order: {e.__class__.__name__}: {e}") from None
+    except KeyError as e:
+        raise MalformedMessage(f"order: unknown value {e}") from None
 
 
-def position(p: dict[str, Any], ts: int) -> Position:
-    try:
-        size = float(p.get("size") or 0.0)
-        sign = -1.0 if p.get("side") == "Sell" else 1.0
-        return Position(p["symbol"], sign * size, float(p.get("avgPrice") or p.get("entryPrice") or 0.0), ts)
-    except (KeyError, TypeError, ValueError) as e:
-        raise MalformedMessage(f"position: {e.__class__.__name__}: {e}") from None
+def _reason(o: w.OrderRow) -> str | None:
+    """Why an order ended other than by its owner: the cancel type Bybit names (CancelBySmp,
+    CancelByDCP, ...; enum.mdx) or else the reject reason; None for the ordinary cases."""
+    if o.cancelType not in ("", "UNKNOWN", "CancelByUser"):
+        return o.cancelType
+    return o.rejectReason if o.rejectReason not in ("", "EC_NoError") else None
 
 
-def wallet(w: dict[str, Any]) -> list[Balance]:
-    try:
-        return [Balance(c["coin"], float(c["walletBalance"]), float(c.get("availableToWithdraw") or 0.0))
-                for c in w["coin"]]
-    except (KeyError, TypeError, ValueError) as e:
-        raise MalformedMessage(f"wallet: {e.__class__.__name__}: {e}") from None
+def position(p: w.PositionRow, ts: int) -> Position:
+    sign = -1.0 if p.side == "Sell" else 1.0
+    return Position(p.symbol, sign * num(p.size), num(p.avgPrice) or num(p.entryPrice), ts)
+
+
+def wallet(row: w.Wallet) -> list[Balance]:
+    """Per coin: wallet balance, and what is free for derivatives. ``availableToWithdraw`` is
+    always "" on unified accounts since 2025-01-09; wallet-balance.mdx gives two replacements:
+    isolated margin, walletBalance - totalPositionIM - totalOrderIM - locked - bonus; cross and
+    portfolio margin, the account's totalAvailableBalance (USD) converted at the coin's price
+    (usdValue / equity). The margin mode is another request away, so the smaller is reported."""
+    out = []
+    for c in row.coin:
+        free = num(c.walletBalance) - num(c.totalPositionIM) - num(c.totalOrderIM) - num(c.locked) - num(c.bonus)
+        equity, usd = num(c.equity), num(c.usdValue)
+        if row.totalAvailableBalance and equity > 0 and usd > 0:
+            free = min(free, num(row.totalAvailableBalance) * equity / usd)
+        out.append(Balance(c.coin, num(c.walletBalance), max(0.0, free)))
+    return out

@@ -1,0 +1,1 @@
+"""Binance spot (``binancespot``): its descriptor is in ``descriptor.py``."""

@@ -1,1 +1,0 @@
-"""Binance spot: exchange-specific code (converter mapping; other modules are added by their owners)."""
