@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import posix_ipc
-
 from hftctl.book import OrderBook
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import BotEndpoint
@@ -142,10 +140,7 @@ def main() -> None:
         return oid
 
     while not stop:
-        try:
-            r = ep.recv(0.05)
-        except posix_ipc.SignalError:   # SIGUSR1 interrupted the wait
-            r = None
+        r = ep.recv(0.05)           # None early when SIGUSR1 interrupts the wait
         while r is not None:
             if isinstance(r, Overrun):
                 view.overruns += 1

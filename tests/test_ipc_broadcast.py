@@ -226,7 +226,7 @@ def test_sigkilled_reader_blocks_neither_writer_nor_other_readers(chan, procs):
         dead = [x for x in w.readers() if x.bot_id == victim_id]
         assert dead and not dead[0].alive
         assert victim_id in w.reap()
-        assert not os.path.exists(f"/dev/shm/sem.hftctl.{chan}.bc.r{victim_id - 1}")
+        assert victim_id not in {x.bot_id for x in w.readers()}   # its slot is free again
     finally:
         w.close()
 
@@ -242,7 +242,18 @@ def heartbeating_writer_proc(name, ready, tag):
         time.sleep(0.01)
 
 
-def test_sigkilled_writer_detected_within_2s_and_restarted_writer_reattached(chan, procs):
+def next_non_message(r, limit: float = 30.0):
+    """Receive until something other than a message (or nothing) comes; a generous overall limit."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        m = r.recv(timeout=1.0)
+        if not isinstance(m, Received):
+            if m is not None:
+                return m
+    raise AssertionError(f"nothing but messages or silence for {limit}s")
+
+
+def test_sigkilled_writer_detected_by_its_released_lock_and_restarted_writer_reattached(chan, procs):
     ready = CTX.Queue()
     first = start(procs, heartbeating_writer_proc, chan, ready, b"first")
     gen1 = ready.get(timeout=10)
@@ -251,17 +262,15 @@ def test_sigkilled_writer_detected_within_2s_and_restarted_writer_reattached(cha
         bot_id = r.bot_id
         assert isinstance(r.recv(timeout=2), Received) and r.writer_alive()
         os.kill(first.pid, signal.SIGKILL)
-        killed_at = time.monotonic()
-        while True:
-            m = r.recv(timeout=3)
-            if isinstance(m, WriterGone) or m is None:
-                break
-        detected_after = time.monotonic() - killed_at
-        assert isinstance(m, WriterGone), m
-        assert detected_after < 2.0, detected_after
+        m = next_non_message(r)
+        # "died": seen by the reader's own check of the kernel-held owner lock (every 0.25 s of
+        # waiting), not by the heartbeat going stale (1.5 s) nor by a timeout.
+        assert m == WriterGone(f"writer pid {first.pid} died"), m
         assert not r.writer_alive()
         first.join(5)
 
+        # A fresh queue: the SIGKILLed process may have died holding the old one's write lock.
+        ready = CTX.Queue()
         start(procs, heartbeating_writer_proc, chan, ready, b"second")
         gen2 = ready.get(timeout=10)
         assert gen2 != gen1
@@ -280,12 +289,8 @@ def test_hung_writer_without_heartbeat_is_reported_gone(chan, procs):
     r = BroadcastReader.attach(chan, timeout=5)
     try:
         os.kill(p.pid, signal.SIGSTOP)  # alive, holds its lock, but silent
-        t0 = time.monotonic()
-        m = r.recv(timeout=0.5)
-        while isinstance(m, Received) or m is None:
-            m = r.recv(timeout=3)
-            assert time.monotonic() - t0 < 5
-        assert isinstance(m, WriterGone) and "silent" in m.reason
+        m = next_non_message(r)
+        assert isinstance(m, WriterGone) and "silent" in m.reason, m
     finally:
         os.kill(p.pid, signal.SIGKILL)
         r.close()
@@ -440,3 +445,14 @@ def test_poll_with_a_backlog_keeps_order_and_reports_damage_in_place(small):
     assert got == list(range(1, 50)) + [Overrun(1, "corrupt: checksum mismatch at seq 50")] + list(range(51, 201))
     assert r.lost_total == 1
     assert {x.bot_id: x.lag for x in w.readers()} == {r.bot_id: 0}
+
+
+def test_a_closed_end_raises_a_clear_error_not_a_released_memoryview(chan):
+    w = BroadcastWriter.create(chan, capacity=1 << 16)
+    r = BroadcastReader.attach(chan, timeout=1)
+    r.close()
+    w.close()
+    for call in (lambda: w.publish(b"x"), lambda: w.publish_many([b"x"]), w.heartbeat, w.readers,
+                 w.reap, r.poll, r.poll_many, lambda: r.recv(timeout=0.01), r.writer_alive):
+        with pytest.raises(HftctlError, match="broadcast channel .* this end is closed"):
+            call()

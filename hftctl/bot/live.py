@@ -112,10 +112,8 @@ class LiveBot(Bot):
 
     def _poll_once(self, timeout_ns: int) -> bool:
         """Wait for one message (or the timeout), apply it; True if something happened."""
-        try:
-            msg = self.transport.recv(max(timeout_ns, 0) / 1e9)
-        except posix_ipc.SignalError:
-            msg = None       # SIGINT/SIGTERM woke the wait; the stop flag is checked by the caller
+        # A signal (SIGINT/SIGTERM) ends the wait early with None; the caller checks its stop flag.
+        msg = self.transport.recv(max(timeout_ns, 0) / 1e9)
         now = time.time_ns()
         self.current_timestamp = now
         happened = False

@@ -59,7 +59,9 @@ class IpcSource:
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
         # A connector that is not running: one-line error at start.
-        self._ep = BotEndpoint.attach(self.name, "collect", timeout=ATTACH_TIMEOUT_S)
+        # spin_us=0: park at once. A recorder batches (PACE_S) and needs no µs latency; spinning
+        # would only take CPU from the connector and the bots.
+        self._ep = BotEndpoint.attach(self.name, "collect", timeout=ATTACH_TIMEOUT_S, spin_us=0.0)
         self._subscribe()
         last_beat = 0.0
         loop = asyncio.get_running_loop()

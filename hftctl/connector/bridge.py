@@ -1,9 +1,14 @@
 """The connector's side of the shared-memory channels, fitted to an asyncio loop.
 
-Requests are read by one background thread that blocks on the channel's semaphore and hands
-each decoded message to the loop with ``call_soon_threadsafe``: the loop never blocks on shared
-memory, and a request is acted on within one loop iteration of arriving. Events are published
-from the loop thread only (the broadcast channel has a single writer).
+Requests are read by one background thread that blocks on the channel and hands each decoded
+message to the loop with ``call_soon_threadsafe``: the loop never blocks on shared memory, and a
+request is acted on within one loop iteration of arriving. Events are published from the loop
+thread only (the broadcast channel has a single writer).
+
+Shutdown: the reader thread is the only user of the request channel and closes it itself when
+it stops, so the channel is never unmapped under a running read. Requests it had already
+queued on the loop, and anything published after ``close()``, are dropped: the channels are
+gone and no bot can receive an answer any more.
 """
 
 from __future__ import annotations
@@ -13,8 +18,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-import posix_ipc
-
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import ConnectorEndpoint
 from hftctl.ipc.ring import Overrun
@@ -22,6 +25,7 @@ from hftctl.ipc.ring import Overrun
 log = logging.getLogger(__name__)
 
 _REQUEST_TYPES = frozenset(s.REQUESTS)
+JOIN_TIMEOUT_S = 5.0     # the reader's waits are 0.2 s long: it stops well within this
 
 
 class RingBridge:
@@ -31,6 +35,7 @@ class RingBridge:
         self._max_payload = self.endpoint.events.max_payload
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._closed = False
 
     def start(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
         self._thread = threading.Thread(target=self._read_requests, args=(loop, handler),
@@ -39,27 +44,38 @@ class RingBridge:
 
     def _read_requests(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
         recv = self.endpoint.recv
-        while not self._stop.is_set():
-            try:
-                r = recv(timeout=0.2)
-            except posix_ipc.SignalError:
-                continue    # SIGTERM/SIGINT may land on this thread: the loop handles them
-            if r is None:
-                continue
-            if isinstance(r, Overrun):
-                log.warning("request channel: %d request(s) lost (%s)", r.lost, r.reason)
-                continue
-            sender, msg = r
-            if type(msg) not in _REQUEST_TYPES or (sender and getattr(msg, "bot_id", sender) != sender):
-                # A bot may only speak for itself: its sender id is fixed by its channel slot.
-                log.warning("request %s from bot %d refused", type(msg).__name__, sender)
-                continue
-            try:
-                loop.call_soon_threadsafe(handler, msg)
-            except RuntimeError:   # loop closed: we are shutting down
-                return
+        try:
+            while not self._stop.is_set():
+                r = recv(timeout=0.2)     # None also when a signal landed on this thread
+                if r is None:
+                    continue
+                if isinstance(r, Overrun):
+                    log.warning("request channel: %d request(s) lost (%s)", r.lost, r.reason)
+                    continue
+                sender, msg = r
+                if type(msg) not in _REQUEST_TYPES or (sender and getattr(msg, "bot_id", sender) != sender):
+                    # A bot may only speak for itself: its sender id is fixed by its channel slot.
+                    log.warning("request %s from bot %d refused", type(msg).__name__, sender)
+                    continue
+                try:
+                    loop.call_soon_threadsafe(self._deliver, handler, msg)
+                except RuntimeError:   # loop closed: we are shutting down
+                    return
+        finally:
+            self.endpoint.requests.close()
+
+    def _deliver(self, handler: Callable[[s.Message], None], msg: s.Message) -> None:
+        """Loop thread: hand a request over, unless the bridge closed since it was queued."""
+        if self._closed:
+            log.debug("%s from bot %s dropped: the channels are closed", type(msg).__name__,
+                      getattr(msg, "bot_id", "?"))
+            return
+        handler(msg)
 
     def publish(self, msg: s.Message, dest: int = 0) -> None:
+        if self._closed:
+            log.debug("%s not sent: the channels are closed", type(msg).__name__)
+            return
         data = s.encode(msg)
         if len(data) > self._max_payload:
             log.error("%s of %d bytes exceeds the channel's max payload; not sent",
@@ -75,8 +91,16 @@ class RingBridge:
         return self.endpoint.gone_bots()
 
     def close(self) -> None:
-        """Stop reading and remove both channels' shared memory and semaphores."""
+        """Stop reading, then remove both channels' shared memory (bots see the writer go last)."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        self.endpoint.close()
+        if self._thread is None:
+            self.endpoint.requests.close()
+        else:
+            self._thread.join(JOIN_TIMEOUT_S)
+            if self._thread.is_alive():
+                log.error("request reader thread did not stop within %.0fs; it closes its channel "
+                          "when it does", JOIN_TIMEOUT_S)
+        self.endpoint.events.close()

@@ -5,10 +5,10 @@ the others); a reader that is lapped gets an ``Overrun`` with the exact number o
 lost, then continues from the newest message. Readers claim a slot (their bot id = slot + 1)
 with an OFD byte lock, so the writer sees dead readers the moment the kernel drops the lock.
 
-Wake-ups: a reader about to block sets its byte in the flag array and waits on its own named
-semaphore; the writer finds set flags with one ``mmap.find`` per publish (no syscall when
-nobody sleeps) and posts only those readers' semaphores. A bounded busy-spin before sleeping
-(``spin_us``) trades a core for microsecond latency.
+Wake-ups (``hftctl.ipc.wait``): a reader spins for an adaptive budget, then sets its byte in
+the flag array and parks on the ring's sequence word (a futex). After a fence the writer finds
+set flags with one ``mmap.find`` per publish and makes one wake syscall for all the parked
+readers a message concerns; while nobody is parked it makes none.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import posix_ipc
 from xxhash import xxh3_64_intdigest
 
 from hftctl.errors import HftctlError
@@ -28,12 +27,13 @@ from hftctl.ipc import ring as R
 from hftctl.ipc.ring import (
     DATA_OFF, FLAGS_OFF, HEADER_BYTES, H_CAPACITY, H_CLOSED, H_GENERATION, H_HEARTBEAT,
     H_LATEST, H_MAX_PAYLOAD, H_MAX_SLOTS, H_OWNER_PID, H_TAIL, H_TAIL_INTENT, H_WRITE_SEQ,
-    PAD, SLOTS_OFF, SLOT_BYTES, S_LOST, S_NONCE, S_PID, S_SEQ
+    PAD, SLOTS_OFF, SLOT_BYTES, S_LOST, S_PID, S_SEQ
 )
 from hftctl.ipc.segments import (
-    OWNER_LOCK, SLOT_LOCK_BASE, Segment, check_name, create_owned, pid_alive, sem_name,
-    shm_name, unlink_channel_sems, unlink_sem, unlink_shm
+    OWNER_LOCK, SLOT_LOCK_BASE, Segment, check_name, create_owned, pid_alive, shm_name,
+    unlink_channel_sems, unlink_shm
 )
+from hftctl.ipc.wait import WAKE_ALL, Waiter, epoch_word_address, new_fence, register_writer, wake
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,7 @@ _now_ns = time.monotonic_ns
 _REC = R.REC
 _REC_BYTES = R.REC_BYTES
 _BACKLOG_BYTES = 4096
-
-
-def _reader_sem(name: str, slot: int) -> str:
-    return sem_name(name, CHANNEL, f"r{slot}")
+_LIVENESS_NS = int(R.LIVENESS_EVERY * 1e9)
 
 
 @dataclass(slots=True)
@@ -72,7 +69,8 @@ class ReaderInfo:
 class BroadcastWriter(R.Closeable):
     """The single writer of a broadcast channel (the connector)."""
 
-    def __init__(self, name: str, seg: Segment, capacity: int, max_payload: int, max_readers: int):
+    def __init__(self, name: str, seg: Segment, capacity: int, max_payload: int, max_readers: int,
+                 fenced: bool):
         self.name = name
         self._seg = seg
         self._mm = seg.mm
@@ -85,7 +83,11 @@ class BroadcastWriter(R.Closeable):
         self._flags_end = FLAGS_OFF + max_readers
         self._tail = 0
         self._seq = 1
-        self._sems: dict[int, tuple[int, posix_ipc.Semaphore]] = {}
+        self._futex = epoch_word_address(seg.mm)
+        self._no_flags = bytes(max_readers)
+        # Readers run membarrier before parking; only where that is impossible does publish fence.
+        self._fence = new_fence() if fenced else None
+        self.wakeups = 0     # wake syscalls made (one per message while a concerned reader is parked)
         self._closed = False
         self.generation = self._h[H_GENERATION]
 
@@ -100,12 +102,15 @@ class BroadcastWriter(R.Closeable):
             raise HftctlError(f"max_readers must be 1..{R.MAX_SLOTS_LIMIT}")
         path = shm_name(name, CHANNEL)
         seg = create_owned(path, DATA_OFF + cap, f"broadcast channel {name!r}")
-        # Semaphores of the previous generation's readers are meaningless now.
+        # Ring layout v2 woke each reader through a semaphore of its own: remove any leftovers.
         unlink_channel_sems(name, CHANNEL)
         R.prefault(seg.mm, cap)
-        R.init_header(seg.mm, R.KIND_BROADCAST, cap, max_payload, max_readers)
+        registered = register_writer()
+        if not registered:
+            log.info("membarrier(2) unavailable: the broadcast writer fences every commit instead")
+        R.init_header(seg.mm, R.KIND_BROADCAST, cap, max_payload, max_readers, reader_barrier=registered)
         log.debug("created %s (%d KiB, max payload %d)", path, cap >> 10, max_payload)
-        return cls(name, seg, cap, max_payload, max_readers)
+        return cls(name, seg, cap, max_payload, max_readers, fenced=not registered)
 
     @property
     def max_payload(self) -> int:
@@ -113,6 +118,8 @@ class BroadcastWriter(R.Closeable):
 
     def publish(self, payload: bytes, dest: int = 0) -> int:
         """Append one message for bot ``dest`` (0 = all); returns its sequence number."""
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         n = len(payload)
         if n > self._max_payload:
             raise HftctlError(f"message of {n} bytes exceeds the channel's max payload {self._max_payload}")
@@ -139,8 +146,7 @@ class BroadcastWriter(R.Closeable):
         h[H_TAIL] = pos
         self._seq = seq + 1
         h[H_WRITE_SEQ] = seq + 1
-        if mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
-            self._wake()
+        self._wake_parked(dest)
         if not seq & 1023:
             h[H_HEARTBEAT] = _now_ns()  # a busy writer stays "alive" even if it forgets heartbeat()
         return seq
@@ -151,6 +157,8 @@ class BroadcastWriter(R.Closeable):
         Same records as ``publish``; cheaper per message (one commit and one wake-up check per
         batch), at the price of readers seeing the batch only when it is complete.
         """
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -188,37 +196,37 @@ class BroadcastWriter(R.Closeable):
         self._seq = seq
         h[H_WRITE_SEQ] = seq
         h[H_HEARTBEAT] = _now_ns()
-        if mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
-            self._wake()
+        self._wake_parked(dest)
         return seq - 1
 
-    def _wake(self) -> None:
+    def _wake_parked(self, dest: int) -> None:
+        """After a commit: one wake syscall if a reader the message concerns is parked, else none."""
+        if self._fence:
+            self._fence[0]()
+            self._fence[1]()
         mm = self._mm
-        i = mm.find(b"\x01", FLAGS_OFF, self._flags_end)
-        while i >= 0:
-            mm[i] = 0
-            slot = i - FLAGS_OFF
-            nonce = self._slots[slot * 4 + S_NONCE]
-            cached = self._sems.get(slot)
-            if cached is None or cached[0] != nonce:
-                try:
-                    cached = (nonce, posix_ipc.Semaphore(_reader_sem(self.name, slot)))
-                    self._sems[slot] = cached
-                except posix_ipc.ExistentialError:
-                    cached = None
-            if cached is not None:
-                try:
-                    cached[1].release()
-                except posix_ipc.Error:
-                    self._sems.pop(slot, None)
-            i = mm.find(b"\x01", i + 1, self._flags_end)
+        if dest:
+            if dest <= self._max_readers and mm[FLAGS_OFF + dest - 1]:
+                mm[FLAGS_OFF + dest - 1] = 0
+                self._wake(1 << ((dest - 1) & 31))
+        elif mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
+            mm[FLAGS_OFF:self._flags_end] = self._no_flags
+            self._wake(WAKE_ALL)
+
+    def _wake(self, bitset: int) -> None:
+        wake(self._h, self._futex, bitset)
+        self.wakeups += 1
 
     def heartbeat(self) -> None:
         """Stamp the header so readers know the writer is alive; call at least every 0.5 s."""
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         self._h[H_HEARTBEAT] = time.monotonic_ns()
 
     def readers(self) -> list[ReaderInfo]:
         """Attached readers (and departed ones not yet reaped) with their lag in messages."""
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         return _reader_infos(self._seg, self._slots, self._max_readers, self._seq - 1)
 
     def reap(self) -> list[int]:
@@ -235,27 +243,18 @@ class BroadcastWriter(R.Closeable):
                     for k in range(4):
                         self._slots[slot * 4 + k] = 0
                     self._mm[FLAGS_OFF + slot] = 0
-                    self._sems.pop(slot, None)
-                    unlink_sem(_reader_sem(self.name, slot))
                 finally:
                     self._seg.unlock(SLOT_LOCK_BASE + slot)
                 gone.append(info.bot_id)
         return gone
 
     def close(self, unlink: bool = True) -> None:
-        """Mark closed (readers see WriterGone), wake sleepers, and by default remove the segment."""
+        """Mark closed (parked readers wake up to WriterGone), and by default remove the segment."""
         if self._closed:
             return
         self._closed = True
         self._h[H_CLOSED] = 1
-        self._mm[FLAGS_OFF:self._flags_end] = b"\x01" * self._max_readers
-        self._wake()
-        for _, sem in self._sems.values():
-            try:
-                sem.close()
-            except posix_ipc.Error:
-                pass
-        self._sems.clear()
+        self._wake(WAKE_ALL)    # unconditional (a reader about to park sees the epoch move)
         if unlink and self._seg.still_named():
             unlink_shm(self._seg.name)
             unlink_channel_sems(self.name, CHANNEL)
@@ -267,7 +266,7 @@ class BroadcastWriter(R.Closeable):
 class BroadcastReader(R.Closeable):
     """One reader of a broadcast channel (a bot or the collector)."""
 
-    def __init__(self, name: str, seg: Segment, slot: int, spin_us: float) -> None:
+    def __init__(self, name: str, seg: Segment, slot: int, spin_us: float | None) -> None:
         self.name = name
         self.bot_id = slot + 1
         self.spin_us = spin_us
@@ -291,22 +290,23 @@ class BroadcastReader(R.Closeable):
                 raise HftctlError(f"broadcast channel {name!r}: cannot find a valid starting point")
             self._cursor, self._expect = found[0] + R.rec_size(found[2]), found[1] + 1
         self._lost_total = 0
-        self._next_liveness = 0.0
-        self._sem = posix_ipc.Semaphore(_reader_sem(name, slot), posix_ipc.O_CREAT, mode=0o600)
+        self._next_liveness = 0
+        self.waiter = Waiter(seg.mm, self._h, self._flag, spin_us, bitset=1 << (slot & 31),
+                             barrier=bool(self._h[R.H_READER_BARRIER]))
         self._slot_q[S_SEQ] = self._expect - 1   # lag counts from the attach point
         self._slot_q[S_LOST] = 0
-        self._slot_q[S_NONCE] = R.new_generation()
         self._slot_q[S_PID] = os.getpid()
         self._buf: deque = deque()
         self._closed = False
 
     @classmethod
     def attach(cls, name: str, bot_id: int | None = None, timeout: float = 5.0,
-               spin_us: float = 0.0, _not_generation: int = 0) -> "BroadcastReader":
+               spin_us: float | None = None, _not_generation: int = 0) -> "BroadcastReader":
         """Attach to connector NAME's broadcast channel, waiting up to ``timeout`` for it.
 
         ``bot_id`` asks for a specific slot (re-attaching after a writer restart keeps the id);
-        otherwise the first free slot is taken.
+        otherwise the first free slot is taken. ``spin_us``: how ``recv`` waits (None: spin an
+        adaptive budget, then park; 0: park at once; > 0: spin that long, then park).
         """
         check_name(name)
         path = shm_name(name, CHANNEL)
@@ -347,6 +347,8 @@ class BroadcastReader(R.Closeable):
         buf = self._buf
         if buf:
             return buf.popleft()
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         if self._h[H_TAIL] - self._cursor > _BACKLOG_BYTES:
             out = self.poll_many(256)
             if not out:
@@ -401,6 +403,8 @@ class BroadcastReader(R.Closeable):
             out.append(m)
             if type(m) is R.Overrun:
                 return out
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -498,50 +502,28 @@ class BroadcastReader(R.Closeable):
         self._expect = seq
         return self._lost(lost, reason)
 
-    def recv(self, timeout: float | None = None, spin_us: float | None = None
-             ) -> "R.Received | R.Overrun | R.WriterGone | None":
-        """Next message, blocking up to ``timeout`` seconds (None = forever).
+    def recv(self, timeout: float | None = None) -> "R.Received | R.Overrun | R.WriterGone | None":
+        """Next message, waiting up to ``timeout`` seconds (None = forever) as ``spin_us`` says.
 
-        Spins for ``spin_us`` microseconds first (default: the reader's ``spin_us``), then sleeps
-        on its semaphore. Returns None on timeout and ``WriterGone`` once the writer is dead,
-        closed or silent for more than 1.5 s.
+        Returns None on timeout (or early, when a signal interrupts the sleep) and
+        ``WriterGone`` once the writer is dead, closed or silent for more than 1.5 s.
         """
         r = self.poll()
         if r is not None:
             return r
-        now = time.monotonic()
-        deadline = None if timeout is None else now + timeout
-        spin = self.spin_us if spin_us is None else spin_us
-        if spin > 0:
-            r = R.spin_poll(self.poll, min(spin / 1e6, timeout if timeout is not None else spin))
-            if r is not None:
-                return r
-        mm = self._mm
-        while True:
-            now = time.monotonic()
-            if now >= self._next_liveness:
-                self._next_liveness = now + R.LIVENESS_EVERY
-                gone = self._gone_reason()
-                if gone:
-                    return R.WriterGone(gone)
-            if deadline is not None and now >= deadline:
-                return None
-            mm[self._flag] = 1
-            r = self.poll()
-            if r is not None:
-                mm[self._flag] = 0
-                return r
-            wait = R.WAIT_SLICE if deadline is None else min(R.WAIT_SLICE, deadline - now)
-            try:
-                self._sem.acquire(max(wait, 0.0))
-            except posix_ipc.BusyError:
-                pass
-            mm[self._flag] = 0
-            r = self.poll()
-            if r is not None:
-                return r
+        return self.waiter.wait(self, timeout, self._check_writer)
 
     # --- liveness ------------------------------------------------------------------------------
+
+    def _check_writer(self, now_ns: int) -> "R.WriterGone | None":
+        """Before each park: closed (one read, every time), and every 0.25 s: still there?"""
+        if self._h[H_CLOSED]:
+            return R.WriterGone("writer closed the channel")
+        if now_ns < self._next_liveness:
+            return None
+        self._next_liveness = now_ns + _LIVENESS_NS
+        gone = self._gone_reason()
+        return R.WriterGone(gone) if gone else None
 
     def _gone_reason(self) -> str | None:
         h = self._h
@@ -555,6 +537,8 @@ class BroadcastReader(R.Closeable):
         return None
 
     def writer_alive(self) -> bool:
+        if self._closed:
+            raise R.closed_error("broadcast", self.name)
         return self._gone_reason() is None
 
     @property
@@ -587,7 +571,6 @@ class BroadcastReader(R.Closeable):
         self._closed = True
         self._h.release()
         self._slot_q.release()
-        self._sem.close()
         # Leave the pid in the slot: the writer's reap() reports this bot as gone.
         self._seg.close()
 
@@ -595,12 +578,7 @@ class BroadcastReader(R.Closeable):
         """Detach; the writer's ``reap()`` will report this bot id as gone."""
         if self._closed:
             return
-        try:
-            self._mm[self._flag] = 0
-        except ValueError:
-            pass
-        if self._seg.still_named():
-            unlink_sem(_reader_sem(self.name, self._slot))
+        self._mm[self._flag] = 0
         self._release()
 
 

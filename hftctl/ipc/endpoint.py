@@ -30,10 +30,12 @@ class ConnectorEndpoint(Closeable):
         self.bad_messages = 0
 
     @classmethod
-    def create(cls, name: str, capacity: int = 8 << 20, request_capacity: int = 2 << 20) -> "ConnectorEndpoint":
+    def create(cls, name: str, capacity: int = 8 << 20, request_capacity: int = 2 << 20,
+               spin_us: float | None = None) -> "ConnectorEndpoint":
+        """Create both channels; ``spin_us`` is how ``recv`` waits (see RequestReader.create)."""
         events = BroadcastWriter.create(name, capacity=capacity)
         try:
-            requests = RequestReader.create(name, capacity=request_capacity)
+            requests = RequestReader.create(name, capacity=request_capacity, spin_us=spin_us)
         except BaseException:
             events.close()
             raise
@@ -43,13 +45,12 @@ class ConnectorEndpoint(Closeable):
         """Send an event to one bot (``dest`` = its bot id) or all (0); returns the seq."""
         return self.events.publish(schema.encode(msg), dest)
 
-    def recv(self, timeout: float | None = 0.0, spin_us: float = 0.0
-             ) -> tuple[int, schema.Message] | Overrun | None:
+    def recv(self, timeout: float | None = 0.0) -> tuple[int, schema.Message] | Overrun | None:
         """Next request as ``(sender bot id, message)``; Overrun if damaged records were skipped."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            r = self.requests.recv(left, spin_us) if left != 0.0 else self.requests.poll()
+            r = self.requests.recv(left) if left != 0.0 else self.requests.poll()
             if r is None or isinstance(r, Overrun):
                 return r
             try:
@@ -89,8 +90,9 @@ class BotEndpoint(Closeable):
         return self.events.bot_id
 
     @classmethod
-    def attach(cls, name: str, bot_name: str = "bot", timeout: float = 5.0, spin_us: float = 0.0,
+    def attach(cls, name: str, bot_name: str = "bot", timeout: float = 5.0, spin_us: float | None = None,
                hello: bool = True) -> "BotEndpoint":
+        """Attach to connector NAME; ``spin_us`` is how ``recv`` waits (see BroadcastReader.attach)."""
         events = BroadcastReader.attach(name, timeout=timeout, spin_us=spin_us)
         try:
             requests = RequestWriter.attach(name, sender=events.bot_id, timeout=timeout)

@@ -10,6 +10,11 @@ nothing half-written behind.
 
 The reader is never lapped: when the ring is full a writer waits (bounded) for the reader to
 consume, and fails with a clear error if the reader is dead or stuck.
+
+Wake-ups (``hftctl.ipc.wait``): the reader spins, then sets ``H_SLEEPING`` and parks on the
+ring's wake epoch; a writer checks the flag after releasing the mutex (a semaphore post: the
+full fence the handshake needs) and, only if the reader is parked, clears it and wakes it.
+(Two writers may both do so; the reader then gets one spurious wake-up.)
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from hftctl.ipc.segments import (
     OWNER_LOCK, RECOVERY_LOCK, Segment, check_name, create_owned, pid_alive, sem_name, shm_name,
     unlink_channel_sems, unlink_shm
 )
+from hftctl.ipc.wait import Waiter, epoch_word_address, wake
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +61,10 @@ def _lock_sem(name: str) -> str:
     return sem_name(name, CHANNEL, "lock")
 
 
-def _wake_sem(name: str) -> str:
-    return sem_name(name, CHANNEL, "wake")
-
-
 class RequestReader(R.Closeable):
     """The single reader of a request channel (the connector); it owns the segment."""
 
-    def __init__(self, name: str, seg: Segment, lock: posix_ipc.Semaphore, wake: posix_ipc.Semaphore):
+    def __init__(self, name: str, seg: Segment, lock: posix_ipc.Semaphore, spin_us: float | None):
         self.name = name
         self._seg = seg
         self._mm = seg.mm
@@ -71,15 +73,17 @@ class RequestReader(R.Closeable):
         self._mask = self._cap - 1
         self._max_payload = self._h[H_MAX_PAYLOAD]
         self._lock = lock
-        self._wake = wake
+        self.waiter = Waiter(seg.mm, self._h, H_SLEEPING * 8, spin_us)
         self._cursor = 0
         self._expect = 1
         self._closed = False
         self.corrupt = 0
 
     @classmethod
-    def create(cls, name: str, capacity: int = DEFAULT_CAPACITY,
-               max_payload: int | None = None) -> "RequestReader":
+    def create(cls, name: str, capacity: int = DEFAULT_CAPACITY, max_payload: int | None = None,
+               spin_us: float | None = None) -> "RequestReader":
+        """Create the channel (the connector). ``spin_us``: how ``recv`` waits (None: spin an
+        adaptive budget, then park; 0: park at once; > 0: spin that long, then park)."""
         check_name(name)
         cap = R.round_capacity(capacity)
         max_payload = R.max_payload_for(cap, max_payload)
@@ -87,13 +91,14 @@ class RequestReader(R.Closeable):
         seg = create_owned(path, DATA_OFF + cap, f"request channel {name!r}")
         unlink_channel_sems(name, CHANNEL)
         lock = posix_ipc.Semaphore(_lock_sem(name), posix_ipc.O_CREX, mode=0o600, initial_value=1)
-        wake = posix_ipc.Semaphore(_wake_sem(name), posix_ipc.O_CREX, mode=0o600, initial_value=0)
         R.prefault(seg.mm, cap)
         R.init_header(seg.mm, R.KIND_REQUEST, cap, max_payload, 0)
-        return cls(name, seg, lock, wake)
+        return cls(name, seg, lock, spin_us)
 
     def poll(self) -> "R.Request | R.Overrun | None":
         """Next request without blocking; a damaged record is skipped and reported as Overrun."""
+        if self._closed:
+            raise R.closed_error("request", self.name)
         h = self._h
         mm = self._mm
         cap = self._cap
@@ -133,11 +138,16 @@ class RequestReader(R.Closeable):
 
     def _stable_tail(self) -> tuple[int, int]:
         """(tail, next seq) as one consistent pair, read under the writers' lock."""
-        try:
-            self._lock.acquire(1.0)
-        except posix_ipc.BusyError:
-            # The holder is stuck or dead: then it cannot commit either, so the pair is stable.
-            return self._h[H_TAIL], self._h[H_WRITE_SEQ]
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                self._lock.acquire(max(0.0, deadline - time.monotonic()))
+                break
+            except posix_ipc.SignalError:
+                continue    # interrupted by a signal (its handler does the signal's work): wait on
+            except posix_ipc.BusyError:
+                # The holder is stuck or dead: then it cannot commit either, so the pair is stable.
+                return self._h[H_TAIL], self._h[H_WRITE_SEQ]
         try:
             return self._h[H_TAIL], self._h[H_WRITE_SEQ]
         finally:
@@ -148,43 +158,25 @@ class RequestReader(R.Closeable):
         log.warning("request channel %r: corrupt record skipped (%s, %d lost)", self.name, why, lost)
         return R.Overrun(lost, f"corrupt: {why}")
 
-    def recv(self, timeout: float | None = None, spin_us: float = 0.0) -> "R.Request | R.Overrun | None":
-        """Next request, spinning ``spin_us`` then sleeping up to ``timeout`` s (None = forever).
+    def recv(self, timeout: float | None = None) -> "R.Request | R.Overrun | None":
+        """Next request, waiting up to ``timeout`` s (None = forever) as ``spin_us`` says; None
+        on timeout (or early, when a signal interrupts the sleep).
 
         Receiving also stamps the heartbeat: a connector that reads its requests is alive.
         """
-        self._h[H_HEARTBEAT] = _now_ns()
         r = self.poll()
+        self._h[H_HEARTBEAT] = _now_ns()
         if r is not None:
             return r
-        now = time.monotonic()
-        deadline = None if timeout is None else now + timeout
-        if spin_us > 0:
-            r = R.spin_poll(self.poll, min(spin_us / 1e6, timeout if timeout is not None else spin_us))
-            if r is not None:
-                return r
-        h = self._h
-        while True:
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return None
-            h[H_SLEEPING] = 1
-            r = self.poll()
-            if r is not None:
-                h[H_SLEEPING] = 0
-                return r
-            wait = R.WAIT_SLICE if deadline is None else min(R.WAIT_SLICE, deadline - now)
-            try:
-                self._wake.acquire(max(wait, 0.0))
-            except posix_ipc.BusyError:
-                pass
-            h[H_SLEEPING] = 0
-            h[H_HEARTBEAT] = _now_ns()
-            r = self.poll()
-            if r is not None:
-                return r
+        return self.waiter.wait(self, timeout, self._stamp)
+
+    def _stamp(self, now_ns: int) -> None:
+        """Before each park: a waiting connector is alive."""
+        self._h[H_HEARTBEAT] = now_ns
 
     def heartbeat(self) -> None:
+        if self._closed:
+            raise R.closed_error("request", self.name)
         self._h[H_HEARTBEAT] = time.monotonic_ns()
 
     def close(self, unlink: bool = True) -> None:
@@ -196,7 +188,6 @@ class RequestReader(R.Closeable):
             unlink_shm(self._seg.name)
             unlink_channel_sems(self.name, CHANNEL)
         self._lock.close()
-        self._wake.close()
         self._h.release()
         self._seg.close()
 
@@ -218,12 +209,13 @@ class RequestWriter(R.Closeable):
         self._pid = os.getpid()
         try:
             self._lock = posix_ipc.Semaphore(_lock_sem(name))
-            self._wake = posix_ipc.Semaphore(_wake_sem(name))
         except posix_ipc.ExistentialError:
             self._h.release()
-            raise HftctlError(f"request channel {name!r}: its semaphores are missing (connector restarting?)")
+            raise HftctlError(f"request channel {name!r}: its semaphore is missing (connector restarting?)")
+        self._futex = epoch_word_address(seg.mm)
         self._closed = False
         self.recoveries = 0
+        self.wakeups = 0     # wake syscalls made (only while the reader was parked)
 
     @classmethod
     def attach(cls, name: str, sender: int = 0, timeout: float = 5.0) -> "RequestWriter":
@@ -250,6 +242,8 @@ class RequestWriter(R.Closeable):
 
     def send(self, payload: bytes, timeout: float = LOCK_TIMEOUT) -> int:
         """Append one request; returns its seq. Waits (bounded) if the ring is full."""
+        if self._closed:
+            raise R.closed_error("request", self.name)
         n = len(payload)
         if n > self._max_payload:
             raise HftctlError(f"request of {n} bytes exceeds the channel's max payload {self._max_payload}")
@@ -289,11 +283,15 @@ class RequestWriter(R.Closeable):
             h[H_WRITE_SEQ] = seq + 1
         finally:
             h[H_LOCK_OWNER] = 0
-            lock.release()
+            lock.release()      # (a semaphore post: also the fence between commit and flag check)
         if h[H_SLEEPING]:
-            h[H_SLEEPING] = 0
-            self._wake.release()
+            self._wake_reader()
         return seq
+
+    def _wake_reader(self) -> None:
+        self._h[H_SLEEPING] = 0
+        wake(self._h, self._futex)
+        self.wakeups += 1
 
     def _check_reader(self) -> None:
         if not self.reader_alive():
@@ -306,8 +304,7 @@ class RequestWriter(R.Closeable):
             if time.monotonic() >= deadline:
                 raise HftctlError(f"request channel {self.name!r} is full: the connector is not reading")
             if self._h[H_SLEEPING]:
-                self._h[H_SLEEPING] = 0
-                self._wake.release()
+                self._wake_reader()
             time.sleep(0.0002)
 
     def _acquire(self, timeout: float) -> None:
@@ -363,6 +360,8 @@ class RequestWriter(R.Closeable):
 
     def reader_alive(self) -> bool:
         """False once the connector closed the channel or died (its segment lock is free)."""
+        if self._closed:
+            raise R.closed_error("request", self.name)
         return (not self._h[H_CLOSED] and self._seg.lock_held(OWNER_LOCK)
                 and pid_alive(self._owner_pid))
 
@@ -371,6 +370,5 @@ class RequestWriter(R.Closeable):
             return
         self._closed = True
         self._lock.close()
-        self._wake.close()
         self._h.release()
         self._seg.close()

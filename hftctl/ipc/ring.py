@@ -18,6 +18,8 @@ Memory ordering: CPython writes each header counter with one aligned 8-byte stor
 bytes with memcpy; on x86-64 (TSO) stores become visible in program order, which is what the
 seqlock-style validation below relies on. The hash is the second line of
 defence. (xxh3 rather than zlib's crc32: 5x faster at 1 KiB, 15x at 64 KiB, measured.)
+How readers wait and writers wake them (parked flags, a futex on the write sequence word) is
+``hftctl.ipc.wait``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Self
 from hftctl.errors import HftctlError
 
 MAGIC = 0x6866_7463_746C_7269  # "hftctlri"
-VERSION = 2
+VERSION = 3            # 3: readers park on a futex (the wake epoch word), not on semaphores
 KIND_BROADCAST = 1
 KIND_REQUEST = 2
 
@@ -54,15 +56,20 @@ H_WRITE_SEQ = 13       # seq the next record will get
 H_HEAD = 14            # request: reader's consumed position (writers may reuse space before it)
 H_LOCK_OWNER = 15      # request: pid holding the writer lock (0 = none / unknown)
 H_LOCK_EPOCH = 16      # request: incremented by every lock holder (dead-holder detection)
-H_SLEEPING = 17        # request: the reader is (about to be) blocked on the wake semaphore
+H_SLEEPING = 17        # request: the reader is (about to be) parked; a writer that wakes it clears it
 H_CREATED = 18         # wall-clock ns of creation
 H_READ_SEQ = 19        # request: seq of the last record the reader consumed
+H_READER_BARRIER = 20  # broadcast: 1 = readers run membarrier before parking, the writer does not
+                       # fence its commits; 0 = the writer fences (see hftctl.ipc.wait)
+H_WAKE_EPOCH = 21      # bumped by a writer each time it wakes parked readers; its low half is the
+                       # futex word readers park on
+H_WOKEN_AT = 22        # CLOCK_MONOTONIC ns of the last such wake-up (when its message came)
 HEADER_BYTES = 512
 
-FLAGS_OFF = 512        # one byte per reader slot: 1 = "blocked on my semaphore, post me"
+FLAGS_OFF = 512        # one byte per reader slot: 1 = "parked, wake me" (the writer clears it when it does)
 SLOTS_OFF = 1024
-SLOT_BYTES = 32        # u64: pid, last seq read, attach nonce, overrun count
-S_PID, S_SEQ, S_NONCE, S_LOST = 0, 1, 2, 3
+SLOT_BYTES = 32        # u64: pid, last seq read, (unused), overrun count
+S_PID, S_SEQ, S_LOST = 0, 1, 3
 MAX_SLOTS_LIMIT = 256
 DATA_OFF = 12288
 
@@ -71,10 +78,7 @@ REC_BYTES = REC.size   # 24
 PAD = 0xFFFF_FFFF      # record length marking the rest of the ring as padding
 MIN_CAPACITY = 1 << 16
 
-# How long a blocked receive sleeps at most before re-checking: a cap on the cost of a lost
-# wake-up (the flag/semaphore handshake is not fenced, see module docstring) and the cadence of
-# writer liveness checks.
-WAIT_SLICE = 0.05
+# How often a waiting reader checks that its writer is alive (also its longest single sleep).
 LIVENESS_EVERY = 0.25
 STALE_AFTER = 1.5      # heartbeat age after which the owner counts as gone (detection < 2 s)
 
@@ -104,34 +108,17 @@ class Closeable:
         self.close()
 
 
+def closed_error(channel: str, name: str) -> HftctlError:
+    """What any use of a channel end after its ``close()`` raises (its memory is unmapped)."""
+    return HftctlError(f"{channel} channel {name!r}: this end is closed")
+
+
 def round_capacity(capacity: int) -> int:
     """Capacity must be a power of two (offset = position & mask)."""
     cap = MIN_CAPACITY
     while cap < capacity:
         cap <<= 1
     return cap
-
-
-def spin_poll(poll, seconds: float):
-    """Busy-poll ``poll()`` for up to ``seconds``; None if nothing arrived.
-
-    Checks the clock every 64 empty polls (~10 µs) and yields the CPU every 512 (~80 µs): on a
-    machine with fewer cores than busy processes a spinner that never yields gets preempted for a
-    whole time slice (measured p99 ~20 ms) or starves the writer it waits for; yielding more
-    often costs p50 (measured with scripts/bench_ipc.py).
-    """
-    end = time.monotonic() + seconds
-    i = 0
-    while True:
-        r = poll()
-        if r is not None:
-            return r
-        i += 1
-        if not i & 63:
-            if time.monotonic() >= end:
-                return None
-            if not i & 511:
-                os.sched_yield()
 
 
 def new_generation() -> int:
@@ -234,10 +221,12 @@ def prefault(mm, capacity: int) -> None:
         mm[off:off + n] = chunk[:n]
 
 
-def init_header(mm, kind: int, capacity: int, max_payload: int, max_slots: int) -> int:
+def init_header(mm, kind: int, capacity: int, max_payload: int, max_slots: int,
+                reader_barrier: bool = False) -> int:
     """Fill a fresh header; the magic goes last so a half-initialised segment is never valid."""
     h = memoryview(mm)[:HEADER_BYTES].cast("Q")
     gen = new_generation()
+    h[H_READER_BARRIER] = int(reader_barrier)
     h[H_VERSION] = VERSION
     h[H_KIND] = kind
     h[H_GENERATION] = gen

@@ -225,12 +225,12 @@ def _listdir() -> list[str]:
 @dataclass
 class SegmentInfo:
     """One /dev/shm entry of hftctl, as shown by ``hftctl health``."""
-    file: str                 # name in /dev/shm, e.g. "hftctl.bn.bc" or "sem.hftctl.bn.bc.r3"
+    file: str                 # name in /dev/shm, e.g. "hftctl.bn.bc" or "sem.hftctl.bn.rq.lock"
     kind: str                 # "shm" or "sem"
     connector: str            # connector NAME part
     channel: str              # "bc", "rq" or "?" for foreign layouts
     owner_pid: int            # 0 if unknown
-    alive: bool               # owner holds the segment (for sems: their segment/reader is alive)
+    alive: bool               # owner holds the segment (for sems: their segment is alive)
     stale: bool               # safe to remove
     heartbeat_age: float | None = None
     detail: str = ""
@@ -244,7 +244,6 @@ def list_segments(connectors: Iterable[str] | None = None) -> list[SegmentInfo]:
     only = None if connectors is None else set(connectors)
     infos: list[SegmentInfo] = []
     shm_live: dict[str, SegmentInfo] = {}
-    live_slots: dict[str, set[int]] = {}
     files = _listdir()
     for f in files:
         if not f.startswith(PREFIX):
@@ -277,9 +276,6 @@ def list_segments(connectors: Iterable[str] | None = None) -> list[SegmentInfo]:
                 info.alive = held and not hdr.closed
                 info.stale = not held
                 info.detail = hdr.describe()
-                if held:
-                    live_slots[f] = {s for s in range(hdr.max_slots)
-                                     if seg.lock_held(SLOT_LOCK_BASE + s)}
         finally:
             seg.close()
         shm_live[f] = info
@@ -300,12 +296,6 @@ def list_segments(connectors: Iterable[str] | None = None) -> list[SegmentInfo]:
             info.owner_pid = seg_info.owner_pid
             info.alive = seg_info.alive
             info.stale = seg_info.stale
-            suffix = parts[-1]
-            if seg_info.alive and suffix.startswith("r") and suffix[1:].isdigit():
-                # A reader's wake-up semaphore outlives a SIGKILLed reader: stale if its slot
-                # lock is free.
-                if int(suffix[1:]) not in live_slots.get(parent, set()):
-                    info.alive, info.stale, info.detail = False, True, "its reader is gone"
         infos.append(info)
     return infos
 
