@@ -107,9 +107,12 @@ def direct_client(ws_root: str, seconds: float, out) -> None:
 # --- the bot side ----------------------------------------------------------------------------
 
 def bot_market(ep: BotEndpoint, seconds: float) -> dict:
+    """Events the connector received from now on. What it published before (while this process
+    started the direct client) waited in the ring for the bot to come back, which is not a hop."""
     keys: dict = {}
     lat: list[float] = []
     hop: list[float] = []
+    start_ns = time.time_ns()
     end = time.monotonic() + seconds
     last_hb = 0.0
     while time.monotonic() < end:
@@ -118,7 +121,7 @@ def bot_market(ep: BotEndpoint, seconds: float) -> dict:
         if time.monotonic() - last_hb > 0.5:
             ep.send(s.BotHeartbeat(ep.bot_id, now))
             last_hb = time.monotonic()
-        if m is None or isinstance(m, (Overrun, WriterGone)):
+        if m is None or isinstance(m, (Overrun, WriterGone)) or getattr(m, "local_ts", 0) < start_ns:
             continue
         t = type(m)
         if t is s.DepthDiff:
@@ -203,6 +206,10 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=200, help="order round trips per path")
     ap.add_argument("--speed", type=float, default=2.0, help="replay speed (x real time)")
     ap.add_argument("--quick", action="store_true", help="5 s and 50 orders")
+    ap.add_argument("--bot-spin-us", type=float, default=None,
+                    help="how the bot waits: default adaptive (spin while a CPU is free, then park, "
+                         "as hftctl's bots do); a number busy-polls that long, so the hop shows the "
+                         "connector's own cost without the bot's wake-up")
     ap.add_argument("--order-transport", choices=("ws", "rest"), default="ws",
                     help="the connector's order_transport (its config key)")
     args = ap.parse_args()
@@ -223,7 +230,7 @@ def main() -> None:
         conn = subprocess.Popen([sys.executable, "-m", "hftctl", "connector", name, "binancefutures", str(cfg)],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
-            ep = BotEndpoint.attach(name, "bench", timeout=20)
+            ep = BotEndpoint.attach(name, "bench", timeout=20, spin_us=args.bot_spin_us)
             ep.send(s.RegisterInstrument(ep.bot_id, SYMBOL, 0.1, 0.001))
             best_bid = None
             deadline = time.monotonic() + 20

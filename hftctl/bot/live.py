@@ -25,6 +25,7 @@ from hftctl.bot.api import MAX_TRADES, Bot
 from hftctl.bot.matching import ExecutionModel, VirtualExchange
 from hftctl.bot.types import Instrument, Order, TradeTick
 from hftctl.errors import HftctlError
+from hftctl.gc_tuning import freeze_startup_heap
 from hftctl.ipc import schema as s
 from hftctl.status import StatusFile
 
@@ -78,6 +79,7 @@ class LiveBot(Bot):
         for inst in self.instruments:
             self._send(s.RegisterInstrument(self.bot_id, inst.symbol.upper(), inst.tick_size, inst.lot_size))
             self._send(s.SnapshotRequest(self.bot_id, inst.symbol.upper()))
+        freeze_startup_heap()     # the strategy's market loop starts now
 
     # --- clock --------------------------------------------------------------------------------
 

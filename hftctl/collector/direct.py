@@ -136,8 +136,10 @@ class DirectSource:
             backoff = min(backoff * 2, self.cfg.backoff_max)
 
     async def _session(self, i: int, conn: Connection, depth: list[str]) -> None:
+        # decode_text=False: the frame's own bytes are what gets recorded (no decode/encode)
         async with self._http.ws_connect(conn.url, heartbeat=self.cfg.heartbeat, max_msg_size=0,
-                                         timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+                                         timeout=aiohttp.ClientWSTimeout(ws_close=5),
+                                         decode_text=False) as ws:
             log.info("connected to %s", conn.url)
             self._state(i, "connected")
             # A new connection has no sequence history: the first diff per symbol asks for a snapshot.
@@ -169,13 +171,12 @@ class DirectSource:
             await ws.send_str(message)
 
     # -- messages -----------------------------------------------------------------------------
-    def _on_text(self, ts: int, text: str) -> None:
-        raw = text.encode()
+    def _on_text(self, ts: int, raw: bytes) -> None:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:
             self.stats.malformed += 1
-            log.warning("dropping a message that is not JSON: %.120s", text)
+            log.warning("dropping a message that is not JSON: %r", raw[:120])
             return
         pm = self.protocol.read(obj)
         if pm is None:
@@ -185,7 +186,7 @@ class DirectSource:
             return  # subscription acks, pongs
         if pm.bad_depth:
             self.stats.malformed += 1
-            log.warning("depth diff without sequence ids, recorded as is: %.120s", text)
+            log.warning("depth diff without sequence ids, recorded as is: %r", raw[:120])
         if b"\n" in raw:  # a line must stay a line
             raw = orjson.dumps(obj)
         if pm.depth is not None and self.rest_snapshots:

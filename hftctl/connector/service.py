@@ -22,6 +22,7 @@ from hftctl.connector.own_orders import cancel_each, cancel_quietly, list_own
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.errors import HftctlError
+from hftctl.gc_tuning import freeze_startup_heap
 from hftctl.exchanges.base import ExchangeClient, Instrument, OrderRequest
 from hftctl.exchanges.errors import (ExchangeError, ExchangeRejected, NotSupported, OrderNotFound,
                                      OutcomeUnknown)
@@ -76,6 +77,7 @@ class Connector:
         log.info("Connected to user data stream")
         await self._startup_reconcile()
         await self.dead_man.start()
+        freeze_startup_heap()       # start-up is over: later GC passes skip what it built
         self.bridge.start(self.loop, self.on_request)
         log.info("Listening for bot connections...")
         self._spawn(self._watchdog())

@@ -16,12 +16,11 @@ class MalformedMessage(ValueError):
     """An exchange message that does not have the documented shape; streams log and skip it."""
 
 
-def load_frame(payload: bytes | str, log: logging.Logger, stream: str) -> tuple[bytes, Any]:
+def load_frame(raw: bytes, log: logging.Logger, stream: str) -> tuple[bytes, Any]:
     """A websocket frame as (raw bytes, parsed JSON); None and a warning if it is not JSON.
 
     The raw bytes are kept because collectors record them exactly as the exchange sent them.
     """
-    raw = payload.encode() if isinstance(payload, str) else payload
     try:
         return raw, orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -235,8 +235,7 @@ class BybitClient(ExchangeClient):
     def book_states(self) -> dict[str, str]:
         return {s: d.state for s, d in self.syncs.items()}
 
-    def _on_public(self, payload: bytes | str, local_ts: int) -> None:
-        raw = payload.encode() if isinstance(payload, str) else payload
+    def _on_public(self, raw: bytes, local_ts: int) -> None:
         topic = _topic(raw)
         if topic is None:
             _, m = load_frame(raw, log, "market")
@@ -305,8 +304,7 @@ class BybitClient(ExchangeClient):
         if connects > 1:
             self.sink.user_stream_reconnected()
 
-    def _on_private(self, payload: bytes | str, local_ts: int) -> None:
-        raw = payload.encode() if isinstance(payload, str) else payload
+    def _on_private(self, raw: bytes, local_ts: int) -> None:
         if not raw.startswith(b'{"id"') and b'"topic"' not in raw[:80]:
             self._on_private_control(raw)
             return

@@ -103,7 +103,7 @@ class BybitTradeSocket:
                     fut.set_exception(OutcomeUnknown("the order websocket closed with the request in flight"))
         self._on_state(state)
 
-    def _on_message(self, payload: bytes | str, local_ts: int) -> None:
+    def _on_message(self, payload: bytes, local_ts: int) -> None:
         try:
             m = _REPLY.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError):

@@ -151,8 +151,7 @@ class MarketStream:
             for route, names in self._streams(symbol).items():
                 await self.sockets[route].send("UNSUBSCRIBE", names)
 
-    def on_message(self, payload: bytes | str, local_ts: int) -> None:
-        raw = payload.encode() if isinstance(payload, str) else payload
+    def on_message(self, raw: bytes, local_ts: int) -> None:
         stream = stream_name(raw)
         if stream is not None:
             self._on_event(stream, raw, local_ts)

@@ -40,8 +40,8 @@ class UserStream:
         if connects > 1:
             await self._on_reconnect()
 
-    def _on_message(self, payload: bytes | str, local_ts: int) -> None:
-        self._on_event(payload.encode() if isinstance(payload, str) else payload, local_ts)
+    def _on_message(self, payload: bytes, local_ts: int) -> None:
+        self._on_event(payload, local_ts)
 
     def key_expired(self) -> None:
         """The exchange says the listenKey lapsed: reconnect, which asks for a fresh one."""

@@ -142,7 +142,7 @@ class BinanceWsApi:
             log.warning("WebSocket API: malformed frame skipped: %s", e)
             return None
 
-    def _on_message(self, payload: bytes | str, local_ts: int) -> None:
+    def _on_message(self, payload: bytes, local_ts: int) -> None:
         frame = self._frame(payload)
         if frame is not None:
             self._dispatch(frame, local_ts)
