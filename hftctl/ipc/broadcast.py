@@ -439,7 +439,7 @@ class BroadcastReader(R.Closeable):
                 break  # lapped or corrupt: the single-message path sorts it out
             data = mm[base + _REC_BYTES:base + _REC_BYTES + n]
             if _hash(data, (seq ^ (n << 20) ^ (dest << 44)) & _M64) != digest:
-                break  # (so does it a checksum mismatch: lapped, or damaged)
+                break  # a checksum mismatch too (lapped or damaged): same path
             cur += (_REC_BYTES + n + 7) & ~7
             expect = seq + 1
             if dest and dest != bot_id:
