@@ -145,31 +145,36 @@ def test_overrun_reports_exact_lost_count_and_resumes_at_newest(small):
     assert info.overruns == last - 11 and info.lag == 0 and info.alive
 
 
-def slow_reader_proc(name, results):
+def slow_reader_proc(name, results, batched):
+    """Falls behind now and then; reads with recv, or with recv_many (whole batches, whose "was
+    it overwritten while I copied" check is made once per batch)."""
     r = BroadcastReader.attach(name, timeout=10)
     results.put("ready")
     events = []
     while True:
-        m = r.recv(timeout=3)
-        if m is None or isinstance(m, WriterGone):
+        got = r.recv_many(timeout=3, max_n=1024) if batched else [r.recv(timeout=3)]
+        if not got or got[0] is None or isinstance(got[0], WriterGone):
             break
-        if isinstance(m, Overrun):
-            events.append(("overrun", m.lost))
-            time.sleep(0.001)
-        else:
-            events.append(("msg", m.seq))
+        for m in got:
+            if isinstance(m, Overrun):
+                events.append(("overrun", m.lost))
+                time.sleep(0.001)
+                continue
+            # what the writer sent as message seq (it sends i = seq - 1): never another message's bytes
+            events.append(("msg", m.seq) if m.payload == struct.pack("<Q", m.seq - 1) * 4 else ("bad", m.seq))
             if m.seq % 500 == 0:
                 time.sleep(0.02)  # fall behind now and then
     results.put(events)
     r.close()
 
 
-def test_slow_reader_process_overruns_are_exact(chan, procs):
-    """Across processes: every seq is either received or counted in exactly one Overrun."""
+@pytest.mark.parametrize("batched", [False, True], ids=["recv", "recv_many"])
+def test_slow_reader_process_overruns_are_exact(chan, procs, batched):
+    """Across processes: every seq is either received intact or counted in exactly one Overrun."""
     results = CTX.Queue()
     w = BroadcastWriter.create(chan, capacity=1 << 16)
     try:
-        start(procs, slow_reader_proc, chan, results)
+        start(procs, slow_reader_proc, chan, results, batched)
         assert results.get(timeout=10) == "ready"
         total = 60_000
         for i in range(total):
@@ -180,6 +185,7 @@ def test_slow_reader_process_overruns_are_exact(chan, procs):
         events = results.get(timeout=30)
     finally:
         w.close()
+    assert [e for e in events if e[0] == "bad"] == []
     seen, prev, lost_total, pending_lost = 0, 0, 0, 0
     for kind, val in events:
         if kind == "msg":

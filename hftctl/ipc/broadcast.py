@@ -146,7 +146,10 @@ class BroadcastWriter(R.Closeable):
         h[H_TAIL] = pos
         self._seq = seq + 1
         h[H_WRITE_SEQ] = seq + 1
-        self._wake_parked(dest)
+        # The flag check of _wake_parked, inline for the common case (a message to all, nobody
+        # parked, no fence): a method call is ~60 ns, 7% of a publish.
+        if dest or self._fence or mm.find(b"\x01", FLAGS_OFF, self._flags_end) >= 0:
+            self._wake_parked(dest)
         if not seq & 1023:
             h[H_HEARTBEAT] = _now_ns()  # a busy writer stays "alive" even if it forgets heartbeat()
         return seq
@@ -394,7 +397,14 @@ class BroadcastReader(R.Closeable):
         """Up to ``max_n`` available messages without blocking; an Overrun, if any, comes last.
 
         The same checks as ``poll`` (kept inline rather than calling it: per-message call
-        overhead is most of the cost in Python).
+        overhead is most of the cost in Python), except that "not overwritten while I copied"
+        is checked once for the whole batch, after copying it: the writer announces a record's
+        end (``H_TAIL_INTENT``) before it writes the record, and loads are not reordered with
+        older loads (TSO), so if the writer's intent has not reached into the batch's first
+        record by then, it has not touched any of them. (Per record, that check was a header
+        read, ~6% of a message's cost.) A lapped batch is dropped and the single-message path
+        reports the lap, the count lost exact as ever; it also sorts out bad framing and
+        checksums, so a damaged record is reported as lapped if the writer had reached it.
         """
         out: list = []
         buf = self._buf
@@ -411,39 +421,37 @@ class BroadcastReader(R.Closeable):
         mask = self._mask
         maxp = self._max_payload
         bot_id = self.bot_id
-        cur = self._cursor
+        start = cur = self._cursor
         expect = self._expect
         tail = h[H_TAIL]
-        seq = 0
-        try:
-            while cur != tail and len(out) < max_n:
-                off = cur & mask
-                if cap - off < _REC_BYTES:
+        kept = len(out)
+        while cur != tail and len(out) < max_n:
+            off = cur & mask
+            if cap - off < _REC_BYTES:
+                cur += cap - off
+                continue
+            base = DATA_OFF + off
+            seq, n, dest, digest = _REC.unpack_from(mm, base)
+            if seq != expect or n > maxp:
+                if n == PAD and seq == expect:
                     cur += cap - off
                     continue
-                base = DATA_OFF + off
-                seq, n, dest, digest = _REC.unpack_from(mm, base)
-                if seq != expect or n > maxp:
-                    if n == PAD and seq == expect and h[H_TAIL_INTENT] - cap <= cur:
-                        cur += cap - off
-                        continue
-                    break  # lapped or corrupt: the slow path below sorts it out
-                data = mm[base + _REC_BYTES:base + _REC_BYTES + n]
-                if h[H_TAIL_INTENT] - cap > cur:
-                    break
-                cur += (_REC_BYTES + n + 7) & ~7
-                expect = seq + 1
-                if _hash(data, (seq ^ (n << 20) ^ (dest << 44)) & _M64) != digest:
-                    self._cursor, self._expect = cur, expect
-                    out.append(self._lost(1, f"corrupt: checksum mismatch at seq {seq}"))
-                    return out
-                if dest and dest != bot_id:
-                    continue
-                out.append(_tuple_new(_Received, (seq, dest, data)))
-        finally:
-            self._cursor = cur
-            self._expect = expect
-            if seq:
+                break  # lapped or corrupt: the single-message path sorts it out
+            data = mm[base + _REC_BYTES:base + _REC_BYTES + n]
+            if _hash(data, (seq ^ (n << 20) ^ (dest << 44)) & _M64) != digest:
+                break  # a checksum mismatch too (lapped or damaged): same path
+            cur += (_REC_BYTES + n + 7) & ~7
+            expect = seq + 1
+            if dest and dest != bot_id:
+                continue
+            out.append(_tuple_new(_Received, (seq, dest, data)))
+        if cur != start:
+            if h[H_TAIL_INTENT] - cap > start:
+                del out[kept:]   # the writer lapped us while we copied: report it below
+                cur, expect = start, self._expect
+            else:
+                self._cursor = cur
+                self._expect = expect
                 self._slot_q[S_SEQ] = expect - 1
         if cur != tail and len(out) < max_n:
             r = self._poll_one()  # hit a lap or damage: the single-message path reports it
@@ -508,6 +516,9 @@ class BroadcastReader(R.Closeable):
         Returns None on timeout (or early, when a signal interrupts the sleep) and
         ``WriterGone`` once the writer is dead, closed or silent for more than 1.5 s.
         """
+        buf = self._buf
+        if buf:             # (poll's first step, without its call: ~7% of a buffered message)
+            return buf.popleft()
         r = self.poll()
         if r is not None:
             return r

@@ -241,6 +241,12 @@ class Waiter:
                 writer_barrier()
             seen = h[H_WAKE_EPOCH] & 0xFFFF_FFFF
             r = reader.poll()
+            if r is None:
+                # Again after reading the epoch: a writer that closed the channel after the
+                # check above (it saw our flag) bumped the epoch before we read it; its "message"
+                # is the closed mark, which poll() does not look at, and the park would last a
+                # whole slice.
+                r = on_slice(now)
             interrupted = False
             if r is None:
                 until = now + PARK_SLICE_NS
