@@ -50,7 +50,8 @@ def resolve_venue(exchange: str, config: Path | None, stream_url: str | None, re
     for key, url, schemes in (("stream_url", stream, ("ws", "wss")), ("rest_url", rest, ("http", "https"))):
         if not url.startswith(tuple(s + "://" for s in schemes)):
             raise HftctlError(f"{key} = {url!r} is not a {'/'.join(schemes)} URL")
-    exchanges.check_test_venue({"stream_url": stream, "rest_url": rest}, allow_mainnet)
+    exchanges.check_test_venue({"stream_url": stream, "rest_url": rest}, allow_mainnet,
+                               what="record from it")
     if stream == default.ws["public"] and rest == default.rest:
         return default
     return replace(default, name="custom", rest=rest, ws={**default.ws, "public": stream})
