@@ -8,11 +8,13 @@ from pathlib import Path
 
 from hftctl import exchanges
 from hftctl.configfile import ConfigReader, open_config
+from hftctl.connector.settings import config_keys
 from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import Venue
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SYMBOL = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+URL_KEYS = {"stream_url", "api_url", "public_url", "rest_url"}     # what --config may give the collector
 
 
 def parse_duration(text: str, what: str) -> float:
@@ -47,6 +49,9 @@ def resolve_venue(exchange: str, config: Path | None, stream_url: str | None, re
               or _conf_url(conf, "public_url", ("ws", "wss")) or default.ws["public"])
     rest = (rest_url or _conf_url(conf, "api_url", ("http", "https"))
             or _conf_url(conf, "rest_url", ("http", "https")) or default.rest)
+    if conf is not None:
+        # A connector config of this exchange works too: its other keys are known, not typos.
+        conf.check_unknown(URL_KEYS | config_keys(exchanges.get(exchange).connector()))
     for key, url, schemes in (("stream_url", stream, ("ws", "wss")), ("rest_url", rest, ("http", "https"))):
         if not url.startswith(tuple(s + "://" for s in schemes)):
             raise HftctlError(f"{key} = {url!r} is not a {'/'.join(schemes)} URL")

@@ -26,6 +26,7 @@ def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False):
     reader = open_config(config_path)
     cfg = module.load_config(reader)
     settings = ConnectorSettings.read(reader)
+    reader.check_unknown()
     exchanges.check_test_venue(cfg.urls(), allow_mainnet)
     return cfg, settings, module
 

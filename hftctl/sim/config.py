@@ -16,6 +16,7 @@ from hftctl.sim.market import SyntheticParams
 
 DEFAULT_API_KEY = "hftctl-sim-key"
 DEFAULT_SECRET = "hftctl-sim-secret"
+MAX_BALANCE = 1e15     # finite, and far above any balance a test account needs
 
 
 @dataclass
@@ -69,8 +70,11 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
                 raise HftctlError(f"sim config {path}: {where}.{key} is missing or not a string")
         balances = entry.get("balances", default_balances)
         if not isinstance(balances, dict) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in balances.values()):
-            raise HftctlError(f"sim config {path}: {where}.balances must map assets to non-negative numbers")
+                isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= MAX_BALANCE
+                for v in balances.values()):
+            # 1e400 parses as inf; nan fails every comparison: both refused by the range
+            raise HftctlError(f"sim config {path}: {where}.balances must map assets to numbers "
+                              f"from 0 to {MAX_BALANCE:g}")
         acct = Account(str(entry.get("name", f"account{i}")), entry["api_key"], entry["secret"],
                        {k: float(v) for k, v in balances.items()})
         for key in ("maker_fee", "taker_fee"):

@@ -38,9 +38,8 @@ def load_config(r: ConfigReader) -> BybitConfig:
     category = r.str("category", "linear")
     if category != "linear":
         raise r.error("category", "only 'linear' is supported for key")
-    depth = r.int("book_depth", d.book_depth)
-    if depth not in BOOK_MS:
-        raise r.error("book_depth", f"expected one of {', '.join(map(str, BOOK_MS))} for key")
+    depth = r.one_of("book_depth", BOOK_MS, d.book_depth)
+    reconnect_min_s = r.number("reconnect_min_s", d.reconnect_min_s, 0.01, 60.0)
     return BybitConfig(
         public_url=r.url("public_url", ("ws", "wss")),
         private_url=r.url("private_url", ("ws", "wss")),
@@ -51,11 +50,11 @@ def load_config(r: ConfigReader) -> BybitConfig:
         api_key=r.secret("api_key", ENV_API_KEY),
         secret=r.secret("secret", ENV_SECRET),
         book_depth=depth,
-        recv_window_ms=r.int("recv_window_ms", d.recv_window_ms, 1),
-        reconnect_min_s=r.number("reconnect_min_s", d.reconnect_min_s, 0.0),
-        reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, 0.0),
-        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1),
-        ping_interval_s=r.number("ping_interval_s", d.ping_interval_s, 0.5),
-        time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0),
-        retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0),
+        recv_window_ms=r.int("recv_window_ms", d.recv_window_ms, 1, 60_000),
+        reconnect_min_s=reconnect_min_s,
+        reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, reconnect_min_s, 3600.0),
+        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1, 300.0),
+        ping_interval_s=r.number("ping_interval_s", d.ping_interval_s, 0.5, 60.0),
+        time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0, 86400.0),
+        retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0, 3600.0),
     )

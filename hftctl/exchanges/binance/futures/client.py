@@ -14,7 +14,7 @@ from hftctl.exchanges.binance.common.client import BinanceClient
 from hftctl.exchanges.binance.common.config import BinanceConfig
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas
-from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS
+from hftctl.exchanges.binance.futures.venues import PATHS, SNAPSHOT_LIMITS, STREAMS
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
 __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
@@ -22,7 +22,8 @@ __all__ = ["BinanceFuturesClient", "load_config", "create_client"]
 
 def load_config(r: ConfigReader) -> BinanceConfig:
     """Binance's keys with USD-M's request budgets (2400 weight/min, 300 orders/10 s, 1200/min)."""
-    return binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200)
+    return binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200,
+                                      snapshot_limits=SNAPSHOT_LIMITS)
 
 
 def create_client(cfg: BinanceConfig) -> "BinanceFuturesClient":

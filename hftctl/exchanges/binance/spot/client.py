@@ -17,7 +17,7 @@ from hftctl.exchanges.binance.common.client import BinanceClient
 from hftctl.exchanges.binance.common.config import BinanceConfig
 from hftctl.exchanges.binance.spot import messages as spot_wire
 from hftctl.exchanges.binance.spot import schemas
-from hftctl.exchanges.binance.spot.venues import PATHS, STREAMS
+from hftctl.exchanges.binance.spot.venues import PATHS, SNAPSHOT_LIMITS, STREAMS
 from hftctl.exchanges.errors import NotSupported
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
@@ -28,7 +28,7 @@ def load_config(r: ConfigReader) -> BinanceConfig:
     """Binance's keys with spot's request budgets: 6000 weight/min, 100 orders/10 s (spot has
     no per-minute order limit; its daily one is far above what a session sends)."""
     return binance_config.load_config(r, weight_limit_1m=6000, order_limit_10s=100,
-                                      order_limit_1m=1_000_000)
+                                      order_limit_1m=1_000_000, snapshot_limits=SNAPSHOT_LIMITS)
 
 
 def create_client(cfg: BinanceConfig) -> "BinanceSpotClient":

@@ -49,3 +49,5 @@ PATHS = {
     "account": "/api/v3/account",
 }
 SNAPSHOT_LIMIT = 1000
+# GET /api/v3/depth "limit": "Default: 100; Maximum: 5000" (rest-api.md § Order book, checked 2026-12-01)
+SNAPSHOT_LIMITS = range(1, 5001)
