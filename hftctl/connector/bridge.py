@@ -4,6 +4,10 @@ Requests are read by one background thread that blocks on the channel's semaphor
 each decoded message to the loop with ``call_soon_threadsafe``: the loop never blocks on shared
 memory, and a request is acted on within one loop iteration of arriving. Events are published
 from the loop thread only (the broadcast channel has a single writer).
+
+A request the bridge cannot pass on (undecodable, not a request, sent in another bot's name)
+still reaches the loop, as ``refused(sender, type name, req_id, reason)``: the sender is told,
+with the request's ``req_id`` when it can be read, instead of waiting for an answer forever.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from hftctl.ipc.ring import Overrun
 log = logging.getLogger(__name__)
 
 _REQUEST_TYPES = frozenset(s.REQUESTS)
+Refused = Callable[[int, str, "int | None", str], None]     # (sender, request type, req_id, reason)
 
 
 class RingBridge:
@@ -32,12 +37,27 @@ class RingBridge:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def start(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
-        self._thread = threading.Thread(target=self._read_requests, args=(loop, handler),
+    def start(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None],
+              refused: Refused) -> None:
+        def malformed(sender: int, payload: bytes, e: s.SchemaError) -> None:
+            kind, req_id = s.request_ref(payload)
+            self._call(loop, refused, sender, kind, req_id, f"malformed request: {e}")
+
+        self.endpoint.on_malformed = malformed
+        self._thread = threading.Thread(target=self._read_requests, args=(loop, handler, refused),
                                         name=f"{self.name}-requests", daemon=True)
         self._thread.start()
 
-    def _read_requests(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
+    @staticmethod
+    def _call(loop: asyncio.AbstractEventLoop, fn: Callable, *args) -> bool:
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+            return True
+        except RuntimeError:   # loop closed: we are shutting down
+            return False
+
+    def _read_requests(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None],
+                       refused: Refused) -> None:
         recv = self.endpoint.recv
         while not self._stop.is_set():
             try:
@@ -50,13 +70,16 @@ class RingBridge:
                 log.warning("request channel: %d request(s) lost (%s)", r.lost, r.reason)
                 continue
             sender, msg = r
-            if type(msg) not in _REQUEST_TYPES or (sender and getattr(msg, "bot_id", sender) != sender):
-                # A bot may only speak for itself: its sender id is fixed by its channel slot.
-                log.warning("request %s from bot %d refused", type(msg).__name__, sender)
-                continue
-            try:
-                loop.call_soon_threadsafe(handler, msg)
-            except RuntimeError:   # loop closed: we are shutting down
+            kind = type(msg).__name__
+            if type(msg) not in _REQUEST_TYPES:
+                ok = self._call(loop, refused, sender, kind, None, f"{kind} is not a request")
+            elif sender < 1 or msg.bot_id != sender:
+                # A bot may only speak for itself: its sender id is its channel slot.
+                ok = self._call(loop, refused, sender, kind, getattr(msg, "req_id", None),
+                                f"{kind} for bot {msg.bot_id} sent by bot {sender}")
+            else:
+                ok = self._call(loop, handler, msg)
+            if not ok:
                 return
 
     def publish(self, msg: s.Message, dest: int = 0) -> None:

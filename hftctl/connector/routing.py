@@ -96,11 +96,13 @@ class OrderTable:
                 del self.by_bot[key]
                 self.by_cid.pop(rec.client_order_id, None)
 
-    def apply(self, upd: OrderUpdate, from_rest_avg: bool = False) -> tuple[OrderRecord, OrderUpdate] | None:
+    def apply(self, upd: OrderUpdate, from_rest_avg: bool = False,
+              answer: int | None = None) -> tuple[OrderRecord, OrderUpdate] | None:
         """Fold an exchange update into our record; the bot's message, or None if nothing new.
 
         ``from_rest_avg``: ``upd.exec_px`` is the order's average fill price (REST bodies),
-        not the price of a single fill (stream events).
+        not the price of a single fill (stream events). The message carries ``answer`` as its
+        req_id if given (the response to a cancel/modify), else the pending submit's req_id.
         """
         rec = self.by_cid.get(upd.client_order_id)
         if rec is None:
@@ -130,19 +132,24 @@ class OrderTable:
         rec.px, rec.qty = upd.px, upd.qty
         if upd.exch_order_id:
             rec.exch_order_id = upd.exch_order_id
-        req_id, rec.pending_req_id = rec.pending_req_id, None
+        if answer is not None:
+            req_id = answer
+        else:
+            req_id, rec.pending_req_id = rec.pending_req_id, None
         out = replace(upd, order_id=rec.order_id, status=status, exec_qty=exec_qty, exec_px=exec_px,
                       cum_qty=rec.cum_qty,
                       leaves_qty=max(0.0, rec.qty - rec.cum_qty) if status not in FINAL_STATUSES else 0.0,
-                      req_id=req_id if req_id is not None else upd.req_id)
+                      req_id=req_id)
         return rec, out
 
     def local_update(self, rec: OrderRecord, status: str, reason: str, local_ts: int,
                      req_id: int | None) -> OrderUpdate:
-        """An update the connector itself decides (rejection before/at the exchange)."""
+        """An update the connector itself decides (rejection before/at the exchange, or the
+        unchanged state as the answer to a request that changed nothing)."""
         rec.status = status
+        leaves = 0.0 if status in FINAL_STATUSES else max(0.0, rec.qty - rec.cum_qty)
         return OrderUpdate(
             symbol=rec.instrument.symbol, order_id=rec.order_id, client_order_id=rec.client_order_id,
-            exch_order_id=rec.exch_order_id, side=rec.side, px=rec.px, qty=rec.qty, leaves_qty=0.0,
+            exch_order_id=rec.exch_order_id, side=rec.side, px=rec.px, qty=rec.qty, leaves_qty=leaves,
             exec_qty=0.0, exec_px=0.0, cum_qty=rec.cum_qty, status=status, order_type=rec.order_type,
             time_in_force=rec.time_in_force, exch_ts=0, local_ts=local_ts, reason=reason, req_id=req_id)

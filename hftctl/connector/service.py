@@ -13,11 +13,13 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from hftctl.connector import validate
 from hftctl.connector.books import BookCache
 from hftctl.connector.bots import BotRegistry, BotSession
 from hftctl.connector.outcomes import resolve_order
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
+from hftctl.connector.validate import BadRequest
 from hftctl.errors import HftctlError
 from hftctl.exchanges.base import ExchangeClient, Instrument, OrderRequest
 from hftctl.exchanges.errors import (ExchangeError, ExchangeRejected, NotSupported, OrderNotFound,
@@ -33,6 +35,7 @@ E_UNKNOWN_ORDER = 2
 E_NOT_REGISTERED = 3
 E_EXCHANGE = 4
 E_STOPPING = 5
+E_INTERNAL = 6
 
 
 class Connector:
@@ -60,7 +63,8 @@ class Connector:
         self._reconcile_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
-                         "bots_timed_out": 0, "reconciles": 0, "unknown_outcomes": 0}
+                         "bots_timed_out": 0, "reconciles": 0, "unknown_outcomes": 0,
+                         "requests_refused": 0}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -71,7 +75,7 @@ class Connector:
         await self.exchange.connect_user()
         log.info("Connected to user data stream")
         await self._startup_reconcile()
-        self.bridge.start(self.loop, self.on_request)
+        self.bridge.start(self.loop, self.on_request, self.on_refused)
         log.info("Listening for bot connections...")
         self._spawn(self._watchdog())
         self._spawn(self._periodic_reconcile())
@@ -163,11 +167,15 @@ class Connector:
     def order(self, update: s.OrderUpdate, from_rest_avg: bool = False) -> None:
         if not from_rest_avg:
             self.last_msg["user"] = time.time()
-        res = self.orders.apply(update, from_rest_avg)
+        self._apply(update, from_rest_avg)
+
+    def _apply(self, update: s.OrderUpdate, from_rest_avg: bool, answer: int | None = None) -> bool:
+        """Fold an update in and tell the owner; True if it was told something."""
+        res = self.orders.apply(update, from_rest_avg, answer)
         if res is None:
             if update.client_order_id not in self.orders.by_cid:
                 self._foreign_order(update)
-            return
+            return False
         rec, out = res
         self.counters["order_updates"] += 1
         self._send_to_owner(rec, out)
@@ -178,6 +186,12 @@ class Connector:
             log.warning("order %s, reported rejected after an unknown outcome, is live at the exchange: "
                         "cancelling it", rec.client_order_id)
             self._spawn(self._cancel_quietly(rec.instrument, rec.client_order_id))
+        return True
+
+    def _answer(self, rec: OrderRecord, req_id: int, what: str) -> None:
+        """The order as it stands, as the answer to a request that changed nothing visible
+        (a modify to the same values; a response after the stream already told the bot)."""
+        self._send_to_owner(rec, self.orders.local_update(rec, rec.status, what, time.time_ns(), req_id))
 
     def position(self, pos: s.Position) -> None:
         old = self.positions.get(pos.symbol)
@@ -233,15 +247,53 @@ class Connector:
     # --- bot requests -------------------------------------------------------------------------
 
     def on_request(self, msg: s.Message) -> None:
-        """Called on the loop thread for every decoded request."""
+        """Called on the loop thread for every decoded request: each is answered, once."""
         self.counters["requests"] += 1
-        bot_id = getattr(msg, "bot_id", 0)
+        try:
+            self._dispatch(msg)
+        except BadRequest as e:
+            self.counters["requests_refused"] += 1
+            self._error(msg.bot_id, E_BAD_REQUEST, str(e), getattr(msg, "req_id", None),
+                        _symbol_of(msg))
+        except Exception as e:   # a bug: the bot is still answered, the connector stays up
+            self._internal_error(msg, e)
+
+    def on_refused(self, sender: int, kind: str, req_id: int | None, reason: str) -> None:
+        """A request the bridge could not pass on (malformed, not a request, another bot's id)."""
+        self.counters["requests_refused"] += 1
+        log.warning("bot %d: %s refused: %s", sender, kind, reason)
+        self._error(sender, E_BAD_REQUEST, f"{kind} refused: {reason}", req_id)
+
+    def _internal_error(self, msg: s.Message, e: BaseException) -> None:
+        log.error("%s from bot %d failed: %s: %s", type(msg).__name__, getattr(msg, "bot_id", 0),
+                  e.__class__.__name__, e)
+        log.debug("traceback", exc_info=e)
+        self._error(getattr(msg, "bot_id", 0), E_INTERNAL, f"internal error: {e.__class__.__name__}: {e}",
+                    getattr(msg, "req_id", None), _symbol_of(msg))
+
+    def _request(self, msg: s.Message, coro: Awaitable[None]) -> None:
+        """Run a request's handler; an exception it did not expect still answers the bot."""
+        async def run() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except BadRequest as e:
+                self.counters["requests_refused"] += 1
+                self._error(msg.bot_id, E_BAD_REQUEST, str(e), getattr(msg, "req_id", None), _symbol_of(msg))
+            except Exception as e:
+                self._internal_error(msg, e)
+        self._spawn(run())
+
+    def _dispatch(self, msg: s.Message) -> None:
+        bot_id = msg.bot_id
         t = type(msg)
         if t is s.Hello:
-            session, old = self.bots.hello(msg.bot_id, msg.pid, msg.name)
+            name = validate.hello(msg.pid, msg.name)
+            session, old = self.bots.hello(msg.bot_id, msg.pid, name)
             if old is not None:
                 self._spawn(self._retire(old, "slot reused"))
-            log.info("bot %d connected (%s, pid %d)", msg.bot_id, msg.name, msg.pid)
+            log.info("bot %d connected (%s, pid %d)", msg.bot_id, name, msg.pid)
             self._send_account(msg.bot_id)
             return
         if t is s.Bye:
@@ -260,22 +312,22 @@ class Connector:
             self._error(bot_id, E_STOPPING, "connector is shutting down", getattr(msg, "req_id", None))
             return
         if t is s.RegisterInstrument:
-            self._spawn(self._register(bot, msg))
+            self._request(msg, self._register(bot, msg))
         elif t is s.SubmitOrder:
-            self._spawn(self._submit(bot, msg))
+            self._request(msg, self._submit(bot, msg))
         elif t is s.CancelOrder:
-            self._spawn(self._cancel(bot, msg))
+            self._request(msg, self._cancel(bot, msg))
         elif t is s.ModifyOrder:
-            self._spawn(self._modify(bot, msg))
+            self._request(msg, self._modify(bot, msg))
         elif t is s.CancelAll:
-            self._spawn(self._cancel_all(bot, msg))
+            self._request(msg, self._cancel_all(bot, msg))
         elif t is s.SnapshotRequest:
-            self._send_snapshot(bot_id, msg.symbol)
-            sym = msg.symbol.upper()
+            sym = validate.symbol(msg.symbol)
+            self._send_snapshot(bot_id, sym)
             if (None in bot.raw_symbols or sym in bot.raw_symbols) and self._raw_snapshot_due(sym):
                 self._spawn(self.exchange.raw_snapshot(sym))
         elif t is s.SubscribeRaw:
-            sym = msg.symbol.upper() if msg.symbol else None
+            sym = validate.symbol(msg.symbol) if msg.symbol else None
             bot.raw_symbols.add(sym)
             if sym is not None and sym not in self.instruments:
                 self._spawn(self._ensure_symbol(Instrument(sym, 0.0, 0.0)))
@@ -314,11 +366,8 @@ class Connector:
         await self.exchange.subscribe(inst)
 
     async def _register(self, bot: BotSession, msg: s.RegisterInstrument) -> None:
-        sym = msg.symbol.upper()
-        if not (msg.tick_size > 0 and msg.lot_size > 0):
-            self._error(bot.bot_id, E_BAD_REQUEST, f"{sym}: tick_size and lot_size must be > 0",
-                        symbol=sym)
-            return
+        sym = validate.symbol(msg.symbol)
+        validate.steps(msg.tick_size, msg.lot_size)
         inst = Instrument(sym, msg.tick_size, msg.lot_size)
         bot.instruments[sym] = inst
         await self._ensure_symbol(inst)
@@ -338,6 +387,8 @@ class Connector:
         inst = self._instrument(bot, msg.symbol, msg.req_id)
         if inst is None:
             return
+        validate.order_id(msg.order_id)
+        validate.order(inst, msg.px, msg.qty, msg.order_type)
         existing = self.orders.get(bot.bot_id, msg.order_id)
         if existing is not None and existing.gen == bot.gen and existing.is_open:
             self._error(bot.bot_id, E_BAD_REQUEST, f"order_id {msg.order_id} is still open",
@@ -353,8 +404,7 @@ class Connector:
         try:
             cid = make_client_id(self.prefix, bot.bot_id, bot.gen, msg.order_id)
         except HftctlError as e:
-            self._error(bot.bot_id, E_BAD_REQUEST, str(e), msg.req_id, inst.symbol)
-            return
+            raise BadRequest(str(e)) from None
         rec = OrderRecord(bot.bot_id, bot.gen, msg.order_id, cid, inst, msg.side, msg.px, msg.qty,
                           msg.order_type, msg.time_in_force, pending_req_id=msg.req_id)
         self.orders.add(rec)
@@ -364,13 +414,23 @@ class Connector:
         except OutcomeUnknown as e:
             await self._resolve_submit(rec, msg.req_id, e)
             return
-        except ExchangeError as e:
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            if not isinstance(e, ExchangeError):
+                # A client failure we did not foresee: the order may have been sent. Find it.
+                log.error("submit %s: %s: %s", cid, e.__class__.__name__, e)
+                await self._resolve_submit(rec, msg.req_id, e)
+                return
             self._send_to_owner(rec, self.orders.local_update(
                 rec, "rejected", _reason(e), time.time_ns(), msg.req_id))
             return
         rec.submitted = True
         if resp is not None:
             self.order(resp, from_rest_avg=True)
+            if rec.pending_req_id == msg.req_id:     # e.g. a cancel's response got there first
+                rec.pending_req_id = None
+                self._answer(rec, msg.req_id, "submitted")
 
     async def _resolve_submit(self, rec: OrderRecord, req_id: int, why: Exception) -> None:
         """The exchange may or may not have the order: find out before the bot is told anything
@@ -411,27 +471,33 @@ class Connector:
             self._error(bot.bot_id, E_UNKNOWN_ORDER, f"no open order_id {msg.order_id}", msg.req_id,
                         msg.symbol)
             return
+        validate.order(rec.instrument, msg.px, msg.qty, rec.order_type)
         await self._change(bot, rec, msg.req_id, "modify",
                            self.exchange.modify(rec.instrument, rec.client_order_id, rec.side,
                                                 msg.px, msg.qty))
 
     async def _change(self, bot: BotSession, rec: OrderRecord, req_id: int, what: str,
                       request: Awaitable[s.OrderUpdate | None]) -> None:
-        """Send a cancel/modify of an open order; the bot's ``req_id`` rides on its answer."""
-        rec.pending_req_id = req_id
+        """Send a cancel/modify of an open order and answer it: the order's state after the
+        exchange's response, or an Error. (Requests on one order may overlap: a cancel right
+        after a submit; each gets its own answer.)"""
         try:
             resp = await request
         except NotSupported as e:
             self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {e}", req_id, rec.instrument.symbol)
             return
-        except ExchangeError as e:
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
             # Typically "unknown order": it filled or expired meanwhile. Learn its real state.
-            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {_reason(e)}", req_id,
+            # (Anything else, too: the bot gets its one answer, then the order's real state.)
+            reason = _reason(e) if isinstance(e, ExchangeError) else f"{e.__class__.__name__}: {e}"
+            self._error(bot.bot_id, E_EXCHANGE, f"{what} failed: {reason}", req_id,
                         rec.instrument.symbol)
             await self._refresh(rec)
             return
-        if resp is not None:
-            self.order(resp, from_rest_avg=True)
+        if resp is None or not self._apply(resp, True, answer=req_id):
+            self._answer(rec, req_id, f"{what} accepted")
 
     async def _cancel_all(self, bot: BotSession, msg: s.CancelAll) -> None:
         sym = msg.symbol.upper() if msg.symbol else None
@@ -560,6 +626,11 @@ class Connector:
                     self.balance(bal)
             except Exception as e:
                 log.warning("reconcile: account unavailable: %s", e)
+
+
+def _symbol_of(msg: s.Message) -> str | None:
+    sym = getattr(msg, "symbol", None)
+    return sym[:48] if isinstance(sym, str) else None
 
 
 def _reason(e: ExchangeError) -> str:
