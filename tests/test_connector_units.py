@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from hftctl.configfile import ConfigReader, open_config
+from hftctl.connector.claim import DEAD, FOREIGN, OTHER, OWN, Ownership, instance_tag
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.secrets import RedactingFilter, Secret
 from hftctl.errors import HftctlError
@@ -23,13 +25,41 @@ from hftctl.ipc.schema import OrderUpdate
 INST = Instrument("BTCUSDT", 0.1, 0.001)
 
 
-def test_client_ids_round_trip_and_stay_within_binance_limits():
-    cid = make_client_id("sim", 7, 12, 123456789)
-    assert parse_client_id("sim", cid) == (7, 12, 123456789)
+BINANCE_CID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")     # newClientOrderId (USD-M and spot docs)
+BYBIT_CID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")            # orderLinkId: letters, digits, - and _
+
+
+def test_client_ids_round_trip_and_stay_within_exchange_limits():
+    tag = instance_tag("bf", 7)
+    assert re.fullmatch(r"[0-9a-z]{6}", tag) and tag == instance_tag("bf", 7)
+    cid = make_client_id("sim", tag, 7, 12, 123456789)
+    assert parse_client_id("sim", cid) == (tag, 7, 12, 123456789)
     assert parse_client_id("other", cid) is None
     assert parse_client_id("sim", "web_abc123") is None
+    assert parse_client_id("sim", "sim-7-12-5") is None          # the format before instance tags
+    # The longest id still fits both exchanges' rules.
+    longest = make_client_id("abcdefgh", instance_tag("x" * 64, 1295), 200, 9999, 10**11 - 1)
+    assert BINANCE_CID.match(longest) and BYBIT_CID.match(longest), longest
     with pytest.raises(HftctlError, match="exceeds 36"):
-        make_client_id("abcdefgh", 200, 99999, 2**63 - 1)
+        make_client_id("abcdefgh", tag, 200, 99999, 2**63 - 1)
+
+
+def test_ownership_is_proved_by_the_instance_tag():
+    """Own (this run), dead (an earlier run of this NAME on this host), other (anyone else)."""
+    me = instance_tag("bf", 5, host="h1")
+    own = Ownership("p", me)
+    earlier = instance_tag("bf", 4, host="h1")
+    other_name = instance_tag("bf2", 5, host="h1")
+    other_host = instance_tag("bf", 5, host="h2")
+    assert earlier != me and earlier[:4] == me[:4]
+    assert other_name[:4] != me[:4] and other_host[:4] != me[:4]
+
+    def of(tag):
+        cid = make_client_id("p", tag, 1, 1, 9)
+        return own.of(parse_client_id("p", cid).tag, cid)
+    assert (of(me), of(earlier), of(other_name), of(other_host)) == (OWN, DEAD, OTHER, OTHER)
+    assert own.of(None, "p-1-1-9") == OTHER              # our prefix, no tag: cannot prove it ours
+    assert own.of(None, "web_abc123") == FOREIGN
 
 
 def _upd(status, cum, last=0.0, last_px=0.0, px=100.0, qty=1.0, cid="p-1-1-5"):

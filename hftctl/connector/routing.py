@@ -1,9 +1,12 @@
 """Which bot owns which order, and what each exchange update means for that bot.
 
-Client order ids are ``{prefix}-{bot_id}-{gen}-{order_id}``: the exchange echoes them on every
-response and stream event, so an update can be routed to its owner without any other state,
-and ``gen`` (a per-connector bot session counter) keeps a new bot that reuses a dead bot's slot
-from receiving the dead bot's late updates.
+Client order ids are ``{prefix}-{tag}-{bot_id}-{gen}-{order_id}``: the exchange echoes them on
+every response and stream event, so an update can be routed to its owner without any other
+state. ``tag`` names the connector instance (``connector/claim.py``: which orders it may cancel
+as orphans), ``gen`` (a per-instance bot session counter) keeps a new bot that reuses a dead
+bot's slot from receiving the dead bot's late updates. Every part is letters, digits or ``-``
+and the whole at most 36 characters: Binance's ``newClientOrderId``
+(``^[\.A-Z\:/a-z0-9_-]{1,36}$``) and Bybit's ``orderLinkId`` (36) both take it.
 
 Updates arrive twice or out of order by design (REST response and stream event for the same
 change, REST reconciliation after a reconnect racing the stream). :meth:`OrderTable.apply`
@@ -15,33 +18,43 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
+from hftctl.connector.claim import TAG_LEN
 from hftctl.errors import HftctlError
 from hftctl.exchanges.base import Instrument
 from hftctl.ipc.schema import FINAL_STATUSES, OrderUpdate
 
 MAX_CLIENT_ID = 36     # Binance newClientOrderId and Bybit orderLinkId limit
 _EPS = 1e-12
-_ID = re.compile(r"^(?P<prefix>[A-Za-z0-9_]+)-(?P<bot>\d+)-(?P<gen>\d+)-(?P<oid>\d+)$")
+_ID = re.compile(r"^(?P<prefix>[A-Za-z0-9_]{1,8})-(?P<tag>[0-9a-z]{%d})-(?P<bot>[1-9]\d{0,2})-(?P<gen>[1-9]\d*)"
+                 r"-(?P<oid>0|[1-9]\d*)$" % TAG_LEN)
 _RANK = {"new": 0, "partially_filled": 1}   # final statuses rank above both
 
 
-def make_client_id(prefix: str, bot_id: int, gen: int, order_id: int) -> str:
+class ClientId(NamedTuple):
+    tag: str
+    bot_id: int
+    gen: int
+    order_id: int
+
+
+def make_client_id(prefix: str, tag: str, bot_id: int, gen: int, order_id: int) -> str:
     if order_id < 0:
         raise HftctlError(f"order_id must be >= 0, got {order_id}")
-    cid = f"{prefix}-{bot_id}-{gen}-{order_id}"
+    cid = f"{prefix}-{tag}-{bot_id}-{gen}-{order_id}"
     if len(cid) > MAX_CLIENT_ID:
         raise HftctlError(f"order_id {order_id} too large: client order id {cid!r} exceeds "
                           f"{MAX_CLIENT_ID} characters")
     return cid
 
 
-def parse_client_id(prefix: str, cid: str) -> tuple[int, int, int] | None:
-    """(bot_id, gen, order_id) if ``cid`` is one of ours, else None."""
+def parse_client_id(prefix: str, cid: str) -> ClientId | None:
+    """The parts of ``cid`` if it has our prefix and format (any connector instance's), else None."""
     m = _ID.match(cid)
     if m is None or m.group("prefix") != prefix:
         return None
-    return int(m.group("bot")), int(m.group("gen")), int(m.group("oid"))
+    return ClientId(m.group("tag"), int(m.group("bot")), int(m.group("gen")), int(m.group("oid")))
 
 
 @dataclass(slots=True)

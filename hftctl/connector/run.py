@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hftctl import exchanges
 from hftctl.configfile import open_config
+from hftctl.connector.claim import AccountClaim, account_id, instance_tag, next_run
 from hftctl.connector.service import Connector
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.secrets import install_redaction
@@ -38,13 +39,20 @@ def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainn
     install_redaction([cfg.api_key, cfg.secret])
     log.debug("config %r; %r", cfg, settings)
     log.info("connector %s: %s (%s)", name, exchange, ", ".join(f"{k}={v}" for k, v in cfg.urls().items()))
-    asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings))
+    claim = AccountClaim(account_id(exchange, cfg.urls().values(), cfg.api_key.reveal()), cfg.order_prefix, name)
+    try:
+        asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings, claim))
+    finally:
+        claim.release()
 
 
-async def _main(name: str, client, prefix: str, settings: ConnectorSettings) -> None:
+async def _main(name: str, client, prefix: str, settings: ConnectorSettings, claim: AccountClaim) -> None:
     from hftctl.connector.bridge import RingBridge
     bridge = RingBridge(name)
-    conn = Connector(name, client, bridge, prefix, settings)
+    # Counted while holding NAME's channels: no other start of NAME can take the same run.
+    tag = instance_tag(name, next_run(name))
+    log.info("client order ids: %s-%s-<bot>-<session>-<order id>", prefix, tag)
+    conn = Connector(name, client, bridge, prefix, settings, tag)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, conn.stop)
@@ -59,6 +67,8 @@ async def _main(name: str, client, prefix: str, settings: ConnectorSettings) -> 
         for t in (runner, stopper):
             t.cancel()
         await asyncio.gather(runner, stopper, return_exceptions=True)
+        # Another connector of this host on the account shares its user-data session: keep it.
+        client.account_shared = not claim.sole_user()
         try:
             await asyncio.wait_for(conn.shutdown(), 20)
         except Exception as e:

@@ -18,6 +18,7 @@ from hftctl.connector.books import BookCache
 from hftctl.connector.bots import BotRegistry, BotSession
 from hftctl.connector.outcomes import resolve_order
 from hftctl.connector.settings import ConnectorSettings
+from hftctl.connector.claim import DEAD, OTHER, OWN, Ownership
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.connector.validate import BadRequest
 from hftctl.errors import HftctlError
@@ -42,12 +43,15 @@ class Connector:
     """Routes bot requests to the exchange and exchange events to the bots that own them."""
 
     def __init__(self, name: str, exchange: ExchangeClient, bridge: Any, order_prefix: str,
-                 settings: ConnectorSettings) -> None:
+                 settings: ConnectorSettings, tag: str) -> None:
         self.name = name
         self.exchange = exchange
         self.bridge = bridge
         self.settings = settings
         self.prefix = order_prefix
+        self.tag = tag                      # this instance's part of every client order id
+        self.ownership = Ownership(order_prefix, tag)
+        self._left_alone: set[str] = set()  # other connectors' open orders we have logged
         self.bots = BotRegistry()
         self.orders = OrderTable(order_prefix)
         self.books = BookCache()
@@ -116,8 +120,8 @@ class Connector:
                 log.error("cancel-all on %s failed at shutdown: %s", sym, e)
 
     async def _cancel_own(self) -> None:
-        """The open orders with this connector's prefix, as the exchange lists them (so also any
-        a crashed earlier run left) plus those we track; other orders of the account stay."""
+        """This instance's open orders as the exchange lists them, plus those of earlier runs of
+        this connector (connector/claim.py), plus those we track; every other order stays."""
         cids = {r.client_order_id: r.instrument for r in self.orders.open_orders()}
         try:
             listed = await asyncio.wait_for(self.exchange.open_orders(), 10)
@@ -126,7 +130,7 @@ class Connector:
                       e, len(cids))
             listed = []
         for u in listed:
-            if parse_client_id(self.prefix, u.client_order_id) is not None:
+            if self._owner(u.client_order_id) in (OWN, DEAD):
                 cids.setdefault(u.client_order_id,
                                 self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
         if not cids:
@@ -228,10 +232,26 @@ class Connector:
             return      # the owner is gone; its orders are being cancelled
         self.bridge.publish(msg, rec.bot_id)
 
+    def _owner(self, cid: str) -> str:
+        parsed = parse_client_id(self.prefix, cid)
+        return self.ownership.of(parsed.tag if parsed else None, cid)
+
+    def _orphan(self, update: s.OrderUpdate) -> bool:
+        """An open order we do not track that is provably ours (this instance's, or a dead earlier
+        run's): an orphan to cancel. Another connector's order is logged once and left alone."""
+        if update.status in s.FINAL_STATUSES:
+            return False
+        owner = self._owner(update.client_order_id)
+        if owner == OTHER and update.client_order_id not in self._left_alone:
+            if len(self._left_alone) < 10_000:
+                self._left_alone.add(update.client_order_id)
+            log.warning("open order %s has prefix '%s' but another connector's tag (not %s): "
+                        "left alone", update.client_order_id, self.prefix, self.tag)
+        return owner in (OWN, DEAD)
+
     def _foreign_order(self, update: s.OrderUpdate) -> None:
-        """An order we do not track: ours from a previous run (cancel it) or someone else's."""
-        parsed = parse_client_id(self.prefix, update.client_order_id)
-        if parsed is not None and update.status not in s.FINAL_STATUSES:
+        """An order we do not track: an orphan of ours (cancel it) or someone else's."""
+        if self._orphan(update):
             inst = self.instruments.get(update.symbol) or Instrument(update.symbol, 0.0, 0.0)
             log.warning("cancelling orphan order %s (not owned by any live bot)", update.client_order_id)
             self._spawn(self._cancel_quietly(inst, update.client_order_id))
@@ -402,7 +422,7 @@ class Connector:
                         msg.req_id, inst.symbol)
             return
         try:
-            cid = make_client_id(self.prefix, bot.bot_id, bot.gen, msg.order_id)
+            cid = make_client_id(self.prefix, self.tag, bot.bot_id, bot.gen, msg.order_id)
         except HftctlError as e:
             raise BadRequest(str(e)) from None
         rec = OrderRecord(bot.bot_id, bot.gen, msg.order_id, cid, inst, msg.side, msg.px, msg.qty,
@@ -582,16 +602,21 @@ class Connector:
     # --- reconciliation -----------------------------------------------------------------------
 
     async def _startup_reconcile(self) -> None:
-        """Account state for bots, and orphans from a previous run of this prefix cancelled."""
+        """Account state for bots, and orphans of earlier runs of this connector cancelled before
+        any bot is served (a new order must never share an id with a live orphan)."""
         try:
             for bal in await self.exchange.balances():
                 self.balance(bal)
             for pos in await self.exchange.positions():
                 self.position(pos)
-            for upd in await self.exchange.open_orders():
-                self._foreign_order(upd)
+            orphans = [u for u in await self.exchange.open_orders() if self._orphan(u)]
         except ExchangeError as e:
             raise HftctlError(f"cannot read the account: {e}") from None
+        if orphans:
+            log.warning("cancelling %d orphan order(s) of earlier runs of this connector", len(orphans))
+            await asyncio.wait_for(asyncio.gather(*(self._cancel_quietly(
+                self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0), u.client_order_id)
+                for u in orphans)), 30)
 
     async def _periodic_reconcile(self) -> None:
         interval = self.settings.reconcile_interval_s

@@ -78,6 +78,9 @@ class ExchangeClient(ABC):
     """One exchange account: market data on demand, user data, orders and account state."""
 
     name: str
+    # Set by the connector before close(): another session on this host uses the same account,
+    # so close() must leave account-wide sessions (Binance's listenKey) alone.
+    account_shared: bool = False
 
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task] = []

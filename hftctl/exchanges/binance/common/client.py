@@ -91,7 +91,7 @@ class BinanceClient(ExchangeClient):
         await self.market.ws.stop()
         await self.user.ws.stop()
         await self._stop_tasks(*self._snapshot_tasks.values())
-        if self.listen_key.key:
+        if self.listen_key.key and not self.account_shared:   # one key per account: shared
             try:
                 await self.rest.with_key("DELETE", self.paths["listen_key"], self.listen_key.params())
             except Exception as e:
