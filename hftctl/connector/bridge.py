@@ -83,6 +83,8 @@ class RingBridge:
                 return
 
     def publish(self, msg: s.Message, dest: int = 0) -> None:
+        if self._stop.is_set():
+            return      # closed: a late event (a stream going down at exit) has nobody to reach
         data = s.encode(msg)
         if len(data) > self._max_payload:
             log.error("%s of %d bytes exceeds the channel's max payload; not sent",

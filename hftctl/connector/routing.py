@@ -6,7 +6,7 @@ state. ``tag`` names the connector instance (``connector/claim.py``: which order
 as orphans), ``gen`` (a per-instance bot session counter) keeps a new bot that reuses a dead
 bot's slot from receiving the dead bot's late updates. Every part is letters, digits or ``-``
 and the whole at most 36 characters: Binance's ``newClientOrderId``
-(``^[\.A-Z\:/a-z0-9_-]{1,36}$``) and Bybit's ``orderLinkId`` (36) both take it.
+(``^[.A-Z:/a-z0-9_-]{1,36}$``) and Bybit's ``orderLinkId`` (36) both take it.
 
 Updates arrive twice or out of order by design (REST response and stream event for the same
 change, REST reconciliation after a reconnect racing the stream). :meth:`OrderTable.apply`

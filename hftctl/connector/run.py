@@ -72,7 +72,11 @@ async def _main(name: str, client, prefix: str, settings: ConnectorSettings, cla
         try:
             await asyncio.wait_for(conn.shutdown(), 20)
         except Exception as e:
-            log.error("shutdown incomplete: %s", e)
+            log.error("shutdown incomplete: %s", str(e) or e.__class__.__name__)
+            try:
+                await asyncio.wait_for(client.close(), 5)
+            except Exception as e2:
+                log.error("closing the exchange side failed: %s", str(e2) or e2.__class__.__name__)
         conn.status.close()
         bridge.close()
         log.info("connector %s stopped; shared memory removed", name)

@@ -99,14 +99,16 @@ class Connector:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         mode = self.settings.cancel_on_stop
-        if mode == "all":
-            await self._cancel_everything()
-        elif mode == "own":
-            await self._cancel_own()
-        else:
-            log.warning("leaving %d open order(s) at the exchange (cancel_on_stop = \"none\")",
-                        len(self.orders.open_orders()))
-        await self.exchange.close()
+        try:
+            if mode == "all":
+                await self._cancel_everything()
+            elif mode == "own":
+                await self._cancel_own()
+            else:
+                log.warning("leaving %d open order(s) at the exchange (cancel_on_stop = \"none\")",
+                            len(self.orders.open_orders()))
+        finally:
+            await self.exchange.close()
 
     async def _cancel_everything(self) -> None:
         """Every open order of the account on the symbols we traded, bots' or not."""
@@ -124,10 +126,10 @@ class Connector:
         this connector (connector/claim.py), plus those we track; every other order stays."""
         cids = {r.client_order_id: r.instrument for r in self.orders.open_orders()}
         try:
-            listed = await asyncio.wait_for(self.exchange.open_orders(), 10)
+            listed = await asyncio.wait_for(self.exchange.open_orders(), 5)
         except Exception as e:
             log.error("open orders unavailable at shutdown (%s); cancelling the %d tracked ones",
-                      e, len(cids))
+                      _why(e, self.exchange), len(cids))
             listed = []
         for u in listed:
             if self._owner(u.client_order_id) in (OWN, DEAD):
@@ -135,12 +137,16 @@ class Connector:
                                 self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
         if not cids:
             return
-        try:
-            await asyncio.wait_for(asyncio.gather(*(self._cancel_quietly(inst, cid)
-                                                    for cid, inst in cids.items())), 15)
+        tasks = [asyncio.ensure_future(self._cancel_quietly(inst, cid)) for cid, inst in cids.items()]
+        _, pending = await asyncio.wait(tasks, timeout=10)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if pending:
+            log.error("%d of this connector's %d open order(s) may be left open: cancels did not "
+                      "finish in 10 s (%s)", len(pending), len(cids), _why(None, self.exchange))
+        else:
             log.info("cancelled %d open order(s) of this connector", len(cids))
-        except asyncio.TimeoutError:
-            log.error("cancelling this connector's %d open order(s) timed out", len(cids))
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         assert self.loop is not None
@@ -210,8 +216,14 @@ class Connector:
             self.bridge.publish(bal, 0)
 
     def stream_state(self, stream: str, state: str) -> None:
+        """A stream went up or down: the bots hear it now, not at the next heartbeat (while the
+        user stream is down the connector is blind to fills, and a bot may stop quoting)."""
         self.streams[stream] = state
+        if state != "connected":
+            self.counters[f"{stream}_disconnects"] = self.counters.get(f"{stream}_disconnects", 0) + 1
         log.info("%s stream %s", stream, state)
+        self.bridge.publish(s.ConnectorStatus(self.exchange.name, time.time_ns(), dict(self.streams),
+                                              self.exchange.book_states()), 0)
 
     def symbol_error(self, symbol: str, code: int, message: str) -> None:
         """The exchange refuses the symbol: tell the bots that registered it or asked for its raw
@@ -651,6 +663,13 @@ class Connector:
                     self.balance(bal)
             except Exception as e:
                 log.warning("reconcile: account unavailable: %s", e)
+
+
+def _why(e: BaseException | None, exchange: ExchangeClient) -> str:
+    """A timeout's likely cause, for an operator: the REST back-off, if one is on."""
+    text = str(e) if e is not None and str(e) else (e.__class__.__name__ if e is not None else "timeout")
+    backoff = exchange.stats().get("rest_backoff_s") or 0
+    return f"{text}; REST backing off for {backoff:.0f} s more" if backoff else text
 
 
 def _symbol_of(msg: s.Message) -> str | None:

@@ -43,6 +43,9 @@ class ConnectorHealth:
     books: dict[str, str] = field(default_factory=dict)
     bots: list[BotHealth] = field(default_factory=list)
     messages: int = 0                    # published on the broadcast channel so far
+    # The connector's counters and gauges (status file "stats": exchange client and connector),
+    # numbers only: orders sent/rejected, reconnects, gaps, feed lag, REST back-off...
+    stats: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 

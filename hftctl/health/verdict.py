@@ -39,6 +39,10 @@ def _connector_problems(c: ConnectorHealth) -> list[str]:
     for sym, state in c.books.items():
         if state != "synced":
             p.append(f"connector {c.name}: {sym} book {state}")
+    backoff = c.stats.get("rest_backoff_s", 0.0)
+    if backoff > 0:
+        p.append(f"connector {c.name}: REST backing off for {backoff:.0f} s (the exchange's Retry-After): "
+                 "book snapshots, reconciles and order requests wait")
     for b in c.bots:
         label = f"{b.role} {b.bot_id} ({b.name or '?'}, pid {b.pid})"
         if not b.alive:

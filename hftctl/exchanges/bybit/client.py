@@ -338,5 +338,6 @@ class BybitClient(ExchangeClient):
     def stats(self) -> dict[str, Any]:
         return {**self.rest.clock_stats(),
                 "throttled": self.rest.throttled, "market_connects": self.public.connects,
+                "rest_backoff_s": round(max(0.0, self.rest._hold_until - time.monotonic()), 1),
                 "user_connects": self.private.connects,
                 "depth_gaps": sum(s.gaps for s in self.syncs.values())}

@@ -92,8 +92,9 @@ class BinanceClient(ExchangeClient):
         await self.user.ws.stop()
         await self._stop_tasks(*self._snapshot_tasks.values())
         if self.listen_key.key and not self.account_shared:   # one key per account: shared
-            try:
-                await self.rest.with_key("DELETE", self.paths["listen_key"], self.listen_key.params())
+            try:   # a courtesy (the key lapses anyway): never wait out a REST back-off for it
+                await asyncio.wait_for(self.rest.with_key("DELETE", self.paths["listen_key"],
+                                                          self.listen_key.params()), 2)
             except Exception as e:
                 log.debug("closing listenKey failed: %s", e)
         await self.rest.close()
@@ -262,6 +263,7 @@ class BinanceClient(ExchangeClient):
         return {
             **self.rest.clock_stats(),
             "throttled": self.rest.limiter.throttled,
+            "rest_backoff_s": round(max(0.0, self.rest.limiter.banned_until - time.monotonic()), 1),
             "market_connects": self.market.ws.connects,
             "user_connects": self.user.ws.connects,
             "listen_key_renewals": self.listen_key.renewals,
