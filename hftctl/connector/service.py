@@ -66,9 +66,13 @@ class Connector:
         self._tasks: set[asyncio.Task] = set()
         self._reconcile_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        # What `hftctl health` (and --prometheus) reports; see docs/health.md.
         self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
                          "bots_timed_out": 0, "reconciles": 0, "unknown_outcomes": 0,
-                         "requests_refused": 0}
+                         "requests_refused": 0, "orders_submitted": 0, "orders_rejected": 0,
+                         "cancels_sent": 0, "modifies_sent": 0, "market_disconnects": 0,
+                         "user_disconnects": 0}
+        self.feed_lag_ms = 0.0      # local receive time - exchange time of the last market event
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -164,6 +168,9 @@ class Connector:
 
     def market(self, msg: s.Message) -> None:
         self.last_msg["market"] = time.time()
+        exch_ts = getattr(msg, "exch_ts", 0)
+        if exch_ts:
+            self.feed_lag_ms = (msg.local_ts - exch_ts) / 1e6
         self.books.apply(msg)
         self.bridge.publish(msg, 0)
 
@@ -219,8 +226,8 @@ class Connector:
         """A stream went up or down: the bots hear it now, not at the next heartbeat (while the
         user stream is down the connector is blind to fills, and a bot may stop quoting)."""
         self.streams[stream] = state
-        if state != "connected":
-            self.counters[f"{stream}_disconnects"] = self.counters.get(f"{stream}_disconnects", 0) + 1
+        if state != "connected" and f"{stream}_disconnects" in self.counters:
+            self.counters[f"{stream}_disconnects"] += 1
         log.info("%s stream %s", stream, state)
         self.bridge.publish(s.ConnectorStatus(self.exchange.name, time.time_ns(), dict(self.streams),
                                               self.exchange.book_states()), 0)
@@ -239,6 +246,8 @@ class Connector:
         self._spawn(self.reconcile("user stream reconnected"))
 
     def _send_to_owner(self, rec: OrderRecord, msg: s.OrderUpdate) -> None:
+        if msg.status == "rejected":
+            self.counters["orders_rejected"] += 1
         bot = self.bots.bots.get(rec.bot_id)
         if bot is None or bot.gen != rec.gen:
             return      # the owner is gone; its orders are being cancelled
@@ -441,6 +450,7 @@ class Connector:
                           msg.order_type, msg.time_in_force, pending_req_id=msg.req_id)
         self.orders.add(rec)
         req = OrderRequest(inst, cid, msg.side, msg.px, msg.qty, msg.order_type, msg.time_in_force)
+        self.counters["orders_submitted"] += 1
         try:
             resp = await self.exchange.submit(req)
         except OutcomeUnknown as e:
@@ -494,6 +504,7 @@ class Connector:
             self._error(bot.bot_id, E_UNKNOWN_ORDER,
                         f"order_id {msg.order_id} is already {rec.status}", msg.req_id, msg.symbol)
             return
+        self.counters["cancels_sent"] += 1
         await self._change(bot, rec, msg.req_id, "cancel",
                            self.exchange.cancel(rec.instrument, rec.client_order_id))
 
@@ -504,6 +515,7 @@ class Connector:
                         msg.symbol)
             return
         validate.order(rec.instrument, msg.px, msg.qty, rec.order_type)
+        self.counters["modifies_sent"] += 1
         await self._change(bot, rec, msg.req_id, "modify",
                            self.exchange.modify(rec.instrument, rec.client_order_id, rec.side,
                                                 msg.px, msg.qty))
@@ -598,7 +610,7 @@ class Connector:
                                     "open_orders": sum(r.gen == b.gen for r in self.orders.open_orders(b.bot_id)),
                                     "positions": {k: p.qty for k, p in self.positions.items() if k in b.instruments}}
                          for b in self.bots.bots.values()},
-                "stats": self.exchange.stats() | self.counters}
+                "stats": self.exchange.stats() | self.counters | {"feed_lag_ms": round(self.feed_lag_ms, 3)}}
 
     async def _retire(self, bot: BotSession, why: str) -> None:
         """A bot that is gone: cancel its orders and forget them."""
