@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from hftctl.configfile import show_key
 from hftctl.errors import HftctlError
 from hftctl.sim.accounts import Account
 from hftctl.sim.market import SyntheticParams
@@ -59,7 +60,10 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
         raise HftctlError(f"sim config {path} is not valid TOML: {exc}") from None
     cfg = SimConfig(rate_limits=limits)
     _check_keys(path, "", data, {"accounts", "symbols", "synthetic", "rate_limits", "listen_key_ttl_s"})
-    for i, entry in enumerate(data.get("accounts", [])):
+    accounts = data.get("accounts", [])
+    if not isinstance(accounts, list):
+        raise HftctlError(f"sim config {path}: accounts must be an array of tables ([[accounts]])")
+    for i, entry in enumerate(accounts):
         where = f"accounts[{i}]"
         if not isinstance(entry, dict):
             raise HftctlError(f"sim config {path}: {where} must be a table")
@@ -117,7 +121,7 @@ def _check_keys(path, where: str, table: dict, known: set[str]) -> None:
     unknown = set(table) - known
     if unknown:
         prefix = f"{where}." if where else ""
-        raise HftctlError(f"sim config {path}: unknown key {prefix}{sorted(unknown)[0]} "
+        raise HftctlError(f"sim config {path}: unknown key {prefix}{show_key(sorted(unknown)[0])} "
                           f"(known: {', '.join(sorted(known))})")
 
 
