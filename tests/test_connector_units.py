@@ -197,3 +197,22 @@ def test_rate_limiter_holds_requests_before_the_exchange_would_refuse():
     assert rl.wait_for(is_order=False) == pytest.approx(1020 - 1000.5 + 0.05)   # until the minute rolls
     now[0] = 1021.0                                    # new windows: fresh budgets
     assert rl.wait_for(is_order=True) == 0
+
+
+def test_final_orders_are_forgotten_after_a_while_and_open_ones_never():
+    table = OrderTable("p")
+    done = OrderRecord(1, 1, 5, "p-1-1-5", INST, 1, 100.0, 1.0, "limit", "gtc")
+    live = OrderRecord(1, 1, 6, "p-1-1-6", INST, 1, 100.0, 1.0, "limit", "gtc")
+    unknown = OrderRecord(1, 1, 7, "p-1-1-7", INST, 1, 100.0, 1.0, "limit", "gtc", outcome_unknown=True)
+    for r in (done, live, unknown):
+        table.add(r)
+    table.apply(_upd("canceled", 0.0, cid="p-1-1-5"))
+    table.apply(_upd("new", 0.0, cid="p-1-1-6"))
+    table.local_update(unknown, "rejected", "outcome unknown", 0, None)
+    unknown.reuse_after = done.final_at + 1000
+    assert table.prune(done.final_at + 30) == 0           # too recent
+    assert table.prune(done.final_at + 61) == 1           # the cancelled one goes
+    assert table.get(1, 5) is None and "p-1-1-5" not in table.by_cid
+    assert table.get(1, 6) is live and table.get(1, 7) is unknown   # open, and revivable, stay
+    assert table.apply(_upd("filled", 1.0, cid="p-1-1-5")) is None  # a late event: not ours any more
+    assert table.prune(done.final_at + 2000) == 1 and table.get(1, 6) is live

@@ -17,6 +17,7 @@ never from the event's own "last fill" alone, and terminal states are sticky.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -26,6 +27,7 @@ from hftctl.exchanges.base import Instrument
 from hftctl.ipc.schema import FINAL_STATUSES, OrderUpdate
 
 MAX_CLIENT_ID = 36     # Binance newClientOrderId and Bybit orderLinkId limit
+KEEP_FINAL_S = 60.0    # a final order's record is kept this long for late duplicates
 _EPS = 1e-12
 _ID = re.compile(r"^(?P<prefix>[A-Za-z0-9_]{1,8})-(?P<tag>[0-9a-z]{%d})-(?P<bot>[1-9]\d{0,2})-(?P<gen>[1-9]\d*)"
                  r"-(?P<oid>0|[1-9]\d*)$" % TAG_LEN)
@@ -78,6 +80,7 @@ class OrderRecord:
     submitted: bool = False        # the exchange acknowledged the submit
     revived: bool = False          # reported rejected after an unknown outcome, then found live
     reuse_after: float = 0.0       # monotonic: the order id may not be reused before (see _submit)
+    final_at: float = 0.0          # monotonic: when it reached a final status (see OrderTable.prune)
 
     @property
     def is_open(self) -> bool:
@@ -101,6 +104,19 @@ class OrderTable:
         return [r for r in self.by_cid.values() if r.is_open
                 and (bot_id is None or r.bot_id == bot_id)
                 and (symbol is None or r.instrument.symbol == symbol)]
+
+    def prune(self, now: float, keep_s: float = KEEP_FINAL_S) -> int:
+        """Forget orders final for more than ``keep_s``, so a bot that trades for days does not
+        grow the table (and every scan of it) without bound. A late event for a forgotten order
+        is still recognised by its id as this connector's, and being final it is left alone."""
+        old = [cid for cid, r in self.by_cid.items()
+               if not r.is_open and r.final_at and now - r.final_at > keep_s
+               and not (r.outcome_unknown and now < r.reuse_after)]
+        for cid in old:
+            r = self.by_cid.pop(cid)
+            if self.by_bot.get((r.bot_id, r.order_id)) is r:
+                del self.by_bot[(r.bot_id, r.order_id)]
+        return len(old)
 
     def forget_bot(self, bot_id: int) -> None:
         """Drop a departed bot's finished orders (open ones stay until they are final)."""
@@ -142,6 +158,8 @@ class OrderTable:
         if not changed:
             return None
         rec.status = status
+        if status in FINAL_STATUSES:
+            rec.final_at = time.monotonic()
         rec.px, rec.qty = upd.px, upd.qty
         if upd.exch_order_id:
             rec.exch_order_id = upd.exch_order_id
@@ -160,6 +178,8 @@ class OrderTable:
         """An update the connector itself decides (rejection before/at the exchange, or the
         unchanged state as the answer to a request that changed nothing)."""
         rec.status = status
+        if status in FINAL_STATUSES:
+            rec.final_at = time.monotonic()
         leaves = 0.0 if status in FINAL_STATUSES else max(0.0, rec.qty - rec.cum_qty)
         return OrderUpdate(
             symbol=rec.instrument.symbol, order_id=rec.order_id, client_order_id=rec.client_order_id,

@@ -594,6 +594,7 @@ class Connector:
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.settings.heartbeat_interval_s
                 self._publish_status()
+                self.orders.prune(time.monotonic())
 
     def _publish_status(self) -> None:
         now = time.time_ns()
