@@ -3,6 +3,11 @@
 Bounded by default so CI stays fast: each test names a small example count, multiplied by
 HFTCTL_FUZZ_SCALE (e.g. HFTCTL_FUZZ_SCALE=50 for a long local run). No deadline: the machines
 are shared and noisy, and a slow example is not a failure.
+
+Profiles (HYPOTHESIS_PROFILE overrides): "ci" when CI is set (.ci/run's clean clone): examples
+derived from a fixed seed, so a CI run is reproducible and never fails on a find that a rerun
+would not repeat; "dev" elsewhere: fresh random examples each run and hypothesis' database of
+past failures, replayed first.
 """
 
 from __future__ import annotations
@@ -17,10 +22,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 SCALE = max(1, int(os.environ.get("HFTCTL_FUZZ_SCALE", "1")))
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 def examples(n: int, **kw: Any) -> settings:
-    return settings(max_examples=n * SCALE, deadline=None, derandomize=False, print_blob=True,
+    """Settings of one property: ``n`` examples (times HFTCTL_FUZZ_SCALE), no deadline, the
+    loaded profile for the rest."""
+    return settings(max_examples=n * SCALE, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture], **kw)
 

@@ -16,10 +16,10 @@ from typing import Any
 from hftctl.connector import validate
 from hftctl.connector.books import BookCache
 from hftctl.connector.bots import BotRegistry, BotSession
-from hftctl.connector.outcomes import resolve_order
-from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.claim import DEAD, OTHER, OWN, Ownership
+from hftctl.connector.outcomes import resolve_order
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
+from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.validate import BadRequest
 from hftctl.errors import HftctlError
 from hftctl.exchanges.base import ExchangeClient, Instrument, OrderRequest
