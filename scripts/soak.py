@@ -42,6 +42,7 @@ import zstandard  # noqa: E402
 from hftctl.children import preexec  # noqa: E402
 from hftctl.connector.routing import parse_client_id  # noqa: E402
 from hftctl.sim.process import start_sim  # noqa: E402
+from tests.connector_procs import Proc as TestProc  # noqa: E402
 from tests.test_sim_support import signed  # noqa: E402
 
 SHARED = Path(os.environ.get("HFTCTL_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -61,14 +62,21 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-class Proc:
-    def __init__(self, name: str, cmd: list[str], logdir: Path, env: dict) -> None:
+class Proc(TestProc):
+    """A process of the run, with its RSS and open-fd samples."""
+
+    def __init__(self, name: str, popen: subprocess.Popen, log: Path) -> None:
+        super().__init__(popen, log)
         self.name = name
-        self.log = logdir / f"{name}.log"
-        with open(self.log, "wb") as f:
-            self.p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      cwd=ROOT, env=env, preexec_fn=preexec())
         self.samples: list[tuple[float, int, int]] = []     # (t, rss kB, open fds), calm phases only
+
+    @classmethod
+    def start(cls, name: str, cmd: list[str], logdir: Path, env: dict) -> "Proc":
+        log = logdir / f"{name}.log"
+        with open(log, "wb") as f:
+            p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 cwd=ROOT, env=env, preexec_fn=preexec())
+        return cls(name, p, log)
 
     @property
     def pid(self) -> int:
@@ -81,19 +89,6 @@ class Proc:
         except (OSError, StopIteration):
             return
         self.samples.append((t, rss, fds))
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
-        return self.p.returncode
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -219,12 +214,11 @@ def main() -> int:
     procs: list[Proc] = []
     with start_sim(extra_args=["--replay", str(RECORDING), "--speed", f"{speed:.4f}", "--no-rate-limits"],
                    env={"HFTCTL_STATUS_DIR": env["HFTCTL_STATUS_DIR"]}) as sim:
-        sim_proc = Proc.__new__(Proc)
-        sim_proc.name, sim_proc.log, sim_proc.p, sim_proc.samples = "sim", sim.log_path, sim.process, []
+        sim_proc = Proc("sim", sim.process, sim.log_path)
         cfg = work / "connector.toml"
         cfg.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\norder_prefix = "{PREFIX}"\n'
                        'api_key = "hftctl-sim-key"\nsecret = "hftctl-sim-secret"\n')
-        conn = Proc("connector", [py, "-m", "hftctl", "connector", name, "binancefutures", str(cfg)], work, env)
+        conn = Proc.start("connector", [py, "-m", "hftctl", "connector", name, "binancefutures", str(cfg)], work, env)
         deadline = time.monotonic() + 60
         while "Listening for bot connections" not in conn.text():
             if conn.p.poll() is not None or time.monotonic() > deadline:
@@ -232,12 +226,12 @@ def main() -> int:
                 sys.exit("error: the connector did not start")
             time.sleep(0.2)
         flow = str(int(total - CALM_END_S))
-        bots = [Proc(f"bot{i}", [py, str(ROOT / "tests/connector_bot.py"), "--name", name, "--out",
+        bots = [Proc.start(f"bot{i}", [py, str(ROOT / "tests/connector_bot.py"), "--name", name, "--out",
                                  str(work / f"bot{i}.json"), "--mode", "flow", "--flow-seconds", flow], work, env)
                 for i in range(BOTS)]
-        coll_ipc = Proc("collector-ipc", [py, "-m", "hftctl", "collect", name, "btcusdt", "--ipc", "--out",
+        coll_ipc = Proc.start("collector-ipc", [py, "-m", "hftctl", "collect", name, "btcusdt", "--ipc", "--out",
                                           str(work / "rec-ipc"), "--rotate", "2m", "--no-progress"], work, env)
-        coll_direct = Proc("collector-direct", [py, "-m", "hftctl", "collect", "binancefutures", "btcusdt",
+        coll_direct = Proc.start("collector-direct", [py, "-m", "hftctl", "collect", "binancefutures", "btcusdt",
                                                 "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, "--out",
                                                 str(work / "rec-direct"), "--rotate", "2m", "--no-progress"], work, env)
         procs = [sim_proc, conn, *bots, coll_ipc, coll_direct]

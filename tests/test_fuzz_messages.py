@@ -140,17 +140,21 @@ BYBIT_WALLET = {"accountType": "UNIFIED", "totalEquity": "3.31216591",
                 "coin": [{"coin": "USDT", "walletBalance": "100", "totalOrderIM": "1", "totalPositionIM": "2",
                           "equity": "100", "usdValue": "100", "availableToWithdraw": ""}]}
 
+FUT_USER = _binance_user(fm, fw.OrderTradeUpdate, fm.order_trade_update, fw.AccountUpdate, fm.account_update)
+SPOT_USER = _binance_user(sm, sw.ExecutionReport, sm.execution_report, sw.OutboundAccountPosition,
+                          sm.account_position)
+
 # (name, message type the bytes are shaped like, a valid example, decoder under test)
 CASES: list[tuple[str, Any, Any, Callable[[bytes], Any]]] = [
     ("futures depthUpdate", Envelope[fw.DepthUpdate], FUT_DEPTH, fm.depth_update),
     ("futures trade", Envelope[fw.Trade], FUT_TRADE, lambda r: fm.trade(r, TS)),
     ("futures bookTicker", Envelope[fw.BookTicker], FUT_TICKER, lambda r: fm.book_ticker(r, TS)),
     ("futures ORDER_TRADE_UPDATE", fw.OrderTradeUpdate, USDM_ORDER_UPDATE,
-     _binance_user(fm, fw.OrderTradeUpdate, fm.order_trade_update, fw.AccountUpdate, fm.account_update)),
+     FUT_USER),
     ("futures ACCOUNT_UPDATE", fw.AccountUpdate, USDM_ACCOUNT_UPDATE,
-     _binance_user(fm, fw.OrderTradeUpdate, fm.order_trade_update, fw.AccountUpdate, fm.account_update)),
+     FUT_USER),
     ("futures user event, enveloped", Envelope[fw.UserEvent], _env("x", USDM_ORDER_UPDATE),
-     _binance_user(fm, fw.OrderTradeUpdate, fm.order_trade_update, fw.AccountUpdate, fm.account_update)),
+     FUT_USER),
     ("futures order body", fw.OrderBody, FUT_ORDER, _struct(fw.OrderBody, lambda b: fm.order_body(b, TS))),
     ("futures depth snapshot", DepthSnapshot, SNAPSHOT, _struct(DepthSnapshot, fm.depth_snapshot)),
     ("futures positionRisk", fw.PositionRisk, POSITION_RISK,
@@ -160,9 +164,9 @@ CASES: list[tuple[str, Any, Any, Callable[[bytes], Any]]] = [
     ("spot trade", Envelope[sw.Trade], SPOT_TRADE, lambda r: sm.trade(r, TS)),
     ("spot bookTicker", Envelope[sw.BookTicker], SPOT_TICKER, lambda r: sm.book_ticker(r, TS)),
     ("spot executionReport", sw.ExecutionReport, SPOT_EXECUTION_REPORT,
-     _binance_user(sm, sw.ExecutionReport, sm.execution_report, sw.OutboundAccountPosition, sm.account_position)),
+     SPOT_USER),
     ("spot outboundAccountPosition", sw.OutboundAccountPosition, SPOT_ACCOUNT_POSITION,
-     _binance_user(sm, sw.ExecutionReport, sm.execution_report, sw.OutboundAccountPosition, sm.account_position)),
+     SPOT_USER),
     ("spot order body", sw.OrderBody, SPOT_ORDER, _struct(sw.OrderBody, lambda b: sm.order_body(b, TS))),
     ("spot depth snapshot", DepthSnapshot, {k: SNAPSHOT[k] for k in ("lastUpdateId", "bids", "asks")},
      _struct(DepthSnapshot, sm.depth_snapshot)),
