@@ -8,7 +8,8 @@ order outcomes, a shifted clock, an expired listenKey every other cycle), then 3
 last 90 s are calm. The sim's own rate limits are off (the injected 429s stay) so the final
 per-order audit can ask about every order.
 
-Reported: RSS and open-fd slopes of every process (least squares over the calm-phase samples
+Reported (after the views are compared, the bots and the connector stop and must leave no
+order open): RSS and open-fd slopes of every process (least squares over the calm-phase samples
 of the second half of the run; judged for the connector and the collectors, the long-running
 product processes: the test bots keep every order for the audit and the sim its last 50,000
 final orders, so theirs grow by design), missed fills (bots' fills vs the sim, per order and in sum), orphan orders, books unequal
@@ -284,11 +285,17 @@ def main() -> int:
             time.sleep(2)
         audit = asyncio.run(audit_orders(sim, [v for v in views if v])) if all(views) else {}
         counters = state.get("counters", {})
+        # The audit spent this minute's request weight of the IP; let the window roll over, or
+        # the connector's stop would (rightly) wait it out instead of cancelling.
+        time.sleep(61 - time.time() % 60)
         for b in bots:
             b.stop()
         for c in (coll_ipc, coll_direct):
             c.stop(signal.SIGINT)
         conn.stop()
+        # The connector's stop cancels every order it owns: nothing of ours stays open.
+        left_open = [o["client_order_id"] for o in http_json(f"{sim.control_url}/state?symbol=BTCUSDT")
+                     ["accounts"][0]["open_orders"] if o["client_order_id"].startswith(PREFIX + "-")]
     files = sorted(p for d in ("rec-ipc", "rec-direct") for p in (work / d).rglob("*") if p.is_file())
     unreadable = {str(f.relative_to(work)): err for f in files if (err := check_recording(f))}
     tracebacks = {p.name: p.text().count("Traceback") for p in procs if p.log.exists() and "Traceback" in p.text()}
@@ -319,13 +326,14 @@ def main() -> int:
     print(f"orphan orders (open at the sim, no bot knows them): {len(result.get('orphan_orders', []))}; "
           f"orders bots believe open that are not: {len(result.get('phantom_orders', []))}")
     print(f"books unequal to the sim's: {result.get('books_unequal')} of {BOTS}")
+    print(f"orders left open after the bots and the connector stopped: {len(left_open)}")
     print(f"recordings: {len(files)} files, unreadable: {len(unreadable)} {unreadable or ''}")
     print(f"tracebacks in logs: {tracebacks or 0}; slopes not flat: {leaks or 'none'}")
     for e in audit.get("examples", []):
         print("  ", e)
     bad = (leaks or unreadable or tracebacks or audit.get("fills_missed") or audit.get("status_wrong")
            or audit.get("unknown_to_sim") or result.get("orphan_orders") or result.get("phantom_orders")
-           or result.get("position_gap") or result.get("books_unequal") or "error" in result)
+           or result.get("position_gap") or result.get("books_unequal") or "error" in result or left_open)
     print("VERDICT:", "FAIL" if bad else "PASS", f"(logs in {work})")
     return 1 if bad else 0
 
