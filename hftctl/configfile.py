@@ -139,13 +139,13 @@ class ConfigReader:
                 continue
             close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise HftctlError(f"{self.source}: unknown key {show_key(key)}{hint}")
+            raise HftctlError(f"{self.source}: unknown key '{show_key(key)}'{hint}")
 
 
 def show_key(key: str) -> str:
-    """A key as an error message shows it: quoted, escaped if it holds control characters (a
-    key with a newline must not break the one-line error)."""
-    return f"'{key}'" if key.isprintable() else repr(key)
+    """A key as an error message shows it: as written, escaped if it holds control characters
+    (a key with a newline must not break the one-line error)."""
+    return key if key.isprintable() else repr(key)[1:-1]
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from hftctl.connector.routing import parse_client_id
 from hftctl.sim.process import start_sim
@@ -98,6 +99,9 @@ def test_second_connector_with_same_account_and_prefix_is_refused(tmp_path):
             other = write_config(tmp_path / "o.toml", sim, prefix="dup2")
             with connector("ctdup3", other, tmp_path):
                 pass
+    # Clean stops take their claims with them.
+    status = Path(os.environ["HFTCTL_STATUS_DIR"])
+    assert not [p.name for p in status.glob("account.*.lock")]
 
 
 def test_a_stopping_connector_leaves_a_shared_listen_key_alone(tmp_path):
@@ -117,4 +121,3 @@ def test_a_stopping_connector_leaves_a_shared_listen_key_alone(tmp_path):
             assert "user stream disconnected" not in conn_b.text(), conn_b.text()[-2000:]
         # The last user of the account deletes the key on its way out.
         assert "stopped; shared memory removed" in conn_b.text()
-    assert os.environ.get("HFTCTL_STATUS_DIR")

@@ -65,7 +65,7 @@ async def test_no_control_route_shows_a_credential(exchange, tmp_path):
     status, state = bodies[("GET", "/_sim/state", "None")]
     accounts = orjson.loads(state)["accounts"]
     assert status == 200 and [a["name"] for a in accounts] == ["alice", "bob"]
-    assert all(a["listen_keys"] == (1 if exchange in LISTEN_KEY_PATHS else 0) for a in accounts)
+    assert all(a["user_streams"] == (1 if exchange in LISTEN_KEY_PATHS else 0) for a in accounts)
     status, expired = bodies[("POST", "/_sim/fault", "{'expire_user_stream': True}")]
     assert status == 200
     assert sorted(orjson.loads(expired)["expired"]) == (["alice", "bob"] if listen_keys else [])

@@ -1,11 +1,13 @@
 """Which orders a connector may touch, and one connector per account and order prefix per host.
 
 Every client order id carries a 6-character instance tag (``connector/routing.py``): 4 characters
-hashed from this host's name and the connector's NAME, then 2 counting this NAME's starts on this
-host. That is what lets orphan handling prove ownership instead of guessing from the prefix:
+hashed from this host's name and the connector's NAME, then 2 from the start time (seconds,
+base 36, so a restart takes new ids; should a run part repeat after 21 minutes, the repeat is
+harmless: a run cancels the orphans of earlier runs before it serves a bot). That is what lets
+orphan handling prove ownership instead of guessing from the prefix:
 
 - same tag: this instance's own order;
-- same first 4, other count: an earlier run of this connector NAME on this host. A live one would
+- same first 4, another run part: an earlier run of this connector NAME on this host. A live one would
   hold NAME's shared-memory channels, which this process holds, so that run is gone: its orders
   are orphans;
 - anything else with our prefix (another NAME, another host, an id from before tags): someone
@@ -16,7 +18,8 @@ file named by the account and prefix, released by the kernel when the holder die
 connector also holds a shared lock on the account's own file; at stop, only one that can take
 that lock exclusively (no other hftctl connector of this host uses the account) deletes the
 account's user-data session (Binance's listenKey is one per account: deleting it cuts the user
-stream of every session using it).
+stream of every session using it). The lock files live next to the status files and go with a
+clean stop (a lock is taken only on the file still at its path, so removing one is safe).
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from hftctl.errors import HftctlError
 from hftctl.status import status_dir
@@ -55,25 +60,6 @@ def _digest(*parts: str) -> int:
 def host_part(name: str, host: str | None = None) -> str:
     """This host's and connector NAME's part of the tag (stable across restarts)."""
     return _base36(_digest(host or socket.gethostname(), name), HOST_CHARS)
-
-
-def next_run(name: str) -> int:
-    """Count this start of connector NAME on this host (a small file next to the status files;
-    call it while holding NAME's channels, so no other start of NAME races it)."""
-    path = status_dir() / f".connector.{name}.runs"
-    try:
-        n = int(path.read_text().strip() or 0) + 1
-    except (OSError, ValueError):
-        n = 1
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(str(n))
-        os.replace(tmp, path)
-    except OSError as e:
-        log.warning("cannot keep the run counter in %s (%s); using the process id", path, e)
-        n = os.getpid()
-    return n
 
 
 def instance_tag(name: str, run: int, host: str | None = None) -> str:
@@ -107,46 +93,79 @@ class AccountClaim:
     """This connector's claim on (account, order prefix) on this host; see the module docstring."""
 
     def __init__(self, account: str, prefix: str, connector: str) -> None:
-        self.account = account
-        self.prefix = prefix
         d = status_dir()
+        self._prefix_path = d / f"account.{account}.{prefix}.lock"
+        self._account_path = d / f"account.{account}.lock"
+        self._sole = False
         try:
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._prefix_fd = os.open(d / f"account.{account}.{prefix}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            self._account_fd = os.open(d / f"account.{account}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = _lock(self._prefix_path, fcntl.LOCK_EX)
+            if isinstance(fd, str):
+                raise HftctlError(
+                    f"another connector{fd} already trades this account with order_prefix "
+                    f"'{prefix}' on this host; stop it, or give this one another order_prefix "
+                    f"(two connectors with one prefix would take each other's orders for their own)")
+            self._prefix_fd = fd
         except OSError as e:
             raise HftctlError(f"cannot claim the account in {d}: {e}") from None
         try:
-            fcntl.flock(self._prefix_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(self._prefix_fd)
-            self._close()
-            raise HftctlError(
-                f"another connector{holder} already trades this account with order_prefix "
-                f"'{prefix}' on this host; stop it, or give this one another order_prefix "
-                f"(two connectors with one prefix would take each other's orders for their own)") from None
-        fcntl.flock(self._account_fd, fcntl.LOCK_SH)
-        os.ftruncate(self._prefix_fd, 0)
-        os.pwrite(self._prefix_fd, json.dumps({"connector": connector, "pid": os.getpid()}).encode(), 0)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"connector": connector, "pid": os.getpid()}).encode(), 0)
+            # Shared with the account's other connectors; busy only for a moment, while the last
+            # user of a previous session removes the file on its way out.
+            deadline = time.monotonic() + 5
+            while isinstance(acc := _lock(self._account_path, fcntl.LOCK_SH), str):
+                if time.monotonic() > deadline:
+                    raise HftctlError(f"the account's lock {self._account_path} stays busy")
+                time.sleep(0.05)
+            self._account_fd = acc
+        except BaseException as e:
+            self._prefix_path.unlink(missing_ok=True)
+            os.close(fd)
+            if isinstance(e, OSError):
+                raise HftctlError(f"cannot claim the account in {d}: {e}") from None
+            raise
 
     def sole_user(self) -> bool:
         """True if no other hftctl connector of this host uses the account (call at stop: on
-        success this connector keeps the account's lock exclusively until it exits)."""
+        success this connector keeps the account's lock exclusively until it releases it)."""
         try:
             fcntl.flock(self._account_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
+            self._sole = True
         except BlockingIOError:
-            return False
-
-    def _close(self) -> None:
-        for fd in (self._prefix_fd, self._account_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            self._sole = False
+        return self._sole
 
     def release(self) -> None:
-        self._close()
+        """Remove the files this claim alone holds, then let go (unlink before close: a waiting
+        claimant then finds its locked file gone from the path and takes the new one)."""
+        for path, fd, mine in ((self._prefix_path, self._prefix_fd, True),
+                               (self._account_path, self._account_fd, self._sole)):
+            try:
+                if mine:
+                    path.unlink()
+            except OSError:
+                pass
+            os.close(fd)
+
+
+def _lock(path: Path, how: int) -> int | str:
+    """An fd holding ``how`` (LOCK_EX/LOCK_SH) on the file now at ``path``, or, if someone else
+    holds it, a description of the holder (" ('bf', pid 123)", or "")."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, how | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            return holder
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)        # removed (and maybe re-created) by its last holder: take the new one
 
 
 def _holder(fd: int) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from pathlib import Path
 
 from hftctl import exchanges
 from hftctl.configfile import open_config
-from hftctl.connector.claim import AccountClaim, account_id, instance_tag, next_run
+from hftctl.connector.claim import AccountClaim, account_id, instance_tag
 from hftctl.connector.service import Connector
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.secrets import install_redaction
@@ -49,8 +50,7 @@ def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainn
 async def _main(name: str, client, prefix: str, settings: ConnectorSettings, claim: AccountClaim) -> None:
     from hftctl.connector.bridge import RingBridge
     bridge = RingBridge(name)
-    # Counted while holding NAME's channels: no other start of NAME can take the same run.
-    tag = instance_tag(name, next_run(name))
+    tag = instance_tag(name, int(time.time()))
     log.info("client order ids: %s-%s-<bot>-<session>-<order id>", prefix, tag)
     conn = Connector(name, client, bridge, prefix, settings, tag)
     loop = asyncio.get_running_loop()
