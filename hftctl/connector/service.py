@@ -65,6 +65,7 @@ class Connector:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task] = set()
         self._reconcile_lock = asyncio.Lock()
+        self._reconcile_queued = False
         self._stopping = asyncio.Event()
         # What `hftctl health` (and --prometheus) reports; see docs/health.md.
         self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
@@ -243,7 +244,12 @@ class Connector:
         self.instruments.pop(symbol, None)
 
     def user_stream_reconnected(self) -> None:
-        self._spawn(self.reconcile("user stream reconnected"))
+        # One pass that has not started yet covers every reconnect before it: under a REST
+        # back-off, a stream dropping every few seconds queued a pass per drop, and they all
+        # ran back to back (and spent the request budget) once the back-off ended.
+        if not self._reconcile_queued:
+            self._reconcile_queued = True
+            self._spawn(self.reconcile("user stream reconnected"))
 
     def _send_to_owner(self, rec: OrderRecord, msg: s.OrderUpdate) -> None:
         if msg.status == "rejected":
@@ -654,6 +660,7 @@ class Connector:
     async def reconcile(self, why: str) -> None:
         """Bring orders, positions and balances in line with REST; synthesises missed updates."""
         async with self._reconcile_lock:
+            self._reconcile_queued = False      # a reconnect from now on needs another pass
             self.counters["reconciles"] += 1
             log.info("reconciling orders and positions by REST (%s)", why)
             try:
