@@ -13,7 +13,8 @@ import sys
 
 import typer
 
-from hftctl.commands import collect, connector, convert, demo, health, mm, obi_mm, sim
+from hftctl import exchanges
+from hftctl.commands import audit, collect, connector, convert, demo, health, mm, obi_mm, sim
 from hftctl.errors import HftctlError
 
 app = typer.Typer(
@@ -25,8 +26,11 @@ app = typer.Typer(
 )
 
 app.command("connector", help="Bridge one exchange account and local bots over shared memory.")(connector.command)
-app.command("collect", help="Record market data to compressed files, directly or from a connector.")(collect.command)
+app.command("collect", help="Record market data to compressed files, directly or from a connector. "
+                             "Records the real market (mainnet) unless --venue says otherwise: "
+                             f"hftctl collect {exchanges.DEFAULT} btcusdt.")(collect.command)
 app.command("convert", help="Convert recordings to hftbacktest's .npz event format.")(convert.command)
+app.command("audit", help="Data-quality report for recordings (gaps, silences, latency, crossed books); exit 0 pass, 1 a threshold crossed, 2 bad input.")(audit.command)
 app.command("mm", help="Grid market maker driven through a connector.")(mm.command)
 app.command("obi-mm", help="Order-book-imbalance market maker driven through a connector.")(obi_mm.command)
 app.command("health", help="Is everything alive: connectors, shared memory, streams, bots.")(health.command)

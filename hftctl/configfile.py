@@ -40,6 +40,13 @@ class ConfigReader:
         self.env = os.environ if env is None else env
         self.asked: set[str] = set()      # every key a loader asked for, present or not
 
+    def with_defaults(self, defaults: Mapping[str, Any]) -> "ConfigReader":
+        """The same file with ``defaults`` for the keys it does not set (a venue's URLs). Keys
+        only the defaults hold are known (:meth:`check_unknown` judges what the file says)."""
+        r = ConfigReader({**defaults, **self.data}, self.source, self.env)
+        r.asked = self.asked | (set(defaults) - set(self.data))
+        return r
+
     def error(self, key: str, what: str) -> HftctlError:
         return HftctlError(f"{self.source}: {what} '{key}'")
 

@@ -69,30 +69,36 @@ def direct_client(ws_root: str, seconds: float, out) -> None:
     async def run() -> dict:
         keys: dict = {}
         lat: list[float] = []
-        url = f"{ws_root}/stream?streams=" + "/".join(
-            f"{SYMBOL.lower()}@{x}" for x in ("depth@0ms", "trade", "bookTicker"))
-        async with aiohttp.ClientSession() as session, session.ws_connect(url, max_msg_size=0) as ws:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                try:
-                    msg = await ws.receive(timeout=max(0.01, end - time.monotonic()))
-                except asyncio.TimeoutError:
-                    break
-                now = time.time_ns()
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                d = orjson.loads(msg.data).get("data") or {}
-                e = d.get("e")
-                if e == "depthUpdate":
-                    key, ts = ("d", d["E"], _lv(d["b"]), _lv(d["a"])), d["E"]
-                elif e == "trade":
-                    key, ts = ("t", d["T"], float(d["p"]), float(d["q"])), d["T"]
-                elif e == "bookTicker":
-                    key, ts = ("b", d["T"], float(d["b"]), float(d["a"]), float(d["B"]), float(d["A"])), d["T"]
-                else:
-                    continue
-                keys[key] = now
-                lat.append((now - ts * 1_000_000) / 1000)
+        sym = SYMBOL.lower()
+        # USD-M serves depth, bookTicker and trades on /public (docs/protocols.md)
+        urls = [f"{ws_root}/public/stream?streams={sym}@depth@0ms/{sym}@bookTicker/{sym}@trade"]
+        end = time.monotonic() + seconds
+
+        async def read(session, url: str) -> None:
+            async with session.ws_connect(url, max_msg_size=0) as ws:
+                while time.monotonic() < end:
+                    try:
+                        msg = await ws.receive(timeout=max(0.01, end - time.monotonic()))
+                    except asyncio.TimeoutError:
+                        break
+                    now = time.time_ns()
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    d = orjson.loads(msg.data).get("data") or {}
+                    e = d.get("e")
+                    if e == "depthUpdate":
+                        key, ts = ("d", d["E"], _lv(d["b"]), _lv(d["a"])), d["E"]
+                    elif e == "trade":
+                        key, ts = ("t", d["T"], float(d["p"]), float(d["q"])), d["T"]
+                    elif e == "bookTicker":
+                        key, ts = ("b", d["T"], float(d["b"]), float(d["a"]), float(d["B"]), float(d["A"])), d["T"]
+                    else:
+                        continue
+                    keys[key] = now
+                    lat.append((now - ts * 1_000_000) / 1000)
+
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(read(session, u) for u in urls))
         return {"keys": keys, "lat": lat}
 
     out.send(asyncio.run(run()))
@@ -132,11 +138,17 @@ def bot_market(ep: BotEndpoint, seconds: float) -> dict:
     return {"keys": keys, "lat": lat, "hop": hop}
 
 
-def bot_orders(ep: BotEndpoint, n: int, best_bid: float) -> tuple[list[float], list[float]]:
+def bot_orders(ep: BotEndpoint, n: int, best_bid: float, first_id: int = 10_000,
+               interval_s: float = 0.0) -> tuple[list[float], list[float]]:
+    """``interval_s``: least time between two submits, to stay under the exchange's order rate
+    limits (over them the connector rightly waits, and the wait is not a round trip)."""
     submit, cancel = [], []
-    req = 1000
+    req = first_id * 2
+    next_at = 0.0
     for i in range(n):
-        oid = 10_000 + i
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at = time.monotonic() + interval_s
+        oid = first_id + i
         px = round(best_bid * 0.95 - (i % 50) * 0.1, 1)
         for kind in ("submit", "cancel"):
             req += 1
@@ -191,6 +203,8 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=200, help="order round trips per path")
     ap.add_argument("--speed", type=float, default=2.0, help="replay speed (x real time)")
     ap.add_argument("--quick", action="store_true", help="5 s and 50 orders")
+    ap.add_argument("--order-transport", choices=("ws", "rest"), default="ws",
+                    help="the connector's order_transport (its config key)")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.orders = 5.0, 50
@@ -202,8 +216,9 @@ def main() -> None:
     with start_sim(extra_args=["--replay", str(RECORDING), "--speed", str(args.speed),
                                "--no-rate-limits"]) as sim:
         cfg = tmp / "connector.toml"
-        cfg.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\norder_prefix = "bench"\n'
-                       f'api_key = "{KEY}"\nsecret = "{SECRET}"\n')
+        urls = "".join(f'{k} = "{v}"\n' for k, v in sim.connector_config.items())
+        cfg.write_text(f'{urls}order_prefix = "bench"\napi_key = "{KEY}"\nsecret = "{SECRET}"\n'
+                       f'order_transport = "{args.order_transport}"\n')
         log = open(tmp / "connector.log", "wb")
         conn = subprocess.Popen([sys.executable, "-m", "hftctl", "connector", name, "binancefutures", str(cfg)],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -219,7 +234,7 @@ def main() -> None:
             if best_bid is None:
                 raise SystemExit("no market data through the connector within 20 s")
             rx, tx = CTX.Pipe(duplex=False)
-            direct = CTX.Process(target=direct_client, args=(sim.ws_url[:-3], args.seconds, tx))
+            direct = CTX.Process(target=direct_client, args=(sim.ws_root, args.seconds, tx))
             direct.start()
             time.sleep(0.3)   # let the direct client subscribe before both start counting
             bot = bot_market(ep, args.seconds - 0.6)

@@ -78,10 +78,11 @@ async def _rate(base: str, seconds: float, concurrency: int, orders: bool) -> tu
 
 
 async def _replay(h, seconds: float) -> dict:
-    url = f"{h.ws_url.replace('/ws', '/stream')}?streams=btcusdt@depth@0ms/btcusdt@trade/btcusdt@bookTicker"
+    # USD-M serves depth, bookTicker and trades on /public (docs/protocols.md)
+    urls = [f"{h.ws_root}/public/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker/btcusdt@trade"]
     lags: list[float] = []
-    n = 0
-    async with aiohttp.ClientSession() as s:
+
+    async def read(s, url: str) -> None:
         async with s.ws_connect(url, max_msg_size=0) as ws:
             t0 = time.monotonic()
             while time.monotonic() - t0 < seconds:
@@ -93,7 +94,10 @@ async def _replay(h, seconds: float) -> dict:
                     break
                 d = orjson.loads(msg.data)["data"]
                 lags.append(time.time() * 1000 - d["E"])
-                n += 1
+
+    async with aiohttp.ClientSession() as s:
+        await asyncio.gather(*(read(s, u) for u in urls))
+        n = len(lags)
         async with s.get(f"{h.control_url}/state?depth=1") as r:
             state = await r.json()
     rep = state["replay"][0]

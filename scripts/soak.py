@@ -41,7 +41,6 @@ import orjson  # noqa: E402
 import zstandard  # noqa: E402
 
 from hftctl.children import preexec  # noqa: E402
-from hftctl.connector.routing import parse_client_id  # noqa: E402
 from hftctl.sim.process import start_sim  # noqa: E402
 from tests.connector_procs import Proc as TestProc  # noqa: E402
 from tests.test_sim_support import signed  # noqa: E402

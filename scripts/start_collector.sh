@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Record an exchange's public market data directly (testnet URLs unless told otherwise).
+# Record an exchange's public market data directly (from mainnet, the real market, unless
+# HFTCTL_COLLECT_OPTS says --venue testnet or names URLs).
 #   scripts/start_collector.sh EXCHANGE OUTDIR SYMBOL [SYMBOL...]
 #   e.g. scripts/start_collector.sh binancefutures ./data btcusdt ethusdt
 # Extra options go in HFTCTL_COLLECT_OPTS, e.g. HFTCTL_COLLECT_OPTS="--config configs/local_sim.toml".

@@ -5,7 +5,7 @@
 # Log level: HFTCTL_LOG=debug scripts/start_connector.sh ...
 set -euo pipefail
 if [ $# -lt 3 ]; then
-    echo "usage: $0 NAME EXCHANGE CONFIG [--allow-mainnet]" >&2
+    echo "usage: $0 NAME EXCHANGE CONFIG [--venue testnet|demo|mainnet] [--allow-mainnet]" >&2
     exit 2
 fi
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

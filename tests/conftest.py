@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -58,6 +59,13 @@ def _ours_or_orphaned(pid: int) -> bool:
     return False
 
 
+def _named_by_us(name: str) -> bool:
+    """Tests name their channels with this run's pid (``t<pid>-…``, ``tb<pid>…``): a segment
+    whose owner is gone is this run's leak only if it carries that name, not another run's
+    (other checkouts run their suites on the same machine)."""
+    return re.search(rf"(?<!\d){os.getpid()}(?!\d)", name) is not None
+
+
 def _leaked(before: set[str]) -> list[str]:
     from hftctl.ipc.segments import list_segments
 
@@ -70,7 +78,7 @@ def _leaked(before: set[str]) -> list[str]:
         info = infos.get(name)
         if info is None:  # vanished meanwhile, or not ours to judge
             continue
-        if info.stale or not info.owner_pid or _ours_or_orphaned(info.owner_pid):
+        if _ours_or_orphaned(info.owner_pid) if info.owner_pid and not info.stale else _named_by_us(name):
             leaked.append(name)
     return leaked
 

@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--mode", choices=("flow", "rest"), default="flow")
     ap.add_argument("--flow-seconds", type=float, default=10.0)
     ap.add_argument("--qty", type=float, default=0.01)
-    ap.add_argument("--no-modify", action="store_true", help="the exchange has no amend (spot)")
+    ap.add_argument("--no-modify", action="store_true", help="leave the scripted modify out")
     ap.add_argument("--tick", type=float, default=TICK)
     ap.add_argument("--lot", type=float, default=LOT)
     args = ap.parse_args()

@@ -19,8 +19,9 @@ BOT = Path(__file__).resolve().parent / "connector_bot.py"
 
 def write_config(path: Path, sim, prefix: str = "t", api_key: str = "hftctl-sim-key",
                  secret: str = "hftctl-sim-secret", extra: str = "") -> Path:
-    path.write_text(f'stream_url = "{sim.ws_url}"\napi_url = "{sim.rest_url}"\n'
-                    f'order_prefix = "{prefix}"\napi_key = "{api_key}"\nsecret = "{secret}"\n{extra}\n')
+    """A connector config with the URL keys the sim's ready file names for its exchange."""
+    urls = "".join(f'{k} = "{v}"\n' for k, v in sim.connector_config.items())
+    path.write_text(f'{urls}order_prefix = "{prefix}"\napi_key = "{api_key}"\nsecret = "{secret}"\n{extra}\n')
     return path
 
 
@@ -104,8 +105,9 @@ def bot_view(p: subprocess.Popen, out: Path, timeout: float = 10.0) -> dict:
     return json.loads(out.read_text())
 
 
-def sim_state(sim, symbol: str = "BTCUSDT") -> dict:
-    with urllib.request.urlopen(f"{sim.control_url}/state?symbol={symbol}", timeout=10) as r:
+def sim_state(sim, symbol: str = "BTCUSDT", all_orders: bool = False) -> dict:
+    query = f"symbol={symbol}" + ("&orders=all" if all_orders else "")
+    with urllib.request.urlopen(f"{sim.control_url}/state?{query}", timeout=10) as r:
         return json.loads(r.read())
 
 

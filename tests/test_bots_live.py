@@ -45,7 +45,7 @@ def position(state: dict, symbol: str) -> float:
 def stack(tmp_path: Path, shared_data: Path) -> Iterator[tuple[object, str]]:
     """sim replaying BTCUSDT and ETHUSDT at 4x, plus a connector; torn down whatever happens."""
     rec = shared_data / "recordings" / "usdm"
-    name = f"tb{os.getpid()}{uuid.uuid4().hex[:6]}"
+    name = f"tb{os.getpid()}-{uuid.uuid4().hex[:6]}"
     args = ["--replay", str(rec / "btcusdt_20240808.gz"), "--replay", str(rec / "ethusdt_20240808.gz"),
             "--speed", "4", "--loop"]
     with start_sim("binancefutures", extra_args=args, timeout=30) as sim:

@@ -76,7 +76,7 @@ class FakeConnector(threading.Thread):
 
 @pytest.fixture
 def connector():
-    name = f"tp{os.getpid()}{uuid.uuid4().hex[:6]}"
+    name = f"tp{os.getpid()}-{uuid.uuid4().hex[:6]}"
     ep = ConnectorEndpoint.create(name, capacity=1 << 20, request_capacity=1 << 18)
     fake = FakeConnector(ep)
     fake.start()

@@ -4,7 +4,7 @@ import sys
 
 from tests.conftest import ROOT
 
-COMMANDS = ["connector", "collect", "convert", "mm", "obi-mm", "health", "sim", "tui"]
+COMMANDS = ["connector", "collect", "convert", "audit", "mm", "obi-mm", "health", "sim", "tui"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -24,8 +24,11 @@ def closed_port() -> int:
 
 @pytest.mark.parametrize("args, message", [
     (["kraken", "btcusdt"], "error: unknown exchange 'kraken'"),
-    (["binancefutures", "btcusdt", "--rest-url", "https://fapi.binance.com"], "is a mainnet URL"),
-    (["binancefutures", "btcusdt", "--stream-url", "wss://fstream.binance.com/ws"], "is a mainnet URL"),
+    (["binancefutures", "btcusdt", "--venue", "moon"], "binancefutures: unknown venue 'moon'"),
+    (["binancefutures", "btcusdt", "--streams", "markPrice,kline"], "'kline' is not an optional stream"),
+    (["bybit", "btcusdt", "--streams", "forceOrder"], "'forceOrder' is not an optional stream"),
+    (["binancefutures", "btcusdt", "--stand-in", "192.0.2.1:80"], "only a loopback host can stand in"),
+    (["binancefutures", "btcusdt", "--stand-in", "localhost"], "expected HOST:PORT"),
     (["binancefutures", "btcusdt", "--rotate", "soon"], "--rotate: cannot read duration 'soon'"),
     (["binancefutures", "btc/usdt"], "invalid symbol 'btc/usdt'"),
     (["binancefutures", "btcusdt", "--compress", "lz4"], "unknown compression 'lz4'"),

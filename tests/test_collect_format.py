@@ -26,21 +26,62 @@ def venue(stream: str, rest: str = "http://h:1") -> Venue:
     return Venue("custom", rest=rest, ws={"public": stream}, real_money=False, source="test", checked="")
 
 
-def test_binance_uses_one_combined_stream_connection_like_hftbacktest():
-    (conn,) = protocol("binancefutures").connections(venue("wss://fstream.binancefuture.com/ws"), ["BTCUSDT", "ethusdt"])
-    assert conn.url == ("wss://fstream.binancefuture.com/stream?streams=btcusdt@depth@0ms/btcusdt@trade/"
-                        "btcusdt@bookTicker/ethusdt@depth@0ms/ethusdt@trade/ethusdt@bookTicker")
-    assert conn.subscribe is None
+def _subscribed(conn) -> list[str]:
+    msgs = [json.loads(m) for m in conn.messages]
+    assert all(m["method"] == "SUBSCRIBE" for m in msgs)
+    return [p for m in msgs for p in m["params"]]
+
+
+def test_usdm_records_each_stream_from_its_route():
+    usdm = protocol("binancefutures")
+    default = exchanges.get("binancefutures").venues["testnet"]
+    # the testnet guide's unrouted .../ws, a route URL and the root all mean the same routes
+    for url in ("wss://fstream.binancefuture.com/ws", "wss://fstream.binancefuture.com/market",
+                "wss://fstream.binancefuture.com"):
+        (public,) = usdm.connections(usdm.with_stream_url(default, url), ["BTCUSDT", "ethusdt"])
+        assert public.url == "wss://fstream.binancefuture.com/public/stream"
+        assert _subscribed(public) == ["btcusdt@depth@0ms", "btcusdt@trade", "btcusdt@bookTicker",
+                                       "ethusdt@depth@0ms", "ethusdt@trade", "ethusdt@bookTicker"]
+        assert public.depth_symbols == ("BTCUSDT", "ETHUSDT") and public.max_messages_per_s == 10
+
+
+def test_many_symbols_are_batched_and_split_at_the_stream_limit():
+    usdm = protocol("binancefutures")
+    default = exchanges.get("binancefutures").venues["testnet"]
+    symbols = [f"S{i}USDT" for i in range(400)]          # 1200 public streams: two connections
+    conns = usdm.connections(default, symbols)
+    public = [c for c in conns if c.url.endswith("/public/stream")]
+    assert [len(_subscribed(c)) for c in public] == [1024, 176]
+    assert all(len(json.loads(m)["params"]) <= 200 for c in conns for m in c.messages)
+    assert [s for c in public for s in _subscribed(c)] == [s for sym in symbols for s in
+                                                           (f"{sym.lower()}@depth@0ms", f"{sym.lower()}@trade",
+                                                            f"{sym.lower()}@bookTicker")]
+
+
+def test_spot_keeps_one_unrouted_connection():
     (conn,) = protocol("binancespot").connections(venue("ws://127.0.0.1:9/ws/"), ["btcusdt"])
-    assert conn.url == "ws://127.0.0.1:9/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker"
+    assert conn.url == "ws://127.0.0.1:9/stream"
+    assert _subscribed(conn) == ["btcusdt@depth@100ms", "btcusdt@trade", "btcusdt@bookTicker"]
+    assert conn.depth_symbols == ("BTCUSDT",)
+
+
+def test_binance_spot_keeps_each_connection_within_1024_streams():
+    """web-socket-streams.md § WebSocket Limits: at most 1024 streams per connection."""
+    symbols = [f"s{i}usdt" for i in range(400)]                 # 1200 streams
+    conns = protocol("binancespot").connections(venue("ws://127.0.0.1:9/ws"), symbols)
+    streams = [_subscribed(c) for c in conns]
+    assert [len(s) for s in streams] == [1024, 176]
+    assert [x for s in streams for x in s] == [f"{sym}@{k}" for sym in symbols
+                                               for k in ("depth@100ms", "trade", "bookTicker")]
 
 
 def test_bybit_subscribes_by_message_to_hftbacktests_topics():
     bybit = protocol("bybit")
     (conn,) = bybit.connections(venue("wss://stream-testnet.bybit.com/v5/public/linear"), ["btcusdt"])
     assert conn.url == "wss://stream-testnet.bybit.com/v5/public/linear"
+    # orderbook.500 was switched off on 2025-09-30: the deepest linear book is 1000
     assert json.loads(conn.subscribe)["args"] == ["orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT",
-                                                  "orderbook.500.BTCUSDT", "publicTrade.BTCUSDT"]
+                                                  "orderbook.1000.BTCUSDT", "publicTrade.BTCUSDT"]
     assert not bybit.takes_rest_snapshots and protocol("binancefutures").takes_rest_snapshots
     assert bybit.read({"topic": "publicTrade.BTCUSDT", "data": []}).symbol == "BTCUSDT"
     assert bybit.subscription_error({"success": False, "ret_msg": "invalid topic"}) == "invalid topic"

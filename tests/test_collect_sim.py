@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -47,7 +48,7 @@ def replay_args(shared_data: Path, *extra: str, speed: str = SPEED) -> list[str]
 def start_collector(sim, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hftctl", "collect", "binancefutures", "btcusdt", "--out", str(out),
-         "--stream-url", sim.ws_url, "--rest-url", sim.rest_url, *extra],
+         "--stream-url", sim.ws_root, "--rest-url", sim.rest_url, *extra],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -132,7 +133,12 @@ def assert_books_match(out: Path, sim) -> None:
 
 
 def test_recording_reproduces_the_sims_book(tmp_path, shared_data):
+    """USD-M's routes only (the sim's unrouted /ws is off): depth, trades and bookTicker come
+    from /public into one file that converts to the sim's book."""
     with start_sim(extra_args=replay_args(shared_data)) as sim:
+        with pytest.raises(urllib.error.HTTPError) as no_legacy:
+            urllib.request.urlopen(f"{sim.rest_url}/stream", timeout=10)
+        assert no_legacy.value.code == 404
         p = start_collector(sim, tmp_path)
         try:
             wait_for(lambda: replay_finished(sim), 60, "the replay to finish")
@@ -226,7 +232,7 @@ def source_args(mode: str, sim, tmp_path: Path, stack: contextlib.ExitStack) -> 
     """`hftctl collect` arguments for the sim's btcusdt: "direct" from its URLs, or "ipc" through
     a real connector that ``stack`` stops."""
     if mode == "direct":
-        return ["binancefutures", "btcusdt", "--stream-url", sim.ws_url, "--rest-url", sim.rest_url]
+        return ["binancefutures", "btcusdt", "--stream-url", sim.ws_root, "--rest-url", sim.rest_url]
     from tests.connector_procs import connector, write_config
 
     name = f"csrc{os.getpid()}"
@@ -490,7 +496,6 @@ def test_bybit_records_hftbacktests_topics_with_their_snapshots(tmp_path):
     for ln in recording_lines(tmp_path):
         msg = json.loads(ln[20:])
         first_type.setdefault(msg["topic"], msg.get("type", "-"))
-    assert {t: first_type.get(t) for t in ("orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT")} \
-        == dict.fromkeys(("orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT"), "snapshot")
-    assert set(first_type) <= {"orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT",
-                               "publicTrade.BTCUSDT"}
+    books = ("orderbook.1.BTCUSDT", "orderbook.50.BTCUSDT", "orderbook.1000.BTCUSDT")
+    assert {t: first_type.get(t) for t in books} == dict.fromkeys(books, "snapshot")
+    assert set(first_type) <= {*books, "publicTrade.BTCUSDT"}

@@ -81,6 +81,81 @@ def test_restart_in_the_same_second_appends_instead_of_overwriting(tmp_path):
     assert gzip.decompress(path.read_bytes()) == b"%d first\n%d second\n" % (T0, T0)
 
 
+def write_run(out: Path, compress: str, lines: list[tuple[int, bytes]], rotate_s: float = 3600) -> None:
+    """One collector run: a writer that writes ``lines`` (one flush each) and closes."""
+    w = RecordingWriter(out, make_codec(compress), rotate_s=rotate_s)
+    for ts, text in lines:
+        w.write("btcusdt", ts, text)
+        w.flush()
+    w.close()
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+def test_restart_within_the_rotation_period_appends_to_that_periods_file(tmp_path, compress):
+    """A restart minutes later (same hour) goes on with the file the first run named; the next
+    hour's lines still go to a new file, and a restart in that hour appends there."""
+    hour = 3600 * 10**9
+    next_hour = (T0 // hour + 1) * hour
+    write_run(tmp_path, compress, [(T0, b"a"), (T0 + 1, b"b")])
+    write_run(tmp_path, compress, [(T0 + 200 * 10**9, b"c"), (next_hour + 5, b"d")])
+    write_run(tmp_path, compress, [(next_hour + 600 * 10**9, b"e")])
+    first, second = sorted(tmp_path.iterdir())
+    assert (first.name, second.name) == (file_name("btcusdt", T0, first.suffix),
+                                         file_name("btcusdt", next_hour, first.suffix))
+    assert decompress_all(first) == b"%d a\n%d b\n%d c\n" % (T0, T0 + 1, T0 + 200 * 10**9)
+    assert decompress_all(second) == b"%d d\n%d e\n" % (next_hour + 5, next_hour + 600 * 10**9)
+
+
+def test_a_resumed_file_gets_the_restart_mark_first(tmp_path):
+    """The collector passes its gap mark: the hole between the two runs is marked in the file."""
+    write_run(tmp_path, "gzip", [(T0, b"a")])
+    w = RecordingWriter(tmp_path, GzipCodec(), resume_mark=lambda sym, ts: b"restart %s %d" % (sym.encode(), ts))
+    w.write("BTCUSDT", T0 + 5, b"b")
+    w.write("BTCUSDT", T0 + 6, b"c")
+    w.close()
+    (path,) = tmp_path.iterdir()
+    assert decompress_all(path) == b"%d a\n%d restart btcusdt %d\n%d b\n%d c\n" % (T0, T0 + 5, T0 + 5, T0 + 5, T0 + 6)
+
+
+def test_without_rotation_a_restart_appends_to_the_newest_file(tmp_path):
+    write_run(tmp_path, "gzip", [(T0, b"a")], rotate_s=0)
+    write_run(tmp_path, "gzip", [(T0 + 86400 * 10**9, b"b")], rotate_s=0)
+    (path,) = tmp_path.iterdir()
+    assert decompress_all(path) == b"%d a\n%d b\n" % (T0, T0 + 86400 * 10**9)
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+@pytest.mark.parametrize("tail", ["torn member", "nul bytes"])
+def test_restart_cuts_a_torn_last_member_before_appending(tmp_path, compress, tail):
+    """What a SIGKILL mid-write (or a crash before the data reached the disk) leaves: a member cut
+    short, or NUL bytes. The restart cuts back to the last complete member and appends there, so
+    the file decodes to the end with every standard tool and holds every complete line."""
+    write_run(tmp_path, compress, [(T0, b"a"), (T0 + 1, b"b")])
+    (path,) = tmp_path.iterdir()
+    whole = path.stat().st_size
+    member = make_codec(compress).member(b"%d lost\n" % (T0 + 2) * 50)
+    with open(path, "ab") as f:
+        f.write(member[: len(member) // 2] if tail == "torn member" else bytes(4096))
+    write_run(tmp_path, compress, [(T0 + 3, b"c")])
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert decompress_all(path) == b"%d a\n%d b\n%d c\n" % (T0, T0 + 1, T0 + 3)
+    assert path.stat().st_size > whole
+
+
+def test_a_file_that_does_not_decode_is_left_alone_and_a_new_one_started(tmp_path):
+    """Bytes the writer cannot explain (damage inside the file, another program's data) are never
+    cut or appended to: the restart records into a new file next to it."""
+    write_run(tmp_path, "gzip", [(T0, b"a")])
+    (path,) = tmp_path.iterdir()
+    damaged = path.read_bytes() + b"\x1f\x8b\x08garbage, then more" + GzipCodec().member(b"%d x\n" % T0)
+    path.write_bytes(damaged)
+    write_run(tmp_path, "gzip", [(T0 + 1, b"b")])
+    assert path.read_bytes() == damaged
+    (new,) = [p for p in tmp_path.iterdir() if p != path]
+    assert new.name == file_name("btcusdt", T0 + 10**9, ".gz")  # T0's name is taken: the next second
+    assert decompress_all(new) == b"%d b\n" % (T0 + 1)
+
+
 def test_unknown_compression_is_a_clear_error():
     with pytest.raises(HftctlError, match="unknown compression 'lz4'"):
         make_codec("lz4")

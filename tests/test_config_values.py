@@ -70,6 +70,13 @@ def test_connector_typo_is_an_error_with_a_suggestion(tmp_path):
     ("bybit", BYBIT, "book_dept", "book_depth"),
     ("bybit", BYBIT, "reconcile_interval", "reconcile_interval_s"),
     ("binancefutures", BINANCE, "colour", None),
+    # main's keys: websocket order entry, the dead man's switch, the venue
+    ("binancefutures", BINANCE, "order_transprt", "order_transport"),
+    ("binancespot", BINANCE, "ws_api_ur", "ws_api_url"),
+    ("bybit", BYBIT, "trade_ur", "trade_url"),
+    ("bybit", BYBIT, "dead_man_windows", "dead_man_window_s"),
+    ("binancespot", BINANCE, "dead_man_fallbak", "dead_man_fallback"),
+    ("binancefutures", BINANCE, "venu", "venue"),
 ])
 def test_unknown_keys_in_every_exchange_config(tmp_path, exchange, base, typo, suggestion):
     cfg = write(tmp_path / "c.toml", {**base, typo: 1})
@@ -93,7 +100,9 @@ def test_a_table_is_an_unknown_key_too(tmp_path):
 def test_config_keys_are_exactly_what_the_loaders_read(exchange, base):
     """config_keys (the collector's list of connector keys) = the keys the loaders ask for."""
     module = exchanges.get(exchange).connector()
-    r = ConfigReader(dict(base), "c.toml", env={})
+    # the keys read only when given (else derived or defaulted) are given
+    optional = {"order_transport": "ws"} | ({} if exchange == "bybit" else {"ws_api_url": "ws://127.0.0.1:9/ws"})
+    r = ConfigReader({**base, **optional}, "c.toml", env={})
     module.load_config(r)
     ConnectorSettings.read(r)
     assert r.asked == config_keys(module)
@@ -106,11 +115,29 @@ def test_collector_config_typo_is_an_error_and_a_connector_config_is_accepted(tm
     # A full connector config (every optional key set) is a valid --config for the collector.
     full = write(tmp_path / "conn.toml", {**BINANCE, "snapshot_limit": 500, "cancel_on_stop": "none",
                                           "reconcile_interval_s": 5.0, "throttle_ratio": 0.8})
-    venue = resolve_venue("binancefutures", full, None, None, allow_mainnet=False)
+    full = write(tmp_path / "conn.toml", {**BINANCE, "snapshot_limit": 500, "cancel_on_stop": "none",
+                                          "reconcile_interval_s": 5.0, "throttle_ratio": 0.8,
+                                          "order_transport": "rest", "ws_api_url": "ws://127.0.0.1:9/ws-fapi/v1",
+                                          "dead_man_window_s": 0, "venue": "testnet"})
+    venue = resolve_venue("binancefutures", None, full, None, None)
     assert venue.rest == "http://127.0.0.1:9"
     with pytest.raises(HftctlError, match="unknown key 'book_depth'"):   # a Bybit key, Binance file
-        resolve_venue("binancefutures", write(tmp_path / "x.toml", {**BINANCE, "book_depth": 50}),
-                      None, None, allow_mainnet=False)
+        resolve_venue("binancefutures", None, write(tmp_path / "x.toml", {**BINANCE, "book_depth": 50}), None, None)
+    # COIN-M has no connector: its --config holds the collector's own keys only
+    coinm = write(tmp_path / "cm.toml", {"venue": "testnet", "stream_url": "ws://127.0.0.1:9/ws"})
+    assert resolve_venue("binancefuturescm", None, coinm, None, None).name == "custom"
+    with pytest.raises(HftctlError, match="unknown key 'order_prefix'"):
+        resolve_venue("binancefuturescm", None, write(tmp_path / "cm2.toml", {"order_prefix": "t"}), None, None)
+
+
+def test_keys_a_setting_leaves_unused_are_still_known(tmp_path):
+    """Bybit's trade_url with order_transport = "rest", the venue key next to named URLs: valid
+    keys a setting makes unused are not "unknown" (and a bad trade_url is still an error)."""
+    cfg, *_ = load("bybit", write(tmp_path / "b.toml", {**BYBIT, "order_transport": "rest"}))
+    assert cfg.order_transport == "rest" and cfg.trade_url == "" and "trade_url" not in cfg.urls()
+    with pytest.raises(HftctlError, match="'trade_url'"):
+        load("bybit", write(tmp_path / "b2.toml", {**BYBIT, "order_transport": "rest", "trade_url": "http://x"}))
+    load("binancefutures", write(tmp_path / "v.toml", {**BINANCE, "venue": "testnet"}))
 
 
 # --- numbers the exchange would refuse, or that make no sense ------------------------------------
@@ -145,6 +172,8 @@ BAD_NUMBERS = [
     ("binancefutures", "recv_window_ms", True), ("binancefutures", "throttle_ratio", "0.5"),
     ("bybit", "book_depth", 7), ("bybit", "ping_interval_s", 0.1), ("bybit", "ping_interval_s", 1e4),
     ("bybit", "recv_window_ms", 10**9), ("bybit", "reconnect_max_s", "nan"),
+    ("binancefutures", "dead_man_window_s", 0.5), ("binancefutures", "dead_man_window_s", 1e5),
+    ("bybit", "dead_man_window_s", "nan"), ("binancespot", "dead_man_window_s", -1.0),
 ]
 
 

@@ -193,5 +193,13 @@ def test_bybit_book_sync_snapshot_delta_gap_and_resubscribe():
     assert sync.on_message(msg("delta", 14), 0) == []                        # ignored until a snapshot
     assert [type(m) for m in sync.on_message(msg("snapshot", 1), 0)] == [DepthSnapshot]   # u=1: restart
     assert not sync.needs_resubscribe and sync.synced
+    assert [type(m) for m in sync.on_message(msg("delta", 2), 0)] == [DepthDiff]
+    # u=1 is "a snapshot due to the restart of the service": it overwrites, whatever its type
+    assert [type(m) for m in sync.on_message(msg("delta", 1), 0)] == [DepthSnapshot]
+    # level 1 re-pushes an unchanged book every 3 s with the same u: nothing new
+    assert [type(m) for m in sync.on_message(msg("snapshot", 7), 0)] == [DepthSnapshot]
+    assert sync.on_message(msg("snapshot", 7), 0) == []
+    assert [type(m) for m in sync.on_message(msg("snapshot", 8), 0)] == [DepthSnapshot]
+    assert sync.gaps == 1
     with pytest.raises(bybit_wire.MalformedMessage):
         bybit_wire.book(orjson.dumps({"type": "delta", "data": {"s": "X"}}))

@@ -5,7 +5,8 @@ sim, prices of inf/nan/1e300, zero and negative quantities, prices between ticks
 negative order ids, unknown and malformed symbols, records of the wrong types, truncated and
 spoofed records, garbage. Each request with a req_id must be answered exactly once (an
 OrderUpdate or an Error carrying it), nothing hostile may reach the exchange, the connector must
-log no traceback and keep serving.
+log no traceback and keep serving: with orders over the WebSocket API (the default) and over
+REST alike.
 """
 
 from __future__ import annotations
@@ -14,25 +15,34 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from hftctl.health import check
 from hftctl.sim.process import start_sim
 from tests.connector_procs import ROOT, connector, sim_state, write_config
 
 HOSTILE = ROOT / "tests" / "hostile_bot.py"
 
 
-def test_hostile_requests_are_each_answered_exactly_once(tmp_path):
+@pytest.mark.parametrize("transport", ["ws", "rest"])
+def test_hostile_requests_are_each_answered_exactly_once(tmp_path, transport):
+    name = f"cthst{transport}"
     with start_sim() as sim:
-        cfg = write_config(tmp_path / "c.toml", sim, prefix="hst")
-        with connector("cthst", cfg, tmp_path) as conn:
+        cfg = write_config(tmp_path / "c.toml", sim, prefix="hst", extra=f'order_transport = "{transport}"')
+        with connector(name, cfg, tmp_path) as conn:
             out = tmp_path / "hostile.json"
-            r = subprocess.run([sys.executable, str(HOSTILE), "--name", "cthst", "--out", str(out)],
+            r = subprocess.run([sys.executable, str(HOSTILE), "--name", name, "--out", str(out)],
                                cwd=ROOT, capture_output=True, text=True, timeout=120,
                                stdin=subprocess.DEVNULL)
             assert r.returncode == 0, r.stderr[-3000:]
             res = json.loads(out.read_text())
             state = sim_state(sim)
             assert conn.p.poll() is None, "connector died"
+            stats = check(name).connectors[0].stats
         text = conn.text()
+    # the transport asked for is the one the orders took
+    assert stats["order_rest_fallbacks"] == 0
+    assert stats["order_api_connects"] == (1 if transport == "ws" else 0)
 
     sent, answers = res["sent"], res["answers"]
     problems = []

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -83,7 +85,17 @@ def _replay_done(sim) -> bool:
     return all(r["finished"] for r in sim_state(sim)["replay"])
 
 
+def _unrouted_paths_absent(sim) -> bool:
+    """The sim serves USD-M's routed websockets only (no --legacy-ws-paths): /ws is not there."""
+    try:
+        urllib.request.urlopen(f"{sim.rest_url}/ws", timeout=10)
+    except urllib.error.HTTPError as e:
+        return e.code == 404
+    return False
+
+
 def test_bot_orders_fills_positions_and_book_equal_the_sims(replay_sim, tmp_path):
+    assert _unrouted_paths_absent(replay_sim)      # everything below comes over /public, /market, /private
     cfg = write_config(tmp_path / "c.toml", replay_sim, prefix="t", extra="listen_key_keepalive_s = 1.0")
     out = tmp_path / "bot.json"
     with connector("cte2e", cfg, tmp_path) as conn:

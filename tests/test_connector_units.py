@@ -142,6 +142,16 @@ def test_connector_settings_defaults_and_errors():
     with pytest.raises(HftctlError) as e:
         ConnectorSettings.read(ConfigReader({"cancel_on_stop": "yes"}, "cfg.toml", env={}))
     assert "expected one of 'own', 'all', 'none' for key 'cancel_on_stop'" in str(e.value)
+    d = ConnectorSettings.read(ConfigReader({}, "cfg.toml", env={}))
+    assert (d.dead_man_window_s, d.dead_man_fallback) == (5.0, "guardian")
+    assert ConnectorSettings.read(ConfigReader({"dead_man_window_s": 0}, "cfg.toml", env={})).dead_man_window_s == 0
+    for bad, msg in [({"dead_man_window_s": 0.5}, "expected 0 (off) or a number >= 1 for key 'dead_man_window_s'"),
+                     ({"dead_man_window_s": -1}, "expected a number from 0 to 3600 for key 'dead_man_window_s'"),
+                     ({"dead_man_fallback": "exchange"}, "expected one of 'guardian', 'none' for key "
+                                                         "'dead_man_fallback'")]:
+        with pytest.raises(HftctlError) as e:
+            ConnectorSettings.read(ConfigReader(bad, "cfg.toml", env={}))
+        assert msg in str(e.value)
 
 
 def test_env_secrets_override_the_file_and_never_show():

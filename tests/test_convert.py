@@ -121,7 +121,7 @@ def test_spot_derived_times_follow_rule(shared_data, tmp_path):
 
 
 def test_detects_exchange(shared_data):
-    for rel, name in [(USDM, "binancefutures"), (CM, "binancefutures"), (SPOT, "binancespot")]:
+    for rel, name in [(USDM, "binancefutures"), (CM, "binancefuturescm"), (SPOT, "binancespot")]:
         with gzip.open(shared_data / rel, "rb") as f:
             assert exchanges.detect(f.read(200_000)) == name
 

@@ -143,3 +143,31 @@ def test_collector_gap_marks_are_not_errors(tmp_path):
     assert final["ev"][at] & (E.BUY_EVENT | E.SELL_EVENT) == 0
     assert final["exch_ts"][at] == (T0 + 60) * 1_000_000 == final["exch_ts"][at + 1]
     assert final["ev"][at + 1] & 0xFF == E.DEPTH_CLEAR_EVENT
+
+
+def todays_messages() -> list[dict]:
+    """A recording of today's topics: orderbook.1 (snapshots only), .50 and .1000."""
+    out = []
+    for m in messages():
+        if m.get("topic", "").startswith("orderbook.50."):
+            deep = json.loads(json.dumps(m).replace("orderbook.50.", "orderbook.1000."))
+            out.append(deep)
+            if m["type"] == "snapshot":      # a shallower copy of the same book, as Bybit pushes it
+                out.append({**m, "data": {**m["data"], "b": m["data"]["b"][:1], "a": m["data"]["a"][:1]}})
+        else:
+            out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("depth", [None, 1000, 50, 1])
+def test_todays_depths_equal_hftbacktest_bybit(tmp_path, depth):
+    """The deepest recorded book is converted by default: today that is orderbook.1000."""
+    bybit = import_hftbacktest("hftbacktest.data.utils.bybit")
+    path = write(tmp_path / "bybit.gz", todays_messages())
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = bybit.convert_depth(str(path), single_depth_level=depth or 1000)
+    _, _, final = rows(path, depth=depth)
+    assert np.array_equal(final, ref)
+    if depth is None:                         # the same rows as the 50-level recording above
+        _, _, before = rows(write(tmp_path / "old.gz", messages()))
+        assert np.array_equal(final[["ev", "px", "qty"]], before[["ev", "px", "qty"]])

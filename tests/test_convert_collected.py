@@ -43,10 +43,10 @@ def test_bybit_collected_from_sim(tmp_path):
     data = convert_cli(path, tmp_path / "bybit.npz")
     validate_event_order(data)
     msgs = raw_messages(path)
-    books = [m for m in msgs if m.get("topic", "").startswith("orderbook.500.")]
+    books = [m for m in msgs if m.get("topic", "").startswith("orderbook.1000.")]
     trades = [t for m in msgs if m.get("topic", "").startswith("publicTrade.") for t in m["data"]]
     assert books and any(m.get("topic", "").startswith("orderbook.1.") for m in msgs)
-    # Deepest book only (500): each level once, plus one clear row per non-empty snapshot side.
+    # Deepest book only (1000): each level once, plus one clear row per non-empty snapshot side.
     levels = sum(len(m["data"]["b"]) + len(m["data"]["a"]) for m in books)
     clears = sum((len(m["data"]["b"]) > 0) + (len(m["data"]["a"]) > 0) for m in books if m["type"] == "snapshot")
     exch = data[(data["ev"] & np.uint64(E.EXCH_EVENT)) != 0]

@@ -17,6 +17,7 @@ import msgspec
 import orjson
 import pytest
 
+from hftctl.exchanges.binance.coinm import schemas as cs
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot, Envelope, decoder
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas as fs
@@ -36,8 +37,9 @@ from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import OrderEvent
 from hftctl.sim.faults import Faults
 
-FUTURES = {"depth": fs.DepthUpdate, "trade": fs.Trade, "bookTicker": fs.BookTicker}
-SPOT = {"depth": ss.DepthUpdate, "trade": ss.Trade, "bookTicker": ss.BookTicker}
+FUTURES = {"depth": fs.DepthUpdate, "trade": fs.Trade, "bookTicker": fs.BookTicker, "snapshot": DepthSnapshot}
+SPOT = {"depth": ss.DepthUpdate, "trade": ss.Trade, "bookTicker": ss.BookTicker, "snapshot": DepthSnapshot}
+COINM = {"depth": cs.DepthUpdate, "trade": fs.Trade, "bookTicker": cs.BookTicker, "snapshot": cs.DepthSnapshot}
 
 
 def _same(decoded, original) -> bool:
@@ -52,8 +54,11 @@ def _same(decoded, original) -> bool:
     return decoded == original
 
 
-@pytest.mark.parametrize("rel, kinds", [("usdm/btcusdt_20240808.gz", FUTURES), ("spot/btcusdt_20240808.gz", SPOT)])
+@pytest.mark.parametrize("rel, kinds", [("usdm/btcusdt_20240808.gz", FUTURES), ("spot/btcusdt_20240808.gz", SPOT),
+                                        ("cm/btcusd_perp_20240808.gz", COINM)])
 def test_real_frames_decode_and_reencode_field_for_field(shared_data, rel, kinds):
+    kinds = dict(kinds)
+    snapshot = kinds.pop("snapshot")
     decoders = {k: decoder(Envelope[t]) for k, t in kinds.items()}
     seen = dict.fromkeys(kinds, 0)
     with gzip.open(shared_data / "recordings" / rel) as f:
@@ -61,8 +66,8 @@ def test_real_frames_decode_and_reencode_field_for_field(shared_data, rel, kinds
             raw = line.split(b" ", 1)[1].strip()
             original = orjson.loads(raw)
             if "lastUpdateId" in original:
-                snap = decoder(DepthSnapshot).decode(raw)
-                assert _same(orjson.loads(msgspec.json.encode(snap)), original)
+                snap = orjson.loads(msgspec.json.encode(decoder(snapshot).decode(raw)))
+                assert _same(snap, original) and list(snap) == list(original)
                 continue
             kind = original["stream"].split("@")[1]
             data = decoders[kind].decode(raw).data
@@ -190,10 +195,45 @@ def test_sim_user_events_carry_the_docs_fields_in_order():
     eng, acct = _engine(BYBIT_SPECS)
     order = eng.place(acct, "BTCUSDT", 1, "limit", "gtc", BYBIT_SPECS["BTCUSDT"].ticks("59000"), 100)
     sim = orjson.loads(msgspec.json.encode(bybit_sim.order_row(order, BYBIT_SPECS["BTCUSDT"])))
-    # closedPnl, cumFeeDetail, rpi*: newer fields the sim does not model yet. Bybit's examples
-    # list a row's keys in different orders on different pages: only the set is checked.
-    _keys_in_order(sim, BYBIT_ORDER, optional={"closedPnl", "cumFeeDetail", "rpiTakerAccess", "rpiMatchedQty"},
-                   ordered=False)
+    # Bybit's examples list a row's keys in different orders on different pages: only the set is checked.
+    _keys_in_order(sim, BYBIT_ORDER, ordered=False)
+    pos = orjson.loads(msgspec.json.encode(bybit_sim.position(eng, acct, acct.position("BTCUSDT"))))
+    _keys_in_order(pos, BYBIT_POSITION, ordered=False)
+
+
+# Official examples of the opt-in streams: USD-M "Liquidation Order Streams" and "Mark Price
+# Stream" response examples; Bybit websocket/public/all-liquidation.mdx and ticker.mdx (linear).
+USDM_FORCE_ORDER = {"e": "forceOrder", "E": 1568014460893, "o": {
+    "s": "BTCUSDT", "S": "SELL", "o": "LIMIT", "f": "IOC", "q": "0.014", "p": "9910", "ap": "9910", "X": "FILLED",
+    "l": "0.014", "z": "0.014", "T": 1568014460893}}
+USDM_MARK_PRICE = {"e": "markPriceUpdate", "E": 1562305380000, "s": "BTCUSDT", "p": "11794.15000000",
+                   "i": "11784.62659091", "P": "11784.25641265", "r": "0.00038167", "T": 1562306400000}
+BYBIT_ALL_LIQUIDATION = {"topic": "allLiquidation.ROSEUSDT", "type": "snapshot", "ts": 1739502303204, "data": [
+    {"T": 1739502302929, "s": "ROSEUSDT", "S": "Sell", "v": "20000", "p": "0.04499"}]}
+BYBIT_TICKER = {"topic": "tickers.BTCUSDT", "type": "snapshot", "data": {
+    "symbol": "BTCUSDT", "tickDirection": "MinusTick", "price24hPcnt": "-0.158315", "lastPrice": "66666.60",
+    "markPrice": "66666.60", "indexPrice": "115418.19", "nextFundingTime": "1760342400000", "fundingRate": "-0.005",
+    "bid1Price": "66666.60", "bid1Size": "23789.165", "ask1Price": "66666.70", "ask1Size": "23775.469"},
+    "cs": 9532239429, "ts": 1760325052630}
+
+
+@pytest.mark.parametrize("schema, example", [(fs.ForceOrder, USDM_FORCE_ORDER), (fs.MarkPriceUpdate, USDM_MARK_PRICE),
+                                             (bs.LiquidationMessage, BYBIT_ALL_LIQUIDATION),
+                                             (bs.TickerMessage, BYBIT_TICKER)])
+def test_opt_in_stream_examples_decode_and_reencode_in_order(schema, example):
+    raw = orjson.dumps(example)
+    again = orjson.loads(msgspec.json.encode(decoder(schema).decode(raw)))
+    assert _same(again, example) and list(again) == list(example)
+
+
+def test_sim_liquidation_and_mark_carry_the_docs_fields_in_order():
+    from hftctl.sim.events import Liquidation, MarkPrice
+    liq = orjson.loads(msgspec.json.encode(futures_sim.force_order(
+        Liquidation("BTCUSDT", True, "9910.0", "0.014", 5, 4), 6)))
+    assert list(liq) == list(USDM_FORCE_ORDER) and list(liq["o"]) == list(USDM_FORCE_ORDER["o"])
+    assert liq["o"]["S"] == "SELL" and liq["o"]["T"] == 4 and liq["E"] == 6
+    mark = orjson.loads(msgspec.json.encode(futures_sim.mark_price(MarkPrice("BTCUSDT", 1.5, 1.25, 0.0001, 9, 1), 7)))
+    assert list(mark) == list(USDM_MARK_PRICE) and mark["p"] == "1.50000000" and mark["r"] == "0.00010000"
 
 
 def test_malformed_frames_are_refused_cleanly():
@@ -204,3 +244,30 @@ def test_malformed_frames_are_refused_cleanly():
     with pytest.raises(bybit_wire.MalformedMessage):
         bybit_wire.trades(b'{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"S":"Up"}]}', 1)
     assert futures_wire.user_event(b'{"e":"ACCOUNT_CONFIG_UPDATE","E":1}') is None
+
+
+# docs/v5/websocket/trade/guideline.mdx response examples (order op, auth, pong) and
+# docs/v5/account/dcp-info.mdx's result.
+BYBIT_TRADE_REPLIES = [
+    {"reqId": "test-005", "retCode": 0, "retMsg": "OK", "op": "order.create",
+     "data": {"orderId": "a4c1718e-fe53-4659-a118-1f6ecce04ad9", "orderLinkId": ""}, "retExtInfo": {},
+     "header": {"X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "9", "X-Bapi-Limit-Reset-Timestamp": "1711001595208",
+                "Traceid": "38b7977b430f9bd228f4b19724794dfd", "Timenow": "1711001595209"},
+     "connId": "cnt5leec0hvan15eukcg-2v"},
+    {"retCode": 0, "retMsg": "OK", "op": "auth", "connId": "cnt5leec0hvan15eukcg-2t"},
+    {"retCode": 0, "retMsg": "OK", "op": "pong", "data": ["1711002002529"], "connId": "cnt5leec0hvan15eukcg-2v"},
+]
+BYBIT_DCP_INFO = {"dcpInfos": [{"product": "SPOT", "dcpStatus": "ON", "timeWindow": "10"},
+                               {"product": "DERIVATIVES", "dcpStatus": "ON", "timeWindow": "10"}]}
+
+
+def test_bybit_trade_replies_and_dcp_info_round_trip_the_docs_examples():
+    """One struct for every trade-websocket answer: decoded and encoded again it is the docs'
+    example, key for key and in order (the sim encodes its answers with it)."""
+    for example in BYBIT_TRADE_REPLIES:
+        reply = msgspec.json.decode(orjson.dumps(example), type=bs.TradeReply)
+        assert orjson.loads(msgspec.json.encode(reply)) == example
+        assert list(orjson.loads(msgspec.json.encode(reply))) == list(example)
+    info = msgspec.convert(BYBIT_DCP_INFO, bs.DcpInfos)
+    assert [(d.product, d.dcpStatus, d.timeWindow) for d in info.dcpInfos][1] == ("DERIVATIVES", "ON", "10")
+    assert msgspec.convert({}, bs.DcpInfos).dcpInfos == []       # an account without DCP: empty

@@ -11,6 +11,7 @@ the bots and the demo, no `health --clean`, no `--host`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -151,10 +152,8 @@ def _stop(pid: int) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def preload():
     """Import the commands' machinery once in the parent, so each forked example is cheap."""
-    import hftctl.collector.main  # noqa: F401
-    import hftctl.connector.run  # noqa: F401
-    import hftctl.convert.run  # noqa: F401
-    import hftctl.sim.server  # noqa: F401
+    for module in ("hftctl.collector.main", "hftctl.connector.run", "hftctl.convert.run", "hftctl.sim.server"):
+        importlib.import_module(module)
     yield
     clean_stale(NAMES)
 

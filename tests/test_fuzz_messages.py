@@ -1,6 +1,7 @@
-"""Fuzz: every exchange message decoder (hftctl/exchanges/*/messages.py) on malformed, truncated
-and wrong-typed JSON of every message type. Each must return a value the IPC schema can carry
-(or None), or raise MalformedMessage; anything else would escape into a stream's read loop.
+"""Fuzz: every exchange message decoder (hftctl/exchanges/*/messages.py, and the order websockets'
+answers: Binance's WebSocket API frames, Bybit's /v5/trade replies) on malformed, truncated and
+wrong-typed JSON of every message type. Each must return a value the IPC schema can carry (or
+None), or raise MalformedMessage; anything else would escape into a stream's read loop.
 
 Inputs follow each message's own schema with near-misses (a field missing or of another type,
 nasty numbers, unknown fields, truncation, a byte replaced), so the decoders' own checks are
@@ -9,6 +10,7 @@ reached, not only the JSON parser's.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from collections.abc import Callable
@@ -19,18 +21,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hftctl.exchanges.binance.common.schemas import DepthSnapshot, Envelope, decoder
+from hftctl.exchanges.binance.common import ws_api
+from hftctl.exchanges.binance.common.rate_limit import RateLimiter
+from hftctl.exchanges.binance.common.rest import ALL_5XX_UNKNOWN
+from hftctl.exchanges.binance.common.schemas import DepthSnapshot, Envelope, WsApiFrame, decoder
 from hftctl.exchanges.binance.futures import messages as fm
 from hftctl.exchanges.binance.futures import schemas as fw
 from hftctl.exchanges.binance.spot import messages as sm
 from hftctl.exchanges.binance.spot import schemas as sw
 from hftctl.exchanges.bybit import messages as bm
 from hftctl.exchanges.bybit import schemas as bw
+from hftctl.exchanges.bybit.config import BybitConfig
+from hftctl.exchanges.bybit.rest import BybitRest, refusal
+from hftctl.exchanges.bybit.trade_ws import BybitTradeSocket
 from hftctl.exchanges.wire import MalformedMessage
 from hftctl.ipc import schema as ipc
+from hftctl.secrets import Secret
 from tests.fuzz import examples, json_bytes, near_misses, single_field_sweep
-from tests.test_exchange_schemas import (BYBIT_BOOK, BYBIT_ORDER, BYBIT_POSITION, SPOT_ACCOUNT_POSITION,
-                                         SPOT_EXECUTION_REPORT, USDM_ACCOUNT_UPDATE, USDM_ORDER_UPDATE)
+from tests.test_exchange_schemas import (BYBIT_BOOK, BYBIT_ORDER, BYBIT_POSITION, BYBIT_TRADE_REPLIES,
+                                         SPOT_ACCOUNT_POSITION, SPOT_EXECUTION_REPORT, USDM_ACCOUNT_UPDATE,
+                                         USDM_ORDER_UPDATE)
 
 TS = 1_700_000_000_000_000_000
 
@@ -95,6 +105,66 @@ def _bybit_rows(row: type, convert: Callable[[Any], Any]) -> Callable[[bytes], A
     return run
 
 
+RETRY_AFTER_CAP_S = 60.0
+
+
+def _ws_api(body: type, convert: Callable[[Any], Any]) -> Callable[[bytes], Any]:
+    """A Binance WebSocket API frame as the real receiver takes it (common/ws_api.py): decoded
+    (an undecodable one is skipped), dispatched (its rateLimits into the limiter), then a success's
+    result as the order body the client converts, an error's data and Retry-After as a 429 reads
+    them (finite, within the cap)."""
+    api = ws_api.BinanceWsApi("fuzz", "ws://127.0.0.1:9/ws-fapi/v1", Secret("k"), Secret("s"),
+                              now_ms=lambda: TS // 1_000_000, recv_window_ms=5000, timeout_s=1.0,
+                              limiter=RateLimiter(2400, 300, 1200), outcomes=ALL_5XX_UNKNOWN,
+                              order_methods=frozenset({"order.place"}), clock_rejected=_never,
+                              on_state=lambda state: None, min_s=0.1, max_s=1.0,
+                              retry_after_cap_s=RETRY_AFTER_CAP_S)
+
+    def run(raw: bytes) -> Any:
+        frame = api._frame(raw)
+        if frame is None:
+            return None
+        api._dispatch(frame, TS)
+        if frame.status == 200:
+            return convert(api.decode(frame.result, body, "order.place"))
+        wait = api._retry_after_s(frame.error)
+        assert math.isfinite(wait) and 0 < wait <= RETRY_AFTER_CAP_S, wait
+        ws_api._data(frame.error)
+        return frame.error
+    return run
+
+
+async def _never(sent_at: float, what: str) -> None:
+    raise AssertionError("no request is waiting")
+
+
+BYBIT_CFG = BybitConfig(public_url="ws://127.0.0.1:9/v5/public/linear", private_url="ws://127.0.0.1:9/v5/private",
+                        trade_url="ws://127.0.0.1:9/v5/trade", rest_url="http://127.0.0.1:9", category="linear",
+                        order_prefix="fz", api_key=Secret("k"), secret=Secret("s"))
+
+
+def _bybit_trade_reply(raw: bytes) -> Any:
+    """An answer on Bybit's order websocket as the client takes it (bybit/trade_ws.py): decoded
+    (an undecodable one is skipped), routed to the request waiting for its reqId, and read as
+    that request reads it (rate-limit header, refusal)."""
+    async def go() -> Any:
+        sock = BybitTradeSocket(BYBIT_CFG, BybitRest(BYBIT_CFG, "/v5/market/time"), _no_url, lambda state: None)
+        waiting = sock._pending["test-005"] = asyncio.get_running_loop().create_future()
+        sock._on_message(raw, TS)
+        if not waiting.done():
+            return None
+        reply = waiting.result()
+        sock.rest.track("/v5/order/create", reply.header)
+        if reply.retCode != 0:
+            refusal(reply.retCode, reply.retMsg)
+        return reply
+    return asyncio.run(go())
+
+
+async def _no_url() -> str:
+    raise AssertionError("never connects")
+
+
 def _env(stream: str, data: dict) -> dict:
     return {"stream": stream, "data": data}
 
@@ -136,6 +206,26 @@ SPOT_ACCOUNT = {"makerCommission": 15, "canTrade": True, "updateTime": 123456789
 BYBIT_TRADE = {"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": 1672304486868,
                "data": [{"T": 1672304486865, "s": "BTCUSDT", "S": "Buy", "v": "0.001", "p": "16578.50",
                          "L": "PlusTick", "i": "20f43950-d8dd-5b31-9112-a178eb6023af", "BT": False}]}
+SPOT_AMEND = {"transactTime": 1741924229819, "executionId": 60,
+              "amendedOrder": {"symbol": "BTCUSDT", "orderId": 23, "orderListId": -1,
+                               "origClientOrderId": "sp-abcd12-1-1-7", "clientOrderId": "sp-abcd12-1-1-7",
+                               "price": "6.00000000", "qty": "5.00000000", "executedQty": "0.00000000",
+                               "preventedQty": "0.00000000", "quoteOrderQty": "0.00000000",
+                               "cumulativeQuoteQty": "0.00000000", "status": "NEW", "timeInForce": "GTC",
+                               "type": "LIMIT", "side": "SELL", "workingTime": 1741924204920,
+                               "selfTradePreventionMode": "NONE"}}
+WS_API_ORDER = {"id": 7, "status": 200, "result": FUT_ORDER,
+                "rateLimits": [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300,
+                                "count": 1},
+                               {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                "limit": 2400, "count": 1}]}
+WS_API_BANNED = {"id": 8, "status": 429,
+                 "error": {"code": -1003, "msg": "Too much request weight used; current limit is 6000 request "
+                           "weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling "
+                           "the API.", "data": {"serverTime": 1659126829876, "retryAfter": 1659126889876}},
+                 "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                 "limit": 6000, "count": 6010}]}
+SPOT_STREAM_TERMINATED = {"e": "eventStreamTerminated", "E": 1728973001334}
 BYBIT_WALLET = {"accountType": "UNIFIED", "totalEquity": "3.31216591",
                 "coin": [{"coin": "USDT", "walletBalance": "100", "totalOrderIM": "1", "totalPositionIM": "2",
                           "equity": "100", "usdValue": "100", "availableToWithdraw": ""}]}
@@ -178,6 +268,16 @@ CASES: list[tuple[str, Any, Any, Callable[[bytes], Any]]] = [
     ("bybit position row", list[bw.PositionRow], [BYBIT_POSITION],
      _bybit_rows(bw.PositionRow, lambda p: bm.position(p, TS))),
     ("bybit wallet", list[bw.Wallet], [BYBIT_WALLET], _bybit_rows(bw.Wallet, bm.wallet)),
+    # websocket order entry and spot's user data on the WebSocket API
+    ("binance WebSocket API order answer", WsApiFrame, WS_API_ORDER,
+     _ws_api(fw.OrderBody, lambda b: fm.order_body(b, TS))),
+    ("binance WebSocket API refusal", WsApiFrame, WS_API_BANNED, _ws_api(fw.OrderBody, lambda b: fm.order_body(b, TS))),
+    ("spot amend keepPriority answer", sw.AmendResult, SPOT_AMEND,
+     _struct(sw.AmendResult, lambda b: sm.amended_order(b, TS))),
+    ("spot eventStreamTerminated", sw.EventStreamTerminated, SPOT_STREAM_TERMINATED, sm.user_event),
+    ("bybit order websocket answer", bw.TradeReply, {**BYBIT_TRADE_REPLIES[0], "retCode": 110001,
+                                                     "retMsg": "order not exists or too late to cancel"},
+     _bybit_trade_reply),
 ]
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hftctl.health.model import BotHealth, ConnectorHealth, HealthReport, StreamHealth
+from hftctl.health.model import BotHealth, ConnectorHealth, DeadManHealth, HealthReport, StreamHealth
 from hftctl.health.prometheus import render_prometheus
 from hftctl.health.verdict import judge
 from hftctl.sim.process import start_sim
@@ -38,7 +38,9 @@ def test_exposition_escapes_labels_and_skips_non_finite_values():
     c.streams = [StreamHealth("market", "connected", 0.5), StreamHealth("user", "disconnected", None)]
     c.books = {"BTCUSDT": "synced", "ETHUSDT": "syncing"}
     c.stats = {"orders_submitted": 12.0, "feed_lag_ms": 3.5, "rest_backoff_s": 41.0,
-               "market_connects": 3.0, "clock_offset_ms": float("nan")}
+               "market_connects": 3.0, "clock_offset_ms": float("nan"),
+               "order_ws_connects": 4.0, "order_ws_lost_in_flight": 2.0, "order_rest_fallbacks": 5.0}
+    c.dead_man = DeadManHealth("DCP", "failing", 10.0, ["BTCUSDT"], last_refresh_age=12.5, error="timeout")
     c.bots = [BotHealth(2, 99, True, name='we"ird\\name\nx', lag=4, overruns=1, open_orders=6,
                         positions={"BTCUSDT": -0.002})]
     report = HealthReport(connectors=[c])
@@ -54,6 +56,15 @@ def test_exposition_escapes_labels_and_skips_non_finite_values():
     assert value(samples, "hftctl_connector_rest_backoff_seconds") == 41
     assert value(samples, "hftctl_stream_reconnects_total", stream="market") == 2
     assert "hftctl_connector_clock_offset_seconds" not in samples          # nan is not exported
+    # websocket order entry: reconnects of the order socket, answers lost in flight, REST fallbacks
+    assert value(samples, "hftctl_stream_reconnects_total", stream="orders") == 3
+    assert value(samples, "hftctl_connector_order_ws_lost_total") == 2
+    assert value(samples, "hftctl_connector_order_rest_fallbacks_total") == 5
+    # the dead man's switch: one state set, its age and window
+    assert value(samples, "hftctl_dead_man_state", mechanism="DCP", state="failing") == 1
+    assert value(samples, "hftctl_dead_man_state", mechanism="DCP", state="armed") == 0
+    assert value(samples, "hftctl_dead_man_last_refresh_age_seconds", mechanism="DCP") == 12.5
+    assert value(samples, "hftctl_dead_man_window_seconds", mechanism="DCP") == 10
     assert value(samples, "hftctl_bot_open_orders", name='we"ird\\name\nx') == 6
     assert value(samples, "hftctl_bot_position", symbol="BTCUSDT") == -0.002
     assert value(samples, "hftctl_health_status") == 1                     # degraded
@@ -88,6 +99,12 @@ def test_prometheus_from_a_running_connector(tmp_path):
     assert value(s, "hftctl_bot_up", role="bot") == 1
     assert value(s, "hftctl_bot_ring_overruns_total", role="bot") == 0
     assert 0 <= value(s, "hftctl_connector_feed_lag_seconds") < 60
+    # orders went over the WebSocket API (order_transport = "ws", the default): one connection,
+    # every answer came, nothing fell back to REST
+    assert value(s, "hftctl_stream_reconnects_total", stream="orders") == 0
+    assert value(s, "hftctl_connector_order_ws_lost_total") == 0
+    assert value(s, "hftctl_connector_order_rest_fallbacks_total") == 0
+    assert value(s, "hftctl_dead_man_state", mechanism="countdownCancelAll", state="armed") == 1
     assert value(s, "hftctl_stream_last_message_age_seconds", stream="market") < 15
     for name in ("hftctl_connector_unknown_outcomes_total", "hftctl_connector_depth_gaps_total",
                  "hftctl_connector_rest_throttled_total", "hftctl_stream_reconnects_total"):

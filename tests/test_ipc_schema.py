@@ -30,6 +30,7 @@ SAMPLES: list[s.Message] = [
     s.RawMessage("somewhere", "BTCUSDT", "btcusdt@trade", 5, b'{"e":"trade","p":"1.0"}\x00\xff'),
     s.ConnectorStatus("somewhere", 5, {"depth": "open", "user": "reconnecting"},
                       {"BTCUSDT": "synced", "ETHUSDT": "resyncing"}),
+    s.ConnectorStatus("somewhere", 6, {}, {}, "countdownCancelAll", "armed", 1_700_000_000_000_000_000),
     s.Hello(3, 999, "mm-btc"),
     s.Bye(3),
     s.BotHeartbeat(3, 12345),

@@ -2,7 +2,10 @@
 
 Spellings DNS treats as the same host (trailing dot, upper case, IDNA forms), ports, userinfo
 and IP literals must not get a mainnet host past it, in the library check and through the real
-`hftctl connector` and `hftctl collect` processes (one line, exit 1, nothing started).
+`hftctl connector` process (one line, exit 1, nothing started), for every URL that can carry
+orders or account data: the streams, REST, and the order websockets (Binance's `ws_api_url`,
+Bybit's `trade_url`). `hftctl collect` records public data, which moves no money: it needs no
+--allow-mainnet (test_venues.py).
 """
 
 from __future__ import annotations
@@ -137,18 +140,23 @@ def test_connector_refuses_a_mainnet_config(tmp_path, url):
     _one_line_refusal(_run("connector", "guardtest", exchange, str(path)), url)
 
 
-@pytest.mark.parametrize("url", CLI_URLS)
-def test_collector_refuses_a_mainnet_url(tmp_path, url):
-    exchange = "bybit" if "bybit" in url else "binancefutures"
-    flag = "--stream-url" if url.startswith("ws") else "--rest-url"
-    r = _run("collect", exchange, "btcusdt", flag, url, "--out", str(tmp_path / "data"), "--duration", "1")
-    _one_line_refusal(r, url)
-    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+# The order websockets, whose URL a config may name apart from the streams'.
+ORDER_SOCKETS = [
+    ("binancefutures", "ws_api_url", "wss://ws-fapi.binance.com./ws-fapi/v1"),
+    ("binancespot", "ws_api_url", "wss://ws-api.binance.com:443/ws-api/v3"),
+    ("bybit", "trade_url", "wss://stream.bybit.com./v5/trade"),
+    ("bybit", "trade_url", "wss://stream.bybit.nl/v5/trade"),
+]
 
 
-def test_collector_refuses_a_mainnet_config_file(tmp_path):
+@pytest.mark.parametrize("exchange,key,url", ORDER_SOCKETS)
+def test_connector_refuses_a_mainnet_order_websocket(tmp_path, exchange, key, url):
+    if exchange == "bybit":
+        cfg = {"public_url": "ws://127.0.0.1:9/v5/public/linear", "private_url": "ws://127.0.0.1:9/v5/private",
+               "rest_url": "http://127.0.0.1:9"}
+    else:
+        cfg = {"stream_url": "ws://127.0.0.1:9/ws", "api_url": "http://127.0.0.1:9"}
+    cfg |= {key: url, "order_prefix": "t", "api_key": "k", "secret": "s"}
     path = tmp_path / "c.toml"
-    path.write_text('stream_url = "wss://fstream.binance.com./ws"\napi_url = "https://demo-fapi.binance.com"\n')
-    r = _run("collect", "binancefutures", "btcusdt", "--config", str(path), "--out", str(tmp_path / "d"),
-             "--duration", "1")
-    _one_line_refusal(r, "wss://fstream.binance.com./ws")
+    path.write_text("".join(f'{k} = "{v}"\n' for k, v in cfg.items()))
+    _one_line_refusal(_run("connector", "guardtest", exchange, str(path)), url)

@@ -11,6 +11,7 @@ import pytest
 
 from hftctl.sim.process import start_sim
 from tests.test_sim_support import KEY, SECRET, LocalBook, public, signed
+from tests.test_sim_support import next_event as _next_event
 
 QUIET_CONFIG = """
 [[accounts]]
@@ -58,18 +59,12 @@ async def _json_msgs(ws, n: int, timeout: float = 5.0) -> list[dict]:
     return out
 
 
-async def _next_event(ws, predicate, timeout: float = 5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
-        assert msg.type == aiohttp.WSMsgType.TEXT, msg
-        d = orjson.loads(msg.data)
-        if predicate(d):
-            return d
-
-
 async def test_ready_file_time_and_exchange_info(sim):
-    assert sim.rest_url == f"http://127.0.0.1:{sim.port}" and sim.ws_url.endswith("/ws")
+    root = f"ws://127.0.0.1:{sim.port}"
+    assert sim.rest_url == f"http://127.0.0.1:{sim.port}" and sim.ws_root == root
+    assert sim.ws_url == f"{root}/public/ws" and sim.extra["market_ws_url"] == f"{root}/market/ws"
+    assert sim.extra["private_ws_url"] == f"{root}/private/ws"
+    assert sim.connector_config == {"stream_url": root, "api_url": sim.rest_url}
     async with aiohttp.ClientSession() as s:
         status, body, headers = await public(s, sim.rest_url, "/fapi/v1/time")
         assert status == 200 and abs(body["serverTime"] - time.time() * 1000) < 2000
@@ -121,7 +116,7 @@ async def test_order_life_rest_and_user_stream(quiet_sim):
         assert round((ask - bid) / 0.1) == 20
         px = f"{bid + 0.5:.2f}"                      # inside the spread: rests as maker
         _, lk, _ = await public(s, base, "/fapi/v1/listenKey", method="POST", key=A[0])
-        async with s.ws_connect(f"{quiet_sim.ws_url}/{lk['listenKey']}") as ws:
+        async with s.ws_connect(f"{quiet_sim.extra['private_ws_url']}/{lk['listenKey']}") as ws:
             # post-only that would take is refused
             status, body, _ = await signed(s, "POST", base, "/fapi/v1/order", {
                 "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTX",
@@ -138,7 +133,7 @@ async def test_order_life_rest_and_user_stream(quiet_sim):
             # bob sells into alice's bid: partial fill
             status, taker, _ = await signed(s, "POST", base, "/fapi/v1/order", {
                 "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "IOC",
-                "quantity": "0.004", "price": px}, *B)
+                "quantity": "0.004", "price": px, "newOrderRespType": "RESULT"}, *B)
             assert status == 200 and taker["status"] == "FILLED" and taker["executedQty"] == "0.004"
             ev = await _next_event(ws, lambda d: d["e"] == "ORDER_TRADE_UPDATE")
             o = ev["o"]
@@ -228,12 +223,12 @@ async def test_subscribe_frames_and_combined_streams(sim):
             assert reply["result"] == ["btcusdt@bookTicker", "ethusdt@trade"]
             await ws.send_str('{"method":"UNSUBSCRIBE","params":["btcusdt@bookTicker","ethusdt@trade"],"id":9}')
             assert (await _next_event(ws, lambda d: d.get("id") == 9)) == {"result": None, "id": 9}
-        async with s.ws_connect(sim.ws_url.replace("/ws", "/stream")) as ws:     # combined + SUBSCRIBE
+        async with s.ws_connect(f"{sim.ws_root}/public/stream") as ws:     # combined + SUBSCRIBE
             await ws.send_str('{"method":"SUBSCRIBE","params":["btcusdt@depth@0ms"],"id":1}')
             assert (await _next_event(ws, lambda d: "id" in d)) == {"result": None, "id": 1}
             env = await _next_event(ws, lambda d: "stream" in d)
             assert env["stream"] == "btcusdt@depth@0ms" and env["data"]["e"] == "depthUpdate"
-        url = sim.ws_url.replace("/ws", "/stream") + "?streams=ethusdt@depth@100ms/btcusdt@bookTicker"
+        url = f"{sim.ws_root}/public/stream?streams=ethusdt@depth@100ms/btcusdt@bookTicker"
         async with s.ws_connect(url) as ws:
             prev_u = None
             depth_seen = 0
@@ -252,7 +247,7 @@ async def test_subscribe_frames_and_combined_streams(sim):
 
 async def test_ping_is_answered_with_pong(sim):
     async with aiohttp.ClientSession() as s:
-        async with s.ws_connect(f"{sim.ws_url}/btcusdt@trade", autoping=False) as ws:
+        async with s.ws_connect(f"{sim.extra['market_ws_url']}/btcusdt@trade", autoping=False) as ws:
             await ws.ping(b"hello")
             msg = await _next_pong(ws)
             assert msg.data == b"hello"

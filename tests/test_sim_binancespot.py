@@ -1,4 +1,5 @@
-"""The sim speaking Binance spot (/api/v3, executionReport, outboundAccountPosition, depth U/u)."""
+"""The sim speaking Binance spot (/api/v3, executionReport, outboundAccountPosition over the
+WebSocket API, depth U/u)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import orjson
 import pytest
 
 from hftctl.sim.process import start_sim
+from tests.binance_ws_api import WsApi
 from tests.test_sim_support import LocalBook, public, signed
 
 
@@ -48,23 +50,21 @@ def spot():
         yield h
 
 
-async def _next(ws, pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
-        d = orjson.loads(msg.data)
-        if pred(d):
-            return d
+async def _next(api: WsApi, pred, timeout=5.0):
+    return (await api.event(lambda f: pred(f["event"]), timeout))["event"]
 
 
 async def test_spot_orders_balances_and_user_stream(spot):
+    """REST orders, their events on a WebSocket API user data subscription."""
     base = spot.rest_url
     async with aiohttp.ClientSession() as s:
         _, depth, _ = await public(s, base, "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5})
         ask = float(depth["asks"][0][0])
         assert depth["asks"][0][0].endswith("000000")           # 8-decimal strings as on spot
-        _, lk, _ = await public(s, base, "/api/v3/userDataStream", method="POST", key="hftctl-sim-key")
-        async with s.ws_connect(f"{spot.ws_url}/{lk['listenKey']}") as ws:
+        async with s.ws_connect(spot.extra["ws_api_url"]) as raw:
+            ws = WsApi(raw)
+            sub = await ws.call("userDataStream.subscribe.signature", signed=True)
+            assert sub["status"] == 200 and sub["result"] == {"subscriptionId": 0}
             status, body, _ = await signed(s, "POST", base, "/api/v3/order", {
                 "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER", "quantity": "0.01", "price": f"{ask:.2f}"})
             assert (status, body["code"]) == (400, -2010)
@@ -76,7 +76,9 @@ async def test_spot_orders_balances_and_user_stream(spot):
             _, info, _ = await public(s, base, "/api/v3/exchangeInfo")
             assert {(r["interval"], r["limit"]) for r in info["rateLimits"]} == {
                 ("MINUTE", 6000), ("SECOND", 100), ("DAY", 200000)}
-            er = await _next(ws, lambda d: d["e"] == "executionReport")
+            frame = await ws.event(lambda f: f["event"]["e"] == "executionReport")
+            assert set(frame) == {"subscriptionId", "event"} and frame["subscriptionId"] == 0
+            er = frame["event"]
             assert (er["x"], er["X"], er["c"], er["o"], er["w"]) == ("NEW", "NEW", "spot-1", "LIMIT", True)
             pos = await _next(ws, lambda d: d["e"] == "outboundAccountPosition")
             assert pos["B"] == [{"a": "USDT", "f": "99500.00000000", "l": "500.00000000"}]
@@ -110,6 +112,19 @@ async def test_spot_orders_balances_and_user_stream(spot):
                 "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTD",
                 "quantity": "0.01", "price": "50000"})
             assert body["code"] == -1115
+
+
+async def test_the_retired_listen_key_endpoints_answer_gone(spot):
+    """POST/PUT/DELETE /api/v3/userDataStream were retired (testnet 2026-02-04, mainnet
+    2026-02-20); the docs do not say the answer: the sim's is HTTP 410 with -1016."""
+    async with aiohttp.ClientSession() as s:
+        for method in ("POST", "PUT", "DELETE"):
+            status, body, _ = await public(s, spot.rest_url, "/api/v3/userDataStream", {"listenKey": "x" * 60},
+                                           method=method, key="hftctl-sim-key")
+            assert (status, body) == (410, {"code": -1016, "msg": "This service is no longer available."})
+        async with s.ws_connect(spot.extra["ws_api_url"]) as raw:
+            reply = await WsApi(raw).call("userDataStream.start", {"apiKey": "hftctl-sim-key"})
+            assert (reply["status"], reply["error"]["code"]) == (410, -1016)
 
 
 async def test_spot_book_from_snapshot_and_diffs(spot):

@@ -3,12 +3,15 @@ key), and a sim listening beyond loopback says so loudly."""
 
 from __future__ import annotations
 
+import contextlib
+
 import aiohttp
 import orjson
 import pytest
 
 from hftctl.sim.process import start_sim
 from hftctl.sim.server import Sim, SimOptions
+from tests.binance_ws_api import WsApi
 from tests.test_sim_support import public
 
 EXCHANGES = ["binancefutures", "binancespot", "bybit"]
@@ -25,7 +28,8 @@ REQUESTS = {
                               ("POST", "/_sim/fault", {"alice-key-0123": 1}),
                               ("POST", "/_sim/fault", {"expire_user_stream": True})],
 }
-LISTEN_KEY_PATHS = {"binancefutures": "/fapi/v1/listenKey", "binancespot": "/api/v3/userDataStream"}
+LISTEN_KEY_PATHS = {"binancefutures": "/fapi/v1/listenKey"}
+SESSIONS = {"binancefutures", "binancespot"}     # exchanges whose sim counts user-data sessions
 
 
 @pytest.mark.parametrize("exchange", EXCHANGES)
@@ -43,7 +47,7 @@ async def test_no_control_route_shows_a_credential(exchange, tmp_path):
     cfg = tmp_path / "sim.toml"
     cfg.write_text(CONFIG)
     with start_sim(exchange, extra_args=["--config", str(cfg), "--no-rate-limits"]) as sim:
-        async with aiohttp.ClientSession() as s:
+        async with aiohttp.ClientSession() as s, contextlib.AsyncExitStack() as stack:
             listen_keys = []
             if exchange in LISTEN_KEY_PATHS:
                 for key, _ in ACCOUNTS.values():
@@ -51,6 +55,11 @@ async def test_no_control_route_shows_a_credential(exchange, tmp_path):
                                                    key=key)
                     assert status == 200, body
                     listen_keys.append(body["listenKey"])
+            elif exchange == "binancespot":     # user data: WebSocket API subscriptions
+                api = WsApi(await stack.enter_async_context(s.ws_connect(sim.extra["ws_api_url"])))
+                for key, secret in ACCOUNTS.values():
+                    reply = await api.call("userDataStream.subscribe.signature", signed=True, key=key, secret=secret)
+                    assert reply["status"] == 200, reply
             secrets = [v for pair in ACCOUNTS.values() for v in pair] + listen_keys
             bodies = {}
             for method, path, payload in [r for reqs in REQUESTS.values() for r in reqs]:
@@ -65,10 +74,10 @@ async def test_no_control_route_shows_a_credential(exchange, tmp_path):
     status, state = bodies[("GET", "/_sim/state", "None")]
     accounts = orjson.loads(state)["accounts"]
     assert status == 200 and [a["name"] for a in accounts] == ["alice", "bob"]
-    assert all(a["user_streams"] == (1 if exchange in LISTEN_KEY_PATHS else 0) for a in accounts)
+    assert all(a["user_streams"] == (1 if exchange in SESSIONS else 0) for a in accounts)
     status, expired = bodies[("POST", "/_sim/fault", "{'expire_user_stream': True}")]
     assert status == 200
-    assert sorted(orjson.loads(expired)["expired"]) == (["alice", "bob"] if listen_keys else [])
+    assert sorted(orjson.loads(expired)["expired"]) == (["alice", "bob"] if exchange in SESSIONS else [])
     # the fault switch given a secret as its value: its error would echo it, so it is withheld
     status, echoed = bodies[("POST", "/_sim/fault", "{'rest_5xx_rate': 'alice-secret-0123'}")]
     assert status in (400, 500) and "error" in orjson.loads(echoed)

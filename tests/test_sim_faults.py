@@ -116,7 +116,7 @@ async def test_expire_user_stream(sim, session):
     base = sim.rest_url
     _, lk, _ = await public(session, base, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
     key = lk["listenKey"]
-    async with session.ws_connect(f"{sim.ws_url}/{key}") as ws:
+    async with session.ws_connect(f"{sim.extra['private_ws_url']}/{key}") as ws:
         body = await _fault(session, sim, expire_user_stream=key)
         assert body["expired"] == ["default"]          # the owner's name, never the key
         d = orjson.loads((await ws.receive(timeout=5)).data)
@@ -125,7 +125,7 @@ async def test_expire_user_stream(sim, session):
     status, body, _ = await public(session, base, "/fapi/v1/listenKey", {"listenKey": key}, method="PUT",
                                    key="hftctl-sim-key")
     assert (status, body["code"]) == (400, -1125)
-    async with session.ws_connect(f"{sim.ws_url}/{key}") as ws:
+    async with session.ws_connect(f"{sim.extra['private_ws_url']}/{key}") as ws:
         assert await _closed_within(ws, 3)           # a dead key cannot be streamed
     _, lk2, _ = await public(session, base, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
     assert lk2["listenKey"] != key
@@ -156,7 +156,7 @@ def test_fault_flags_on_the_command_line():
                     prev = d["u"]
                 assert gaps >= 2
             # the server pings (Binance: every 3 min) and drops a client that never answers
-            async with s.ws_connect(f"{h.ws_url}/ethusdt@trade", autoping=False) as ws:
+            async with s.ws_connect(f"{h.extra['market_ws_url']}/ethusdt@trade", autoping=False) as ws:
                 kinds = []
                 while True:
                     msg = await ws.receive(timeout=5)
@@ -176,7 +176,7 @@ def test_listen_key_expires_without_keepalive(tmp_path):
     async def check(h):
         async with aiohttp.ClientSession() as s:
             _, a, _ = await public(s, h.rest_url, "/fapi/v1/listenKey", method="POST", key="hftctl-sim-key")
-            async with s.ws_connect(f"{h.ws_url}/{a['listenKey']}") as ws:
+            async with s.ws_connect(f"{h.extra['private_ws_url']}/{a['listenKey']}") as ws:
                 t0 = time.monotonic()
                 for _ in range(4):                       # keepalive holds it past its TTL
                     await asyncio.sleep(0.5)

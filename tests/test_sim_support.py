@@ -4,16 +4,61 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 from yarl import URL
 
+from hftctl.exchanges.base import NullSink
 from hftctl.exchanges.binance.common.signing import binance_signature
 
 KEY = "hftctl-sim-key"
 SECRET = "hftctl-sim-secret"
+TAKER = {"key": "taker-key", "secret": "taker-secret"}
+
+
+def two_accounts(spread_ticks: int) -> str:
+    """A sim config: the default account (the maker, KEY/SECRET) and a taker (TAKER) on a frozen
+    synthetic market, so fills come only from the taker's orders, in queue order."""
+    return f"""
+[[accounts]]
+name = "maker"
+api_key = "{KEY}"
+secret = "{SECRET}"
+
+[[accounts]]
+name = "taker"
+api_key = "{TAKER['key']}"
+secret = "{TAKER['secret']}"
+
+[synthetic]
+move_prob = 0.0        # the touch never moves and nothing trades: fills come only from users
+trades_per_s = 0.0
+spread_ticks = {spread_ticks}
+"""
+
+
+class OrderSink(NullSink):
+    """What the connector would receive of an exchange client's order updates."""
+
+    def __init__(self) -> None:
+        self.updates: list = []
+
+    def order(self, update) -> None:
+        self.updates.append(update)
+
+    def of(self, cid: str) -> list:
+        return [u for u in self.updates if u.client_order_id == cid]
+
+
+async def until(pred, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
 
 
 def sign(params: dict, secret: str = SECRET, ts_ms: int | None = None) -> str:
@@ -30,6 +75,17 @@ async def signed(session: aiohttp.ClientSession, method: str, base: str, path: s
     url = URL(f"{base}{path}?{sign(params, secret, ts_ms)}", encoded=True)
     async with session.request(method, url, headers={"X-MBX-APIKEY": key}) as r:
         return r.status, await r.json(), r.headers
+
+
+async def next_event(ws, predicate, timeout: float = 5.0) -> dict:
+    """The next JSON text frame ``predicate`` accepts (others are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await ws.receive(timeout=max(0.01, deadline - time.monotonic()))
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        d = orjson.loads(msg.data)
+        if predicate(d):
+            return d
 
 
 async def public(session: aiohttp.ClientSession, base: str, path: str, params: dict | None = None,

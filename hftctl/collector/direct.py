@@ -1,10 +1,13 @@
 """Direct mode: the collector's own websocket connection and REST depth snapshots.
 
-Follows hftbacktest's collector: one combined-stream connection for all symbols, every message
-written verbatim with its local receive time, and a REST depth snapshot whenever the depth
-sequence cannot be trusted (first diff after connecting, a U/u/pu gap) so a converter can always
-rebuild the book. On top of that: exponential reconnect backoff, a gap mark in the file for
-every hole, optional periodic snapshots, and snapshot retries.
+Follows hftbacktest's collector: every message written verbatim with its local receive time,
+and a REST depth snapshot whenever the depth sequence cannot be trusted (first diff after
+connecting, a U/u/pu gap) so a converter can always rebuild the book. The exchange's protocol
+says which connections carry the streams (Binance USD-M: depth on one route, trades on
+another); each has its own reconnect loop with exponential backoff, and its subscriptions are
+paced under the exchange's message limit. A connection that carries depth marks a gap in the
+file for every hole it leaves and asks for snapshots; one that carries only trades cannot
+break a book. On top of that: optional periodic snapshots, and snapshot retries.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
-from hftctl.collector.protocol import CollectorProtocol
+from hftctl.collector.protocol import CollectorProtocol, Connection
 from hftctl.collector.sequence import DepthSequence
 from hftctl.collector.stats import CollectStats
 from hftctl.collector.writer import RecordingWriter
 from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import Venue
+from hftctl.exchanges.ws_pacing import MessagePacer
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +60,9 @@ class DirectSource:
         self._inflight: dict[str, asyncio.Task] = {}
         self._snapshot_times: collections.deque[float] = collections.deque()
         self._http: aiohttp.ClientSession | None = None
-        self._received = 0
         self.symbols = [s.upper() for s in cfg.symbols]
+        self._states: dict[int, str] = {}       # connection index -> state
+        self._received: dict[int, int] = {}     # connection index -> messages since it connected
         stats.source = f"{cfg.exchange} {cfg.venue.ws['public']}"
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -99,47 +104,69 @@ class DirectSource:
                 log.warning("could not check %s (HTTP %d); recording anyway", sym, status)
 
     async def _keep_connected(self) -> None:
-        conn = self.protocol.connections(self.cfg.venue, self.symbols)[0]
-        url, subscribe = conn.url, conn.subscribe
+        conns = self.protocol.connections(self.cfg.venue, self.symbols)
+        self._states = dict.fromkeys(range(len(conns)), "connecting")
+        await asyncio.gather(*(self._keep_one(i, c) for i, c in enumerate(conns)))
+
+    def _state(self, i: int, state: str) -> None:
+        """One connection's state; the collector's is the first that is not connected."""
+        self._states[i] = state
+        self.stats.state = next((v for v in self._states.values() if v != "connected"), "connected")
+
+    async def _keep_one(self, i: int, conn: Connection) -> None:
         backoff = self.cfg.backoff_initial
+        depth = self.symbols if conn.depth_symbols is None else [s.upper() for s in conn.depth_symbols]
         while True:
-            self.stats.state = "connecting"
-            self._received = 0
+            self._state(i, "connecting")
+            self._received[i] = 0
             try:
-                await self._session(url, subscribe)
-                log.warning("websocket closed by the server after %d messages", self._received)
+                await self._session(i, conn, depth)
+                log.warning("websocket %s closed by the server after %d messages", conn.url, self._received[i])
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
-                log.warning("websocket error: %s", e or type(e).__name__)
-            if self._received:
+                log.warning("websocket %s error: %s", conn.url, e or type(e).__name__)
+            if self._received[i]:
                 # The connection that just dropped was carrying data: whatever the exchange sent
                 # until we are back is lost. One mark per drop, not per failed retry.
-                self._mark_gaps("reconnect")
+                self._mark_gaps("reconnect", depth)
                 backoff = self.cfg.backoff_initial
             self.stats.reconnects += 1
-            self.stats.state = f"reconnecting in {backoff:.1f}s"
-            log.info("reconnecting in %.1f s", backoff)
+            self._state(i, f"reconnecting in {backoff:.1f}s")
+            log.info("reconnecting to %s in %.1f s", conn.url, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.cfg.backoff_max)
 
-    async def _session(self, url: str, subscribe: str | None) -> None:
-        async with self._http.ws_connect(url, heartbeat=self.cfg.heartbeat, max_msg_size=0,
+    async def _session(self, i: int, conn: Connection, depth: list[str]) -> None:
+        async with self._http.ws_connect(conn.url, heartbeat=self.cfg.heartbeat, max_msg_size=0,
                                          timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-            log.info("connected to %s", url)
-            self.stats.state = "connected"
+            log.info("connected to %s", conn.url)
+            self._state(i, "connected")
             # A new connection has no sequence history: the first diff per symbol asks for a snapshot.
-            self._seq.reset()
-            if subscribe:
-                await ws.send_str(subscribe)
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    self._received += 1
-                    self._on_text(time.time_ns(), msg.data)
-                    if not self._received & 255:
-                        # aiohttp hands over queued frames without suspending; yield now and
-                        # then so the flush timer runs during a backlog.
-                        await asyncio.sleep(0)
-                elif msg.type == aiohttp.WSMsgType.ERROR:
-                    raise aiohttp.ClientError(str(ws.exception()))
+            self._seq.reset(tuple(depth))
+            if conn.messages:
+                # Subscriptions go out from a task of their own, paced, while frames are read.
+                sender = asyncio.create_task(self._subscribe(ws, conn))
+            try:
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        self._received[i] += 1
+                        self._on_text(time.time_ns(), msg.data)
+                        if not self._received[i] & 255:
+                            # aiohttp hands over queued frames without suspending; yield now and
+                            # then so the flush timer runs during a backlog.
+                            await asyncio.sleep(0)
+                    elif msg.type == aiohttp.WSMsgType.ERROR:
+                        raise aiohttp.ClientError(str(ws.exception()))
+            finally:
+                if conn.messages:
+                    sender.cancel()
+                    await asyncio.gather(sender, return_exceptions=True)
+
+    @staticmethod
+    async def _subscribe(ws: aiohttp.ClientWebSocketResponse, conn: Connection) -> None:
+        pacer = MessagePacer(conn.max_messages_per_s)
+        for message in conn.messages:
+            await pacer.wait()
+            await ws.send_str(message)
 
     # -- messages -----------------------------------------------------------------------------
     def _on_text(self, ts: int, text: str) -> None:
@@ -179,9 +206,9 @@ class DirectSource:
         self.writer.write(symbol, ts, self.protocol.gap_marker(symbol, reason, ts // 1_000_000))
         self.stats.gaps += 1
 
-    def _mark_gaps(self, reason: str) -> None:
+    def _mark_gaps(self, reason: str, symbols: list[str]) -> None:
         ts = time.time_ns()
-        for sym in self.symbols:
+        for sym in symbols:
             self.mark_gap(sym, reason, ts)
 
     # -- snapshots ----------------------------------------------------------------------------

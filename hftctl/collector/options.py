@@ -1,16 +1,17 @@
-"""Collector options: durations, URL sources (flags > --config > the exchange's venue), validation."""
+"""Collector options: durations, URL sources (flags > --config > the venue, mainnet by default),
+optional streams, validation."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hftctl import exchanges
 from hftctl.configfile import ConfigReader, open_config
 from hftctl.connector.settings import config_keys
 from hftctl.errors import HftctlError
-from hftctl.exchanges.venues import Venue
+from hftctl.exchanges.venues import MAINNET, VENUE_NAMES, Venue
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SYMBOL = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -28,6 +29,11 @@ def parse_duration(text: str, what: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
+def parse_streams(text: str | None) -> list[str]:
+    """``--streams markPrice,forceOrder`` -> the names (checked by the exchange's protocol)."""
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
 def check_symbols(symbols: list[str]) -> list[str]:
     if not symbols:
         raise HftctlError("give at least one symbol, e.g. btcusdt")
@@ -37,29 +43,38 @@ def check_symbols(symbols: list[str]) -> list[str]:
     return symbols
 
 
-def resolve_venue(exchange: str, config: Path | None, stream_url: str | None, rest_url: str | None,
-                  allow_mainnet: bool) -> Venue:
-    """Flags win over the config file (hftbacktest keys ``stream_url``/``api_url``), which wins
-    over the exchange's default venue; mainnet hosts need --allow-mainnet."""
-    venues = exchanges.get(exchange).venues
-    default = venues[venues.default]
+def resolve_venue(exchange: str, venue: str | None, config: Path | None, stream_url: str | None,
+                  rest_url: str | None, stand_in: str | None = None) -> Venue:
+    """Where to record from. Each URL: its flag, else the config's key (hftbacktest's
+    ``stream_url``/``api_url``), else the venue's: ``--venue``, else the config's ``venue`` key,
+    else mainnet. Public market data moves no money, so no host needs --allow-mainnet."""
     # the connector's config reader: same keys, same one-line errors naming file and key
     conf = open_config(config) if config is not None else None
+    if venue is None and conf is not None and "venue" in conf.data:
+        venue = conf.choice("venue", VENUE_NAMES)
+    base = exchanges.venue(exchange, venue or MAINNET, stand_in)
     stream = (stream_url or _conf_url(conf, "stream_url", ("ws", "wss"))
-              or _conf_url(conf, "public_url", ("ws", "wss")) or default.ws["public"])
+              or _conf_url(conf, "public_url", ("ws", "wss")))
     rest = (rest_url or _conf_url(conf, "api_url", ("http", "https"))
-            or _conf_url(conf, "rest_url", ("http", "https")) or default.rest)
+            or _conf_url(conf, "rest_url", ("http", "https")))
     if conf is not None:
-        # A connector config of this exchange works too: its other keys are known, not typos.
-        conf.check_unknown(URL_KEYS | config_keys(exchanges.get(exchange).connector()))
+        conf.check_unknown(_collector_keys(exchange))
     for key, url, schemes in (("stream_url", stream, ("ws", "wss")), ("rest_url", rest, ("http", "https"))):
-        if not url.startswith(tuple(s + "://" for s in schemes)):
+        if url is not None and not url.startswith(tuple(s + "://" for s in schemes)):
             raise HftctlError(f"{key} = {url!r} is not a {'/'.join(schemes)} URL")
-    exchanges.check_test_venue({"stream_url": stream, "rest_url": rest}, allow_mainnet,
-                               what="record from it")
-    if stream == default.ws["public"] and rest == default.rest:
-        return default
-    return replace(default, name="custom", rest=rest, ws={**default.ws, "public": stream})
+    if stream is None and rest is None:
+        return base
+    chosen = replace(base, name="custom", note="")
+    if stream is not None:
+        chosen = exchanges.get(exchange).collector().with_stream_url(chosen, stream)
+    return replace(chosen, rest=rest) if rest is not None else chosen
+
+
+def _collector_keys(exchange: str) -> set[str]:
+    """The keys a collector ``--config`` may hold: its own, and a connector config's of this
+    exchange (known there, so not typos here); anything else is a one-line error."""
+    d = exchanges.get(exchange)
+    return URL_KEYS | {"venue"} | (config_keys(d.connector()) if d.trading else set())
 
 
 def _conf_url(conf: ConfigReader | None, key: str, schemes: tuple[str, ...]) -> str | None:
@@ -80,6 +95,7 @@ class CollectOptions:
     # direct mode
     exchange: str | None = None
     venue: Venue | None = None
+    streams: list[str] = field(default_factory=list)     # optional streams (--streams)
     snapshot_interval: float = 0.0
     # ipc mode
     ipc_name: str | None = None

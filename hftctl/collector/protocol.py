@@ -9,9 +9,12 @@ gap marks) is the same for every exchange.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import Venue
 
 
@@ -35,18 +38,51 @@ class PublicMessage:
 
 @dataclass(frozen=True)
 class Connection:
-    """One websocket the collector keeps open: its URL and the subscribe message to send, if any."""
+    """One websocket the collector keeps open, with its own reconnect loop.
+
+    ``subscribe``: the message(s) to send after connecting, in order, never more than
+    ``max_messages_per_s`` a second (the exchange's per-connection limit; 0: none).
+    ``depth_symbols``: the symbols whose depth diffs it carries (None: every symbol): only such
+    a connection resets their sequence and marks a gap when it drops.
+    """
 
     url: str
-    subscribe: str | None = None
+    subscribe: str | tuple[str, ...] | None = None
+    max_messages_per_s: float = 0
+    depth_symbols: tuple[str, ...] | None = None
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        if self.subscribe is None:
+            return ()
+        return (self.subscribe,) if isinstance(self.subscribe, str) else self.subscribe
 
 
 class CollectorProtocol(ABC):
     takes_rest_snapshots: bool = True   # False: the exchange's own book topics carry snapshots
+    # Streams a recording may add (``hftctl collect --streams``), as the user names them -> what
+    # is subscribed per symbol; ``extra`` holds the ones chosen.
+    optional_streams: Mapping[str, str] = {}
+    extra: tuple[str, ...] = ()
+
+    def with_streams(self, names: Sequence[str]) -> "CollectorProtocol":
+        """This protocol recording the optional streams ``names`` too (in the same file)."""
+        for name in names:
+            if name not in self.optional_streams:
+                known = ", ".join(self.optional_streams) or "none"
+                raise HftctlError(f"--streams: {name!r} is not an optional stream of this exchange (known: {known})")
+        out = copy.copy(self)
+        out.extra = tuple(dict.fromkeys(self.optional_streams[n] for n in names))
+        return out
 
     @abstractmethod
     def connections(self, venue: Venue, symbols: list[str]) -> list[Connection]:
         """The websockets (and subscriptions) that carry every stream of ``symbols``."""
+
+    def with_stream_url(self, venue: Venue, url: str) -> Venue:
+        """``venue`` with its streams at ``url`` (a ``--stream-url`` or config ``stream_url``):
+        the public stream by default; an exchange with routes derives them all."""
+        return replace(venue, name="custom", ws={**venue.ws, "public": url})
 
     @abstractmethod
     def snapshot_url(self, venue: Venue, symbol: str) -> str: ...

@@ -15,8 +15,12 @@ class DepthSequence:
         self.protocol = protocol
         self._last: dict[str, int] = {}
 
-    def reset(self) -> None:
-        self._last.clear()
+    def reset(self, symbols: tuple[str, ...] | None = None) -> None:
+        """Forget the history of ``symbols`` (None: all), e.g. their connection is new."""
+        if symbols is None:
+            self._last.clear()
+        for sym in symbols or ():
+            self._last.pop(sym, None)
 
     def check(self, symbol: str, seq: DepthSeq) -> str | None:
         prev = self._last.get(symbol)

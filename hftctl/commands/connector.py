@@ -16,9 +16,11 @@ def command(
     exchange: str = typer.Argument(..., help=", ".join(exchanges.NAMES) + "."),
     config: Path = typer.Argument(..., help="TOML config (see configs/*.toml). Secrets may come from "
                                             "HFTCTL_API_KEY / HFTCTL_SECRET instead."),
-    allow_mainnet: bool = typer.Option(False, "--allow-mainnet", help="Permit real-money (mainnet) URLs."),
+    venue: Optional[str] = typer.Option(None, "--venue", help="testnet (the default), demo or mainnet: the exchange's official URLs, when the config names none (else its 'venue' key)."),
+    allow_mainnet: bool = typer.Option(False, "--allow-mainnet", help="Permit real-money (mainnet) URLs and --venue mainnet."),
+    stand_in: Optional[str] = typer.Option(None, "--stand-in", hidden=True, help="HOST:PORT (loopback only) serving the venue's URL set, e.g. hftctl sim: for tests."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="debug, info, warning, error (or HFTCTL_LOG)."),
 ) -> None:
     from hftctl.connector.run import run_connector
     setup_logging(log_level, "connector")
-    run_connector(name, exchange, config, allow_mainnet)
+    run_connector(name, exchange, config, allow_mainnet, venue, stand_in)

@@ -10,15 +10,18 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hftctl.connector import validate
 from hftctl.connector.books import BookCache
+from hftctl.connector.dead_man import DeadManSwitch
+from hftctl.connector.guardian import Start
 from hftctl.connector.bots import BotRegistry, BotSession
 from hftctl.connector.claim import DEAD, OTHER, OWN, Ownership
 from hftctl.connector.outcomes import resolve_order
-from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
+from hftctl.connector.own_orders import cancel_each, cancel_quietly, list_own, owner
+from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id
 from hftctl.connector.settings import ConnectorSettings
 from hftctl.connector.validate import BadRequest
 from hftctl.errors import HftctlError
@@ -43,7 +46,7 @@ class Connector:
     """Routes bot requests to the exchange and exchange events to the bots that own them."""
 
     def __init__(self, name: str, exchange: ExchangeClient, bridge: Any, order_prefix: str,
-                 settings: ConnectorSettings, tag: str) -> None:
+                 settings: ConnectorSettings, tag: str, guardian: Start | None = None) -> None:
         self.name = name
         self.exchange = exchange
         self.bridge = bridge
@@ -67,6 +70,7 @@ class Connector:
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_queued = False
         self._stopping = asyncio.Event()
+        self.dead_man = DeadManSwitch(exchange, settings, self._traded_symbols, guardian)
         # What `hftctl health` (and --prometheus) reports; see docs/health.md.
         self.counters = {"requests": 0, "order_updates": 0, "reconciled_updates": 0,
                          "bots_timed_out": 0, "reconciles": 0, "unknown_outcomes": 0,
@@ -84,6 +88,7 @@ class Connector:
         await self.exchange.connect_user()
         log.info("Connected to user data stream")
         await self._startup_reconcile()
+        await self.dead_man.start()
         self.bridge.start(self.loop, self.on_request, self.on_refused)
         log.info("Listening for bot connections...")
         self._spawn(self._watchdog())
@@ -105,53 +110,60 @@ class Connector:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         mode = self.settings.cancel_on_stop
         try:
-            if mode == "all":
-                await self._cancel_everything()
-            elif mode == "own":
-                await self._cancel_own()
-            else:
+            if mode == "none":
                 log.warning("leaving %d open order(s) at the exchange (cancel_on_stop = \"none\")",
                             len(self.orders.open_orders()))
+                await self.dead_man.stop(orders_left=True, all_cancelled=False)
+            else:
+                # The switch keeps being refreshed while the orders are cancelled.
+                ok = await (self._cancel_everything() if mode == "all" else self._cancel_own())
+                await self.dead_man.stop(orders_left=False, all_cancelled=ok)
         finally:
             await self.exchange.close()
 
-    async def _cancel_everything(self) -> None:
-        """Every open order of the account on the symbols we traded, bots' or not."""
-        symbols = set(self.instruments) | {r.instrument.symbol for r in self.orders.open_orders()}
-        for sym in sorted(symbols):
+    async def _cancel_everything(self) -> bool:
+        """Every open order of the account on the symbols we traded, bots' or not; True if every
+        cancel-all went through."""
+        ok = True
+        for sym in sorted(self._traded_symbols() | set(self.instruments)):
             inst = self.instruments.get(sym) or Instrument(sym, 0.0, 0.0)
             try:
                 await asyncio.wait_for(self.exchange.cancel_all(inst), 10)
                 log.info("cancelled all open orders on %s", sym)
             except Exception as e:
+                ok = False
                 log.error("cancel-all on %s failed at shutdown: %s", sym, e)
+        return ok
 
-    async def _cancel_own(self) -> None:
+    async def _cancel_own(self) -> bool:
         """This instance's open orders as the exchange lists them, plus those of earlier runs of
-        this connector (connector/claim.py), plus those we track; every other order stays."""
+        this connector (connector/claim.py), plus those we track; every other order stays. True
+        if every one of them is known to be gone."""
         cids = {r.client_order_id: r.instrument for r in self.orders.open_orders()}
+        ok = True
         try:
-            listed = await asyncio.wait_for(self.exchange.open_orders(), 5)
+            listed = await asyncio.wait_for(list_own(self.exchange, self.ownership), 5)
         except Exception as e:
+            ok = False
             log.error("open orders unavailable at shutdown (%s); cancelling the %d tracked ones",
                       _why(e, self.exchange), len(cids))
             listed = []
         for u in listed:
-            if self._owner(u.client_order_id) in (OWN, DEAD):
-                cids.setdefault(u.client_order_id,
-                                self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
+            cids.setdefault(u.client_order_id, self.instruments.get(u.symbol) or Instrument(u.symbol, 0.0, 0.0))
         if not cids:
-            return
-        tasks = [asyncio.ensure_future(self._cancel_quietly(inst, cid)) for cid, inst in cids.items()]
-        _, pending = await asyncio.wait(tasks, timeout=10)
-        for t in pending:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if pending:
-            log.error("%d of this connector's %d open order(s) may be left open: cancels did not "
-                      "finish in 10 s (%s)", len(pending), len(cids), _why(None, self.exchange))
+            return ok
+        failed = await cancel_each(self.exchange, cids, timeout_s=10)
+        if failed:
+            log.error("%d of this connector's %d open order(s) may be left open: cancels failed or did "
+                      "not finish in 10 s (%s)", len(failed), len(cids), _why(None, self.exchange))
         else:
             log.info("cancelled %d open order(s) of this connector", len(cids))
+        return ok and not failed
+
+    def _traded_symbols(self) -> set[str]:
+        """What the bots trade: the symbols they registered, and any with an open order of ours."""
+        return ({sym for b in self.bots.bots.values() for sym in b.instruments}
+                | {r.instrument.symbol for r in self.orders.open_orders()})
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         assert self.loop is not None
@@ -191,8 +203,16 @@ class Connector:
         """Fold an update in and tell the owner; True if it was told something."""
         res = self.orders.apply(update, from_rest_avg, answer)
         if res is None:
-            if update.client_order_id not in self.orders.by_cid:
+            rec = self.orders.by_cid.get(update.client_order_id)
+            if rec is None:
                 self._foreign_order(update)
+            elif (not rec.is_open and update.status not in s.FINAL_STATUSES and update.exch_order_id
+                  and update.exch_order_id != rec.exch_order_id):
+                # A live exchange order under the client id of an order that has ended (a
+                # cancel-replace the exchange carried out after we had settled it): nobody's.
+                log.warning("order %s has ended, yet exchange order %s carries its id: cancelling it",
+                            rec.client_order_id, update.exch_order_id)
+                self._spawn(self._cancel_quietly(rec.instrument, rec.client_order_id))
             return False
         rec, out = res
         self.counters["order_updates"] += 1
@@ -230,8 +250,7 @@ class Connector:
         if state != "connected" and f"{stream}_disconnects" in self.counters:
             self.counters[f"{stream}_disconnects"] += 1
         log.info("%s stream %s", stream, state)
-        self.bridge.publish(s.ConnectorStatus(self.exchange.name, time.time_ns(), dict(self.streams),
-                                              self.exchange.book_states()), 0)
+        self.bridge.publish(self._connector_status(time.time_ns()), 0)
 
     def symbol_error(self, symbol: str, code: int, message: str) -> None:
         """The exchange refuses the symbol: tell the bots that registered it or asked for its raw
@@ -260,21 +279,20 @@ class Connector:
         self.bridge.publish(msg, rec.bot_id)
 
     def _owner(self, cid: str) -> str:
-        parsed = parse_client_id(self.prefix, cid)
-        return self.ownership.of(parsed.tag if parsed else None, cid)
+        return owner(self.ownership, cid)
 
     def _orphan(self, update: s.OrderUpdate) -> bool:
         """An open order we do not track that is provably ours (this instance's, or a dead earlier
         run's): an orphan to cancel. Another connector's order is logged once and left alone."""
         if update.status in s.FINAL_STATUSES:
             return False
-        owner = self._owner(update.client_order_id)
-        if owner == OTHER and update.client_order_id not in self._left_alone:
+        who = self._owner(update.client_order_id)
+        if who == OTHER and update.client_order_id not in self._left_alone:
             if len(self._left_alone) < 10_000:
                 self._left_alone.add(update.client_order_id)
             log.warning("open order %s has prefix '%s' but another connector's tag (not %s): "
                         "left alone", update.client_order_id, self.prefix, self.tag)
-        return owner in (OWN, DEAD)
+        return who in (OWN, DEAD)
 
     def _foreign_order(self, update: s.OrderUpdate) -> None:
         """An order we do not track: an orphan of ours (cancel it) or someone else's."""
@@ -284,12 +302,7 @@ class Connector:
             self._spawn(self._cancel_quietly(inst, update.client_order_id))
 
     async def _cancel_quietly(self, inst: Instrument, cid: str) -> None:
-        try:
-            await self.exchange.cancel(inst, cid)
-        except OrderNotFound:
-            pass
-        except Exception as e:
-            log.warning("cancel %s failed: %s", cid, e)
+        await cancel_quietly(self.exchange, inst, cid)
 
     # --- bot requests -------------------------------------------------------------------------
 
@@ -418,6 +431,7 @@ class Connector:
         inst = Instrument(sym, msg.tick_size, msg.lot_size)
         bot.instruments[sym] = inst
         await self._ensure_symbol(inst)
+        await self.dead_man.cover(sym)
         self._send_snapshot(bot.bot_id, sym)
         pos = self.positions.get(sym)
         if pos is not None:
@@ -512,7 +526,8 @@ class Connector:
             return
         self.counters["cancels_sent"] += 1
         await self._change(bot, rec, msg.req_id, "cancel",
-                           self.exchange.cancel(rec.instrument, rec.client_order_id))
+                           self.exchange.cancel(rec.instrument, rec.client_order_id),
+                           lambda r: not r.is_open)
 
     async def _modify(self, bot: BotSession, msg: s.ModifyOrder) -> None:
         rec = self.orders.get(bot.bot_id, msg.order_id)
@@ -524,13 +539,15 @@ class Connector:
         self.counters["modifies_sent"] += 1
         await self._change(bot, rec, msg.req_id, "modify",
                            self.exchange.modify(rec.instrument, rec.client_order_id, rec.side,
-                                                msg.px, msg.qty))
+                                                msg.px, msg.qty),
+                           lambda r: not r.is_open or (_same(r.px, msg.px) and _same(r.qty, msg.qty)))
 
     async def _change(self, bot: BotSession, rec: OrderRecord, req_id: int, what: str,
-                      request: Awaitable[s.OrderUpdate | None]) -> None:
+                      request: Awaitable[s.OrderUpdate | None], done: Callable[[OrderRecord], bool]) -> None:
         """Send a cancel/modify of an open order and answer it: the order's state after the
         exchange's response, or an Error. (Requests on one order may overlap: a cancel right
-        after a submit; each gets its own answer.)"""
+        after a submit; each gets its own answer.) ``done``: whether the order's state shows the
+        change, for a request whose outcome is unknown."""
         try:
             resp = await request
         except NotSupported as e:
@@ -538,6 +555,19 @@ class Connector:
             return
         except asyncio.CancelledError:
             raise
+        except OutcomeUnknown as e:
+            # It may have happened: the order's state at the exchange says. The answer is that
+            # state if it shows the change (or the order ended), else an Error.
+            self.counters["unknown_outcomes"] += 1
+            log.warning("%s %s: outcome unknown (%s); asking the exchange", what, rec.client_order_id, e)
+            await self._refresh(rec)
+            if done(rec):
+                self._answer(rec, req_id, f"{what} done (its outcome was unknown)")
+            else:
+                self._error(bot.bot_id, E_EXCHANGE,
+                            f"{what} failed: outcome unknown ({e}); no change seen at the exchange",
+                            req_id, rec.instrument.symbol)
+            return
         except Exception as e:
             # Typically "unknown order": it filled or expired meanwhile. Learn its real state.
             # (Anything else, too: the bot gets its one answer, then the order's real state.)
@@ -605,9 +635,13 @@ class Connector:
     def _publish_status(self) -> None:
         now = time.time_ns()
         self.bridge.publish(s.Heartbeat(now, os.getpid()), 0)
-        self.bridge.publish(s.ConnectorStatus(self.exchange.name, now, dict(self.streams),
-                                              self.exchange.book_states()), 0)
+        self.bridge.publish(self._connector_status(now), 0)
         self.status.update(self._status_fields())
+
+    def _connector_status(self, now: int) -> s.ConnectorStatus:
+        dm = self.dead_man
+        return s.ConnectorStatus(self.exchange.name, now, dict(self.streams), self.exchange.book_states(),
+                                 dm.mechanism, dm.state, int((dm.last_refresh or 0) * 1e9))
 
     def _status_fields(self) -> dict:
         """What `hftctl health` shows about this connector (docs/health.md)."""
@@ -617,6 +651,7 @@ class Connector:
                                     "open_orders": sum(r.gen == b.gen for r in self.orders.open_orders(b.bot_id)),
                                     "positions": {k: p.qty for k, p in self.positions.items() if k in b.instruments}}
                          for b in self.bots.bots.values()},
+                "dead_man": self.dead_man.status(),
                 "stats": self.exchange.stats() | self.counters | {"feed_lag_ms": round(self.feed_lag_ms, 3)}}
 
     async def _retire(self, bot: BotSession, why: str) -> None:
@@ -690,6 +725,10 @@ def _why(e: BaseException | None, exchange: ExchangeClient) -> str:
     text = str(e) if e is not None and str(e) else (e.__class__.__name__ if e is not None else "timeout")
     backoff = exchange.stats().get("rest_backoff_s") or 0
     return f"{text}; REST backing off for {backoff:.0f} s more" if backoff else text
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
 def _symbol_of(msg: s.Message) -> str | None:

@@ -10,6 +10,11 @@ from typing import Any
 from hftctl.configfile import ConfigReader
 
 CANCEL_ON_STOP = ("own", "all", "none")
+DEAD_MAN_FALLBACK = ("guardian", "none")
+MIN_DEAD_MAN_WINDOW_S = 1.0
+# A sanity bound (Binance documents none for countdownTime; Bybit's DCP takes 3-300 s and the
+# client falls back to the guardian outside it): a switch that waits longer protects nothing.
+MAX_DEAD_MAN_WINDOW_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,21 @@ class ConnectorSettings:
     # still says "not found" this long after the submit (see connector/outcomes.py).
     unknown_outcome_window_s: float = 10.0
     heartbeat_interval_s: float = 1.0      # connector -> bots Heartbeat
+    # The exchange cancels our orders if the connector goes silent this long (0: off), armed and
+    # refreshed every third of it (ExchangeClient.arm_dead_man). Where the exchange has no such
+    # mechanism, or refuses it for the account, "guardian" starts a watchdog process that outlives
+    # the connector and cancels its orders when it dies; "none" leaves them resting.
+    dead_man_window_s: float = 5.0
+    dead_man_fallback: str = "guardian"
 
     @classmethod
     def read(cls, r: ConfigReader) -> "ConnectorSettings":
+        window = r.number("dead_man_window_s", cls.dead_man_window_s, 0, MAX_DEAD_MAN_WINDOW_S)
+        if 0 < window < MIN_DEAD_MAN_WINDOW_S:
+            # refreshed every third of it: a shorter one costs more requests than it is worth
+            # ("we do not recommend setting the countdown time to be too precise or too small")
+            raise r.error("dead_man_window_s",
+                          f"expected 0 (off) or a number >= {MIN_DEAD_MAN_WINDOW_S:g} for key")
         return cls(
             bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0, 3600),
             cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
@@ -36,6 +53,8 @@ class ConnectorSettings:
             reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0, 86400),
             unknown_outcome_window_s=r.number("unknown_outcome_window_s", cls.unknown_outcome_window_s, 1, 600),
             heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05, 60),
+            dead_man_window_s=window,
+            dead_man_fallback=r.choice("dead_man_fallback", DEAD_MAN_FALLBACK, cls.dead_man_fallback),
         )
 
 

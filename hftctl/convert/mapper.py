@@ -8,6 +8,7 @@ generic side (reading, line splitting, assembly, correction, writing) knows noth
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 
 from hftctl.convert.lines import LineTable
@@ -37,6 +38,10 @@ class Mapper(ABC):
         # Gap marks hftctl's collector writes where it lost data (a reconnect, a sequence gap);
         # not bad input: the book is rebuilt from the snapshot that follows each of them.
         self.gaps = 0
+        # Lines of streams hftbacktest's converter turns into no event (aggTrade, forceOrder...,
+        # bookTicker/markPrice without their ``opt``), by stream kind: skipped like hftbacktest
+        # skips them, counted for the summary, never reported as bad input.
+        self.unconverted: Counter[str] = Counter()
 
     @abstractmethod
     def map_chunk(self, table: LineTable, problems: ProblemLog) -> list[RowBlock]:

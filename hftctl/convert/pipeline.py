@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,7 @@ class FileRows:
     data: np.ndarray
     problems: ProblemLog
     symbols: frozenset[str] = frozenset()
+    unconverted: Counter[str] = field(default_factory=Counter)    # see Mapper.unconverted
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     skipped: int = 0
     exchanges: dict[str, str] = field(default_factory=dict)
+    unconverted: Counter[str] = field(default_factory=Counter)    # lines by stream kind, all inputs
 
 
 # Below this (compressed) one process parses the file. Forked CPython pays copy-on-write faults
@@ -111,7 +114,7 @@ def read_file(path: str, options: ConvertOptions,
     if len(mapper.symbols) > 1:
         log.warning("%s: several symbols in one recording (%s); their events are mixed in one array",
                     path, ", ".join(sorted(mapper.symbols)))
-    return FileRows(path, exchange, data, problems, frozenset(mapper.symbols))
+    return FileRows(path, exchange, data, problems, frozenset(mapper.symbols), mapper.unconverted)
 
 
 def _exchange_of(path: str, given: str | None) -> str | None:
@@ -160,7 +163,7 @@ def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, m
                 os._exit(code)
         os.close(wfd)
         workers.append((w, pid, rfd))
-    blocks, own_problems, _, _ = _map_share(path, exchange, map_options, 0, jobs, progress, problems)
+    blocks, own_problems, _, _, _ = _map_share(path, exchange, map_options, 0, jobs, progress, problems, mapper)
     problems.merge(own_problems)
     for w, pid, rfd in workers:
         share = None
@@ -174,27 +177,29 @@ def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, m
         if share is None or status != 0:
             log.warning("%s: parse worker %d failed; parsing its share here", path, w)
             share = _map_share(path, exchange, map_options, w, jobs, None)
-        w_blocks, w_problems, w_symbols, w_gaps = share
+        w_blocks, w_problems, w_symbols, w_gaps, w_unconverted = share
         blocks.extend(w_blocks)
         problems.merge(w_problems)
         mapper.symbols |= w_symbols
         mapper.gaps += w_gaps
+        mapper.unconverted += w_unconverted
     return blocks
 
 
 def _map_share(path: str, exchange: str, map_options: MapOptions, w: int, jobs: int, progress,
-               io_problems: ProblemLog | None = None):
+               io_problems: ProblemLog | None = None, mapper=None):
     """Rows of chunks w, w+jobs, ... of a file; reading problems go to ``io_problems`` (only
-    process 0 reports them, the others would repeat them)."""
+    process 0 reports them, the others would repeat them). Process 0 maps with the caller's
+    ``mapper``, so its counts (symbols, gaps, unconverted lines) land there."""
     problems = ProblemLog(path)
-    mapper = exchanges.get(exchange).mapper()(map_options)
+    mapper = mapper or exchanges.get(exchange).mapper()(map_options)
     io_log = io_problems if io_problems is not None else ProblemLog(path)
     blocks: list[RowBlock] = []
     for k, chunk in enumerate(read_chunks(path, io_log, progress, sizes=(SHARE_CHUNK, SHARE_CHUNK))):
         if k % jobs == w:
             table = split_lines(chunk.data, chunk.first_line, problems)
             blocks.extend(mapper.map_chunk(table, problems))
-    return blocks, problems, mapper.symbols, mapper.gaps
+    return blocks, problems, mapper.symbols, mapper.gaps, mapper.unconverted
 
 
 def finalize(data: np.ndarray, options: ConvertOptions) -> np.ndarray:
@@ -350,6 +355,7 @@ def _collect(summary: Summary, rows: FileRows) -> None:
     summary.problems.extend(rows.problems.problems)
     summary.skipped += rows.problems.skipped
     summary.exchanges[rows.path] = rows.exchange
+    summary.unconverted += rows.unconverted
 
 
 def _nothing_message(summary: Summary) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 
 from hftctl.convert.pipeline import ConvertOptions, Summary, convert_files, total_input_bytes
 from hftctl.errors import HftctlError
@@ -38,11 +39,22 @@ def run_convert(paths: list[str], options: ConvertOptions, quiet: bool = False,
         for path, rows in summary.outputs:
             print(f"wrote {path}: {rows:,} events ({', '.join(sorted(set(summary.exchanges.values())))}, "
                   f"{elapsed:.2f} s)", file=sys.stderr)
+        if summary.unconverted:
+            print(unconverted_line(summary.unconverted, options.opt), file=sys.stderr)
     if (summary.skipped or summary.problems) and not skip_bad:
         what = f"{summary.skipped} input line(s)" if summary.skipped else "some input"
         raise HftctlError(f"{what} could not be converted (see warnings); the rest was written. "
                           "Pass --skip-bad to accept this and exit 0")
     return summary
+
+
+def unconverted_line(counts: Counter[str], opt: str) -> str:
+    """One line for the streams skipped as hftbacktest skips them (no event type for them)."""
+    kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items()))
+    hints = [f"--opt {letter} converts {kind}" for letter, kind in (("t", "bookTicker"), ("m", "markPrice"))
+             if kind in counts and letter not in opt]
+    return (f"not converted (no hftbacktest event for them), lines: {kinds}"
+            + (f" ({'; '.join(hints)})" if hints else ""))
 
 
 def _with_progress(inputs: list[str], output: str, options: ConvertOptions) -> Summary:

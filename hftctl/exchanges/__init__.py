@@ -1,19 +1,22 @@
 """Every exchange hftctl speaks, registered once; the rest of hftctl goes through this module.
 
 Exchange names, URLs and wire formats live in the exchange folders below (``binance/futures``,
-``binance/spot``, ``bybit``); nothing outside ``hftctl/exchanges`` names an exchange (a test
+``binance/coinm``, ``binance/spot``, ``bybit``); nothing outside ``hftctl/exchanges`` names an exchange (a test
 checks it). Adding an exchange means adding a folder and one line here.
 """
 
 from __future__ import annotations
 
 from hftctl.errors import HftctlError
+from hftctl.exchanges.binance.coinm.descriptor import DESCRIPTOR as _BINANCE_COINM
 from hftctl.exchanges.binance.futures.descriptor import DESCRIPTOR as _BINANCE_FUTURES
 from hftctl.exchanges.binance.spot.descriptor import DESCRIPTOR as _BINANCE_SPOT
 from hftctl.exchanges.bybit.descriptor import DESCRIPTOR as _BYBIT
 from hftctl.exchanges.descriptor import ExchangeDescriptor
+from hftctl.exchanges.venues import Venue, parse_stand_in
 
-DESCRIPTORS: dict[str, ExchangeDescriptor] = {d.name: d for d in (_BINANCE_FUTURES, _BINANCE_SPOT, _BYBIT)}
+DESCRIPTORS: dict[str, ExchangeDescriptor] = {d.name: d for d in (_BINANCE_FUTURES, _BINANCE_SPOT, _BYBIT,
+                                                                   _BINANCE_COINM)}
 NAMES: tuple[str, ...] = tuple(DESCRIPTORS)
 DEFAULT: str = NAMES[0]     # the testnet guide's exchange: the sim's and the demo's default
 
@@ -24,6 +27,18 @@ def get(name: str) -> ExchangeDescriptor:
     if d is None:
         raise HftctlError(f"unknown exchange {name!r} (expected one of {', '.join(NAMES)})")
     return d
+
+
+def venue(exchange: str, name: str | None = None, stand_in: str | None = None) -> Venue:
+    """``exchange``'s venue ``name`` (its connector default if None), with its official URLs.
+    ``stand_in`` (``HOST:PORT``, loopback only) serves the same URL set from a local stand-in such
+    as ``hftctl sim``: what tests use to exercise a venue's URLs without leaving the machine."""
+    table = get(exchange).venues
+    try:
+        chosen = table[name or table.default]
+    except HftctlError as e:
+        raise HftctlError(f"{exchange}: {e}") from None
+    return chosen.on(*parse_stand_in(stand_in)) if stand_in else chosen
 
 
 def detect(sample: bytes, lines: int = 500) -> str | None:

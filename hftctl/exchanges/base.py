@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hftctl.exchanges.errors import ConnectFailed
+from hftctl.exchanges.errors import ConnectFailed, NotSupported
 from hftctl.exchanges.rest_base import RestClient
 from hftctl.instrument import Instrument
 from hftctl.ipc.schema import Balance, Message, OrderUpdate, Position
@@ -78,6 +78,7 @@ class ExchangeClient(ABC):
     """One exchange account: market data on demand, user data, orders and account state."""
 
     name: str
+    rest: RestClient        # the account's REST side (signing, clock, limits)
     # Set by the connector before close(): another session on this host uses the same account,
     # so close() must leave account-wide sessions (Binance's listenKey) alone.
     account_shared: bool = False
@@ -137,6 +138,32 @@ class ExchangeClient(ABC):
 
     @abstractmethod
     async def balances(self) -> list[Balance]: ...
+
+    # --- the exchange's own dead man's switch (cancel-on-disconnect) ------------------------------
+    # A SIGKILLed connector cannot cancel anything: only the exchange can. Where it offers a
+    # mechanism (Binance USD-M countdownCancelAll, Bybit DCP) the client names it here and the
+    # connector arms it and keeps refreshing it well inside the window (connector/dead_man.py).
+    dead_man_mechanism: str = ""          # "" = the exchange documents none
+
+    async def arm_dead_man(self, symbols: Sequence[str], window_s: float) -> None:
+        """Have the exchange cancel the account's open orders on ``symbols`` if this client goes
+        silent for ``window_s`` seconds; called again every window/3 to keep it armed. Raises
+        NotSupported where the exchange has no mechanism or refuses it for this account."""
+        raise NotSupported(f"{self.name} documents no exchange-side cancel-on-disconnect")
+
+    async def disarm_dead_man(self, symbols: Sequence[str]) -> None:
+        """Switch the exchange's timer off (a clean stop that leaves orders resting on purpose)."""
+
+    # --- REST alone, for a process that only lists and cancels orders (connector/guardian.py) --
+
+    async def open_rest(self) -> None:
+        """Open the REST side and measure the server clock; no streams, sessions or listen keys.
+        Orders, cancels and queries then go over REST whatever transport the config names."""
+        await self.rest.open()
+        await self.rest.sync_time()
+
+    async def close_rest(self) -> None:
+        await self.rest.close()
 
     def urls(self) -> dict[str, str]:
         """Config key -> URL, for the mainnet guard and for logs."""

@@ -9,6 +9,8 @@ exchange. A single sentinel code for all of them (the old ``-1``) made the conne
 
 from __future__ import annotations
 
+from typing import Any
+
 from hftctl.errors import HftctlError
 
 
@@ -19,13 +21,15 @@ class ExchangeError(HftctlError):
 class ExchangeRejected(ExchangeError):
     """The exchange answered and refused the request: it was not executed.
 
-    ``code``/``reason`` are the exchange's own (e.g. Binance ``-2019``, Bybit ``110007``).
+    ``code``/``reason`` are the exchange's own (e.g. Binance ``-2019``, Bybit ``110007``);
+    ``data`` whatever structured detail the answer carried (Binance cancelReplace's results).
     """
 
-    def __init__(self, code: int, reason: str) -> None:
+    def __init__(self, code: int, reason: str, data: Any = None) -> None:
         super().__init__(f"exchange rejected request: {code} {reason}")
         self.code = code
         self.reason = reason
+        self.data = data
 
 
 class OrderNotFound(ExchangeRejected):

@@ -48,17 +48,29 @@ class ReconnectingWebSocket:
         self.refused = False
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stop = False
+        self._now = False          # reconnect without the backoff pause (reconnect_now)
 
     async def send_json(self, obj: object) -> None:
+        """Send on the current connection (pacing is the caller's: ws_pacing.MessagePacer)."""
         ws = self._ws
         if ws is not None and not ws.closed:
-            await ws.send_json(obj)
+            try:
+                await ws.send_json(obj)
+            except ConnectionError as e:
+                # the connection is going away; its successor's on_open sends the state again
+                log.debug("%s stream: message not sent (%s)", self.name, e)
 
     async def drop(self) -> None:
         """Close the current connection; ``run`` reconnects (e.g. a new listenKey)."""
         ws = self._ws
         if ws is not None and not ws.closed:
             await ws.close()
+
+    async def reconnect_now(self) -> None:
+        """Close the current connection and open the next one at once: the server announced it
+        is going away (e.g. Binance's ``serverShutdown``), so waiting only lengthens the gap."""
+        self._now = True
+        await self.drop()
 
     async def stop(self) -> None:
         self._stop = True
@@ -96,6 +108,12 @@ class ReconnectingWebSocket:
                         self._on_state("disconnected")
                 if self._stop:
                     break
+                if self._now:
+                    self._now = False
+                    attempt = 0
+                    opened = float("inf")
+                    log.info("%s stream: reconnecting now", self.name)
+                    continue
                 if time.monotonic() - opened > HEALTHY_S:
                     attempt = 0      # it was a healthy connection: start the backoff over
                 opened = float("inf")

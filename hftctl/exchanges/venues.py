@@ -6,6 +6,11 @@ the exchange splits them, private user data, the websocket order API), every ent
 official document it was checked against and the date. The connector, the collector and the sim
 all read it, so a URL is written once.
 
+``hftctl collect --venue`` (default mainnet: public data moves no money), ``hftctl connector
+--venue`` / a config's ``venue`` key (default testnet) and ``hftctl sim --venue`` pick one; URLs a
+user names still override it. ``--stand-in HOST:PORT`` (tests) serves a venue's URL set from a
+loopback stand-in such as the sim: it can redirect a venue only to this machine.
+
 The mainnet guard fails closed: a host is safe for placing orders only if it is loopback or one
 of the documented testnet/demo hosts of some venue table; anything else (a mainnet host, a
 regional mirror, a typo, a trailing-dot spelling) needs ``--allow-mainnet``.
@@ -14,7 +19,7 @@ regional mirror, a typo, a trailing-dot spelling) needs ``--allow-mainnet``.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +42,9 @@ class Venue:
     # Further hosts of this environment the docs name (mirrors, regional hosts); the mainnet
     # guard needs them only to say "mainnet" in its message, never to allow anything.
     other_hosts: tuple[str, ...] = ()
+    # One line for users where the venue lacks a service of its own or shares another's (said
+    # when it is used, e.g. "public market data comes from mainnet").
+    note: str = ""
 
     def url(self, route: str) -> str:
         try:
@@ -49,9 +57,9 @@ class Venue:
 
     def on(self, host: str, port: int) -> "Venue":
         """The same venue served by a local stand-in (the sim): scheme downgraded (https -> http,
-        wss -> ws), host and port replaced, paths kept."""
+        wss -> ws), host and port replaced, paths kept; every host is then that one."""
         return replace(self, rest=_local(self.rest, host, port),
-                       ws={k: _local(v, host, port) for k, v in self.ws.items()})
+                       ws={k: _local(v, host, port) for k, v in self.ws.items()}, other_hosts=())
 
 
 @dataclass(frozen=True)
@@ -61,11 +69,20 @@ class VenueTable:
     # Documented test hosts that are in no venue's URLs (older testnet names still served).
     extra_test_hosts: tuple[str, ...] = ()
     routes: Mapping[str, str] = field(default_factory=dict)   # stream kind -> ws route name
+    # A venue's URLs as the connector config keys of this exchange (``stream_url``, ``api_url``...);
+    # None: hftctl has no connector for it.
+    config_urls: Callable[[Venue], dict[str, str]] | None = None
+    # Config keys whose URL carries public market data only (no orders, no account): the host
+    # guard leaves them alone, as public data moves no money (Bybit demo reads mainnet's).
+    public_data_keys: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> Venue:
         try:
             return self.venues[name]
         except KeyError:
+            if name in VENUE_NAMES:
+                raise HftctlError(f"there is no {name} venue here: the exchange documents "
+                                  f"{', '.join(self.venues)} only") from None
             raise HftctlError(f"unknown venue {name!r} (expected one of {', '.join(self.venues)})") from None
 
     def test_hosts(self) -> set[str]:
@@ -83,6 +100,18 @@ class VenueTable:
             if v.real_money:
                 out |= v.hosts()
         return out
+
+
+def parse_stand_in(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` of a local stand-in for a venue's hosts (``hftctl sim``), loopback only: a
+    stand-in can only ever point a venue's URL set at this machine, never elsewhere."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise HftctlError(f"--stand-in {text!r}: expected HOST:PORT, e.g. 127.0.0.1:17001")
+    if not is_loopback(host):
+        raise HftctlError(f"--stand-in {text!r}: only a loopback host can stand in for a venue")
+    return host, int(port)
 
 
 def _local(url: str, host: str, port: int) -> str:

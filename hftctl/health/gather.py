@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hftctl.health.model import (BotHealth, CollectorHealth, ConnectorHealth, HealthReport,
-                                 StaleItem, StreamHealth)
+from hftctl.health.model import (BotHealth, CollectorHealth, ConnectorHealth, DeadManHealth,
+                                 HealthReport, StaleItem, StreamHealth)
 from hftctl.health.ring_view import RingView, view_broadcast
 from hftctl.health.verdict import judge
 from hftctl.ipc.segments import SegmentInfo, clean_stale, list_segments
@@ -75,6 +75,7 @@ def _connector(name: str, view: RingView | None, rec: StatusRecord | None,
         stats = data.get("stats")
         if isinstance(stats, dict):
             ch.stats = {str(k): float(v) for k, v in sorted(stats.items()) if _num(v) is not None}
+        ch.dead_man = _dead_man(data.get("dead_man"), now)
     conn_bots = data.get("bots") if rec is not None and rec.alive and isinstance(data.get("bots"), dict) else {}
     by_pid = {r.pid: r for r in bot_recs}
     collector_pids = {r.pid: r for r in collector_recs}
@@ -103,6 +104,17 @@ def _connector(name: str, view: RingView | None, rec: StatusRecord | None,
         _merge_bot_status(bh, brec)
         ch.bots.append(bh)
     return ch
+
+
+def _dead_man(d: Any, now: float) -> DeadManHealth | None:
+    if not isinstance(d, dict):
+        return None
+    symbols = d.get("symbols")
+    pid = _num(d.get("guardian_pid"))
+    return DeadManHealth(str(d.get("mechanism", "")), str(d.get("state", "?")), _num(d.get("window_s")) or 0.0,
+                         [str(x) for x in symbols] if isinstance(symbols, list) else [],
+                         _age(d.get("last_refresh"), now), str(d.get("error", "")),
+                         int(pid) if pid is not None else None)
 
 
 def _merge_bot_status(bh: BotHealth, rec: StatusRecord) -> None:

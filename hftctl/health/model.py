@@ -32,6 +32,18 @@ class BotHealth:
 
 
 @dataclass
+class DeadManHealth:
+    """Who cancels the connector's orders if it is killed (connector/dead_man.py)."""
+    mechanism: str                       # the exchange's (e.g. countdownCancelAll), "guardian", or ""
+    state: str                           # armed, failing, off, unprotected, starting
+    window_s: float = 0.0
+    symbols: list[str] = field(default_factory=list)
+    last_refresh_age: float | None = None
+    error: str = ""
+    guardian_pid: int | None = None
+
+
+@dataclass
 class ConnectorHealth:
     name: str
     pid: int
@@ -42,6 +54,7 @@ class ConnectorHealth:
     streams: list[StreamHealth] = field(default_factory=list)
     books: dict[str, str] = field(default_factory=dict)
     bots: list[BotHealth] = field(default_factory=list)
+    dead_man: DeadManHealth | None = None
     messages: int = 0                    # published on the broadcast channel so far
     # The connector's counters and gauges (status file "stats": exchange client and connector),
     # numbers only: orders sent/rejected, reconnects, gaps, feed lag, REST back-off...

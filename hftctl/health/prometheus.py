@@ -33,14 +33,25 @@ COUNTERS = {
     "bots_timed_out": ("bots_timed_out", "Bots that went silent past the heartbeat timeout."),
     "listen_key_renewals": ("listen_key_renewals", "User-data listenKeys renewed."),
     "clock_resyncs": ("clock_resyncs", "Server clock measurements."),
+    # websocket order entry (order_transport = "ws"): Binance's WebSocket API, Bybit's /v5/trade
+    "order_ws_requests": ("order_ws_requests", "Order requests answered over the order websocket."),
+    "order_api_lost": ("order_ws_lost", "Order websocket requests whose answer never came (outcome looked up)."),
+    "order_ws_lost_in_flight": ("order_ws_lost", "Order websocket requests whose answer never came (outcome looked up)."),
+    "order_rest_fallbacks": ("order_rest_fallbacks", "Order requests sent over REST because the order websocket was down."),
+    "user_resubscribes": ("user_resubscribes", "User-data subscriptions renewed on a live WebSocket API connection."),
+    "server_shutdowns": ("server_shutdowns", "WebSocket API connections the exchange announced it would close."),
+    "connect_waits": ("connect_waits", "Websocket connects held back by the exchange's connection rate limit."),
 }
 # Stats exported as gauges, scaled to base units: stat -> (metric, help, scale).
 GAUGES = {
     "feed_lag_ms": ("feed_lag_seconds", "Local receive time minus exchange time of the last market event.", 1e-3),
     "rest_backoff_s": ("rest_backoff_seconds", "Seconds the REST client still waits out a Retry-After.", 1.0),
     "clock_offset_ms": ("clock_offset_seconds", "Exchange clock minus local clock.", 1e-3),
+    "dcp_window_s": ("dcp_window_seconds", "The exchange's disconnection-protection window set for the account (0: none).", 1.0),
 }
-RECONNECTS = {"market_connects": "market", "user_connects": "user"}
+RECONNECTS = {"market_connects": "market", "user_connects": "user",
+              "order_api_connects": "orders", "order_ws_connects": "orders"}
+DEAD_MAN_STATES = ("armed", "failing", "off", "unprotected", "starting")
 
 
 @dataclass
@@ -130,6 +141,15 @@ def render_prometheus(report: HealthReport) -> str:
             if stat in c.stats:
                 x.family("stream_reconnects", "counter", "Reconnects of the exchange stream.").add(
                     cl | {"stream": stream}, max(0.0, c.stats[stat] - 1))
+        if c.dead_man is not None:
+            dm = c.dead_man
+            dl = cl | {"mechanism": dm.mechanism or "none"}
+            for state in DEAD_MAN_STATES:
+                x.family("dead_man_state", "gauge", "1 for the dead man's switch's state (armed, failing, off, "
+                         "unprotected, starting).").add(dl | {"state": state}, _bool(dm.state == state))
+            x.family("dead_man_last_refresh_age_seconds", "gauge",
+                     "Seconds since the dead man's switch was last refreshed.").add(dl, dm.last_refresh_age)
+            x.family("dead_man_window_seconds", "gauge", "The dead man's switch's window.").add(dl, dm.window_s)
         for b in c.bots:
             bl = {"connector": c.name, "bot_id": str(b.bot_id), "name": b.name or "?", "role": b.role}
             x.family("bot_up", "gauge", "1 if the bot (or ring reader) process is alive.").add(bl, _bool(b.alive))

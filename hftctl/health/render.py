@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from hftctl.health.model import DEGRADED, DOWN, HEALTHY, HealthReport
+from hftctl.health.model import DEGRADED, DOWN, HEALTHY, DeadManHealth, HealthReport
 
 _COLOUR = {HEALTHY: "green", DEGRADED: "yellow", DOWN: "red"}
 
@@ -20,6 +20,19 @@ def _age(v: float | None) -> str:
 
 def _yes(alive: bool) -> str:
     return "[green]alive[/]" if alive else "[red]dead[/]"
+
+
+def _dead_man(dm: DeadManHealth) -> str:
+    if dm.state == "off":
+        return "[yellow]off[/] (dead_man_window_s = 0)"
+    if dm.state == "unprotected":
+        return "[yellow]none[/] (no exchange mechanism, dead_man_fallback = \"none\")"
+    colour = {"armed": "green", "failing": "red"}.get(dm.state, "yellow")
+    what = f"guardian pid {dm.guardian_pid}" if dm.mechanism == "guardian" else dm.mechanism
+    on = ", ".join(dm.symbols) or "no symbol yet"
+    refreshed = "not refreshed yet" if dm.last_refresh_age is None else f"refreshed {_age(dm.last_refresh_age)} ago"
+    text = f"{what} [{colour}]{dm.state}[/] on {on}, window {dm.window_s:g} s, {refreshed}"
+    return text + (f": {dm.error}" if dm.error else "")
 
 
 def to_json(report: HealthReport) -> str:
@@ -39,6 +52,8 @@ def render(report: HealthReport, console: Console | None = None) -> None:
         con.print()
         con.print(f"[bold]connector {c.name}[/] ({c.exchange or '?'}) pid {c.pid or '?'} {_yes(c.alive)}, "
                   f"heartbeat {_age(c.heartbeat_age)}, {c.messages} messages sent")
+        if c.dead_man is not None:
+            con.print(f"  dead man's switch: {_dead_man(c.dead_man)}")
         if c.streams or c.books:
             t = Table(box=None, pad_edge=False)
             for col in ("stream / book", "state", "last message"):

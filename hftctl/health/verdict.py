@@ -43,6 +43,15 @@ def _connector_problems(c: ConnectorHealth) -> list[str]:
     if backoff > 0:
         p.append(f"connector {c.name}: REST backing off for {backoff:.0f} s (the exchange's Retry-After): "
                  "book snapshots, reconciles and order requests wait")
+    dm = c.dead_man
+    if dm is not None and dm.state == "failing":
+        p.append(f"connector {c.name}: dead man's switch {dm.mechanism or ''} failing ({dm.error}; "
+                 + (f"last refreshed {dm.last_refresh_age:.0f}s ago)" if dm.last_refresh_age is not None
+                    else "never armed)"))
+    elif (dm is not None and dm.state == "armed" and dm.last_refresh_age is not None
+          and dm.last_refresh_age > dm.window_s + STATUS_MAX_S):
+        p.append(f"connector {c.name}: dead man's switch {dm.mechanism} not refreshed for "
+                 f"{dm.last_refresh_age:.0f}s (window {dm.window_s:g}s)")
     for b in c.bots:
         label = f"{b.role} {b.bot_id} ({b.name or '?'}, pid {b.pid})"
         if not b.alive:

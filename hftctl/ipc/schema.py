@@ -189,12 +189,18 @@ class RawMessage(Message):
 
 @dataclass(slots=True)
 class ConnectorStatus(Message):
-    """``streams``: stream name -> state; ``books``: symbol -> book sync state."""
+    """``streams``: stream name -> state; ``books``: symbol -> book sync state. ``dead_man``:
+    what cancels the orders if the connector is killed (the exchange's mechanism, "guardian",
+    or "" for nothing), ``dead_man_state`` (armed, failing, off, unprotected, starting) and
+    ``dead_man_refresh_ts`` its last successful refresh (0: never)."""
     TAG: ClassVar[int] = 12
     exchange: str
     ts: int
     streams: dict[str, str]
     books: dict[str, str]
+    dead_man: str = ""
+    dead_man_state: str = ""
+    dead_man_refresh_ts: int = 0
 
 
 # --- requests: bots -> connector -------------------------------------------------------------

@@ -53,6 +53,11 @@ class Accounting:
         """Assets released when an order ends with a remainder, or None."""
         return None
 
+    def on_amend(self, order: Order, old_ticks: int, old_lots: int) -> list[str] | None:
+        """Assets whose free/locked split changed when ``order`` was amended from ``old_ticks`` x
+        ``old_lots`` to its current price and quantity, or None."""
+        return None
+
 
 class LinearAccounting(Accounting):
     name = "linear"
@@ -133,6 +138,17 @@ class SpotAccounting(Accounting):
             changes = {spec.base: -qty, spec.quote: price * qty - fee}
             fee_asset = spec.quote
         return FillEffect(fee, fee_asset, 0.0, [spec.base, spec.quote], changes)
+
+    def on_amend(self, order: Order, old_ticks: int, old_lots: int) -> list[str] | None:
+        """The remainder's lock follows the new price and quantity."""
+        spec = self.specs[order.symbol]
+        old_left = (old_lots - order.filled_lots) * spec.step
+        if order.side > 0:
+            self._lock(order.account, spec.quote, order.price_ticks * spec.tick * order.remaining * spec.step
+                       - old_ticks * spec.tick * old_left)
+            return [spec.quote]
+        self._lock(order.account, spec.base, order.remaining * spec.step - old_left)
+        return [spec.base]
 
     def on_done(self, order: Order) -> list[str] | None:
         """Unlock what the unfilled remainder still holds."""

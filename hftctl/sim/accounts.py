@@ -32,6 +32,9 @@ class Account:
     maker_fee: float = 0.0002
     taker_fee: float = 0.0005
     leverage: int = 20
+    # Bybit: disconnection protection (DCP) is for institutional clients only (order/dcp.mdx);
+    # on by default so tests and demos get it, `institutional = false` in the sim config says no
+    institutional: bool = True
     positions: dict[str, Position] = field(default_factory=dict)
     orders: dict[int, "Order"] = field(default_factory=dict)      # open orders by id
     locked: dict[str, float] = field(default_factory=dict)        # spot: held by open orders

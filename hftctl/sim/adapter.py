@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from hftctl.exchanges.venues import Venue
     from hftctl.sim.accounting import Accounting
     from hftctl.sim.accounts import Account
     from hftctl.sim.config import SimConfig
@@ -63,7 +64,25 @@ class SnapshotMsg:
     asks: list
 
 
-MarketMsg = DepthMsg | TradeMsg | TickerMsg
+@dataclass(slots=True)
+class MarkMsg:
+    mark: float
+    index: float
+    funding_rate: float
+    next_funding_ms: int
+
+
+@dataclass(slots=True)
+class LiquidationMsg:
+    long: bool               # a long position was liquidated
+    price: str
+    qty: str
+    lag_ms: int = 0
+
+
+MarketMsg = DepthMsg | TradeMsg | TickerMsg | MarkMsg | LiquidationMsg
+# What a recording may carry besides books and trades; the sim makes up what it lacks.
+MARK, LIQUIDATION = "mark", "liquidation"
 
 
 class ReplayFormat(Protocol):
@@ -79,6 +98,9 @@ class ReplayFormat(Protocol):
 
     def message(self, msg: Any) -> MarketMsg | None:
         """A decoded line as a neutral market message; None for kinds the sim does not replay."""
+
+    def carries(self, raw: bytes) -> str | None:
+        """MARK or LIQUIDATION if a line is one of those (cheap: the scan asks every line)."""
 
 
 class InstalledProtocol(Protocol):
@@ -108,7 +130,7 @@ class SimAdapter:
     default_rate_limits: Mapping[str, int]
     accounting: Callable[[], "Accounting"]
     install: Callable[["web.Application", "SimEngine", "WsHub", "SimConfig", float], InstalledProtocol]
-    # (host, port) -> rest_url, ws_url, the exchange's other URLs, and "connector_config": the
-    # URL keys of a connector config pointed at this sim
-    ready_urls: Callable[[str, int], dict]
+    # the venue the sim stands in for, on its host and port -> rest_url, ws_url, the exchange's
+    # other URLs, and "connector_config": the URL keys of a connector config pointed at this sim
+    ready_urls: Callable[["Venue"], dict]
     replay: ReplayFormat | None = None

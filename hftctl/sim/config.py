@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hftctl.configfile import show_key
 from hftctl.errors import HftctlError
+from hftctl.exchanges.venues import TESTNET
 from hftctl.sim.accounts import Account
 from hftctl.sim.market import SyntheticParams
 
@@ -36,6 +37,12 @@ class SimConfig:
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     listen_key_ttl_s: float = 3600.0
+    # Serve an exchange's retired websocket paths too (USD-M's unrouted /ws, /stream); a CLI
+    # switch, not a file key: off unless a test or user asks for the old behaviour.
+    legacy_ws_paths: bool = False
+    # The venue whose host set the sim stands in for (its paths, its ready-file URLs); a CLI
+    # switch like the one above.
+    venue: str = TESTNET
 
 
 def default_account(balances: dict[str, float] | None = None) -> Account:
@@ -68,7 +75,7 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
         if not isinstance(entry, dict):
             raise HftctlError(f"sim config {path}: {where} must be a table")
         _check_keys(path, where, entry, {"name", "api_key", "secret", "balances", "maker_fee",
-                                         "taker_fee", "leverage"})
+                                         "taker_fee", "leverage", "institutional"})
         for key in ("api_key", "secret"):
             if not isinstance(entry.get(key), str) or not entry[key]:
                 raise HftctlError(f"sim config {path}: {where}.{key} is missing or not a string")
@@ -86,6 +93,10 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
                 setattr(acct, key, _number(path, f"{where}.{key}", entry[key], -0.01, 0.1))
         if "leverage" in entry:
             acct.leverage = int(_number(path, f"{where}.leverage", entry["leverage"], 1, 125))
+        if "institutional" in entry:
+            if not isinstance(entry["institutional"], bool):
+                raise HftctlError(f"sim config {path}: {where}.institutional must be true or false")
+            acct.institutional = entry["institutional"]
         if any(a.api_key == acct.api_key for a in cfg.accounts):
             raise HftctlError(f"sim config {path}: {where}.api_key is used by two accounts")
         cfg.accounts.append(acct)
@@ -112,8 +123,10 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
                 setattr(target, key, int(num) if isinstance(current, int) else float(num))
     if "listen_key_ttl_s" in data:
         cfg.listen_key_ttl_s = _number(path, "listen_key_ttl_s", data["listen_key_ttl_s"], 1, 1e9)
-    if cfg.synthetic.interval_ms <= 0 or cfg.synthetic.levels < 5 or cfg.synthetic.spread_ticks < 1:
-        raise HftctlError(f"sim config {path}: synthetic needs interval_ms > 0, levels >= 5, spread_ticks >= 1")
+    if (cfg.synthetic.interval_ms <= 0 or cfg.synthetic.levels < 5 or cfg.synthetic.spread_ticks < 1
+            or cfg.synthetic.mark_interval_ms <= 0):
+        raise HftctlError(f"sim config {path}: synthetic needs interval_ms > 0, levels >= 5, spread_ticks >= 1, "
+                          "mark_interval_ms > 0")
     return cfg
 
 

@@ -59,6 +59,13 @@ class Control:
         return {"update_id": book.last_update_id, "bids": book.wire_levels(1, n),
                 "asks": book.wire_levels(-1, n)}
 
+    def _order(self, o) -> dict:
+        spec = self.sim.engine.specs[o.symbol]
+        return {"order_id": o.order_id, "client_order_id": o.client_id, "symbol": o.symbol,
+                "side": "buy" if o.side > 0 else "sell", "type": o.type, "tif": o.tif,
+                "price": spec.price_str(o.price_ticks), "qty": spec.qty_str(o.qty_lots),
+                "filled": spec.qty_str(o.filled_lots), "status": o.status}
+
     async def state(self, request: web.Request) -> web.Response:
         engine = self.sim.engine
         symbol = request.query.get("symbol")
@@ -72,23 +79,25 @@ class Control:
             if symbol not in engine.specs:
                 return self._reply({"error": f"unknown symbol {symbol} (known: {', '.join(engine.specs)})"}, 404)
         symbols = [symbol] if symbol else list(engine.specs)
+        every = request.query.get("orders") == "all"       # also the finished orders the engine keeps
         accounts = []
         for acct in engine.accounts:
             orders = [o for o in acct.orders.values() if symbol is None or o.symbol == symbol]
-            accounts.append({
+            state = {
                 "name": acct.name,
                 "balances": {a: round(v, 8) for a, v in acct.balances.items()},
                 "positions": [{"symbol": p.symbol, "qty": engine.specs[p.symbol].qty(p.lots),
                                "entry_price": p.entry_price, "realized_pnl": p.realized_pnl}
                               for p in acct.positions.values() if symbol is None or p.symbol == symbol],
-                "open_orders": [{"order_id": o.order_id, "client_order_id": o.client_id,
-                                 "symbol": o.symbol, "side": "buy" if o.side > 0 else "sell",
-                                 "type": o.type, "tif": o.tif,
-                                 "price": engine.specs[o.symbol].price_str(o.price_ticks),
-                                 "qty": engine.specs[o.symbol].qty_str(o.qty_lots),
-                                 "filled": engine.specs[o.symbol].qty_str(o.filled_lots),
-                                 "status": o.status} for o in orders],
-                "user_streams": self.sim.protocol.user_streams(acct)})
+                "open_orders": [self._order(o) for o in orders],
+                "user_streams": self.sim.protocol.user_streams(acct),
+                # armed dead man's switches: seconds left per symbol ("*": every symbol)
+                "countdowns": {sym or "*": round(left, 3)
+                               for sym, left in engine.countdowns.remaining(acct).items()}}
+            if every:
+                done = [o for o in engine.done.values() if o.account is acct and (symbol is None or o.symbol == symbol)]
+                state["orders"] = [self._order(o) for o in sorted(done + orders, key=lambda o: o.order_id)]
+            accounts.append(state)
         body = {
             "exchange": self.sim.options.exchange, "server_time": engine.now_ms(),
             "books": {s: self._book(s, depth_n) for s in symbols},

@@ -54,6 +54,30 @@ class BookTicker:
 
 
 @dataclass(slots=True)
+class MarkPrice:
+    """A perpetual's mark price, index price and funding (the latest is ``SimEngine.marks``)."""
+
+    symbol: str
+    mark: float
+    index: float
+    funding_rate: float      # per funding interval, e.g. 0.0001 = 0.01 %
+    next_funding_ms: int
+    event_ms: int
+
+
+@dataclass(slots=True)
+class Liquidation:
+    """A forced close of someone's position (public market data, not an engine order)."""
+
+    symbol: str
+    long: bool               # the liquidated position was long (its close order sells)
+    price: str
+    qty: str
+    event_ms: int
+    trade_ms: int
+
+
+@dataclass(slots=True)
 class OrderEvent:
     """One state change of a user's order (new, trade, canceled, expired, amended)."""
 

@@ -8,12 +8,11 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 
 from hftctl.errors import HftctlError
-from hftctl.sim.adapter import DepthMsg, ReplayFormat, TickerMsg, TradeMsg
+from hftctl.sim.adapter import DepthMsg, LiquidationMsg, MarkMsg, ReplayFormat, TickerMsg, TradeMsg
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.recording import RecordingInfo, iter_lines, loads
 
@@ -29,6 +28,9 @@ class SyntheticParams:
     trades_per_s: float = 4.0
     mean_level_qty: float = 0.5     # in base units, scaled by level distance
     mean_trade_qty: float = 0.05
+    # perpetuals' extras where the source has none (hftctl.sim.derivatives)
+    mark_interval_ms: float = 1000.0
+    liquidations_per_min: float = 6.0
 
 
 class SyntheticMarket:
@@ -87,7 +89,7 @@ class SyntheticMarket:
         changes_b: dict[int, int] = {}
         changes_a: dict[int, int] = {}
         # trades at the touch, consuming the level they hit
-        n_trades = _poisson(rng, p.trades_per_s * dt)
+        n_trades = poisson(rng, p.trades_per_s * dt)
         for _ in range(n_trades):
             buyer_taker = rng.random() < 0.5
             level = ba if buyer_taker else bb
@@ -145,7 +147,7 @@ class SyntheticMarket:
                                       spec.price_str(na), spec.qty_str(asks[na]), last)
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
+def poisson(rng: random.Random, lam: float) -> int:
     if lam <= 0:
         return 0
     limit, k, prod = math.exp(-lam), 0, rng.random()
@@ -300,6 +302,10 @@ class ReplayMarket:
             elif t is TickerMsg:
                 engine.market_book_ticker(symbol, msg.bid, msg.bid_qty, msg.ask, msg.ask_qty, msg.update_id,
                                           msg.lag_ms)
+            elif t is MarkMsg:
+                engine.market_mark_price(symbol, msg.mark, msg.index, msg.funding_rate, msg.next_funding_ms)
+            elif t is LiquidationMsg:
+                engine.market_liquidation(symbol, msg.long, msg.price, msg.qty, msg.lag_ms)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.stats.skipped += 1
             log.warning("skipping malformed message in %s: %s", self.path, exc)

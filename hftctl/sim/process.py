@@ -33,6 +33,7 @@ class SimHandle:
     process: subprocess.Popen = field(repr=False)
     log_path: Path = field(repr=False)
     extra: dict = field(default_factory=dict)     # the exchange's other URLs (e.g. private, trade ws)
+    ws_root: str = ""                 # where the exchange's websocket routes hang off (else ws_url)
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then SIGKILL if it does not exit in `timeout` seconds; returns the exit code."""
@@ -67,7 +68,8 @@ def start_sim(exchange: str = exchanges.DEFAULT, extra_args: list[str] | None = 
                 info = json.loads(ready.read_text())
                 known = {k: info.pop(k) for k in ("pid", "exchange", "host", "port", "rest_url", "ws_url",
                                                   "control_url", "connector_config")}
-                handle = SimHandle(process=proc, log_path=log_path, extra=info, **known)
+                ws_root = info.pop("ws_root", None) or known["ws_url"]
+                handle = SimHandle(process=proc, log_path=log_path, extra=info, ws_root=ws_root, **known)
                 break
             if proc.poll() is not None:
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]

@@ -31,6 +31,7 @@ class RecordingInfo:
     snapshot_line: int | None      # index of the REST snapshot line, if any
     first_ts: int
     last_ts: int
+    carries: frozenset[str] = frozenset()     # MARK / LIQUIDATION, if the recording has them
 
 
 def open_text(path: Path) -> io.BufferedIOBase:
@@ -73,6 +74,7 @@ def scan(path: Path, fmt: ReplayFormat) -> RecordingInfo:
     snapshot = None
     first = last = 0
     count = 0
+    carries: set[str] = set()
     for i, (ts, raw) in enumerate(iter_lines(path)):
         if count == 0:
             first = ts
@@ -82,11 +84,14 @@ def scan(path: Path, fmt: ReplayFormat) -> RecordingInfo:
             snapshot = i
         elif not symbol:
             symbol = fmt.symbol(raw) or ""
+        kind = fmt.carries(raw)
+        if kind:
+            carries.add(kind)
     if count == 0:
         raise HftctlError(f"replay file {path} is empty")
     if not symbol:
         raise HftctlError(f"replay file {path} has no market messages of this exchange")
-    return RecordingInfo(path, symbol, count, snapshot, first, last)
+    return RecordingInfo(path, symbol, count, snapshot, first, last, frozenset(carries))
 
 
 def loads(path: Path, raw: bytes) -> dict:

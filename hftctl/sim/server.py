@@ -11,17 +11,18 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aiohttp import web
 
 from hftctl import exchanges
 from hftctl.errors import HftctlError
-from hftctl.exchanges.venues import is_loopback
-from hftctl.sim.adapter import ReplayFormat
+from hftctl.exchanges.venues import TESTNET, is_loopback
+from hftctl.sim.adapter import LIQUIDATION, MARK, ReplayFormat
 from hftctl.sim.config import load_config
 from hftctl.sim.control import Control
+from hftctl.sim.derivatives import DerivativesFeed
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.faults import Faults
 from hftctl.sim.market import ReplayMarket, SyntheticMarket
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SimOptions:
-    exchange: str = exchanges.DEFAULT
+    exchange: str | None = None              # None: the recordings' exchange, else exchanges.DEFAULT
     host: str = "127.0.0.1"
     port: int = 17001
     replay: list[Path] = field(default_factory=list)
@@ -47,15 +48,23 @@ class SimOptions:
     ws_ping_interval_s: float = 180.0
     rate_limits: bool | None = None          # None: as the config says
     symbols: list[str] | None = None
+    legacy_ws_paths: bool = False            # serve retired websocket paths (see SimConfig)
+    venue: str = TESTNET                     # the venue whose host set the sim stands in for
+
+
+def recorded_by(path: Path) -> str:
+    """Which exchange recorded a replay file, from its content."""
+    sample = b"".join(b"%d %s\n" % (ts, raw) for ts, raw in itertools.islice(iter_lines(path), 500))
+    source = exchanges.detect(sample)
+    if source is None:
+        raise HftctlError(f"replay file {path}: cannot tell which exchange recorded it")
+    return source
 
 
 def replay_format(path: Path) -> ReplayFormat:
     """How to read a recording: its exchange is told from its content, whatever protocol the sim
     speaks (a Binance recording can drive the Bybit sim's market)."""
-    sample = b"".join(b"%d %s\n" % (ts, raw) for ts, raw in itertools.islice(iter_lines(path), 500))
-    source = exchanges.detect(sample)
-    if source is None:
-        raise HftctlError(f"replay file {path}: cannot tell which exchange recorded it")
+    source = recorded_by(path)
     fmt = exchanges.get(source).sim().replay
     if fmt is None:
         raise HftctlError(f"replay file {path}: {source} recordings cannot be replayed yet")
@@ -79,8 +88,13 @@ class Sim:
 
     def __init__(self, options: SimOptions) -> None:
         _check_options(options)
+        if options.exchange is None:
+            # replaying a recording, the sim speaks its exchange unless told otherwise
+            recorded = sorted({recorded_by(Path(p)) for p in options.replay})
+            options = replace(options, exchange=recorded[0] if len(recorded) == 1 else exchanges.DEFAULT)
         self.options = options
         self.adapter = exchanges.get(options.exchange).sim()
+        self.venue = exchanges.venue(options.exchange, options.venue)
         if not is_loopback(options.host):
             # printed, not logged: --log-level error must not hide it
             print(f"WARNING: hftctl sim listens on {options.host}, not on loopback: anyone who can reach "
@@ -91,6 +105,8 @@ class Sim:
                                   dict(self.adapter.default_rate_limits))
         if options.rate_limits is not None:
             self.config.rate_limits.enabled = options.rate_limits
+        self.config.legacy_ws_paths = options.legacy_ws_paths
+        self.config.venue = self.venue.name
         self.faults = Faults()
         try:
             self.faults.update(options.faults)
@@ -117,6 +133,10 @@ class Sim:
         if not infos:
             self.synthetic = SyntheticMarket(self.engine, symbols, options.seed, self.config.synthetic)
             self.synthetic.seed_books()
+        recorded = {i.symbol: i.carries for i in infos}
+        self.derivatives = DerivativesFeed(
+            self.engine, [s for s in symbols if MARK not in recorded.get(s, ())],
+            [s for s in symbols if LIQUIDATION not in recorded.get(s, ())], options.seed, self.config.synthetic)
         self.app = web.Application(client_max_size=1 << 20)
         self.protocol = self.adapter.install(self.app, self.engine, self.hub, self.config,
                                              options.ws_ping_interval_s)
@@ -141,7 +161,8 @@ class Sim:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
             raise HftctlError(f"cannot listen on {self.options.host}:{self.options.port}: {reason}") from None
         loop = asyncio.get_running_loop()
-        coros = list(self.background) + [self.hub.run_dropper()]
+        coros = list(self.background) + [self.hub.run_dropper(), self.engine.countdowns.run(),
+                                         self.derivatives.run()]
         coros += [r.run() for r in self.replays]
         if self.synthetic:
             coros.append(self.synthetic.run())
@@ -159,8 +180,9 @@ class Sim:
         """Where this sim listens: ``rest_url`` and ``ws_url`` (what a connector config names)
         plus the exchange's other websocket URLs, and the control endpoints."""
         host = self.options.host
-        return {"pid": os.getpid(), "exchange": self.options.exchange, "host": host, "port": port,
-                **self.adapter.ready_urls(host, port), "control_url": f"http://{host}:{port}/_sim"}
+        return {"pid": os.getpid(), "exchange": self.options.exchange, "venue": self.venue.name, "host": host,
+                "port": port, **self.adapter.ready_urls(self.venue.on(host, port)),
+                "control_url": f"http://{host}:{port}/_sim"}
 
     async def stop(self, runner: web.AppRunner) -> None:
         for t in self._tasks:
@@ -182,6 +204,7 @@ def write_ready_file(path: Path, info: dict) -> None:
 
 async def serve(options: SimOptions) -> None:
     sim = Sim(options)
+    options = sim.options
     runner = await sim.start()
     port = sim.bound_port(runner)
     info = sim.ready_info(port)

@@ -1,22 +1,27 @@
-"""What ``hftctl collect`` records from Bybit: hftbacktest's topics (orderbook.1/50/500 and
-publicTrade) over one subscription. The orderbook topics start with a snapshot after every
-(re)subscribe, so no REST snapshot is taken."""
+"""What ``hftctl collect`` records from Bybit: hftbacktest's topics (orderbook.1, orderbook.50,
+the deepest book, and publicTrade; ``venues.BOOK_DEPTHS``) over one subscription. The deepest
+linear book is orderbook.1000 since orderbook.500 was switched off (2025-09-30). The orderbook
+topics start with a snapshot after every (re)subscribe, so no REST snapshot is taken. With
+``--streams``: ``tickers`` (mark, index, funding, best prices; 100 ms snapshot then deltas) and
+the liquidations, ``allLiquidation`` (``liquidation`` names the same: its old topic was deprecated
+2025-02-20 and its doc page removed 2025-11-19)."""
 
 from __future__ import annotations
 
 import json
 
 from hftctl.collector.protocol import CollectorProtocol, Connection, DepthSeq, PublicMessage
-from hftctl.exchanges.bybit.venues import BOOK_DEPTHS, CATEGORY, PATHS, SNAPSHOT_LIMIT
+from hftctl.exchanges.bybit.venues import BOOK_DEPTHS, CATEGORY, OPTIONAL_TOPICS, PATHS, SNAPSHOT_LIMIT
 from hftctl.exchanges.venues import Venue
 
 
 class BybitCollector(CollectorProtocol):
     takes_rest_snapshots = False
+    optional_streams = OPTIONAL_TOPICS
 
     def topics(self, symbol: str) -> list[str]:
         s = symbol.upper()
-        return [*(f"orderbook.{d}.{s}" for d in BOOK_DEPTHS), f"publicTrade.{s}"]
+        return [*(f"orderbook.{d}.{s}" for d in BOOK_DEPTHS), f"publicTrade.{s}", *(f"{t}.{s}" for t in self.extra)]
 
     def connections(self, venue: Venue, symbols: list[str]) -> list[Connection]:
         topics = [t for sym in symbols for t in self.topics(sym)]

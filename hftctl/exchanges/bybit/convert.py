@@ -4,8 +4,10 @@
 per side, a DEPTH_CLEAR row at its farthest price then DEPTH_SNAPSHOT rows; a ``delta`` becomes
 DEPTH rows (bids then asks; qty 0 deletes a level). ``publicTrade`` trades become TRADE rows at the
 trade's ``T`` with the taker side ``S``. Bybit pushes the same book at several depths (1, 50,
-200/500 ...) when subscribed to several; mixing them would double-count levels, so one depth is
-used: the deepest recorded, or the one asked for (``--depth``).
+200, 1000; 500 in recordings made before 2025-09-30) when subscribed to several; mixing them
+would double-count levels, so one depth is used: the deepest recorded, or the one asked for
+(``--depth``). Level 1 is snapshot-only (each message replaces the top), which the snapshot rows
+express already.
 """
 
 from __future__ import annotations
@@ -48,7 +50,11 @@ class BybitMapper(Mapper):
         trade = has_topic & rows_startwith(topic, b"publicTrade.")
         ignored = np.zeros(len(table), bool)
         for name in IGNORED_TOPICS:
-            ignored |= has_topic & rows_startwith(topic, name)
+            mask = has_topic & rows_startwith(topic, name)
+            ignored |= mask
+            n = int(mask.sum())
+            if n:
+                self.unconverted[name.decode().rstrip(".")] += n
         gap = has_topic & rows_startwith(topic, b"gap.")       # hftctl collector's lost-data mark
         self.gaps += int(gap.sum())
         ignored |= gap

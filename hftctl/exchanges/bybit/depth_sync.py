@@ -1,9 +1,16 @@
 """Bybit order book sync: a snapshot replaces the book, each delta's ``u`` must follow the last.
 
-Bybit's v5 docs: a ``snapshot`` message (also sent again after a service restart, with u=1)
-resets the local book; deltas update it. A delta whose ``u`` is not the previous ``u`` + 1
-means a message was lost: the book is cleared (bots get ``DepthClear``) and the topic is
-re-subscribed, which makes Bybit send a fresh snapshot. Pure state, no I/O.
+Bybit's v5 docs (websocket/public/orderbook.mdx): a ``snapshot`` message resets the local book
+(Bybit re-sends one whenever it has a problem on its side), deltas update it, and a message
+with ``u`` = 1 is a snapshot after a service restart, so it overwrites the book whatever its
+``type`` says. Level 1 pushes snapshots only, and re-pushes an unchanged book every 3 s with
+the same ``u``: a snapshot with the ``u`` already applied carries nothing new and is skipped.
+
+Assumption, not documented: that ``u`` grows by exactly 1 per delta on one topic (the REST
+orderbook's ``u`` is "always in sequence"; the websocket page does not say so). A delta whose
+``u`` is not the previous ``u`` + 1 is taken as a lost message: the book is cleared (bots get
+``DepthClear``) and the topic is re-subscribed, which makes Bybit send a fresh snapshot. If the
+assumption were wrong the cost is a resubscription, never a wrong book. Pure state, no I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from dataclasses import dataclass
 from hftctl.ipc.schema import DepthClear, DepthDiff, DepthSnapshot, Level, Message
 
 log = logging.getLogger(__name__)
+
+RESTART_U = 1
 
 
 @dataclass(slots=True)
@@ -27,6 +36,11 @@ class BookUpdate:
     exch_ts: int
     bids: list[Level]
     asks: list[Level]
+
+    @property
+    def replaces(self) -> bool:
+        """Does this message replace the book (a snapshot, or u=1 after a restart)?"""
+        return self.is_snapshot or self.update_id == RESTART_U
 
 
 class BybitBookSync:
@@ -50,7 +64,9 @@ class BybitBookSync:
         return [DepthClear(self.symbol, reason)] if was else []
 
     def on_message(self, m: BookUpdate, local_ts: int) -> list[Message]:
-        if m.is_snapshot:
+        if m.replaces:
+            if self.synced and m.update_id == self.last_u and m.update_id != RESTART_U:
+                return []                  # the same book pushed again (level 1, every 3 s)
             self.synced = True
             self.needs_resubscribe = False
             self.last_u = m.update_id

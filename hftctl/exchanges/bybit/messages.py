@@ -66,7 +66,6 @@ def trades(raw: bytes, local_ts: int) -> list[Trade]:
 def order(o: w.OrderRow, local_ts: int) -> OrderUpdate:
     """Order topic rows and REST order rows; ``exec_px`` is the average fill price."""
     try:
-        reason = o.rejectReason
         return OrderUpdate(
             symbol=o.symbol, order_id=0, client_order_id=o.orderLinkId,
             exch_order_id=o.orderId, side=SIDES[o.side], px=num(o.price),
@@ -75,10 +74,18 @@ def order(o: w.OrderRow, local_ts: int) -> OrderUpdate:
             order_type="market" if o.orderType == "Market" else "limit",
             time_in_force=TIFS.get(o.timeInForce, "gtc"),
             exch_ts=ms_ns(int(num(o.updatedTime))), local_ts=local_ts,
-            reason=reason if reason and reason != "EC_NoError" else None,
+            reason=_reason(o),
         )
     except KeyError as e:
         raise MalformedMessage(f"order: unknown value {e}") from None
+
+
+def _reason(o: w.OrderRow) -> str | None:
+    """Why an order ended other than by its owner: the cancel type Bybit names (CancelBySmp,
+    CancelByDCP, ...; enum.mdx) or else the reject reason; None for the ordinary cases."""
+    if o.cancelType not in ("", "UNKNOWN", "CancelByUser"):
+        return o.cancelType
+    return o.rejectReason if o.rejectReason not in ("", "EC_NoError") else None
 
 
 def position(p: w.PositionRow, ts: int) -> Position:
@@ -87,9 +94,16 @@ def position(p: w.PositionRow, ts: int) -> Position:
 
 
 def wallet(row: w.Wallet) -> list[Balance]:
-    """Per coin: wallet balance, and what is free of margin. ``availableToWithdraw`` is always ""
-    on unified accounts since 2025-01-09 (wallet-balance.mdx), so the free part is derived:
-    wallet balance less the coin's order and position initial margin."""
-    return [Balance(c.coin, num(c.walletBalance),
-                    max(0.0, num(c.walletBalance) - num(c.totalOrderIM) - num(c.totalPositionIM)))
-            for c in row.coin]
+    """Per coin: wallet balance, and what is free for derivatives. ``availableToWithdraw`` is
+    always "" on unified accounts since 2025-01-09; wallet-balance.mdx gives two replacements:
+    isolated margin, walletBalance - totalPositionIM - totalOrderIM - locked - bonus; cross and
+    portfolio margin, the account's totalAvailableBalance (USD) converted at the coin's price
+    (usdValue / equity). The margin mode is another request away, so the smaller is reported."""
+    out = []
+    for c in row.coin:
+        free = num(c.walletBalance) - num(c.totalPositionIM) - num(c.totalOrderIM) - num(c.locked) - num(c.bonus)
+        equity, usd = num(c.equity), num(c.usdValue)
+        if row.totalAvailableBalance and equity > 0 and usd > 0:
+            free = min(free, num(row.totalAvailableBalance) * equity / usd)
+        out.append(Balance(c.coin, num(c.walletBalance), max(0.0, free)))
+    return out

@@ -3,7 +3,7 @@
 One definition per message: the connector decodes with it, the sim encodes with it (round trips
 against the official docs' examples in ``tests/test_exchange_schemas.py``). Sources, in the
 ``bybit-exchange/docs`` repository (checked 2026-12-01, see docs/protocols.md):
-docs/v5/websocket/public/{orderbook,trade}.mdx, docs/v5/websocket/private/{order,execution,
+docs/v5/websocket/public/{orderbook,trade,ticker,all-liquidation}.mdx, docs/v5/websocket/private/{order,execution,
 position,wallet}.mdx, docs/v5/order/open-order.mdx, docs/v5/position/position.mdx,
 docs/v5/account/wallet-balance.mdx.
 
@@ -45,6 +45,17 @@ class BookMessage(msgspec.Struct):
     cts: int = 0        # matching engine time of the change, ms (comparable with trades' T)
 
 
+class TopBookMessage(msgspec.Struct):
+    """``orderbook.1.{symbol}`` (linear): snapshots only, with ``ts`` before ``type`` (the docs'
+    key-order note); decoded as a :class:`BookMessage`, whose fields are the same."""
+
+    topic: str
+    ts: int
+    type: str           # always "snapshot"
+    data: BookData
+    cts: int = 0
+
+
 class TradeRow(msgspec.Struct):
     T: int              # fill time, ms
     s: str              # symbol
@@ -54,6 +65,7 @@ class TradeRow(msgspec.Struct):
     L: str = ""         # tick direction (PlusTick, ZeroPlusTick, MinusTick, ZeroMinusTick)
     i: str = ""         # trade id
     BT: bool = False    # block trade
+    RPI: bool = False   # retail price improvement trade (2025-02-18)
     seq: int | UnsetType = UNSET   # cross sequence
 
 
@@ -64,6 +76,36 @@ class TradeMessage(msgspec.Struct):
     type: str           # always "snapshot"
     ts: int             # ms
     data: list[TradeRow]
+
+
+class TickerMessage(msgspec.Struct):
+    """``tickers.{symbol}`` (linear): a ``snapshot`` with every field, then ``delta``s with the
+    fields that changed ("If a response param is not found in the message, then its value has
+    not changed"); values are strings (lastPrice, markPrice, indexPrice, fundingRate,
+    nextFundingTime, bid1Price, bid1Size, ask1Price, ask1Size, ...)."""
+
+    topic: str
+    type: str                 # snapshot | delta
+    data: dict[str, str]      # "symbol" always; the rest as they changed
+    cs: int                   # cross sequence
+    ts: int                   # ms
+
+
+class LiquidationRow(msgspec.Struct):
+    T: int              # updated timestamp, ms
+    s: str              # symbol
+    S: str              # position side: Buy means a long position was liquidated
+    v: Dec              # executed size
+    p: Dec              # bankruptcy price
+
+
+class LiquidationMessage(msgspec.Struct):
+    """``allLiquidation.{symbol}``: every liquidation of the last 500 ms, ``snapshot`` only."""
+
+    topic: str
+    type: str           # always "snapshot"
+    ts: int             # ms
+    data: list[LiquidationRow]
 
 
 class Ack(msgspec.Struct, kw_only=True):
@@ -87,6 +129,7 @@ class OrderRow(msgspec.Struct, kw_only=True):
     symbol: str
     orderId: str
     orderLinkId: str = ""
+    parentOrderLinkId: str = ""     # attached TP/SL (2026-01-07)
     blockTradeId: str = ""
     side: str                       # Buy | Sell
     isLeverage: str = ""
@@ -101,11 +144,16 @@ class OrderRow(msgspec.Struct, kw_only=True):
     leavesValue: NumStr = "0"
     cumExecQty: NumStr = "0"
     cumExecValue: NumStr = "0"
-    cumExecFee: NumStr = "0"
+    cumExecFee: NumStr = "0"        # linear: deprecated for cumFeeDetail (2025-09-18)
+    cumFeeDetail: dict[str, str] = msgspec.field(default_factory=dict)    # fee coin -> cumulative fee
+    closedPnl: NumStr = "0"
     timeInForce: str = "GTC"        # GTC | IOC | FOK | PostOnly
     orderType: str = "Limit"        # Limit | Market
     stopOrderType: str = ""
     orderIv: str = ""
+    marketUnit: str = ""
+    slippageToleranceType: str = "UNKNOWN"
+    slippageTolerance: NumStr = "0"
     triggerPrice: NumStr = "0"
     takeProfit: NumStr = "0"
     stopLoss: NumStr = "0"
@@ -127,6 +175,9 @@ class OrderRow(msgspec.Struct, kw_only=True):
     feeCurrency: str = ""
     createdTime: NumStr = "0"
     updatedTime: NumStr = "0"
+    extraFees: str = ""             # order history: site-specific taxes (2025-05-28)
+    rpiTakerAccess: bool = False    # (2026-05-26)
+    rpiMatchedQty: NumStr = "0"
 
 
 class ExecutionRow(msgspec.Struct, kw_only=True):
@@ -160,6 +211,10 @@ class ExecutionRow(msgspec.Struct, kw_only=True):
     underlyingPrice: str = ""
     blockTradeId: str = ""
     closedSize: NumStr = "0"
+    execPnl: NumStr = "0"
+    marketUnit: str = ""
+    extraFees: list = msgspec.field(default_factory=list)
+    feeCurrency: str = ""           # (2025-09-18)
     seq: int = 0
 
 
@@ -178,11 +233,14 @@ class PositionRow(msgspec.Struct, kw_only=True):
     entryPrice: NumStr = "0"           # stream
     sessionAvgPrice: str = ""
     leverage: str = ""
+    breakEvenPrice: NumStr = ""        # (2026-01-13)
     positionValue: NumStr = "0"
     positionBalance: NumStr = "0"
     markPrice: NumStr = "0"
     positionIM: NumStr = "0"
     positionMM: NumStr = "0"
+    positionIMByMp: NumStr = "0"       # (2025-07-03)
+    positionMMByMp: NumStr = "0"
     takeProfit: NumStr = "0"
     stopLoss: NumStr = "0"
     trailingStop: NumStr = "0"
@@ -201,6 +259,7 @@ class PositionRow(msgspec.Struct, kw_only=True):
     isReduceOnly: bool = False
     leverageSysUpdatedTime: str = ""
     mmrSysUpdatedTime: str = ""
+    openTime: int = 0                  # (2026-04-21)
 
 
 class WalletCoin(msgspec.Struct, kw_only=True):
@@ -213,6 +272,8 @@ class WalletCoin(msgspec.Struct, kw_only=True):
     spotHedgingQty: NumStr = "0"
     borrowAmount: NumStr = "0"
     availableToWithdraw: str = ""   # deprecated for unified accounts: always "" (2025-01-09)
+    availableToBorrow: str = ""     # deprecated: always "" (2023-08-11)
+    spotBorrow: NumStr = "0"        # (2025-09-16)
     accruedInterest: NumStr = "0"
     totalOrderIM: NumStr = "0"
     totalPositionIM: NumStr = "0"
@@ -229,7 +290,9 @@ class Wallet(msgspec.Struct, kw_only=True):
 
     accountType: str = "UNIFIED"
     accountIMRate: NumStr = "0"
+    accountIMRateByMp: NumStr = "0"
     accountMMRate: NumStr = "0"
+    accountMMRateByMp: NumStr = "0"
     accountLTV: NumStr = "0"
     totalEquity: NumStr = "0"
     totalWalletBalance: NumStr = "0"
@@ -237,7 +300,9 @@ class Wallet(msgspec.Struct, kw_only=True):
     totalAvailableBalance: NumStr = "0"    # USD value available for new orders, account-wide
     totalPerpUPL: NumStr = "0"
     totalInitialMargin: NumStr = "0"
+    totalInitialMarginByMp: NumStr = "0"
     totalMaintenanceMargin: NumStr = "0"
+    totalMaintenanceMarginByMp: NumStr = "0"
     coin: list[WalletCoin]
 
 
@@ -266,3 +331,34 @@ class ListResult(msgspec.Struct, kw_only=True):
     category: str = "linear"
     rows: list = msgspec.field(name="list")   # the page's rows ("list" on the wire)
     nextPageCursor: str = ""
+
+
+# --- trade websocket (/v5/trade) and disconnection protection --------------------------------
+
+
+class TradeReply(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Every answer on the trade websocket (websocket/trade/guideline.mdx): auth, order ops and
+    pong. ``reqId`` comes back only when the request had one; ``header`` carries the account's
+    rate-limit budget for the op type (X-Bapi-Limit, -Status, -Reset-Timestamp), Traceid, Timenow;
+    a pong's ``data`` is ``[server time ms]``."""
+
+    reqId: str | UnsetType = UNSET
+    retCode: int
+    retMsg: str = ""
+    op: str = ""
+    data: object = UNSET
+    retExtInfo: object = UNSET
+    header: dict[str, str] = {}
+    connId: str = ""
+
+
+class DcpInfo(msgspec.Struct, kw_only=True):
+    """One product of GET /v5/account/query-dcp-info (account/dcp-info.mdx)."""
+
+    product: str        # SPOT | DERIVATIVES | OPTIONS
+    dcpStatus: str      # ON
+    timeWindow: str     # seconds, as a string
+
+
+class DcpInfos(msgspec.Struct, kw_only=True):
+    dcpInfos: list[DcpInfo] = []      # empty for an account DCP is not configured for

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hftctl.exchanges.bybit.sim_dcp import BybitDcp
 from hftctl.exchanges.bybit.sim_instruments import DEFAULT_SYMBOLS, SPECS
 from hftctl.exchanges.bybit.sim_rest import BybitRest
 from hftctl.exchanges.bybit.sim_ws import BybitStreams
-from hftctl.exchanges.bybit.venues import VENUES
-from hftctl.exchanges.venues import TESTNET
+from hftctl.exchanges.bybit.venues import VENUES, config_urls
+from hftctl.exchanges.venues import Venue
 from hftctl.sim.accounting import LinearAccounting
 from hftctl.sim.accounts import Account
 from hftctl.sim.adapter import SimAdapter
@@ -27,7 +28,7 @@ class BybitProtocol:
         return self.rest.requests
 
     def background(self) -> list:
-        return [self.streams.run_books()]
+        return [self.streams.run_books(), self.streams.run_idle_cut()]
 
     def expire_user_streams(self, only: str | None) -> list[str]:
         """Bybit's private stream is authorised per connection: lapsing it means dropping it."""
@@ -42,20 +43,20 @@ class BybitProtocol:
 
 def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
             ping_interval_s: float) -> BybitProtocol:
-    rest = BybitRest(engine, config, hub.faults)
-    streams = BybitStreams(engine, hub, rest.orders, ping_interval_s)
+    dcp = BybitDcp(engine)
+    rest = BybitRest(engine, config, hub.faults, dcp)
+    streams = BybitStreams(engine, hub, rest.orders, dcp, ping_interval_s)
     rest.routes(app)
-    streams.routes(app)
+    streams.routes(app, VENUES[config.venue])
     return BybitProtocol(rest, streams)
 
 
-def ready_urls(host: str, port: int) -> dict:
-    """Bybit's websockets are separate endpoints: the ready file lists each."""
-    local = VENUES[TESTNET].on(host, port)
+def ready_urls(local: Venue) -> dict:
+    """Bybit's websockets are separate endpoints: the ready file lists each (demo has no trade
+    websocket)."""
+    trade = {"trade_ws_url": local.ws["trade"]} if "trade" in local.ws else {}
     return {"rest_url": local.rest, "ws_url": local.ws["public"], "private_ws_url": local.ws["private"],
-            "trade_ws_url": local.ws["trade"],
-            "connector_config": {"public_url": local.ws["public"], "private_url": local.ws["private"],
-                                 "trade_url": local.ws["trade"], "rest_url": local.rest}}
+            **trade, "connector_config": config_urls(local)}
 
 
 ADAPTER = SimAdapter(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from hftctl.exchanges.bybit import schemas as w
+from hftctl.exchanges.bybit.sim_smp import smp_order_id, smp_type
 from hftctl.sim.accounts import Account, Position
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import OrderEvent, Trade
@@ -45,26 +46,28 @@ def status(order: Order) -> str:
         return "PartiallyFilled"
     if s == "filled":
         return "Filled"
-    if s in ("canceled", "expired") and order.filled_lots > 0:
-        return "PartiallyFilledCanceled"
     if s in ("canceled", "expired"):
-        return "Cancelled"
+        return "Cancelled"      # also after fills: PartiallyFilledCanceled is spot's (enum.mdx)
     return "Rejected"
 
 
 def _reject_reason(order: Order) -> str:
-    return "EC_PostOnlyWillTakeLiquidity" if order.reason == "post_only" else "EC_NoError"
+    # An SMP cancel's rejectReason is not documented: EC_BySelfMatch is the enum's name for it.
+    return {"post_only": "EC_PostOnlyWillTakeLiquidity", "stp": "EC_BySelfMatch"}.get(order.reason, "EC_NoError")
 
 
 def _cancel_type(order: Order) -> str:
     if order.status == "canceled":
-        return "CancelByUser"
+        return "CancelByDCP" if order.reason == "dcp" else "CancelByUser"
     if order.status == "expired":
+        if order.reason == "stp":
+            return "CancelBySmp"
         return "CancelByReduceOnly" if order.reduce_only and order.reason else "UNKNOWN"
     return "UNKNOWN"
 
 
 def order_row(order: Order, spec: SymbolSpec) -> w.OrderRow:
+    other = smp_order_id(order)
     avg = order.cum_quote / (order.filled_lots * spec.step) if order.filled_lots else 0.0
     leaves = order.remaining if order.is_open else 0
     return w.OrderRow(
@@ -78,11 +81,13 @@ def order_row(order: Order, spec: SymbolSpec) -> w.OrderRow:
         leavesQty=spec.qty_str(leaves),
         leavesValue=_f(leaves * spec.step * order.price_ticks * spec.tick, 4),
         cumExecQty=spec.qty_str(order.filled_lots), cumExecValue=_f(order.cum_quote, 4),
-        cumExecFee=_f(order.fee_total), timeInForce=TIF[order.tif] if order.type == "limit" else "IOC",
+        cumExecFee=_f(order.fee_total), cumFeeDetail={spec.quote: _f(order.fee_total)} if order.fills else {},
+        closedPnl=_f(sum(f.realized_pnl for f in order.fills), 4), timeInForce=TIF[order.tif] if order.type == "limit" else "IOC",
         orderType=TYPE[order.type], stopOrderType="", orderIv="", triggerPrice="0.00",
         takeProfit="0.00", stopLoss="0.00", tpTriggerBy="", slTriggerBy="", triggerDirection=0,
         triggerBy="", lastPriceOnCreated="", reduceOnly=order.reduce_only, closeOnTrigger=False,
-        smpType="None", smpGroup=0, smpOrderId="", tpslMode="", tpLimitPrice="",
+        smpType=smp_type(order), smpGroup=0,
+        smpOrderId=order_uuid(other) if other is not None else "", tpslMode="", tpLimitPrice="",
         slLimitPrice="", placeType="", createType="CreateByUser", feeCurrency="",
         createdTime=str(order.create_ms), updatedTime=str(order.update_ms))
 
@@ -103,7 +108,8 @@ def execution(ev: OrderEvent, spec: SymbolSpec, engine: SimEngine, seq: int) -> 
         execType="Trade", execValue=_f(price * qty, 4), execTime=str(ev.event_ms),
         isMaker=ev.is_maker, feeRate=_f(acct.maker_fee if ev.is_maker else acct.taker_fee, 4),
         tradeIv="", markIv="", markPrice=_f(engine.margin.mark_price(o.symbol), spec.price_decimals),
-        indexPrice="", underlyingPrice="", blockTradeId="", closedSize="0", seq=seq)
+        indexPrice="", underlyingPrice="", blockTradeId="", closedSize="0", execPnl=_f(ev.realized_pnl, 4),
+        feeCurrency=ev.commission_asset or spec.quote, seq=seq)
 
 
 def position(engine: SimEngine, acct: Account, pos: Position, seq: int = 0) -> w.PositionRow:
@@ -117,9 +123,11 @@ def position(engine: SimEngine, acct: Account, pos: Position, seq: int = 0) -> w
         symbol=pos.symbol, side="" if pos.lots == 0 else ("Buy" if pos.lots > 0 else "Sell"),
         size=spec.qty_str(abs(pos.lots)), avgPrice=_f(pos.entry_price, spec.price_decimals),
         entryPrice=_f(pos.entry_price, spec.price_decimals), sessionAvgPrice="",
-        leverage=str(acct.leverage), positionValue=_f(value, 4), positionBalance=_f(value / acct.leverage, 4),
+        leverage=str(acct.leverage), breakEvenPrice=_f(pos.entry_price, spec.price_decimals),   # fees not in it
+        positionValue=_f(value, 4), positionBalance=_f(value / acct.leverage, 4),
         markPrice=_f(mark, spec.price_decimals), positionIM=_f(value / acct.leverage, 4),
-        positionMM=_f(value * 0.005, 4), takeProfit="0.00", stopLoss="0.00", trailingStop="0.00",
+        positionMM=_f(value * 0.005, 4), positionIMByMp=_f(value / acct.leverage, 4),
+        positionMMByMp=_f(value * 0.005, 4), takeProfit="0.00", stopLoss="0.00", trailingStop="0.00",
         unrealisedPnl=_f(upnl, 4), curRealisedPnl=_f(pos.realized_pnl, 4),
         cumRealisedPnl=_f(pos.realized_pnl, 4), createdTime=str(pos.update_ms),
         updatedTime=str(pos.update_ms), tpslMode="Full", liqPrice="", bustPrice="",
@@ -143,25 +151,27 @@ def wallet(engine: SimEngine, acct: Account) -> w.Wallet:
             cumRealisedPnl=_f(sum(p.realized_pnl for p in acct.positions.values())),
             bonus="0", marginCollateral=True, collateralSwitch=True))
     total = sum(acct.balances.values())
-    return w.Wallet(accountType="UNIFIED", accountIMRate="0", accountMMRate="0", accountLTV="0",
+    return w.Wallet(accountType="UNIFIED", accountIMRate="0", accountIMRateByMp="0", accountMMRate="0",
+                    accountMMRateByMp="0", accountLTV="0",
                     totalEquity=_f(total + upnl), totalWalletBalance=_f(total),
                     totalMarginBalance=_f(total + upnl),
                     totalAvailableBalance=_f(total + upnl - pos_im - ord_im), totalPerpUPL=_f(upnl),
-                    totalInitialMargin=_f(pos_im + ord_im), totalMaintenanceMargin=_f(pos_im * 0.1),
+                    totalInitialMargin=_f(pos_im + ord_im), totalInitialMarginByMp=_f(pos_im + ord_im),
+                    totalMaintenanceMargin=_f(pos_im * 0.1), totalMaintenanceMarginByMp=_f(pos_im * 0.1),
                     coin=coins)
 
 
 def public_trade(ev: Trade) -> w.TradeRow:
     return w.TradeRow(T=ev.trade_ms, s=ev.symbol, S="Sell" if ev.buyer_is_maker else "Buy", v=ev.qty,
                       p=ev.price, L="ZeroPlusTick", i=str(uuid.UUID(int=(2 << 64) + ev.trade_id)), BT=False,
-                      seq=ev.trade_id)
+                      RPI=False, seq=ev.trade_id)
 
 
 def instruments(engine: SimEngine) -> list[dict]:
     out = []
-    for spec in engine.specs.values():
+    for n, spec in enumerate(engine.specs.values(), 1):
         out.append({
-            "symbol": spec.symbol, "contractType": "LinearPerpetual", "status": "Trading",
+            "symbol": spec.symbol, "symbolId": n, "contractType": "LinearPerpetual", "status": "Trading",
             "baseCoin": spec.base, "quoteCoin": spec.quote, "settleCoin": spec.quote,
             "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "",
             "priceScale": str(spec.price_decimals),
@@ -176,5 +186,7 @@ def instruments(engine: SimEngine) -> list[dict]:
                               "maxMktOrderQty": spec.qty_str(round(spec.max_qty / spec.step)),
                               "minNotionalValue": f"{spec.min_notional:g}"},
             "unifiedMarginTrade": True, "fundingInterval": 480, "copyTrading": "both",
-            "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375", "isPreListing": False})
+            "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375", "isPreListing": False,
+            "preListingInfo": None, "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
+            "symbolType": ""})
     return out

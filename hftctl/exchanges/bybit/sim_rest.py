@@ -2,12 +2,23 @@
 
 Signature: HMAC-SHA256(timestamp + api_key + recv_window + payload), payload being the raw query
 string (GET) or the raw JSON body (POST), as in Bybit's "Integration Guidance" docs. Business
-errors are HTTP 200 with a non-zero retCode, as Bybit answers them.
+errors are HTTP 200 with a non-zero retCode, as Bybit answers them (a bad signature too: the docs
+give no HTTP status for 10004, and clients report it with HTTP 200).
+
+Lists page as docs/v5/order/open-order.mdx, order-list.mdx and position/position.mdx say:
+``limit`` (default 20; at most 50 for orders, 200 for positions) and an opaque ``cursor`` taken
+from ``nextPageCursor`` ("" on the last page). ``order/realtime`` shows open orders, and by id
+(or with ``openOnly=1``) the account's 500 most recent closed ones; ``order/history`` shows
+closed orders in 7-day windows, fully cancelled or rejected ones only for 24 hours;
+``position/list`` with ``settleCoin`` lists only non-zero positions.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -17,15 +28,22 @@ from aiohttp import web
 from hftctl.exchanges.bybit import sim_messages as wire
 from hftctl.exchanges.bybit.schemas import ListResult, RestEnvelope
 from hftctl.exchanges.bybit.signing import bybit_signature
-from hftctl.exchanges.bybit.venues import CATEGORY, PATHS, SNAPSHOT_LIMIT
+from hftctl.exchanges.bybit.sim_smp import SMP_TYPES
+from hftctl.exchanges.bybit.venues import (AMEND_KEEPS_PRIORITY, CATEGORY, CLOSED_KEPT, DCP_PER_S,
+                                           HISTORY_WINDOW_MS, PATHS, SNAPSHOT_LIMIT, UNFILLED_KEPT_MS)
 from hftctl.exchanges.wire import verify
 from hftctl.sim.accounts import Account
 from hftctl.sim.config import SimConfig
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.errors import SimReject
+from hftctl.sim.events import OrderEvent
 from hftctl.sim.faults import Faults
 from hftctl.sim.instruments import BadNumber, SymbolSpec
+from hftctl.sim.orders import Order
 from hftctl.sim.ratelimit import WindowCounter
+
+if TYPE_CHECKING:
+    from hftctl.exchanges.bybit.sim_dcp import BybitDcp
 
 JSON = "application/json"
 _SIDES = {"Buy": 1, "Sell": -1}
@@ -43,7 +61,7 @@ REJECTS = {
     "unknown_order": (110001, "order not exists or too late to cancel"),
     "modify_type": (10001, "params error: only limit orders can be amended"),
     "modify_side": (10001, "params error: side"),
-    "modify_qty": (10001, "params error: qty must be greater than the executed quantity"),
+    "modify_qty": (110064, "The modified contract quantity cannot be less than or equal to the filled quantity."),
     "no_change": (10001, "The order remains unchanged as the parameters entered match the existing ones."),
 }
 
@@ -59,18 +77,57 @@ def envelope(result, now_ms: int, code: int = 0, msg: str = "OK") -> bytes:
                                             retExtInfo={}, time=now_ms))
 
 
+# The answers Bybit gives when it cannot tell whether an order request was carried out: REST
+# answers 10000 and 10016 in turn (with HTTP 200), the trade websocket 10016 (error.mdx).
+UNKNOWN_REST = ((10000, "Server Timeout"), (10016, "Server error."))
+UNKNOWN_WS = ((10016, "internal server error"),)
+
+
 class BybitOrders:
     """Order operations shared by REST (/v5/order/*) and the trade websocket (order.create ...)."""
 
-    def __init__(self, engine: SimEngine, config: SimConfig) -> None:
+    def __init__(self, engine: SimEngine, config: SimConfig, faults: Faults) -> None:
         self.engine = engine
         self.config = config
-        self.per_second: dict[str, WindowCounter] = {}
+        self.faults = faults
+        self.per_second: dict[tuple[str, str], WindowCounter] = {}     # (api key, path)
+        self._unknown_answers = 0
+        # per account: its most recent closed orders, as order/realtime keeps them
+        self.closed: dict[int, OrderedDict[int, Order]] = defaultdict(OrderedDict)
+        engine.user_listeners.append(self._on_user)
 
-    def limit_headers(self, account: Account, now_ms: int) -> dict[str, str]:
-        """Bybit's per-UID order limit (orders_per_10s / 10 per second); 10006 when over."""
-        limit = max(1, self.config.rate_limits.orders_per_10s // 10)
-        counter = self.per_second.setdefault(account.api_key, WindowCounter(1))
+    def _on_user(self, ev) -> None:
+        if type(ev) is OrderEvent and not ev.order.is_open:
+            kept = self.closed[id(ev.order.account)]
+            kept[ev.order.order_id] = ev.order
+            kept.move_to_end(ev.order.order_id)
+            while len(kept) > CLOSED_KEPT:
+                kept.popitem(last=False)
+
+    def guarded(self, handler: Callable[[Account, dict], dict], account: Account, p: dict,
+                answers: tuple[tuple[int, str], ...]) -> dict:
+        """Run an order request under the unknown-outcome fault: "before" answers one of
+        ``answers`` without running it, "after" runs it (whatever it decides) and then answers."""
+        fault = self.faults.unknown_outcome()
+        if fault is None:
+            return handler(account, p)
+        if fault == "after":
+            try:
+                handler(account, p)
+            except BybitError:
+                pass            # refused; the answer saying so is what gets lost
+        code, msg = answers[self._unknown_answers % len(answers)]
+        self._unknown_answers += 1
+        raise BybitError(code, msg)
+
+    def limit_headers(self, account: Account, now_ms: int, path: str) -> dict[str, str]:
+        """Bybit's per-UID limit of one endpoint (rate-limit.mdx: per second, per UID, "for
+        current endpoint"; the trade websocket counts its op type against the same budget):
+        create, amend and cancel orders_per_10s / 10 each (10/s), the DCP endpoints 5/s. 10006
+        when over."""
+        limit = DCP_PER_S if path in (PATHS["dcp"], PATHS["dcp_info"]) else \
+            max(1, self.config.rate_limits.orders_per_10s // 10)
+        counter = self.per_second.setdefault((account.api_key, path), WindowCounter(1))
         used = counter.add()
         headers = {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(max(0, limit - used)),
                    "X-Bapi-Limit-Reset-Timestamp": str((now_ms // 1000 + 1) * 1000)}
@@ -105,7 +162,8 @@ class BybitOrders:
         code, msg = REJECTS.get(exc.reason, (10001, exc.reason))
         return BybitError(code, msg)
 
-    def _find(self, account: Account, spec: SymbolSpec, p: dict, include_done: bool = False):
+    def _find(self, account: Account, spec: SymbolSpec, p: dict) -> Order | None:
+        """An open order by orderId (which wins) or orderLinkId."""
         oid = p.get("orderId")
         link = p.get("orderLinkId")
         if not oid and not link:
@@ -113,7 +171,19 @@ class BybitOrders:
         order_id = wire.order_int(oid) if oid else None
         if oid and order_id is None:
             raise BybitError(110001, "order not exists or too late to cancel")
-        return self.engine.find_order(account, spec.symbol, order_id, link or None, include_done)
+        return self.engine.find_order(account, spec.symbol, order_id, link or None)
+
+    def find_recent(self, account: Account, p: dict) -> Order | None:
+        """order/realtime by id: an open order, or one of the account's recent closed ones."""
+        spec = self.spec(p)
+        found = self._find(account, spec, p)
+        if found is not None:
+            return found
+        oid = wire.order_int(p["orderId"]) if p.get("orderId") else None
+        for o in reversed(self.closed[id(account)].values()):
+            if o.symbol == spec.symbol and (o.order_id == oid if oid is not None else o.client_id == p["orderLinkId"]):
+                return o
+        return None
 
     def create(self, account: Account, p: dict) -> dict:
         spec = self.spec(p)
@@ -132,9 +202,13 @@ class BybitOrders:
         if link is not None and (not isinstance(link, str) or len(link) > 36):
             raise BybitError(10001, "params error: orderLinkId invalid")
         reduce_only = p.get("reduceOnly") in (True, "true")
+        smp_type = p.get("smpType") or "None"
+        if smp_type not in SMP_TYPES:
+            raise BybitError(10001, "params error: smpType invalid")
         try:
             order = self.engine.place(account, spec.symbol, side, otype.lower(), tif if otype == "Limit" else "ioc",
-                                      price, qty, link, reduce_only, post_only_rejects=False)
+                                      price, qty, link, reduce_only, post_only_rejects=False,
+                                      stp=SMP_TYPES[smp_type])
         except SimReject as exc:
             raise self._reject(exc) from None
         return {"orderId": wire.order_uuid(order.order_id), "orderLinkId": order.client_id}
@@ -147,7 +221,8 @@ class BybitOrders:
         qty = self._num(spec, p, "qty", price=False) if p.get("qty") else order.qty_lots
         price = self._num(spec, p, "price", price=True) if p.get("price") else order.price_ticks
         try:
-            self.engine.modify(account, spec.symbol, order.order_id, None, order.side, price, qty)
+            self.engine.modify(account, spec.symbol, order.order_id, None, order.side, price, qty,
+                               keep_priority=AMEND_KEEPS_PRIORITY)
         except SimReject as exc:
             raise self._reject(exc) from None
         return {"orderId": wire.order_uuid(order.order_id), "orderLinkId": order.client_id}
@@ -161,12 +236,46 @@ class BybitOrders:
         return {"orderId": wire.order_uuid(order.order_id), "orderLinkId": order.client_id}
 
 
+def _int_param(p: dict, name: str, default: int, lo: int, hi: int) -> int:
+    raw = p.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BybitError(10001, f"params error: {name} invalid") from None
+    if not lo <= value <= hi:
+        raise BybitError(10001, f"params error: {name} must be in [{lo}, {hi}]")
+    return value
+
+
+def page(p: dict, rows: list, key: Callable[[object], tuple[int, ...]], max_limit: int) -> tuple[list, str]:
+    """One page of ``rows`` (sorted by ``key``, descending): ``limit`` (default 20) rows after
+    the ``cursor``, and the cursor of the next page ("" when this is the last)."""
+    limit = _int_param(p, "limit", 20, 1, max_limit)
+    cursor = p.get("cursor")
+    if cursor:
+        try:
+            after = tuple(int(x) for x in cursor.split(":"))
+        except ValueError:
+            raise BybitError(10001, "params error: cursor invalid") from None
+        rows = [r for r in rows if key(r) < after]
+    shown = rows[:limit]
+    more = len(rows) > limit
+    return shown, (":".join(map(str, key(shown[-1]))) if more else "")
+
+
+def _order_key(o: Order) -> tuple[int, int]:
+    return (o.create_ms, o.order_id)
+
+
 class BybitRest:
-    def __init__(self, engine: SimEngine, config: SimConfig, faults: Faults) -> None:
+    def __init__(self, engine: SimEngine, config: SimConfig, faults: Faults, dcp: BybitDcp) -> None:
         self.engine = engine
         self.config = config
         self.faults = faults
-        self.orders = BybitOrders(engine, config)
+        self.orders = BybitOrders(engine, config, faults)
+        self.dcp = dcp
         self.requests = 0
 
     def routes(self, app: web.Application) -> None:
@@ -180,12 +289,20 @@ class BybitRest:
             ("POST", p["cancel"], self.cancel, True),
             ("POST", p["cancel_all"], self.cancel_all, True),
             ("GET", p["realtime"], self.realtime, True),
+            ("GET", p["history"], self.history, True),
             ("GET", p["positions"], self.positions, True),
             ("GET", p["wallet"], self.wallet, True),
+            ("GET", p["coin_info"], self.coin_info, True),
+            ("GET", p["api_key_info"], self.api_key_info, True),
+            ("GET", p["account_info"], self.account_info, True),
+            ("POST", p["dcp"], self.set_dcp, True),
+            ("GET", p["dcp_info"], self.dcp_info, True),
         ):
-            app.router.add_route(method, path, self._wrap(handler, signed))
+            # the DCP pages' examples answer "success" where the order pages say "OK"
+            ok_msg = "success" if path in (p["dcp"], p["dcp_info"]) else "OK"
+            app.router.add_route(method, path, self._wrap(handler, signed, ok_msg))
 
-    def _wrap(self, handler, signed: bool):
+    def _wrap(self, handler, signed: bool, ok_msg: str):
         async def endpoint(request: web.Request) -> web.Response:
             self.requests += 1
             now = self.engine.now_ms()
@@ -212,7 +329,7 @@ class BybitRest:
                 if signed:
                     account = self._authenticate(request, raw_query if request.method == "GET" else raw_body)
                 result = await handler(account, params, headers)
-                return web.Response(body=envelope(result, self.engine.now_ms()), content_type=JSON,
+                return web.Response(body=envelope(result, self.engine.now_ms(), msg=ok_msg), content_type=JSON,
                                     headers=headers)
             except BybitError as exc:
                 return web.Response(status=exc.http, body=envelope(None, now, exc.code, exc.msg),
@@ -243,8 +360,13 @@ class BybitRest:
         return {"timeSecond": str(ns // 1_000_000_000), "timeNano": str(ns)}
 
     async def instruments(self, account, p, headers):
-        if p.get("category") != CATEGORY:
-            raise BybitError(10001, "params error: category only support linear")
+        category = p.get("category")
+        if category in OTHER_CATEGORIES:
+            # a real product type the sim does not trade: listed empty, as a venue without such
+            # instruments would, so clients that load every category (ccxt) still start
+            return ListResult(category=category, rows=[], nextPageCursor="")
+        if category != CATEGORY:
+            raise BybitError(10001, "params error: category invalid")
         rows = wire.instruments(self.engine)
         if p.get("symbol"):
             rows = [r for r in rows if r["symbol"] == p["symbol"].upper()]
@@ -254,12 +376,7 @@ class BybitRest:
 
     async def orderbook(self, account, p, headers):
         spec = self.orders.spec(p)
-        try:
-            limit = int(p.get("limit", "25"))
-        except ValueError:
-            raise BybitError(10001, "params error: limit invalid") from None
-        if not 1 <= limit <= SNAPSHOT_LIMIT:
-            raise BybitError(10001, f"params error: limit must be in [1, {SNAPSHOT_LIMIT}]")
+        limit = _int_param(p, "limit", 25, 1, SNAPSHOT_LIMIT)
         book = self.engine.books[spec.symbol]
         now = self.engine.now_ms()
         return {"s": spec.symbol, "b": book.wire_levels(1, limit), "a": book.wire_levels(-1, limit),
@@ -267,16 +384,25 @@ class BybitRest:
 
     # ---- orders ---------------------------------------------------------------------------
     async def create(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
-        return self.orders.create(account, p)
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["create"]))
+        return self.orders.guarded(self.orders.create, account, p, UNKNOWN_REST)
 
     async def amend(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
-        return self.orders.amend(account, p)
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["amend"]))
+        return self.orders.guarded(self.orders.amend, account, p, UNKNOWN_REST)
 
     async def cancel(self, account, p, headers):
-        headers.update(self.orders.limit_headers(account, self.engine.now_ms()))
-        return self.orders.cancel(account, p)
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["cancel"]))
+        return self.orders.guarded(self.orders.cancel, account, p, UNKNOWN_REST)
+
+    async def set_dcp(self, account, p, headers):
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["dcp"]))
+        self.dcp.set_window(account, p)
+        return None
+
+    async def dcp_info(self, account, p, headers):
+        headers.update(self.orders.limit_headers(account, self.engine.now_ms(), PATHS["dcp_info"]))
+        return self.dcp.info(account)
 
     async def cancel_all(self, account, p, headers):
         spec = self.orders.spec(p)
@@ -284,26 +410,121 @@ class BybitRest:
         return {"list": [{"orderId": wire.order_uuid(o.order_id), "orderLinkId": o.client_id} for o in orders],
                 "success": "1"}
 
-    async def realtime(self, account, p, headers):
+    def _scope(self, p: dict, required: bool = True) -> Callable[[str], bool]:
+        """Which symbols a linear list request covers: ``symbol``, ``baseCoin`` or ``settleCoin``
+        in that order of priority (order/realtime and position/list require one)."""
         if p.get("category") != CATEGORY:
             raise BybitError(10001, "params error: category only support linear")
+        if p.get("symbol"):
+            symbol = self.orders.spec(p).symbol
+            return lambda s: s == symbol
+        specs = self.engine.specs
+        if p.get("baseCoin"):
+            return lambda s: specs[s].base == p["baseCoin"]
+        if p.get("settleCoin"):
+            return lambda s: specs[s].quote == p["settleCoin"]
+        if not required:
+            return lambda s: True
+        raise BybitError(10001, "params error: symbol, baseCoin or settleCoin is required for linear")
+
+    def _order_list(self, p: dict, orders: list[Order]) -> ListResult:
+        orders.sort(key=_order_key, reverse=True)             # newest first
+        shown, cursor = page(p, orders, _order_key, 50)
+        return ListResult(category=CATEGORY, nextPageCursor=cursor,
+                          rows=[wire.order_row(o, self.engine.specs[o.symbol]) for o in shown])
+
+    async def realtime(self, account, p, headers):
+        in_scope = self._scope(p)
         if p.get("orderId") or p.get("orderLinkId"):
-            order = self.orders._find(account, self.orders.spec(p), p, include_done=True)
+            order = self.orders.find_recent(account, p)       # openOnly does not apply
             orders = [order] if order else []
+        elif p.get("openOnly") in (None, "", "0"):
+            orders = [o for o in account.orders.values() if in_scope(o.symbol)]
+        elif p.get("openOnly") == "1":
+            orders = [o for o in self.orders.closed[id(account)].values() if in_scope(o.symbol)]
         else:
-            symbol = p.get("symbol")
-            orders = self.engine.open_orders(account, symbol.upper() if symbol else None)
-        return ListResult(category=CATEGORY, nextPageCursor="",
-                          rows=[wire.order_row(o, self.engine.specs[o.symbol]) for o in orders])
+            raise BybitError(10001, "params error: openOnly invalid")
+        return self._order_list(p, orders)
+
+    async def history(self, account, p, headers):
+        in_scope = self._scope(p, required=False)
+        now = self.engine.now_ms()
+        start = _int_param(p, "startTime", 0, 0, 1 << 62) or None
+        end = _int_param(p, "endTime", 0, 0, 1 << 62) or None
+        if start is None and end is None:
+            start, end = now - HISTORY_WINDOW_MS, now
+        elif end is None:
+            end = start + HISTORY_WINDOW_MS
+        elif start is None:
+            start = end - HISTORY_WINDOW_MS
+        if not 0 <= end - start <= HISTORY_WINDOW_MS:
+            raise BybitError(10001, "params error: endTime - startTime must be within 7 days")
+        oid = wire.order_int(p["orderId"]) if p.get("orderId") else None
+        link = p.get("orderLinkId") or None
+        status = p.get("orderStatus") or None
+        orders = [o for o in self.engine.done.values()
+                  if o.account is account and in_scope(o.symbol)
+                  and start <= o.create_ms <= end and _still_listed(o, now)
+                  and (oid is None or o.order_id == oid) and (link is None or o.client_id == link)
+                  and (status is None or wire.status(o) == status)]
+        return self._order_list(p, orders)
 
     async def positions(self, account, p, headers):
-        if p.get("category") != CATEGORY:
-            raise BybitError(10001, "params error: category only support linear")
-        symbols = [self.orders.spec(p).symbol] if p.get("symbol") else list(self.engine.specs)
-        return ListResult(category=CATEGORY, nextPageCursor="",
-                          rows=[wire.position(self.engine, account, account.position(s)) for s in symbols])
+        in_scope = self._scope(p)
+        symbols = [s for s in self.engine.specs if in_scope(s)]
+        rows = [account.position(s) for s in symbols]
+        if not p.get("symbol"):
+            rows = [pos for pos in rows if pos.lots != 0]      # settleCoin: open positions only
+        order = {s: i for i, s in enumerate(self.engine.specs)}
+        rows.sort(key=lambda pos: order[pos.symbol], reverse=True)
+        shown, cursor = page(p, rows, lambda pos: (order[pos.symbol],), 200)
+        return ListResult(category=CATEGORY, nextPageCursor=cursor,
+                          rows=[wire.position(self.engine, account, pos) for pos in shown])
 
     async def wallet(self, account, p, headers):
         if p.get("accountType") not in ("UNIFIED", "CONTRACT"):
             raise BybitError(10001, "params error: accountType only support UNIFIED")
         return {"list": [wire.wallet(self.engine, account)]}
+
+    async def coin_info(self, account, p, headers):
+        """docs/v5/asset/coin-info.mdx: the coins the sim's symbols trade, each on one chain whose
+        deposits and withdrawals are suspended ("0"): the sim moves no coins in or out."""
+        coins = sorted({c for spec in self.engine.specs.values() for c in (spec.base, spec.quote)})
+        if p.get("coin"):
+            coins = [c for c in coins if c == p["coin"]]
+        chain = {"chain": "SIM", "chainType": "hftctl sim", "confirmation": "1", "withdrawFee": "",
+                 "depositMin": "0", "withdrawMin": "0", "minAccuracy": "8", "chainDeposit": "0",
+                 "chainWithdraw": "0", "withdrawPercentageFee": "0", "contractAddress": "",
+                 "safeConfirmNumber": "1", "withdrawMax": "0"}
+        return {"rows": [{"name": c, "coin": c, "remainAmount": "0", "chains": [chain]} for c in coins]}
+
+    async def api_key_info(self, account, p, headers):
+        """docs/v5/user/apikey-info.mdx: a read-write unified-account key with trade permissions
+        (the secret is never echoed: the docs' answer carries it as "")."""
+        uid = 1_000_000 + self.engine.accounts.index(account)
+        return {"id": str(uid), "note": f"hftctl sim account {account.name}", "apiKey": account.api_key,
+                "readOnly": 0, "secret": "",
+                "permissions": {"ContractTrade": ["Order", "Position"], "Spot": [], "Wallet": [], "Options": [],
+                                "Derivatives": ["DerivativesTrade"], "CopyTrading": [], "BlockTrade": [],
+                                "Exchange": [], "NFT": [], "Affiliate": [], "Earn": []},
+                "ips": [], "type": 1, "deadlineDay": -1, "expiredAt": "1970-01-01T00:00:00Z",
+                "createdAt": "2026-01-01T00:00:00Z", "unified": 0, "uta": 1, "userID": uid,
+                "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0", "affiliateID": 0,
+                "rsaPublicKey": "", "isMaster": True, "parentUid": "0", "kycLevel": "LEVEL_1",
+                "kycRegion": "", "userIDInt64": str(uid), "inviterIDInt64": "0", "affiliateIDInt64": "0"}
+
+    async def account_info(self, account, p, headers):
+        """docs/v5/account/account-info.mdx: a unified trading account 2.0 (unifiedMarginStatus 5,
+        enum.mdx) in regular margin; dcpStatus/timeWindow/smpGroup are deprecated constants."""
+        return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(self.engine.now_ms()), "unifiedMarginStatus": 5,
+                "dcpStatus": "OFF", "timeWindow": 0, "smpGroup": 0, "isMasterTrader": False,
+                "spotHedgingStatus": "OFF"}
+
+# docs/v5/market/instrument.mdx § Request Parameters: category spot, linear, inverse, option
+OTHER_CATEGORIES = ("spot", "inverse", "option")
+
+
+def _still_listed(order: Order, now_ms: int) -> bool:
+    """order/history keeps orders without fills that were cancelled or rejected for 24 hours
+    (counted from when they closed); everything that traded stays."""
+    return order.filled_lots > 0 or now_ms - order.update_ms <= UNFILLED_KEPT_MS

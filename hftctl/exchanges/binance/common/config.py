@@ -1,17 +1,29 @@
-"""Binance connector settings, USD-M futures and spot alike (hftbacktest's keys plus optional knobs)."""
+"""Binance connector settings, USD-M futures and spot alike (hftbacktest's keys plus optional knobs).
+
+``ws_api_url`` (the WebSocket API: orders, and spot's user data) may be left out: it is derived
+from ``stream_url``, the venue whose stream host that is (testnet's fstream.binancefuture.com ->
+wss://testnet.binancefuture.com/ws-fapi/v1, stream.testnet.binance.vision ->
+wss://ws-api.testnet.binance.vision/ws-api/v3), or for any other host (the sim, a local proxy)
+the same scheme, host and port with the market's WebSocket API path, so configs written for
+hftbacktest keep working.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from hftctl.configfile import ENV_API_KEY, ENV_SECRET, ConfigReader
+from hftctl.exchanges.venues import VenueTable, host_of, normalize_host
 from hftctl.secrets import Secret
+
+ORDER_TRANSPORTS = ("ws", "rest")
 
 
 @dataclass(frozen=True)
 class BinanceConfig:
-    stream_url: str                     # e.g. wss://fstream.binancefuture.com/ws
+    stream_url: str                     # USD-M: the root, e.g. wss://fstream.binancefuture.com; spot: .../ws
     api_url: str                        # e.g. https://demo-fapi.binance.com
     order_prefix: str
     api_key: Secret = field(repr=False)
@@ -29,6 +41,10 @@ class BinanceConfig:
     order_limit_1m: int = 0
     throttle_ratio: float = 0.9
     retry_after_cap_s: float = 60.0     # longest Retry-After we honour before trying again
+    ws_api_url: str = ""                # the WebSocket API (orders; spot's user data)
+    # Where orders, cancels, amends and order queries go: "ws" (the WebSocket API, REST while it
+    # is down) or "rest".
+    order_transport: str = "ws"
 
     @property
     def ws_root(self) -> str:
@@ -37,7 +53,20 @@ class BinanceConfig:
         return url[:-3] if url.endswith("/ws") else url
 
     def urls(self) -> dict[str, str]:
-        return {"stream_url": self.stream_url, "api_url": self.api_url}
+        return {"stream_url": self.stream_url, "api_url": self.api_url, "ws_api_url": self.ws_api_url}
+
+
+def ws_api_url_for(stream_url: str, venues: VenueTable) -> str:
+    """The WebSocket API that goes with a market stream URL (see the module docstring)."""
+    host = host_of(stream_url)
+    for venue in venues.venues.values():
+        if any(host_of(url) == host for route, url in venue.ws.items() if route != "api"):
+            return venue.url("api")
+    default = venues[venues.default].url("api")
+    if host in {normalize_host(h) for h in venues.extra_test_hosts}:
+        return default
+    parts = urlsplit(stream_url)
+    return urlunsplit((parts.scheme, parts.netloc, urlsplit(default).path, "", ""))
 
 
 # What Binance accepts (general-info, both markets): recvWindow "cannot go beyond 60,000"; a
@@ -47,13 +76,14 @@ LISTEN_KEY_TTL_S = 3600
 
 
 def load_config(r: ConfigReader, *, weight_limit_1m: int, order_limit_10s: int,
-                order_limit_1m: int, snapshot_limits: Sequence[int]) -> BinanceConfig:
-    """Binance's keys; each market passes its own request budgets and depth snapshot sizes
+                order_limit_1m: int, snapshot_limits: Sequence[int], venues: VenueTable) -> BinanceConfig:
+    """Binance's keys; each market passes its own request budgets, depth snapshot sizes and venues
     (their ``client.load_config``)."""
     d = BinanceConfig
+    stream_url = r.url("stream_url", ("ws", "wss"))
     reconnect_min_s = r.number("reconnect_min_s", d.reconnect_min_s, 0.01, 60.0)
     return BinanceConfig(
-        stream_url=r.url("stream_url", ("ws", "wss")),
+        stream_url=stream_url,
         api_url=r.url("api_url", ("http", "https")),
         order_prefix=r.order_prefix(),
         api_key=r.secret("api_key", ENV_API_KEY),
@@ -71,4 +101,7 @@ def load_config(r: ConfigReader, *, weight_limit_1m: int, order_limit_10s: int,
         order_limit_1m=r.int("order_limit_1m", order_limit_1m, 1, 10_000_000),
         throttle_ratio=r.number("throttle_ratio", d.throttle_ratio, 0.1, 1.0),
         retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0, 3600.0),
+        ws_api_url=(r.url("ws_api_url", ("ws", "wss")) if "ws_api_url" in r.data
+                    else ws_api_url_for(stream_url, venues)),
+        order_transport=r.choice("order_transport", ORDER_TRANSPORTS, d.order_transport),
     )

@@ -1,5 +1,6 @@
 """Binance recordings to event rows, exactly as hftbacktest 2.4.4's futures converter does
-(USD-M and COIN-M use it as is; spot adjusts time, see ``spot/convert.py``).
+(USD-M and COIN-M use it as is, told apart by ``coin_margined``; spot adjusts time, see
+``spot/convert.py``).
 
 Mirrors ``hftbacktest.data.utils.binancefutures.convert`` (default options): depthUpdate levels
 are DEPTH_EVENT rows at the transaction time ``T``, bids then asks in message order; trades with
@@ -37,6 +38,21 @@ IGNORED_STREAMS = (b"aggTrade", b"kline", b"miniTicker", b"ticker", b"forceOrder
                    b"bookTicker", b"continuousKline", b"compositeIndex", b"assetIndex")
 
 
+# COIN-M symbols: <base>USD_PERP or <base>USD_<yymmdd> (USD-M's are <base>USDT / USDC, and
+# <base>USDT_<yymmdd> for its quarterlies).
+_COIN_M_SYMBOL = re.compile(r"[A-Z0-9]+USD_(PERP|\d{6})")
+
+
+def coin_margined(data: dict) -> bool:
+    """Is a futures market message COIN-M's? Since the CM/UM integration (effective 2026-06-30)
+    payloads carry ``st`` (1 = UM, 2 = CM); older ones are told by the symbol's shape."""
+    st = data.get("st")
+    if st in (1, 2):
+        return st == 2
+    symbol = data.get("s")
+    return isinstance(symbol, str) and _COIN_M_SYMBOL.fullmatch(symbol) is not None
+
+
 class BinanceMapper(Mapper):
     """Shared by futures and spot: classify lines by stream name, convert each kind in bulk."""
 
@@ -44,6 +60,7 @@ class BinanceMapper(Mapper):
     # Market data carries these fields on futures only (spot's messages lack them): depthUpdate
     # pu/T, trade X, bookTicker e. ``recognises`` checks them to tell the two apart.
     futures_fields = True
+    coin_margined = False      # COIN-M (binancefuturescm) rather than USD-M, among futures
 
     @classmethod
     def recognises(cls, msg: bytes) -> bool:
@@ -63,7 +80,9 @@ class BinanceMapper(Mapper):
             futures = "e" in data
         else:
             return False
-        return futures == cls.futures_fields
+        if futures != cls.futures_fields:
+            return False
+        return not futures or coin_margined(data) == cls.coin_margined
 
     # --- classification -------------------------------------------------------------------
     def classify(self, table: LineTable, problems: ProblemLog) -> dict[str, np.ndarray]:
@@ -87,8 +106,13 @@ class BinanceMapper(Mapper):
         for mask in kinds.values():
             known |= mask
         ignorable = np.zeros(len(table), bool)
+        converted = {b"bookTicker": "t" in self.options.opt, b"markPrice": "m" in self.options.opt}
         for name in IGNORED_STREAMS:
-            ignorable |= is_stream(name)
+            mask = is_stream(name)
+            ignorable |= mask
+            n = int(mask.sum())
+            if n and not converted.get(name, False):
+                self.unconverted[name.decode()] += n
         with_at = np.flatnonzero(env & (at >= 0))
         self.symbols |= {sym.decode("ascii", "replace").lower()
                          for sym in table.distinct(with_at, len(ENVELOPE), at)}

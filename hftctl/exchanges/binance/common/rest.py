@@ -5,9 +5,14 @@ Retry policy (the part that loses money when wrong):
   re-measure the clock and send it again, for any method.
 - 429/418 means "not processed, slow down": we honour Retry-After; only idempotent requests
   (GET, cancels) are retried, a new order is reported back as :class:`RateLimited`.
-- 5xx, timeouts and dropped connections leave the outcome unknown: idempotent requests are
-  retried (then :class:`Unavailable`), anything else raises :class:`OutcomeUnknown` so the
-  caller can query by client id.
+- Server-side errors are read with the market's own table (:class:`ErrorOutcomes`; the docs of
+  USD-M and spot differ). An answer whose outcome is unknown raises :class:`OutcomeUnknown` for
+  a state-changing request (new order, cancel, amend: re-sending could double it, or get an
+  answer that no longer says what happened), so the caller finds the order by client id; a
+  query is retried. An answer documented as "not executed" is retried with backoff when the
+  request may be repeated, else it is a refusal (:class:`ExchangeRejected`).
+- Timeouts and dropped connections leave the outcome unknown: idempotent requests are retried
+  (then :class:`Unavailable`), a new order raises :class:`OutcomeUnknown`.
 
 Bodies are decoded with the typed schemas when the caller names one (``into=``), straight from
 the response bytes; ``into=bytes`` returns them as sent (the collector records snapshots raw).
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -43,11 +49,41 @@ _ERROR = decoder(ErrorBody)
 
 B = TypeVar("B")
 
+UNKNOWN, NOT_EXECUTED = "unknown", "not executed"
+
+
+@dataclass(frozen=True)
+class ErrorOutcomes:
+    """What a market's documented error answers say about execution. Messages are matched as
+    substrings of the answer's ``msg`` (or its body, when that is not Binance's JSON)."""
+
+    unknown_statuses: frozenset[int] = frozenset()
+    unknown_codes: frozenset[int] = frozenset({-1006, -1007})   # UNEXPECTED_RESP, TIMEOUT
+    unknown_messages: tuple[str, ...] = ()
+    not_executed_codes: frozenset[int] = frozenset()
+    not_executed_messages: tuple[str, ...] = ()
+
+    def verdict(self, status: int, code: int, msg: str) -> str | None:
+        """UNKNOWN, NOT_EXECUTED, or None for an ordinary refusal. A 5XX the table does not
+        name is UNKNOWN: that fails closed (the order is looked for, never assumed absent)."""
+        if status in self.unknown_statuses or code in self.unknown_codes \
+                or any(m in msg for m in self.unknown_messages):
+            return UNKNOWN
+        if code in self.not_executed_codes or any(m in msg for m in self.not_executed_messages):
+            return NOT_EXECUTED
+        return UNKNOWN if status >= 500 else None
+
+
+# Spot's rule (rest-api.md § HTTP Return Codes: a 5XX "is NOT a failure operation; the execution
+# status is UNKNOWN"; errors.md -1006/-1007): every 5XX is unknown. USD-M has its own table.
+ALL_5XX_UNKNOWN = ErrorOutcomes()
+
 
 class BinanceRest(RestClient):
-    def __init__(self, cfg: BinanceConfig, time_path: str) -> None:
+    def __init__(self, cfg: BinanceConfig, time_path: str, outcomes: ErrorOutcomes = ALL_5XX_UNKNOWN) -> None:
         super().__init__(cfg.request_timeout_s)
         self.cfg = cfg
+        self.outcomes = outcomes
         self.time_path = time_path
         self.limiter = RateLimiter(cfg.weight_limit_1m, cfg.order_limit_10s, cfg.order_limit_1m,
                                    cfg.throttle_ratio)
@@ -117,7 +153,7 @@ class BinanceRest(RestClient):
             log.debug("%s %s -> %d (weight %s)", method, path, status, self.limiter.used["weight_1m"])
             if status < 400:
                 return self.decode(raw, into, f"{method} {path}")
-            code, msg = _error(raw, status)
+            code, msg, data = _error(raw, status)
             if code == _TIMESTAMP and not resynced:
                 # Rejected before processing: safe to resend once with a fresh clock.
                 resynced = True
@@ -130,17 +166,21 @@ class BinanceRest(RestClient):
                     log.warning("%s %s: HTTP %d, backing off %.1fs", method, path, status, wait)
                     continue
                 raise RateLimited(code, msg or f"HTTP {status} rate limited")
-            if status >= 500:
+            verdict = self.outcomes.verdict(status, code, msg)
+            if verdict is not None:
+                what = f"{method} {path}: HTTP {status} {code} {msg}"
+                if verdict == UNKNOWN and (not safe or (signed and method != "GET")):
+                    raise OutcomeUnknown(what)
                 if safe and attempt < MAX_ATTEMPTS:
-                    log.warning("%s %s: HTTP %d, retry %d", method, path, status, attempt)
+                    log.warning("%s (%s), retry %d", what, verdict, attempt)
                     await asyncio.sleep(retry_backoff(attempt))
                     continue
                 if not safe:
-                    raise OutcomeUnknown(f"{method} {path}: HTTP {status} {msg}")
-                raise Unavailable(f"{method} {path}: HTTP {status} {msg}")
+                    raise ExchangeRejected(code, msg)      # documented as not executed
+                raise Unavailable(what)
             if code in _NOT_FOUND:
-                raise OrderNotFound(code, msg)
-            raise ExchangeRejected(code, msg)
+                raise OrderNotFound(code, msg, data)
+            raise ExchangeRejected(code, msg, data)
         raise Unavailable(f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
 
 
@@ -153,13 +193,14 @@ def _parse(raw: bytes) -> Any:
         raise MalformedMessage(f"response is not JSON: {raw[:120]!r}") from None
 
 
-def _error(raw: bytes, status: int) -> tuple[int, str]:
-    """Binance's ``{"code", "msg"}``, or the HTTP status as the code when the body is not one."""
+def _error(raw: bytes, status: int) -> tuple[int, str, Any]:
+    """Binance's ``{"code", "msg"}`` (and ``data``, e.g. cancelReplace's results), or the HTTP
+    status as the code when the body is not one."""
     try:
         body = _ERROR.decode(raw)
-        return body.code, body.msg
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return -status, f"HTTP {status} {raw[:120].decode('utf-8', 'replace')}".strip()
+        return -status, f"HTTP {status} {raw[:120].decode('utf-8', 'replace')}".strip(), None
+    return body.code, body.msg, (orjson.loads(bytes(body.data)) if body.data is not msgspec.UNSET else None)
 
 
 def _float(v: str | None, default: float) -> float:

@@ -46,11 +46,12 @@ class DepthSnapshot(msgspec.Struct, kw_only=True):
     asks: list[Level]
 
 
-class ErrorBody(msgspec.Struct):
+class ErrorBody(msgspec.Struct, omit_defaults=True):
     """Every REST error body, and the ``error`` object of WebSocket API responses."""
 
     code: int          # negative Binance error code (errors.md / "Error Codes")
     msg: str
+    data: msgspec.Raw | UnsetType = UNSET     # spot: cancelReplace's results, a ban's end time
 
 
 class ServerTime(msgspec.Struct):
@@ -81,6 +82,31 @@ class WsError(msgspec.Struct):
     id: int | str | None
 
 
+# --- WebSocket API frames (spot /ws-api/v3 and USD-M /ws-fapi/v1) ---------------------------
+
+
+class WsApiFrame(msgspec.Struct, kw_only=True):
+    """Anything the WebSocket API sends: a response (``id``, ``status``, ``result`` or ``error``,
+    ``rateLimits``) or an event (``event``, ``subscriptionId``: spot's user data); the payloads
+    stay raw until the receiver knows which schema they have."""
+
+    id: int | str | None = None
+    status: int = 0
+    result: msgspec.Raw | UnsetType = UNSET
+    error: ErrorBody | UnsetType = UNSET
+    rateLimits: list[RateLimit] | UnsetType = UNSET
+    subscriptionId: int | UnsetType = UNSET
+    event: msgspec.Raw | UnsetType = UNSET
+
+
+class RateLimit(msgspec.Struct):
+    rateLimitType: str  # REQUEST_WEIGHT | ORDERS
+    interval: str       # SECOND | MINUTE | HOUR | DAY
+    intervalNum: int
+    limit: int
+    count: int = 0      # absent in exchangeInfo's table
+
+
 def decoder(kind: type) -> msgspec.json.Decoder:
     """A decoder that also turns decimal strings into floats (``strict=False``)."""
     return msgspec.json.Decoder(kind, strict=False)
@@ -107,4 +133,4 @@ def decode_user_event(raw: bytes, plain: msgspec.json.Decoder, enveloped: msgspe
 
 
 __all__ = ["Dec", "Level", "Envelope", "DepthSnapshot", "ErrorBody", "ServerTime", "ListenKeyBody",
-           "WsRequest", "WsResult", "WsError", "decoder", "decode_user_event", "UNSET", "UnsetType"]
+           "WsRequest", "WsResult", "WsError", "WsApiFrame", "RateLimit", "decoder", "decode_user_event", "UNSET", "UnsetType"]

@@ -14,8 +14,11 @@ from aiohttp import web
 from hftctl.exchanges.binance.common.sim_listen_keys import ListenKeys
 from hftctl.exchanges.binance.common.sim_rest import BinanceRestBase
 from hftctl.exchanges.binance.common.sim_ws import BinanceStreamsBase
+from hftctl.exchanges.binance.common.sim_ws_api import BinanceWsApiBase
+from hftctl.exchanges.venues import Venue
 from hftctl.sim.accounts import Account
-from hftctl.sim.adapter import DepthMsg, MarketMsg, SnapshotMsg, TickerMsg, TradeMsg
+from hftctl.sim.adapter import (LIQUIDATION, MARK, DepthMsg, LiquidationMsg, MarketMsg, MarkMsg, SnapshotMsg,
+                                TickerMsg, TradeMsg)
 from hftctl.sim.config import SimConfig
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.wshub import WsHub
@@ -26,12 +29,14 @@ _ENVELOPE = b'{"stream":"'
 
 
 class BinanceProtocol:
-    """One Binance market installed on a sim: its REST API, websockets and listen keys."""
+    """One Binance market installed on a sim: its REST API, websockets, WebSocket API and listen keys."""
 
-    def __init__(self, rest: BinanceRestBase, streams: BinanceStreamsBase, keys: ListenKeys) -> None:
+    def __init__(self, rest: BinanceRestBase, streams: BinanceStreamsBase, keys: ListenKeys,
+                 ws_api: BinanceWsApiBase | None) -> None:
         self.rest = rest
         self.streams = streams
         self.keys = keys
+        self.ws_api = ws_api
         # closing a listenKey over REST drops its user-data websockets
         rest.on_listen_key_closed = streams.close_listen_key
 
@@ -60,24 +65,29 @@ class BinanceProtocol:
 
 
 def installer(rest_cls: type[BinanceRestBase], streams_cls: type[BinanceStreamsBase],
-              extra: Callable[[], dict[str, Any]] = dict) -> Callable[..., BinanceProtocol]:
-    """``install`` for a market: ``extra()`` builds keyword arguments both halves share (USD-M
-    passes its snapshot marks)."""
+              extra: Callable[[], dict[str, Any]] = dict,
+              ws_api_cls: type[BinanceWsApiBase] | None = None) -> Callable[..., BinanceProtocol]:
+    """``install`` for a market: ``extra()`` builds keyword arguments REST and the streams share
+    (USD-M passes its snapshot marks); the WebSocket API (a market that takes orders) runs
+    REST's order actions."""
     def install(app: web.Application, engine: SimEngine, hub: WsHub, config: SimConfig,
                 ping_interval_s: float) -> BinanceProtocol:
         keys = ListenKeys(config.listen_key_ttl_s)
         shared = extra()
         rest = rest_cls(engine, config, hub.faults, keys, **shared)
-        streams = streams_cls(engine, hub, ping_interval_s, keys, **shared)
+        streams = streams_cls(engine, hub, ping_interval_s, keys, legacy_paths=config.legacy_ws_paths, **shared)
+        ws_api = ws_api_cls(rest, hub, ping_interval_s) if ws_api_cls is not None else None
         rest.routes(app)
         streams.routes(app)
-        return BinanceProtocol(rest, streams, keys)
+        if ws_api is not None:
+            ws_api.routes(app)
+        return BinanceProtocol(rest, streams, keys, ws_api)
     return install
 
 
-def ready_urls(host: str, port: int) -> dict:
+def ready_urls(local: Venue) -> dict:
     """REST and the websocket base, and the URL keys of a connector config for this sim."""
-    rest, ws = f"http://{host}:{port}", f"ws://{host}:{port}/ws"
+    rest, ws = local.rest, f"{local.ws['public']}/ws"
     return {"rest_url": rest, "ws_url": ws, "connector_config": {"stream_url": ws, "api_url": rest}}
 
 
@@ -94,6 +104,14 @@ class BinanceReplay:
 
     def is_snapshot(self, raw: bytes) -> bool:
         return b'"lastUpdateId"' in raw[:40]
+
+    def carries(self, raw: bytes) -> str | None:
+        head = raw[:64]
+        if b"@markPrice" in head:
+            return MARK
+        if b"@forceOrder" in head:
+            return LIQUIDATION
+        return None
 
     def snapshot(self, msg: Any) -> SnapshotMsg:
         return SnapshotMsg(int(msg["lastUpdateId"]), msg["bids"], msg["asks"])
@@ -115,4 +133,10 @@ class BinanceReplay:
         if kind == "bookTicker":
             return TickerMsg(d["b"], d["B"], d["a"], d["A"], d.get("u"),
                              d.get("E", 0) - d.get("T", d.get("E", 0)))
+        if kind.startswith("markPrice"):
+            # delivery contracts send funding "" and next funding time 0
+            return MarkMsg(float(d["p"]), float(d["i"]), float(d["r"] or 0), int(d["T"]))
+        if kind == "forceOrder":
+            o = d["o"]
+            return LiquidationMsg(o["S"] == "SELL", o["ap"], o["z"], d["E"] - o["T"])
         return None

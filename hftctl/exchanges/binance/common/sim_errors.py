@@ -5,22 +5,32 @@ rejections (what an engine refusal looks like there)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from aiohttp import web
 
-from hftctl.exchanges.binance.common.schemas import ErrorBody
-
 
 class BinanceError(Exception):
-    def __init__(self, status: int, code: int, msg: str, headers: dict | None = None) -> None:
+    """An error answer: HTTP status, Binance code and message, and ``data`` where the docs give
+    one (spot's cancelReplace results, a ban's end time)."""
+
+    def __init__(self, status: int, code: int, msg: str, headers: dict | None = None, data: Any = None) -> None:
         super().__init__(msg)
         self.status = status
         self.code = code
         self.msg = msg
         self.headers = headers or {}
+        self.data = data
+
+    def body(self) -> dict:
+        out: dict = {"code": self.code, "msg": self.msg}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
 
     def response(self) -> web.Response:
-        return web.Response(status=self.status, body=msgspec.json.encode(ErrorBody(self.code, self.msg)),
+        return web.Response(status=self.status, body=msgspec.json.encode(self.body()),
                             content_type="application/json", headers=self.headers)
 
 
@@ -49,6 +59,6 @@ INVALID_TYPE = (400, -1116, "Invalid orderType.")
 INVALID_TIF = (400, -1115, "Invalid timeInForce.")
 
 
-def err(spec: tuple[int, int, str], **fmt) -> BinanceError:
+def err(spec: tuple[int, int, str], data: Any = None, **fmt) -> BinanceError:
     status, code, msg = spec
-    return BinanceError(status, code, msg.format(**fmt) if fmt else msg)
+    return BinanceError(status, code, msg.format(**fmt) if fmt else msg, data=data)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 from urllib.parse import unquote_plus
 
 import msgspec
@@ -48,6 +50,15 @@ def parse_params(raw: str) -> dict[str, str]:
                 key, value = unquote_plus(key), unquote_plus(value)
             out[key] = value
     return out
+
+
+def check_timing(now_ms: int, ts_ms: int, recv_window: float) -> None:
+    """Binance's timing rule for SIGNED requests: ``timestamp < serverTime + 1000`` and
+    ``serverTime - timestamp <= recvWindow`` (both markets, REST and WebSocket API)."""
+    if ts_ms > now_ms + 1000:
+        raise err(AHEAD_OF_SERVER)
+    if now_ms - ts_ms > recv_window:
+        raise err(OUTSIDE_RECV_WINDOW)
 
 
 class Request:
@@ -133,6 +144,30 @@ class BinanceRestBase:
                 return exc.response()
         return endpoint
 
+    # --- order actions: written once, run by the REST routes and the WebSocket API alike ----------
+
+    def _route(self, action: Callable[[Request, dict], Any]) -> Callable:
+        """A REST handler for an order action (its route's weight is 0: ``run_action`` charges)."""
+        async def handler(req: Request, headers: dict) -> Any:
+            return self.run_action(action, req, headers)
+        handler.__name__ = action.__name__
+        return handler
+
+    def run_action(self, action: Callable[[Request, dict], Any], req: Request, headers: dict) -> Any:
+        """Run one order action for ``req.account`` and charge its weight by its outcome."""
+        try:
+            body = action(req, headers)
+        except BinanceError:
+            headers["X-MBX-USED-WEIGHT-1M"] = str(self.weight.add(self.action_weight(action.__name__, req, None)))
+            raise
+        headers["X-MBX-USED-WEIGHT-1M"] = str(self.weight.add(self.action_weight(action.__name__, req, body)))
+        return body
+
+    def action_weight(self, name: str, req: Request, body: Any) -> int:
+        """The weight of order action ``name`` (the market's table) given its answer (None: it
+        failed)."""
+        raise NotImplementedError
+
     def _dynamic_weight(self, handler, req: Request) -> int:
         if handler == self.depth:
             try:
@@ -166,11 +201,7 @@ class BinanceRestBase:
         payload = _SIG_RE.sub("", req.raw_query).lstrip("&") + _SIG_RE.sub("", req.raw_body).lstrip("&")
         if not verify(binance_signature(account.secret, payload), sig):
             raise err(BAD_SIGNATURE)
-        now = self.engine.now_ms()
-        if ts_ms > now + 1000:
-            raise err(AHEAD_OF_SERVER)
-        if now - ts_ms > recv:
-            raise err(OUTSIDE_RECV_WINDOW)
+        check_timing(self.engine.now_ms(), ts_ms, recv)
         req.account = account
 
     def _count_order(self, account: Account, headers: dict[str, str]) -> None:

@@ -1,10 +1,14 @@
 """What the sim's Binance websockets (USD-M and spot) share: market streams and user data.
 
-URLs as Binance serves them: /ws/<stream>[/<stream>...] (raw payloads), /stream?streams=a/b
-(combined {"stream","data"} envelopes), /ws/<listenKey> (user data); live SUBSCRIBE /
-UNSUBSCRIBE / LIST_SUBSCRIPTIONS frames answered with {"result": ..., "id": ...}. Depth streams
-are aggregated per update speed. Each market's ``sim_ws.py`` says which speeds exist and how each
-message is encoded.
+URLs as Binance serves them, under each of the market's route prefixes (USD-M: /public,
+/market, /private; spot: none): /ws/<stream>[/<stream>...] (raw payloads), /stream?streams=a/b
+(combined {"stream","data"} envelopes), /ws/<listenKey> or ?listenKey=<key>&events=<E1>/<E2>
+(user data); live SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS frames answered with
+{"result": ..., "id": ...}. A stream asked for on a route that does not serve it is accepted
+and stays silent, as the exchange documents for unrouted connections. A path name that is
+neither a stream nor a listenKey (clients put connection ids there) opens a connection that
+waits for SUBSCRIBE. Depth streams are aggregated per update speed. Each market's ``sim_ws.py``
+says which routes and speeds exist and how each message is encoded.
 """
 
 from __future__ import annotations
@@ -76,9 +80,15 @@ class BinanceStreamsBase:
     SPEEDS_MS: tuple[int, ...]
     DEFAULT_MS: int
     LIMITS = WsLimits()   # the market's connection rules (web-socket-streams / WebSocket limits)
+    # Streams one connection may hold: 1024 on both markets (spot web-socket-streams.md § WebSocket
+    # Limits; USD-M Change Log 2025-07-02). The docs name the limit, not the answer, so a URL naming
+    # more is refused before the upgrade and a SUBSCRIBE that would pass it is refused whole.
+    MAX_STREAMS = 1024
     WIRE: ModuleType      # the market's sim_messages: trade, agg_trade, book_ticker, ...
 
-    def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float, keys: ListenKeys) -> None:
+    def __init__(self, engine: SimEngine, hub: WsHub, ping_interval_s: float, keys: ListenKeys,
+                 legacy_paths: bool = False) -> None:
+        self.legacy_paths = legacy_paths     # also serve a routed market's retired unrouted paths
         self.engine = engine
         self.hub = hub
         self.keys = keys
@@ -90,41 +100,72 @@ class BinanceStreamsBase:
         engine.market_listeners.append(self.on_market)
         engine.user_listeners.append(self.on_user)
 
+    # ---- routes: which URL prefix serves which streams ----------------------------------------
+    def path_routes(self) -> dict[str, str | None]:
+        """URL prefix -> route name served there; None: an unrouted API that serves everything."""
+        return {"": None}
+
+    def serves(self, route: str | None, name: str) -> bool:
+        """Does a connection on ``route`` receive stream ``name`` (a listenKey for user data)?"""
+        return True
+
+    def needs_listen_key(self, route: str | None) -> bool:
+        """Must a bare name on this route be a live listenKey (else the connection is refused)?"""
+        return False
+
     def routes(self, app: web.Application) -> None:
-        app.router.add_get("/ws", self.handle_ws)
-        app.router.add_get("/ws/{streams:.+}", self.handle_ws)
-        app.router.add_get("/stream", self.handle_combined)
+        for prefix, route in self.path_routes().items():
+            ws, combined = self._handlers(route)
+            app.router.add_get(f"{prefix}/ws", ws)
+            app.router.add_get(f"{prefix}/ws/{{streams:.+}}", ws)
+            app.router.add_get(f"{prefix}/stream", combined)
+
+    def _handlers(self, route: str | None):
+        async def handle_ws(request: web.Request) -> web.StreamResponse:
+            path = request.match_info.get("streams", "")
+            return await self._serve(request, route, [s for s in path.split("/") if s], combined=False)
+
+        async def handle_combined(request: web.Request) -> web.StreamResponse:
+            streams = request.query.get("streams", "")
+            return await self._serve(request, route, [s for s in streams.split("/") if s], combined=True)
+        return handle_ws, handle_combined
 
     # ---- connections -------------------------------------------------------------------------
-    async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
-        path = request.match_info.get("streams", "")
-        return await self._serve(request, [s for s in path.split("/") if s], combined=False)
+    async def _serve(self, request: web.Request, route: str | None, streams: list[str], combined: bool):
+        if len(set(streams)) > self.MAX_STREAMS:
+            return web.Response(status=400, text=f"Too many streams: at most {self.MAX_STREAMS} per connection")
+        keyed = _listen_key_params(request)
 
-    async def handle_combined(self, request: web.Request) -> web.WebSocketResponse:
-        streams = request.query.get("streams", "")
-        return await self._serve(request, [s for s in streams.split("/") if s], combined=True)
-
-    async def _serve(self, request: web.Request, streams: list[str], combined: bool):
         async def on_open(client: WsClient) -> bool:
             client.state["combined"] = combined
+            client.state["route"] = route
             client.state["streams"] = set()
-            for name in streams:
-                if not self._subscribe(client, name):
-                    await client.ws.close(code=1008, message=b"invalid listen key or stream")
+            client.state["events"] = {}
+            for name, events in [*((n, None) for n in streams), *keyed]:
+                if not self._subscribe(client, name, events):
+                    await client.ws.close(code=1008, message=b"invalid listen key")
                     return False
             return True
         return await self.hub.serve(request, self.ping_interval_s, self._on_frame, self._unsubscribe_all,
                                     on_open, limits=self.LIMITS)
 
-    def _subscribe(self, client: WsClient, name: str) -> bool:
+    def _subscribe(self, client: WsClient, name: str, events: frozenset[str] | None = None) -> bool:
+        """Add a stream (or a listenKey's user data) to a connection; False only for a name that
+        must be a listenKey and is not a live one. Streams this route does not serve are listed
+        but never sent."""
+        route = client.state["route"]
         if "@" not in name and not name.startswith("!"):
-            account = self.keys.account(name, time.monotonic())
-            if account is None:
-                return False
-            self.user_conns[name].add(client)
+            if self.keys.account(name, time.monotonic()) is None:
+                return not self.needs_listen_key(route)     # a connection id: wait for SUBSCRIBE
             client.state["streams"].add(name)
+            if self.serves(route, name):
+                self.user_conns[name].add(client)
+                client.state["events"][name] = events
             return True
         name = _normalize(name)
+        client.state["streams"].add(name)
+        if not self.serves(route, name):
+            return True
         m = _DEPTH_RE.match(name)
         if m:
             symbol, levels, speed = m.group(1).upper(), m.group(2), m.group(3)
@@ -136,13 +177,13 @@ class BinanceStreamsBase:
                     self.aggs[name] = _DepthAggregator(symbol, interval or self.DEFAULT_MS,
                                                        int(levels) if levels else None)
         self.subs[name].add(client)
-        client.state["streams"].add(name)
         return True
 
     def _unsubscribe(self, client: WsClient, name: str) -> None:
         self.subs.get(name, set()).discard(client)
         self.user_conns.get(name, set()).discard(client)
         client.state["streams"].discard(name)
+        client.state["events"].pop(name, None)
 
     def _unsubscribe_all(self, client: WsClient) -> None:
         for name in list(client.state.get("streams", ())):
@@ -164,6 +205,11 @@ class BinanceStreamsBase:
             if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
                 client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request: params must be "
                                                     "a list of stream names"}, "id": rid}))
+                return
+            if (method == "SUBSCRIBE"
+                    and len(client.state["streams"] | {_normalize(p) for p in params}) > self.MAX_STREAMS):
+                client.send(orjson.dumps({"error": {"code": 2, "msg": "Invalid request: too many parameters"},
+                                          "id": rid}))
                 return
             for name in params:
                 if method == "SUBSCRIBE":
@@ -254,6 +300,10 @@ class BinanceStreamsBase:
                 agg.asks = {}
                 if clients:
                     self._send(name, clients, payload)
+            self.tick(now)
+
+    def tick(self, now: float) -> None:
+        """Streams a market pushes on a cadence of its own (USD-M's mark price, liquidations)."""
 
     def first_id(self, ev: DepthUpdate) -> int:
         """The first update id a diff shows (a market may widen it, see USD-M's first-event rule)."""
@@ -282,16 +332,34 @@ class BinanceStreamsBase:
         return self.WIRE.book_ticker(ev)
 
     def _send_user(self, account, encode, ev) -> None:
-        """To every user-data connection of the account's listen keys; encoded only if one exists."""
+        """To every user-data connection of the account's listen keys that asked for this event
+        type (``events=``; all if it named none); encoded only if one exists."""
         payload = None
         for key, clients in self.user_conns.items():
             if clients and self.keys.owner.get(key) is account:
                 if payload is None:
                     payload = encode(ev)
-                self._send(key, clients, payload)
+                    kind = type(payload).__struct_config__.tag
+                wanted = {c for c in clients if _wants(c.state["events"].get(key), kind)}
+                if wanted:
+                    self._send(key, wanted, payload)
 
     def close_listen_key(self, key: str) -> None:
         for c in self.user_conns.pop(key, set()):
             c.finish()
 
 
+def _wants(events: frozenset[str] | None, kind: str) -> bool:
+    return events is None or kind in events
+
+
+def _listen_key_params(request: web.Request) -> list[tuple[str, frozenset[str] | None]]:
+    """``?listenKey=K1&events=A/B&listenKey=K2&events=C``: each key with the event types named
+    after it (None: every type), in URL order."""
+    out: list[tuple[str, frozenset[str] | None]] = []
+    for k, v in request.query.items():
+        if k == "listenKey" and v:
+            out.append((v, None))
+        elif k == "events" and out and out[-1][1] is None:
+            out[-1] = (out[-1][0], frozenset(e for e in v.split("/") if e) or None)
+    return out

@@ -126,6 +126,8 @@ def _leaves(status: str, qty: float, cum: float) -> float:
 
 def _reason(status: str, tif: str, exec_type: str) -> str | None:
     # Binance has no reject text on the stream; expiry type says why (e.g. GTX would take).
-    if status in ("EXPIRED", "EXPIRED_IN_MATCH", "REJECTED"):
+    if status == "EXPIRED_IN_MATCH":
+        return f"self-trade prevention ({status}, {tif} {exec_type})"
+    if status in ("EXPIRED", "REJECTED"):
         return f"{status} ({tif} {exec_type})".strip()
     return None

@@ -83,6 +83,30 @@ class MarkPriceUpdate(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
     T: int              # next funding time, ms
 
 
+class LiquidationOrder(msgspec.Struct):
+    """The ``o`` object of forceOrder."""
+
+    s: str              # symbol
+    S: str              # side of the liquidation order: SELL closes a long
+    o: str              # order type (LIMIT)
+    f: str              # time in force (IOC)
+    q: Dec              # original quantity
+    p: Dec              # price
+    ap: Dec             # average price
+    X: str              # order status
+    l: Dec              # last filled quantity  # noqa: E741
+    z: Dec              # accumulated filled quantity
+    T: int              # trade time, ms
+
+
+class ForceOrder(msgspec.Struct, tag_field="e", tag="forceOrder"):
+    """``<symbol>@forceOrder`` ("Liquidation Order Streams": the latest liquidation per symbol
+    within each 1000 ms; nothing in a window without one)."""
+
+    E: int              # event time, ms
+    o: LiquidationOrder
+
+
 # --- user data stream ------------------------------------------------------------------------
 
 
@@ -123,6 +147,7 @@ class OrderFields(msgspec.Struct):
     V: str = "NONE"     # self-trade prevention mode
     pm: str = "NONE"    # price match mode
     gtd: int = 0        # GTD auto-cancel time
+    er: int | str = 0   # expiry reason: 1 STP, 2 IOC not fully filled, 3 IOC cut by STP (docs' type unclear)
 
 
 class OrderTradeUpdate(msgspec.Struct, tag_field="e", tag="ORDER_TRADE_UPDATE"):
@@ -242,3 +267,11 @@ class BalanceRow(msgspec.Struct, kw_only=True):
     maxWithdrawAmount: Dec = 0.0
     marginAvailable: bool = True
     updateTime: int = 0
+
+
+class CountdownCancelAll(msgspec.Struct):
+    """``POST /fapi/v1/countdownCancelAll`` ("Auto-Cancel All Open Orders"): the countdown now in
+    force for the symbol, in milliseconds as a string ("0": off)."""
+
+    symbol: str
+    countdownTime: str

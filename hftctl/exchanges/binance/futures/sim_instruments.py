@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hftctl.sim.instruments import SymbolSpec
 
 SPECS: dict[str, SymbolSpec] = {
@@ -18,3 +20,9 @@ SPECS: dict[str, SymbolSpec] = {
     )
 }
 DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+
+# Test instruments: BTCUSDT's rules under 20 made-up names, so scale tests and benchmarks can have
+# one collector record 20 symbols (a synthetic market, or the real btcusdt recording renamed once
+# per symbol for --replay). Like every instrument, the sim lists them only when asked for by name.
+TEST_SYMBOLS = [f"TEST{i:02d}USDT" for i in range(1, 21)]
+SPECS.update({s: replace(SPECS["BTCUSDT"], symbol=s, base=s[:-4]) for s in TEST_SYMBOLS})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hftctl.exchanges.binance.futures import schemas as w
 from hftctl.sim.accounts import Account, Position
 from hftctl.sim.engine import SimEngine
-from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
+from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, Liquidation, MarkPrice, OrderEvent, Trade
 from hftctl.sim.instruments import SymbolSpec
 from hftctl.sim.orders import Order
 
@@ -23,6 +23,10 @@ TIF_OUT = {"gtc": "GTC", "ioc": "IOC", "fok": "FOK", "gtx": "GTX"}
 TIF_IN = {v: k for k, v in TIF_OUT.items()}
 EXEC_OUT = {"new": "NEW", "trade": "TRADE", "canceled": "CANCELED", "expired": "EXPIRED",
             "amended": "AMENDMENT"}
+# selfTradePreventionMode (REST New Order; NONE as the WS API and modify use it)
+STP_OUT = {"none": "NONE", "expire_taker": "EXPIRE_TAKER", "expire_maker": "EXPIRE_MAKER",
+           "expire_both": "EXPIRE_BOTH"}
+STP_IN = {v: k for k, v in STP_OUT.items()}
 REASON_OUT = {"order": "ORDER"}
 
 
@@ -51,6 +55,19 @@ def book_ticker(ev: BookTicker) -> w.BookTicker:
                         T=ev.trans_ms, E=ev.event_ms)
 
 
+def mark_price(ev: MarkPrice, event_ms: int) -> w.MarkPriceUpdate:
+    """The latest mark as pushed at ``event_ms``; the estimated settle price follows the mark."""
+    return w.MarkPriceUpdate(E=event_ms, s=ev.symbol, p=_f(ev.mark), i=_f(ev.index), P=_f(ev.mark),
+                             r=_f(ev.funding_rate), T=ev.next_funding_ms)
+
+
+def force_order(ev: Liquidation, event_ms: int) -> w.ForceOrder:
+    """A liquidation as the exchange shows it: an IOC limit order, filled at its price."""
+    return w.ForceOrder(E=event_ms, o=w.LiquidationOrder(
+        s=ev.symbol, S="SELL" if ev.long else "BUY", o="LIMIT", f="IOC", q=ev.qty, p=ev.price, ap=ev.price,
+        X="FILLED", l=ev.qty, z=ev.qty, T=ev.trade_ms))
+
+
 def _avg(order: Order, spec: SymbolSpec) -> str:
     if order.filled_lots == 0:
         return "0.00"
@@ -61,19 +78,38 @@ def _price(order: Order, spec: SymbolSpec) -> str:
     return spec.price_str(order.price_ticks) if order.type == "limit" else "0"
 
 
-def order_body(order: Order, spec: SymbolSpec, with_time: bool = False) -> w.OrderBody:
-    """REST order body (new/cancel/modify/query/openOrders)."""
+def status(order: Order) -> str:
+    """An order's status; one self-trade prevention expired is EXPIRED_IN_MATCH (STP FAQ)."""
+    if order.status == "expired" and order.reason == "stp":
+        return "EXPIRED_IN_MATCH"
+    return STATUS_OUT[order.status]
+
+
+def expiry_reason(order: Order) -> str:
+    """``er``: 1 expired by STP, 2 IOC not fully filled, 3 IOC not fully filled because of STP."""
+    if order.status != "expired":
+        return "0"
+    if order.reason == "stp":
+        return "3" if order.tif == "ioc" else "1"
+    return "2" if order.tif == "ioc" else "0"
+
+
+def order_body(order: Order, spec: SymbolSpec, with_time: bool = False, ack: bool = False) -> w.OrderBody:
+    """REST order body (new/cancel/modify/query/openOrders). ``ack``: newOrderRespType=ACK, the
+    order as accepted, before it matched (RESULT: as it stands after matching)."""
+    filled = 0 if ack else order.filled_lots
     return w.OrderBody(
-        orderId=order.order_id, symbol=order.symbol, status=STATUS_OUT[order.status],
+        orderId=order.order_id, symbol=order.symbol, status="NEW" if ack else status(order),
         clientOrderId=order.client_id, price=_price(order, spec),
-        avgPrice=_avg(order, spec), origQty=spec.qty_str(order.qty_lots),
-        executedQty=spec.qty_str(order.filled_lots), cumQty=spec.qty_str(order.filled_lots),
-        cumQuote=_f(order.cum_quote, 5), timeInForce=TIF_OUT[order.tif], type=TYPE_OUT[order.type],
-        reduceOnly=order.reduce_only, closePosition=False, side=SIDE[order.side],
-        positionSide="BOTH", stopPrice="0", workingType="CONTRACT_PRICE",
+        avgPrice="0.00" if ack else _avg(order, spec), origQty=spec.qty_str(order.qty_lots),
+        executedQty=spec.qty_str(filled), cumQty=spec.qty_str(filled),
+        cumQuote=_f(0.0 if ack else order.cum_quote, 5), timeInForce=TIF_OUT[order.tif],
+        type=TYPE_OUT[order.type], reduceOnly=order.reduce_only, closePosition=False,
+        side=SIDE[order.side], positionSide="BOTH", stopPrice="0", workingType="CONTRACT_PRICE",
         priceProtect=False, origType=TYPE_OUT[order.type], priceMatch="NONE",
-        selfTradePreventionMode="NONE", goodTillDate=0,
-        **({"time": order.create_ms} if with_time else {}), updateTime=order.update_ms)
+        selfTradePreventionMode=STP_OUT[order.stp], goodTillDate=0,
+        **({"time": order.create_ms} if with_time else {}),
+        updateTime=order.create_ms if ack else order.update_ms)
 
 
 def user_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
@@ -104,13 +140,13 @@ def order_trade_update(ev: OrderEvent, spec: SymbolSpec) -> w.OrderTradeUpdate:
     return w.OrderTradeUpdate(E=ev.event_ms, T=ev.event_ms, o=w.OrderFields(
         s=o.symbol, c=o.client_id, S=SIDE[o.side], o=TYPE_OUT[o.type], f=TIF_OUT[o.tif],
         q=spec.qty_str(o.qty_lots), p=_price(o, spec), ap=_avg(o, spec), sp="0",
-        x=EXEC_OUT[ev.exec_type], X=STATUS_OUT[o.status], i=o.order_id,
+        x=EXEC_OUT[ev.exec_type], X=status(o), i=o.order_id,
         l=spec.qty_str(ev.last_lots), z=spec.qty_str(o.filled_lots),
         L=spec.price_str(ev.last_ticks) if ev.last_lots else "0",
         N=spec.quote, n=_f(ev.commission), T=ev.event_ms, t=ev.trade_id,
         b=_f(bid, 5), a=_f(ask, 5), m=ev.is_maker, R=o.reduce_only,
         wt="CONTRACT_PRICE", ot=TYPE_OUT[o.type], ps="BOTH", cp=False, pP=False, si=0, ss=0,
-        rp=_f(ev.realized_pnl), V="NONE", pm="NONE", gtd=0))
+        rp=_f(ev.realized_pnl), V=STP_OUT[o.stp], pm="NONE", gtd=0, er=expiry_reason(o)))
 
 
 def position_fields(engine: SimEngine, account: Account, pos: Position) -> w.PositionFields:
@@ -217,15 +253,7 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "pricePrecision": spec.price_decimals, "quantityPrecision": spec.qty_decimals,
             "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
             "underlyingSubType": [], "settlePlan": 0, "triggerProtect": "0.0500",
-            "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": _g(spec.min_price), "maxPrice": _g(spec.max_price),
-                 "tickSize": f"{spec.tick:.{spec.price_decimals}f}"},
-                {"filterType": "LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-                 "minQty": _g(spec.min_qty)},
-                {"filterType": "MARKET_LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
-                 "minQty": _g(spec.min_qty)},
-                {"filterType": "MIN_NOTIONAL", "notional": _g(spec.min_notional)},
-            ],
+            "filters": [*price_and_lot_filters(spec), {"filterType": "MIN_NOTIONAL", "notional": _g(spec.min_notional)}],
             "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
             "liquidationFee": "0.012500", "marketTakeBound": "0.05"})
     rate_limits = [
@@ -238,6 +266,17 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "rateLimits": rate_limits, "exchangeFilters": [],
             "assets": [{"asset": q, "marginAvailable": True, "autoAssetExchange": "-10000"} for q in quotes],
             "symbols": symbols}
+
+
+def price_and_lot_filters(spec: SymbolSpec) -> list[dict]:
+    """exchangeInfo's PRICE_FILTER, LOT_SIZE and MARKET_LOT_SIZE of a symbol (USD-M and COIN-M)."""
+    return [
+        {"filterType": "PRICE_FILTER", "minPrice": _g(spec.min_price), "maxPrice": _g(spec.max_price),
+         "tickSize": f"{spec.tick:.{spec.price_decimals}f}"},
+        {"filterType": "LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty), "minQty": _g(spec.min_qty)},
+        {"filterType": "MARKET_LOT_SIZE", "stepSize": _g(spec.step), "maxQty": _g(spec.max_qty),
+         "minQty": _g(spec.min_qty)},
+    ]
 
 
 def _g(x: float) -> str:

@@ -1,14 +1,23 @@
-"""The sim's Binance USD-M futures REST API (/fapi/...): routes, weights, bodies."""
+"""The sim's Binance USD-M futures REST API (/fapi/...): routes, weights, bodies, and the order
+actions its WebSocket API (``sim_ws_api.py``) shares.
+
+Each order action (place, cancel, modify, query) is written once, here, as a function of a
+parsed request and a dict of usage headers; the REST routes and the WebSocket API methods both
+call it, so validation, errors, weights, order counts and the unknown-outcome faults cannot
+differ between the two transports.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot
 from hftctl.exchanges.binance.common.sim_errors import (INVALID_SIDE, INVALID_SYMBOL, INVALID_TIF, INVALID_TYPE,
                                                         BinanceError, err, illegal)
 from hftctl.exchanges.binance.common.sim_rest import SIDES, BinanceRestBase, Request
 from hftctl.exchanges.binance.futures import sim_messages as wire
+from hftctl.exchanges.binance.futures.schemas import CountdownCancelAll
 from hftctl.exchanges.binance.futures.venues import PATHS
 from hftctl.sim.errors import SimReject
 
@@ -16,7 +25,25 @@ _CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _DEPTH_WEIGHT = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 
 BAD_CLIENT_ID = (400, -4015, "Client order id is not valid.")
+BAD_RESP_TYPE = (400, -1136, "Invalid newOrderRespType.")
+BAD_STP_MODE = (400, -5039, "Invalid self trade prevention mode")
+# The answers USD-M documents as "execution status unknown" (General Info § HTTP Return Codes,
+# Error Codes). The code of the 503 body is not documented: -1000 (UNKNOWN) stands in.
+UNKNOWN_OUTCOME = ((503, -1000, "Unknown error, please check your request or try again later."),
+                   (408, -1007, "Timeout waiting for response from backend server. Send status unknown; "
+                    "execution status unknown."),
+                   (503, -1006, "An unexpected response was received from the message bus. Execution "
+                    "status unknown."))
+# REST New Order's default (the spec behind the official SDK); the WS API documents NONE.
+DEFAULT_STP = "EXPIRE_MAKER"
+# Notional and leverage brackets the sim lists for every symbol (a tier table shaped like the
+# exchange's; the sim's margin model does not use them).
+BRACKETS = ((125, 50_000, 0.004), (100, 250_000, 0.005), (50, 3_000_000, 0.01), (20, 20_000_000, 0.025),
+            (10, 50_000_000, 0.05), (5, 100_000_000, 0.1), (1, 500_000_000, 0.25))
 PRICE_TICK = (400, -4014, "Price not increased by tick size.")
+# Request weights of the order actions, on REST and the WebSocket API alike: New Order "0 on IP
+# rate limit", Modify / Cancel / Query Order 1 (trade/rest-api and websocket-api pages).
+ACTION_WEIGHTS = {"place": 0, "modify": 1, "cancel": 1, "query": 1}
 QTY_PRECISION = (400, -1111, "Precision is over the maximum defined for this asset.")
 BAD_LEVERAGE = (400, -4028, "Leverage {value} is not valid")
 
@@ -67,11 +94,13 @@ class BinanceFuturesRest(BinanceRestBase):
             ("GET", p["exchange_info"], self.exchange_info, 1, False),
             ("GET", p["depth"], self.depth, 0, False),
             ("GET", "/fapi/v1/ticker/bookTicker", self.ticker_book, 2, False),
-            ("POST", p["order"], self.new_order, 0, True),
-            ("PUT", p["order"], self.modify_order, 1, True),
-            ("DELETE", p["order"], self.cancel_order, 1, True),
-            ("GET", p["order"], self.query_order, 1, True),
+            # order actions: weight 0 here, charged by run_action (ACTION_WEIGHTS)
+            ("POST", p["order"], self._route(self.place), 0, True),
+            ("PUT", p["order"], self._route(self.modify), 0, True),
+            ("DELETE", p["order"], self._route(self.cancel), 0, True),
+            ("GET", p["order"], self._route(self.query), 0, True),
             ("DELETE", p["cancel_all"], self.cancel_all, 1, True),
+            ("POST", p["countdown_cancel_all"], self.countdown_cancel_all, 10, True),
             ("GET", p["open_orders"], self.open_orders, 1, True),
             ("GET", "/fapi/v1/allOrders", self.all_orders, 5, True),
             ("GET", "/fapi/v1/userTrades", self.user_trades, 5, True),
@@ -82,6 +111,7 @@ class BinanceFuturesRest(BinanceRestBase):
             ("GET", p["balance"], self.balance, 5, True),
             ("GET", "/fapi/v3/balance", self.balance, 5, True),
             ("POST", "/fapi/v1/leverage", self.leverage, 1, True),
+            ("GET", p["leverage_bracket"], self.leverage_bracket, 1, True),
             ("POST", p["listen_key"], self.listen_key_new, 1, False),
             ("PUT", p["listen_key"], self.listen_key_keepalive, 1, False),
             ("DELETE", p["listen_key"], self.listen_key_close, 1, False),
@@ -119,7 +149,10 @@ class BinanceFuturesRest(BinanceRestBase):
                         "time": self.engine.now_ms(), "lastUpdateId": book.last_update_id})
         return out[0] if spec else out
 
-    async def new_order(self, req: Request, headers) -> dict:
+    def action_weight(self, name: str, req: Request, body: Any) -> int:
+        return ACTION_WEIGHTS[name]
+
+    def place(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)
         self._count_order(req.account, headers)
         side = SIDES.get(req.need("side"))
@@ -137,24 +170,49 @@ class BinanceFuturesRest(BinanceRestBase):
         client_id = req.get("newClientOrderId")
         if client_id is not None and not _CLIENT_ID_RE.match(client_id):
             raise err(BAD_CLIENT_ID)
+        resp_type = req.get("newOrderRespType", "ACK")     # COIN-M/PM tables say "default ACK"
+        if resp_type not in ("ACK", "RESULT"):
+            raise err(BAD_RESP_TYPE)
+        stp = wire.STP_IN.get(req.get("selfTradePreventionMode", DEFAULT_STP))
+        if stp is None:
+            raise err(BAD_STP_MODE)
         reduce_only = req.get("reduceOnly", "false").lower() == "true"
+        fault = self._unknown_fault()
         try:
             order = self.engine.place(req.account, spec.symbol, side, type_, tif, price, qty,
-                                      client_id, reduce_only)
+                                      client_id, reduce_only, stp=stp)
         except SimReject as exc:
             raise self._reject(exc) from None
-        return wire.order_body(order, spec)
+        self._unknown_after(fault)
+        return wire.order_body(order, spec, ack=resp_type == "ACK")
 
-    async def cancel_order(self, req: Request, headers) -> dict:
+    def _unknown_fault(self) -> str | None:
+        """The unknown-outcome fault for an order request: "before" answers now, unexecuted."""
+        fault = self.faults.unknown_outcome()
+        if fault == "before":
+            raise err(self.faults.rng.choice(UNKNOWN_OUTCOME))
+        return fault
+
+    def _unknown_after(self, fault: str | None) -> None:
+        if fault == "after":
+            raise err(self.faults.rng.choice(UNKNOWN_OUTCOME))
+
+    def cancel(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)
         oid, cid = self._find_ids(req)
+        fault = self._unknown_fault()
         try:
             order = self.engine.cancel(req.account, spec.symbol, oid, cid)
         except SimReject as exc:
             raise self._reject(exc) from None
+        self._unknown_after(fault)
         return wire.order_body(order, spec)
 
-    async def modify_order(self, req: Request, headers) -> dict:
+    def modify(self, req: Request, headers: dict) -> Any:
+        """Modify Order: both price and quantity, to the back of the queue ("modified orders will
+        be reordered in the match queue"); a partially filled order whose new quantity is not
+        above its filled one, and a GTX order the new price would make take, are cancelled
+        (``trade/rest-api/Modify-Order``, ``websocket-api/Modify-Order``)."""
         spec = self._symbol(req)
         self._count_order(req.account, headers)
         oid, cid = self._find_ids(req)
@@ -162,15 +220,19 @@ class BinanceFuturesRest(BinanceRestBase):
         if side is None:
             raise err(INVALID_SIDE)
         price, qty = self._order_fields(req, spec, "limit")
+        fault = self._unknown_fault()
         try:
-            order = self.engine.modify(req.account, spec.symbol, oid, cid, side, price, qty)
+            # "Modifying an order resets its selfTradePreventionMode to NONE" (STP FAQ)
+            order = self.engine.modify(req.account, spec.symbol, oid, cid, side, price, qty, stp="none",
+                                       keep_priority=False, ends_as="canceled")
         except SimReject as exc:
             if exc.reason == "unknown_order":
                 raise BinanceError(400, -2013, "Order does not exist.") from None
             raise self._reject(exc) from None
+        self._unknown_after(fault)
         return wire.order_body(order, spec)
 
-    async def query_order(self, req: Request, headers) -> dict:
+    def query(self, req: Request, headers: dict) -> Any:
         spec = self._symbol(req)
         oid, cid = self._find_ids(req)
         order = self.engine.find_order(req.account, spec.symbol, oid, cid, include_done=True)
@@ -182,6 +244,19 @@ class BinanceFuturesRest(BinanceRestBase):
         spec = self._symbol(req)
         self.engine.cancel_all(req.account, spec.symbol)
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    async def countdown_cancel_all(self, req: Request, headers) -> CountdownCancelAll:
+        """"Auto-Cancel All Open Orders": per account and symbol, each call replaces the running
+        countdown; when one runs out every open order of the symbol is cancelled (the user stream
+        shows each as CANCELED); 0 stops it. countdownTime is a LONG: anything but digits (a
+        negative value too) is refused like any malformed number (-1100)."""
+        spec = self._symbol(req)
+        raw = req.need("countdownTime")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+            raise illegal("countdownTime")
+        ms = int(raw)
+        self.engine.countdowns.arm(req.account, spec.symbol, ms)
+        return CountdownCancelAll(symbol=spec.symbol, countdownTime=str(ms))
 
     async def open_orders(self, req: Request, headers) -> list:
         spec = self._symbol(req, required=False)
@@ -222,6 +297,12 @@ class BinanceFuturesRest(BinanceRestBase):
     async def balance(self, req: Request, headers) -> list:
         return wire.balances(self.engine, req.account, self.engine.now_ms())
 
+    async def leverage_bracket(self, req: Request, headers) -> dict | list:
+        """USD-M's "Notional and Leverage Brackets": one object when ``symbol`` is sent, else an array."""
+        spec = self._symbol(req, required=False)
+        rows = [{"symbol": sym, "brackets": _brackets()} for sym in ([spec.symbol] if spec else self.engine.specs)]
+        return rows[0] if spec else rows
+
     async def leverage(self, req: Request, headers) -> dict:
         spec = self._symbol(req)
         value = req.need("leverage")
@@ -230,3 +311,13 @@ class BinanceFuturesRest(BinanceRestBase):
         req.account.leverage = int(value)
         return {"leverage": int(value), "maxNotionalValue": "20000000", "symbol": spec.symbol}
 
+
+def _brackets() -> list[dict]:
+    out, floor, cum = [], 0, 0.0
+    for i, (lev, cap, mmr) in enumerate(BRACKETS):
+        prev_mmr = BRACKETS[i - 1][2] if i else mmr
+        cum += floor * (mmr - prev_mmr)          # maintenance amount: continuous across tiers
+        out.append({"bracket": i + 1, "initialLeverage": lev, "notionalCap": cap, "notionalFloor": floor,
+                    "maintMarginRatio": mmr, "cum": round(cum, 2)})
+        floor = cap
+    return out

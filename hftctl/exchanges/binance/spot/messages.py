@@ -9,6 +9,7 @@ executedQty`` is the average), and the account has balances but no positions.
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET
 
 from hftctl.exchanges.binance.common.depth_sync import DepthSnapshotBody, DepthUpdate as DepthEvent
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot, Envelope, decode_user_event, decoder
@@ -24,7 +25,8 @@ _TICKER = decoder(Envelope[w.BookTicker])
 _USER = decoder(w.UserEvent)
 _USER_ENVELOPE = decoder(Envelope[w.UserEvent])
 USER_EVENT_KINDS = frozenset(t.__struct_config__.tag for t in (w.ExecutionReport, w.OutboundAccountPosition,
-                                                                 w.ListenKeyExpired))
+                                                                 w.BalanceUpdate, w.EventStreamTerminated,
+                                                                 w.ServerShutdown))
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
@@ -58,12 +60,19 @@ def book_ticker(raw: bytes, local_ts: int) -> BestBidOffer:
     return BestBidOffer(d.s, local_ts, local_ts, d.b, d.B, d.a, d.A)
 
 
-def user_event(raw: bytes) -> w.ExecutionReport | w.OutboundAccountPosition | w.ListenKeyExpired | None:
+def user_event(raw: bytes) -> w.UserEvent | None:
+    """The ``event`` object of a WebSocket API event frame; None for a kind hftctl does not know."""
     return decode_user_event(raw, _USER, _USER_ENVELOPE, USER_EVENT_KINDS)
 
 
 def _tif(type_: str, tif: str) -> str:
     return "gtx" if type_ == "LIMIT_MAKER" else TIFS.get(tif, "gtc")
+
+
+def _reason(m: w.ExecutionReport) -> str | None:
+    if m.X == "EXPIRED_IN_MATCH":      # x = TRADE_PREVENTION: the exchange expired it (faqs/stp_faq.md)
+        return f"self-trade prevention ({m.V}, counter order {m.U})" if m.U is not UNSET else "self-trade prevention"
+    return m.r if m.r and m.r != "NONE" else None
 
 
 def execution_report(m: w.ExecutionReport, local_ts: int) -> OrderUpdate:
@@ -75,7 +84,7 @@ def execution_report(m: w.ExecutionReport, local_ts: int) -> OrderUpdate:
             exec_px=m.L, cum_qty=m.z, status=STATUS[m.X],
             order_type=_TYPES.get(m.o, "limit"), time_in_force=_tif(m.o, m.f),
             exch_ts=ms_ns(m.T or m.E), local_ts=local_ts,
-            reason=m.r if m.r and m.r != "NONE" else None,
+            reason=_reason(m),
         )
     except KeyError as e:
         raise MalformedMessage(f"executionReport: unknown value {e}") from None
@@ -96,6 +105,21 @@ def order_body(o: w.OrderBody, local_ts: int) -> OrderUpdate:
         )
     except KeyError as e:
         raise MalformedMessage(f"order: unknown value {e}") from None
+
+
+def amended_order(r: w.AmendResult, local_ts: int) -> OrderUpdate:
+    """An amend keep-priority answer's order; ``exec_px`` is the average fill price."""
+    o = r.amendedOrder
+    cum = o.executedQty
+    try:
+        return OrderUpdate(
+            symbol=o.symbol, order_id=0, client_order_id=o.clientOrderId, exch_order_id=str(o.orderId),
+            side=SIDES[o.side], px=o.price, qty=o.qty, leaves_qty=_leaves(o.status, o.qty, cum), exec_qty=0.0,
+            exec_px=o.cumulativeQuoteQty / cum if cum > 0 else 0.0, cum_qty=cum, status=STATUS[o.status],
+            order_type=_TYPES.get(o.type, "limit"), time_in_force=_tif(o.type, o.timeInForce),
+            exch_ts=ms_ns(r.transactTime), local_ts=local_ts)
+    except KeyError as e:
+        raise MalformedMessage(f"amendedOrder: unknown value {e}") from None
 
 
 def account_position(m: w.OutboundAccountPosition) -> list[Balance]:

@@ -3,8 +3,11 @@
 Sources (binance/binance-spot-api-docs, checked 2026-12-01; see docs/protocols.md):
 web-socket-streams.md "Trade Streams", "Diff. Depth Stream", "Individual Symbol Book Ticker
 Streams"; user-data-stream.md "Order Update", "Account Update"; rest-api.md "New order",
-"Query order", "Account information". Spot's depth diffs have no ``pu`` and no transaction time,
-its bookTicker has no event type and no times at all.
+"Query order", "Account information"; web-socket-api.md "Event format", "Connection events",
+"Cancel and replace order". Spot's depth diffs have no ``pu`` and no transaction time, its
+bookTicker has no event type and no times at all. User data arrives only over the WebSocket API
+(the listenKey streams were retired on 2026-02-20, testnet 2026-02-04), each event wrapped in
+``{"subscriptionId", "event"}``.
 """
 
 from __future__ import annotations
@@ -114,6 +117,17 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport", kw_o
     Q: Dec = 0.0        # quote order quantity
     W: int | UnsetType = UNSET    # working time (only if the order went on the book)
     V: str = "NONE"     # self-trade prevention mode
+    # only for orders that expired due to self-trade prevention (x = TRADE_PREVENTION):
+    v: int | UnsetType = UNSET    # prevented match id
+    A: Dec | UnsetType = UNSET    # prevented quantity (cumulative)
+    B: Dec | UnsetType = UNSET    # last prevented quantity
+    u: int | UnsetType = UNSET    # trade group id
+    U: int | UnsetType = UNSET    # counter order id
+    Cs: str | UnsetType = UNSET   # counter symbol
+    pl: Dec | UnsetType = UNSET   # prevented execution quantity
+    pL: Dec | UnsetType = UNSET   # prevented execution price
+    pY: Dec | UnsetType = UNSET   # prevented execution quote quantity
+    eR: str | UnsetType = UNSET   # expiry reason (only once the order expired)
 
 
 class BalanceFields(msgspec.Struct):
@@ -128,12 +142,36 @@ class OutboundAccountPosition(msgspec.Struct, tag_field="e", tag="outboundAccoun
     B: list[BalanceFields]
 
 
-class ListenKeyExpired(msgspec.Struct, tag_field="e", tag="listenKeyExpired"):
-    E: int | str        # event time, ms
-    listenKey: str
+class BalanceUpdate(msgspec.Struct, tag_field="e", tag="balanceUpdate"):
+    """Deposits, withdrawals and transfers between accounts (not trading)."""
+
+    E: int              # event time, ms
+    a: str              # asset
+    d: Dec              # balance delta
+    T: int              # clear time, ms
 
 
-UserEvent = ExecutionReport | OutboundAccountPosition | ListenKeyExpired
+class EventStreamTerminated(msgspec.Struct, tag_field="e", tag="eventStreamTerminated"):
+    """The subscription named by the frame's ``subscriptionId`` has ended."""
+
+    E: int              # event time, ms
+
+
+class ServerShutdown(msgspec.Struct, tag_field="e", tag="serverShutdown"):
+    """The server will close this connection soon: open a new one (no ``subscriptionId``)."""
+
+    E: int              # event time, ms
+
+
+UserEvent = ExecutionReport | OutboundAccountPosition | BalanceUpdate | EventStreamTerminated | ServerShutdown
+
+# --- WebSocket API results (frames: common/schemas.py) -----------------------------------------
+
+
+class Subscription(msgspec.Struct):
+    """``userDataStream.subscribe.signature`` result, ``session.subscriptions`` item."""
+
+    subscriptionId: int
 
 # --- REST bodies -----------------------------------------------------------------------------
 
@@ -144,6 +182,26 @@ class FillRow(msgspec.Struct):
     commission: Dec
     commissionAsset: str
     tradeId: int
+
+
+class OrderAck(msgspec.Struct, kw_only=True):
+    """``newOrderRespType=ACK``: the order was accepted, nothing about its state."""
+
+    symbol: str
+    orderId: int
+    orderListId: int = -1
+    clientOrderId: str
+    transactTime: int
+
+
+class PreventedMatch(msgspec.Struct, kw_only=True):
+    """A placement response's record of one match that self-trade prevention stopped."""
+
+    preventedMatchId: int
+    makerOrderId: int
+    price: Dec
+    takerPreventedQuantity: Dec | UnsetType = UNSET   # EXPIRE_TAKER / EXPIRE_BOTH
+    makerPreventedQuantity: Dec | UnsetType = UNSET   # EXPIRE_MAKER / EXPIRE_BOTH
 
 
 class OrderBody(msgspec.Struct, kw_only=True):
@@ -172,7 +230,50 @@ class OrderBody(msgspec.Struct, kw_only=True):
     workingTime: int | UnsetType = UNSET
     origQuoteOrderQty: Dec | UnsetType = UNSET
     selfTradePreventionMode: str = "NONE"
-    fills: list[FillRow] | UnsetType = UNSET
+    preventedMatchId: int | UnsetType = UNSET       # only if the order expired due to STP
+    preventedQuantity: Dec | UnsetType = UNSET
+    fills: list[FillRow] | UnsetType = UNSET        # FULL placement responses
+    preventedMatches: list[PreventedMatch] | UnsetType = UNSET   # placement, if STP prevented a match
+
+
+class CancelReplaceResult(msgspec.Struct, kw_only=True):
+    """``order.cancelReplace`` / ``POST /api/v3/order/cancelReplace``: the result when both steps
+    succeeded, and the ``data`` of its -2021 / -2022 errors. Each step's response is an order
+    (``OrderBody``) when it succeeded, ``{code, msg}`` when it failed, null when not attempted."""
+
+    cancelResult: str                    # SUCCESS | FAILURE
+    newOrderResult: str                  # SUCCESS | FAILURE | NOT_ATTEMPTED
+    cancelResponse: dict | None = None
+    newOrderResponse: dict | None = None
+
+
+class AmendedOrder(msgspec.Struct, kw_only=True):
+    """``amendedOrder`` of an amend keep-priority answer: note ``qty`` (not ``origQty``) and
+    ``cumulativeQuoteQty`` with one m (web-socket-api.md § Order Amend Keep Priority)."""
+
+    symbol: str
+    orderId: int
+    orderListId: int = -1
+    origClientOrderId: str
+    clientOrderId: str
+    price: Dec
+    qty: Dec
+    executedQty: Dec
+    preventedQty: Dec = 0.0
+    quoteOrderQty: Dec = 0.0
+    cumulativeQuoteQty: Dec = 0.0
+    status: str
+    timeInForce: str
+    type: str
+    side: str
+    workingTime: int | UnsetType = UNSET
+    selfTradePreventionMode: str = "NONE"
+
+
+class AmendResult(msgspec.Struct, kw_only=True):
+    transactTime: int
+    executionId: int
+    amendedOrder: AmendedOrder
 
 
 class AccountBalance(msgspec.Struct):

@@ -4,8 +4,12 @@ engine's IPC vocabulary."""
 
 from __future__ import annotations
 
-from hftctl.exchanges.binance.futures.sim_messages import EXEC_OUT, SIDE, STATUS_OUT, TIF_OUT
+from hftctl.exchanges.binance.futures.sim_messages import EXEC_OUT as FUTURES_EXEC_OUT
+from hftctl.exchanges.binance.futures.sim_messages import SIDE, STATUS_OUT, TIF_OUT
 from hftctl.exchanges.binance.spot import schemas as w
+from hftctl.exchanges.binance.spot.sim_stp import DEFAULT_MODE, MODE_OUT, MODES
+
+MAX_AMENDS = 10          # filters.md § MAX_NUM_ORDER_AMENDS (enabled 2025-08-28 with 10)
 from hftctl.sim.accounts import Account
 from hftctl.sim.engine import SimEngine
 from hftctl.sim.events import AccountEvent, BookTicker, DepthUpdate, OrderEvent, Trade
@@ -15,6 +19,8 @@ from hftctl.sim.orders import Order
 # spot's post-only is its own order type, LIMIT_MAKER, with no time in force
 TYPE_IN = {"LIMIT": ("limit", None), "LIMIT_MAKER": ("limit", "gtx"), "MARKET": ("market", "gtc")}
 TIF_IN = {"GTC": "gtc", "IOC": "ioc", "FOK": "fok"}
+# an amend keep-priority is execution type REPLACED ("The order has been amended", enums.md)
+EXEC_OUT = {**FUTURES_EXEC_OUT, "amended": "REPLACED"}
 
 
 def _f(x: float) -> str:
@@ -35,6 +41,11 @@ def _price(order: Order, spec: SymbolSpec) -> str:
     return spec.price_str(order.price_ticks) if order.type == "limit" else _f(0)
 
 
+def wire_status(order: Order) -> str:
+    """EXPIRED_IN_MATCH: "The order was expired by the exchange due to STP" (enums.md)."""
+    return "EXPIRED_IN_MATCH" if order.reason == "stp" and order.status == "expired" else STATUS_OUT[order.status]
+
+
 def depth_update(ev: DepthUpdate, first_id: int) -> w.DepthUpdate:
     return w.DepthUpdate(E=ev.event_ms, s=ev.symbol, U=first_id, u=ev.last_id, b=ev.bids, a=ev.asks)
 
@@ -53,24 +64,68 @@ def book_ticker(ev: BookTicker) -> w.BookTicker:
     return w.BookTicker(u=ev.update_id, s=ev.symbol, b=ev.bid, B=ev.bid_qty, a=ev.ask, A=ev.ask_qty)
 
 
-def order_body(order: Order, spec: SymbolSpec, kind: str = "query", now_ms: int = 0) -> w.OrderBody:
-    """kind: "query" (GET order/openOrders), "new" (POST, FULL response), "cancel" (DELETE)."""
-    common = dict(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
-                  price=_price(order, spec), origQty=spec.qty_str(order.qty_lots),
-                  executedQty=spec.qty_str(order.filled_lots), cummulativeQuoteQty=_f(order.cum_quote),
-                  status=STATUS_OUT[order.status], timeInForce=wire_tif(order), type=wire_type(order),
-                  side=SIDE[order.side], selfTradePreventionMode="NONE")
-    if kind == "new":
-        return w.OrderBody(**common, transactTime=order.create_ms,
-                           workingTime=order.create_ms if order.type == "limit" else -1,
-                           origQuoteOrderQty=_f(0),
-                           fills=[w.FillRow(spec.price_str(f.ticks), spec.qty_str(f.lots), _f(f.fee),
-                                            f.fee_asset, f.trade_id) for f in order.fills])
-    if kind == "cancel":
-        return w.OrderBody(**common, origClientOrderId=order.client_id, transactTime=now_ms)
-    return w.OrderBody(**common, stopPrice=_f(0), icebergQty=_f(0), time=order.create_ms,
-                       updateTime=order.update_ms, isWorking=order.type == "limit",
-                       workingTime=order.create_ms, origQuoteOrderQty=_f(0))
+def _state(order: Order, spec: SymbolSpec) -> dict:
+    return dict(price=_price(order, spec), origQty=spec.qty_str(order.qty_lots),
+                executedQty=spec.qty_str(order.filled_lots), cummulativeQuoteQty=_f(order.cum_quote),
+                status=wire_status(order), timeInForce=wire_tif(order), type=wire_type(order),
+                side=SIDE[order.side], selfTradePreventionMode=MODE_OUT[order.stp])
+
+
+def _prevented(order: Order, spec: SymbolSpec) -> dict:
+    """Query responses of an order expired by STP: its match id and the quantity it lost."""
+    m = order.stp_match
+    if m is None:
+        return {}
+    return {"preventedMatchId": m.match_id, "preventedQuantity": spec.qty_str(m.lots_of(order))}
+
+
+def placed(order: Order, spec: SymbolSpec, resp_type: str) -> w.OrderAck | w.OrderBody:
+    """A placement's answer as ``newOrderRespType`` asks: ACK (ids), RESULT (+ state), FULL (+
+    fills); with the matches self-trade prevention stopped (faqs/stp_faq.md § STP Examples)."""
+    ids = dict(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
+               transactTime=order.create_ms)
+    if resp_type == "ACK":
+        return w.OrderAck(**ids)
+    body = w.OrderBody(**ids, **_state(order, spec), workingTime=order.create_ms if order.type == "limit" else -1,
+                       origQuoteOrderQty=_f(0))
+    if resp_type == "FULL":
+        body.fills = [w.FillRow(spec.price_str(f.ticks), spec.qty_str(f.lots), _f(f.fee), f.fee_asset, f.trade_id)
+                      for f in order.fills]
+    matches = [m for m in order.prevented if m.taker is order]
+    if matches:
+        body.preventedMatches = [w.PreventedMatch(
+            preventedMatchId=m.match_id, makerOrderId=m.maker.order_id, price=spec.price_str(m.ticks),
+            takerPreventedQuantity=spec.qty_str(m.taker_lots) if m.taker_lots else w.UNSET,
+            makerPreventedQuantity=spec.qty_str(m.maker_lots) if m.maker_lots else w.UNSET) for m in matches]
+    if order.stp_match is not None:
+        body.preventedQuantity = spec.qty_str(order.stp_match.lots_of(order))
+    return body
+
+
+def canceled(order: Order, spec: SymbolSpec, now_ms: int, cancel_client_id: str | None = None) -> w.OrderBody:
+    """A cancel's answer: ``clientOrderId`` is the cancel request's own id (``newClientOrderId``)."""
+    return w.OrderBody(symbol=order.symbol, origClientOrderId=order.client_id, orderId=order.order_id,
+                       orderListId=-1, clientOrderId=cancel_client_id or order.client_id, transactTime=now_ms,
+                       **_state(order, spec), origQuoteOrderQty=_f(0))
+
+
+def amended(order: Order, spec: SymbolSpec, orig_client_id: str, now_ms: int, execution_id: int) -> w.AmendResult:
+    """An amend keep-priority's answer (``qty``, ``cumulativeQuoteQty``: its own field names)."""
+    return w.AmendResult(transactTime=now_ms, executionId=execution_id, amendedOrder=w.AmendedOrder(
+        symbol=order.symbol, orderId=order.order_id, orderListId=-1, origClientOrderId=orig_client_id,
+        clientOrderId=order.client_id, price=_price(order, spec), qty=spec.qty_str(order.qty_lots),
+        executedQty=spec.qty_str(order.filled_lots), preventedQty=_f(0), quoteOrderQty=_f(0),
+        cumulativeQuoteQty=_f(order.cum_quote), status=wire_status(order), timeInForce=wire_tif(order),
+        type=wire_type(order), side=SIDE[order.side], workingTime=order.create_ms,
+        selfTradePreventionMode=MODE_OUT[order.stp]))
+
+
+def order_body(order: Order, spec: SymbolSpec) -> w.OrderBody:
+    """An order as queries (order, openOrders, allOrders) show it."""
+    return w.OrderBody(symbol=order.symbol, orderId=order.order_id, orderListId=-1, clientOrderId=order.client_id,
+                       **_state(order, spec), stopPrice=_f(0), icebergQty=_f(0), time=order.create_ms,
+                       updateTime=order.update_ms, isWorking=order.type == "limit", workingTime=order.create_ms,
+                       origQuoteOrderQty=_f(0), **_prevented(order, spec))
 
 
 def my_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
@@ -84,19 +139,34 @@ def my_trades(orders: list[Order], spec: SymbolSpec) -> list[dict]:
 
 
 def execution_report(ev: OrderEvent, spec: SymbolSpec) -> w.ExecutionReport:
+    """An order expired by a prevented match is x = TRADE_PREVENTION (X =
+    EXPIRED_IN_MATCH, the STP fields; l, L and Y are 0 since 2023-12-04, pl/pL/pY say what would
+    have traded)."""
     o = ev.order
     traded = ev.exec_type == "trade"
-    return w.ExecutionReport(
+    er = w.ExecutionReport(
         E=ev.event_ms, s=o.symbol, c=o.client_id, S=SIDE[o.side], o=wire_type(o), f=wire_tif(o),
         q=spec.qty_str(o.qty_lots), p=_price(o, spec), P=_f(0), F=_f(0), g=-1,
         C=o.client_id if ev.exec_type == "canceled" else "", x=EXEC_OUT[ev.exec_type],
-        X=STATUS_OUT[o.status], r="NONE", i=o.order_id, l=spec.qty_str(ev.last_lots),
+        X=wire_status(o), r="NONE", i=o.order_id, l=spec.qty_str(ev.last_lots),
         z=spec.qty_str(o.filled_lots), L=spec.price_str(ev.last_ticks) if traded else _f(0),
         n=_f(ev.commission), N=ev.commission_asset or None, T=ev.event_ms,
         t=ev.trade_id if traded else -1, I=ev.event_ms, w=o.is_open and o.type == "limit",
         m=ev.is_maker, M=False, O=o.create_ms, Z=_f(o.cum_quote),
         Y=_f(ev.last_ticks * spec.tick * ev.last_lots * spec.step) if traded else _f(0),
-        Q=_f(0), W=o.create_ms, V="NONE")
+        Q=_f(0), W=o.create_ms, V=MODE_OUT[o.stp])
+    prevented = o.stp_match if ev.exec_type == "expired" else None
+    if prevented is not None:
+        counter = prevented.counter(o)
+        lots = spec.qty_str(prevented.lots_of(o))
+        would = min(prevented.taker_left, prevented.maker_left)
+        er.x = "TRADE_PREVENTION"
+        er.v, er.A, er.B, er.u = prevented.match_id, lots, lots, -1      # -1: no trade group
+        er.U = counter.order_id
+        er.Cs = o.symbol
+        er.pl, er.pL = spec.qty_str(would), spec.price_str(prevented.ticks)
+        er.pY = _f(prevented.ticks * spec.tick * would * spec.step)
+    return er
 
 
 def outbound_account_position(ev: AccountEvent) -> w.OutboundAccountPosition:
@@ -106,8 +176,12 @@ def outbound_account_position(ev: AccountEvent) -> w.OutboundAccountPosition:
         B=[w.BalanceFields(a, _f(acct.balances.get(a, 0.0)), _f(acct.locked.get(a, 0.0))) for a in ev.assets])
 
 
-def listen_key_expired(key: str, event_ms: int) -> w.ListenKeyExpired:
-    return w.ListenKeyExpired(E=event_ms, listenKey=key)
+def event_stream_terminated(event_ms: int) -> w.EventStreamTerminated:
+    return w.EventStreamTerminated(E=event_ms)
+
+
+def server_shutdown(event_ms: int) -> w.ServerShutdown:
+    return w.ServerShutdown(E=event_ms)
 
 
 def account(acct: Account, now_ms: int) -> w.Account:
@@ -131,7 +205,8 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
             "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
             "otoAllowed": False, "quoteOrderQtyMarketAllowed": False, "allowTrailingStop": False,
-            "cancelReplaceAllowed": False, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+            "cancelReplaceAllowed": True, "amendAllowed": True, "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
             "filters": [
                 {"filterType": "PRICE_FILTER", "minPrice": _f(spec.min_price), "maxPrice": _f(spec.max_price),
                  "tickSize": _f(spec.tick)},
@@ -139,9 +214,10 @@ def exchange_info(engine: SimEngine, limits, now_ms: int) -> dict:
                  "stepSize": _f(spec.step)},
                 {"filterType": "NOTIONAL", "minNotional": _f(spec.min_notional), "applyMinToMarket": True,
                  "maxNotional": _f(9_000_000), "applyMaxToMarket": False, "avgPriceMins": 5},
+                {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": MAX_AMENDS},
             ],
-            "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": "NONE",
-            "allowedSelfTradePreventionModes": ["NONE"]})
+            "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": DEFAULT_MODE,
+            "allowedSelfTradePreventionModes": list(MODES)})
     return {"timezone": "UTC", "serverTime": now_ms,
             "rateLimits": [
                 {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,

@@ -1,0 +1,1 @@
+"""Binance COIN-M futures (dapi/dstream): collect, convert, audit and the sim's public side."""
