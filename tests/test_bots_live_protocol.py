@@ -20,6 +20,7 @@ from hftctl.bot.types import BUY, SELL, Instrument
 from hftctl.ipc import schema as s
 from hftctl.ipc.endpoint import BotEndpoint, ConnectorEndpoint
 from hftctl.ipc.segments import unlink_channel_sems, unlink_shm
+from hftctl.strategies.grid_mm import GridConfig, GridMarketMaker
 
 INST = Instrument("btcusdt", 0.1, 0.001)
 
@@ -184,4 +185,27 @@ def test_no_market_data_for_a_symbol_stops_the_bot_with_a_clear_error(connector)
     while bot.elapse(50_000_000):
         assert time.monotonic() < deadline
     assert bot.error is not None and "no market data for FOOUSDT" in bot.error
+    bot.close()
+
+
+def test_grid_bot_stops_quoting_while_the_connector_is_blind_to_fills(connector):
+    """ConnectorStatus with the user stream down: no new quotes until it is back."""
+    name, fake = connector
+    bot = LiveBot(BotEndpoint.attach(name, bot_name="g"), [INST], name="g")
+    said: list[str] = []
+    mm = GridMarketMaker(bot, GridConfig(grid_num=2, order_qty=0.001), out=said.append)
+    ts = time.time_ns()
+    fake.ep.publish(s.ConnectorStatus("x", ts, {"market": "connected", "user": "disconnected"}, {}))
+    fake.ep.publish(s.DepthSnapshot("BTCUSDT", ts, ts, [(100.0, 1.0)], [(100.1, 1.0)]))
+    until(bot, lambda: bot.depth().ready and not bot.trading_ok())
+    for _ in range(20):
+        mm.step()
+        bot.elapse(10_000_000)
+    assert not [m for m in fake.requests if isinstance(m, s.SubmitOrder)]
+    assert any("cannot see fills" in line for line in said)
+    fake.ep.publish(s.ConnectorStatus("x", time.time_ns(), {"market": "connected", "user": "connected"}, {}))
+    until(bot, bot.trading_ok)
+    mm.step()
+    until(bot, lambda: len([m for m in fake.requests if isinstance(m, s.SubmitOrder)]) == 4)
+    assert any("sees fills again" in line for line in said)
     bot.close()

@@ -18,7 +18,6 @@ from hftctl.connector.outcomes import resolve_order
 from hftctl.exchanges.base import Instrument, NullSink, OrderRequest
 from hftctl.exchanges.bybit.client import BybitClient, ConnectBudget
 from hftctl.exchanges.bybit.config import BybitConfig
-from hftctl.exchanges.bybit.signing import bybit_ws_auth_signature
 from hftctl.exchanges.errors import ExchangeRejected, OrderNotFound, OutcomeUnknown
 from hftctl.secrets import Secret
 from hftctl.sim.server import Sim, SimOptions

@@ -30,7 +30,7 @@ def test_requests_queued_on_the_loop_when_the_bridge_closes_raise_nothing(chan):
         bridge.publish(s.Error(-1, "connector is shutting down", getattr(msg, "req_id", None)), msg.bot_id)
 
     try:
-        bridge.start(loop, answer)
+        bridge.start(loop, answer, lambda *refusal: None)
         last = 0
         for req_id in range(1, 51):
             last = bot.requests.send(s.encode(s.CancelAll(bot.bot_id, req_id)))

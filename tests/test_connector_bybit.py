@@ -14,6 +14,7 @@ import aiohttp
 import orjson
 import pytest
 
+from hftctl.connector.claim import instance_tag
 from hftctl.connector.routing import parse_client_id
 from hftctl.exchanges.bybit.signing import bybit_signature
 from hftctl.sim.process import start_sim
@@ -186,12 +187,15 @@ FREE_MARKET = STATIC_MARKET + "\n[rate_limits]\nenabled = false\n"
 
 def test_bybit_reconciliation_pages_through_more_than_20_open_orders(tmp_path):
     """order/realtime answers 20 orders a page by default: a connector that reads one page
-    leaves orders of its previous run behind. 27 are there; all are found and cancelled."""
+    leaves orders of its previous run behind. 27 are there (ids with the tag of an earlier run of
+    this connector NAME on this host: provably its own); all are found and cancelled."""
     sim_cfg = tmp_path / "sim.toml"
     sim_cfg.write_text(FREE_MARKET)
+    earlier = instance_tag("ctbypg", int(time.time()) - 100)
     with start_sim("bybit", extra_args=["--config", str(sim_cfg)]) as sim:
         bid = float(sim_state(sim)["book"]["bids"][0][0])
-        left = _rest_many(sim, [_create(price=f"{bid - 200 - i:.1f}", orderLinkId=f"pg-3-1-{i}") for i in range(27)])
+        left = _rest_many(sim, [_create(price=f"{bid - 200 - i:.1f}", orderLinkId=f"pg-{earlier}-3-1-{i}")
+                                for i in range(27)])
         assert all(r["retCode"] == 0 for r in asyncio.run(left))
         first = _rest(sim, "/v5/order/realtime", query="category=linear&settleCoin=USDT")["result"]
         assert len(first["list"]) == 20 and first["nextPageCursor"]         # open-order.mdx: 20 a page
@@ -199,7 +203,7 @@ def test_bybit_reconciliation_pages_through_more_than_20_open_orders(tmp_path):
         with connector("ctbypg", cfg, tmp_path, exchange="bybit") as conn:
             wait_for(lambda: not sim_state(sim)["accounts"][0]["open_orders"], 30,
                      "every order of the previous run cancelled", 0.2)
-            assert conn.text().count("cancelling orphan order pg-3-1-") == 27
+            assert "cancelling 27 orphan order(s) of earlier runs of this connector" in conn.text()
             assert conn.stop(signal.SIGTERM) == 0
 
 
@@ -223,7 +227,7 @@ def test_bybit_flat_position_and_order_closed_while_the_connector_was_down(tmp_p
                 view = wait_for(lambda: (v := bot_view(b, out)) and len(v["open_cids"]) == 6
                                 and round(v["position"], 6) == 0.01 and v, 30, "6 open orders and the position", 0.3)
                 victim = view["open_cids"][0]
-                victim_id = str(parse_client_id("dn", victim)[2])
+                victim_id = str(parse_client_id("dn", victim).order_id)
                 conn.p.send_signal(signal.SIGSTOP)
                 try:
                     sim_fault(sim, drop_ws=True)

@@ -50,7 +50,7 @@ def _levels(levels, n=20):
 def _assert_view_matches_sim(view: dict, state: dict, prefix: str) -> None:
     # Orders: the bot's open orders are exactly the sim's open orders with its client ids.
     sim_open = {o["client_order_id"]: o for o in _ours(state, prefix)
-                if parse_client_id(prefix, o["client_order_id"])[0] == view["bot_id"]}
+                if parse_client_id(prefix, o["client_order_id"]).bot_id == view["bot_id"]}
     assert sorted(sim_open) == view["open_cids"]
     by_cid = {o["cid"]: o for o in view["orders"].values()}
     for cid, o in sim_open.items():

@@ -29,7 +29,7 @@ def _matches(view: dict, state: dict, prefix: str = "sp") -> None:
     acct = state["accounts"][0]
     sim_open = {o["client_order_id"]: o for o in acct["open_orders"]
                 if o["client_order_id"].startswith(f"{prefix}-")
-                and parse_client_id(prefix, o["client_order_id"])[0] == view["bot_id"]}
+                and parse_client_id(prefix, o["client_order_id"]).bot_id == view["bot_id"]}
     assert sorted(sim_open) == view["open_cids"]
     by_cid = {o["cid"]: o for o in view["orders"].values()}
     for cid, o in sim_open.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from hftctl.configfile import ConfigReader, open_config
+from hftctl.connector.claim import DEAD, FOREIGN, OTHER, OWN, Ownership, instance_tag
 from hftctl.connector.routing import OrderRecord, OrderTable, make_client_id, parse_client_id
 from hftctl.secrets import RedactingFilter, Secret
 from hftctl.errors import HftctlError
@@ -23,13 +25,41 @@ from hftctl.ipc.schema import OrderUpdate
 INST = Instrument("BTCUSDT", 0.1, 0.001)
 
 
-def test_client_ids_round_trip_and_stay_within_binance_limits():
-    cid = make_client_id("sim", 7, 12, 123456789)
-    assert parse_client_id("sim", cid) == (7, 12, 123456789)
+BINANCE_CID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")     # newClientOrderId (USD-M and spot docs)
+BYBIT_CID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")            # orderLinkId: letters, digits, - and _
+
+
+def test_client_ids_round_trip_and_stay_within_exchange_limits():
+    tag = instance_tag("bf", 7)
+    assert re.fullmatch(r"[0-9a-z]{6}", tag) and tag == instance_tag("bf", 7)
+    cid = make_client_id("sim", tag, 7, 12, 123456789)
+    assert parse_client_id("sim", cid) == (tag, 7, 12, 123456789)
     assert parse_client_id("other", cid) is None
     assert parse_client_id("sim", "web_abc123") is None
+    assert parse_client_id("sim", "sim-7-12-5") is None          # the format before instance tags
+    # The longest id still fits both exchanges' rules.
+    longest = make_client_id("abcdefgh", instance_tag("x" * 64, 1295), 200, 9999, 10**11 - 1)
+    assert BINANCE_CID.match(longest) and BYBIT_CID.match(longest), longest
     with pytest.raises(HftctlError, match="exceeds 36"):
-        make_client_id("abcdefgh", 200, 99999, 2**63 - 1)
+        make_client_id("abcdefgh", tag, 200, 99999, 2**63 - 1)
+
+
+def test_ownership_is_proved_by_the_instance_tag():
+    """Own (this run), dead (an earlier run of this NAME on this host), other (anyone else)."""
+    me = instance_tag("bf", 5, host="h1")
+    own = Ownership("p", me)
+    earlier = instance_tag("bf", 4, host="h1")
+    other_name = instance_tag("bf2", 5, host="h1")
+    other_host = instance_tag("bf", 5, host="h2")
+    assert earlier != me and earlier[:4] == me[:4]
+    assert other_name[:4] != me[:4] and other_host[:4] != me[:4]
+
+    def of(tag):
+        cid = make_client_id("p", tag, 1, 1, 9)
+        return own.of(parse_client_id("p", cid).tag, cid)
+    assert (of(me), of(earlier), of(other_name), of(other_host)) == (OWN, DEAD, OTHER, OTHER)
+    assert own.of(None, "p-1-1-9") == OTHER              # our prefix, no tag: cannot prove it ours
+    assert own.of(None, "web_abc123") == FOREIGN
 
 
 def _upd(status, cum, last=0.0, last_px=0.0, px=100.0, qty=1.0, cid="p-1-1-5"):
@@ -116,7 +146,7 @@ def test_connector_settings_defaults_and_errors():
     assert (d.dead_man_window_s, d.dead_man_fallback) == (5.0, "guardian")
     assert ConnectorSettings.read(ConfigReader({"dead_man_window_s": 0}, "cfg.toml", env={})).dead_man_window_s == 0
     for bad, msg in [({"dead_man_window_s": 0.5}, "expected 0 (off) or a number >= 1 for key 'dead_man_window_s'"),
-                     ({"dead_man_window_s": -1}, "expected a number >= 0 for key 'dead_man_window_s'"),
+                     ({"dead_man_window_s": -1}, "expected a number from 0 to 3600 for key 'dead_man_window_s'"),
                      ({"dead_man_fallback": "exchange"}, "expected one of 'guardian', 'none' for key "
                                                          "'dead_man_fallback'")]:
         with pytest.raises(HftctlError) as e:
@@ -177,3 +207,22 @@ def test_rate_limiter_holds_requests_before_the_exchange_would_refuse():
     assert rl.wait_for(is_order=False) == pytest.approx(1020 - 1000.5 + 0.05)   # until the minute rolls
     now[0] = 1021.0                                    # new windows: fresh budgets
     assert rl.wait_for(is_order=True) == 0
+
+
+def test_final_orders_are_forgotten_after_a_while_and_open_ones_never():
+    table = OrderTable("p")
+    done = OrderRecord(1, 1, 5, "p-1-1-5", INST, 1, 100.0, 1.0, "limit", "gtc")
+    live = OrderRecord(1, 1, 6, "p-1-1-6", INST, 1, 100.0, 1.0, "limit", "gtc")
+    unknown = OrderRecord(1, 1, 7, "p-1-1-7", INST, 1, 100.0, 1.0, "limit", "gtc", outcome_unknown=True)
+    for r in (done, live, unknown):
+        table.add(r)
+    table.apply(_upd("canceled", 0.0, cid="p-1-1-5"))
+    table.apply(_upd("new", 0.0, cid="p-1-1-6"))
+    table.local_update(unknown, "rejected", "outcome unknown", 0, None)
+    unknown.reuse_after = done.final_at + 1000
+    assert table.prune(done.final_at + 30) == 0           # too recent
+    assert table.prune(done.final_at + 61) == 1           # the cancelled one goes
+    assert table.get(1, 5) is None and "p-1-1-5" not in table.by_cid
+    assert table.get(1, 6) is live and table.get(1, 7) is unknown   # open, and revivable, stay
+    assert table.apply(_upd("filled", 1.0, cid="p-1-1-5")) is None  # a late event: not ours any more
+    assert table.prune(done.final_at + 2000) == 1 and table.get(1, 6) is live

@@ -27,7 +27,7 @@ def _exchange_orders(sim, prefix: str, bot_id: int) -> dict[str, str]:
     acct = sim_state(sim, all_orders=True)["accounts"][0]
     reported = AS_REPORTED.get(sim.exchange, {})
     return {o["client_order_id"]: reported.get(o["status"], o["status"]) for o in acct["orders"]
-            if (parsed := parse_client_id(prefix, o["client_order_id"])) and parsed[0] == bot_id}
+            if (parsed := parse_client_id(prefix, o["client_order_id"])) and parsed.bot_id == bot_id}
 
 
 @pytest.mark.parametrize("exchange", ["binancefutures", "bybit"])

@@ -42,7 +42,7 @@ def test_orders_in_flight_across_a_reconnect_end_known_and_single(tmp_path):
                     sim_open = {o["client_order_id"] for o in sim_state(sim)["accounts"][0]["open_orders"]
                                 if o["client_order_id"].startswith("wsf-")}
                     assert set(view["open_cids"]) == sim_open
-                    assert {parse_client_id("wsf", c)[0] for c in sim_open} == {view["bot_id"]}
+                    assert {parse_client_id("wsf", c).bot_id for c in sim_open} == {view["bot_id"]}
                     every = _every_order(sim)
                     assert all(every.count(c) == 1 for c in sim_open)          # none placed twice
                     assert all(o["status"] == "new" for o in view["orders"].values())

@@ -95,7 +95,7 @@ def test_same_rows_and_problems_on_damaged_lines(shared_data, tmp_path, monkeypa
     rel = RECORDINGS[seed]
     with gzip.open(shared_data / rel, "rb") as f:
         lines = [next(f) for _ in range(3000)]
-    exchange = "binancespot" if "/spot/" in rel else "binancefutures"
+    exchange = "binancespot" if "/spot/" in rel else "binancefuturescm" if "/cm/" in rel else "binancefutures"
     _damage_and_compare(lines, exchange, tmp_path, monkeypatch, scan, random.Random(seed))
 
 

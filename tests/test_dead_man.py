@@ -29,9 +29,13 @@ from tests.test_sim_support import signed
 SPOT_BOT = ("--tick", "0.01", "--lot", "0.00001", "--qty", "0.001")
 
 
+OTHER_TAG = "zz99zz"       # another connector instance's tag (same prefix): never ours to cancel
+
+
 def _own_open(sim, prefix: str) -> list[dict]:
     acct = sim_state(sim)["accounts"][0]
-    return [o for o in acct["open_orders"] if parse_client_id(prefix, o["client_order_id"])]
+    return [o for o in acct["open_orders"]
+            if (p := parse_client_id(prefix, o["client_order_id"])) and p.tag != OTHER_TAG]
 
 
 def _countdowns(sim) -> dict:
@@ -113,12 +117,13 @@ def test_usdm_killed_connector_orders_are_cancelled_by_the_exchange(tmp_path, sw
             conn_cm.__exit__(None, None, None)
 
 
-async def _foreign_order(sim) -> int:
-    """An order of the same account that is not the connector's (placed by hand): it must stay."""
+async def _foreign_order(sim, cid: str = "by-hand-1") -> int:
+    """An order of the same account that is not the connector's (placed by hand, or by another
+    connector instance with the same prefix): it must stay."""
     async with aiohttp.ClientSession() as s:
         status, body, _ = await signed(s, "POST", sim.rest_url, "/api/v3/order", {
             "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01",
-            "price": "10000.00", "newClientOrderId": "by-hand-1"})
+            "price": "10000.00", "newClientOrderId": cid})
         assert status == 200, body
         return body["orderId"]
 
@@ -127,16 +132,21 @@ async def _foreign_order(sim) -> int:
 def test_spot_killed_connector_orders_are_cancelled_by_the_guardian(tmp_path, switch):
     """Spot documents no cancel-on-disconnect: the guardian cancels the connector's own orders
     (over REST, though this connector sends its orders over the WebSocket API), not the
-    account's others."""
+    account's others: neither one placed by hand nor one with the same prefix and another
+    connector instance's tag."""
     name, prefix = f"dms{switch}", f"dms{switch}"
     fallback = "guardian" if switch == "on" else "none"
-    extra = f'dead_man_window_s = 2.0\ndead_man_fallback = "{fallback}"\norder_api = "websocket"'
+    extra = f'dead_man_window_s = 2.0\ndead_man_fallback = "{fallback}"\norder_transport = "ws"'
     guardian = None
     with start_sim("binancespot") as sim:
         asyncio.run(_foreign_order(sim))
         cfg = write_config(tmp_path / "c.toml", sim, prefix=prefix, extra=extra)
         conn, conn_cm, bot_cm = _quoting(sim, name, cfg, tmp_path, prefix, "binancespot", *SPOT_BOT)
+        other = f"{prefix}-{OTHER_TAG}-1-1-1"
         try:
+            asyncio.run(_foreign_order(sim, other))
+            wait_for(lambda: f"open order {other} has prefix '{prefix}' but another connector's tag" in conn.text(),
+                     10, "the connector leaving the other instance's order alone")
             dm = wait_for(lambda: (d := _dead_man(name)) and (d.symbols or switch == "off") and d, 10,
                           "status with the switch")
             if switch == "on":
@@ -161,14 +171,14 @@ def test_spot_killed_connector_orders_are_cancelled_by_the_guardian(tmp_path, sw
                 wait_for(lambda: _gone(guardian), 30, "the guardian's exit")
                 log = conn.text()     # the guardian writes where the connector wrote
                 assert re.search(rf"guardian: connector {name} is gone without a clean stop: cancelling its "
-                                 rf"open orders \(prefix {prefix}\) on BTCUSDT", log), log[-3000:]
+                                 rf"open orders \(prefix {prefix}, tag [0-9a-z]{{6}}\) on BTCUSDT", log), log[-3000:]
                 assert f"guardian: cancelled 6 open order(s) of connector {name}; exiting" in log
                 assert "hftctl-sim-secret" not in log and "Traceback" not in log
             else:
                 time.sleep(3 * 2.0)
                 assert len(_own_open(sim, prefix)) == 6
             acct = sim_state(sim)["accounts"][0]
-            assert [o["client_order_id"] for o in acct["open_orders"] if o["client_order_id"] == "by-hand-1"]
+            assert {"by-hand-1", other} <= {o["client_order_id"] for o in acct["open_orders"]}
         finally:
             _kill_if_left(guardian)
             bot_cm.__exit__(None, None, None)

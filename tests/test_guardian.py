@@ -30,7 +30,7 @@ def _start(within_s: float = 30.0) -> Start:
               "order_prefix": "gd", "api_key": "in-the-file-key", "secret": "in-the-file-secret",
               "request_timeout_s": 1.0}
     return Start("binancespot", config, {"HFTCTL_API_KEY": "guardian-key", "HFTCTL_SECRET": SECRET},
-                 "gd", "gdtest", "info", within_s)
+                 "gd", "gdtest", "abcd12", "info", within_s)
 
 
 def _spawn(tmp_path) -> tuple[subprocess.Popen, object]:
@@ -87,8 +87,8 @@ def test_unreachable_exchange_and_half_a_line_still_end_within_its_bound(tmp_pat
         p.stdin.close()
         assert _finish(p, 4.0 + 15) == 1
     log = _log(tmp_path)
-    assert ("connector gdtest is gone without a clean stop: cancelling its open orders (prefix gd) on "
-            "BTCUSDT, ETHUSDT") in log
+    assert ("connector gdtest is gone without a clean stop: cancelling its open orders (prefix gd, tag abcd12) "
+            "on BTCUSDT, ETHUSDT") in log
     last = log.strip().splitlines()[-1]
     assert "ERROR guardian: connector gdtest: its orders may still be open at the exchange" in last, log
     assert "Traceback" not in log and SECRET not in log and "in-the-file-secret" not in log

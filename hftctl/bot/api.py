@@ -69,6 +69,11 @@ class Bot(ABC):
         any order changed since the last step: the backtest engines' hot path."""
         return None
 
+    def trading_ok(self) -> bool:
+        """False while the back-end cannot see this bot's fills (a live connector whose user
+        stream is down): new quotes then add risk nobody would see filled."""
+        return True
+
     def clear_inactive_orders(self, i: int | None = None) -> None:
         for k in self._indices(i):
             orders = self._orders[k]

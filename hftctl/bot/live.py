@@ -74,6 +74,7 @@ class LiveBot(Bot):
         # A symbol the exchange does not know never gets a book; stop with a clear error
         # instead of waiting forever (only before the first snapshot: later resyncs may be slow).
         self._no_data_deadline = self.current_timestamp + int(first_data_timeout_s * 1e9)
+        self._streams: dict[str, str] = {}      # the connector's last ConnectorStatus
         self._has_data = [False] * len(self.instruments)
         # The endpoint already said Hello when it attached.
         for inst in self.instruments:
@@ -199,7 +200,14 @@ class LiveBot(Bot):
             return True
         if isinstance(msg, s.Error):
             return self._on_error(msg)
+        if isinstance(msg, s.ConnectorStatus):
+            was = self.trading_ok()
+            self._streams = msg.streams
+            return self.trading_ok() != was       # strategies pause quoting while blind
         return False
+
+    def trading_ok(self) -> bool:
+        return self._streams.get("user", "connected") == "connected"
 
     def _on_order_update(self, k: int, u: s.OrderUpdate) -> bool:
         o = self._orders[k].get(u.order_id)

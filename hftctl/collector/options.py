@@ -9,11 +9,13 @@ from pathlib import Path
 
 from hftctl import exchanges
 from hftctl.configfile import ConfigReader, open_config
+from hftctl.connector.settings import config_keys
 from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import MAINNET, VENUE_NAMES, Venue
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SYMBOL = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+URL_KEYS = {"stream_url", "api_url", "public_url", "rest_url"}     # what --config may give the collector
 
 
 def parse_duration(text: str, what: str) -> float:
@@ -55,6 +57,8 @@ def resolve_venue(exchange: str, venue: str | None, config: Path | None, stream_
               or _conf_url(conf, "public_url", ("ws", "wss")))
     rest = (rest_url or _conf_url(conf, "api_url", ("http", "https"))
             or _conf_url(conf, "rest_url", ("http", "https")))
+    if conf is not None:
+        conf.check_unknown(_collector_keys(exchange))
     for key, url, schemes in (("stream_url", stream, ("ws", "wss")), ("rest_url", rest, ("http", "https"))):
         if url is not None and not url.startswith(tuple(s + "://" for s in schemes)):
             raise HftctlError(f"{key} = {url!r} is not a {'/'.join(schemes)} URL")
@@ -64,6 +68,13 @@ def resolve_venue(exchange: str, venue: str | None, config: Path | None, stream_
     if stream is not None:
         chosen = exchanges.get(exchange).collector().with_stream_url(chosen, stream)
     return replace(chosen, rest=rest) if rest is not None else chosen
+
+
+def _collector_keys(exchange: str) -> set[str]:
+    """The keys a collector ``--config`` may hold: its own, and a connector config's of this
+    exchange (known there, so not typos here); anything else is a one-line error."""
+    d = exchanges.get(exchange)
+    return URL_KEYS | {"venue"} | (config_keys(d.connector()) if d.trading else set())
 
 
 def _conf_url(conf: ConfigReader | None, key: str, schemes: tuple[str, ...]) -> str | None:

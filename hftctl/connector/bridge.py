@@ -5,6 +5,10 @@ message to the loop with ``call_soon_threadsafe``: the loop never blocks on shar
 request is acted on within one loop iteration of arriving. Events are published from the loop
 thread only (the broadcast channel has a single writer).
 
+A request the bridge cannot pass on (undecodable, not a request, sent in another bot's name)
+still reaches the loop, as ``refused(sender, type name, req_id, reason)``: the sender is told,
+with the request's ``req_id`` when it can be read, instead of waiting for an answer forever.
+
 Shutdown: the reader thread is the only user of the request channel and closes it itself when
 it stops, so the channel is never unmapped under a running read. Requests it had already
 queued on the loop, and anything published after ``close()``, are dropped: the channels are
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _REQUEST_TYPES = frozenset(s.REQUESTS)
 JOIN_TIMEOUT_S = 5.0     # the reader's waits are 0.2 s long: it stops well within this
+Refused = Callable[[int, str, "int | None", str], None]     # (sender, request type, req_id, reason)
 
 
 class RingBridge:
@@ -37,12 +42,27 @@ class RingBridge:
         self._stop = threading.Event()
         self._closed = False
 
-    def start(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
-        self._thread = threading.Thread(target=self._read_requests, args=(loop, handler),
+    def start(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None],
+              refused: Refused) -> None:
+        def malformed(sender: int, payload: bytes, e: s.SchemaError) -> None:
+            kind, req_id = s.request_ref(payload)
+            self._call(loop, refused, sender, kind, req_id, f"malformed request: {e}")
+
+        self.endpoint.on_malformed = malformed
+        self._thread = threading.Thread(target=self._read_requests, args=(loop, handler, refused),
                                         name=f"{self.name}-requests", daemon=True)
         self._thread.start()
 
-    def _read_requests(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None]) -> None:
+    def _call(self, loop: asyncio.AbstractEventLoop, fn: Callable, *args) -> bool:
+        """Hand ``fn(*args)`` to the loop thread; False once the loop is closed (shutting down)."""
+        try:
+            loop.call_soon_threadsafe(self._deliver, fn, args)
+            return True
+        except RuntimeError:
+            return False
+
+    def _read_requests(self, loop: asyncio.AbstractEventLoop, handler: Callable[[s.Message], None],
+                       refused: Refused) -> None:
         recv = self.endpoint.recv
         try:
             while not self._stop.is_set():
@@ -53,24 +73,27 @@ class RingBridge:
                     log.warning("request channel: %d request(s) lost (%s)", r.lost, r.reason)
                     continue
                 sender, msg = r
-                if type(msg) not in _REQUEST_TYPES or (sender and getattr(msg, "bot_id", sender) != sender):
-                    # A bot may only speak for itself: its sender id is fixed by its channel slot.
-                    log.warning("request %s from bot %d refused", type(msg).__name__, sender)
-                    continue
-                try:
-                    loop.call_soon_threadsafe(self._deliver, handler, msg)
-                except RuntimeError:   # loop closed: we are shutting down
+                kind = type(msg).__name__
+                if type(msg) not in _REQUEST_TYPES:
+                    ok = self._call(loop, refused, sender, kind, None, f"{kind} is not a request")
+                elif sender < 1 or msg.bot_id != sender:
+                    # A bot may only speak for itself: its sender id is its channel slot.
+                    ok = self._call(loop, refused, sender, kind, getattr(msg, "req_id", None),
+                                    f"{kind} for bot {msg.bot_id} sent by bot {sender}")
+                else:
+                    ok = self._call(loop, handler, msg)
+                if not ok:
                     return
         finally:
             self.endpoint.requests.close()
 
-    def _deliver(self, handler: Callable[[s.Message], None], msg: s.Message) -> None:
-        """Loop thread: hand a request over, unless the bridge closed since it was queued."""
+    def _deliver(self, fn: Callable, args: tuple) -> None:
+        """Loop thread: hand a request (or its refusal) over, unless the bridge closed since it
+        was queued: the channels are gone and no answer can reach a bot any more."""
         if self._closed:
-            log.debug("%s from bot %s dropped: the channels are closed", type(msg).__name__,
-                      getattr(msg, "bot_id", "?"))
+            log.debug("%s dropped: the channels are closed", getattr(fn, "__name__", fn))
             return
-        handler(msg)
+        fn(*args)
 
     def publish(self, msg: s.Message, dest: int = 0) -> None:
         if self._closed:

@@ -10,14 +10,15 @@ stdin. Over that pipe, one JSON object per line:
 
 - ``{"start": {...}}`` first (:class:`Start`): exchange, the config table, the credentials as the
   ``HFTCTL_API_KEY`` / ``HFTCTL_SECRET`` overrides the config reader takes (never argv,
-  environment or logs), the order prefix, the log level, the time it may take to act. The
-  guardian answers ``ready`` on stdout once the config loads.
+  environment or logs), the order prefix and the connector's instance tag, the log level, the
+  time it may take to act. The guardian answers ``ready`` on stdout once the config loads.
 - ``{"symbols": [...]}`` whenever the traded symbols change.
 - ``{"stop": true}`` on a clean stop: the guardian exits at once, touching nothing.
 
 End of file without ``stop`` means the connector is gone (SIGKILL, crash, OOM): the guardian
 lists the open orders on the traded symbols, cancels those carrying the connector's order prefix
-over REST (the exchange client's own code), logs what it did and exits; bounded by
+and instance tag (``connector/claim.py``: never another connector's, nor those of a connector of
+the same NAME started since) over REST (the exchange client's own code), logs what it did and exits; bounded by
 ``act_within_s`` and ``ROUNDS``, so it exits even if the exchange is unreachable. SIGTERM and
 SIGINT are ignored (a supervisor stopping everything must not take the guardian down before its
 connector has said how it ended); SIGKILL ends it.
@@ -37,6 +38,7 @@ from typing import IO, Any
 
 from hftctl import exchanges
 from hftctl.configfile import ConfigReader
+from hftctl.connector.claim import OWN, Ownership
 from hftctl.connector.own_orders import cancel_each, list_own
 from hftctl.errors import HftctlError
 from hftctl.exchanges.base import Instrument
@@ -60,6 +62,7 @@ class Start:
     env: dict[str, str]           # the credentials, as the config reader's overrides
     prefix: str
     name: str
+    tag: str                      # the connector's instance tag: its client order ids carry it
     log_level: str = "info"
     act_within_s: float = ACT_WITHIN_S
 
@@ -108,9 +111,11 @@ def load_client(start: Start):
     return module, cfg
 
 
-async def sweep(client, prefix: str, symbols: list[str], cancelled: list[str], rounds: int = ROUNDS) -> str:
-    """List this connector's open orders and cancel them until none is left (or ``rounds`` runs
-    out); the last error, or "". ``cancelled`` collects the ids as they go (a timeout keeps them)."""
+async def sweep(client, ownership: Ownership, symbols: list[str], cancelled: list[str],
+                rounds: int = ROUNDS) -> str:
+    """List this connector instance's open orders and cancel them until none is left (or
+    ``rounds`` runs out); the last error, or "". ``cancelled`` collects the ids as they go (a
+    timeout keeps them)."""
     error, opened = "", False
     for attempt in range(1, rounds + 1):
         if attempt > 1:
@@ -119,7 +124,7 @@ async def sweep(client, prefix: str, symbols: list[str], cancelled: list[str], r
             if not opened:
                 await client.open_rest()
                 opened = True
-            own = await list_own(client, prefix, symbols)
+            own = await list_own(client, ownership, symbols, owners=(OWN,))
         except Exception as e:
             error = f"{type(e).__name__}: {e}"
             log.warning("pass %d of %d failed: %s", attempt, rounds, error)
@@ -138,12 +143,12 @@ async def act(start: Start, module, cfg, symbols: list[str]) -> int:
         log.info("connector %s is gone without a clean stop; it traded no symbol: nothing to cancel",
                  start.name)
         return 0
-    log.warning("connector %s is gone without a clean stop: cancelling its open orders (prefix %s) "
-                "on %s", start.name, start.prefix, ", ".join(symbols))
+    log.warning("connector %s is gone without a clean stop: cancelling its open orders (prefix %s, "
+                "tag %s) on %s", start.name, start.prefix, start.tag, ", ".join(symbols))
     client = module.create_client(cfg)
     cancelled: list[str] = []
     try:
-        error = await asyncio.wait_for(sweep(client, start.prefix, symbols, cancelled), start.act_within_s)
+        error = await asyncio.wait_for(sweep(client, Ownership(start.prefix, start.tag), symbols, cancelled), start.act_within_s)
     except asyncio.TimeoutError:
         error = f"gave up after {start.act_within_s:g}s"
     finally:

@@ -1,16 +1,19 @@
-"""This connector's orders at the exchange, told from the account's others by the order prefix in
-their client ids, and cancelled one by one.
+"""This connector's orders at the exchange, told from the account's others by the order prefix and
+instance tag in their client ids (``connector/claim.py``), and cancelled one by one.
 
 The connector's clean stop (``cancel_on_stop = "own"``) and the guardian, which outlives a killed
-connector with nothing but the config, both use it: the prefix is all either needs.
+connector with nothing but the config and the tag, both use it. The connector takes its own
+instance's orders and those of dead earlier runs of its NAME; the guardian only its connector
+instance's: a connector of the same NAME restarted meanwhile is alive and owns its orders.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
+from hftctl.connector.claim import DEAD, OWN, Ownership
 from hftctl.connector.routing import parse_client_id
 from hftctl.exchanges.base import ExchangeClient, Instrument
 from hftctl.exchanges.errors import OrderNotFound
@@ -19,18 +22,21 @@ from hftctl.ipc.schema import OrderUpdate
 log = logging.getLogger("hftctl.connector")
 
 
-def is_own(prefix: str, client_order_id: str) -> bool:
-    return parse_client_id(prefix, client_order_id) is not None
+def owner(ownership: Ownership, client_order_id: str) -> str:
+    """Whose order ``client_order_id`` is (claim.OWN, DEAD, OTHER or FOREIGN)."""
+    parsed = parse_client_id(ownership.prefix, client_order_id)
+    return ownership.of(parsed.tag if parsed else None, client_order_id)
 
 
-async def list_own(exchange: ExchangeClient, prefix: str,
-                   symbols: Iterable[str] | None = None) -> list[OrderUpdate]:
-    """The open orders carrying ``prefix``: account-wide (``symbols`` None), or on each symbol."""
+async def list_own(exchange: ExchangeClient, ownership: Ownership, symbols: Iterable[str] | None = None,
+                   owners: Collection[str] = (OWN, DEAD)) -> list[OrderUpdate]:
+    """The open orders whose owner is one of ``owners``: account-wide (``symbols`` None), or on
+    each symbol."""
     if symbols is None:
         listed = await exchange.open_orders()
     else:
         listed = [u for sym in symbols for u in await exchange.open_orders(sym)]
-    return [u for u in listed if is_own(prefix, u.client_order_id)]
+    return [u for u in listed if owner(ownership, u.client_order_id) in owners]
 
 
 async def cancel_quietly(exchange: ExchangeClient, inst: Instrument, cid: str) -> bool:
@@ -40,12 +46,20 @@ async def cancel_quietly(exchange: ExchangeClient, inst: Instrument, cid: str) -
     except OrderNotFound:
         pass
     except Exception as e:
-        log.warning("cancel %s failed: %s", cid, e)
+        log.warning("cancel %s failed: %s", cid, str(e) or e.__class__.__name__)
         return False
     return True
 
 
-async def cancel_each(exchange: ExchangeClient, orders: Mapping[str, Instrument]) -> list[str]:
-    """Cancel every order (client id -> instrument) concurrently; the ids whose cancel failed."""
-    done = await asyncio.gather(*(cancel_quietly(exchange, inst, cid) for cid, inst in orders.items()))
-    return [cid for cid, ok in zip(orders, done) if not ok]
+async def cancel_each(exchange: ExchangeClient, orders: Mapping[str, Instrument],
+                      timeout_s: float | None = None) -> list[str]:
+    """Cancel every order (client id -> instrument) concurrently; the ids whose cancel failed or
+    had not finished after ``timeout_s`` (those are given up: a REST back-off may hold them)."""
+    tasks = {cid: asyncio.ensure_future(cancel_quietly(exchange, inst, cid)) for cid, inst in orders.items()}
+    if not tasks:
+        return []
+    _, pending = await asyncio.wait(tasks.values(), timeout=timeout_s)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    return [cid for cid, t in tasks.items() if t.cancelled() or t.exception() is not None or not t.result()]

@@ -1,9 +1,12 @@
 """Which bot owns which order, and what each exchange update means for that bot.
 
-Client order ids are ``{prefix}-{bot_id}-{gen}-{order_id}``: the exchange echoes them on every
-response and stream event, so an update can be routed to its owner without any other state,
-and ``gen`` (a per-connector bot session counter) keeps a new bot that reuses a dead bot's slot
-from receiving the dead bot's late updates.
+Client order ids are ``{prefix}-{tag}-{bot_id}-{gen}-{order_id}``: the exchange echoes them on
+every response and stream event, so an update can be routed to its owner without any other
+state. ``tag`` names the connector instance (``connector/claim.py``: which orders it may cancel
+as orphans), ``gen`` (a per-instance bot session counter) keeps a new bot that reuses a dead
+bot's slot from receiving the dead bot's late updates. Every part is letters, digits or ``-``
+and the whole at most 36 characters: Binance's ``newClientOrderId``
+(``^[.A-Z:/a-z0-9_-]{1,36}$``) and Bybit's ``orderLinkId`` (36) both take it.
 
 Updates arrive twice or out of order by design (REST response and stream event for the same
 change, REST reconciliation after a reconnect racing the stream). :meth:`OrderTable.apply`
@@ -14,34 +17,46 @@ never from the event's own "last fill" alone, and terminal states are sticky.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
+from hftctl.connector.claim import TAG_LEN
 from hftctl.errors import HftctlError
 from hftctl.exchanges.base import Instrument
 from hftctl.ipc.schema import FINAL_STATUSES, OrderUpdate
 
 MAX_CLIENT_ID = 36     # Binance newClientOrderId and Bybit orderLinkId limit
+KEEP_FINAL_S = 60.0    # a final order's record is kept this long for late duplicates
 _EPS = 1e-12
-_ID = re.compile(r"^(?P<prefix>[A-Za-z0-9_]+)-(?P<bot>\d+)-(?P<gen>\d+)-(?P<oid>\d+)$")
+_ID = re.compile(r"^(?P<prefix>[A-Za-z0-9_]{1,8})-(?P<tag>[0-9a-z]{%d})-(?P<bot>[1-9]\d{0,2})-(?P<gen>[1-9]\d*)"
+                 r"-(?P<oid>0|[1-9]\d*)$" % TAG_LEN)
 _RANK = {"new": 0, "partially_filled": 1}   # final statuses rank above both
 
 
-def make_client_id(prefix: str, bot_id: int, gen: int, order_id: int) -> str:
+class ClientId(NamedTuple):
+    tag: str
+    bot_id: int
+    gen: int
+    order_id: int
+
+
+def make_client_id(prefix: str, tag: str, bot_id: int, gen: int, order_id: int) -> str:
     if order_id < 0:
         raise HftctlError(f"order_id must be >= 0, got {order_id}")
-    cid = f"{prefix}-{bot_id}-{gen}-{order_id}"
+    cid = f"{prefix}-{tag}-{bot_id}-{gen}-{order_id}"
     if len(cid) > MAX_CLIENT_ID:
         raise HftctlError(f"order_id {order_id} too large: client order id {cid!r} exceeds "
                           f"{MAX_CLIENT_ID} characters")
     return cid
 
 
-def parse_client_id(prefix: str, cid: str) -> tuple[int, int, int] | None:
-    """(bot_id, gen, order_id) if ``cid`` is one of ours, else None."""
+def parse_client_id(prefix: str, cid: str) -> ClientId | None:
+    """The parts of ``cid`` if it has our prefix and format (any connector instance's), else None."""
     m = _ID.match(cid)
     if m is None or m.group("prefix") != prefix:
         return None
-    return int(m.group("bot")), int(m.group("gen")), int(m.group("oid"))
+    return ClientId(m.group("tag"), int(m.group("bot")), int(m.group("gen")), int(m.group("oid")))
 
 
 @dataclass(slots=True)
@@ -65,6 +80,7 @@ class OrderRecord:
     submitted: bool = False        # the exchange acknowledged the submit
     revived: bool = False          # reported rejected after an unknown outcome, then found live
     reuse_after: float = 0.0       # monotonic: the order id may not be reused before (see _submit)
+    final_at: float = 0.0          # monotonic: when it reached a final status (see OrderTable.prune)
 
     @property
     def is_open(self) -> bool:
@@ -89,6 +105,19 @@ class OrderTable:
                 and (bot_id is None or r.bot_id == bot_id)
                 and (symbol is None or r.instrument.symbol == symbol)]
 
+    def prune(self, now: float, keep_s: float = KEEP_FINAL_S) -> int:
+        """Forget orders final for more than ``keep_s``, so a bot that trades for days does not
+        grow the table (and every scan of it) without bound. A late event for a forgotten order
+        is still recognised by its id as this connector's, and being final it is left alone."""
+        old = [cid for cid, r in self.by_cid.items()
+               if not r.is_open and r.final_at and now - r.final_at > keep_s
+               and not (r.outcome_unknown and now < r.reuse_after)]
+        for cid in old:
+            r = self.by_cid.pop(cid)
+            if self.by_bot.get((r.bot_id, r.order_id)) is r:
+                del self.by_bot[(r.bot_id, r.order_id)]
+        return len(old)
+
     def forget_bot(self, bot_id: int) -> None:
         """Drop a departed bot's finished orders (open ones stay until they are final)."""
         for key, rec in list(self.by_bot.items()):
@@ -96,11 +125,13 @@ class OrderTable:
                 del self.by_bot[key]
                 self.by_cid.pop(rec.client_order_id, None)
 
-    def apply(self, upd: OrderUpdate, from_rest_avg: bool = False) -> tuple[OrderRecord, OrderUpdate] | None:
+    def apply(self, upd: OrderUpdate, from_rest_avg: bool = False,
+              answer: int | None = None) -> tuple[OrderRecord, OrderUpdate] | None:
         """Fold an exchange update into our record; the bot's message, or None if nothing new.
 
         ``from_rest_avg``: ``upd.exec_px`` is the order's average fill price (REST bodies),
-        not the price of a single fill (stream events).
+        not the price of a single fill (stream events). The message carries ``answer`` as its
+        req_id if given (the response to a cancel/modify), else the pending submit's req_id.
         """
         rec = self.by_cid.get(upd.client_order_id)
         if rec is None:
@@ -127,22 +158,31 @@ class OrderTable:
         if not changed:
             return None
         rec.status = status
+        if status in FINAL_STATUSES:
+            rec.final_at = time.monotonic()
         rec.px, rec.qty = upd.px, upd.qty
         if upd.exch_order_id:
             rec.exch_order_id = upd.exch_order_id
-        req_id, rec.pending_req_id = rec.pending_req_id, None
+        if answer is not None:
+            req_id = answer
+        else:
+            req_id, rec.pending_req_id = rec.pending_req_id, None
         out = replace(upd, order_id=rec.order_id, status=status, exec_qty=exec_qty, exec_px=exec_px,
                       cum_qty=rec.cum_qty,
                       leaves_qty=max(0.0, rec.qty - rec.cum_qty) if status not in FINAL_STATUSES else 0.0,
-                      req_id=req_id if req_id is not None else upd.req_id)
+                      req_id=req_id)
         return rec, out
 
     def local_update(self, rec: OrderRecord, status: str, reason: str, local_ts: int,
                      req_id: int | None) -> OrderUpdate:
-        """An update the connector itself decides (rejection before/at the exchange)."""
+        """An update the connector itself decides (rejection before/at the exchange, or the
+        unchanged state as the answer to a request that changed nothing)."""
         rec.status = status
+        if status in FINAL_STATUSES:
+            rec.final_at = time.monotonic()
+        leaves = 0.0 if status in FINAL_STATUSES else max(0.0, rec.qty - rec.cum_qty)
         return OrderUpdate(
             symbol=rec.instrument.symbol, order_id=rec.order_id, client_order_id=rec.client_order_id,
-            exch_order_id=rec.exch_order_id, side=rec.side, px=rec.px, qty=rec.qty, leaves_qty=0.0,
+            exch_order_id=rec.exch_order_id, side=rec.side, px=rec.px, qty=rec.qty, leaves_qty=leaves,
             exec_qty=0.0, exec_px=0.0, cum_qty=rec.cum_qty, status=status, order_type=rec.order_type,
             time_in_force=rec.time_in_force, exch_ts=0, local_ts=local_ts, reason=reason, req_id=req_id)

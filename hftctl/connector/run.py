@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from pathlib import Path
 
 from hftctl import exchanges
 from hftctl.configfile import ENV_API_KEY, ENV_SECRET, ConfigReader, open_config
+from hftctl.connector.claim import AccountClaim, account_id, instance_tag
 from hftctl.connector.guardian import Start
 from hftctl.connector.service import Connector
-from hftctl.connector.settings import ConnectorSettings
+from hftctl.connector.settings import ConnectorSettings, config_keys
 from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import VENUE_NAMES, Venue
 from hftctl.secrets import install_redaction
@@ -40,6 +42,9 @@ def load(exchange: str, config_path: str | Path, allow_mainnet: bool = False, ve
         reader = reader.with_defaults(table.config_urls(chosen))
     cfg = module.load_config(reader)
     settings = ConnectorSettings.read(reader)
+    # Keys read only in some settings (ws_api_url when given, venue when no URL is named...) are
+    # known all the same, and each is a "did you mean" candidate.
+    reader.check_unknown(config_keys(module) | {"venue"})
     if chosen is not None and chosen.real_money and not allow_mainnet:
         raise HftctlError(f"venue {chosen.name} trades real money; pass --allow-mainnet to trade real money")
     exchanges.check_test_venue({k: u for k, u in cfg.urls().items() if k not in table.public_data_keys},
@@ -70,17 +75,24 @@ def run_connector(name: str, exchange: str, config_path: str | Path, allow_mainn
     install_redaction([cfg.api_key, cfg.secret])
     log.debug("config %r; %r", cfg, settings)
     log.info("connector %s: %s (%s)", name, exchange, ", ".join(f"{k}={v}" for k, v in cfg.urls().items()))
+    tag = instance_tag(name, int(time.time()))
     # What a guardian needs to rebuild this client (connector/guardian.py); the credentials as
     # resolved here, so it needs neither our environment nor the file's secrets.
     guardian = Start(exchange, table, {ENV_API_KEY: cfg.api_key.reveal(), ENV_SECRET: cfg.secret.reveal()},
-                     cfg.order_prefix, name, logging.getLevelName(logging.getLogger().level).lower())
-    asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings, guardian))
+                     cfg.order_prefix, name, tag, logging.getLevelName(logging.getLogger().level).lower())
+    claim = AccountClaim(account_id(exchange, cfg.urls().values(), cfg.api_key.reveal()), cfg.order_prefix, name)
+    try:
+        asyncio.run(_main(name, module.create_client(cfg), cfg.order_prefix, settings, claim, guardian))
+    finally:
+        claim.release()
 
 
-async def _main(name: str, client, prefix: str, settings: ConnectorSettings, guardian: Start) -> None:
+async def _main(name: str, client, prefix: str, settings: ConnectorSettings, claim: AccountClaim,
+                guardian: Start) -> None:
     from hftctl.connector.bridge import RingBridge
     bridge = RingBridge(name)
-    conn = Connector(name, client, bridge, prefix, settings, guardian)
+    log.info("client order ids: %s-%s-<bot>-<session>-<order id>", prefix, guardian.tag)
+    conn = Connector(name, client, bridge, prefix, settings, guardian.tag, guardian)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, conn.stop)
@@ -95,10 +107,16 @@ async def _main(name: str, client, prefix: str, settings: ConnectorSettings, gua
         for t in (runner, stopper):
             t.cancel()
         await asyncio.gather(runner, stopper, return_exceptions=True)
+        # Another connector of this host on the account shares its user-data session: keep it.
+        client.account_shared = not claim.sole_user()
         try:
             await asyncio.wait_for(conn.shutdown(), 20)
         except Exception as e:
-            log.error("shutdown incomplete: %s", e)
+            log.error("shutdown incomplete: %s", str(e) or e.__class__.__name__)
+            try:
+                await asyncio.wait_for(client.close(), 5)
+            except Exception as e2:
+                log.error("closing the exchange side failed: %s", str(e2) or e2.__class__.__name__)
         conn.status.close()
         bridge.close()
         log.info("connector %s stopped; shared memory removed", name)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
+from typing import Any
 
 from hftctl.configfile import ConfigReader
 
 CANCEL_ON_STOP = ("own", "all", "none")
 DEAD_MAN_FALLBACK = ("guardian", "none")
 MIN_DEAD_MAN_WINDOW_S = 1.0
+# A sanity bound (Binance documents none for countdownTime; Bybit's DCP takes 3-300 s and the
+# client falls back to the guardian outside it): a switch that waits longer protects nothing.
+MAX_DEAD_MAN_WINDOW_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -34,19 +40,28 @@ class ConnectorSettings:
 
     @classmethod
     def read(cls, r: ConfigReader) -> "ConnectorSettings":
-        window = r.number("dead_man_window_s", cls.dead_man_window_s, 0)
+        window = r.number("dead_man_window_s", cls.dead_man_window_s, 0, MAX_DEAD_MAN_WINDOW_S)
         if 0 < window < MIN_DEAD_MAN_WINDOW_S:
             # refreshed every third of it: a shorter one costs more requests than it is worth
             # ("we do not recommend setting the countdown time to be too precise or too small")
             raise r.error("dead_man_window_s",
                           f"expected 0 (off) or a number >= {MIN_DEAD_MAN_WINDOW_S:g} for key")
         return cls(
-            bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0),
+            bot_heartbeat_timeout_s=r.number("bot_heartbeat_timeout_s", cls.bot_heartbeat_timeout_s, 0, 3600),
             cancel_on_bot_timeout=r.bool("cancel_on_bot_timeout", cls.cancel_on_bot_timeout),
             cancel_on_stop=r.choice("cancel_on_stop", CANCEL_ON_STOP, cls.cancel_on_stop),
-            reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0),
-            unknown_outcome_window_s=r.number("unknown_outcome_window_s", cls.unknown_outcome_window_s, 1),
-            heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05),
+            reconcile_interval_s=r.number("reconcile_interval_s", cls.reconcile_interval_s, 0, 86400),
+            unknown_outcome_window_s=r.number("unknown_outcome_window_s", cls.unknown_outcome_window_s, 1, 600),
+            heartbeat_interval_s=r.number("heartbeat_interval_s", cls.heartbeat_interval_s, 0.05, 60),
             dead_man_window_s=window,
             dead_man_fallback=r.choice("dead_man_fallback", DEAD_MAN_FALLBACK, cls.dead_man_fallback),
         )
+
+
+def config_keys(exchange_module: Any) -> set[str]:
+    """Every key a connector config of this exchange may hold: the exchange config's fields
+    (each loader reads its dataclass's field names) and the connector's own knobs. The collector
+    uses it to accept a connector config as its ``--config``; a test checks it against the keys
+    the loaders really read."""
+    cfg_type = typing.get_type_hints(exchange_module.load_config)["return"]
+    return {f.name for f in dataclasses.fields(cfg_type)} | {f.name for f in dataclasses.fields(ConnectorSettings)}

@@ -89,16 +89,10 @@ def read_file(path: str, options: ConvertOptions,
     mapper keeps no state between chunks; rows are put back in file order either way.
     """
     problems = ProblemLog(path)
-    exchange = options.exchange
+    exchange = _exchange_of(path, options.exchange)
     if exchange is None:
-        sample = sample_text(path)
-        if not sample:
-            list(read_chunks(path, problems))      # reports why (empty, unreadable, corrupt)
-            return FileRows(path, "unknown", assemble([]), problems)
-        exchange = exchanges.detect(sample)
-        if exchange is None:
-            raise HftctlError(f"{path}: cannot tell the exchange from the content (no market-data messages "
-                              "of a known exchange in the first lines); pass --exchange")
+        list(read_chunks(path, problems))      # reports why (empty, unreadable, corrupt)
+        return FileRows(path, "unknown", assemble([]), problems)
     map_options = MapOptions(opt=options.opt, depth=options.depth)
     mapper = exchanges.get(exchange).mapper()(map_options)
     log.info("%s: %s recording, %s", path, exchange, accel.description)
@@ -121,6 +115,25 @@ def read_file(path: str, options: ConvertOptions,
         log.warning("%s: several symbols in one recording (%s); their events are mixed in one array",
                     path, ", ".join(sorted(mapper.symbols)))
     return FileRows(path, exchange, data, problems, frozenset(mapper.symbols), mapper.unconverted)
+
+
+def _exchange_of(path: str, given: str | None) -> str | None:
+    """The exchange whose recording ``path`` is: detected from the content, and a ``--exchange``
+    that contradicts the content is an error (parsed with the wrong exchange's rules, a USD-M
+    recording loses rows without a word). None: nothing readable to detect from."""
+    sample = sample_text(path)
+    detected = exchanges.detect(sample) if sample else None
+    if given is not None:
+        if detected is not None and detected != given:
+            raise HftctlError(f"{path}: --exchange {given} contradicts the content, which is a "
+                              f"{detected} recording; drop --exchange or pass --exchange {detected}")
+        return given
+    if not sample:
+        return None
+    if detected is None:
+        raise HftctlError(f"{path}: cannot tell the exchange from the content (no market-data messages "
+                          "of a known exchange in the first lines); pass --exchange")
+    return detected
 
 
 def _read_shared(path: str, exchange: str, map_options: MapOptions, jobs: int, mapper,

@@ -79,6 +79,9 @@ class ExchangeClient(ABC):
 
     name: str
     rest: RestClient        # the account's REST side (signing, clock, limits)
+    # Set by the connector before close(): another session on this host uses the same account,
+    # so close() must leave account-wide sessions (Binance's listenKey) alone.
+    account_shared: bool = False
 
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task] = []

@@ -63,9 +63,12 @@ class RestClient(ABC):
     async def _server_time_ms(self) -> float:
         """One unsigned request for the exchange's current time."""
 
-    async def sync_time(self) -> float:
-        """Offset = server time - midpoint of our request; keeps signed requests inside recvWindow."""
+    async def sync_time(self, unless_since: float | None = None) -> float:
+        """Offset = server time - midpoint of our request; keeps signed requests inside recvWindow.
+        ``unless_since``: skip it if a measurement finished after that (monotonic) time."""
         async with self._time_lock:
+            if unless_since is not None and self._synced_at >= unless_since:
+                return self.offset_ms
             best: tuple[float, float] | None = None
             for _ in range(3):   # keep the sample with the shortest round trip
                 t0 = time.time() * 1000
@@ -85,8 +88,9 @@ class RestClient(ABC):
         """A request signed at ``sent_at`` came back "timestamp outside the window".
 
         Concurrent rejections share one re-measure: only a request signed before the last
-        measurement triggers a new one.
+        measurement triggers a new one (checked under the lock: requests held back by a
+        Retry-After are rejected together when it ends, and each used to re-measure in turn).
         """
         if self._synced_at < sent_at:
             log.warning("%s; re-measuring server clock", what)
-            await self.sync_time()
+            await self.sync_time(unless_since=sent_at)

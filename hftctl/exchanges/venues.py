@@ -151,8 +151,10 @@ def host_of(url: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
+    """``localhost`` and loopback IP literals only: ``*.localhost`` maps to loopback only where
+    the resolver follows RFC 6761, so it fails closed."""
     h = normalize_host(host)
-    if h == "localhost" or h.endswith(".localhost"):
+    if h == "localhost":
         return True
     try:
         return ipaddress.ip_address(h).is_loopback

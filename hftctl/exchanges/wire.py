@@ -6,14 +6,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import sys
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 
 class MalformedMessage(ValueError):
     """An exchange message that does not have the documented shape; streams log and skip it."""
+
+
+# A decimal of an exchange message, decoded to a float: nan and inf ("nan", "inf", "1e400" on
+# the wire) are malformed, never a price a book or a bot would choke on later.
+Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
+_MAX_MS = (1 << 63) // 1_000_000
+
+
+def ms_ns(ms: int) -> int:
+    """An exchange time in ms as ns, if it is one (int64 ns, as the IPC schema carries it)."""
+    if not 0 <= ms < _MAX_MS:
+        raise MalformedMessage(f"timestamp {ms!r} ms out of range")
+    return ms * 1_000_000
 
 
 def load_frame(raw: bytes, log: logging.Logger, stream: str) -> tuple[bytes, Any]:

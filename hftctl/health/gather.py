@@ -72,6 +72,9 @@ def _connector(name: str, view: RingView | None, rec: StatusRecord | None,
         books = data.get("books")
         if isinstance(books, dict):
             ch.books = {str(k): str(v) for k, v in sorted(books.items())}
+        stats = data.get("stats")
+        if isinstance(stats, dict):
+            ch.stats = {str(k): float(v) for k, v in sorted(stats.items()) if _num(v) is not None}
         ch.dead_man = _dead_man(data.get("dead_man"), now)
     conn_bots = data.get("bots") if rec is not None and rec.alive and isinstance(data.get("bots"), dict) else {}
     by_pid = {r.pid: r for r in bot_recs}

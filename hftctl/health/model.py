@@ -56,6 +56,9 @@ class ConnectorHealth:
     bots: list[BotHealth] = field(default_factory=list)
     dead_man: DeadManHealth | None = None
     messages: int = 0                    # published on the broadcast channel so far
+    # The connector's counters and gauges (status file "stats": exchange client and connector),
+    # numbers only: orders sent/rejected, reconnects, gaps, feed lag, REST back-off...
+    stats: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 

@@ -39,6 +39,10 @@ def _connector_problems(c: ConnectorHealth) -> list[str]:
     for sym, state in c.books.items():
         if state != "synced":
             p.append(f"connector {c.name}: {sym} book {state}")
+    backoff = c.stats.get("rest_backoff_s", 0.0)
+    if backoff > 0:
+        p.append(f"connector {c.name}: REST backing off for {backoff:.0f} s (the exchange's Retry-After): "
+                 "book snapshots, reconciles and order requests wait")
     dm = c.dead_man
     if dm is not None and dm.state == "failing":
         p.append(f"connector {c.name}: dead man's switch {dm.mechanism or ''} failing ({dm.error}; "

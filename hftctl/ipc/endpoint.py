@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 from hftctl.ipc import schema
 from hftctl.ipc.broadcast import BroadcastReader, BroadcastWriter
@@ -28,6 +29,9 @@ class ConnectorEndpoint(Closeable):
         self.events = events
         self.requests = requests
         self.bad_messages = 0
+        # Called with (sender, payload, error) for each request that fails to decode, so the
+        # connector can answer it (schema.request_ref) instead of leaving the bot waiting.
+        self.on_malformed: Callable[[int, bytes, schema.SchemaError], None] | None = None
 
     @classmethod
     def create(cls, name: str, capacity: int = 8 << 20, request_capacity: int = 2 << 20,
@@ -58,6 +62,8 @@ class ConnectorEndpoint(Closeable):
             except schema.SchemaError as e:
                 self.bad_messages += 1
                 log.warning("connector %r: malformed request from bot %d skipped: %s", self.name, r.sender, e)
+                if self.on_malformed is not None:
+                    self.on_malformed(r.sender, r.payload, e)
 
     def heartbeat(self) -> None:
         """Stamp both channels; call at least every 0.5 s so bots can tell the connector is alive."""

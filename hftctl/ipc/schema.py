@@ -33,7 +33,7 @@ import msgpack
 from hftctl.errors import HftctlError
 
 __all__ = [
-    "SchemaError", "encode", "decode", "Message", "EVENTS", "REQUESTS",
+    "SchemaError", "encode", "decode", "request_ref", "Message", "EVENTS", "REQUESTS",
     "BUY", "SELL", "ORDER_STATUSES", "ORDER_TYPES", "TIME_IN_FORCES", "FINAL_STATUSES",
     "DepthDiff", "DepthSnapshot", "DepthClear", "Trade", "BestBidOffer", "OrderUpdate",
     "Position", "Balance", "Error", "Heartbeat", "RawMessage", "ConnectorStatus",
@@ -445,6 +445,27 @@ def decode(data: bytes | bytearray | memoryview) -> Message:
         except (TypeError, ValueError) as e:
             raise SchemaError(f"{codec.name}.{name}: {e}") from None
     return codec.cls(*values)
+
+
+def request_ref(data: bytes | bytearray | memoryview) -> tuple[str, int | None]:
+    """What can still be read of a request that failed :func:`decode`: its type name and its
+    ``req_id``, when that field is intact, so the connector can answer the request it refuses
+    (a bot must learn the fate of every order request). ("?", None) for garbage."""
+    try:
+        arr = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+    except Exception:
+        return "?", None
+    if type(arr) is not list or not arr or type(arr[0]) is not int:
+        return "?", None
+    codec = _CODECS.get(arr[0])
+    if codec is None:
+        return "?", None
+    try:
+        i = codec.fields.index("req_id") + 1
+    except ValueError:
+        return codec.name, None
+    req_id = arr[i] if i < len(arr) else None
+    return codec.name, req_id if type(req_id) is int else None
 
 
 def message_types() -> dict[int, type[Message]]:

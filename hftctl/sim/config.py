@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from hftctl.configfile import show_key
 from hftctl.errors import HftctlError
 from hftctl.exchanges.venues import TESTNET
 from hftctl.sim.accounts import Account
@@ -17,6 +18,7 @@ from hftctl.sim.market import SyntheticParams
 
 DEFAULT_API_KEY = "hftctl-sim-key"
 DEFAULT_SECRET = "hftctl-sim-secret"
+MAX_BALANCE = 1e15     # finite, and far above any balance a test account needs
 
 
 @dataclass
@@ -65,7 +67,10 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
         raise HftctlError(f"sim config {path} is not valid TOML: {exc}") from None
     cfg = SimConfig(rate_limits=limits)
     _check_keys(path, "", data, {"accounts", "symbols", "synthetic", "rate_limits", "listen_key_ttl_s"})
-    for i, entry in enumerate(data.get("accounts", [])):
+    accounts = data.get("accounts", [])
+    if not isinstance(accounts, list):
+        raise HftctlError(f"sim config {path}: accounts must be an array of tables ([[accounts]])")
+    for i, entry in enumerate(accounts):
         where = f"accounts[{i}]"
         if not isinstance(entry, dict):
             raise HftctlError(f"sim config {path}: {where} must be a table")
@@ -76,8 +81,11 @@ def load_config(path: Path | None, default_balances: dict[str, float] | None = N
                 raise HftctlError(f"sim config {path}: {where}.{key} is missing or not a string")
         balances = entry.get("balances", default_balances)
         if not isinstance(balances, dict) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in balances.values()):
-            raise HftctlError(f"sim config {path}: {where}.balances must map assets to non-negative numbers")
+                isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= MAX_BALANCE
+                for v in balances.values()):
+            # 1e400 parses as inf; nan fails every comparison: both refused by the range
+            raise HftctlError(f"sim config {path}: {where}.balances must map assets to numbers "
+                              f"from 0 to {MAX_BALANCE:g}")
         acct = Account(str(entry.get("name", f"account{i}")), entry["api_key"], entry["secret"],
                        {k: float(v) for k, v in balances.items()})
         for key in ("maker_fee", "taker_fee"):
@@ -126,7 +134,7 @@ def _check_keys(path, where: str, table: dict, known: set[str]) -> None:
     unknown = set(table) - known
     if unknown:
         prefix = f"{where}." if where else ""
-        raise HftctlError(f"sim config {path}: unknown key {prefix}{sorted(unknown)[0]} "
+        raise HftctlError(f"sim config {path}: unknown key {prefix}{show_key(sorted(unknown)[0])} "
                           f"(known: {', '.join(sorted(known))})")
 
 

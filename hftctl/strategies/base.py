@@ -120,7 +120,8 @@ def shutdown(bot: Bot, timeout_ns: int = 5_000_000_000) -> int:
 
 
 class RejectionGuard:
-    """Pause quoting for a while when the exchange keeps rejecting orders.
+    """Pause quoting for a while when the exchange keeps rejecting orders, and while the
+    connector cannot see fills (``Bot.trading_ok``).
 
     A parameter the exchange refuses (e.g. a notional below its minimum) would otherwise be
     retried every step straight into the rate limit. Occasional rejections are normal (a
@@ -134,6 +135,7 @@ class RejectionGuard:
         self.out = out
         self.pause_ns, self.burst, self.window_ns = pause_ns, burst, window_ns
         self.paused_until = 0
+        self.blind = False
         self.rejected = 0
         self._recent: list[int] = []
         self._reported: set[str] = set()
@@ -145,6 +147,11 @@ class RejectionGuard:
     def check(self, bot: Bot, i: int) -> bool:
         """True while quoting should pause."""
         now = bot.current_timestamp
+        blind = not bot.trading_ok()
+        if blind != self.blind:
+            self.blind = blind
+            self.out("WARNING: the connector cannot see fills (user stream down); not quoting"
+                     if blind else "the connector sees fills again; quoting")
         for o in bot.orders(i).values():
             if o.status == "rejected" and o.req is None:
                 self.rejected += 1
@@ -159,4 +166,4 @@ class RejectionGuard:
             self._recent.clear()
             self.out(f"WARNING: {self.burst} rejections in {self.window_ns / 1e9:.0f}s; "
                      f"pausing new quotes for {self.pause_ns / 1e9:.0f}s")
-        return now < self.paused_until
+        return blind or now < self.paused_until

@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hftctl.configfile import show_key
 from hftctl.errors import HftctlError
 
 T = TypeVar("T")
@@ -44,7 +45,7 @@ def build(cls: type[T], values: dict[str, Any], where: str, *, partial: bool = F
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise HftctlError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise HftctlError(f"{where}: unknown key(s) {', '.join(map(show_key, unknown))}")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         if name not in values:

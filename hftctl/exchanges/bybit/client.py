@@ -554,6 +554,7 @@ class BybitClient(ExchangeClient):
     def stats(self) -> dict[str, Any]:
         return {**self.rest.clock_stats(),
                 "throttled": self.rest.throttled, "market_connects": self.public.connects,
+                "rest_backoff_s": round(self.rest.backoff_s(), 1),
                 "user_connects": self.private.connects, "connect_waits": self.connect_budget.waited,
                 "depth_gaps": sum(s.gaps for s in self.syncs.values()),
                 "order_ws_connects": self.trade.ws.connects if self.trade else 0,

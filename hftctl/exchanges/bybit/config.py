@@ -46,13 +46,17 @@ def load_config(r: ConfigReader) -> BybitConfig:
     private_url, rest_url = r.url("private_url", ("ws", "wss")), r.url("rest_url", ("http", "https"))
     # demo trading has no trade websocket (docs/v5/demo.mdx § Domain): its venue names none
     transport = _order_transport(r, is_demo(private_url, rest_url) or "trade_url" not in r.data)
-    trade_url = r.url("trade_url", ("ws", "wss")) if transport == "ws" else ""
+    # checked whenever it is given (a typo in it is an error, never an unknown key), used by "ws" only
+    trade_url = r.url("trade_url", ("ws", "wss")) if transport == "ws" or "trade_url" in r.data else ""
+    if transport != "ws":
+        trade_url = ""
     depth = r.int("book_depth", d.book_depth)
     if depth not in BOOK_MS:
         gone = f"orderbook.{depth} was switched off by Bybit on {RETIRED_DEPTHS[depth]}: " \
             if depth in RETIRED_DEPTHS else ""
         raise r.error("book_depth", f"{gone}expected one of {', '.join(map(str, BOOK_MS))} for key")
-    ping = r.number("ping_interval_s", d.ping_interval_s, 0.5)
+    reconnect_min_s = r.number("reconnect_min_s", d.reconnect_min_s, 0.01, 60.0)
+    ping = r.number("ping_interval_s", d.ping_interval_s, 0.5, 60.0)
     for key, url in (("private_url", private_url), ("trade_url", trade_url)):
         if not url:
             continue
@@ -74,13 +78,13 @@ def load_config(r: ConfigReader) -> BybitConfig:
         secret=r.secret("secret", ENV_SECRET),
         book_depth=depth,
         order_transport=transport,
-        recv_window_ms=r.int("recv_window_ms", d.recv_window_ms, 1),
-        reconnect_min_s=r.number("reconnect_min_s", d.reconnect_min_s, 0.0),
-        reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, 0.0),
-        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1),
+        recv_window_ms=r.int("recv_window_ms", d.recv_window_ms, 1, 60_000),
+        reconnect_min_s=reconnect_min_s,
+        reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, reconnect_min_s, 3600.0),
+        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1, 300.0),
         ping_interval_s=ping,
-        time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0),
-        retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0),
+        time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0, 86400.0),
+        retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0, 3600.0),
     )
 
 

@@ -5,16 +5,17 @@ Bad input raises :class:`MalformedMessage`; the streams log and skip it.
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from hftctl.exchanges.bybit import schemas as w
 from hftctl.exchanges.bybit.depth_sync import BookUpdate
-from hftctl.exchanges.wire import MalformedMessage
+from hftctl.exchanges.wire import MalformedMessage, ms_ns
 from hftctl.ipc.schema import BUY, SELL, Balance, OrderUpdate, Position, Trade
 
 __all__ = ["MalformedMessage", "book", "trades", "order", "position", "wallet", "num", "decoder"]
 
-_MS = 1_000_000
 SIDES = {"Buy": BUY, "Sell": SELL}
 STATUS = {"New": "new", "Created": "new", "Untriggered": "new", "PartiallyFilled": "partially_filled",
           "Filled": "filled", "Cancelled": "canceled", "PartiallyFilledCanceled": "canceled",
@@ -35,9 +36,12 @@ _TRADES = decoder(w.TradeMessage)
 def num(text: str) -> float:
     """A private row's number: Bybit sends "" where there is none."""
     try:
-        return float(text) if text else 0.0
+        v = float(text) if text else 0.0
     except ValueError:
         raise MalformedMessage(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise MalformedMessage(f"not a finite number: {text!r}")
+    return v
 
 
 def book(raw: bytes) -> BookUpdate:
@@ -46,13 +50,13 @@ def book(raw: bytes) -> BookUpdate:
     except _ERRORS as e:
         raise MalformedMessage(f"orderbook: {e}") from None
     d = m.data
-    return BookUpdate(d.s, m.type == "snapshot", d.u, d.seq, (m.cts or m.ts) * _MS, d.b, d.a)
+    return BookUpdate(d.s, m.type == "snapshot", d.u, d.seq, ms_ns(m.cts or m.ts), d.b, d.a)
 
 
 def trades(raw: bytes, local_ts: int) -> list[Trade]:
     try:
         m = _TRADES.decode(raw)
-        return [Trade(t.s, t.T * _MS, local_ts, SIDES[t.S], t.p, t.v) for t in m.data]
+        return [Trade(t.s, ms_ns(t.T), local_ts, SIDES[t.S], t.p, t.v) for t in m.data]
     except _ERRORS as e:
         raise MalformedMessage(f"publicTrade: {e}") from None
     except KeyError as e:
@@ -69,7 +73,7 @@ def order(o: w.OrderRow, local_ts: int) -> OrderUpdate:
             exec_px=num(o.avgPrice), cum_qty=num(o.cumExecQty), status=STATUS[o.orderStatus],
             order_type="market" if o.orderType == "Market" else "limit",
             time_in_force=TIFS.get(o.timeInForce, "gtc"),
-            exch_ts=int(num(o.updatedTime)) * _MS, local_ts=local_ts,
+            exch_ts=ms_ns(int(num(o.updatedTime))), local_ts=local_ts,
             reason=_reason(o),
         )
     except KeyError as e:

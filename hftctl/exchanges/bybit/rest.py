@@ -82,6 +82,10 @@ class BybitRest(RestClient):
         until = time.monotonic() + min(1.0, self.cfg.retry_after_cap_s)
         self._hold_until[path] = max(self._hold_until.get(path, 0.0), until)
 
+    def backoff_s(self) -> float:
+        """Seconds until the last endpoint held back may be used again (0: none is held)."""
+        return max(0.0, max(self._hold_until.values(), default=0.0) - time.monotonic())
+
     async def hold(self, path: str) -> None:
         """Wait while this endpoint's budget is spent."""
         wait = self._hold_until.get(path, 0.0) - time.monotonic()

@@ -17,7 +17,9 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET, UnsetType
 
-Dec = float                   # decimal string on the wire, float once decoded (market data)
+from hftctl.exchanges.wire import Finite
+
+Dec = Finite                  # decimal string on the wire, finite float once decoded (market data)
 NumStr = str                  # a number as a string that may also be "" (private rows): kept as
                               # sent and read with ``messages.num`` (times: ms as a string)
 Level = tuple[Dec, Dec]       # [price, size]

@@ -132,9 +132,10 @@ class BinanceClient(ExchangeClient):
 
     async def _close_user(self) -> None:
         await self.user.ws.stop()
-        if self.listen_key.key:
-            try:
-                await self.rest.with_key("DELETE", self.paths["listen_key"], self.listen_key.params())
+        if self.listen_key.key and not self.account_shared:   # one key per account: shared
+            try:   # a courtesy (the key lapses anyway): never wait out a REST back-off for it
+                await asyncio.wait_for(self.rest.with_key("DELETE", self.paths["listen_key"],
+                                                          self.listen_key.params()), 2)
             except Exception as e:
                 log.debug("closing listenKey failed: %s", e)
 
@@ -340,6 +341,7 @@ class BinanceClient(ExchangeClient):
         return {
             **self.rest.clock_stats(),
             "throttled": self.rest.limiter.throttled,
+            "rest_backoff_s": round(max(0.0, self.rest.limiter.banned_until - time.monotonic()), 1),
             "order_transport": self.cfg.order_transport,
             "order_api_connects": api.ws.connects if api is not None else 0,
             "order_api_lost": api.lost if api is not None else 0,

@@ -10,6 +10,7 @@ hftbacktest keep working.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,30 +69,38 @@ def ws_api_url_for(stream_url: str, venues: VenueTable) -> str:
     return urlunsplit((parts.scheme, parts.netloc, urlsplit(default).path, "", ""))
 
 
+# What Binance accepts (general-info, both markets): recvWindow "cannot go beyond 60,000"; a
+# listenKey lapses 60 minutes after its last keepalive. The other bounds are sanity limits.
+MAX_RECV_WINDOW_MS = 60_000
+LISTEN_KEY_TTL_S = 3600
+
+
 def load_config(r: ConfigReader, *, weight_limit_1m: int, order_limit_10s: int,
-                order_limit_1m: int, venues: VenueTable) -> BinanceConfig:
-    """Binance's keys; each market passes its own request budgets and venues (their
-    ``client.load_config``)."""
+                order_limit_1m: int, snapshot_limits: Sequence[int], venues: VenueTable) -> BinanceConfig:
+    """Binance's keys; each market passes its own request budgets, depth snapshot sizes and venues
+    (their ``client.load_config``)."""
     d = BinanceConfig
     stream_url = r.url("stream_url", ("ws", "wss"))
+    reconnect_min_s = r.number("reconnect_min_s", d.reconnect_min_s, 0.01, 60.0)
     return BinanceConfig(
         stream_url=stream_url,
         api_url=r.url("api_url", ("http", "https")),
         order_prefix=r.order_prefix(),
         api_key=r.secret("api_key", ENV_API_KEY),
         secret=r.secret("secret", ENV_SECRET),
-        recv_window_ms=r.int("recv_window_ms", d.recv_window_ms, 1),
-        listen_key_keepalive_s=r.number("listen_key_keepalive_s", d.listen_key_keepalive_s, 0.1),
-        reconnect_min_s=r.number("reconnect_min_s", d.reconnect_min_s, 0.0),
-        reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, 0.0),
-        snapshot_limit=r.int("snapshot_limit", d.snapshot_limit, 5),
-        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1),
-        time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0),
-        weight_limit_1m=r.int("weight_limit_1m", weight_limit_1m, 1),
-        order_limit_10s=r.int("order_limit_10s", order_limit_10s, 1),
-        order_limit_1m=r.int("order_limit_1m", order_limit_1m, 1),
-        throttle_ratio=r.number("throttle_ratio", d.throttle_ratio, 0.1),
-        retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0),
+        recv_window_ms=r.int("recv_window_ms", d.recv_window_ms, 1, MAX_RECV_WINDOW_MS),
+        listen_key_keepalive_s=r.number("listen_key_keepalive_s", d.listen_key_keepalive_s, 0.1,
+                                        LISTEN_KEY_TTL_S - 60),
+        reconnect_min_s=reconnect_min_s,
+        reconnect_max_s=r.number("reconnect_max_s", d.reconnect_max_s, reconnect_min_s, 3600.0),
+        snapshot_limit=r.one_of("snapshot_limit", snapshot_limits, d.snapshot_limit),
+        request_timeout_s=r.number("request_timeout_s", d.request_timeout_s, 0.1, 300.0),
+        time_resync_s=r.number("time_resync_s", d.time_resync_s, 1.0, 86400.0),
+        weight_limit_1m=r.int("weight_limit_1m", weight_limit_1m, 1, 10_000_000),
+        order_limit_10s=r.int("order_limit_10s", order_limit_10s, 1, 10_000_000),
+        order_limit_1m=r.int("order_limit_1m", order_limit_1m, 1, 10_000_000),
+        throttle_ratio=r.number("throttle_ratio", d.throttle_ratio, 0.1, 1.0),
+        retry_after_cap_s=r.number("retry_after_cap_s", d.retry_after_cap_s, 0.0, 3600.0),
         ws_api_url=(r.url("ws_api_url", ("ws", "wss")) if "ws_api_url" in r.data
                     else ws_api_url_for(stream_url, venues)),
         order_transport=r.choice("order_transport", ORDER_TRANSPORTS, d.order_transport),

@@ -21,7 +21,9 @@ import msgspec
 import orjson
 from msgspec import UNSET, UnsetType
 
-Dec = float            # a decimal: a JSON string on the wire, a float once decoded
+from hftctl.exchanges.wire import Finite
+
+Dec = Finite           # a decimal: a JSON string on the wire, a finite float once decoded
 Level = tuple[Dec, Dec]    # [price, qty]
 
 T = TypeVar("T")

@@ -2,6 +2,8 @@
 
 Every reconnect after the first is reported to the connector, which reconciles open orders
 and positions by REST: events sent while we were disconnected are never replayed by Binance.
+A reconnect reuses the live listenKey: a dropped connection does not end the key's life, and
+asking REST first would put the stream behind any REST back-off.
 Frames go to the client undecoded; it decodes them with its market's event schemas.
 """
 
@@ -34,7 +36,13 @@ class UserStream:
         self._drop_task: asyncio.Task | None = None   # held: the loop keeps tasks only weakly
 
     async def _url(self) -> str:
-        return self._make_url(await self.listen_key.create())
+        """The live listenKey at once: REST (and any REST back-off) only when there is none or
+        the exchange refused it, so a Retry-After never keeps the user stream down."""
+        if self.listen_key.key is None:
+            return self._make_url(await self.listen_key.create())
+        if self.ws.refused:
+            return self._make_url(await self.listen_key.renew())
+        return self._make_url(self.listen_key.key)
 
     async def _on_open(self, ws: aiohttp.ClientWebSocketResponse, connects: int) -> None:
         if connects > 1:
@@ -44,6 +52,7 @@ class UserStream:
         self._on_event(payload, local_ts)
 
     def key_expired(self) -> None:
-        """The exchange says the listenKey lapsed: reconnect, which asks for a fresh one."""
+        """The exchange says the listenKey lapsed: forget it and reconnect, which asks for a new one."""
         log.warning("listenKey expired; renewing")
+        self.listen_key.key = None
         self._drop_task = asyncio.get_running_loop().create_task(self.ws.drop())

@@ -64,8 +64,10 @@ class BinanceWsApi:
     def __init__(self, name: str, url: str, api_key: Secret, secret: Secret, *, now_ms: Callable[[], int],
                  recv_window_ms: int, timeout_s: float, limiter: RateLimiter, outcomes: ErrorOutcomes,
                  order_methods: frozenset[str], clock_rejected: Callable[[float, str], Awaitable[None]],
-                 on_state: Callable[[str], None], min_s: float, max_s: float) -> None:
+                 on_state: Callable[[str], None], min_s: float, max_s: float,
+                 retry_after_cap_s: float = 60.0) -> None:
         self.url = url
+        self._retry_after_cap_s = retry_after_cap_s
         self._key, self._secret = api_key, secret
         self._now_ms, self._recv_window = now_ms, recv_window_ms
         self._timeout_s = timeout_s
@@ -265,12 +267,15 @@ class BinanceWsApi:
         raise Unavailable(f"{method}: gave up after {MAX_ATTEMPTS} attempts")
 
     def _retry_after_s(self, err: Any) -> float:
-        """``error.data.retryAfter`` is an epoch time in ms (spot web-socket-api.md § IP limits)."""
+        """``error.data.retryAfter`` is an epoch time in ms (spot web-socket-api.md § IP limits),
+        honoured up to ``retry_after_cap_s`` as REST's Retry-After is (a far-off, non-finite or
+        unreadable one must not stop every request for good); 1 s when there is none."""
         data = _data(err)
         try:
-            return max(0.0, (float(data.get("retryAfter", 0)) - self._now_ms()) / 1000) or 1.0
-        except (AttributeError, TypeError, ValueError):
+            wait = (float(data.get("retryAfter", 0)) - self._now_ms()) / 1000
+        except (AttributeError, TypeError, ValueError, OverflowError):
             return 1.0
+        return min(self._retry_after_cap_s, wait) if wait > 0 else 1.0
 
 
 def _data(err: Any) -> Any:

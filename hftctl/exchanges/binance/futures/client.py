@@ -29,7 +29,8 @@ from hftctl.exchanges.binance.common.rest import ErrorOutcomes
 from hftctl.exchanges.binance.common.ws_api import BinanceWsApi
 from hftctl.exchanges.binance.futures import messages as futures_wire
 from hftctl.exchanges.binance.futures import schemas
-from hftctl.exchanges.binance.futures.venues import PATHS, STREAMS, VENUES, route_urls, stream_route
+from hftctl.exchanges.binance.futures.venues import (PATHS, SNAPSHOT_LIMITS, STREAMS, VENUES, route_urls,
+                                                    stream_route)
 from hftctl.exchanges.wire import MalformedMessage
 from hftctl.ipc.schema import Balance, OrderUpdate, Position
 
@@ -58,7 +59,7 @@ STP_MODE = "EXPIRE_MAKER"
 def load_config(r: ConfigReader) -> BinanceConfig:
     """Binance's keys with USD-M's request budgets (2400 weight/min, 300 orders/10 s, 1200/min)."""
     cfg = binance_config.load_config(r, weight_limit_1m=2400, order_limit_10s=300, order_limit_1m=1200,
-                                     venues=VENUES)
+                                     snapshot_limits=SNAPSHOT_LIMITS, venues=VENUES)
     route_urls(cfg.stream_url)      # a stream_url routes cannot hang off fails here, in one line
     return cfg
 
@@ -89,7 +90,7 @@ class BinanceFuturesClient(BinanceClient):
                 recv_window_ms=cfg.recv_window_ms, timeout_s=cfg.request_timeout_s, limiter=self.rest.limiter,
                 outcomes=OUTCOMES, order_methods=self.counted_methods(),
                 clock_rejected=self.rest._clock_rejected, on_state=lambda st: self.sink.stream_state("order", st),
-                min_s=cfg.reconnect_min_s, max_s=cfg.reconnect_max_s)
+                min_s=cfg.reconnect_min_s, max_s=cfg.reconnect_max_s, retry_after_cap_s=cfg.retry_after_cap_s)
 
     async def connect_user(self, timeout_s: float = 30.0) -> None:
         await super().connect_user(timeout_s)

@@ -6,17 +6,14 @@ skips it instead of crashing.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from hftctl.exchanges.binance.common.depth_sync import DepthSnapshotBody, DepthUpdate as DepthEvent
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot, Envelope, decode_user_event, decoder
 from hftctl.exchanges.binance.futures import schemas as w
-from hftctl.exchanges.wire import MalformedMessage
+from hftctl.exchanges.wire import MalformedMessage, ms_ns
 from hftctl.ipc.schema import BUY, SELL, Balance, BestBidOffer, OrderUpdate, Position, Trade
 
-_MS = 1_000_000
 
 # Binance -> schema enumerations.
 STATUS = {"NEW": "new", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled",
@@ -44,15 +41,11 @@ def depth_update(raw: bytes) -> tuple[str, DepthEvent]:
         d = _DEPTH.decode(raw).data
     except _DECODE_ERRORS as e:
         raise _malformed("depthUpdate", e) from None
-    return d.s, DepthEvent(d.U, d.u, d.pu, d.E * _MS, d.b, d.a)
+    return d.s, DepthEvent(d.U, d.u, d.pu, ms_ns(d.E), d.b, d.a)
 
 
 def depth_snapshot(body: DepthSnapshot) -> DepthSnapshotBody:
-    return DepthSnapshotBody(body.lastUpdateId, _ms(body.E or body.T or 0), body.bids, body.asks)
-
-
-def _ms(ms: Any) -> int:
-    return int(ms) * _MS
+    return DepthSnapshotBody(body.lastUpdateId, ms_ns(body.E or body.T or 0), body.bids, body.asks)
 
 
 def trade(raw: bytes, local_ts: int) -> Trade:
@@ -61,7 +54,7 @@ def trade(raw: bytes, local_ts: int) -> Trade:
     except _DECODE_ERRORS as e:
         raise _malformed("trade", e) from None
     # m: buyer is the maker, so the aggressor sold.
-    return Trade(d.s, d.T * _MS, local_ts, SELL if d.m else BUY, d.p, d.q)
+    return Trade(d.s, ms_ns(d.T), local_ts, SELL if d.m else BUY, d.p, d.q)
 
 
 def book_ticker(raw: bytes, local_ts: int) -> BestBidOffer:
@@ -69,7 +62,7 @@ def book_ticker(raw: bytes, local_ts: int) -> BestBidOffer:
         d = _TICKER.decode(raw).data
     except _DECODE_ERRORS as e:
         raise _malformed("bookTicker", e) from None
-    return BestBidOffer(d.s, (d.T or d.E) * _MS, local_ts, d.b, d.B, d.a, d.A)
+    return BestBidOffer(d.s, ms_ns(d.T or d.E), local_ts, d.b, d.B, d.a, d.A)
 
 
 def user_event(raw: bytes) -> w.OrderTradeUpdate | w.AccountUpdate | w.ListenKeyExpired | None:
@@ -90,7 +83,7 @@ def order_trade_update(ev: w.OrderTradeUpdate, local_ts: int) -> OrderUpdate:
             side=SIDES[o.S], px=o.p, qty=o.q, leaves_qty=_leaves(o.X, o.q, o.z),
             exec_qty=o.l, exec_px=o.L, cum_qty=o.z,
             status=STATUS[o.X], order_type=TYPES.get(o.o, "limit"),
-            time_in_force=TIFS.get(o.f, "gtc"), exch_ts=(ev.T or ev.E) * _MS,
+            time_in_force=TIFS.get(o.f, "gtc"), exch_ts=ms_ns(ev.T or ev.E),
             local_ts=local_ts, reason=_reason(o.X, o.f, o.x),
         )
     except KeyError as e:
@@ -106,14 +99,14 @@ def order_body(o: w.OrderBody, local_ts: int) -> OrderUpdate:
             leaves_qty=_leaves(o.status, o.origQty, o.executedQty), exec_qty=0.0,
             exec_px=o.avgPrice, cum_qty=o.executedQty, status=STATUS[o.status],
             order_type=TYPES.get(o.type, "limit"), time_in_force=TIFS.get(o.timeInForce, "gtc"),
-            exch_ts=(o.updateTime or (o.time or 0)) * _MS, local_ts=local_ts,
+            exch_ts=ms_ns(o.updateTime or (o.time or 0)), local_ts=local_ts,
         )
     except KeyError as e:
         raise MalformedMessage(f"order: unknown value {e}") from None
 
 
 def account_update(ev: w.AccountUpdate) -> tuple[list[Position], list[Balance]]:
-    ts = (ev.T or ev.E) * _MS
+    ts = ms_ns(ev.T or ev.E)
     positions = [Position(p.s, p.pa, p.ep, ts) for p in ev.a.P if p.ps == "BOTH"]
     balances = [Balance(b.a, b.wb, b.cw) for b in ev.a.B]
     return positions, balances

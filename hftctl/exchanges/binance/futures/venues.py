@@ -127,3 +127,6 @@ PATHS = {
     "leverage_bracket": "/fapi/v1/leverageBracket",
 }
 SNAPSHOT_LIMIT = 1000      # levels of a REST depth snapshot (the most USD-M gives)
+# GET /fapi/v1/depth "limit": "Default 500; Valid limits:[5, 10, 20, 50, 100, 500, 1000]"
+# (usds-margined-futures/market-data/rest-api/Order-Book, checked 2026-12-01)
+SNAPSHOT_LIMITS = (5, 10, 20, 50, 100, 500, 1000)

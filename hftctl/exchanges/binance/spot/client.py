@@ -92,7 +92,7 @@ class BinanceSpotClient(BinanceClient):
             order_methods=self.counted_methods(), on_event=self._user_event,
             on_resubscribed=lambda: self.sink.user_stream_reconnected(),
             on_state=lambda s: self.sink.stream_state("user", s), min_s=cfg.reconnect_min_s,
-            max_s=cfg.reconnect_max_s)
+            max_s=cfg.reconnect_max_s, retry_after_cap_s=cfg.retry_after_cap_s)
 
     async def connect_user(self, timeout_s: float = 30.0) -> None:
         await self.user_api.start(timeout_s)

@@ -7,11 +7,11 @@ from __future__ import annotations
 from hftctl.configfile import ConfigReader
 from hftctl.exchanges.binance.common import config as binance_config
 from hftctl.exchanges.binance.common.config import BinanceConfig
-from hftctl.exchanges.binance.spot.venues import VENUES
+from hftctl.exchanges.binance.spot.venues import SNAPSHOT_LIMITS, VENUES
 
 
 def load_config(r: ConfigReader) -> BinanceConfig:
     """Spot's request budgets: 6000 weight/min, 100 orders/10 s (spot has no per-minute order
     limit; its daily one is far above what a session sends)."""
     return binance_config.load_config(r, weight_limit_1m=6000, order_limit_10s=100, order_limit_1m=1_000_000,
-                                      venues=VENUES)
+                                      snapshot_limits=SNAPSHOT_LIMITS, venues=VENUES)

@@ -15,10 +15,9 @@ from hftctl.exchanges.binance.common.depth_sync import DepthSnapshotBody, DepthU
 from hftctl.exchanges.binance.common.schemas import DepthSnapshot, Envelope, decode_user_event, decoder
 from hftctl.exchanges.binance.futures.messages import SIDES, STATUS, TIFS, TYPES, _leaves
 from hftctl.exchanges.binance.spot import schemas as w
-from hftctl.exchanges.wire import MalformedMessage
+from hftctl.exchanges.wire import MalformedMessage, ms_ns
 from hftctl.ipc.schema import BUY, SELL, Balance, BestBidOffer, OrderUpdate, Trade
 
-_MS = 1_000_000
 _TYPES = {**TYPES, "LIMIT_MAKER": "limit"}
 _DEPTH = decoder(Envelope[w.DepthUpdate])
 _TRADE = decoder(Envelope[w.Trade])
@@ -37,7 +36,7 @@ def depth_update(raw: bytes) -> tuple[str, DepthEvent]:
     except _DECODE_ERRORS as e:
         raise MalformedMessage(f"depthUpdate: {e}") from None
     # No pu on spot: the previous event must end right before this one starts.
-    return d.s, DepthEvent(d.U, d.u, d.U - 1, d.E * _MS, d.b, d.a)
+    return d.s, DepthEvent(d.U, d.u, d.U - 1, ms_ns(d.E), d.b, d.a)
 
 
 def depth_snapshot(body: DepthSnapshot) -> DepthSnapshotBody:
@@ -49,7 +48,7 @@ def trade(raw: bytes, local_ts: int) -> Trade:
         d = _TRADE.decode(raw).data
     except _DECODE_ERRORS as e:
         raise MalformedMessage(f"trade: {e}") from None
-    return Trade(d.s, d.T * _MS, local_ts, SELL if d.m else BUY, d.p, d.q)
+    return Trade(d.s, ms_ns(d.T), local_ts, SELL if d.m else BUY, d.p, d.q)
 
 
 def book_ticker(raw: bytes, local_ts: int) -> BestBidOffer:
@@ -84,7 +83,7 @@ def execution_report(m: w.ExecutionReport, local_ts: int) -> OrderUpdate:
             leaves_qty=_leaves(m.X, m.q, m.z), exec_qty=m.l,
             exec_px=m.L, cum_qty=m.z, status=STATUS[m.X],
             order_type=_TYPES.get(m.o, "limit"), time_in_force=_tif(m.o, m.f),
-            exch_ts=(m.T or m.E) * _MS, local_ts=local_ts,
+            exch_ts=ms_ns(m.T or m.E), local_ts=local_ts,
             reason=_reason(m),
         )
     except KeyError as e:
@@ -102,7 +101,7 @@ def order_body(o: w.OrderBody, local_ts: int) -> OrderUpdate:
             exec_px=o.cummulativeQuoteQty / cum if cum > 0 else 0.0, cum_qty=cum,
             status=STATUS[o.status], order_type=_TYPES.get(o.type, "limit"),
             time_in_force=_tif(o.type, o.timeInForce),
-            exch_ts=(o.updateTime or o.transactTime or o.time or 0) * _MS, local_ts=local_ts,
+            exch_ts=ms_ns(o.updateTime or o.transactTime or o.time or 0), local_ts=local_ts,
         )
     except KeyError as e:
         raise MalformedMessage(f"order: unknown value {e}") from None
@@ -118,7 +117,7 @@ def amended_order(r: w.AmendResult, local_ts: int) -> OrderUpdate:
             side=SIDES[o.side], px=o.price, qty=o.qty, leaves_qty=_leaves(o.status, o.qty, cum), exec_qty=0.0,
             exec_px=o.cumulativeQuoteQty / cum if cum > 0 else 0.0, cum_qty=cum, status=STATUS[o.status],
             order_type=_TYPES.get(o.type, "limit"), time_in_force=_tif(o.type, o.timeInForce),
-            exch_ts=r.transactTime * _MS, local_ts=local_ts)
+            exch_ts=ms_ns(r.transactTime), local_ts=local_ts)
     except KeyError as e:
         raise MalformedMessage(f"amendedOrder: unknown value {e}") from None
 

@@ -63,3 +63,5 @@ RETIRED_PATHS = ("/api/v3/userDataStream",)
 # The WebSocket API (orders, user data): the same path on every venue (web-socket-api.md § General).
 WS_API_PATH = urlsplit(VENUES.venues[TESTNET].ws["api"]).path
 SNAPSHOT_LIMIT = 1000
+# GET /api/v3/depth "limit": "Default: 100; Maximum: 5000" (rest-api.md § Order book, checked 2026-12-01)
+SNAPSHOT_LIMITS = range(1, 5001)
