@@ -18,6 +18,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("HFTCTL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+# Collectors the tests start write one file per symbol: with the default hourly rotation, a test
+# that runs across an hour boundary would find two (a CI run failed that way). Rotation itself is
+# tested on RecordingWriter (test_collect_writer.py) and the variable in test_collect_cli.py.
+os.environ.setdefault("HFTCTL_COLLECT_ROTATE", "never")
+
 
 def skip_unless_required(variable: str, reason: str) -> None:
     """Skip (also at module level), or fail when ``variable`` is set to 1."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,9 +12,9 @@ import pytest
 from tests.conftest import ROOT
 
 
-def collect(*args: str) -> subprocess.CompletedProcess:
+def collect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "hftctl", "collect", *args], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+                          timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL, env=env)
 
 
 def closed_port() -> int:
@@ -74,3 +75,11 @@ def test_unwritable_output_is_one_line_error(tmp_path):
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("error: cannot create output directory")
     assert "Traceback" not in out.stderr
+
+
+def test_rotation_from_the_environment_is_checked_like_the_flag(tmp_path):
+    """HFTCTL_COLLECT_ROTATE sets --rotate for a whole deployment (the test suite sets it to never)."""
+    out = collect("binancefutures", "btcusdt", "--out", str(tmp_path / "data"),
+                  env={**os.environ, "HFTCTL_COLLECT_ROTATE": "soon"})
+    assert out.returncode == 1 and "--rotate: cannot read duration 'soon'" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "data").exists()
