@@ -33,6 +33,7 @@ class WsClient:
         self.state: dict = {}
         self.sent = 0
         self.close_when_drained = False
+        self._sending = False
         self.task = asyncio.get_running_loop().create_task(self._sender())
 
     def send(self, data: bytes) -> None:
@@ -46,30 +47,56 @@ class WsClient:
         self.wakeup.set()
 
     async def _sender(self) -> None:
-        ws, queue = self.ws, self.queue
+        queue = self.queue
         try:
             while not self.closed:
                 if not queue:
                     if self.close_when_drained:
-                        await ws.close()
+                        await self.ws.close()
                         break
                     self.wakeup.clear()
                     await self.wakeup.wait()
                     continue
-                due, data = queue[0]
-                wait = due - time.monotonic()
+                wait = queue[0][0] - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                    continue
-                queue.popleft()
-                await ws.send_frame(data, WSMsgType.TEXT)
-                self.sent += 1
+                elif self._sending:              # flush() is at it: it wakes us when done
+                    self.wakeup.clear()
+                    await self.wakeup.wait()
+                else:
+                    await self._send_due()
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
             pass
         except Exception as exc:    # a dying peer must never take the sim down
             log.debug("websocket sender stopped: %s", exc)
         finally:
             self.closed = True
+
+    async def _send_due(self) -> None:
+        """Send, in order, what is due; one sender at a time, so frames never interleave."""
+        queue, ws = self.queue, self.ws
+        self._sending = True
+        try:
+            while queue and not self.closed and queue[0][0] <= time.monotonic():
+                await ws.send_frame(queue.popleft()[1], WSMsgType.TEXT)
+                self.sent += 1
+        finally:
+            self._sending = False
+            if queue:
+                self.wakeup.set()
+
+    async def flush(self) -> None:
+        """Send what is due from the caller's task, now. A request's reply then leaves before the
+        events its action queued on the client's other connections (their senders run on the
+        loop's next turn), as a REST response does: aiohttp writes it before the handler's task
+        yields. Without this a websocket order's reply trails its own user-stream event by a
+        send and a wake-up of the client."""
+        if self.closed or self._sending or not self.queue:
+            return
+        try:
+            await self._send_due()
+        except (ConnectionError, RuntimeError):
+            self.closed = True       # the sender task sees it and ends; serve's loop ends with the socket
 
     def finish(self) -> None:
         """Close politely once everything queued has been sent (e.g. after listenKeyExpired)."""
@@ -169,6 +196,7 @@ class WsHub:
                             continue
                     if msg.type == WSMsgType.TEXT:
                         on_text(client, msg.data)
+                        await client.flush()
                     elif msg.type == WSMsgType.ERROR:
                         break
         except (ConnectionError, asyncio.CancelledError):
