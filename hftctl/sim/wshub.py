@@ -82,7 +82,7 @@ class WsClient:
                 self.sent += 1
         finally:
             self._sending = False
-            if queue:
+            if queue or self.close_when_drained:      # the sender may have stood aside for us
                 self.wakeup.set()
 
     async def flush(self) -> None:
