@@ -93,20 +93,21 @@ def book_from_lines(lines: list[bytes], *, file_order: bool = False) -> tuple[Bo
             synced = False
             since_gap.clear()
         elif data.get("e") == "depthUpdate":
-            since_gap.append(data)
+            if not file_order:
+                since_gap.append(data)
             if synced and data["u"] >= last_id:
                 apply(data)
     assert snap is not None, "no snapshot in the recording"
     return (bids, asks), snap
 
 
-def stale_levels(lines: list[bytes]) -> tuple[set[Decimal], set[Decimal]]:
+def stale_levels(lines: list[bytes], client: Book) -> tuple[set[Decimal], set[Decimal]]:
     """Bid and ask prices where reading the recording in file order (hftbacktest's converter)
-    ends differently from a client's procedure: levels of diffs recorded before a snapshot that is
+    ends differently from a client's procedure (``client``: ``book_from_lines(lines)``'s book,
+    which the caller has already built): levels of diffs recorded before a snapshot that is
     older than them, untouched since. hftbacktest's format has no way to say so."""
-    (cb, ca), _ = book_from_lines(lines)
-    (fb, fa), _ = book_from_lines(lines, file_order=True)
-    cb, ca, fb, fa = (normalise((b, {}))[0] for b in (cb, ca, fb, fa))
+    in_file_order, _ = book_from_lines(lines, file_order=True)
+    (cb, ca), (fb, fa) = normalise(client), normalise(in_file_order)
     return ({p for p in cb.keys() | fb.keys() if cb.get(p) != fb.get(p)},
             {p for p in ca.keys() | fa.keys() if ca.get(p) != fa.get(p)})
 

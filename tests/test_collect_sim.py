@@ -131,7 +131,7 @@ def assert_books_match(out: Path, sim) -> None:
     # so no level that changed unseen survives (docs/convert.md, hftctl/convert/gaps.py). Read in
     # file order, as hftbacktest's format is, a snapshot older than diffs recorded before it leaves
     # their levels stale: those few are not the converter's to know (collect_replay.stale_levels).
-    assert_same_book(book_from_events(events), expected, snap, stale_levels(lines))
+    assert_same_book(book_from_events(events), expected, snap, stale_levels(lines, from_lines))
 
 
 def test_recording_reproduces_the_sims_book(tmp_path, shared_data):
